@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# podlane top-level build: BPF objects and skeletons, the three userspace binaries and the
+# selftest programs, everything into $(OUTPUT). `make V=1` shows full commands.
+
+OUTPUT		?= build
+PREFIX		?= /usr/local
+DESTDIR		?=
+CNI_DIRS	?= /usr/lib/cni /opt/cni/bin
+
+CC		?= gcc
+CLANG		?= clang
+BPFTOOL		?= bpftool
+ARCH		:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_BTF	?= /sys/kernel/btf/vmlinux
+
+CFLAGS		?= -O2 -g
+CFLAGS		+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+		   -std=gnu11 -D_GNU_SOURCE
+CPPFLAGS	+= -I$(OUTPUT) -Ibpf -Iuserspace/lib
+LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c
+BPF_CFLAGS	:= -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
+		   -I$(OUTPUT) -Ibpf
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
+BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS		:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS	:= $(wildcard bpf/*.h bpf/lib/*.h)
+
+LIB_SRCS	:= $(wildcard userspace/lib/*.c)
+LIB_OBJS	:= $(patsubst userspace/%.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
+LIB_HDRS	:= $(wildcard userspace/lib/*.h) bpf/podlane.h
+
+BINS		:= podlaned podlane-cni podlanectl
+podlaned_DIR	:= userspace/podlaned
+podlane-cni_DIR	:= userspace/cni
+podlanectl_DIR	:= userspace/podlanectl
+
+TEST_SRCS	:= $(wildcard selftests/bpf/*.c)
+TEST_BINS	:= $(patsubst selftests/bpf/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
+
+.PHONY: all clean install deps check test bench demo
+.DELETE_ON_ERROR:
+
+all: $(addprefix $(OUTPUT)/,$(BINS)) $(TEST_BINS)
+
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/obj $(OUTPUT)/selftests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(OUTPUT)/obj/%.o: userspace/%.c $(LIB_HDRS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/libpodlane.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# One rule per binary: every .c in its folder plus the shared library.
+define bin_rule
+$(1)_OBJS := $$(patsubst userspace/%.c,$(OUTPUT)/obj/%.o,$$(wildcard $$($(1)_DIR)/*.c))
+$(OUTPUT)/obj/$$(patsubst userspace/%,%,$$($(1)_DIR))/%.o: $$(wildcard $$($(1)_DIR)/*.h)
+$(OUTPUT)/$(1): $$($(1)_OBJS) $(OUTPUT)/libpodlane.a
+	$$(call msg,BINARY,$$@)
+	$$(Q)$$(CC) $$(CFLAGS) $$^ $$(LDLIBS) -o $$@
+endef
+$(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
+
+# The agent embeds the BPF skeletons.
+$(podlaned_OBJS): $(SKELS)
+
+$(OUTPUT)/selftests/%: selftests/bpf/%.c $(SKELS) $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(OUTPUT)/libpodlane.a $(LDLIBS) -o $@
+
+install: $(addprefix $(OUTPUT)/,$(BINS))
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	$(Q)install -m 0755 $(OUTPUT)/podlaned $(DESTDIR)$(PREFIX)/sbin/podlaned
+	$(Q)install -m 0755 $(OUTPUT)/podlanectl $(DESTDIR)$(PREFIX)/bin/podlanectl
+	$(Q)for d in $(CNI_DIRS); do \
+		install -d $(DESTDIR)$$d && \
+		install -m 0755 $(OUTPUT)/podlane-cni $(DESTDIR)$$d/podlane-cni || exit 1; \
+	done
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+test check: all
+	$(Q)selftests/run.sh
+
+demo: all
+	$(Q)scripts/demo.sh
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)

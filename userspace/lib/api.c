@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* api.c - client side of podlaned's local API (see api.h for the protocol). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api.h"
+
+struct json_object *api_error(int code, const char *msg, const char *details)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "code", json_object_new_int(code));
+	json_object_object_add(o, "msg", json_object_new_string(msg ? msg : ""));
+	if (details && *details)
+		json_object_object_add(o, "details", json_object_new_string(details));
+	return o;
+}
+
+int api_call(const char *sock_path, struct json_object *req, struct json_object **reply,
+	     int timeout_ms, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct pollfd pfd;
+	const char *text;
+	char *buf = NULL;
+	ssize_t n;
+	int fd, err;
+
+	*reply = NULL;
+	if (timeout_ms <= 0)
+		timeout_ms = 10000;
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		snprintf(errbuf, errlen, "socket path '%s' is too long", sock_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, sock_path);
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(errbuf, errlen, "failed to create socket: %s", strerror(errno));
+		return err;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = -errno;
+		snprintf(errbuf, errlen, "failed to connect to podlaned at '%s': %s", sock_path,
+			 strerror(errno));
+		goto out;
+	}
+	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	if (send(fd, text, strlen(text), MSG_NOSIGNAL) < 0) {
+		err = -errno;
+		snprintf(errbuf, errlen, "failed to send request to podlaned: %s", strerror(errno));
+		goto out;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	n = poll(&pfd, 1, timeout_ms);
+	if (n <= 0) {
+		err = n < 0 ? -errno : -ETIMEDOUT;
+		snprintf(errbuf, errlen, "no reply from podlaned within %d ms", timeout_ms);
+		goto out;
+	}
+	buf = malloc(PODLANE_API_MAX_MSG + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "out of memory");
+		goto out;
+	}
+	n = recv(fd, buf, PODLANE_API_MAX_MSG, 0);
+	if (n <= 0) {
+		err = n < 0 ? -errno : -ECONNRESET;
+		snprintf(errbuf, errlen, "podlaned closed the connection without a reply");
+		goto out;
+	}
+	buf[n] = '\0';
+	*reply = json_tokener_parse(buf);
+	if (!*reply || !json_object_is_type(*reply, json_type_object)) {
+		json_object_put(*reply);
+		*reply = NULL;
+		err = -EPROTO;
+		snprintf(errbuf, errlen, "podlaned sent a reply that is not a JSON object");
+		goto out;
+	}
+	err = 0;
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
