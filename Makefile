@@ -48,6 +48,7 @@ TEST_BINS	:= $(patsubst selftests/bpf/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
 
 .PHONY: all clean install deps check test bench demo
 .DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
 
 all: $(addprefix $(OUTPUT)/,$(BINS)) $(TEST_BINS)
 
@@ -116,3 +117,38 @@ demo: all
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+# ---- podlane.ko and the Debian 6.1 test guest (kmod/, scripts/guest/, selftests/guest/) ------
+# `make kmod` builds $(OUTPUT)/podlane.ko against KDIR through the top-level Kbuild; the sources
+# are copied to $(OUTPUT)/kbuild first so kbuild's objects and .cmd files stay out of the tree.
+# `make check-guest` boots the guest under qemu (TCG) and runs selftests/guest/ there.
+KABI		?= $(shell scripts/guest/kabi.sh)
+KDIR		?= /usr/src/linux-headers-$(KABI)
+KBUILD_OUT	:= $(abspath $(OUTPUT))/kbuild
+GUEST_SRCS	:= $(wildcard selftests/guest/*.c)
+GUEST_BINS	:= $(patsubst selftests/guest/%.c,$(OUTPUT)/selftests/guest/%,$(GUEST_SRCS))
+
+.PHONY: kmod kmod-checkpatch guest-tests check-guest
+
+kmod: | $(OUTPUT)
+	$(call msg,KMOD,$(OUTPUT)/podlane.ko)
+	$(Q)test -d "$(KDIR)" || { echo "kmod: no kernel headers at KDIR=$(KDIR)" >&2; exit 1; }
+	$(Q)mkdir -p $(KBUILD_OUT)/kmod && rm -f $(KBUILD_OUT)/kmod/*.[ch]
+	$(Q)cp -pR Kbuild kmod $(KBUILD_OUT)/
+	$(Q)$(MAKE) -C $(KDIR) M=$(KBUILD_OUT) $(if $(filter 1,$(V)),V=1,-s) modules
+	$(Q)cp $(KBUILD_OUT)/kmod/podlane.ko $(OUTPUT)/podlane.ko
+
+kmod-checkpatch:
+	$(Q)scripts/guest/checkpatch.sh
+
+$(OUTPUT)/selftests/guest:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/selftests/guest/%: selftests/guest/%.c kmod/uapi/podlane_genl.h | $(OUTPUT)/selftests/guest
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Ikmod/uapi $(CFLAGS) $< $(LDLIBS) -o $@
+
+guest-tests: $(GUEST_BINS)
+
+check-guest: kmod guest-tests $(BPF_OBJS)
+	$(Q)prove -v selftests/guest/guest.t

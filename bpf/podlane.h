@@ -90,7 +90,8 @@ struct endpoint_value {
 /*
  * podlane_ep_stat (per-CPU): host veth ifindex -> counters, from the pod's point of
  * view: rx = delivered to the pod, tx = sent by the pod. Bytes are the L2 frame length
- * (skb->len at the hook, Ethernet header included).
+ * (skb->len at the hook, Ethernet header included). A dropped packet counts in drops[] only,
+ * never in rx/tx.
  * Created and deleted by podlaned with the endpoint; incremented by the tc programs.
  */
 struct endpoint_stats {

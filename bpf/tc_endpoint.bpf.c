@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * tc_endpoint.bpf.c - the programs on a pod's host-side veth.
+ *
+ * tc_from_pod (clsact ingress: what the pod sends) enforces that the pod only uses its own
+ * address and short-cuts pod-to-pod traffic on this node with bpf_redirect_peer(); everything
+ * else goes to the host stack, which routes it. tc_to_pod (clsact egress: what the stack
+ * delivers to the pod) only counts, so traffic that took the slow path is still accounted.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "podlane.h"
+#include "lib/maps.h"
+#include "lib/common.h"
+#include "lib/endpoint.h"
+
+/* Decide what happens to a packet the pod sent; returns a verdict or a drop reason. */
+static __always_inline int from_pod(struct __sk_buff *skb, struct pkt_meta *m)
+{
+	struct endpoint_value *src, *dst;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	int ret;
+
+	ret = parse_ipv4(skb, m, &eth, &ip);
+	if (ret == PARSE_OTHER)
+		return TC_ACT_OK;
+	if (ret != PARSE_IPV4)
+		return ret;
+
+	/*
+	 * The source address must be one the agent gave to the pod behind this very veth. A veth
+	 * the agent does not know at all gets its own reason, so a forgotten endpoint does not
+	 * look like an attack.
+	 */
+	src = endpoint_lookup4(m->saddr);
+	if (!src || src->ifindex != m->ifindex)
+		return endpoint_known(m->ifindex) ? PODLANE_DROP_SOURCE_SPOOFED :
+						    PODLANE_DROP_UNKNOWN_ENDPOINT;
+
+	dst = endpoint_lookup4(m->daddr);
+	if (!endpoint_is_ready(dst))
+		return TC_ACT_OK;
+	return endpoint_forward(m, skb, eth, ip, dst);
+}
+
+SEC("tc")
+int tc_from_pod(struct __sk_buff *skb)
+{
+	struct pkt_meta m = {
+		.ifindex = skb->ifindex,
+		.ep_ifindex = skb->ifindex,
+		.hook = PODLANE_HOOK_FROM_POD,
+	};
+
+	return pkt_exit(skb, &m, from_pod(skb, &m));
+}
+
+SEC("tc")
+int tc_to_pod(struct __sk_buff *skb)
+{
+	struct pkt_meta m = {
+		.ifindex = skb->ifindex,
+		.ep_ifindex = skb->ifindex,
+		.hook = PODLANE_HOOK_TO_POD,
+	};
+
+	return pkt_exit(skb, &m, TC_ACT_OK);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

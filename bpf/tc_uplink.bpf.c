@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * tc_uplink.bpf.c - the program on the node uplink's clsact ingress.
+ *
+ * tc_from_uplink delivers traffic for a local pod straight into the pod's namespace with
+ * bpf_redirect_peer(), skipping the host routing step. Malformed IPv4 is dropped here with a
+ * reason (the stack would drop it silently anyway); everything else goes to the host stack.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "podlane.h"
+#include "lib/maps.h"
+#include "lib/common.h"
+#include "lib/endpoint.h"
+
+/* Decide what happens to a packet from the outside; returns a verdict or a drop reason. */
+static __always_inline int from_uplink(struct __sk_buff *skb, struct pkt_meta *m)
+{
+	struct endpoint_value *dst;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	int ret;
+
+	ret = parse_ipv4(skb, m, &eth, &ip);
+	if (ret == PARSE_OTHER)
+		return TC_ACT_OK;
+	if (ret != PARSE_IPV4)
+		return ret;
+
+	dst = endpoint_lookup4(m->daddr);
+	if (!endpoint_is_ready(dst))
+		return TC_ACT_OK;
+	/* From here on a drop is the destination pod's loss: charge it there. */
+	m->ep_ifindex = dst->ifindex;
+	return endpoint_forward(m, skb, eth, ip, dst);
+}
+
+SEC("tc")
+int tc_from_uplink(struct __sk_buff *skb)
+{
+	struct pkt_meta m = {
+		.ifindex = skb->ifindex,
+		.hook = PODLANE_HOOK_FROM_UPLINK,
+	};
+
+	return pkt_exit(skb, &m, from_uplink(skb, &m));
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
