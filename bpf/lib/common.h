@@ -107,8 +107,12 @@ static __always_inline int pkt_exit(struct __sk_buff *skb, const struct pkt_meta
 		}
 		if (m->ep_ifindex) {
 			st = bpf_map_lookup_elem(&podlane_ep_stat, &m->ep_ifindex);
+			/*
+			 * slot was spilled to the stack for the lookup above and 6.1's verifier
+			 * forgets its bound on reload; the mask restores it (SLOTS is a power of 2).
+			 */
 			if (st)
-				st->drops[slot]++;
+				st->drops[slot & (PODLANE_DROP_SLOTS - 1)]++;
 		}
 		if (drop_events)
 			emit_drop_event(skb, m, verdict);

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# selftests/guest/guest.t - boot Debian's 6.1 kernel under qemu (TCG) and run podlane's guest
+# tests there: podlane.ko's generic-netlink tests (selftests/guest/kmod_genl.c), every BPF
+# program of build/bpf/*.bpf.o loaded and attached on a veth (bpf_attach.c), the datapath unit
+# tests (build/selftests/test_datapath), and a dmesg check. Builds what it needs first
+# (`make guest-deps`); skips when qemu, the kernel headers or the kernel package are missing.
+# The guest part is bounded by GUEST_TIMEOUT (default 300 s).
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+command -v qemu-system-x86_64 > /dev/null || skip_all "needs qemu-system-x86_64 (qemu-system-x86)"
+abi=$("$root/scripts/guest/kabi.sh") || skip_all "needs linux-headers-amd64"
+[ -d "/usr/src/linux-headers-$abi" ] || skip_all "needs linux-headers-$abi (linux-headers-amd64)"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! make -C "$root" -s guest-deps > "$log" 2>&1; then
+	echo "1..1"
+	echo "not ok 1 - build podlane.ko, the guest test programs and the BPF objects"
+	tail -n 30 "$log" | sed 's/^/# /'
+	exit 1
+fi
+"$root/scripts/guest/run.sh"
