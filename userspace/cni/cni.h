@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * cni.h - the pieces of podlane-cni: the invocation (env + stdin), the parsed network
+ * config, CNI errors, IPAM delegation and result formatting. podlane-cni is a thin front
+ * end: all wiring, IPAM and map updates happen in podlaned (api.h).
+ */
+#ifndef PODLANE_CNI_H
+#define PODLANE_CNI_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+#include "podlane.h"
+
+#define CNI_DEFAULT_VERSION	"1.1.0"
+#define CNI_MSG_LEN		512
+
+/* A CNI error as the spec prints it: {cniVersion, code, msg, details}. */
+struct cni_error {
+	int	code;
+	char	msg[CNI_MSG_LEN];
+	char	details[CNI_MSG_LEN];
+};
+
+/* Set err and return -1, so callers can write `return cni_fail(err, 7, "...")`. */
+int cni_fail(struct cni_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+enum cni_command { CMD_ADD, CMD_DEL, CMD_CHECK, CMD_GC, CMD_STATUS, CMD_VERSION };
+
+/* What the runtime handed us: environment plus the raw stdin bytes. */
+struct cni_args {
+	enum cni_command cmd;
+	const char	*command;	/* CNI_COMMAND as given */
+	const char	*container_id;
+	const char	*netns;		/* "" when not given (DEL may omit it) */
+	const char	*ifname;
+	const char	*args;		/* CNI_ARGS, ignored apart from logging */
+	const char	*path;		/* CNI_PATH */
+	char		*stdin_data;
+	size_t		stdin_len;
+};
+
+/* The podlane plugin entry of a network config, validated. */
+struct netconf {
+	struct json_object *root;	/* whole config, owned */
+	const char	*cni_version;
+	const char	*name;
+	const char	*pod_cidr;	/* NULL when IPAM is delegated */
+	const char	*agent_socket;
+	const char	*ipam_type;	/* NULL: podlaned allocates from podCIDR */
+	int		mtu;		/* 0 = agent default */
+	struct json_object *dns;	/* borrowed from root, may be NULL */
+	struct json_object *prev_result;	/* borrowed from root, may be NULL */
+};
+
+/* config.c */
+int cni_version_cmp(const char *a, const char *b);
+bool cni_version_supported(const char *v);
+struct json_object *cni_supported_versions(void);
+int netconf_parse(struct netconf *conf, const struct cni_args *args, struct cni_error *err);
+void netconf_free(struct netconf *conf);
+int validate_cni_name(const char *what, const char *value, size_t max, int code,
+		      struct cni_error *err);
+int validate_ifname(const char *ifname, struct cni_error *err);
+
+/* delegate.c: run the configured IPAM plugin the standard CNI way. */
+int ipam_exec(const struct cni_args *args, const struct netconf *conf, const char *command,
+	      struct json_object **result, struct cni_error *err);
+int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct json_object **dns,
+		    struct cni_error *err);
+bool ipam_supports(const struct cni_args *args, const struct netconf *conf, const char *version);
+
+/* result.c */
+struct json_object *cni_result_build(const struct netconf *conf, const struct cni_args *args,
+				     struct json_object *reply, struct json_object *ipam_dns);
+int prev_result_ipv4(const struct netconf *conf, const char *ifname, char *ip, size_t iplen,
+		     struct cni_error *err);
+
+#endif /* PODLANE_CNI_H */

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * config.c - decode and validate podlane-cni's network config. Everything the spec or podlane
+ * rejects is caught here, before the agent is asked to do anything, so a bad config never
+ * leaves half a pod behind.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "cni.h"
+
+static const char *const supported_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
+
+int cni_fail(struct cni_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Parse "X.Y.Z"; returns 0 when all three parts are plain numbers. */
+static int version_parse(const char *v, long part[3])
+{
+	char *end;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (!isdigit((unsigned char)*v))
+			return -1;
+		part[i] = strtol(v, &end, 10);
+		if (i < 2 && *end != '.')
+			return -1;
+		v = end + 1;
+	}
+	return *end ? -1 : 0;
+}
+
+/* <0, 0, >0 like strcmp; unparsable versions sort first. */
+int cni_version_cmp(const char *a, const char *b)
+{
+	long pa[3], pb[3];
+	int i;
+
+	if (version_parse(a, pa))
+		return version_parse(b, pb) ? 0 : -1;
+	if (version_parse(b, pb))
+		return 1;
+	for (i = 0; i < 3; i++)
+		if (pa[i] != pb[i])
+			return pa[i] < pb[i] ? -1 : 1;
+	return 0;
+}
+
+bool cni_version_supported(const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(supported_versions) / sizeof(supported_versions[0]); i++)
+		if (!strcmp(v, supported_versions[i]))
+			return true;
+	return false;
+}
+
+struct json_object *cni_supported_versions(void)
+{
+	struct json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < sizeof(supported_versions) / sizeof(supported_versions[0]); i++)
+		json_object_array_add(arr, json_object_new_string(supported_versions[i]));
+	return arr;
+}
+
+/* The spec's rule for network names and container ids: [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
+int validate_cni_name(const char *what, const char *value, size_t max, int code,
+		      struct cni_error *err)
+{
+	const char *p;
+
+	if (!*value)
+		return cni_fail(err, code, "%s is empty", what);
+	if (strlen(value) >= max)
+		return cni_fail(err, code, "%s '%.64s...' is longer than %zu characters", what,
+				value, max - 1);
+	if (!isalnum((unsigned char)value[0]))
+		return cni_fail(err, code, "%s '%s' must start with a letter or digit", what,
+				value);
+	for (p = value; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return cni_fail(err, code, "%s '%s' has invalid character '%c' "
+					"(allowed: a-z A-Z 0-9 _ . -)", what, value, *p);
+	return 0;
+}
+
+int validate_ifname(const char *ifname, struct cni_error *err)
+{
+	const char *p;
+
+	if (strlen(ifname) >= PODLANE_IFNAME_LEN)
+		return cni_fail(err, 4, "CNI_IFNAME '%s' is longer than %d characters", ifname,
+				PODLANE_IFNAME_LEN - 1);
+	if (!strcmp(ifname, ".") || !strcmp(ifname, ".."))
+		return cni_fail(err, 4, "CNI_IFNAME '%s' is not a valid interface name", ifname);
+	for (p = ifname; *p; p++)
+		if (*p == '/' || *p == ':' || isspace((unsigned char)*p))
+			return cni_fail(err, 4, "CNI_IFNAME '%s' must not contain '/', ':' "
+					"or spaces", ifname);
+	return 0;
+}
+
+/* "a.b.c.d/n" with n in 1..30: a pool needs room for at least two addresses. */
+static int validate_cidr(const char *cidr, struct cni_error *err)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *slash = strchr(cidr, '/');
+	struct in_addr in;
+	char *end;
+	long len;
+
+	if (!slash || slash - cidr >= (long)sizeof(addr))
+		return cni_fail(err, 7, "podCIDR '%s' is not an IPv4 CIDR like 10.244.0.0/24",
+				cidr);
+	memcpy(addr, cidr, slash - cidr);
+	addr[slash - cidr] = '\0';
+	if (inet_pton(AF_INET, addr, &in) != 1)
+		return cni_fail(err, 7, "podCIDR '%s' is not an IPv4 CIDR like 10.244.0.0/24",
+				cidr);
+	len = strtol(slash + 1, &end, 10);
+	if (!isdigit((unsigned char)slash[1]) || *end || len < 1 || len > 30)
+		return cni_fail(err, 7, "podCIDR '%s' has a prefix length outside 1..30", cidr);
+	return 0;
+}
+
+/* Optional string member: absent is fine, anything but a string is a config error. */
+static int opt_string(struct json_object *obj, const char *key, const char **out,
+		      struct cni_error *err)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return cni_fail(err, 7, "network config field '%s' must be a string", key);
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+int netconf_parse(struct netconf *conf, const struct cni_args *args, struct cni_error *err)
+{
+	struct json_tokener *tok;
+	struct json_object *v, *ipam;
+	const char *type;
+	size_t i;
+
+	memset(conf, 0, sizeof(*conf));
+	if (!args->stdin_len)
+		return cni_fail(err, 6, "no network config on stdin");
+	tok = json_tokener_new();
+	if (!tok)
+		return cni_fail(err, 5, "out of memory");
+	conf->root = json_tokener_parse_ex(tok, args->stdin_data, args->stdin_len);
+	if (!conf->root) {
+		enum json_tokener_error jerr = json_tokener_get_error(tok);
+
+		json_tokener_free(tok);
+		return cni_fail(err, 6, "failed to decode network config on stdin: %s",
+				jerr == json_tokener_continue ? "unexpected end of input" :
+				json_tokener_error_desc(jerr));
+	}
+	/* Whitespace may follow the object; anything else means the input is not one object. */
+	for (i = tok->char_offset; i < args->stdin_len; i++)
+		if (!isspace((unsigned char)args->stdin_data[i]))
+			break;
+	if (i < args->stdin_len) {
+		json_tokener_free(tok);
+		return cni_fail(err, 6, "failed to decode network config on stdin: trailing data "
+				"after the JSON value");
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(conf->root, json_type_object))
+		return cni_fail(err, 6, "network config on stdin is not a JSON object");
+
+	/* The version decides how everything else is read, so it is checked first. */
+	if (!json_object_object_get_ex(conf->root, "cniVersion", &v))
+		return cni_fail(err, 7, "network config has no 'cniVersion'");
+	if (!json_object_is_type(v, json_type_string))
+		return cni_fail(err, 7, "network config field 'cniVersion' must be a string");
+	conf->cni_version = json_object_get_string(v);
+	if (!cni_version_supported(conf->cni_version)) {
+		cni_fail(err, 1, "incompatible CNI versions: config is '%s', podlane supports "
+			 "0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0", conf->cni_version);
+		return -1;
+	}
+
+	if (opt_string(conf->root, "name", &conf->name, err))
+		return -1;
+	if (!conf->name || !*conf->name)
+		return cni_fail(err, 7, "network config has no 'name'");
+	if (validate_cni_name("network name", conf->name, PODLANE_NETWORK_LEN, 7, err))
+		return -1;
+	if (opt_string(conf->root, "type", &type, err))
+		return -1;
+	if (!type || !*type)
+		return cni_fail(err, 7, "network config has no 'type'");
+
+	if (opt_string(conf->root, "agentSocket", &conf->agent_socket, err))
+		return -1;
+	if (!conf->agent_socket)
+		conf->agent_socket = PODLANE_SOCKET;
+	if (conf->agent_socket[0] != '/' ||
+	    strlen(conf->agent_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return cni_fail(err, 7, "agentSocket '%s' must be an absolute path shorter "
+				"than %zu", conf->agent_socket,
+				sizeof(((struct sockaddr_un *)0)->sun_path));
+
+	if (json_object_object_get_ex(conf->root, "mtu", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		int64_t mtu = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || mtu < 68 || mtu > 65535)
+			return cni_fail(err, 7, "mtu '%s' must be an integer between 68 and 65535",
+					json_object_to_json_string(v));
+		conf->mtu = mtu;
+	}
+
+	if (json_object_object_get_ex(conf->root, "ipam", &ipam) &&
+	    !json_object_is_type(ipam, json_type_null)) {
+		if (!json_object_is_type(ipam, json_type_object))
+			return cni_fail(err, 7, "network config field 'ipam' must be an object");
+		if (opt_string(ipam, "type", &conf->ipam_type, err))
+			return -1;
+		if (conf->ipam_type && (!*conf->ipam_type || strchr(conf->ipam_type, '/') ||
+					!strcmp(conf->ipam_type, "..")))
+			return cni_fail(err, 7, "ipam type '%s' is not a plugin name",
+					conf->ipam_type);
+	}
+
+	if (opt_string(conf->root, "podCIDR", &conf->pod_cidr, err))
+		return -1;
+	if (conf->pod_cidr && validate_cidr(conf->pod_cidr, err))
+		return -1;
+	if (!conf->pod_cidr && !conf->ipam_type)
+		return cni_fail(err, 7, "network config needs 'podCIDR' (or an 'ipam' with a "
+				"'type')");
+
+	if (json_object_object_get_ex(conf->root, "dns", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_object))
+			return cni_fail(err, 7, "network config field 'dns' must be an object");
+		conf->dns = v;
+	}
+	if (json_object_object_get_ex(conf->root, "prevResult", &v) &&
+	    json_object_is_type(v, json_type_object))
+		conf->prev_result = v;
+	return 0;
+}
+
+void netconf_free(struct netconf *conf)
+{
+	json_object_put(conf->root);
+	conf->root = NULL;
+}

@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * podlane-cni - the CNI plugin (spec 0.3.0 .. 1.1.0) that container runtimes exec to attach a
+ * pod to podlane. It checks the invocation, delegates IPAM when the config asks for it, and
+ * asks podlaned (api.h) to do the work. Results and errors go to stdout as the spec wants;
+ * logs go to stderr or the config's "logFile", never stdout.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cni.h"
+#include "log.h"
+
+#define STDIN_MAX		(4 * 1024 * 1024)
+#define AGENT_TIMEOUT_MS	60000	/* the agent serialises requests; 64 pods queue up */
+#define STATUS_TIMEOUT_MS	5000
+
+static const char *const command_names[] = {
+	[CMD_ADD] = "ADD", [CMD_DEL] = "DEL", [CMD_CHECK] = "CHECK",
+	[CMD_GC] = "GC", [CMD_STATUS] = "STATUS", [CMD_VERSION] = "VERSION",
+};
+
+static int print_json(struct json_object *o)
+{
+	int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+		    JSON_C_TO_STRING_NOSLASHESCAPE;
+	const char *text = json_object_to_json_string_ext(o, flags);
+
+	if (printf("%s\n", text) < 0 || fflush(stdout))
+		return -1;
+	return 0;
+}
+
+static void print_error(const char *version, const struct cni_error *err)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "cniVersion", json_object_new_string(version));
+	json_object_object_add(o, "code", json_object_new_int(err->code));
+	json_object_object_add(o, "msg", json_object_new_string(err->msg));
+	json_object_object_add(o, "details", json_object_new_string(err->details));
+	print_json(o);
+	json_object_put(o);
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? v : "";
+}
+
+static int read_stdin(struct cni_args *args, struct cni_error *err)
+{
+	size_t cap = 4096;
+	ssize_t n;
+
+	args->stdin_data = malloc(cap + 1);
+	if (!args->stdin_data)
+		return cni_fail(err, 5, "out of memory");
+	for (;;) {
+		if (args->stdin_len == cap) {
+			char *p;
+
+			if (cap >= STDIN_MAX)
+				return cni_fail(err, 6, "network config on stdin is larger "
+						"than %d bytes", STDIN_MAX);
+			cap *= 2;
+			p = realloc(args->stdin_data, cap + 1);
+			if (!p)
+				return cni_fail(err, 5, "out of memory");
+			args->stdin_data = p;
+		}
+		n = read(STDIN_FILENO, args->stdin_data + args->stdin_len, cap - args->stdin_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cni_fail(err, 5, "failed to read stdin: %s", strerror(errno));
+		if (n == 0)
+			break;
+		args->stdin_len += n;
+	}
+	args->stdin_data[args->stdin_len] = '\0';
+	return 0;
+}
+
+/* Which environment variables each command needs; the spec's table. */
+static int check_env(struct cni_args *args, struct cni_error *err)
+{
+	bool needs_ns = args->cmd == CMD_ADD || args->cmd == CMD_CHECK;
+	bool needs_id = needs_ns || args->cmd == CMD_DEL;
+	char missing[128] = "";
+
+	args->container_id = env("CNI_CONTAINERID");
+	args->netns = env("CNI_NETNS");
+	args->ifname = env("CNI_IFNAME");
+	args->args = env("CNI_ARGS");
+	args->path = env("CNI_PATH");
+
+	if (needs_id && !*args->container_id)
+		strcat(missing, ", CNI_CONTAINERID");
+	if (needs_ns && !*args->netns)
+		strcat(missing, ", CNI_NETNS");
+	if (needs_id && !*args->ifname)
+		strcat(missing, ", CNI_IFNAME");
+	if (needs_id && !*args->path)
+		strcat(missing, ", CNI_PATH");
+	if (*missing)
+		return cni_fail(err, 4, "required environment variables missing: %s", missing + 2);
+	if (!needs_id)
+		return 0;
+	if (validate_cni_name("CNI_CONTAINERID", args->container_id, PODLANE_CONTAINER_ID_LEN, 4,
+			      err))
+		return -1;
+	if (validate_ifname(args->ifname, err))
+		return -1;
+	if (*args->netns && strlen(args->netns) >= PODLANE_NETNS_LEN)
+		return cni_fail(err, 4, "CNI_NETNS '%s' is longer than %d characters", args->netns,
+				PODLANE_NETNS_LEN - 1);
+	return 0;
+}
+
+/* Wiring our own namespace would put the pod interface on the node itself. */
+static int check_not_own_netns(const struct cni_args *args, struct cni_error *err)
+{
+	struct stat target, self;
+
+	if (stat(args->netns, &target))
+		return cni_fail(err, 4, "CNI_NETNS '%s' cannot be opened: %s", args->netns,
+				strerror(errno));
+	if (!stat("/proc/self/ns/net", &self) && target.st_dev == self.st_dev &&
+	    target.st_ino == self.st_ino)
+		return cni_fail(err, 4, "CNI_NETNS '%s' is the plugin's own network namespace",
+				args->netns);
+	return 0;
+}
+
+/*
+ * One request to podlaned. Unreachable (no socket, refused, no reply in time) is code 11 so
+ * the runtime retries; an error reply keeps the agent's code, msg and details.
+ */
+static int agent_call(const struct netconf *conf, struct json_object *req,
+		      struct json_object **reply, int timeout_ms, struct cni_error *err)
+{
+	struct json_object *v;
+	char why[256];
+	int rc;
+
+	rc = api_call(conf->agent_socket, req, reply, timeout_ms, why, sizeof(why));
+	if (rc < 0) {
+		cni_fail(err, rc == -EPROTO ? PODLANE_ERR_IO : PODLANE_ERR_TRY_AGAIN,
+			 "cannot reach podlaned at '%s': %s", conf->agent_socket, strerror(-rc));
+		snprintf(err->details, sizeof(err->details), "%s", why);
+		return -1;
+	}
+	if (json_object_object_get_ex(*reply, "ok", &v) && json_object_get_boolean(v))
+		return 0;
+	err->code = PODLANE_ERR_INTERNAL;
+	if (json_object_object_get_ex(*reply, "code", &v) && json_object_get_int(v) > 0)
+		err->code = json_object_get_int(v);
+	snprintf(err->msg, sizeof(err->msg), "%s",
+		 json_object_object_get_ex(*reply, "msg", &v) ? json_object_get_string(v) :
+		 "podlaned failed without a message");
+	if (json_object_object_get_ex(*reply, "details", &v))
+		snprintf(err->details, sizeof(err->details), "%s", json_object_get_string(v));
+	json_object_put(*reply);
+	*reply = NULL;
+	return -1;
+}
+
+static struct json_object *new_request(const char *op, const struct cni_args *args,
+				       const struct netconf *conf)
+{
+	struct json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "op", json_object_new_string(op));
+	json_object_object_add(req, "network", json_object_new_string(conf->name));
+	if (args->cmd == CMD_GC || args->cmd == CMD_STATUS)
+		return req;
+	json_object_object_add(req, "container_id", json_object_new_string(args->container_id));
+	json_object_object_add(req, "ifname", json_object_new_string(args->ifname));
+	json_object_object_add(req, "netns", json_object_new_string(args->netns));
+	return req;
+}
+
+static int cmd_add(const struct cni_args *args, const struct netconf *conf, struct cni_error *err)
+{
+	struct json_object *req, *reply = NULL, *ipam_res = NULL, *ipam_dns = NULL, *res;
+	char ip[INET_ADDRSTRLEN] = "";
+	int rc = -1;
+
+	if (check_not_own_netns(args, err))
+		return -1;
+	if (conf->prev_result)
+		log_warn("ignoring prevResult: podlane creates the pod interface and should come "
+			 "first in a chain network=%s", conf->name);
+	if (conf->ipam_type) {
+		if (ipam_exec(args, conf, "ADD", &ipam_res, err))
+			return -1;
+		if (ipam_first_ipv4(ipam_res, ip, sizeof(ip), &ipam_dns, err))
+			goto release;
+	}
+
+	req = new_request(PODLANE_OP_ADD, args, conf);
+	if (conf->pod_cidr)
+		json_object_object_add(req, "subnet", json_object_new_string(conf->pod_cidr));
+	if (conf->mtu)
+		json_object_object_add(req, "mtu", json_object_new_int(conf->mtu));
+	if (*ip)
+		json_object_object_add(req, "ip", json_object_new_string(ip));
+	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
+	json_object_put(req);
+	if (rc)
+		goto release;
+	if (!json_object_object_get_ex(reply, "ip", NULL) ||
+	    !json_object_object_get_ex(reply, "host_ifname", NULL) ||
+	    !json_object_object_get_ex(reply, "pod_mac", NULL)) {
+		json_object_put(reply);
+		cni_fail(err, PODLANE_ERR_INTERNAL, "podlaned's add reply lacks ip, host_ifname "
+			 "or pod_mac");
+		goto release;
+	}
+
+	res = cni_result_build(conf, args, reply, ipam_dns);
+	log_info("pod attached container=%s ifname=%s ip=%s host_ifname=%s", args->container_id,
+		 args->ifname, json_object_get_string(json_object_object_get(reply, "ip")),
+		 json_object_get_string(json_object_object_get(reply, "host_ifname")));
+	rc = print_json(res);
+	if (rc)
+		cni_fail(err, PODLANE_ERR_IO, "failed to write the result to stdout");
+	json_object_put(res);
+	json_object_put(reply);
+	json_object_put(ipam_res);
+	return rc;
+
+release:
+	/* Hand the address back so a failed ADD leaves nothing allocated. */
+	if (conf->ipam_type) {
+		struct cni_error ignored = { 0 };
+
+		if (ipam_exec(args, conf, "DEL", NULL, &ignored))
+			log_warn("failed to release address after failed ADD plugin=%s msg=\"%s\"",
+				 conf->ipam_type, ignored.msg);
+	}
+	json_object_put(ipam_res);
+	return -1;
+}
+
+static int cmd_del(const struct cni_args *args, const struct netconf *conf, struct cni_error *err)
+{
+	struct json_object *req, *reply = NULL;
+	int rc;
+
+	/*
+	 * The agent goes first: if it cannot be reached the delegate must keep the address,
+	 * because the endpoint may still be wired and using it. The runtime retries on code 11.
+	 */
+	req = new_request(PODLANE_OP_DEL, args, conf);
+	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
+	json_object_put(req);
+	json_object_put(reply);
+	if (rc)
+		return -1;
+	if (conf->ipam_type && ipam_exec(args, conf, "DEL", NULL, err))
+		return -1;
+	return 0;
+}
+
+static int cmd_check(const struct cni_args *args, const struct netconf *conf,
+		     struct cni_error *err)
+{
+	struct json_object *req, *reply = NULL;
+	char ip[INET_ADDRSTRLEN];
+	int rc;
+
+	if (cni_version_cmp(conf->cni_version, "0.4.0") < 0)
+		return cni_fail(err, 1, "config version '%s' does not allow CHECK (needs 0.4.0 or "
+				"later)", conf->cni_version);
+	if (prev_result_ipv4(conf, args->ifname, ip, sizeof(ip), err))
+		return -1;
+	if (check_not_own_netns(args, err))
+		return -1;
+	req = new_request(PODLANE_OP_CHECK, args, conf);
+	json_object_object_add(req, "ip", json_object_new_string(ip));
+	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
+	json_object_put(req);
+	json_object_put(reply);
+	if (rc)
+		return -1;
+	if (conf->ipam_type && ipam_exec(args, conf, "CHECK", NULL, err))
+		return -1;
+	return 0;
+}
+
+static int cmd_status(const struct cni_args *args, const struct netconf *conf,
+		      struct cni_error *err)
+{
+	struct json_object *req, *reply = NULL;
+	int rc;
+
+	if (cni_version_cmp(conf->cni_version, "1.1.0") < 0)
+		return cni_fail(err, 1, "config version '%s' does not allow STATUS (needs 1.1.0)",
+				conf->cni_version);
+	req = new_request(PODLANE_OP_STATUS, args, conf);
+	rc = agent_call(conf, req, &reply, STATUS_TIMEOUT_MS, err);
+	json_object_put(req);
+	json_object_put(reply);
+	if (rc) {
+		char why[CNI_MSG_LEN];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return cni_fail(err, PODLANE_ERR_NOT_AVAILABLE, "podlane is not available: %s",
+				why);
+	}
+	/* A delegate older than 1.1.0 has no STATUS; podlaned's answer is all there is. */
+	if (conf->ipam_type && ipam_supports(args, conf, "1.1.0") &&
+	    ipam_exec(args, conf, "STATUS", NULL, err))
+		return -1;
+	return 0;
+}
+
+/* Append the {containerID, ifname} entries of one GC list to attachments. */
+static int gc_collect(const struct netconf *conf, const char *key, struct json_object *out,
+		      struct cni_error *err)
+{
+	struct json_object *list, *entry, *id, *ifname, *a;
+	size_t i;
+
+	if (!json_object_object_get_ex(conf->root, key, &list) ||
+	    json_object_is_type(list, json_type_null))
+		return 0;
+	if (!json_object_is_type(list, json_type_array))
+		return cni_fail(err, 7, "'%s' must be an array of {containerID, ifname}", key);
+	for (i = 0; i < json_object_array_length(list); i++) {
+		entry = json_object_array_get_idx(list, i);
+		if (!json_object_object_get_ex(entry, "containerID", &id) ||
+		    !json_object_is_type(id, json_type_string) ||
+		    !json_object_object_get_ex(entry, "ifname", &ifname) ||
+		    !json_object_is_type(ifname, json_type_string))
+			return cni_fail(err, 7, "'%s' entry %zu needs string 'containerID' and "
+					"'ifname'", key, i);
+		a = json_object_new_object();
+		json_object_object_add(a, "container_id", json_object_get(id));
+		json_object_object_add(a, "ifname", json_object_get(ifname));
+		json_object_array_add(out, a);
+	}
+	return 0;
+}
+
+static int cmd_gc(const struct cni_args *args, const struct netconf *conf, struct cni_error *err)
+{
+	struct json_object *req, *reply = NULL, *attachments, *v;
+	int rc;
+
+	if (cni_version_cmp(conf->cni_version, "1.1.0") < 0)
+		return cni_fail(err, 1, "config version '%s' does not allow GC (needs 1.1.0)",
+				conf->cni_version);
+	req = new_request(PODLANE_OP_GC, args, conf);
+	attachments = json_object_new_array();
+	json_object_object_add(req, "attachments", attachments);
+	/* 1.1.0 says valid-attachments; early runtimes sent attachments. Keep the union. */
+	if (gc_collect(conf, "cni.dev/valid-attachments", attachments, err) ||
+	    gc_collect(conf, "cni.dev/attachments", attachments, err)) {
+		json_object_put(req);
+		return -1;
+	}
+	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
+	json_object_put(req);
+	if (!rc && json_object_object_get_ex(reply, "released", &v))
+		log_info("gc done network=%s released=%d", conf->name, json_object_get_int(v));
+	json_object_put(reply);
+	if (rc)
+		return -1;
+	if (conf->ipam_type && ipam_supports(args, conf, "1.1.0") &&
+	    ipam_exec(args, conf, "GC", NULL, err))
+		return -1;
+	return 0;
+}
+
+/* VERSION needs nothing but CNI_COMMAND; stdin, if any, may name the version to answer in. */
+static int cmd_version(const struct cni_args *args)
+{
+	struct json_object *in = NULL, *v, *o = json_object_new_object();
+	const char *version = CNI_DEFAULT_VERSION;
+	int rc;
+
+	if (args->stdin_len)
+		in = json_tokener_parse(args->stdin_data);
+	if (in && json_object_object_get_ex(in, "cniVersion", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    cni_version_supported(json_object_get_string(v)))
+		version = json_object_get_string(v);
+	json_object_object_add(o, "cniVersion", json_object_new_string(version));
+	json_object_object_add(o, "supportedVersions", cni_supported_versions());
+	rc = print_json(o);
+	json_object_put(o);
+	json_object_put(in);
+	return rc;
+}
+
+static enum log_level parse_level(const char *s)
+{
+	if (!s)
+		return LOG_LVL_WARN;
+	if (!strcmp(s, "error"))
+		return LOG_LVL_ERROR;
+	if (!strcmp(s, "info"))
+		return LOG_LVL_INFO;
+	if (!strcmp(s, "debug"))
+		return LOG_LVL_DEBUG;
+	return LOG_LVL_WARN;
+}
+
+/* "logFile" and "logLevel" in the config; a runtime shows a plugin's stderr only on failure. */
+static void setup_logging(const struct netconf *conf)
+{
+	struct json_object *v;
+	const char *file = NULL, *level = NULL;
+
+	if (json_object_object_get_ex(conf->root, "logFile", &v) &&
+	    json_object_is_type(v, json_type_string))
+		file = json_object_get_string(v);
+	if (json_object_object_get_ex(conf->root, "logLevel", &v) &&
+	    json_object_is_type(v, json_type_string))
+		level = json_object_get_string(v);
+	if (file && log_open("podlane-cni", file, parse_level(level)))
+		log_warn("failed to open log file '%s': %s", file, strerror(errno));
+	else if (!file)
+		log_set_level(parse_level(level));
+}
+
+int main(int argc, char **argv)
+{
+	struct cni_args args = { 0 };
+	struct netconf conf = { 0 };
+	struct cni_error err = { 0 };
+	const char *version = CNI_DEFAULT_VERSION;
+	size_t i;
+	int rc = -1;
+
+	signal(SIGPIPE, SIG_IGN);
+	log_open("podlane-cni", NULL, LOG_LVL_WARN);
+
+	args.command = env("CNI_COMMAND");
+	if (!*args.command) {
+		fprintf(stderr, "podlane-cni: a CNI plugin for podlane, run by container runtimes "
+			"with CNI_COMMAND and friends set; CNI versions 0.3.0 0.3.1 0.4.0 1.0.0 "
+			"1.1.0\n");
+		cni_fail(&err, 4, "required environment variables missing: CNI_COMMAND");
+		goto out;
+	}
+	for (i = 0; i < sizeof(command_names) / sizeof(command_names[0]); i++)
+		if (!strcmp(args.command, command_names[i]))
+			break;
+	if (i == sizeof(command_names) / sizeof(command_names[0])) {
+		cni_fail(&err, 4, "CNI_COMMAND '%s' is not one of ADD, DEL, CHECK, GC, STATUS, "
+			 "VERSION", args.command);
+		goto out;
+	}
+	args.cmd = i;
+
+	if (args.cmd == CMD_VERSION) {
+		/* Unreadable stdin is not an error here: VERSION must always answer. */
+		if (read_stdin(&args, &err))
+			args.stdin_len = 0;
+		rc = cmd_version(&args);
+		goto out;
+	}
+	if (check_env(&args, &err) || read_stdin(&args, &err))
+		goto out;
+	rc = netconf_parse(&conf, &args, &err);
+	if (conf.cni_version && cni_version_supported(conf.cni_version))
+		version = conf.cni_version;
+	if (rc)
+		goto out;
+	setup_logging(&conf);
+	log_debug("invoked command=%s container=%s netns=%s ifname=%s args=%s", args.command,
+		  args.container_id, args.netns, args.ifname, args.args);
+
+	switch (args.cmd) {
+	case CMD_ADD:
+		rc = cmd_add(&args, &conf, &err);
+		break;
+	case CMD_DEL:
+		rc = cmd_del(&args, &conf, &err);
+		break;
+	case CMD_CHECK:
+		rc = cmd_check(&args, &conf, &err);
+		break;
+	case CMD_STATUS:
+		rc = cmd_status(&args, &conf, &err);
+		break;
+	case CMD_GC:
+		rc = cmd_gc(&args, &conf, &err);
+		break;
+	case CMD_VERSION:
+		break;
+	}
+out:
+	if (rc) {
+		if (!err.code)
+			cni_fail(&err, PODLANE_ERR_INTERNAL, "%s failed", args.command);
+		log_warn("command failed command=%s container=%s code=%d msg=\"%s\"", args.command,
+			 args.container_id ? args.container_id : "", err.code, err.msg);
+		print_error(version, &err);
+	}
+	netconf_free(&conf);
+	free(args.stdin_data);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ctl.h - podlanectl's pieces: global options, aligned tables, and the commands that read
+ * pinned maps directly (drops, monitor) so they work without the agent.
+ */
+#ifndef PODLANECTL_H
+#define PODLANECTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit codes: 0 ok, 1 the operation failed (agent down, map missing), 2 usage error. */
+#define EXIT_USAGE	2
+
+struct ctl_opts {
+	const char	*socket_path;
+	const char	*pin_root;
+	bool		json;
+};
+
+/* --count/--timeout, only `monitor` takes them. */
+struct monitor_opts {
+	long	count;		/* 0 = until interrupted */
+	long	timeout_s;	/* 0 = no limit */
+};
+
+/*
+ * Parse a command's own options (argv[0] is the command name). Returns 0 to go on, -1 when
+ * --help was printed (exit 0), EXIT_USAGE after printing what is wrong. m NULL: no
+ * --count/--timeout for this command.
+ */
+int parse_command_opts(int argc, char **argv, struct ctl_opts *o, const char *cmd,
+		       const char *usage, struct monitor_opts *m);
+
+/* Print "podlanectl: <msg>; try '<hint> --help'" and return EXIT_USAGE. */
+int usage_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A table printed like `kubectl get`: upper-case header, columns padded to the widest cell. */
+struct table {
+	size_t	ncols;
+	size_t	nrows;	/* including the header */
+	char	**cells;	/* nrows * ncols, row-major */
+};
+
+void table_init(struct table *t, size_t ncols, const char *const *header);
+void table_add(struct table *t, const char *const *row);
+void table_print(const struct table *t);
+void table_free(struct table *t);
+
+/* pinned.c */
+int cmd_drops(struct ctl_opts *o, int argc, char **argv);
+int cmd_monitor(struct ctl_opts *o, int argc, char **argv);
+
+#endif /* PODLANECTL_H */
