@@ -52,6 +52,7 @@ enum podlane_drop_reason {
 	PODLANE_DROP_UNKNOWN_ENDPOINT	= -208,	/* program runs on a veth with no endpoint */
 	PODLANE_DROP_REDIRECT_FAILED	= -209,	/* bpf_redirect_peer() refused the target */
 	PODLANE_DROP_L4_TRUNCATED	= -210,	/* TCP/UDP/ICMP header runs past the packet */
+	PODLANE_DROP_PREFILTER_DENIED	= -211,	/* XDP prefilter: source in the deny list */
 };
 
 #define PODLANE_DROP_FIRST	201
@@ -158,12 +159,266 @@ enum podlane_hook {
 	PODLANE_HOOK_FROM_POD	= 1,	/* tc ingress on a pod's host veth */
 	PODLANE_HOOK_TO_POD	= 2,	/* tc egress on a pod's host veth */
 	PODLANE_HOOK_FROM_UPLINK = 3,	/* tc ingress on the node uplink */
+	PODLANE_HOOK_XDP_UPLINK	= 4,	/* XDP on the node uplink (prefilter) */
 };
 
 _Static_assert(sizeof(struct podlane_addr) == 20, "podlane_addr layout");
 _Static_assert(sizeof(struct endpoint_value) == 20, "endpoint_value layout");
 _Static_assert(sizeof(struct endpoint_stats) == 32 + 8 * PODLANE_DROP_SLOTS, "stats layout");
 _Static_assert(sizeof(struct drop_event) == 40, "drop_event layout");
+
+/* ---- cgroup accounting (bpf/sched_acct.bpf.c, bpf/cgroup_skb_acct.bpf.c, bpf/lib/acct.h) ----
+ *
+ * Pinned maps: podlane_cgacct, podlane_cgerrs. Both accounting objects declare them pinned by
+ * name, so they fill the same counters once loaded under one pin root.
+ *
+ * Which cgroup is charged: the cgroup v2 (default hierarchy) cgroup a task or socket belongs to
+ * itself, never its ancestors; a pod's usage is the sum over its cgroup's subtree, which the
+ * reader (podlaned) adds up. Ids are kernfs node ids: the st_ino of the cgroup's directory
+ * under the v2 mount, or the 8-byte handle name_to_handle_at() returns for it. Ids are never
+ * reused, so entries of removed cgroups stay until the reader deletes them.
+ */
+#define PODLANE_MAX_CGROUPS	8192	/* default; podlaned may resize before load */
+
+/*
+ * podlane_cgacct (per-CPU hash): cgroup v2 id -> what the cgroup's own tasks and sockets used.
+ * Entries are created by the programs on first use; podlaned reads (sums the CPUs) and deletes
+ * entries of cgroups that are gone.
+ *
+ * cpu_ns: the kernel's own runtime of the cgroup's tasks (task->se.sum_exec_runtime, the same
+ *   deltas cgroup v2 cpu.stat usage_usec sums), charged when a task leaves a CPU: a task that
+ *   keeps a CPU without switching shows its time at its next switch.
+ * runq_wait_ns, runq_waits: time spent runnable but waiting for a CPU, and the number of such
+ *   waits that ended (times the tasks were switched in). Default source: the kernel's
+ *   sched_info (/proc/<pid>/schedstat field 2 and 3); see sched_acct.bpf.c for the fallback.
+ * rx_*, tx_*: what the cgroup's sockets received (cgroup_skb/ingress, after socket lookup)
+ *   and sent (cgroup_skb/egress, before fragmentation). One packet is one skb as the stack
+ *   hands it over (a GSO or GRO super-packet counts once, as a veth counts it); bytes are
+ *   skb->len at the hook = the IP packet length, IP header included, no L2 header. On an
+ *   Ethernet device (veth) that carries exactly these packets, the device's byte counter is
+ *   bytes + 14 * packets (lo is the exception: it counts without its header, so bytes). Not
+ *   seen here: ARP/ND, traffic the kernel answers or drops without a socket (ICMP echo,
+ *   RSTs, no listener), forwarded packets. An IP datagram larger than the MTU counts once
+ *   here and once per fragment on the device.
+ */
+struct cgroup_acct {
+	__u64	cpu_ns;
+	__u64	runq_wait_ns;
+	__u64	runq_waits;
+	__u64	rx_packets;
+	__u64	rx_bytes;
+	__u64	tx_packets;
+	__u64	tx_bytes;
+};
+
+/*
+ * podlane_cgerrs (per-CPU array, one entry at key 0): what the accounting could not record,
+ * so a full map is never silent. Written by the accounting programs, read by podlaned.
+ */
+struct cgroup_acct_errors {
+	__u64	full_sched;	/* switch-outs whose charge was lost: podlane_cgacct full */
+	__u64	full_skb;	/* packets not counted: podlane_cgacct full */
+	__u64	task_state;	/* switch-outs charged late: no per-task state (retried later) */
+	__u64	reserved;
+};
+
+_Static_assert(sizeof(struct cgroup_acct) == 56, "cgroup_acct layout");
+_Static_assert(sizeof(struct cgroup_acct_errors) == 32, "cgroup_acct_errors layout");
+
+/* ---- service load balancing (bpf/sock_lb.bpf.c, bpf/xdp_uplink.bpf.c, bpf/lib/lb.h) --------
+ *
+ * Pinned maps: podlane_svc, podlane_backend, podlane_maglev, podlane_affin, podlane_revnat,
+ * podlane_lbstat (bpf/lib/lb.h) and podlane_deny4, podlane_deny6 (bpf/xdp_uplink.bpf.c).
+ *
+ * A service frontend (ClusterIP, NodePort on one node address, external IP) is one podlane_svc
+ * entry. Its backends sit in podlane_backend under {svc id, slot}, packed by the agent:
+ *
+ *   slots [0, local_count)       active backends on this node
+ *   slots [local_count, count)   active backends elsewhere
+ *   slots [count, total)         terminating backends: never chosen for a new connection, kept
+ *                                so that the per-packet path can finish existing flows
+ *
+ * so "any active backend" and "local active backend" are both a random slot in a prefix and
+ * selection costs the same for 10 or 50,000 services. Weights: every backend carries one
+ * alias-method column per prefix (Vose; built by lb_alias_build() in userspace/lib/maglev.c),
+ * so a weighted random choice is one random slot plus one coin, no scan. A service flagged
+ * MAGLEV instead picks podlane_maglev[svc id][hash % PODLANE_MAGLEV_M] (a slot); NodePort uses
+ * that so that a flow hashes to the same backend on every node and removing one of N backends
+ * moves only about 1/N of the flows.
+ *
+ * Update order for the agent: write backends first, then the service (count last), so the
+ * datapath never sees a count larger than the filled slots; shrink in the reverse order.
+ */
+#define PODLANE_MAX_SERVICES	65536	/* service ids are 1..PODLANE_MAX_SERVICES - 1 */
+#define PODLANE_MAX_BACKENDS	262144	/* {svc, slot} entries over all services */
+#define PODLANE_MAX_AFFINITY	65536	/* LRU: client x service pairs remembered */
+#define PODLANE_MAX_REVNAT	262144	/* LRU: sockets translated and not yet evicted */
+#define PODLANE_MAX_PREFILTER	262144	/* prefixes per deny list (not preallocated) */
+
+/*
+ * Maglev table size: a prime (every skip must walk the whole table) well above the backend
+ * count, because the entries that move between surviving backends when one leaves shrink as
+ * M/N grows (selftests/bpf/test_lb_maglev measures it). Removing 1 of 50 backends moves
+ * 2.0% (the minimum, 1/N) + 2.2% at M = 4093, + 0.9% at 16381, + 0.4% at 65521; 16381 (as
+ * Cilium's default) keeps the excess under 1% up to 50 backends for 64 KiB per service. Only
+ * MAGLEV services (NodePort) get a table (inner maps of podlane_maglev), so tens of
+ * thousands of ClusterIPs cost nothing here.
+ */
+#define PODLANE_MAGLEV_M	16381
+
+/* podlane_svc key: the address clients connect to. proto is IPPROTO_TCP/UDP. */
+struct lb_service_key {
+	__be32	addr;
+	__be16	port;
+	__u8	proto;
+	__u8	pad;
+};
+
+#define PODLANE_SVC_F_AFFINITY	(1U << 0)	/* sessionAffinity: ClientIP */
+#define PODLANE_SVC_F_NODEPORT	(1U << 1)	/* frontend is <node address>:<nodePort> */
+#define PODLANE_SVC_F_EXTERNAL	(1U << 2)	/* frontend is an external IP */
+#define PODLANE_SVC_F_EXT_LOCAL	(1U << 3)	/* externalTrafficPolicy: Local */
+#define PODLANE_SVC_F_INT_LOCAL	(1U << 4)	/* internalTrafficPolicy: Local */
+#define PODLANE_SVC_F_MAGLEV	(1U << 5)	/* choose through podlane_maglev[id] */
+
+/*
+ * podlane_svc: frontend -> service. Written by podlaned, read by the LB programs.
+ * Clients of the socket LB are on this node (pods and the node itself), i.e. internal
+ * traffic: it honours INT_LOCAL for every kind of frontend. EXT_LOCAL is for the per-packet
+ * path, for clients outside the cluster.
+ */
+struct lb_service {
+	__u32	id;			/* key of podlane_backend/podlane_maglev, never 0 */
+	__u16	count;			/* active backends, slots [0, count) */
+	__u16	local_count;		/* active on this node, slots [0, local_count) */
+	__u32	flags;			/* PODLANE_SVC_F_* */
+	__u32	affinity_timeout;	/* seconds an idle ClientIP choice is kept */
+};
+
+/* podlane_backend key. */
+struct lb_backend_key {
+	__u32	svc_id;
+	__u32	slot;
+};
+
+enum lb_backend_state {
+	PODLANE_BACKEND_ACTIVE		= 0,
+	PODLANE_BACKEND_TERMINATING	= 1,	/* no new connections */
+};
+
+#define PODLANE_BACKEND_F_LOCAL	(1U << 0)	/* backend runs on this node */
+
+/* Alias-method coin that always keeps the slot: uniform weights need nothing else. */
+#define PODLANE_ALIAS_KEEP_ALL	0xffffffffU
+
+/*
+ * podlane_backend: {svc id, slot} -> backend. Written by podlaned, read by the LB programs.
+ * keep/alias: after drawing slot s uniformly in [0, count), keep s when a 32-bit random
+ * number is below keep (KEEP_ALL: always), else take alias; local_keep/local_alias do the
+ * same over [0, local_count). Columns of slots outside a prefix are ignored.
+ */
+struct lb_backend {
+	__be32	addr;
+	__be16	port;
+	__u8	state;		/* enum lb_backend_state */
+	__u8	flags;		/* PODLANE_BACKEND_F_* */
+	__u32	id;		/* agent's stable backend id, checked by affinity */
+	__u32	weight;		/* informational: the alias columns already encode it */
+	__u32	keep;
+	__u32	alias;
+	__u32	local_keep;
+	__u32	local_alias;
+};
+
+/*
+ * podlane_maglev (array of maps, index svc id): inner ARRAY of PODLANE_MAGLEV_M __u32 slots,
+ * created by podlaned for MAGLEV services only (bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 4,
+ * PODLANE_MAGLEV_M)) and filled from maglev_build().
+ */
+
+/* podlane_affin (LRU): which backend a client was given, for sessionAffinity ClientIP. */
+struct lb_affinity_key {
+	__u64	client;		/* netns cookie: one per pod, so one per client IP */
+	__u32	svc_id;
+	__u32	pad;
+};
+
+struct lb_affinity {
+	__u64	last_ns;	/* bpf_ktime_get_ns() of the last connection that used it */
+	__u32	backend_id;	/* lb_backend.id, checked against the slot on use */
+	__u32	slot;
+};
+
+/*
+ * podlane_revnat (LRU): a translated socket's backend -> the service address it asked for.
+ * Written by connect4/sendmsg4; read by recvmsg4 (UDP replies come back from the service
+ * address) and getpeername4. Keyed by backend too because an unconnected UDP socket may talk
+ * to several services.
+ */
+struct lb_revnat_key {
+	__u64	cookie;		/* bpf_get_socket_cookie() */
+	__be32	addr;		/* backend */
+	__be16	port;
+	__u16	pad;
+};
+
+struct lb_revnat {
+	__be32	addr;		/* service frontend */
+	__be16	port;
+	__u16	pad;
+};
+
+/* podlane_lbstat (per-CPU array, PODLANE_LB_STAT_SLOTS x __u64): what the LB did and missed. */
+enum lb_stat {
+	PODLANE_LB_CONNECT		= 0,	/* connect4 translated */
+	PODLANE_LB_SENDMSG		= 1,	/* sendmsg4 translated */
+	PODLANE_LB_RECVMSG		= 2,	/* recvmsg4 restored the service address */
+	PODLANE_LB_PEERNAME		= 3,	/* getpeername4 restored the service */
+	PODLANE_LB_NO_BACKEND		= 4,	/* no usable backend: refused */
+	PODLANE_LB_AFFINITY_HIT		= 5,	/* remembered backend reused */
+	PODLANE_LB_AFFINITY_FULL	= 6,	/* could not remember a choice */
+	PODLANE_LB_REVNAT_FULL		= 7,	/* translation not recorded: replies and
+						 * getpeername show the backend */
+	PODLANE_LB_NO_MAGLEV		= 8,	/* no Maglev table yet: fell back */
+	PODLANE_LB_PREFILTER_PASS	= 9,	/* XDP prefilter: looked up, allowed */
+};
+#define PODLANE_LB_STAT_SLOTS	16
+
+/* podlane_deny4/6 (LPM tries): source prefix -> rule; podlaned writes, XDP reads and counts. */
+struct prefilter_key4 {
+	__u32	prefixlen;	/* 0..32 */
+	__be32	addr;
+};
+
+struct prefilter_key6 {
+	__u32	prefixlen;	/* 0..128 */
+	__be32	addr[4];
+};
+
+enum prefilter_action {
+	PODLANE_PREFILTER_DENY	= 0,
+	PODLANE_PREFILTER_ALLOW	= 1,	/* exception inside a shorter deny prefix */
+};
+
+struct prefilter_rule {
+	__u64	packets;	/* frames dropped by this (deny) rule; atomic */
+	__u32	action;		/* enum prefilter_action */
+	__u32	pad;
+};
+
+_Static_assert(sizeof(struct lb_service_key) == 8, "lb_service_key layout");
+_Static_assert(sizeof(struct lb_service) == 16, "lb_service layout");
+_Static_assert(sizeof(struct lb_backend_key) == 8, "lb_backend_key layout");
+_Static_assert(sizeof(struct lb_backend) == 32, "lb_backend layout");
+_Static_assert(sizeof(struct lb_affinity_key) == 16, "lb_affinity_key layout");
+_Static_assert(sizeof(struct lb_affinity) == 16, "lb_affinity layout");
+_Static_assert(sizeof(struct lb_revnat_key) == 16, "lb_revnat_key layout");
+_Static_assert(sizeof(struct lb_revnat) == 8, "lb_revnat layout");
+_Static_assert(sizeof(struct prefilter_key4) == 8, "prefilter_key4 layout");
+_Static_assert(sizeof(struct prefilter_key6) == 20, "prefilter_key6 layout");
+_Static_assert(sizeof(struct prefilter_rule) == 16, "prefilter_rule layout");
+
+/* ---- end of service load balancing ---- */
 
 #ifndef __bpf__
 /* Name of a drop reason for operators; NULL for a number this build does not know. */
@@ -180,6 +435,7 @@ static inline const char *podlane_drop_name(int reason)
 	case PODLANE_DROP_UNKNOWN_ENDPOINT:	return "unknown_endpoint";
 	case PODLANE_DROP_REDIRECT_FAILED:	return "redirect_failed";
 	case PODLANE_DROP_L4_TRUNCATED:		return "l4_truncated";
+	case PODLANE_DROP_PREFILTER_DENIED:	return "prefilter_denied";
 	}
 	return NULL;
 }
