@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# 02-errors.t - failures leave nothing behind and carry the right code: an ifname that already
+# exists in the pod (101, the interface untouched), a netns that does not exist (104), a bad
+# subnet (7), a subnet change under live allocations (7), an exhausted pool (102). DEL is
+# idempotent, a repeated ADD returns the same endpoint, a delegated address is not recorded in
+# podlane's IPAM, and GC releases what is not listed.
+. "$(dirname "$0")/agent_lib.sh"
+agent_requires
+pl_setup
+plan 25
+
+agent_start || { ok 1 "podlaned starts"; exit 1; }
+ok 0 "podlaned starts"
+
+# 1. ifname already in the pod: a veth eth0 with an address the agent must not touch.
+NSX=$(netns_name x)
+ip netns add "$NSX"
+ip -n "$NSX" link add eth0 type veth peer name eth0peer
+ip -n "$NSX" addr add 192.0.2.7/24 dev eth0
+BEFORE=$(ip -n "$NSX" -d addr show dev eth0)
+VETHS_BEFORE=$(ip -o link show | grep -c ' pl[0-9a-f]\{12\}[@:]')
+CODE=$(pod_add x 10.250.0.0/24 | jfield .code)
+[ "$CODE" = 101 ]; ok $? "add with an existing ifname fails with 101 (got $CODE)"
+[ "$(ip -n "$NSX" -d addr show dev eth0)" = "$BEFORE" ]
+ok $? "the existing eth0 is untouched"
+[ "$(ip -o link show | grep -c ' pl[0-9a-f]\{12\}[@:]')" = "$VETHS_BEFORE" ]
+ok $? "no host veth was left behind"
+[ -z "$(ipam_list)" ]; ok $? "no address stays allocated"
+[ "$(map_len podlane_ep_meta)" = 0 ] && [ "$(map_len podlane_eps)" = 0 ] &&
+	[ "$(map_len podlane_ep_stat)" = 0 ]
+ok $? "no map entry was left behind"
+
+# 2. netns that does not exist.
+CODE=$(api "{\"op\":\"add\",\"container_id\":\"nonet-$PL_ID\",\"netns\":\"/run/netns/none-$PL_ID\",
+	     \"ifname\":\"eth0\",\"network\":\"$NET\",\"subnet\":\"10.250.0.0/24\"}" code)
+[ "$CODE" = 104 ]; ok $? "add into a missing netns fails with 104 (got $CODE)"
+[ -z "$(ipam_list)" ]; ok $? "... and allocates nothing"
+
+# 3. invalid subnet / missing field.
+CODE=$(pod_add y 10.250.0.0/33 | jfield .code)
+[ "$CODE" = 7 ]; ok $? "add with an invalid subnet fails with 7 (got $CODE)"
+CODE=$(api '{"op":"add","netns":"/run/netns/x","ifname":"eth0","network":"n"}' code)
+[ "$CODE" = 6 ]; ok $? "add without container_id fails with 6 (got $CODE)"
+
+# 3b. the node's own netns is never wired (eth0 exists there, so a regression fails safely).
+CODE=$(api "{\"op\":\"add\",\"container_id\":\"host-$PL_ID\",\"netns\":\"/proc/$$/ns/net\",
+	     \"ifname\":\"eth0\",\"network\":\"$NET\",\"subnet\":\"10.250.0.0/24\"}" code)
+[ "$CODE" = 4 ]; ok $? "add into the node's own netns fails with 4 (got $CODE)"
+
+# 3c. leftovers of an ADD interrupted by a crash (host veth named for the attachment, its pod
+# end already in the pod) do not block the retried ADD.
+HS=$(python3 -c '
+import sys
+h = 0xcbf29ce484222325
+for b in sys.argv[1].encode() + b"\0" + sys.argv[2].encode():
+    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+print("pl%012x" % (h & 0xffffffffffff))' "c-s-$PL_ID" eth0)
+NSS=$(netns_name s)
+ip netns add "$NSS"
+ip link add "$HS" type veth peer name eth0 netns "$NSS"
+S=$(pod_add s); ok $? "a retried add replaces the leftovers of an interrupted one"
+[ "$(jfield .host_ifname <<<"$S")" = "$HS" ] && pod_del s >/dev/null && ! host_veth_exists "$HS"
+ok $? "... with the same host veth name ($HS), removed again by del"
+
+# 4. repeated ADD, subnet change, DEL idempotence.
+A1=$(pod_add a); ok $? "add pod a"
+A2=$(pod_add a)
+[ "$(jfield .ip <<<"$A1")" = "$(jfield .ip <<<"$A2")" ] &&
+	[ "$(jfield .host_ifname <<<"$A1")" = "$(jfield .host_ifname <<<"$A2")" ]
+ok $? "a repeated add returns the same endpoint"
+CODE=$(pod_add b 10.251.0.0/24 | jfield .code)
+[ "$CODE" = 7 ]; ok $? "changing the network's subnet while allocated fails with 7 (got $CODE)"
+HA=$(jfield .host_ifname <<<"$A1")
+pod_del a >/dev/null && pod_del a >/dev/null
+ok $? "del twice succeeds"
+! host_veth_exists "$HA" && [ -z "$(ipam_list)" ] && [ "$(map_len podlane_ep_meta)" = 0 ]
+ok $? "del removed the veth, the allocation and the map entries"
+api "{\"op\":\"del\",\"container_id\":\"never-$PL_ID\",\"ifname\":\"eth0\",\"network\":\"$NET\"}" \
+	>/dev/null
+ok $? "del of an unknown container succeeds"
+
+# 5. pool exhaustion in a /30 (two usable addresses), in its own network.
+NET=tiny
+pod_add p1 10.252.0.0/30 >/dev/null && pod_add p2 10.252.0.0/30 >/dev/null
+ok $? "a /30 holds two pods"
+CODE=$(pod_add p3 10.252.0.0/30 | jfield .code)
+[ "$CODE" = 102 ]; ok $? "the third add fails with 102 (got $CODE)"
+! ip -n "$(netns_name p3)" link show dev eth0 >/dev/null 2>&1
+ok $? "... and leaves no interface in its netns"
+[ "$(ipam_list | sort | tr '\n' ' ')" = "10.252.0.1 10.252.0.2 " ]
+ok $? "the allocations skip the network and broadcast addresses"
+
+# 6. delegated address: wired, not recorded in podlane's IPAM; GC releases unlisted attachments.
+NET=deleg
+D=$(pod_add d "" ',"ip":"10.253.0.9"')
+[ "$(jfield .ip <<<"$D")" = 10.253.0.9 ] && [ -z "$(ipam_list)" ]
+ok $? "a delegated address is wired and not allocated by podlane"
+NET=tiny
+REL=$(api "{\"op\":\"gc\",\"network\":\"tiny\",
+	    \"attachments\":[{\"container_id\":\"c-p1-$PL_ID\",\"ifname\":\"eth0\"}]}" released)
+[ "$REL" = 1 ] && [ "$(ipam_list)" = 10.252.0.1 ] && [ "$(map_len podlane_ep_meta)" = 2 ]
+ok $? "gc releases the one unlisted attachment (released=$REL)"

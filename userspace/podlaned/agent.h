@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * agent.h - podlaned's internal interfaces: the agent state shared by the event loop
+ * (main.c), the BPF side (datapath.c), address management (ipam.c), pod wiring
+ * (endpoint.c) and the request handlers (ops.c).
+ *
+ * The pinned maps are the agent's only endpoint database: nothing about endpoints is kept in
+ * memory between requests, so a restarted (or crashed) agent knows exactly what the datapath
+ * knows.
+ */
+#ifndef PODLANED_AGENT_H
+#define PODLANED_AGENT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <json-c/json.h>
+
+#include "api.h"
+#include "podlane.h"
+#include "nl.h"
+
+#ifndef PODLANE_VERSION
+#define PODLANE_VERSION "0.1.0"
+#endif
+
+/*
+ * Our tc filters are recognised by this handle/priority pair (plus the program name), so a
+ * restart replaces exactly them and --uninstall removes nothing that belongs to someone else.
+ * Priority 1 so the pod's datapath runs before anything else on the device.
+ */
+#define PODLANED_TC_HANDLE	0x706c	/* "pl" */
+#define PODLANED_TC_PRIO	1
+
+#define PODLANED_MAX_ENDPOINTS_LIMIT	(1U << 20)
+
+struct tc_endpoint;
+struct tc_uplink;
+
+struct features {
+	bool redirect_peer;	/* bpf_redirect_peer() helper for tc programs */
+	bool ringbuf;		/* BPF_MAP_TYPE_RINGBUF */
+	bool percpu_hash;	/* BPF_MAP_TYPE_PERCPU_HASH */
+	bool kernel_btf;	/* /sys/kernel/btf/vmlinux, needed for CO-RE */
+};
+
+struct agent {
+	/* options */
+	const char *pin_root;
+	const char *state_dir;
+	const char *socket_path;
+	const char *uplink;
+	unsigned int max_endpoints;
+	bool drop_events;
+
+	/* BPF */
+	struct tc_endpoint *ep_skel;
+	struct tc_uplink *up_skel;
+	struct features feat;
+	int uplink_ifindex;
+	int ncpus;
+	int eps_fd, stat_fd, meta_fd, drops_fd;
+	int from_pod_fd, to_pod_fd, from_uplink_fd;
+
+	/* host netns rtnetlink socket */
+	struct nl_sock nl;
+};
+
+/* What a failed operation tells the client: a CNI error code, a message and details. */
+struct op_error {
+	int code;
+	char msg[512];
+	char details[512];
+};
+
+int op_fail(struct op_error *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- datapath.c ---- */
+extern bool datapath_quiet_libbpf;
+void datapath_probe(struct features *f);
+int datapath_open(struct agent *a);
+void datapath_close(struct agent *a);
+int datapath_attach_endpoint(struct agent *a, int ifindex, struct op_error *e);
+int datapath_attach_uplink(struct agent *a);
+/* 1 when both our filters are attached to ifindex, 0 when not, -errno on failure. */
+int datapath_endpoint_attached(int ifindex);
+int datapath_uninstall(const char *pin_root, const char *uplink, const char *state_dir);
+/* Program id of a loaded program (0 when unknown), for status. */
+unsigned int datapath_prog_id(int prog_fd);
+
+/* ---- ipam.c ---- */
+struct subnet4 {
+	in_addr_t net;		/* network order, host bits cleared */
+	unsigned int prefix_len;
+};
+
+int subnet_parse(const char *s, struct subnet4 *sn);
+bool subnet_contains(const struct subnet4 *sn, in_addr_t addr);
+int ipam_alloc(struct agent *a, const char *network, const char *subnet, const char *container_id,
+	       const char *ifname, in_addr_t *addr, bool *fresh, struct op_error *e);
+/* Release every address network has allocated to container_id+ifname; returns how many. */
+int ipam_release(struct agent *a, const char *network, const char *container_id,
+		 const char *ifname);
+/* Release addr in network only when container_id+ifname own it; returns 1 when released. */
+int ipam_release_addr(struct agent *a, const char *network, in_addr_t addr,
+		      const char *container_id, const char *ifname);
+
+/* One allocation as found on disk. */
+struct ipam_entry {
+	in_addr_t addr;
+	char container_id[PODLANE_CONTAINER_ID_LEN];
+	char ifname[PODLANE_IFNAME_LEN];
+};
+
+typedef int (*ipam_walk_cb)(const char *network, const struct ipam_entry *ent, void *data);
+/* Call cb for every allocation of network, or of every network when network is NULL. */
+int ipam_walk(struct agent *a, const char *network, ipam_walk_cb cb, void *data);
+/* Add { network: { subnet, allocated } } for every network to obj. */
+void ipam_status(struct agent *a, struct json_object *obj);
+
+/* ---- endpoint.c ---- */
+struct add_request {
+	const char *container_id;
+	const char *netns;
+	const char *ifname;
+	const char *network;
+	const char *subnet;
+	const char *ip;		/* NULL unless a delegated IPAM plugin chose it */
+	unsigned int mtu;
+};
+
+struct add_result {
+	in_addr_t addr;
+	char host_ifname[IF_NAMESIZE];
+	uint8_t host_mac[6];
+	uint8_t pod_mac[6];
+	int pod_ifindex;
+	int host_ifindex;
+};
+
+int endpoint_add(struct agent *a, const struct add_request *req, struct add_result *res,
+		 struct op_error *e);
+int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
+		 const char *network, struct op_error *e);
+int endpoint_check(struct agent *a, const char *container_id, const char *ifname,
+		   const char *network, const char *netns, const char *ip, struct op_error *e);
+
+struct gc_keep {
+	const char *container_id;
+	const char *ifname;
+};
+
+int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep, size_t nkeep,
+		struct op_error *e);
+/* Startup: drop endpoints whose veth or netns vanished, re-attach the live ones. */
+void endpoint_reconcile(struct agent *a);
+void endpoint_host_ifname(const char *container_id, const char *ifname, char *out);
+
+typedef int (*endpoint_walk_cb)(__u32 ifindex, const struct endpoint_meta *meta, void *data);
+int endpoint_walk(struct agent *a, endpoint_walk_cb cb, void *data);
+
+/* ---- ops.c ---- */
+struct json_object *ops_handle(struct agent *a, struct json_object *req);
+
+#endif /* PODLANED_AGENT_H */

@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * podlaned - podlane's node agent. Loads the datapath against the pinned maps, wires pods on
+ * request from podlane-cni and answers podlanectl, over a SOCK_SEQPACKET unix socket (see
+ * userspace/lib/api.h). One thread, one epoll loop, one request at a time.
+ *
+ * Stopping the agent (SIGTERM/SIGINT, or a crash) never touches the datapath: programs stay
+ * attached and maps pinned, so pods keep their traffic while podlaned restarts or is upgraded.
+ * Only `podlaned --uninstall` takes the BPF state away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "api.h"
+#include "log.h"
+
+/*
+ * A runtime may start many pods at once, each running podlane-cni. Clients beyond the slots
+ * wait in the listen backlog (accepting pauses) instead of being turned away.
+ */
+#define MAX_CLIENTS		256
+#define LISTEN_BACKLOG		1024
+#define CLIENT_TIMEOUT_SEC	30
+
+struct client {
+	int fd;
+	time_t since;
+};
+
+static struct client clients[MAX_CLIENTS];
+static int listen_fd = -1;
+static bool accept_paused;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: podlaned [OPTIONS]\n"
+		"       podlaned --uninstall [--pin-root DIR] [--uplink IFNAME] [--state-dir DIR]\n"
+		"\n"
+		"podlane node agent: loads the pod datapath, wires pods for podlane-cni and\n"
+		"serves the local API.\n"
+		"\n"
+		"  --pin-root DIR        bpffs directory for pinned maps (default %s)\n"
+		"  --state-dir DIR       IPAM and agent state (default %s)\n"
+		"  --socket PATH         API socket (default %s)\n"
+		"  --uplink IFNAME       attach the uplink program to IFNAME (never defaulted)\n"
+		"  --max-endpoints N     endpoint map size on first start (default %d)\n"
+		"  --no-drop-events      do not emit per-drop ring buffer events\n"
+		"  --log-file PATH       append logs to PATH instead of stderr\n"
+		"  --uninstall           detach podlane's tc programs, remove the pins, exit\n"
+		"  -v, --verbose         debug logs, including libbpf's\n"
+		"  -h, --help            this text\n",
+		PODLANE_PIN_ROOT, PODLANE_STATE_DIR, PODLANE_SOCKET, PODLANE_MAX_ENDPOINTS);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[900];
+	va_list copy;
+	int n;
+
+	if (datapath_quiet_libbpf && !log_enabled(LOG_LVL_DEBUG))
+		return 0;
+	if (level != LIBBPF_WARN && !log_enabled(LOG_LVL_DEBUG))
+		return 0;
+	va_copy(copy, ap);
+	n = vsnprintf(line, sizeof(line), fmt, copy);
+	va_end(copy);
+	/* A verifier log does not fit a log line: keep it whole on stderr. */
+	if (n >= (int)sizeof(line))
+		return vfprintf(stderr, fmt, ap);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_msg(level == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_DEBUG, "libbpf: %s", line);
+	return n;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* 1 when a live agent accepts connections on path, 0 when nobody does. */
+static int socket_is_live(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, live;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return 0;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return live;
+}
+
+static int listen_socket(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[PATH_MAX], *slash;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_error("socket path '%s' is too long (max %zu bytes)", path,
+			  sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		err = mkdir_p(dir, 0755);
+		if (err) {
+			log_error("failed to create run directory '%s': %s", dir, strerror(-err));
+			return err;
+		}
+	}
+	if (socket_is_live(path)) {
+		log_error("another podlaned is already serving '%s': stop it first", path);
+		return -EADDRINUSE;
+	}
+	/* Nobody answers: a socket file left by a crashed agent. */
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		log_error("failed to remove stale socket '%s': %s", path, strerror(errno));
+		return err;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		err = -errno;
+		log_error("failed to create socket: %s", strerror(errno));
+		return err;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || chmod(path, 0660) ||
+	    listen(fd, LISTEN_BACKLOG)) {
+		err = -errno;
+		log_error("failed to listen on '%s': %s", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * One agent per state dir: IPAM files are only consistent if a single writer owns them, and
+ * the socket check alone does not cover two agents started with different --socket paths.
+ */
+static int lock_state_dir(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/podlaned.lock", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("failed to open lock file '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		log_error("another podlaned already owns state dir '%s' (lock '%s')", state_dir,
+			  path);
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
+}
+
+static void record_uplink(struct agent *a)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/uplink", a->state_dir);
+	f = fopen(path, "we");
+	if (!f) {
+		log_warn("failed to record uplink path=%s err=\"%s\"", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%s\n", a->uplink);
+	fclose(f);
+}
+
+static void client_close(int epfd, struct client *c)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	if (accept_paused) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
+
+		if (!epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev))
+			accept_paused = false;
+	}
+}
+
+static void client_accept(int epfd, int lfd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd, i, size = 2 * PODLANE_API_MAX_MSG;
+
+	for (;;) {
+		for (i = 0; i < MAX_CLIENTS && clients[i].fd >= 0; i++)
+			;
+		if (i == MAX_CLIENTS) {
+			/* Leave the rest in the backlog until a slot frees up. */
+			if (!epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL))
+				accept_paused = true;
+			log_debug("all client slots busy, accepting paused max=%d", MAX_CLIENTS);
+			return;
+		}
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("failed to accept a client err=\"%s\"", strerror(errno));
+			return;
+		}
+		/* A reply may be as large as the protocol allows; the default buffer is smaller. */
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		ev.data.u32 = i + 2;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			continue;
+		}
+		clients[i].fd = fd;
+		clients[i].since = time(NULL);
+	}
+}
+
+static void send_reply(int fd, struct json_object *reply)
+{
+	const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text);
+
+	if (len > PODLANE_API_MAX_MSG) {
+		struct json_object *err = api_error(PODLANE_ERR_INTERNAL,
+						    "reply exceeds the API message limit", NULL);
+
+		log_warn("reply too large bytes=%zu max=%d", len, PODLANE_API_MAX_MSG);
+		text = json_object_to_json_string_ext(err, JSON_C_TO_STRING_PLAIN);
+		if (send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_warn("failed to send reply err=\"%s\"", strerror(errno));
+		json_object_put(err);
+		return;
+	}
+	if (send(fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("failed to send reply err=\"%s\"", strerror(errno));
+}
+
+static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
+{
+	struct json_object *req, *reply;
+	enum json_tokener_error jerr;
+	ssize_t n;
+
+	n = recv(c->fd, buf, PODLANE_API_MAX_MSG + 1, MSG_TRUNC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(epfd, c);
+		return;
+	}
+	if (n > PODLANE_API_MAX_MSG) {
+		reply = api_error(PODLANE_ERR_DECODE, "request exceeds the API message limit",
+				  NULL);
+	} else {
+		buf[n] = '\0';
+		req = json_tokener_parse_verbose(buf, &jerr);
+		if (!req) {
+			reply = api_error(PODLANE_ERR_DECODE, "request is not valid JSON",
+					  json_tokener_error_desc(jerr));
+		} else {
+			reply = ops_handle(a, req);
+			json_object_put(req);
+		}
+	}
+	send_reply(c->fd, reply);
+	json_object_put(reply);
+	client_close(epfd, c);
+}
+
+static int serve(struct agent *a, int lfd)
+{
+	struct epoll_event ev, events[16];
+	sigset_t mask;
+	char *buf;
+	int epfd, sfd, i, n;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	buf = malloc(PODLANE_API_MAX_MSG + 2);
+	if (sfd < 0 || epfd < 0 || !buf) {
+		log_error("failed to set up the event loop: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < MAX_CLIENTS; i++)
+		clients[i].fd = -1;
+	listen_fd = lfd;
+	ev.events = EPOLLIN;
+	ev.data.u32 = 0;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.u32 = 1;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+
+	for (;;) {
+		time_t now;
+
+		n = epoll_wait(epfd, events, 16, 1000);
+		if (n < 0 && errno != EINTR) {
+			log_error("failed to wait for events: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			uint32_t id = events[i].data.u32;
+
+			if (id == 0) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					log_info("stopping, datapath stays in place signal=%s",
+						 strsignal(si.ssi_signo));
+					goto out;
+				}
+			} else if (id == 1) {
+				client_accept(epfd, lfd);
+			} else if (clients[id - 2].fd >= 0) {
+				client_serve(a, epfd, &clients[id - 2], buf);
+			}
+		}
+		/* A client that connects and never sends must not hold a slot forever. */
+		now = time(NULL);
+		for (i = 0; i < MAX_CLIENTS; i++)
+			if (clients[i].fd >= 0 && now - clients[i].since > CLIENT_TIMEOUT_SEC)
+				client_close(epfd, &clients[i]);
+	}
+out:
+	for (i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			client_close(epfd, &clients[i]);
+	free(buf);
+	close(epfd);
+	close(sfd);
+	return 0;
+}
+
+enum {
+	OPT_PIN_ROOT = 256,
+	OPT_STATE_DIR,
+	OPT_SOCKET,
+	OPT_UPLINK,
+	OPT_MAX_ENDPOINTS,
+	OPT_LOG_FILE,
+	OPT_UNINSTALL,
+	OPT_NO_DROP_EVENTS,
+};
+
+static const struct option long_opts[] = {
+	{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "uplink", required_argument, NULL, OPT_UPLINK },
+	{ "max-endpoints", required_argument, NULL, OPT_MAX_ENDPOINTS },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
+	{ "no-drop-events", no_argument, NULL, OPT_NO_DROP_EVENTS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static bool absolute_path_ok(const char *opt, const char *path)
+{
+	if (path[0] == '/' && strlen(path) < PATH_MAX - 64)
+		return true;
+	fprintf(stderr, "podlaned: --%s wants an absolute path, got '%s'\n", opt, path);
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = {
+		.pin_root = PODLANE_PIN_ROOT,
+		.state_dir = PODLANE_STATE_DIR,
+		.socket_path = PODLANE_SOCKET,
+		.max_endpoints = PODLANE_MAX_ENDPOINTS,
+		.drop_events = true,
+		.from_uplink_fd = -1,
+	};
+	const char *log_file = NULL;
+	bool uninstall = false, verbose = false;
+	int opt, err, lfd, lock_fd;
+	char *end;
+	unsigned long n;
+
+	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_PIN_ROOT:
+			a.pin_root = optarg;
+			if (!absolute_path_ok("pin-root", optarg))
+				return 2;
+			break;
+		case OPT_STATE_DIR:
+			a.state_dir = optarg;
+			if (!absolute_path_ok("state-dir", optarg))
+				return 2;
+			break;
+		case OPT_SOCKET:
+			a.socket_path = optarg;
+			if (!absolute_path_ok("socket", optarg))
+				return 2;
+			break;
+		case OPT_UPLINK:
+			if (!optarg[0] || strlen(optarg) >= IF_NAMESIZE || strchr(optarg, '/')) {
+				fprintf(stderr, "podlaned: --uplink wants an interface name, got "
+					"'%s'\n", optarg);
+				return 2;
+			}
+			a.uplink = optarg;
+			break;
+		case OPT_MAX_ENDPOINTS:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || !n || n > PODLANED_MAX_ENDPOINTS_LIMIT) {
+				fprintf(stderr, "podlaned: --max-endpoints wants a number from 1 "
+					"to %u, got '%s'\n", PODLANED_MAX_ENDPOINTS_LIMIT, optarg);
+				return 2;
+			}
+			a.max_endpoints = n;
+			break;
+		case OPT_LOG_FILE:
+			log_file = optarg;
+			break;
+		case OPT_UNINSTALL:
+			uninstall = true;
+			break;
+		case OPT_NO_DROP_EVENTS:
+			a.drop_events = false;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "podlaned: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	err = log_open("podlaned", log_file, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (err) {
+		fprintf(stderr, "podlaned: failed to open log file '%s': %s\n", log_file,
+			strerror(-err));
+		return 1;
+	}
+	libbpf_set_print(libbpf_print);
+
+	if (uninstall) {
+		if (socket_is_live(a.socket_path)) {
+			log_error("podlaned is running on '%s': stop it before --uninstall",
+				  a.socket_path);
+			return 1;
+		}
+		return datapath_uninstall(a.pin_root, a.uplink, a.state_dir) ? 1 : 0;
+	}
+
+	err = mkdir_p(a.state_dir, 0755);
+	if (err) {
+		log_error("failed to create state directory '%s': %s", a.state_dir, strerror(-err));
+		return 1;
+	}
+	lock_fd = lock_state_dir(a.state_dir);
+	if (lock_fd < 0)
+		return 1;
+	lfd = listen_socket(a.socket_path);
+	if (lfd < 0)
+		return 1;
+	err = nl_open(&a.nl);
+	if (err) {
+		log_error("failed to open rtnetlink socket: %s", strerror(-err));
+		goto fail;
+	}
+	if (datapath_open(&a))
+		goto fail;
+	if (a.uplink) {
+		if (datapath_attach_uplink(&a))
+			goto fail;
+		record_uplink(&a);
+	}
+	endpoint_reconcile(&a);
+	log_info("ready version=%s socket=%s pin_root=%s state_dir=%s uplink=%s "
+		 "redirect_peer=%d", PODLANE_VERSION, a.socket_path, a.pin_root, a.state_dir,
+		 a.uplink ? a.uplink : "none", a.feat.redirect_peer);
+
+	{
+		sigset_t mask;
+
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+	}
+	err = serve(&a, lfd);
+	close(lfd);
+	unlink(a.socket_path);
+	datapath_close(&a);
+	nl_close(&a.nl);
+	close(lock_fd);
+	return err ? 1 : 0;
+fail:
+	close(lfd);
+	unlink(a.socket_path);
+	datapath_close(&a);
+	nl_close(&a.nl);
+	close(lock_fd);
+	return 1;
+}
