@@ -53,6 +53,13 @@ enum podlane_drop_reason {
 	PODLANE_DROP_REDIRECT_FAILED	= -209,	/* bpf_redirect_peer() refused the target */
 	PODLANE_DROP_L4_TRUNCATED	= -210,	/* TCP/UDP/ICMP header runs past the packet */
 	PODLANE_DROP_PREFILTER_DENIED	= -211,	/* XDP prefilter: source in the deny list */
+	PODLANE_DROP_CT_FULL		= -212,	/* new service flow: podlane_ct insert failed */
+	PODLANE_DROP_NO_BACKEND		= -213,	/* service frontend without a usable backend */
+	PODLANE_DROP_NO_LOCAL_BACKEND	= -214,	/* externalTrafficPolicy Local, none here */
+	PODLANE_DROP_SERVICE_FRAGMENT	= -215,	/* fragmented service flow: later fragments
+						 * carry no ports, cannot be translated */
+	PODLANE_DROP_NAT_FAILED		= -216,	/* skb could not be rewritten (no memory to
+						 * unshare a cloned skb) */
 };
 
 #define PODLANE_DROP_FIRST	201
@@ -186,8 +193,9 @@ _Static_assert(sizeof(struct drop_event) == 40, "drop_event layout");
  * entries of cgroups that are gone.
  *
  * cpu_ns: the kernel's own runtime of the cgroup's tasks (task->se.sum_exec_runtime, the same
- *   deltas cgroup v2 cpu.stat usage_usec sums), charged when a task leaves a CPU: a task that
- *   keeps a CPU without switching shows its time at its next switch.
+ *   deltas cgroup v2 cpu.stat usage_usec sums). Live tasks are charged when the reader runs
+ *   the acct_iter_tasks iterator (do that right before reading, one reader at a time), exited
+ *   tasks when they are freed (an RCU grace period after exit). See sched_acct.bpf.c.
  * runq_wait_ns, runq_waits: time spent runnable but waiting for a CPU, and the number of such
  *   waits that ended (times the tasks were switched in). Default source: the kernel's
  *   sched_info (/proc/<pid>/schedstat field 2 and 3); see sched_acct.bpf.c for the fallback.
@@ -216,9 +224,9 @@ struct cgroup_acct {
  * so a full map is never silent. Written by the accounting programs, read by podlaned.
  */
 struct cgroup_acct_errors {
-	__u64	full_sched;	/* switch-outs whose charge was lost: podlane_cgacct full */
+	__u64	full_sched;	/* task charges lost: podlane_cgacct full */
 	__u64	full_skb;	/* packets not counted: podlane_cgacct full */
-	__u64	task_state;	/* switch-outs charged late: no per-task state (retried later) */
+	__u64	task_state;	/* tasks skipped by an iteration: no task storage (next time) */
 	__u64	reserved;
 };
 
@@ -381,6 +389,15 @@ enum lb_stat {
 						 * getpeername show the backend */
 	PODLANE_LB_NO_MAGLEV		= 8,	/* no Maglev table yet: fell back */
 	PODLANE_LB_PREFILTER_PASS	= 9,	/* XDP prefilter: looked up, allowed */
+	/* per-packet service path (bpf/lib/nat.h), appended: */
+	PODLANE_LB_NAT_NEW		= 10,	/* new flow: backend chosen, podlane_ct written */
+	PODLANE_LB_NAT_CT_HIT		= 11,	/* packet of a tracked flow translated */
+	PODLANE_LB_NAT_REPLY		= 12,	/* backend's reply translated back */
+	PODLANE_LB_CT_MIDFLOW		= 13,	/* TCP without SYN and no podlane_ct entry: the
+						 * entry was evicted (LRU) or expired; re-chosen */
+	PODLANE_LB_CT_STALE		= 14,	/* tracked backend endpoint gone: re-chosen */
+	PODLANE_LB_REPLY_STACK		= 15,	/* reply translated, FIB gave no direct route:
+						 * handed to the host stack */
 };
 #define PODLANE_LB_STAT_SLOTS	16
 
@@ -420,6 +437,85 @@ _Static_assert(sizeof(struct prefilter_rule) == 16, "prefilter_rule layout");
 
 /* ---- end of service load balancing ---- */
 
+/* ---- per-packet service path: conntrack and NAT (bpf/lib/conntrack.h, bpf/lib/nat.h) -------
+ *
+ * Pinned map: podlane_ct. Traffic that did not start at a local socket (NodePort, external IPs
+ * and ClusterIPs reached from the uplink) is translated per packet: tc_from_uplink DNATs the
+ * client's packets to a backend, tc_from_pod translates the backend's replies back. Each
+ * translated flow has two podlane_ct entries, so each direction finds its own with one lookup:
+ *
+ *   ORIGINAL  {client -> frontend}   nat = backend    (DNAT on the way in)
+ *   REPLY     {backend -> client}    nat = frontend   (source rewritten on the way out)
+ *
+ * The entry holds the chosen backend, so a flow stays on it when the backend leaves the
+ * service or turns terminating; only new flows see the change.
+ *
+ * Size: podlane_ct is an LRU hash of PODLANE_MAX_CT entries by default (two per flow).
+ * podlaned sizes it from memory with ct_size_from_memory() (userspace/lib/ct_gc.h): 1/400 of
+ * physical memory at PODLANE_CT_ENTRY_COST bytes per entry, rounded down to a power of two and
+ * clamped to [PODLANE_MIN_CT, PODLANE_MAX_CT_LIMIT]; a node with 16 to 32 GiB gets the default.
+ * Expired entries are deleted by ct_gc(); a full map evicts the least recently used entry,
+ * which shows as PODLANE_LB_CT_MIDFLOW when its flow sends again, and an insert that fails
+ * outright is a drop with reason CT_FULL.
+ */
+#define PODLANE_MAX_CT		262144
+#define PODLANE_MIN_CT		16384
+#define PODLANE_MAX_CT_LIMIT	4194304
+#define PODLANE_CT_ENTRY_COST	128	/* key + value + the kernel's per-element overhead */
+
+/* Lifetimes: an entry may be collected this long after the last packet that refreshed it. */
+#define PODLANE_CT_TCP_LIFETIME_S	21600	/* established TCP: 6 h */
+#define PODLANE_CT_SYN_LIFETIME_S	60	/* TCP until the backend answered */
+#define PODLANE_CT_CLOSE_LIFETIME_S	10	/* TCP after FIN or RST */
+#define PODLANE_CT_UDP_LIFETIME_S	60
+
+enum ct_dir {
+	PODLANE_CT_ORIGINAL	= 0,
+	PODLANE_CT_REPLY	= 1,
+};
+
+/* podlane_ct key: the packet's own addresses and ports as seen on the wire, before NAT. */
+struct ct_key {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8	dir;		/* enum ct_dir */
+	__u16	pad;
+};
+
+#define PODLANE_CT_F_SYN_SEEN		(1U << 0)	/* created by a TCP SYN */
+#define PODLANE_CT_F_ESTABLISHED	(1U << 1)	/* the backend answered */
+#define PODLANE_CT_F_CLOSING		(1U << 2)	/* FIN or RST seen in either direction */
+#define PODLANE_CT_F_MIDFLOW		(1U << 3)	/* created without a SYN (entry was lost) */
+#define PODLANE_CT_F_LOCAL		(1U << 4)	/* backend is an endpoint on this node */
+#define PODLANE_CT_F_STATE	(PODLANE_CT_F_SYN_SEEN | PODLANE_CT_F_ESTABLISHED | \
+				 PODLANE_CT_F_CLOSING)
+
+/*
+ * podlane_ct value. Written by tc_from_uplink (creates both entries) and tc_from_pod
+ * (refreshes REPLY); deleted by ct_gc() in podlaned once expires_ns has passed.
+ * Times are bpf_ktime_get_ns(), i.e. CLOCK_MONOTONIC. Counters are per entry, so per
+ * direction, and are plain adds: approximate if one flow runs on several CPUs at once.
+ */
+struct ct_entry {
+	__u64	expires_ns;
+	__u64	created_ns;
+	__u64	packets;
+	__u64	bytes;		/* skb->len, Ethernet header included */
+	__be32	nat_addr;	/* ORIGINAL: backend; REPLY: frontend */
+	__be16	nat_port;
+	__u16	flags;		/* PODLANE_CT_F_* */
+	__u32	svc_id;
+	__u32	backend_id;	/* lb_backend.id at the time of the choice */
+};
+
+_Static_assert(sizeof(struct ct_key) == 16, "ct_key layout");
+_Static_assert(sizeof(struct ct_entry) == 48, "ct_entry layout");
+
+/* ---- end of per-packet service path ---- */
+
 #ifndef __bpf__
 /* Name of a drop reason for operators; NULL for a number this build does not know. */
 static inline const char *podlane_drop_name(int reason)
@@ -436,6 +532,11 @@ static inline const char *podlane_drop_name(int reason)
 	case PODLANE_DROP_REDIRECT_FAILED:	return "redirect_failed";
 	case PODLANE_DROP_L4_TRUNCATED:		return "l4_truncated";
 	case PODLANE_DROP_PREFILTER_DENIED:	return "prefilter_denied";
+	case PODLANE_DROP_CT_FULL:		return "ct_full";
+	case PODLANE_DROP_NO_BACKEND:		return "no_backend";
+	case PODLANE_DROP_NO_LOCAL_BACKEND:	return "no_local_backend";
+	case PODLANE_DROP_SERVICE_FRAGMENT:	return "service_fragment";
+	case PODLANE_DROP_NAT_FAILED:		return "nat_failed";
 	}
 	return NULL;
 }
