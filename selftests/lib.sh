@@ -133,7 +133,9 @@ pl_cleanup() {
 		"$PL_BUILD/podlaned" --uninstall --pin-root "$PL_PIN" --state-dir "$PL_STATE" \
 			>/dev/null 2>&1
 	fi
-	for ns in "${PL_NETNS[@]}"; do
+	# netns_add usually runs in a $(...) subshell, so PL_NETNS misses those: delete by name too.
+	for ns in "${PL_NETNS[@]}" $(ip netns list 2>/dev/null | awk -v p="pl$PL_ID-" \
+			'index($1, p) == 1 { print $1 }'); do
 		ip netns del "$ns" 2>/dev/null
 	done
 	# Host veths of pods die with their netns; a stray one of ours is removed here.

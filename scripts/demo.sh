@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# scripts/demo.sh - podlane on one node, start to finish: install what is missing, build, give
+# the node an uplink (a veth into a namespace the demo owns), start podlaned on its real default
+# paths, wire three pods through podlane-cni exactly as a container runtime would, send ICMP,
+# TCP and UDP between them and to the node, show what an operator sees (podlanectl, bpftool),
+# then take everything down again (also on failure or Ctrl-C).
+#
+# Usage: sudo scripts/demo.sh [--no-deps] [--keep]
+#   --no-deps  skip scripts/install-deps.sh and make (use what is built)
+#   --keep     leave the demo running and print how to take it down by hand later
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+BUILD=$ROOT/build
+
+DEPS=1
+KEEP=0
+for a in "$@"; do
+	case $a in
+	--no-deps) DEPS=0 ;;
+	--keep) KEEP=1 ;;
+	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//;/^set -u/d'; exit 2 ;;
+	esac
+done
+
+# The agent's real defaults (bpf/podlane.h): the demo is what a node looks like.
+PIN_ROOT=/sys/fs/bpf/podlane
+STATE_DIR=/var/lib/podlane
+RUN_DIR=/run/podlane
+SOCK=$RUN_DIR/podlaned.sock
+NET=podlane-demo
+CIDR=10.244.100.0/24
+UPLINK=pldemo0
+UPLINK_IP=10.250.100.1
+EXT_IP=10.250.100.2
+NS_PREFIX=pldemo-
+PODS=(web db cache)
+
+bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '   %s\n' "$*"; }
+run() { printf '\033[36m$ %s\033[0m\n' "$*"; "$@"; }
+die() { echo "demo: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
+
+# Refuse, before touching anything, when a podlane already lives on this node: an agent that
+# answers on the socket, a loaded datapath (pins), or leftovers of an earlier demo.
+why=""
+if [ -S "$SOCK" ] && [ -x "$BUILD/podlanectl" ] && "$BUILD/podlanectl" status >/dev/null 2>&1; then
+	why="a podlaned answers on $SOCK"
+elif [ -e "$PIN_ROOT" ]; then
+	why="$PIN_ROOT exists (a loaded podlane datapath)"
+elif ip link show "$UPLINK" >/dev/null 2>&1 || ip netns list | grep -q "^$NS_PREFIX"; then
+	why="link $UPLINK or a netns $NS_PREFIX* exists (an earlier demo?)"
+fi
+[ -z "$why" ] || die "refusing to run: $why. The demo uses podlane's real default paths and
+      shares them with no one: stop that agent (podlaned --uninstall removes its pins and tc
+      filters) or remove the leftovers, then run the demo again."
+
+if [ $DEPS -eq 1 ]; then
+	bold "Installing missing packages and building"
+	scripts/install-deps.sh || die "failed to install dependencies"
+	make -j2 || die "failed to build"
+fi
+for b in podlaned podlane-cni podlanectl; do
+	[ -x "$BUILD/$b" ] || die "$BUILD/$b is not built (run make)"
+done
+
+TMP=$(mktemp -d /tmp/podlane-demo.XXXXXX)
+AGENT_PID=""
+BG_PIDS=()
+CREATED_STATE=0
+CREATED_RUN=0
+
+cni() {	# cni <command> <pod>: podlane-cni invoked the way a runtime does
+	CNI_COMMAND=$1 CNI_CONTAINERID=demo-$2 CNI_NETNS=/run/netns/$NS_PREFIX$2 CNI_IFNAME=eth0 \
+		CNI_PATH=$BUILD:/usr/lib/cni "$BUILD/podlane-cni" < "$TMP/net.conf"
+}
+
+teardown() {
+	local rc=$? p
+	trap - EXIT INT TERM
+	if [ $KEEP -eq 1 ] && [ $rc -eq 0 ]; then
+		bold "Left running (--keep). To take it down later:"
+		say "for p in ${PODS[*]}; do CNI_COMMAND=DEL CNI_CONTAINERID=demo-\$p" \
+		    "CNI_NETNS=/run/netns/$NS_PREFIX\$p CNI_IFNAME=eth0 $BUILD/podlane-cni < $TMP/net.conf; done"
+		say "kill $AGENT_PID; $BUILD/podlaned --uninstall --uplink $UPLINK"
+		say "ip link del $UPLINK; for p in ${PODS[*]} ext; do ip netns del $NS_PREFIX\$p; done"
+		say "rm -rf $STATE_DIR $RUN_DIR $TMP"
+		return
+	fi
+	bold "Tearing down"
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	if [ -n "$AGENT_PID" ]; then
+		for p in "${PODS[@]}"; do
+			[ -e "/run/netns/$NS_PREFIX$p" ] && cni DEL "$p" >/dev/null 2>&1 && say "CNI DEL $p"
+		done
+		kill "$AGENT_PID" 2>/dev/null
+		wait "$AGENT_PID" 2>/dev/null
+		say "podlaned stopped"
+	fi
+	"$BUILD/podlaned" --uninstall --pin-root "$PIN_ROOT" --uplink "$UPLINK" >/dev/null 2>&1
+	rm -rf "$PIN_ROOT"
+	say "tc programs detached, pins under $PIN_ROOT removed"
+	ip link del "$UPLINK" 2>/dev/null
+	for p in "${PODS[@]}" ext; do
+		ip netns del "$NS_PREFIX$p" 2>/dev/null
+	done
+	say "namespaces and uplink removed"
+	[ $CREATED_STATE -eq 1 ] && rm -rf "$STATE_DIR"
+	[ $CREATED_RUN -eq 1 ] && rm -rf "$RUN_DIR"
+	rm -rf "$TMP"
+	say "state in $STATE_DIR and $RUN_DIR removed"
+	[ $rc -eq 0 ] && bold "Demo finished" || echo "demo: failed (exit $rc)" >&2
+	exit $rc
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+# poll <seconds> <command...>: bounded wait instead of a fixed sleep.
+poll() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+
+bold "Node uplink: $UPLINK ($UPLINK_IP) <-> namespace ${NS_PREFIX}ext ($EXT_IP)"
+ip netns add "${NS_PREFIX}ext" || die "failed to create netns '${NS_PREFIX}ext'"
+ip link add "$UPLINK" type veth peer name ext0 netns "${NS_PREFIX}ext" ||
+	die "failed to create veth '$UPLINK'"
+ip addr add "$UPLINK_IP/24" dev "$UPLINK"
+ip link set "$UPLINK" up
+ip -n "${NS_PREFIX}ext" addr add "$EXT_IP/24" dev ext0
+ip -n "${NS_PREFIX}ext" link set ext0 up
+ip -n "${NS_PREFIX}ext" link set lo up
+
+bold "Starting podlaned (pins $PIN_ROOT, state $STATE_DIR, socket $SOCK)"
+[ -d "$STATE_DIR" ] || CREATED_STATE=1
+[ -d "$RUN_DIR" ] || CREATED_RUN=1
+"$BUILD/podlaned" --uplink "$UPLINK" --log-file "$TMP/podlaned.log" &
+AGENT_PID=$!
+if ! poll 20 "$BUILD/podlanectl" status; then
+	tail -n 20 "$TMP/podlaned.log" >&2
+	die "podlaned did not come up"
+fi
+say "podlaned is up (pid $AGENT_PID, log $TMP/podlaned.log)"
+
+bold "Wiring three pods through podlane-cni, as a runtime would"
+cat > "$TMP/net.conf" <<EOC
+{"cniVersion": "1.0.0", "name": "$NET", "type": "podlane", "podCIDR": "$CIDR"}
+EOC
+say "network config: $(tr -s ' \n' ' ' < "$TMP/net.conf")"
+declare -A IP
+for p in "${PODS[@]}"; do
+	ip netns add "$NS_PREFIX$p" || die "failed to create netns '$NS_PREFIX$p'"
+	ip -n "$NS_PREFIX$p" link set lo up
+	res=$(cni ADD "$p") || die "CNI ADD for pod '$p' failed: $res"
+	IP[$p]=$(jq -r '.ips[0].address' <<< "$res" | cut -d/ -f1)
+	say "CNI ADD $p -> ${IP[$p]} (host side $(jq -r '[.interfaces[] | select(.sandbox == null or .sandbox == "") | .name][0]' <<< "$res"))"
+done
+printf '\033[36m$ ip -n %sweb route; ip -n %sweb neigh\033[0m\n' "$NS_PREFIX" "$NS_PREFIX"
+ip -n "${NS_PREFIX}web" route
+ip -n "${NS_PREFIX}web" neigh
+
+serve() {	# serve <pod|host> <tcp|udp> <port> [bind]
+	local ready=$TMP/ready.$1.$2.$3
+	if [ "$1" = host ]; then
+		python3 "$ROOT/scripts/nettool.py" serve "$2" "$3" --bind "${4:-0.0.0.0}" --timeout 60 --ready "$ready" &
+	else
+		ip netns exec "$NS_PREFIX$1" python3 "$ROOT/scripts/nettool.py" serve "$2" "$3" \
+			--timeout 60 --ready "$ready" &
+	fi
+	BG_PIDS+=($!)
+	poll 10 test -e "$ready"
+}
+probe() {	# probe <pod> <tcp|udp> <address> <port>
+	ip netns exec "$NS_PREFIX$1" python3 "$ROOT/scripts/nettool.py" probe "$2" "$3" "$4"
+}
+pod_ping() {	# pod_ping <pod|host> <address>
+	if [ "$1" = host ]; then
+		ping -q -c 3 -i 0.2 -W 2 "$2" >/dev/null
+	else
+		ip netns exec "$NS_PREFIX$1" ping -q -c 3 -i 0.2 -W 2 "$2" >/dev/null
+	fi
+}
+result() { if "$@"; then say "ok"; else say "FAILED"; FAILED=$((FAILED + 1)); fi; }
+FAILED=0
+
+bold "Traffic between pods (the fast path: tc + bpf_redirect_peer, no bridge, no iptables)"
+fwd0=$(awk '/^Ip: [0-9]/ { print $7 }' /proc/net/snmp)
+say "ping web -> db (${IP[db]})"
+result pod_ping web "${IP[db]}"
+serve db tcp 5432 && serve cache udp 6379 || die "failed to start a pod server"
+say "TCP web -> db:5432"
+result probe web tcp "${IP[db]}" 5432
+say "UDP web -> cache:6379"
+result probe web udp "${IP[cache]}" 6379
+say "TCP cache -> db:5432"
+result probe cache tcp "${IP[db]}" 5432
+fwd1=$(awk '/^Ip: [0-9]/ { print $7 }' /proc/net/snmp)
+say "datagrams the node's IP stack forwarded meanwhile: $((fwd1 - fwd0)) (the fast path bypasses it)"
+
+bold "Traffic between pods and the node ($UPLINK_IP)"
+serve host tcp 8080 "$UPLINK_IP" || die "failed to start the node server"
+say "ping web -> node"
+result pod_ping web "$UPLINK_IP"
+say "TCP db -> node:8080"
+result probe db tcp "$UPLINK_IP" 8080
+say "ping node -> cache (${IP[cache]})"
+result pod_ping host "${IP[cache]}"
+
+bold "What an operator sees"
+run "$BUILD/podlanectl" endpoint list
+run "$BUILD/podlanectl" status
+run "$BUILD/podlanectl" drops
+run bpftool map dump pinned "$PIN_ROOT/podlane_eps"
+run bpftool prog show name tc_from_pod
+run tc filter show dev "$(jq -r '[.interfaces[] | select(.sandbox == null or .sandbox == "") | .name][0]' <<< "$res")" ingress
+
+[ $FAILED -eq 0 ] || die "$FAILED traffic checks failed"
