@@ -8,7 +8,9 @@
  * attached with BPF_TC_F_REPLACE on a fixed handle/priority so the kernel swaps the old program
  * for the new one in a single step.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +24,6 @@
 #include "log.h"
 #include "tc_endpoint.skel.h"
 #include "tc_uplink.skel.h"
-
-static const char *const pinned_maps[] = {
-	"podlane_eps", "podlane_ep_stat", "podlane_ep_meta", "podlane_drops", "podlane_events",
-};
 
 /* Maps sized by --max-endpoints; the others have fixed sizes. */
 static bool map_sized_by_endpoints(const char *name)
@@ -356,6 +354,38 @@ static int uninstall_endpoints(const char *pin_root)
 	return n;
 }
 
+/*
+ * Unpin everything podlane pinned in pin_root (its podlane_* maps) or in its subdirectory sub
+ * (pinned links: every entry is ours), then remove sub. Unpinning a link detaches its program.
+ */
+static int remove_pins(const char *pin_root, const char *sub)
+{
+	char dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2];
+	struct dirent *d;
+	int err = 0;
+	DIR *dh;
+
+	snprintf(dir, sizeof(dir), sub ? "%s/%s" : "%s", pin_root, sub ? sub : "");
+	dh = opendir(dir);
+	if (!dh)
+		return errno == ENOENT ? 0 : -errno;
+	while ((d = readdir(dh))) {
+		if (d->d_name[0] == '.' || (!sub && strncmp(d->d_name, "podlane_", 8)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (unlink(path) && errno != ENOENT) {
+			err = -errno;
+			log_error("failed to remove pin '%s': %s", path, strerror(errno));
+		}
+	}
+	closedir(dh);
+	if (sub && rmdir(dir) && errno != ENOENT) {
+		err = -errno;
+		log_error("failed to remove pin directory '%s': %s", dir, strerror(errno));
+	}
+	return err;
+}
+
 int datapath_uninstall(const char *pin_root, const char *uplink, const char *state_dir)
 {
 	char path[PATH_MAX], recorded[IF_NAMESIZE + 2] = "";
@@ -388,13 +418,8 @@ int datapath_uninstall(const char *pin_root, const char *uplink, const char *sta
 	if (recorded[0])
 		unlink(path);
 
-	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_root, pinned_maps[i]);
-		if (unlink(path) && errno != ENOENT) {
-			err = -errno;
-			log_error("failed to remove pin '%s': %s", path, strerror(errno));
-		}
-	}
+	err = remove_pins(pin_root, "links") ?: err;
+	err = remove_pins(pin_root, NULL) ?: err;
 	if (rmdir(pin_root) && errno != ENOENT) {
 		err = -errno;
 		log_error("failed to remove pin directory '%s': %s", pin_root, strerror(errno));

@@ -98,25 +98,59 @@ static int find_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 	return 1;
 }
 
-static bool endpoint_find(struct agent *a, const char *container_id, const char *ifname,
-			  const char *network, __u32 *ifindex, struct endpoint_meta *meta)
+/*
+ * The host veth name is a hash of container id and ifname, so a live endpoint is found with one
+ * name lookup and one map lookup, whatever the number of endpoints. Only an endpoint whose veth
+ * is already gone (its netns was deleted before DEL) needs the walk over all metadata, and only
+ * callers that clean up (thorough) pay for it; ADD never does.
+ */
+static bool endpoint_find_by_name(struct agent *a, const char *host_ifname, struct ep_search *s)
+{
+	unsigned int ifindex = if_nametoindex(host_ifname);
+
+	if (!ifindex || bpf_map_lookup_elem(a->meta_fd, &ifindex, &s->meta))
+		return false;
+	if (!find_cb(ifindex, &s->meta, s))
+		return false;
+	s->ifindex = ifindex;
+	return true;
+}
+
+static bool endpoint_find_how(struct agent *a, const char *container_id, const char *ifname,
+			      const char *network, __u32 *ifindex, struct endpoint_meta *meta,
+			      bool thorough)
 {
 	struct ep_search s = {
 		.container_id = container_id, .ifname = ifname, .network = network,
 	};
+	char host_ifname[IF_NAMESIZE];
 
-	if (endpoint_walk(a, find_cb, &s) != 1)
+	endpoint_host_ifname(container_id, ifname, host_ifname);
+	if (!endpoint_find_by_name(a, host_ifname, &s) &&
+	    (!thorough || endpoint_walk(a, find_cb, &s) != 1))
 		return false;
 	*ifindex = s.ifindex;
 	*meta = s.meta;
 	return true;
 }
 
+static bool endpoint_find(struct agent *a, const char *container_id, const char *ifname,
+			  const char *network, __u32 *ifindex, struct endpoint_meta *meta)
+{
+	return endpoint_find_how(a, container_id, ifname, network, ifindex, meta, true);
+}
+
+static bool endpoint_find_live(struct agent *a, const char *container_id, const char *ifname,
+			       const char *network, __u32 *ifindex, struct endpoint_meta *meta)
+{
+	return endpoint_find_how(a, container_id, ifname, network, ifindex, meta, false);
+}
+
 static bool host_ifname_in_use(struct agent *a, const char *host_ifname)
 {
 	struct ep_search s = { .host_ifname = host_ifname };
 
-	return endpoint_walk(a, find_cb, &s) == 1;
+	return endpoint_find_by_name(a, host_ifname, &s);
 }
 
 static void ep_key(struct endpoint_key *key, in_addr_t addr)
@@ -395,7 +429,7 @@ static int add_existing(struct agent *a, const struct add_request *req, struct a
 	struct endpoint_key key;
 	__u32 ifindex;
 
-	if (!endpoint_find(a, req->container_id, req->ifname, req->network, &ifindex, &meta))
+	if (!endpoint_find_live(a, req->container_id, req->ifname, req->network, &ifindex, &meta))
 		return 0;
 	ep_key(&key, meta.addr.ip4);
 	if (!strcmp(meta.netns, req->netns) && netns_alive(&meta) &&
@@ -606,8 +640,11 @@ int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
 
 	if (validate_ids(container_id, ifname, network, e))
 		return -1;
-	if (endpoint_find(a, container_id, ifname, network, &ifindex, &meta))
+	/* endpoint_remove() releases the address; the walks below are for leftovers only. */
+	if (endpoint_find(a, container_id, ifname, network, &ifindex, &meta)) {
 		endpoint_remove(a, ifindex, &meta);
+		return 0;
+	}
 	endpoint_host_ifname(container_id, ifname, host_ifname);
 	remove_stray_host_veth(a, host_ifname);
 	n = ipam_release(a, network, container_id, ifname);
@@ -824,6 +861,10 @@ static int reconcile_cb(__u32 ifindex, const struct endpoint_meta *meta, void *d
 	return 0;
 }
 
+/*
+ * At start-up no ADD is in flight, so an allocation without an endpoint is a leftover of a crash
+ * (or of a node reboot, which empties bpffs but not the state dir): give the address back.
+ */
 static int orphan_ipam_cb(const char *network, const struct ipam_entry *ent, void *data)
 {
 	struct agent *a = data;
@@ -834,8 +875,9 @@ static int orphan_ipam_cb(const char *network, const struct ipam_entry *ent, voi
 	if (endpoint_find(a, ent->container_id, ent->ifname, network, &ifindex, &meta))
 		return 0;
 	inet_ntop(AF_INET, &ent->addr, ip, sizeof(ip));
-	log_warn("address allocated without an endpoint, left for DEL or GC network=%s ip=%s "
+	log_info("releasing address allocated without an endpoint network=%s ip=%s "
 		 "container_id=%s ifname=%s", network, ip, ent->container_id, ent->ifname);
+	ipam_release_addr(a, network, ent->addr, ent->container_id, ent->ifname);
 	return 0;
 }
 

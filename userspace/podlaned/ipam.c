@@ -85,8 +85,11 @@ static int read_small_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* Write path atomically (temp file + rename) so a crash leaves the old or the new content. */
-static int write_file_atomic(const char *path, const char *text)
+/*
+ * Write path atomically (temp file + rename) so a crash of the agent leaves the old or the new
+ * content; durable also survives a crash of the node (fsync before the rename).
+ */
+static int write_file_atomic(const char *path, const char *text, bool durable)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(text);
@@ -98,7 +101,7 @@ static int write_file_atomic(const char *path, const char *text)
 		return -errno;
 	if (write(fd, text, len) != (ssize_t)len)
 		err = errno ? -errno : -EIO;
-	if (!err && fsync(fd))
+	if (!err && durable && fsync(fd))
 		err = -errno;
 	close(fd);
 	if (!err && rename(tmp, path))
@@ -210,17 +213,6 @@ static int count_cb(const char *network, const struct ipam_entry *ent, void *dat
 	return 0;
 }
 
-static int find_owner_cb(const char *network, const struct ipam_entry *ent, void *data)
-{
-	struct owner_search *s = data;
-
-	if (strcmp(ent->container_id, s->container_id) || strcmp(ent->ifname, s->ifname))
-		return 0;
-	s->addr = ent->addr;
-	s->count++;
-	return 1;
-}
-
 /* Make sure network's recorded subnet is sn; a change is refused while addresses are out. */
 static int check_subnet(struct agent *a, const char *network, const struct subnet4 *sn,
 			struct op_error *e)
@@ -248,7 +240,7 @@ static int check_subnet(struct agent *a, const char *network, const struct subne
 		log_info("network subnet changed network=%s old=%s new=%s", network, have, want);
 	}
 	snprintf(have, sizeof(have), "%s\n", want);
-	err = write_file_atomic(path, have);
+	err = write_file_atomic(path, have, true);
 	if (err)
 		return op_fail(e, PODLANE_ERR_IO, "failed to write '%s': %s", path,
 			       strerror(-err));
@@ -259,7 +251,6 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 	       const char *ifname, in_addr_t *addr, bool *fresh, struct op_error *e)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32], text[PODLANE_CONTAINER_ID_LEN + 32];
-	struct owner_search s = { .container_id = container_id, .ifname = ifname };
 	uint32_t first, last, start, cur, span, i;
 	struct subnet4 sn;
 	struct in_addr in;
@@ -276,13 +267,12 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 	if (err)
 		return err;
 
-	/* A repeated ADD for the same attachment gets the address it already has. */
-	walk_network(a, network, find_owner_cb, &s);
-	if (s.count) {
-		*addr = s.addr;
-		return 0;
-	}
-
+	/*
+	 * No search for an address this attachment already holds: every allocation belongs to an
+	 * endpoint (a repeated ADD is answered from the endpoint before we get here, a failed ADD
+	 * rolls back, and start-up releases allocations left without one), so a lookup here
+	 * would only cost a directory walk per ADD.
+	 */
 	network_dir(a, network, dir, sizeof(dir));
 	first = ntohl(sn.net) + 1;
 	last = ntohl(sn.net) + (uint32_t)((1ULL << (32 - sn.prefix_len)) - 2);
@@ -312,7 +302,12 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 			return op_fail(e, PODLANE_ERR_IO, "failed to create '%s': %s", path,
 				       strerror(errno));
 		}
-		if (write(fd, text, len) != len || fsync(fd)) {
+		/*
+		 * No fsync: O_EXCL creation already makes the file the allocation for any
+		 * agent crash; after a node crash the pods are gone too and start-up releases
+		 * allocations without an endpoint.
+		 */
+		if (write(fd, text, len) != len) {
 			err = errno ? errno : EIO;
 			close(fd);
 			unlink(path);
@@ -323,7 +318,7 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 		snprintf(path, sizeof(path), "%s/last_reserved", dir);
 		snprintf(text, sizeof(text), "%s\n", ip);
 		/* Only a hint: losing it costs a longer scan next time, nothing else. */
-		if (write_file_atomic(path, text))
+		if (write_file_atomic(path, text, false))
 			log_warn("failed to write IPAM hint path=%s", path);
 		*addr = in.s_addr;
 		*fresh = true;
