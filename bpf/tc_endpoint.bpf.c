@@ -3,17 +3,22 @@
  * tc_endpoint.bpf.c - the programs on a pod's host-side veth.
  *
  * tc_from_pod (clsact ingress: what the pod sends) enforces that the pod only uses its own
- * address and short-cuts pod-to-pod traffic on this node with bpf_redirect_peer(); everything
- * else goes to the host stack, which routes it. tc_to_pod (clsact egress: what the stack
- * delivers to the pod) only counts, so traffic that took the slow path is still accounted.
+ * address, translates a service backend's replies back to the service frontend and sends them
+ * toward the client (lib/nat.h), and short-cuts pod-to-pod traffic on this node with
+ * bpf_redirect_peer(); everything else goes to the host stack, which routes it. tc_to_pod
+ * (clsact egress: what the stack delivers to the pod) only counts, so traffic that took the
+ * slow path is still accounted.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "podlane.h"
+#include "lib/conntrack.h"
 #include "lib/maps.h"
 #include "lib/common.h"
 #include "lib/endpoint.h"
+#include "lib/lb.h"
+#include "lib/nat.h"
 
 /* Decide what happens to a packet the pod sent; returns a verdict or a drop reason. */
 static __always_inline int from_pod(struct __sk_buff *skb, struct pkt_meta *m)
@@ -38,6 +43,10 @@ static __always_inline int from_pod(struct __sk_buff *skb, struct pkt_meta *m)
 	if (!src || src->ifindex != m->ifindex)
 		return endpoint_known(m->ifindex) ? PODLANE_DROP_SOURCE_SPOOFED :
 						    PODLANE_DROP_UNKNOWN_ENDPOINT;
+
+	ret = service_reply(skb, m, ip);
+	if (ret != SVC_PASS)
+		return ret;
 
 	dst = endpoint_lookup4(m->daddr);
 	if (!endpoint_is_ready(dst))

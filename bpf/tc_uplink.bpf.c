@@ -3,16 +3,21 @@
  * tc_uplink.bpf.c - the program on the node uplink's clsact ingress.
  *
  * tc_from_uplink delivers traffic for a local pod straight into the pod's namespace with
- * bpf_redirect_peer(), skipping the host routing step. Malformed IPv4 is dropped here with a
- * reason (the stack would drop it silently anyway); everything else goes to the host stack.
+ * bpf_redirect_peer(), skipping the host routing step. Packets to a service frontend
+ * (NodePort, external IP, ClusterIP from another node) are first translated to a backend and
+ * tracked (lib/nat.h). Malformed IPv4 is dropped here with a reason (the stack would drop it
+ * silently anyway); everything else goes to the host stack.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "podlane.h"
+#include "lib/conntrack.h"
 #include "lib/maps.h"
 #include "lib/common.h"
 #include "lib/endpoint.h"
+#include "lib/lb.h"
+#include "lib/nat.h"
 
 /* Decide what happens to a packet from the outside; returns a verdict or a drop reason. */
 static __always_inline int from_uplink(struct __sk_buff *skb, struct pkt_meta *m)
@@ -26,6 +31,10 @@ static __always_inline int from_uplink(struct __sk_buff *skb, struct pkt_meta *m
 	if (ret == PARSE_OTHER)
 		return TC_ACT_OK;
 	if (ret != PARSE_IPV4)
+		return ret;
+
+	ret = service_from_uplink(skb, m, ip);
+	if (ret != SVC_PASS)
 		return ret;
 
 	dst = endpoint_lookup4(m->daddr);

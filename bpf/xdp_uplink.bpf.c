@@ -7,8 +7,16 @@
  * matched, and reported on podlane_events like every other drop.
  *
  * Everything else passes: malformed frames are tc_from_uplink's business (it drops them with a
- * reason), so the cost for legitimate traffic is one trie lookup. The NodePort fast path will
- * sit after the prefilter and reuse lib/lb.h.
+ * reason), so the cost for legitimate traffic is one trie lookup.
+ *
+ * NodePort at XDP: a new flow to a service frontend that has no backend to offer (no backend
+ * at all, or externalTrafficPolicy Local on a node without one of its pods) is dropped here,
+ * before an skb exists, with the reason tc would give (no_backend, no_local_backend); flows
+ * podlane_ct already tracks pass, so they keep their backend. Translation and delivery stay
+ * in tc_from_uplink: the backends are local pods, which need an skb in the pod's namespace
+ * anyway, and XDP_REDIRECT into a veth would need an XDP program on the pod's own interface
+ * (veth only accepts redirected frames when its peer runs XDP or NAPI), hand the skb
+ * allocation to the veth's NAPI instead of saving it, and lose the uplink's GRO.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -41,6 +49,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } podlane_deny6 SEC(".maps");
 
+#include "lib/conntrack.h"
 #include "lib/maps.h"
 #include "lib/lb.h"
 
@@ -54,6 +63,7 @@ struct {
 /* Set by podlaned through the skeleton's rodata before load. */
 const volatile bool drop_events = true;
 const volatile bool prefilter_enabled = true;
+const volatile bool nodeport_early_drop = true;
 
 /* What the prefilter learned about a frame, for the counters and the drop event. */
 struct xdp_meta {
@@ -118,6 +128,47 @@ static __always_inline int prefilter_verdict(struct prefilter_rule *rule)
 	return PODLANE_DROP_PREFILTER_DENIED;
 }
 
+/*
+ * A TCP/UDP packet to a service frontend without a backend it may use: drop it now, unless
+ * podlane_ct tracks its flow (then tc_from_uplink keeps it on its backend). Everything else,
+ * including every doubt (fragments, options that hide the ports), is left to tc.
+ */
+static __always_inline int nodeport_verdict(struct iphdr *ip, void *data_end)
+{
+	struct lb_service *svc;
+	struct ct_key k = {};
+	struct ct_entry *ct;
+	__be16 *ports;
+	bool local_only;
+
+	if (!nodeport_early_drop)
+		return XDP_PASS;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return XDP_PASS;
+	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
+		return XDP_PASS;
+	ports = (void *)(ip + 1);
+	if ((void *)(ports + 2) > data_end)
+		return XDP_PASS;
+	svc = lb_service_lookup(ip->daddr, ports[1], ip->protocol);
+	if (!svc)
+		return XDP_PASS;
+	local_only = (svc->flags & PODLANE_SVC_F_EXT_LOCAL) &&
+		     (svc->flags & (PODLANE_SVC_F_NODEPORT | PODLANE_SVC_F_EXTERNAL));
+	if (lb_pool_size(svc, local_only))
+		return XDP_PASS;
+	k.saddr = ip->saddr;
+	k.daddr = ip->daddr;
+	k.sport = ports[0];
+	k.dport = ports[1];
+	k.proto = ip->protocol;
+	k.dir = PODLANE_CT_ORIGINAL;
+	ct = bpf_map_lookup_elem(&podlane_ct, &k);
+	if (ct && bpf_ktime_get_ns() <= ct->expires_ns)
+		return XDP_PASS;
+	return local_only ? PODLANE_DROP_NO_LOCAL_BACKEND : PODLANE_DROP_NO_BACKEND;
+}
+
 static __always_inline int prefilter(struct xdp_md *ctx, struct xdp_meta *m)
 {
 	void *data = (void *)(long)ctx->data;
@@ -125,9 +176,10 @@ static __always_inline int prefilter(struct xdp_md *ctx, struct xdp_meta *m)
 	struct ethhdr *eth = data;
 	__u16 proto;
 	void *l3;
+	int ret;
 
 	m->len = data_end - data;
-	if (!prefilter_enabled)
+	if (!prefilter_enabled && !nodeport_early_drop)
 		return XDP_PASS;
 	if ((void *)(eth + 1) > data_end)
 		return XDP_PASS;
@@ -154,13 +206,18 @@ static __always_inline int prefilter(struct xdp_md *ctx, struct xdp_meta *m)
 		m->daddr = ip->daddr;
 		m->ip_proto = ip->protocol;
 		key.addr = ip->saddr;
-		return prefilter_verdict(bpf_map_lookup_elem(&podlane_deny4, &key));
+		if (prefilter_enabled) {
+			ret = prefilter_verdict(bpf_map_lookup_elem(&podlane_deny4, &key));
+			if (ret != XDP_PASS)
+				return ret;
+		}
+		return nodeport_verdict(ip, data_end);
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct prefilter_key6 key = { .prefixlen = 128 };
 		struct ipv6hdr *ip6 = l3;
 
-		if ((void *)(ip6 + 1) > data_end)
+		if (!prefilter_enabled || (void *)(ip6 + 1) > data_end)
 			return XDP_PASS;
 		m->ip_proto = ip6->nexthdr;
 		__builtin_memcpy(key.addr, &ip6->saddr, sizeof(key.addr));
