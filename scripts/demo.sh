@@ -153,7 +153,7 @@ say "podlaned is up (pid $AGENT_PID, log $TMP/podlaned.log)"
 
 bold "Wiring three pods through podlane-cni, as a runtime would"
 cat > "$TMP/net.conf" <<EOC
-{"cniVersion": "1.0.0", "name": "$NET", "type": "podlane", "podCIDR": "$CIDR"}
+{"cniVersion": "1.0.0", "name": "$NET", "type": "podlane-cni", "podCIDR": "$CIDR"}
 EOC
 say "network config: $(tr -s ' \n' ' ' < "$TMP/net.conf")"
 declare -A IP

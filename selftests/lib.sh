@@ -118,7 +118,7 @@ cni() {
 # cni_conf <file> <network-name> <pod-cidr> [cniVersion]: write a podlane network config.
 cni_conf() {
 	cat > "$1" <<EOC
-{"cniVersion": "${4:-1.0.0}", "name": "$2", "type": "podlane", "podCIDR": "$3",
+{"cniVersion": "${4:-1.0.0}", "name": "$2", "type": "podlane-cni", "podCIDR": "$3",
  "agentSocket": "$PL_SOCK"}
 EOC
 }

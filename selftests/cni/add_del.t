@@ -18,7 +18,7 @@ CIDR=10.252.0.0/24
 DNS='{"nameservers": ["10.96.0.10"], "search": ["svc.cluster.local"], "options": ["ndots:5"]}'
 conf_v() {	# conf_v <file> <version>: the test network with a dns section
 	cat > "$1" <<EOC
-{"cniVersion": "$2", "name": "$NET", "type": "podlane", "podCIDR": "$CIDR", "mtu": 1400,
+{"cniVersion": "$2", "name": "$NET", "type": "podlane-cni", "podCIDR": "$CIDR", "mtu": 1400,
  "agentSocket": "$PL_SOCK", "dns": $DNS}
 EOC
 }

@@ -28,7 +28,7 @@ export CNI_PATH="$PL_BUILD:/usr/lib/cni"
 # The three plugin configs exactly as libcni builds them from the conflist below.
 cat > "$PL_TMP/conflist.json" <<EOC
 {"cniVersion": "1.0.0", "name": "$NET", "plugins": [
-  {"type": "podlane", "podCIDR": "10.254.1.0/24", "agentSocket": "$PL_SOCK"},
+  {"type": "podlane-cni", "podCIDR": "10.254.1.0/24", "agentSocket": "$PL_SOCK"},
   {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.arp_ignore": "1"}},
   {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
 ]}
@@ -101,7 +101,7 @@ check "chain: portmap's rule for the pod is gone" \
 HL=$PL_TMP/host-local
 hl_conf() {	# hl_conf <file> <version>
 	cat > "$1" <<EOC
-{"cniVersion": "$2", "name": "$NET-hl", "type": "podlane", "agentSocket": "$PL_SOCK",
+{"cniVersion": "$2", "name": "$NET-hl", "type": "podlane-cni", "agentSocket": "$PL_SOCK",
  "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.254.2.0/24"}]], "dataDir": "$HL"}}
 EOC
 }

@@ -83,12 +83,12 @@ expect_error 6 "" "trailing data after the config -> 6"
 
 # --- version (code 1) ------------------------------------------------------------------
 cni_run ADD "$ID" "$NSP" eth0 \
-	"$(conf_with '{"cniVersion": "0.2.0", "name": "n", "type": "podlane", "podCIDR": "10.1.0.0/24"}')"
+	"$(conf_with '{"cniVersion": "0.2.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24"}')"
 expect_error 1 0.2.0 "cniVersion 0.2.0 -> 1"
 cni_run ADD "$ID" "$NSP" eth0 \
-	"$(conf_with '{"cniVersion": "9.9.9", "name": "n", "type": "podlane", "podCIDR": "10.1.0.0/24"}')"
+	"$(conf_with '{"cniVersion": "9.9.9", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24"}')"
 expect_error 1 9.9.9 "cniVersion 9.9.9 -> 1"
-cni_run CHECK "$ID" "$NSP" eth0 "$(conf_with '{"cniVersion": "0.3.1", "name": "n", "type": "podlane",
+cni_run CHECK "$ID" "$NSP" eth0 "$(conf_with '{"cniVersion": "0.3.1", "name": "n", "type": "podlane-cni",
 	"podCIDR": "10.1.0.0/24", "prevResult": {"ips": [{"version": "4", "address": "10.1.0.2/32"}]}}')"
 expect_error 1 CHECK "CHECK with a 0.3.1 config -> 1"
 plugin "$CONF" CNI_COMMAND=GC CNI_PATH=/usr/lib/cni
@@ -101,20 +101,20 @@ bad_conf() {	# bad_conf <description> <json> [msg-substring]
 	cni_run ADD "$ID" "$NSP" eth0 "$(conf_with "$2")"
 	expect_error 7 "${3:-}" "$1 -> 7"
 }
-bad_conf "missing name" '{"cniVersion": "1.0.0", "type": "podlane", "podCIDR": "10.1.0.0/24"}' name
-bad_conf "invalid name" '{"cniVersion": "1.0.0", "name": "a b", "type": "podlane", "podCIDR": "10.1.0.0/24"}' name
+bad_conf "missing name" '{"cniVersion": "1.0.0", "type": "podlane-cni", "podCIDR": "10.1.0.0/24"}' name
+bad_conf "invalid name" '{"cniVersion": "1.0.0", "name": "a b", "type": "podlane-cni", "podCIDR": "10.1.0.0/24"}' name
 bad_conf "missing type" '{"cniVersion": "1.0.0", "name": "n", "podCIDR": "10.1.0.0/24"}' type
-bad_conf "missing cniVersion" '{"name": "n", "type": "podlane", "podCIDR": "10.1.0.0/24"}' cniVersion
-bad_conf "missing podCIDR" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane"}' podCIDR
-bad_conf "podCIDR not a CIDR" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": "banana"}' podCIDR
-bad_conf "podCIDR prefix /33" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": "10.1.0.0/33"}' podCIDR
-bad_conf "podCIDR short address" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": "10.1.0/24"}' podCIDR
-bad_conf "podCIDR a number" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": 42}' podCIDR
-bad_conf "mtu a string" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": "10.1.0.0/24", "mtu": "big"}' mtu
-bad_conf "mtu too small" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": "10.1.0.0/24", "mtu": 10}' mtu
-bad_conf "mtu too large" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": "10.1.0.0/24", "mtu": 70000}' mtu
-bad_conf "ipam not an object" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "ipam": "host-local"}' ipam
-bad_conf "agentSocket relative" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane", "podCIDR": "10.1.0.0/24", "agentSocket": "x.sock"}' agentSocket
+bad_conf "missing cniVersion" '{"name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24"}' cniVersion
+bad_conf "missing podCIDR" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni"}' podCIDR
+bad_conf "podCIDR not a CIDR" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "banana"}' podCIDR
+bad_conf "podCIDR prefix /33" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/33"}' podCIDR
+bad_conf "podCIDR short address" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0/24"}' podCIDR
+bad_conf "podCIDR a number" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": 42}' podCIDR
+bad_conf "mtu a string" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": "big"}' mtu
+bad_conf "mtu too small" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": 10}' mtu
+bad_conf "mtu too large" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": 70000}' mtu
+bad_conf "ipam not an object" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "ipam": "host-local"}' ipam
+bad_conf "agentSocket relative" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "agentSocket": "x.sock"}' agentSocket
 cni_run CHECK "$ID" "$NSP" eth0 "$CONF"
 expect_error 7 prevResult "CHECK without prevResult -> 7"
 

@@ -44,14 +44,14 @@ ok $? "podlaned starts"
 LIST=$PL_TMP/portmap.conflist
 cat > "$LIST" <<EOC
 {"cniVersion": "1.0.0", "name": "plint-chain", "plugins": [
-  {"type": "podlane", "podCIDR": "10.244.13.0/24", "agentSocket": "$PL_SOCK"},
+  {"type": "podlane-cni", "podCIDR": "10.244.13.0/24", "agentSocket": "$PL_SOCK"},
   {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
 ]}
 EOC
 HL_LIST=$PL_TMP/hostlocal.conflist
 cat > "$HL_LIST" <<EOC
 {"cniVersion": "1.0.0", "name": "plint-hl", "plugins": [
-  {"type": "podlane", "agentSocket": "$PL_SOCK",
+  {"type": "podlane-cni", "agentSocket": "$PL_SOCK",
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.14.0/24"}]],
             "dataDir": "$PL_TMP/host-local"}}
 ]}

@@ -117,12 +117,10 @@ map_ids() {
 	done
 }
 
-# Runtimes exec <dir>/<type>, so the "podlane" type needs an executable of that name: a private
-# plugin dir holds a symlink to the build, ahead of the reference plugins.
+# Runtimes exec <dir>/<type>: the "podlane-cni" type is the build's binary itself, found in
+# the build dir ahead of the reference plugins.
 cni_bin_setup() {
-	CNI_BIN=$PL_TMP/cni-bin
-	mkdir -p "$CNI_BIN"
-	ln -sf "$PL_BUILD/podlane-cni" "$CNI_BIN/podlane"
+	CNI_BIN=$PL_BUILD
 	export CNI_PATH=$CNI_BIN:/usr/lib/cni
 }
 

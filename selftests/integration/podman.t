@@ -48,7 +48,7 @@ on_cleanup podman_cleanup
 
 cat > "$PM/net/$NET.conflist" <<EOC
 {"cniVersion": "1.0.0", "name": "$NET", "plugins": [
-  {"type": "podlane", "podCIDR": "10.244.15.0/24", "agentSocket": "$PL_SOCK"}
+  {"type": "podlane-cni", "podCIDR": "10.244.15.0/24", "agentSocket": "$PL_SOCK"}
 ]}
 EOC
 
