@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -96,6 +99,35 @@ static int load_failed(const char *what, const char *pin_root, int err)
 	return err;
 }
 
+/*
+ * Pins only survive the agent on a bpf filesystem. A fresh node often has none mounted at
+ * /sys/fs/bpf (this project's CI machines do not), so mount the conventional one there; any
+ * other place must be a bpffs the operator mounted.
+ */
+static int bpffs_ensure(const char *pin_root)
+{
+	char parent[PATH_MAX], *slash;
+	struct statfs st;
+
+	snprintf(parent, sizeof(parent), "%s", pin_root);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	if (!statfs(parent, &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (strcmp(parent, "/sys/fs/bpf")) {
+		log_error("pin root '%s' is not on a bpf filesystem; mount one (mount -t bpf bpf "
+			  "%s) or pick a --pin-root under /sys/fs/bpf", pin_root, parent);
+		return -ENOTSUP;
+	}
+	if (mount("bpf", parent, "bpf", 0, "mode=0700")) {
+		log_error("failed to mount bpf filesystem '%s': %s", parent, strerror(errno));
+		return -errno;
+	}
+	log_info("mounted bpf filesystem path=%s", parent);
+	return 0;
+}
+
 int datapath_open(struct agent *a)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->pin_root);
@@ -112,6 +144,9 @@ int datapath_open(struct agent *a)
 		log_error("failed to count possible CPUs: %s", strerror(-a->ncpus));
 		return a->ncpus ? a->ncpus : -EINVAL;
 	}
+	err = bpffs_ensure(a->pin_root);
+	if (err)
+		return err;
 	if (mkdir(a->pin_root, 0700) && errno != EEXIST) {
 		err = -errno;
 		log_error("failed to create pin directory '%s': %s", a->pin_root, strerror(errno));
