@@ -63,7 +63,7 @@ enum podlane_drop_reason {
 };
 
 #define PODLANE_DROP_FIRST	201
-#define PODLANE_DROP_SLOTS	16	/* room for appended reasons without changing sizes */
+#define PODLANE_DROP_SLOTS	32	/* room for appended reasons without changing sizes */
 
 /* Counter slot of a drop reason: 0 for -201, 1 for -202, ... */
 #define PODLANE_DROP_INDEX(reason)	(-(reason) - PODLANE_DROP_FIRST)
@@ -399,7 +399,7 @@ enum lb_stat {
 	PODLANE_LB_REPLY_STACK		= 15,	/* reply translated, FIB gave no direct route:
 						 * handed to the host stack */
 };
-#define PODLANE_LB_STAT_SLOTS	16
+#define PODLANE_LB_STAT_SLOTS	32
 
 /* podlane_deny4/6 (LPM tries): source prefix -> rule; podlaned writes, XDP reads and counts. */
 struct prefilter_key4 {
