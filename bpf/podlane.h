@@ -60,6 +60,15 @@ enum podlane_drop_reason {
 						 * carry no ports, cannot be translated */
 	PODLANE_DROP_NAT_FAILED		= -216,	/* skb could not be rewritten (no memory to
 						 * unshare a cloned skb) */
+	/* pods on other nodes (bpf/lib/route.h), appended: */
+	PODLANE_DROP_NODE_UNREACHABLE	= -217,	/* remote pod CIDR, but the FIB has no route
+						 * to its node IP out of the uplink */
+	PODLANE_DROP_FRAG_NEEDED	= -218,	/* larger than the uplink MTU toward a remote
+						 * node: lower the pod MTU */
+	PODLANE_DROP_TUNNEL_FAILED	= -219,	/* tunnel key or redirect to the vxlan
+						 * device refused */
+	PODLANE_DROP_TUNNEL_SOURCE	= -220,	/* decapsulated packet whose inner source is
+						 * not a pod of the node that sent it */
 };
 
 #define PODLANE_DROP_FIRST	201
@@ -87,6 +96,9 @@ struct endpoint_key {
 };
 
 #define PODLANE_EP_F_READY	(1U << 0)	/* programs attached, fast path may redirect */
+#define PODLANE_EP_F_LB_BACKEND	(1U << 1)	/* backend of a service the per-packet path
+						 * translates: tc_from_pod looks for replies
+						 * to put the frontend back on (lib/nat.h) */
 
 struct endpoint_value {
 	__u32	ifindex;	/* host-side veth: the endpoint id used by all other maps */
@@ -167,6 +179,7 @@ enum podlane_hook {
 	PODLANE_HOOK_TO_POD	= 2,	/* tc egress on a pod's host veth */
 	PODLANE_HOOK_FROM_UPLINK = 3,	/* tc ingress on the node uplink */
 	PODLANE_HOOK_XDP_UPLINK	= 4,	/* XDP on the node uplink (prefilter) */
+	PODLANE_HOOK_FROM_TUNNEL = 5,	/* tc ingress on the vxlan device (decapsulated) */
 };
 
 _Static_assert(sizeof(struct podlane_addr) == 20, "podlane_addr layout");
@@ -236,7 +249,8 @@ _Static_assert(sizeof(struct cgroup_acct_errors) == 32, "cgroup_acct_errors layo
 /* ---- service load balancing (bpf/sock_lb.bpf.c, bpf/xdp_uplink.bpf.c, bpf/lib/lb.h) --------
  *
  * Pinned maps: podlane_svc, podlane_backend, podlane_maglev, podlane_affin, podlane_revnat,
- * podlane_lbstat (bpf/lib/lb.h) and podlane_deny4, podlane_deny6 (bpf/xdp_uplink.bpf.c).
+ * podlane_lbstat (bpf/lib/lb.h), podlane_sk_svc (bpf/sock_lb.bpf.c) and podlane_deny4,
+ * podlane_deny6 (bpf/xdp_uplink.bpf.c).
  *
  * A service frontend (ClusterIP, NodePort on one node address, external IP) is one podlane_svc
  * entry. Its backends sit in podlane_backend under {svc id, slot}, packed by the agent:
@@ -260,7 +274,7 @@ _Static_assert(sizeof(struct cgroup_acct_errors) == 32, "cgroup_acct_errors layo
 #define PODLANE_MAX_SERVICES	65536	/* service ids are 1..PODLANE_MAX_SERVICES - 1 */
 #define PODLANE_MAX_BACKENDS	262144	/* {svc, slot} entries over all services */
 #define PODLANE_MAX_AFFINITY	65536	/* LRU: client x service pairs remembered */
-#define PODLANE_MAX_REVNAT	262144	/* LRU: sockets translated and not yet evicted */
+#define PODLANE_MAX_REVNAT	262144	/* LRU: unconnected UDP {socket, backend} pairs */
 #define PODLANE_MAX_PREFILTER	262144	/* prefixes per deny list (not preallocated) */
 
 /*
@@ -358,10 +372,10 @@ struct lb_affinity {
 };
 
 /*
- * podlane_revnat (LRU): a translated socket's backend -> the service address it asked for.
- * Written by connect4/sendmsg4; read by recvmsg4 (UDP replies come back from the service
- * address) and getpeername4. Keyed by backend too because an unconnected UDP socket may talk
- * to several services.
+ * podlane_revnat (LRU): an unconnected UDP socket's backend -> the service address it sent to.
+ * Written by sendmsg4; read by recvmsg4 (UDP replies come back from the service address).
+ * Keyed by backend too because such a socket may talk to several services. Connected sockets
+ * use podlane_sk_svc instead (below), so connection churn never evicts these.
  */
 struct lb_revnat_key {
 	__u64	cookie;		/* bpf_get_socket_cookie() */
@@ -376,6 +390,21 @@ struct lb_revnat {
 	__u16	pad;
 };
 
+/*
+ * podlane_sk_svc (BPF_MAP_TYPE_SK_STORAGE, no preallocation): a connected socket (TCP,
+ * connected UDP) -> its translation, stored in the socket and freed by the kernel with it.
+ * Written by connect4; read by getpeername4 and recvmsg4, which restore the service address
+ * when the peer is still backend_addr:backend_port.
+ */
+struct lb_sock_nat {
+	__be32	backend_addr;
+	__be16	backend_port;
+	__u16	pad;
+	__be32	addr;		/* service frontend the socket connected to */
+	__be16	port;
+	__u16	pad2;
+};
+
 /* podlane_lbstat (per-CPU array, PODLANE_LB_STAT_SLOTS x __u64): what the LB did and missed. */
 enum lb_stat {
 	PODLANE_LB_CONNECT		= 0,	/* connect4 translated */
@@ -385,7 +414,8 @@ enum lb_stat {
 	PODLANE_LB_NO_BACKEND		= 4,	/* no usable backend: refused */
 	PODLANE_LB_AFFINITY_HIT		= 5,	/* remembered backend reused */
 	PODLANE_LB_AFFINITY_FULL	= 6,	/* could not remember a choice */
-	PODLANE_LB_REVNAT_FULL		= 7,	/* translation not recorded: replies and
+	PODLANE_LB_REVNAT_FULL		= 7,	/* translation not recorded (podlane_revnat
+						 * or socket storage refused): replies and
 						 * getpeername show the backend */
 	PODLANE_LB_NO_MAGLEV		= 8,	/* no Maglev table yet: fell back */
 	PODLANE_LB_PREFILTER_PASS	= 9,	/* XDP prefilter: looked up, allowed */
@@ -431,6 +461,7 @@ _Static_assert(sizeof(struct lb_affinity_key) == 16, "lb_affinity_key layout");
 _Static_assert(sizeof(struct lb_affinity) == 16, "lb_affinity layout");
 _Static_assert(sizeof(struct lb_revnat_key) == 16, "lb_revnat_key layout");
 _Static_assert(sizeof(struct lb_revnat) == 8, "lb_revnat layout");
+_Static_assert(sizeof(struct lb_sock_nat) == 16, "lb_sock_nat layout");
 _Static_assert(sizeof(struct prefilter_key4) == 8, "prefilter_key4 layout");
 _Static_assert(sizeof(struct prefilter_key6) == 20, "prefilter_key6 layout");
 _Static_assert(sizeof(struct prefilter_rule) == 16, "prefilter_rule layout");
@@ -516,6 +547,48 @@ _Static_assert(sizeof(struct ct_entry) == 48, "ct_entry layout");
 
 /* ---- end of per-packet service path ---- */
 
+/* ---- pods on other nodes (bpf/lib/route.h, userspace/podlaned/nodes.c) -----------------------
+ *
+ * Pinned map: podlane_nodes. Every other node of the cluster owns one pod CIDR; a pod's packet
+ * to an address that is not a local endpoint is looked up here by longest prefix. A hit goes
+ * out of the node without the host routing step:
+ *
+ *   direct  (nodes share a link): bpf_fib_lookup() for node_ip, which must leave through
+ *           ifindex (the uplink), then bpf_redirect() / bpf_redirect_neigh() there; the
+ *           packet keeps the pod addresses, the receiving uplink's tc_from_uplink delivers it.
+ *   VXLAN   (PODLANE_NODE_F_VXLAN): tunnel key {remote node_ip, vni} set on the skb and
+ *           bpf_redirect() to ifindex, a collect-metadata ("external") vxlan device the
+ *           agent owns; the receiving node's tc_from_tunnel checks that the inner source is a
+ *           pod of the node that sent it and delivers.
+ *
+ * The node's own pod CIDR is never in the map: local pods are found in podlane_eps first.
+ */
+#define PODLANE_MAX_NODES	4096
+#define PODLANE_VXLAN_PORT	4789	/* IANA VXLAN port, the vxlan device's dstport */
+#define PODLANE_VXLAN_VNI	1	/* one VNI per cluster: pod IPs are unique cluster-wide */
+
+/* podlane_nodes key (LPM trie): prefixlen 1..32 then the pod CIDR's network address. */
+struct node_key {
+	__u32	prefixlen;
+	__be32	addr;
+};
+
+#define PODLANE_NODE_F_VXLAN	(1U << 0)	/* encapsulate; else route directly */
+
+/* podlane_nodes value. Written by podlaned (node_add/node_del, start-up), read by tc_from_pod
+ * and tc_from_tunnel. */
+struct node_value {
+	__be32	node_ip;	/* the node's underlay address */
+	__u32	ifindex;	/* direct: the uplink; VXLAN: the vxlan device */
+	__u32	flags;		/* PODLANE_NODE_F_* */
+	__u32	vni;		/* VXLAN network identifier (VXLAN only) */
+};
+
+_Static_assert(sizeof(struct node_key) == 8, "node_key layout");
+_Static_assert(sizeof(struct node_value) == 16, "node_value layout");
+
+/* ---- end of pods on other nodes ---- */
+
 #ifndef __bpf__
 /* Name of a drop reason for operators; NULL for a number this build does not know. */
 static inline const char *podlane_drop_name(int reason)
@@ -537,6 +610,10 @@ static inline const char *podlane_drop_name(int reason)
 	case PODLANE_DROP_NO_LOCAL_BACKEND:	return "no_local_backend";
 	case PODLANE_DROP_SERVICE_FRAGMENT:	return "service_fragment";
 	case PODLANE_DROP_NAT_FAILED:		return "nat_failed";
+	case PODLANE_DROP_NODE_UNREACHABLE:	return "node_unreachable";
+	case PODLANE_DROP_FRAG_NEEDED:		return "frag_needed";
+	case PODLANE_DROP_TUNNEL_FAILED:	return "tunnel_failed";
+	case PODLANE_DROP_TUNNEL_SOURCE:	return "tunnel_source";
 	}
 	return NULL;
 }

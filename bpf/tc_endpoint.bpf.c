@@ -4,10 +4,11 @@
  *
  * tc_from_pod (clsact ingress: what the pod sends) enforces that the pod only uses its own
  * address, translates a service backend's replies back to the service frontend and sends them
- * toward the client (lib/nat.h), and short-cuts pod-to-pod traffic on this node with
- * bpf_redirect_peer(); everything else goes to the host stack, which routes it. tc_to_pod
- * (clsact egress: what the stack delivers to the pod) only counts, so traffic that took the
- * slow path is still accounted.
+ * toward the client (lib/nat.h), short-cuts pod-to-pod traffic on this node with
+ * bpf_redirect_peer(), and sends traffic for pods on other nodes straight out of the uplink or
+ * into the vxlan tunnel (lib/route.h); everything else goes to the host stack, which routes
+ * it. tc_to_pod (clsact egress: what the stack delivers to the pod) only counts, so traffic
+ * that took the slow path is still accounted.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,6 +20,7 @@
 #include "lib/endpoint.h"
 #include "lib/lb.h"
 #include "lib/nat.h"
+#include "lib/route.h"
 
 /* Decide what happens to a packet the pod sent; returns a verdict or a drop reason. */
 static __always_inline int from_pod(struct __sk_buff *skb, struct pkt_meta *m)
@@ -44,13 +46,16 @@ static __always_inline int from_pod(struct __sk_buff *skb, struct pkt_meta *m)
 		return endpoint_known(m->ifindex) ? PODLANE_DROP_SOURCE_SPOOFED :
 						    PODLANE_DROP_UNKNOWN_ENDPOINT;
 
-	ret = service_reply(skb, m, ip);
-	if (ret != SVC_PASS)
-		return ret;
+	/* Only service backends can be answering a translated flow; other pods skip the lookup. */
+	if (src->flags & PODLANE_EP_F_LB_BACKEND) {
+		ret = service_reply(skb, m, ip);
+		if (ret != SVC_PASS)
+			return ret;
+	}
 
 	dst = endpoint_lookup4(m->daddr);
 	if (!endpoint_is_ready(dst))
-		return TC_ACT_OK;
+		return node_forward(skb, m, eth, ip);
 	return endpoint_forward(m, skb, eth, ip, dst);
 }
 

@@ -7,6 +7,12 @@
  * (NodePort, external IP, ClusterIP from another node) are first translated to a backend and
  * tracked (lib/nat.h). Malformed IPv4 is dropped here with a reason (the stack would drop it
  * silently anyway); everything else goes to the host stack.
+ *
+ * tc_from_tunnel runs on the clsact ingress of the agent's vxlan device instead (VXLAN
+ * routing): decapsulated packets from pods on other nodes. It has its own program rather than
+ * tc_from_uplink's because what comes out of a tunnel needs its origin checked (lib/route.h)
+ * and never carries service frontends: a pod's service connection was already translated to
+ * a backend on the client's node.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,6 +24,7 @@
 #include "lib/endpoint.h"
 #include "lib/lb.h"
 #include "lib/nat.h"
+#include "lib/route.h"
 
 /* Decide what happens to a packet from the outside; returns a verdict or a drop reason. */
 static __always_inline int from_uplink(struct __sk_buff *skb, struct pkt_meta *m)
@@ -54,6 +61,40 @@ int tc_from_uplink(struct __sk_buff *skb)
 	};
 
 	return pkt_exit(skb, &m, from_uplink(skb, &m));
+}
+
+static __always_inline int from_tunnel(struct __sk_buff *skb, struct pkt_meta *m)
+{
+	struct endpoint_value *dst;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	int ret;
+
+	ret = parse_ipv4(skb, m, &eth, &ip);
+	if (ret == PARSE_OTHER)
+		return TC_ACT_OK;
+	if (ret != PARSE_IPV4)
+		return ret;
+	ret = tunnel_check_source(skb, m);
+	if (ret)
+		return ret;
+
+	dst = endpoint_lookup4(m->daddr);
+	if (!endpoint_is_ready(dst))
+		return TC_ACT_OK;
+	m->ep_ifindex = dst->ifindex;
+	return endpoint_forward(m, skb, eth, ip, dst);
+}
+
+SEC("tc")
+int tc_from_tunnel(struct __sk_buff *skb)
+{
+	struct pkt_meta m = {
+		.ifindex = skb->ifindex,
+		.hook = PODLANE_HOOK_FROM_TUNNEL,
+	};
+
+	return pkt_exit(skb, &m, from_tunnel(skb, &m));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -119,7 +119,9 @@ static __always_inline int pkt_exit(struct __sk_buff *skb, const struct pkt_meta
 		return TC_ACT_SHOT;
 	}
 
-	if (m->ep_ifindex && m->hook != PODLANE_HOOK_FROM_UPLINK) {
+	/* From the uplink or the tunnel, ep_ifindex only says whom to charge a drop. */
+	if (m->ep_ifindex && m->hook != PODLANE_HOOK_FROM_UPLINK &&
+	    m->hook != PODLANE_HOOK_FROM_TUNNEL) {
 		st = bpf_map_lookup_elem(&podlane_ep_stat, &m->ep_ifindex);
 		if (st && m->hook == PODLANE_HOOK_FROM_POD) {
 			st->tx_packets++;

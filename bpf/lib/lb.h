@@ -65,8 +65,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } podlane_affin SEC(".maps");
 
-/* {socket cookie, backend} -> service address; connect4/sendmsg4 write, recvmsg4 and
- * getpeername4 read. */
+/* {socket cookie, backend} -> service address for unconnected UDP; sendmsg4 writes, recvmsg4
+ * reads (connected sockets keep theirs in socket storage: sock_lb.bpf.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PODLANE_MAX_REVNAT);

@@ -390,7 +390,8 @@ static int endpoints_add(struct env *e)
 		key.addr.family = PODLANE_AF_INET;
 		key.addr.ip4 = htonl(endpoints[i].ip);
 		val.ifindex = ifindex;
-		val.flags = PODLANE_EP_F_READY;
+		/* All three are backends of the test's services, as the agent would flag them. */
+		val.flags = PODLANE_EP_F_READY | PODLANE_EP_F_LB_BACKEND;
 		memcpy(val.pod_mac, endpoints[i].pod_mac, ETH_ALEN);
 		memcpy(val.host_mac, endpoints[i].host_mac, ETH_ALEN);
 		if (bpf_map_update_elem(bpf_map__fd(e->ep->maps.podlane_eps), &key, &val, 0) ||
@@ -787,6 +788,62 @@ static void test_reply_no_neigh(struct env *e)
 	}
 	report(ok, "reply to a client behind an unresolved gateway: translated, "
 	       "bpf_redirect_neigh() resolves it");
+}
+
+/* Set or clear PODLANE_EP_F_LB_BACKEND on the endpoint of role, as the agent does. */
+static int ep_backend_flag(struct env *e, enum role role, bool on)
+{
+	int fd = bpf_map__fd(e->ep->maps.podlane_eps);
+	struct endpoint_value val;
+	struct endpoint_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.addr.family = PODLANE_AF_INET;
+	key.addr.ip4 = htonl(endpoints[role - R_A].ip);
+	if (bpf_map_lookup_elem(fd, &key, &val))
+		return -errno;
+	val.flags = on ? val.flags | PODLANE_EP_F_LB_BACKEND :
+			 val.flags & ~PODLANE_EP_F_LB_BACKEND;
+	return bpf_map_update_elem(fd, &key, &val, BPF_EXIST) ? -errno : 0;
+}
+
+/*
+ * tc_from_pod looks for replies only in the packets of endpoints flagged as service backends:
+ * the same reply of a tracked flow passes untouched from an unflagged endpoint.
+ */
+static void test_reply_needs_flag(struct env *e)
+{
+	struct flow syn = web_flow(40200, false);
+	struct flow back = { 0, CLIENT_IP, 8080, 40200, IPPROTO_TCP, .tcp_flags = 0x12 };
+	__u64 replies;
+	struct result r;
+	enum role be;
+	bool ok;
+
+	be = flow_backend(e, &syn, &r);
+	ok = be != R_NONE && !ep_backend_flag(e, be, false);
+	if (ok) {
+		back.saddr = endpoints[be - R_A].ip;
+		replies = lbstat(e, PODLANE_LB_NAT_REPLY);
+		send_flow(e, be, &back, &r);
+		ok = !r.err && r.retval != TC_ACT_SHOT && r.s.saddr == back.saddr &&
+		     r.s.sport == 8080 && lbstat(e, PODLANE_LB_NAT_REPLY) == replies;
+		if (!ok)
+			diag("unflagged: err %d retval %d %08x:%u", r.err, r.retval, r.s.saddr,
+			     r.s.sport);
+	}
+	report(ok, "reply of a tracked flow from an endpoint without the LB backend flag: "
+	       "not translated, not counted");
+
+	ok = be != R_NONE && !ep_backend_flag(e, be, true);
+	if (ok) {
+		replies = lbstat(e, PODLANE_LB_NAT_REPLY);
+		send_flow(e, be, &back, &r);
+		ok = !r.err && r.retval == TC_ACT_REDIRECT && r.s.saddr == NODE_IP &&
+		     r.s.sport == 30080 && r.s.l3_ok && r.s.l4_ok &&
+		     lbstat(e, PODLANE_LB_NAT_REPLY) == replies + 1;
+	}
+	report(ok, "the same reply once the endpoint is flagged: source back to node:NodePort");
 }
 
 /* Pod traffic that is no reply keeps its source. */
@@ -1309,7 +1366,7 @@ static double median(__u32 *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
-enum { B_FLOOR, B_PASS_OFF, B_PASS, B_MISS, B_HIT, B_REPLY, B_MAX };
+enum { B_FLOOR, B_PASS_OFF, B_PASS, B_MISS, B_HIT, B_REPLY, B_POD, B_POD_BACKEND, B_MAX };
 
 static int run_bench(struct env *e, int samples)
 {
@@ -1321,6 +1378,8 @@ static int run_bench(struct env *e, int samples)
 			   "DNAT)",
 		[B_HIT] = "tc_from_uplink, NodePort packet of a tracked flow (CT hit, DNAT)",
 		[B_REPLY] = "tc_from_pod, backend reply (CT hit, reverse NAT, FIB redirect)",
+		[B_POD] = "tc_from_pod, pod to pod, sender no service backend (no CT lookup)",
+		[B_POD_BACKEND] = "tc_from_pod, pod to pod, sender a service backend (CT miss)",
 	};
 	__u32 *ns[B_MAX];
 	double med[B_MAX];
@@ -1328,8 +1387,9 @@ static int run_bench(struct env *e, int samples)
 	struct flow hit = web_flow(39000, true), miss = web_flow(0, false);
 	struct flow pass = { CLIENT_IP, IP4(192, 0, 2, 1), 1234, 80, IPPROTO_UDP };
 	struct flow reply = { 0, CLIENT_IP, 8080, 39000, IPPROTO_TCP, .ack = true };
-	__u8 p_hit[PKT_MAX], p_pass[PKT_MAX], p_reply[PKT_MAX], p_miss[PKT_MAX];
-	size_t l_hit, l_pass, l_reply, l_miss;
+	struct flow pod = { IP_C, IP_B, 45000, 8080, IPPROTO_TCP, .ack = true };
+	__u8 p_hit[PKT_MAX], p_pass[PKT_MAX], p_reply[PKT_MAX], p_miss[PKT_MAX], p_pod[PKT_MAX];
+	size_t l_hit, l_pass, l_reply, l_miss, l_pod;
 	struct result r;
 	enum role be;
 
@@ -1359,6 +1419,7 @@ static int run_bench(struct env *e, int samples)
 	l_hit = build(&hit, p_hit);
 	l_pass = build(&pass, p_pass);
 	l_reply = build(&reply, p_reply);
+	l_pod = build(&pod, p_pod);
 
 	/* Interleave the variants sample by sample so that drift hits all of them alike. */
 	for (i = 0; i < samples; i++) {
@@ -1379,6 +1440,12 @@ static int run_bench(struct env *e, int samples)
 			goto bad;
 		run(e->from_pod, e->ifindex[be], p_reply, l_reply, &r, &ns[B_REPLY][i]);
 		if (r.retval != TC_ACT_REDIRECT)
+			goto bad;
+		run(e->from_pod, e->ifindex[R_C], p_pod, l_pod, &r, &ns[B_POD_BACKEND][i]);
+		if (r.retval != TC_ACT_REDIRECT || ep_backend_flag(e, R_C, false))
+			goto bad;
+		run(e->from_pod, e->ifindex[R_C], p_pod, l_pod, &r, &ns[B_POD][i]);
+		if (r.retval != TC_ACT_REDIRECT || ep_backend_flag(e, R_C, true))
 			goto bad;
 	}
 	for (b = 0; b < B_MAX; b++)
@@ -1439,7 +1506,7 @@ int main(int argc, char **argv)
 		return run_bench(&e, samples < 1 ? 1 : samples);
 	}
 
-	printf("1..%zu\n", 1 + ARRAY_SIZE(table) + 26);
+	printf("1..%zu\n", 1 + ARRAY_SIZE(table) + 28);
 	report(!err, "set up namespace, load tc_endpoint + tc_uplink, services and endpoints");
 	if (err) {
 		diag("setup: %s", strerror(-err));
@@ -1449,6 +1516,7 @@ int main(int argc, char **argv)
 		run_table_case(&e, &table[i]);
 	be = test_tcp_flow(&e);
 	test_reply_no_neigh(&e);
+	test_reply_needs_flag(&e);
 	test_pod_not_reply(&e);
 	if (be != R_NONE) {
 		test_backend_removed(&e, be);

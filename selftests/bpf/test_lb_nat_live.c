@@ -242,7 +242,8 @@ static int endpoint_add(struct env *e)
 	key.addr.family = PODLANE_AF_INET;
 	inet_pton(AF_INET, POD_IP, &key.addr.ip4);
 	val.ifindex = ifindex;
-	val.flags = PODLANE_EP_F_READY;
+	/* The pod is the NodePort's backend: the agent flags it so its replies are looked at. */
+	val.flags = PODLANE_EP_F_READY | PODLANE_EP_F_LB_BACKEND;
 	sscanf(POD_MAC, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &val.pod_mac[0], &val.pod_mac[1],
 	       &val.pod_mac[2], &val.pod_mac[3], &val.pod_mac[4], &val.pod_mac[5]);
 	sscanf(HOST_MAC, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &val.host_mac[0], &val.host_mac[1],

@@ -49,7 +49,7 @@ struct env {
 	struct sock_lb *skel;
 	int tcp[N_BACKENDS];	/* listeners */
 	int udp[N_BACKENDS];	/* echo servers */
-	int svc_fd, be_fd, aff_fd, stat_fd, maglev_fd;
+	int svc_fd, be_fd, aff_fd, stat_fd, maglev_fd, revnat_fd, sk_fd;
 	int ncpus;
 };
 
@@ -298,6 +298,66 @@ static void test_peername(struct env *e)
 	report(ok && who >= 0 && peer.sin_addr.s_addr == htonl(IP4(10, 96, 0, 10)) &&
 	       peer.sin_port == htons(80),
 	       "getpeername returns the service address, not the backend");
+}
+
+static unsigned int map_count(int fd)
+{
+	struct lb_revnat_key key, next;
+	unsigned int n = 0;
+	void *prev = NULL;
+
+	while (n < SMALL_MAP && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Connected sockets keep their translation in socket storage, read back with the socket's fd
+ * as the key; podlane_revnat stays for unconnected UDP, so connection churn never fills it.
+ */
+static void test_sock_storage(struct env *e)
+{
+	struct sockaddr_in vip, be, peer;
+	socklen_t len = sizeof(peer);
+	struct lb_sock_nat nat = {};
+	__u32 revnat = map_count(e->revnat_fd);
+	int fd;
+	bool ok;
+
+	report(revnat == 0, "the TCP connections so far left podlane_revnat empty");
+	if (revnat)
+		diag("podlane_revnat holds %u entries", revnat);
+
+	fd = tcp_connect(IP4(10, 96, 0, 10), 80);
+	ok = fd >= 0 && !bpf_map_lookup_elem(e->sk_fd, &fd, &nat);
+	accepted_by(e);
+	if (fd >= 0)
+		close(fd);
+	ok = ok && nat.addr == htonl(IP4(10, 96, 0, 10)) && nat.port == htons(80) &&
+	     ntohl(nat.backend_addr) >= be_ip(0) &&
+	     ntohl(nat.backend_addr) <= be_ip(N_BACKENDS - 1) &&
+	     nat.backend_port == htons(BE_TCP_PORT);
+	report(ok, "a connected TCP socket carries its service and backend in podlane_sk_svc");
+
+	/* A UDP socket connected to a service, then to a plain address, shows the plain peer. */
+	sin_set(&be, be_ip(2), BE_UDP_PORT);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ok = fd >= 0 && !svc_set(e, IP4(10, 96, 0, 21), 53, IPPROTO_UDP, 21, 0, 0,
+				 (const struct be_spec[]){ { 2, 1 } }, 1);
+	sin_set(&vip, IP4(10, 96, 0, 21), 53);
+	ok = ok && !connect(fd, (struct sockaddr *)&vip, sizeof(vip)) &&
+	     !bpf_map_lookup_elem(e->sk_fd, &fd, &nat) &&
+	     !connect(fd, (struct sockaddr *)&be, sizeof(be)) &&
+	     bpf_map_lookup_elem(e->sk_fd, &fd, &nat) && errno == ENOENT &&
+	     !getpeername(fd, (struct sockaddr *)&peer, &len);
+	if (fd >= 0)
+		close(fd);
+	report(ok && peer.sin_addr.s_addr == be.sin_addr.s_addr && peer.sin_port == be.sin_port,
+	       "UDP reconnected from a service to a plain address: record dropped, "
+	       "getpeername shows the new peer");
 }
 
 static void test_weights(struct env *e)
@@ -720,6 +780,8 @@ static int lb_load(struct env *e, const char *cgroup)
 	e->aff_fd = bpf_map__fd(e->skel->maps.podlane_affin);
 	e->stat_fd = bpf_map__fd(e->skel->maps.podlane_lbstat);
 	e->maglev_fd = bpf_map__fd(e->skel->maps.podlane_maglev);
+	e->revnat_fd = bpf_map__fd(e->skel->maps.podlane_revnat);
+	e->sk_fd = bpf_map__fd(e->skel->maps.podlane_sk_svc);
 	e->ncpus = libbpf_num_possible_cpus();
 	return 0;
 }
@@ -740,7 +802,7 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP no private network namespace: %s\n", strerror(-err));
 		return 0;
 	}
-	printf("1..24\n");
+	printf("1..27\n");
 	err = lb_load(&e, argv[1]);
 	report(!err, "sock_lb loads and attaches connect4/sendmsg4/recvmsg4/getpeername4");
 	if (err) {
@@ -759,6 +821,7 @@ int main(int argc, char **argv)
 	test_plain(&e);
 	test_spread(&e);
 	test_peername(&e);
+	test_sock_storage(&e);
 	test_weights(&e);
 	test_terminating(&e);
 	test_affinity(&e);
