@@ -59,6 +59,11 @@ if [ -x "$out/selftests/test_datapath" ]; then
 else
 	add_skip test_datapath "build/selftests/test_datapath is not built"
 fi
+if [ -x "$out/selftests/guest/acct_agent" ] && [ -x "$out/podlaned" ]; then
+	add acct_agent "$g/selftests/guest/acct_agent $g/podlane.ko $g/podlaned"
+else
+	add_skip acct_agent "selftests/guest/acct_agent or podlaned is not built (make)"
+fi
 
 start=$(date +%s)
 build_out=$("$root/scripts/guest/build.sh" "$tests_file" 2> "$guest/build.log")

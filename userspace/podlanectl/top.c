@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * top.c - `podlanectl top`: the node's pods by CPU, run-queue delay, memory or traffic, from
+ * podlaned's "acct" op, redrawn in place like top(1) until q, Ctrl-C or --iterations.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "ctl.h"
+#include "podlane.h"
+
+static const char top_usage[] =
+	"Usage: podlanectl [--socket PATH] top [--sort cpu|runq|memory|traffic] [--interval SEC]\n"
+	"                  [--iterations N] [--once] [--json]\n"
+	"\n"
+	"Pods on this node by resource use, redrawn every --interval seconds (default 1) until\n"
+	"'q' or Ctrl-C, or after --iterations redraws. --once prints one snapshot and exits;\n"
+	"with --json that snapshot is podlaned's \"acct\" reply with the pods sorted.\n"
+	"\n"
+	"Columns: CPU% cores used x 100 over the last second; WAIT run-queue wait in ms per\n"
+	"second (time runnable but not running); RUNQ% wait / (wait + run); MEM memory in use;\n"
+	"RX/TX bytes per second the pod's sockets received/sent (IP length, no L2 header);\n"
+	"HINT the pod's pressure score 0-100 and what sets it (see 'podlanectl hints').\n"
+	"Sort keys: cpu (CPU%), runq (WAIT), memory (MEM), traffic (RX + TX).\n";
+
+enum sort_key { SORT_CPU, SORT_RUNQ, SORT_MEMORY, SORT_TRAFFIC };
+
+double ctl_num(struct json_object *o, const char *path)
+{
+	char key[64];
+	const char *dot;
+	struct json_object *v;
+
+	while ((dot = strchr(path, '.'))) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		if (!json_object_object_get_ex(o, key, &o))
+			return 0;
+		path = dot + 1;
+	}
+	if (!json_object_object_get_ex(o, path, &v) || !v)
+		return 0;
+	return json_object_get_double(v);
+}
+
+const char *ctl_str(struct json_object *o, const char *key, const char *dflt)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v ||
+	    !json_object_is_type(v, json_type_string))
+		return dflt;
+	return json_object_get_string(v);
+}
+
+/* 1536 -> "1.5K": bytes (or bytes per second) in four characters or so. */
+void ctl_human(double v, char *buf, size_t len)
+{
+	static const char units[] = " KMGTP";
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
+static enum sort_key sort_by;
+
+static double sort_value(struct json_object *p)
+{
+	switch (sort_by) {
+	case SORT_RUNQ:
+		return ctl_num(p, "rates.runq_per_s");
+	case SORT_MEMORY:
+		return ctl_num(p, "memory_bytes");
+	case SORT_TRAFFIC:
+		return ctl_num(p, "rates.rx_bps") + ctl_num(p, "rates.tx_bps");
+	case SORT_CPU:
+		break;
+	}
+	return ctl_num(p, "rates.cpu_cores");
+}
+
+static int pod_cmp(const void *x, const void *y)
+{
+	struct json_object *a = *(struct json_object *const *)x;
+	struct json_object *b = *(struct json_object *const *)y;
+	double va = sort_value(a), vb = sort_value(b);
+
+	if (va != vb)
+		return va < vb ? 1 : -1;
+	return strcmp(ctl_str(a, "host_ifname", ""), ctl_str(b, "host_ifname", ""));
+}
+
+/* The pods array of an acct reply, sorted in place (json-c sorts arrays itself). */
+static struct json_object *sorted_pods(struct json_object *reply)
+{
+	struct json_object *pods;
+
+	if (!json_object_object_get_ex(reply, "pods", &pods) ||
+	    !json_object_is_type(pods, json_type_array))
+		return NULL;
+	json_object_array_sort(pods, pod_cmp);
+	return pods;
+}
+
+static void draw(struct json_object *reply, bool clear)
+{
+	static const char *const head[] = {
+		"CONTAINER", "HOST-IF", "IP", "CPU%", "WAIT", "RUNQ%", "MEM", "RX/s", "TX/s",
+		"HINT", "PROCS", "CGROUP",
+	};
+	static const char *const sort_names[] = { "cpu", "runq", "memory", "traffic" };
+	struct json_object *pods = sorted_pods(reply), *node, *v;
+	char when[32], f[12][128];
+	time_t now = time(NULL);
+	struct table t;
+	size_t i;
+
+	if (clear)
+		fputs("\033[H\033[2J", stdout);
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+	json_object_object_get_ex(reply, "node", &node);
+	printf("podlane top - %s - %zu pods, sorted by %s - source %s (memory %s, psi %s)%s\n",
+	       when, pods ? json_object_array_length(pods) : 0, sort_names[sort_by],
+	       ctl_str(reply, "source", "?"), ctl_str(reply, "memory_source", "?"),
+	       ctl_str(reply, "psi_source", "?"),
+	       json_object_object_get_ex(reply, "bpf", &v) && !json_object_get_boolean(v) ?
+	       " - no accounting programs: no WAIT, RX, TX" : "");
+	printf("node: %d CPUs, %.0f%% busy, run-queue wait %.0f ms/s per CPU, "
+	       "memory pressure %.2f%%\n\n", (int)ctl_num(node, "cpus"),
+	       100 * ctl_num(node, "cpu_busy"), 1000 * ctl_num(node, "runq_per_cpu"),
+	       ctl_num(node, "psi.memory.some_avg10"));
+
+	table_init(&t, 12, head);
+	for (i = 0; pods && i < json_object_array_length(pods); i++) {
+		struct json_object *p = json_object_array_get_idx(pods, i), *mem;
+		const char *row[12];
+
+		snprintf(f[0], sizeof(f[0]), "%.12s", ctl_str(p, "container_id", "-"));
+		snprintf(f[1], sizeof(f[1]), "%s", ctl_str(p, "host_ifname", "-"));
+		snprintf(f[2], sizeof(f[2]), "%s", ctl_str(p, "ip", "-"));
+		snprintf(f[3], sizeof(f[3]), "%.1f", 100 * ctl_num(p, "rates.cpu_cores"));
+		snprintf(f[4], sizeof(f[4]), "%.1f", 1000 * ctl_num(p, "rates.runq_per_s"));
+		snprintf(f[5], sizeof(f[5]), "%.1f", 100 * ctl_num(p, "rates.runq_share"));
+		if (json_object_object_get_ex(p, "memory_bytes", &mem) && mem)
+			ctl_human(json_object_get_double(mem), f[6], sizeof(f[6]));
+		else
+			snprintf(f[6], sizeof(f[6]), "-");
+		ctl_human(ctl_num(p, "rates.rx_bps"), f[7], sizeof(f[7]));
+		ctl_human(ctl_num(p, "rates.tx_bps"), f[8], sizeof(f[8]));
+		json_object_object_get_ex(p, "hint", &v);
+		snprintf(f[9], sizeof(f[9]), "%.0f %s", ctl_num(v, "score"),
+			 ctl_str(v, "dominant", ""));
+		snprintf(f[10], sizeof(f[10]), "%d", (int)ctl_num(p, "processes"));
+		snprintf(f[11], sizeof(f[11]), "%s", ctl_str(p, "cgroup", "-"));
+		for (size_t c = 0; c < 12; c++)
+			row[c] = f[c];
+		table_add(&t, row);
+	}
+	table_print(&t);
+	table_free(&t);
+	if (clear)
+		printf("\n(q to quit)\n");
+	fflush(stdout);
+}
+
+static volatile sig_atomic_t stop;
+static struct termios saved_tty;
+static bool tty_changed;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void tty_restore(void)
+{
+	if (tty_changed)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+	tty_changed = false;
+}
+
+/* Keys without Enter and without echo, so 'q' quits at once. */
+static void tty_keys(void)
+{
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty))
+		return;
+	t = saved_tty;
+	t.c_lflag &= ~(ICANON | ECHO);
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 0;
+	if (!tcsetattr(STDIN_FILENO, TCSANOW, &t)) {
+		tty_changed = true;
+		atexit(tty_restore);
+	}
+}
+
+/* Wait up to ms for 'q' on a terminal; true when the user asked to quit. */
+static bool wait_key(int ms)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct timespec t0, t;
+	char c;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!stop) {
+		int left;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return false;
+		if (!tty_changed) {
+			poll(NULL, 0, left);
+			continue;
+		}
+		if (poll(&pfd, 1, left) > 0 && read(STDIN_FILENO, &c, 1) == 1 &&
+		    (c == 'q' || c == 'Q'))
+			return true;
+	}
+	return true;
+}
+
+int cmd_top(struct ctl_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket",	required_argument, NULL, 's' },
+		{ "pin-root",	required_argument, NULL, 'p' },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ "sort",	required_argument, NULL, 'S' },
+		{ "interval",	required_argument, NULL, 'i' },
+		{ "iterations",	required_argument, NULL, 'n' },
+		{ "once",	no_argument,	   NULL, '1' },
+		{ NULL }
+	};
+	struct json_object *reply;
+	double interval = 1;
+	long iterations = 0, done;
+	bool once = false, clear;
+	char *end;
+	int c, rc = 0;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:p:jhS:i:n:1", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->socket_path = optarg;
+			break;
+		case 'p':
+			o->pin_root = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			fputs(top_usage, stdout);
+			return 0;
+		case 'S':
+			if (!strcmp(optarg, "cpu"))
+				sort_by = SORT_CPU;
+			else if (!strcmp(optarg, "runq"))
+				sort_by = SORT_RUNQ;
+			else if (!strcmp(optarg, "memory") || !strcmp(optarg, "mem"))
+				sort_by = SORT_MEMORY;
+			else if (!strcmp(optarg, "traffic"))
+				sort_by = SORT_TRAFFIC;
+			else
+				return usage_error("podlanectl top", "--sort wants cpu, runq, "
+						   "memory or traffic, not '%s'", optarg);
+			break;
+		case 'i':
+			errno = 0;
+			interval = strtod(optarg, &end);
+			if (errno || *end || !(interval >= 0.1) || interval > 3600)
+				return usage_error("podlanectl top", "--interval wants seconds "
+						   "from 0.1 to 3600, not '%s'", optarg);
+			break;
+		case 'n':
+			errno = 0;
+			iterations = strtol(optarg, &end, 10);
+			if (errno || *end || iterations <= 0)
+				return usage_error("podlanectl top", "--iterations wants a "
+						   "positive number, not '%s'", optarg);
+			break;
+		case '1':
+			once = true;
+			break;
+		case ':':
+			return usage_error("podlanectl top", "option '%s' needs an argument",
+					   argv[optind - 1]);
+		default:
+			return usage_error("podlanectl top", "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("podlanectl top", "unexpected argument '%s'", argv[optind]);
+	if (once)
+		iterations = 1;
+
+	clear = !once && !o->json && isatty(STDOUT_FILENO);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (clear)
+		tty_keys();
+	for (done = 0; !stop && (!iterations || done < iterations); done++) {
+		if (done && wait_key((int)(interval * 1000)))
+			break;
+		rc = ctl_request(o, PODLANE_OP_ACCT, &reply);
+		if (rc)
+			break;
+		if (o->json) {
+			sorted_pods(reply);
+			printf("%s\n", json_object_to_json_string_ext(reply, once ?
+			       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			       JSON_C_TO_STRING_NOSLASHESCAPE :
+			       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+			fflush(stdout);
+		} else {
+			draw(reply, clear);
+		}
+		json_object_put(reply);
+	}
+	tty_restore();
+	return rc;
+}

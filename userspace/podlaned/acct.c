@@ -1,0 +1,1158 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * acct.c - per-pod accounting in podlaned: loads bpf/sched_acct.bpf.c and
+ * bpf/cgroup_skb_acct.bpf.c against the pin root, ties each endpoint to its pod's cgroups,
+ * and once a second (ACCT_TICK_MS) gathers what every pod used:
+ *
+ *   CPU time, run-queue wait, packets, bytes: podlane_cgacct (BPF), summed over the pod
+ *	cgroup's subtree;
+ *   memory and pressure (PSI): podlane.ko's CGROUP_DUMP and NODE_PRESSURE when the module is
+ *	loaded, else cgroupfs: memory.current (v2) or memory.usage_in_bytes (v1 memcg),
+ *	<res>.pressure, /proc/pressure.
+ *
+ * Without the BPF programs (--no-accounting, or a kernel that refuses them) CPU comes from the
+ * same kernel figures (cpu.stat usage_usec) and run-queue wait and traffic are not known.
+ *
+ * The tie is found without the runtime's help: the processes whose network namespace is the
+ * endpoint's (its netns inode, endpoint_meta.netns_cookie), and their cgroups in
+ * /proc/<pid>/cgroup. A pod's cgroup is the deepest one that holds all of them (a pod's
+ * containers sit in sibling cgroups below the pod's). Processes in the root cgroup are left
+ * out: a tool entering the netns (ip netns exec) must not make the whole node one pod.
+ *
+ * The cgroup_skb programs are attached at the cgroup v2 root through bpf_links pinned under
+ * <pin-root>/links/, so they keep counting while podlaned restarts; a restarted agent adopts
+ * the pinned links and swaps its freshly loaded programs in (BPF_LINK_UPDATE), never attaching
+ * twice. The task iterator and the task-free tracepoint are held by this process only: while
+ * the agent is down, CPU of tasks that exit is not charged.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "acct.h"
+#include "log.h"
+#include "sched_acct.skel.h"
+#include "cgroup_skb_acct.skel.h"
+
+static const char *const skb_link_names[2] = { "acct_skb_ingress", "acct_skb_egress" };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+const char *acct_source(const struct acct *ac)
+{
+	return ac->module ? "module" : "cgroupfs";
+}
+
+const char *acct_memory_source(const struct acct *ac)
+{
+	if (ac->module && (ac->modver.features & PODLANE_F_CGROUP_MEMORY))
+		return "module";
+	if (ac->cg2 && !ac->memcg_v1)
+		return "cgroupfs-v2";
+	if (ac->memcg_v1)
+		return "cgroupfs-v1";
+	return "none";
+}
+
+const char *acct_psi_source(const struct acct *ac)
+{
+	if (ac->module && (ac->modver.features & PODLANE_F_CGROUP_PSI))
+		return "module";
+	if (ac->psi_cgroup || ac->psi_node)
+		return "cgroupfs";
+	return "none";
+}
+
+/* ---- discovery ---- */
+
+/* Mount point of the v1 hierarchy that has the memory controller. */
+static bool find_memcg_v1(char *buf, size_t len)
+{
+	char line[1024], dev[256], dir[PATH_MAX], type[64], opts[512];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *tok, *save = NULL;
+
+		if (sscanf(line, "%255s %4095s %63s %511s", dev, dir, type, opts) != 4 ||
+		    strcmp(type, "cgroup"))
+			continue;
+		for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (!strcmp(tok, "memory")) {
+				snprintf(buf, len, "%s", dir);
+				found = true;
+			}
+	}
+	fclose(f);
+	return found;
+}
+
+static void module_probe(struct acct *ac)
+{
+	int err;
+
+	if (ac->module)
+		return;
+	err = pl_genl_open(&ac->genl);
+	if (!err)
+		err = pl_genl_version(&ac->genl, &ac->modver);
+	if (err) {
+		if (err != -ENOENT)
+			log_warn("podlane.ko does not answer, reading cgroupfs err=\"%s\"",
+				 strerror(-err));
+		pl_genl_close(&ac->genl);
+		return;
+	}
+	ac->module = true;
+	log_info("accounting reads the kernel through podlane.ko version=%u features=0x%llx "
+		 "kernel=%s", ac->modver.version, (unsigned long long)ac->modver.features,
+		 ac->modver.kernel_release);
+}
+
+/* The module went away (unloaded): fall back to cgroupfs until it is back. */
+static void module_lost(struct acct *ac, int err)
+{
+	log_warn("podlane.ko stopped answering, reading cgroupfs err=\"%s\"", strerror(-err));
+	pl_genl_close(&ac->genl);
+	ac->module = false;
+	memset(&ac->modver, 0, sizeof(ac->modver));
+}
+
+/* ---- BPF ---- */
+
+static int link_path(const char *pin_root, const char *name, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s/links/%s", pin_root, name) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Adopt the pinned link of a previous run and put the new program in it, or attach and pin.
+ * One attachment per pin root, whatever the number of restarts.
+ */
+static int attach_skb(struct agent *a, struct acct *ac, int i, struct bpf_program *prog)
+{
+	char path[PATH_MAX];
+	struct bpf_link *l;
+	int err, cg_fd;
+
+	err = link_path(a->pin_root, skb_link_names[i], path, sizeof(path));
+	if (err)
+		return err;
+	/* Only ask libbpf when there is a pin: it warns about a missing one. */
+	l = access(path, F_OK) ? NULL : bpf_link__open(path);
+	if (l) {
+		err = bpf_link__update_program(l, prog);
+		if (!err) {
+			ac->skb_links[i] = l;
+			ac->skb_adopted[i] = true;
+			return 0;
+		}
+		/* Its cgroup is gone or it was detached: replace it. */
+		log_warn("pinned link unusable, attaching anew path=%s err=\"%s\"", path,
+			 strerror(-err));
+		bpf_link__unpin(l);
+		bpf_link__destroy(l);
+	}
+	cg_fd = open(ac->cg2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0)
+		return -errno;
+	l = bpf_program__attach_cgroup(prog, cg_fd);
+	err = l ? 0 : -errno;
+	close(cg_fd);
+	if (err)
+		return err;
+	err = bpf_link__pin(l, path);
+	if (err) {
+		bpf_link__destroy(l);
+		return err;
+	}
+	ac->skb_links[i] = l;
+	return 0;
+}
+
+/* One pass of the task iterator: charges every live task's growth. One reader at a time. */
+static void iterate(struct acct *ac)
+{
+	char buf[64];
+	int fd;
+
+	if (!ac->bpf)
+		return;
+	fd = bpf_iter_create(bpf_link__fd(ac->sched->links.acct_iter_tasks));
+	if (fd < 0) {
+		log_warn("failed to create task iterator: %s", strerror(errno));
+		return;
+	}
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
+static int bpf_open(struct agent *a, struct acct *ac)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->pin_root);
+	char path[PATH_MAX];
+	int err, i;
+
+	snprintf(path, sizeof(path), "%s/links", a->pin_root);
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		log_warn("failed to create link directory '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	ac->sched = sched_acct__open_opts(&opts);
+	if (!ac->sched) {
+		err = -errno;
+		log_warn("failed to open BPF object 'sched_acct': %s", strerror(errno));
+		return err;
+	}
+	err = sched_acct__load(ac->sched);
+	if (err) {
+		log_warn("failed to load BPF object 'sched_acct': %s", strerror(-err));
+		return err;
+	}
+	ac->sched->links.acct_iter_tasks =
+		bpf_program__attach_iter(ac->sched->progs.acct_iter_tasks, NULL);
+	if (!ac->sched->links.acct_iter_tasks) {
+		err = -errno;
+		log_warn("failed to attach program 'acct_iter_tasks': %s", strerror(errno));
+		return err;
+	}
+	ac->sched->links.acct_task_free = bpf_program__attach(ac->sched->progs.acct_task_free);
+	if (!ac->sched->links.acct_task_free) {
+		err = -errno;
+		log_warn("failed to attach program 'acct_task_free': %s", strerror(errno));
+		return err;
+	}
+
+	ac->skb = cgroup_skb_acct__open_opts(&opts);
+	if (!ac->skb) {
+		err = -errno;
+		log_warn("failed to open BPF object 'cgroup_skb_acct': %s", strerror(errno));
+		return err;
+	}
+	err = cgroup_skb_acct__load(ac->skb);
+	if (err) {
+		log_warn("failed to load BPF object 'cgroup_skb_acct': %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < 2; i++) {
+		struct bpf_program *p = i ? ac->skb->progs.acct_skb_egress :
+					    ac->skb->progs.acct_skb_ingress;
+
+		err = attach_skb(a, ac, i, p);
+		if (err) {
+			log_warn("failed to attach program '%s' to cgroup '%s': %s",
+				 skb_link_names[i], ac->cg2_mount, strerror(-err));
+			return err;
+		}
+	}
+	ac->cgacct_fd = bpf_map__fd(ac->sched->maps.podlane_cgacct);
+	ac->cgerrs_fd = bpf_map__fd(ac->sched->maps.podlane_cgerrs);
+	/* One buffer for both maps' per-CPU values. */
+	_Static_assert(sizeof(struct cgroup_acct) >= sizeof(struct cgroup_acct_errors),
+		       "vals holds either value");
+	ac->vals = calloc(ac->ncpus, sizeof(struct cgroup_acct));
+	if (!ac->vals)
+		return -ENOMEM;
+	ac->bpf = true;
+	/* Tasks born before now are charged from the first iteration on: run it right away. */
+	iterate(ac);
+	log_info("accounting programs attached cgroup2=%s skb_links=%s", ac->cg2_mount,
+		 ac->skb_adopted[0] && ac->skb_adopted[1] ? "adopted" : "new");
+	return 0;
+}
+
+static void bpf_close(struct acct *ac)
+{
+	int i;
+
+	/* Closing leaves the pinned cgroup links attached: they outlive the agent. */
+	for (i = 0; i < 2; i++) {
+		bpf_link__destroy(ac->skb_links[i]);
+		ac->skb_links[i] = NULL;
+	}
+	cgroup_skb_acct__destroy(ac->skb);
+	sched_acct__destroy(ac->sched);
+	ac->skb = NULL;
+	ac->sched = NULL;
+	ac->bpf = false;
+}
+
+/* Detach the pinned cgroup links and remove the accounting pins. */
+static int remove_pins(const char *pin_root, bool maps)
+{
+	static const char *const map_names[] = { "podlane_cgacct", "podlane_cgerrs" };
+	char path[PATH_MAX];
+	struct bpf_link *l;
+	int err = 0, i;
+
+	for (i = 0; i < 2; i++) {
+		if (link_path(pin_root, skb_link_names[i], path, sizeof(path)) ||
+		    access(path, F_OK))
+			continue;
+		l = bpf_link__open(path);
+		if (!l)
+			continue;
+		/* Unpinning drops the last reference once our fd closes: the link detaches. */
+		if (bpf_link__unpin(l)) {
+			err = -errno;
+			log_error("failed to remove pin '%s': %s", path, strerror(errno));
+		} else {
+			log_info("detached accounting program prog=%s", skb_link_names[i]);
+		}
+		bpf_link__destroy(l);
+	}
+	snprintf(path, sizeof(path), "%s/links", pin_root);
+	rmdir(path);	/* others may keep links there: only when empty */
+	for (i = 0; maps && i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_root, map_names[i]);
+		if (unlink(path) && errno != ENOENT) {
+			err = -errno;
+			log_error("failed to remove pin '%s': %s", path, strerror(errno));
+		}
+	}
+	return err;
+}
+
+int acct_uninstall(const char *pin_root)
+{
+	return remove_pins(pin_root, true);
+}
+
+int acct_open(struct agent *a)
+{
+	struct acct *ac = calloc(1, sizeof(*ac));
+	struct {
+		struct file_handle fh;
+		char bytes[64];
+	} h;
+	int mount_id;
+
+	if (!ac)
+		return -ENOMEM;
+	a->acct = ac;
+	ac->cgacct_fd = ac->cgerrs_fd = ac->cg2_fd = -1;
+	ac->ncpus = libbpf_num_possible_cpus();
+	ac->online_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ac->ncpus <= 0)
+		ac->ncpus = 1;
+	if (ac->online_cpus <= 0)
+		ac->online_cpus = 1;
+	ac->tie_due = true;
+
+	ac->cg2 = pl_cgroup2_mount(ac->cg2_mount, sizeof(ac->cg2_mount)) == 0;
+	if (ac->cg2) {
+		char path[PATH_MAX + 16];
+
+		ac->cg2_fd = open(ac->cg2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		h.fh.handle_bytes = sizeof(h.bytes);
+		ac->handle_type = -1;
+		if (ac->cg2_fd >= 0 && !name_to_handle_at(ac->cg2_fd, "", &h.fh, &mount_id,
+							  AT_EMPTY_PATH))
+			ac->handle_type = h.fh.handle_type;
+		snprintf(path, sizeof(path), "%s/cpu.pressure", ac->cg2_mount);
+		ac->psi_cgroup = access(path, R_OK) == 0;
+	}
+	ac->memcg_v1 = find_memcg_v1(ac->memcg_v1_mount, sizeof(ac->memcg_v1_mount));
+	ac->psi_node = access("/proc/pressure/cpu", R_OK) == 0;
+	module_probe(ac);
+
+	if (!a->accounting) {
+		/* Off means no kernel hooks at all, also none a previous run left pinned. */
+		remove_pins(a->pin_root, false);
+		log_info("accounting programs off (--no-accounting) source=%s", acct_source(ac));
+		return 0;
+	}
+	if (!ac->cg2) {
+		log_warn("no cgroup v2 hierarchy mounted: per-cgroup accounting is off");
+		return 0;
+	}
+	if (bpf_open(a, ac)) {
+		log_warn("accounting programs not loaded, CPU from cpu.stat, no run-queue or "
+			 "traffic figures");
+		bpf_close(ac);
+	}
+	return 0;
+}
+
+void acct_close(struct agent *a)
+{
+	struct acct *ac = a->acct;
+	size_t i;
+
+	if (!ac)
+		return;
+	bpf_close(ac);
+	free(ac->vals);
+	pl_genl_close(&ac->genl);
+	if (ac->cg2_fd >= 0)
+		close(ac->cg2_fd);
+	for (i = 0; i < ac->npods; i++)
+		free(ac->pods[i].members);
+	free(ac->pods);
+	free(ac);
+	a->acct = NULL;
+}
+
+/* ---- pods: follow the endpoint map ---- */
+
+static struct acct_pod *pod_find(struct acct *ac, __u32 ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < ac->npods; i++)
+		if (ac->pods[i].ifindex == ifindex)
+			return &ac->pods[i];
+	return NULL;
+}
+
+static int sync_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
+{
+	struct acct *ac = data;
+	struct acct_pod *p = pod_find(ac, ifindex), *n;
+
+	/* A reused ifindex with another container is a new pod. */
+	if (p && (strcmp(p->meta.container_id, meta->container_id) ||
+		  p->meta.netns_cookie != meta->netns_cookie)) {
+		free(p->members);
+		memset(p, 0, sizeof(*p));
+		p->ifindex = ifindex;
+		ac->tie_due = true;
+	}
+	if (!p) {
+		n = realloc(ac->pods, (ac->npods + 1) * sizeof(*n));
+		if (!n)
+			return 0;
+		ac->pods = n;
+		p = &ac->pods[ac->npods++];
+		memset(p, 0, sizeof(*p));
+		p->ifindex = ifindex;
+		ac->tie_due = true;
+	}
+	p->meta = *meta;
+	inet_ntop(AF_INET, &meta->addr.ip4, p->ip, sizeof(p->ip));
+	p->present = true;
+	return 0;
+}
+
+static void pods_sync(struct agent *a, struct acct *ac)
+{
+	size_t i = 0;
+
+	for (i = 0; i < ac->npods; i++)
+		ac->pods[i].present = false;
+	endpoint_walk(a, sync_cb, ac);
+	for (i = 0; i < ac->npods;) {
+		if (ac->pods[i].present) {
+			i++;
+			continue;
+		}
+		free(ac->pods[i].members);
+		ac->pods[i] = ac->pods[--ac->npods];
+	}
+}
+
+/* ---- the tie ---- */
+
+/* Deepest common ancestor of two cgroup paths, into a. */
+static void common_ancestor(char *a, const char *b)
+{
+	size_t i = 0, last = 0;
+
+	while (a[i] && a[i] == b[i]) {
+		if (a[i] == '/')
+			last = i;
+		i++;
+	}
+	if (!a[i] && (!b[i] || b[i] == '/'))
+		return;		/* a is b or an ancestor of b */
+	if (a[i] == '/' && !b[i]) {
+		a[i] = '\0';	/* b is an ancestor of a */
+		return;
+	}
+	a[last ? last : 1] = '\0';
+	if (!last)
+		a[0] = '/';
+}
+
+static void scan_pid_cgroups(struct acct *ac, const char *pid, struct acct_pod *p)
+{
+	char path[300], line[1024], v2[ACCT_PATH_LEN] = "", mem[ACCT_PATH_LEN] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	/* Lines are "<hierarchy id>:<controllers>:<path>"; v2 is "0::<path>". */
+	while (fgets(line, sizeof(line), f)) {
+		char *ctrl = strchr(line, ':'), *cg, *t, *save = NULL;
+		bool memory = false;
+
+		if (!ctrl)
+			continue;
+		*ctrl++ = '\0';
+		cg = strchr(ctrl, ':');
+		if (!cg)
+			continue;
+		*cg++ = '\0';
+		cg[strcspn(cg, "\n")] = '\0';
+		if (!strcmp(line, "0") && !ctrl[0]) {
+			snprintf(v2, sizeof(v2), "%s", cg);
+			continue;
+		}
+		for (t = strtok_r(ctrl, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			memory |= !strcmp(t, "memory");
+		if (memory)
+			snprintf(mem, sizeof(mem), "%s", cg);
+	}
+	fclose(f);
+	/* The root cgroup is everyone's, not a pod's. */
+	if (!v2[0] || !strcmp(v2, "/"))
+		return;
+	if (!p->scan_v2[0])
+		snprintf(p->scan_v2, sizeof(p->scan_v2), "%s", v2);
+	else
+		common_ancestor(p->scan_v2, v2);
+	p->scan_procs++;
+	if (!ac->memcg_v1 || !mem[0])
+		return;
+	if (!p->scan_mem[0])
+		snprintf(p->scan_mem, sizeof(p->scan_mem), "%s", mem);
+	else
+		common_ancestor(p->scan_mem, mem);
+}
+
+static void tie_refresh(struct acct *ac)
+{
+	uint64_t t0 = mono_ns();
+	char self[32], link[64], path[300];
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < ac->npods; i++) {
+		ac->pods[i].scan_v2[0] = ac->pods[i].scan_mem[0] = '\0';
+		ac->pods[i].scan_procs = 0;
+	}
+	snprintf(self, sizeof(self), "%d", getpid());
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while (ac->npods && (de = readdir(d))) {
+		unsigned long long ino;
+		ssize_t n;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || !strcmp(de->d_name, self))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "net:[%llu]", &ino) != 1)
+			continue;
+		for (i = 0; i < ac->npods; i++)
+			if (ac->pods[i].meta.netns_cookie == ino)
+				scan_pid_cgroups(ac, de->d_name, &ac->pods[i]);
+	}
+	closedir(d);
+
+	for (i = 0; i < ac->npods; i++) {
+		struct acct_pod *p = &ac->pods[i];
+		char dir[PATH_MAX + ACCT_PATH_LEN];
+		struct stat st;
+
+		p->nprocs = p->scan_procs;
+		if (!p->scan_v2[0]) {
+			/* Nobody home now: keep the last tie, its counters stay meaningful. */
+			continue;
+		}
+		snprintf(dir, sizeof(dir), "%s%s", ac->cg2_mount, p->scan_v2);
+		if (stat(dir, &st))
+			continue;
+		if (!p->tied || strcmp(p->cgroup, p->scan_v2))
+			log_info("endpoint tied to cgroup host_ifname=%s container_id=%.12s "
+				 "cgroup=%s cgroup_id=%llu", p->meta.host_ifname,
+				 p->meta.container_id, p->scan_v2, (unsigned long long)st.st_ino);
+		p->tied = true;
+		p->cgroup_id = st.st_ino;
+		snprintf(p->cgroup, sizeof(p->cgroup), "%s", p->scan_v2);
+		snprintf(p->memcg_v1, sizeof(p->memcg_v1), "%s", p->scan_mem);
+	}
+	ac->tie_us = (mono_ns() - t0) / 1e3;
+}
+
+/* ---- reading the counters ---- */
+
+static void counters_add(struct acct_counters *s, const struct acct_counters *v)
+{
+	s->cpu_ns += v->cpu_ns;
+	s->runq_wait_ns += v->runq_wait_ns;
+	s->runq_waits += v->runq_waits;
+	s->rx_packets += v->rx_packets;
+	s->rx_bytes += v->rx_bytes;
+	s->tx_packets += v->tx_packets;
+	s->tx_bytes += v->tx_bytes;
+}
+
+/* A cgroup's counters summed over CPUs; false when it has no entry (never used anything). */
+static bool cgacct_read(struct acct *ac, uint64_t id, struct acct_counters *out)
+{
+	const struct cgroup_acct *v = ac->vals;
+	int cpu;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(ac->cgacct_fd, &id, ac->vals))
+		return false;
+	for (cpu = 0; cpu < ac->ncpus; cpu++) {
+		out->cpu_ns += v[cpu].cpu_ns;
+		out->runq_wait_ns += v[cpu].runq_wait_ns;
+		out->runq_waits += v[cpu].runq_waits;
+		out->rx_packets += v[cpu].rx_packets;
+		out->rx_bytes += v[cpu].rx_bytes;
+		out->tx_packets += v[cpu].tx_packets;
+		out->tx_bytes += v[cpu].tx_bytes;
+	}
+	return true;
+}
+
+/* Ids of the cgroups under dir, the pod cgroup first; bounded by ACCT_MAX_MEMBERS. */
+static void subtree_ids(const char *dir, uint64_t *ids, size_t *n, int depth)
+{
+	char sub[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (*n >= ACCT_MAX_MEMBERS || depth > 16 || stat(dir, &st))
+		return;
+	ids[(*n)++] = st.st_ino;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && *n < ACCT_MAX_MEMBERS) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= (int)sizeof(sub))
+			continue;
+		subtree_ids(sub, ids, n, depth + 1);
+	}
+	closedir(d);
+}
+
+/*
+ * The pod's totals: what its cgroups have now, plus what cgroups that left the subtree
+ * (removed containers) had when last seen, so the totals never go backwards.
+ */
+static void pod_read_bpf(struct acct *ac, struct acct_pod *p)
+{
+	static uint64_t ids[ACCT_MAX_MEMBERS];
+	char dir[PATH_MAX + ACCT_PATH_LEN];
+	struct acct_member *m;
+	size_t n = 0, i, j;
+
+	if (!p->tied)
+		return;
+	snprintf(dir, sizeof(dir), "%s%s", ac->cg2_mount, p->cgroup);
+	subtree_ids(dir, ids, &n, 0);
+	m = calloc(n ? n : 1, sizeof(*m));
+	if (!m)
+		return;
+	for (i = 0; i < p->nmembers; i++) {
+		for (j = 0; j < n && ids[j] != p->members[i].id; j++)
+			;
+		if (j == n)
+			counters_add(&p->retired, &p->members[i].last);
+	}
+	p->total = p->retired;
+	for (j = 0; j < n; j++) {
+		m[j].id = ids[j];
+		if (!cgacct_read(ac, ids[j], &m[j].last)) {
+			/* Not in the map (yet, or deleted by GC): keep what we knew. */
+			for (i = 0; i < p->nmembers; i++)
+				if (p->members[i].id == ids[j])
+					m[j].last = p->members[i].last;
+		}
+		counters_add(&p->total, &m[j].last);
+	}
+	free(p->members);
+	p->members = m;
+	p->nmembers = n;
+}
+
+struct dump_first {
+	uint64_t id;
+	struct pl_cgroup_info info;
+	bool found;
+};
+
+static int dump_first_cb(const struct pl_cgroup_info *info, void *data)
+{
+	struct dump_first *d = data;
+
+	if (info->id != d->id)
+		return 0;
+	d->info = *info;
+	d->info.path = NULL;
+	d->found = true;
+	return 1;	/* the subtree root comes first: nothing else is needed */
+}
+
+static uint64_t read_u64_file(const char *path, bool *ok)
+{
+	char buf[64];
+	FILE *f = fopen(path, "re");
+
+	*ok = false;
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9')
+		*ok = true;
+	fclose(f);
+	return *ok ? strtoull(buf, NULL, 10) : 0;
+}
+
+/* Memory, PSI and (without BPF) CPU of the pod cgroup: the module, else cgroupfs. */
+static void pod_read_kernel(struct acct *ac, struct acct_pod *p)
+{
+	struct pl_cgroup_info info = {};
+	bool have = false;
+	int err;
+
+	if (!p->tied)
+		return;
+	if (ac->module) {
+		struct dump_first d = { .id = p->cgroup_id };
+
+		err = pl_genl_cgroup_dump(&ac->genl, p->cgroup_id, dump_first_cb, &d);
+		if (err && err != -ECANCELED && err != -ENOENT)
+			module_lost(ac, err);
+		else if (d.found) {
+			info = d.info;
+			have = true;
+		}
+	}
+	if (!have && pl_cgroupfs_read(ac->cg2_mount, p->cgroup, ac->psi_cgroup, &info))
+		return;
+
+	p->has_memory = info.has_memory;
+	p->memory_bytes = info.memory_current;
+	p->has_memory_max = info.has_memory_max;
+	p->memory_max = info.memory_max;
+	if (!p->has_memory && ac->memcg_v1 && p->memcg_v1[0]) {
+		char path[PATH_MAX + 2 * ACCT_PATH_LEN];
+		bool ok;
+
+		snprintf(path, sizeof(path), "%s%s/memory.usage_in_bytes", ac->memcg_v1_mount,
+			 p->memcg_v1);
+		p->memory_bytes = read_u64_file(path, &ok);
+		p->has_memory = ok;
+		snprintf(path, sizeof(path), "%s%s/memory.limit_in_bytes", ac->memcg_v1_mount,
+			 p->memcg_v1);
+		p->memory_max = read_u64_file(path, &ok);
+		/* v1 says "no limit" with a huge page-aligned number. */
+		p->has_memory_max = ok && p->memory_max < (1ULL << 62);
+	}
+	memcpy(p->psi, info.psi, sizeof(p->psi));
+	if (!ac->bpf && info.has_cpu) {
+		p->total.cpu_ns = info.cpu_usage_us * 1000;
+		p->cpu_from_kernel = true;
+	}
+}
+
+static void node_read(struct acct *ac)
+{
+	unsigned long long v[10] = {};
+	char line[512];
+	FILE *f;
+	int err = -ENOENT;
+
+	if (ac->module) {
+		err = pl_genl_node_pressure(&ac->genl, ac->node.psi);
+		if (err)
+			module_lost(ac, err);
+	}
+	if (err && ac->psi_node)
+		err = pl_psi_read_node(ac->node.psi);
+	ac->node.has_psi = !err;
+
+	f = fopen("/proc/stat", "re");
+	if (f) {
+		if (fgets(line, sizeof(line), f) &&
+		    sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 4) {
+			/* guest time is already in user/nice: not counted twice. */
+			uint64_t idle = v[3] + v[4];
+			uint64_t total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+			uint64_t busy = total - idle;
+
+			if (ac->node.stat_valid && total > ac->node.stat_total)
+				ac->node.busy = (double)(busy - ac->node.stat_busy) /
+						(total - ac->node.stat_total);
+			ac->node.stat_busy = busy;
+			ac->node.stat_total = total;
+			ac->node.stat_valid = true;
+		}
+		fclose(f);
+	}
+}
+
+static bool cgroup_exists(struct acct *ac, uint64_t id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh.handle_bytes = sizeof(uint64_t), .fh.handle_type = ac->handle_type };
+	int fd;
+
+	if (ac->handle_type < 0)
+		return true;
+	h.id = id;
+	fd = open_by_handle_at(ac->cg2_fd, &h.fh, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return errno != ESTALE && errno != ENOENT;
+}
+
+/*
+ * Walk podlane_cgacct: count entries, add up the node's run-queue wait, and (gc) delete the
+ * entries of cgroups that no longer exist, keeping their wait in the node total.
+ */
+static void map_walk(struct acct *ac, bool gc)
+{
+	static uint64_t node_retired_runq;
+	uint64_t key, next, *prev = NULL, n = 0, runq = 0;
+	struct acct_counters c;
+	__u32 zero = 0;
+	int cpu;
+
+	while (!bpf_map_get_next_key(ac->cgacct_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!cgacct_read(ac, key, &c))
+			continue;
+		if (gc && !cgroup_exists(ac, key) && !bpf_map_delete_elem(ac->cgacct_fd, &key)) {
+			node_retired_runq += c.runq_wait_ns;
+			ac->gc_deleted++;
+			continue;
+		}
+		runq += c.runq_wait_ns;
+		n++;
+	}
+	ac->map_entries = n;
+	ac->node.runq_total_ns = runq + node_retired_runq;
+	ac->node.runq_valid = true;
+
+	memset(&ac->errs, 0, sizeof(ac->errs));
+	if (!bpf_map_lookup_elem(ac->cgerrs_fd, &zero, ac->vals)) {
+		const struct cgroup_acct_errors *e = ac->vals;
+
+		for (cpu = 0; cpu < ac->ncpus; cpu++) {
+			ac->errs.full_sched += e[cpu].full_sched;
+			ac->errs.full_skb += e[cpu].full_skb;
+			ac->errs.task_state += e[cpu].task_state;
+		}
+	}
+}
+
+/* Bring the pods' cumulative counters up to this moment (the API calls it before answering). */
+static void refresh_counters(struct acct *ac)
+{
+	size_t i;
+
+	iterate(ac);
+	for (i = 0; ac->bpf && i < ac->npods; i++)
+		pod_read_bpf(ac, &ac->pods[i]);
+}
+
+void acct_refresh_counters(struct agent *a)
+{
+	if (a->acct)
+		refresh_counters(a->acct);
+}
+
+static double rate(uint64_t now, uint64_t before, double dt)
+{
+	return now >= before ? (now - before) / dt : 0;
+}
+
+void acct_tick(struct agent *a)
+{
+	struct acct *ac = a->acct;
+	uint64_t now, t0 = mono_ns(), prev_runq;
+	double dt;
+	size_t i;
+
+	if (!ac)
+		return;
+	now = t0;
+	pods_sync(a, ac);
+	if (ac->tie_due || now - ac->last_tie_ns >= ACCT_TIE_MS * 1000000ULL) {
+		tie_refresh(ac);
+		ac->last_tie_ns = now;
+		ac->tie_due = false;
+	}
+	if (!ac->module && now >= ac->module_retry_ns) {
+		/* Loaded after we started? Cheap to ask every half minute. */
+		module_probe(ac);
+		ac->module_retry_ns = now + 30000000000ULL;
+	}
+	refresh_counters(ac);
+	for (i = 0; i < ac->npods; i++)
+		pod_read_kernel(ac, &ac->pods[i]);
+	node_read(ac);
+	prev_runq = ac->node.runq_total_ns;
+	if (ac->bpf) {
+		bool gc = now - ac->last_gc_ns >= ACCT_GC_MS * 1000000ULL;
+
+		map_walk(ac, gc);
+		if (gc)
+			ac->last_gc_ns = now;
+	}
+
+	dt = ac->last_tick_ns ? (now - ac->last_tick_ns) / 1e9 : 0;
+	ac->node.rx_bps = ac->node.tx_bps = 0;
+	for (i = 0; i < ac->npods; i++) {
+		struct acct_pod *p = &ac->pods[i];
+		struct acct_counters *c = &p->total, *o = &p->tick_prev;
+
+		if (p->tick_valid && dt > 0) {
+			double ran = c->cpu_ns >= o->cpu_ns ? c->cpu_ns - o->cpu_ns : 0;
+			double waited = c->runq_wait_ns >= o->runq_wait_ns ?
+					c->runq_wait_ns - o->runq_wait_ns : 0;
+
+			p->rate.cpu_cores = ran / 1e9 / dt;
+			p->rate.runq_per_s = waited / 1e9 / dt;
+			p->rate.runq_share = ran + waited > 0 ? waited / (ran + waited) : 0;
+			p->rate.rx_bps = rate(c->rx_bytes, o->rx_bytes, dt);
+			p->rate.tx_bps = rate(c->tx_bytes, o->tx_bytes, dt);
+			p->rate.rx_pps = rate(c->rx_packets, o->rx_packets, dt);
+			p->rate.tx_pps = rate(c->tx_packets, o->tx_packets, dt);
+		}
+		p->tick_prev = *c;
+		p->tick_valid = p->tied;
+		ac->node.rx_bps += p->rate.rx_bps;
+		ac->node.tx_bps += p->rate.tx_bps;
+	}
+	if (dt > 0 && ac->bpf && ac->node.runq_total_ns >= prev_runq && prev_runq)
+		ac->node.runq_per_cpu = (ac->node.runq_total_ns - prev_runq) / 1e9 / dt /
+					ac->online_cpus;
+	hints_compute(ac, dt);
+	ac->last_tick_ns = now;
+	ac->seq++;
+	ac->updated_ns = real_ns();
+	ac->tick_us = (mono_ns() - t0) / 1e3;
+}
+
+void acct_endpoint_changed(struct agent *a)
+{
+	if (a->acct)
+		a->acct->tie_due = true;
+}
+
+/* ---- API ---- */
+
+static struct json_object *psi_json(const struct pl_psi *psi)
+{
+	static const char *const names[PL_PSI_NR] = { "cpu", "memory", "io" };
+	struct json_object *o = json_object_new_object();
+	int i;
+
+	for (i = 0; i < PL_PSI_NR; i++) {
+		struct json_object *r;
+
+		if (!psi[i].valid)
+			continue;
+		r = json_object_new_object();
+		json_object_object_add(r, "some_avg10", json_object_new_double(psi[i].some_avg[0]));
+		json_object_object_add(r, "some_avg60", json_object_new_double(psi[i].some_avg[1]));
+		json_object_object_add(r, "some_avg300",
+				       json_object_new_double(psi[i].some_avg[2]));
+		json_object_object_add(r, "some_total_us",
+				       json_object_new_int64(psi[i].some_total_us));
+		if (psi[i].has_full) {
+			json_object_object_add(r, "full_avg10",
+					       json_object_new_double(psi[i].full_avg[0]));
+			json_object_object_add(r, "full_total_us",
+					       json_object_new_int64(psi[i].full_total_us));
+		}
+		json_object_object_add(o, names[i], r);
+	}
+	return o;
+}
+
+void acct_status(struct agent *a, struct json_object *o)
+{
+	struct acct *ac = a->acct;
+	struct json_object *s = json_object_new_object(), *m;
+
+	json_object_object_add(o, "accounting", s);
+	if (!ac) {
+		json_object_object_add(s, "enabled", json_object_new_boolean(0));
+		return;
+	}
+	json_object_object_add(s, "enabled", json_object_new_boolean(ac->bpf));
+	json_object_object_add(s, "source", json_object_new_string(acct_source(ac)));
+	json_object_object_add(s, "cpu_source", json_object_new_string(ac->bpf ? "bpf" :
+							acct_source(ac)));
+	json_object_object_add(s, "traffic_source", json_object_new_string(ac->bpf ? "bpf" :
+								       "none"));
+	json_object_object_add(s, "memory_source",
+			       json_object_new_string(acct_memory_source(ac)));
+	json_object_object_add(s, "psi_source", json_object_new_string(acct_psi_source(ac)));
+	json_object_object_add(s, "cgroup2", ac->cg2 ? json_object_new_string(ac->cg2_mount) :
+				NULL);
+	json_object_object_add(s, "memcg_v1", ac->memcg_v1 ?
+			       json_object_new_string(ac->memcg_v1_mount) : NULL);
+	json_object_object_add(s, "psi_node", json_object_new_boolean(ac->psi_node ||
+								     ac->module));
+	json_object_object_add(s, "psi_cgroup", json_object_new_boolean(ac->psi_cgroup));
+	json_object_object_add(s, "skb_links", json_object_new_string(
+		!ac->bpf ? "none" : ac->skb_adopted[0] && ac->skb_adopted[1] ? "adopted" : "new"));
+	json_object_object_add(s, "map_entries", json_object_new_int64(ac->map_entries));
+	json_object_object_add(s, "gc_deleted", json_object_new_int64(ac->gc_deleted));
+	json_object_object_add(s, "tick_us", json_object_new_int64((int64_t)ac->tick_us));
+	json_object_object_add(s, "tie_us", json_object_new_int64((int64_t)ac->tie_us));
+	m = json_object_new_object();
+	json_object_object_add(m, "present", json_object_new_boolean(ac->module));
+	if (ac->module) {
+		json_object_object_add(m, "version", json_object_new_int(ac->modver.version));
+		json_object_object_add(m, "features",
+				       json_object_new_int64(ac->modver.features));
+		json_object_object_add(m, "kernel",
+				       json_object_new_string(ac->modver.kernel_release));
+	}
+	json_object_object_add(s, "module", m);
+	m = json_object_new_object();
+	json_object_object_add(m, "full_sched", json_object_new_int64(ac->errs.full_sched));
+	json_object_object_add(m, "full_skb", json_object_new_int64(ac->errs.full_skb));
+	json_object_object_add(m, "task_state", json_object_new_int64(ac->errs.task_state));
+	json_object_object_add(s, "errors", m);
+}
+
+void acct_endpoint_fields(struct agent *a, __u32 ifindex, struct json_object *ep)
+{
+	struct acct_pod *p = a->acct ? pod_find(a->acct, ifindex) : NULL;
+
+	if (!p || !p->tied) {
+		json_object_object_add(ep, "cgroup", NULL);
+		json_object_object_add(ep, "cgroup_id", NULL);
+		return;
+	}
+	json_object_object_add(ep, "cgroup", json_object_new_string(p->cgroup));
+	json_object_object_add(ep, "cgroup_id", json_object_new_int64(p->cgroup_id));
+	json_object_object_add(ep, "memcg_v1", p->memcg_v1[0] ?
+			       json_object_new_string(p->memcg_v1) : NULL);
+	json_object_object_add(ep, "processes", json_object_new_int(p->nprocs));
+}
+
+static struct json_object *pod_json(struct acct *ac, struct acct_pod *p)
+{
+	struct json_object *o = json_object_new_object(), *r;
+
+	json_object_object_add(o, "container_id", json_object_new_string(p->meta.container_id));
+	json_object_object_add(o, "network", json_object_new_string(p->meta.network));
+	json_object_object_add(o, "ifname", json_object_new_string(p->meta.ifname));
+	json_object_object_add(o, "host_ifname", json_object_new_string(p->meta.host_ifname));
+	json_object_object_add(o, "ifindex", json_object_new_int64(p->ifindex));
+	json_object_object_add(o, "ip", json_object_new_string(p->ip));
+	json_object_object_add(o, "netns", json_object_new_string(p->meta.netns));
+	json_object_object_add(o, "cgroup", p->tied ? json_object_new_string(p->cgroup) : NULL);
+	json_object_object_add(o, "cgroup_id", p->tied ? json_object_new_int64(p->cgroup_id) :
+			       NULL);
+	json_object_object_add(o, "processes", json_object_new_int(p->nprocs));
+	json_object_object_add(o, "cpu_seconds", json_object_new_double(p->total.cpu_ns / 1e9));
+	json_object_object_add(o, "cpu_ns", json_object_new_int64(p->total.cpu_ns));
+	if (ac->bpf) {
+		json_object_object_add(o, "runq_wait_seconds",
+				       json_object_new_double(p->total.runq_wait_ns / 1e9));
+		json_object_object_add(o, "runq_waits", json_object_new_int64(p->total.runq_waits));
+		json_object_object_add(o, "rx_packets", json_object_new_int64(p->total.rx_packets));
+		json_object_object_add(o, "rx_bytes", json_object_new_int64(p->total.rx_bytes));
+		json_object_object_add(o, "tx_packets", json_object_new_int64(p->total.tx_packets));
+		json_object_object_add(o, "tx_bytes", json_object_new_int64(p->total.tx_bytes));
+	}
+	json_object_object_add(o, "memory_bytes", p->has_memory ?
+			       json_object_new_int64(p->memory_bytes) : NULL);
+	json_object_object_add(o, "memory_max", p->has_memory_max ?
+			       json_object_new_int64(p->memory_max) : NULL);
+	json_object_object_add(o, "psi", psi_json(p->psi));
+	r = json_object_new_object();
+	json_object_object_add(r, "cpu_cores", json_object_new_double(p->rate.cpu_cores));
+	json_object_object_add(r, "runq_per_s", json_object_new_double(p->rate.runq_per_s));
+	json_object_object_add(r, "runq_share", json_object_new_double(p->rate.runq_share));
+	json_object_object_add(r, "rx_bps", json_object_new_double(p->rate.rx_bps));
+	json_object_object_add(r, "tx_bps", json_object_new_double(p->rate.tx_bps));
+	json_object_object_add(r, "rx_pps", json_object_new_double(p->rate.rx_pps));
+	json_object_object_add(r, "tx_pps", json_object_new_double(p->rate.tx_pps));
+	json_object_object_add(o, "rates", r);
+	r = json_object_new_object();
+	hints_json_terms(&p->hint, r);
+	json_object_object_add(o, "hint", r);
+	return o;
+}
+
+struct json_object *acct_op(struct agent *a, struct json_object *req)
+{
+	struct acct *ac = a->acct;
+	struct json_object *o, *pods, *n;
+	size_t i;
+
+	if (!ac)
+		return api_error(PODLANE_ERR_NOT_AVAILABLE, "accounting is not running", NULL);
+	/* Cumulative counters as of now; rates and kernel figures are from the last tick. */
+	refresh_counters(ac);
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "source", json_object_new_string(acct_source(ac)));
+	json_object_object_add(o, "bpf", json_object_new_boolean(ac->bpf));
+	json_object_object_add(o, "memory_source",
+			       json_object_new_string(acct_memory_source(ac)));
+	json_object_object_add(o, "psi_source", json_object_new_string(acct_psi_source(ac)));
+	json_object_object_add(o, "seq", json_object_new_int64(ac->seq));
+	json_object_object_add(o, "updated_ns", json_object_new_int64(ac->updated_ns));
+	json_object_object_add(o, "interval_ms", json_object_new_int(ACCT_TICK_MS));
+	pods = json_object_new_array();
+	for (i = 0; i < ac->npods; i++)
+		json_object_array_add(pods, pod_json(ac, &ac->pods[i]));
+	json_object_object_add(o, "pods", pods);
+	n = json_object_new_object();
+	json_object_object_add(n, "cpus", json_object_new_int(ac->online_cpus));
+	json_object_object_add(n, "cpu_busy", json_object_new_double(ac->node.busy));
+	json_object_object_add(n, "runq_per_cpu", json_object_new_double(ac->node.runq_per_cpu));
+	json_object_object_add(n, "rx_bps", json_object_new_double(ac->node.rx_bps));
+	json_object_object_add(n, "tx_bps", json_object_new_double(ac->node.tx_bps));
+	json_object_object_add(n, "psi", ac->node.has_psi ? psi_json(ac->node.psi) : NULL);
+	json_object_object_add(o, "node", n);
+	return o;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * acct.h - podlaned's per-pod accounting state, shared by acct.c (gathering), hints.c (the
+ * pressure scores) and metrics.c (the Prometheus exposition). The rest of the agent sees only
+ * the functions declared in agent.h.
+ */
+#ifndef PODLANED_ACCT_H
+#define PODLANED_ACCT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "genl.h"
+#include "podlane.h"
+
+struct agent;
+struct sched_acct;
+struct cgroup_skb_acct;
+struct bpf_link;
+
+#define ACCT_TICK_MS		1000	/* samples, rates and hints: once a second */
+#define ACCT_TIE_MS		2000	/* endpoint -> cgroup tie refresh (a /proc scan) */
+#define ACCT_GC_MS		10000	/* podlane_cgacct entries of removed cgroups */
+#define ACCT_PATH_LEN		256
+#define ACCT_MAX_MEMBERS	256	/* cgroups summed per pod; deeper subtrees are cut */
+
+/* Cumulative usage, as in struct cgroup_acct (summed over CPUs). */
+struct acct_counters {
+	uint64_t cpu_ns;
+	uint64_t runq_wait_ns;
+	uint64_t runq_waits;
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+};
+
+/* A pressure score 0..100 and its parts (see hints.c for the formula). */
+struct hint {
+	double cpu;
+	double runq;
+	double memory;
+	double traffic;
+	double score;
+	const char *dominant;	/* the part that sets the score */
+};
+
+struct acct_rates {
+	double cpu_cores;	/* CPU seconds per second */
+	double runq_per_s;	/* run-queue wait seconds per second */
+	double runq_share;	/* wait / (wait + run): 0 never waited, 1 never ran */
+	double rx_bps;		/* bytes per second */
+	double tx_bps;
+	double rx_pps;
+	double tx_pps;
+};
+
+struct acct_member {
+	uint64_t id;
+	struct acct_counters last;
+};
+
+struct acct_pod {
+	__u32 ifindex;
+	bool present;		/* mark for the sweep that follows the endpoint map */
+	struct endpoint_meta meta;
+	char ip[16];
+
+	/* The tie: the pod's cgroups, found through the processes in its netns. */
+	bool tied;
+	int nprocs;
+	char cgroup[ACCT_PATH_LEN];	/* cgroup v2 path, relative to the mount */
+	uint64_t cgroup_id;
+	char memcg_v1[ACCT_PATH_LEN];	/* v1 memory cgroup, "" when v1 has no memory */
+	char scan_v2[ACCT_PATH_LEN];	/* scratch of the running /proc scan */
+	char scan_mem[ACCT_PATH_LEN];
+	int scan_procs;
+
+	/* Usage of the pod cgroup's subtree, monotonic even when child cgroups go away. */
+	struct acct_member *members;
+	size_t nmembers;
+	struct acct_counters retired;
+	struct acct_counters total;
+	bool cpu_from_kernel;	/* total.cpu_ns from cpu.stat: no BPF accounting */
+
+	bool has_memory;
+	bool has_memory_max;
+	uint64_t memory_bytes;
+	uint64_t memory_max;
+	struct pl_psi psi[PL_PSI_NR];
+
+	struct acct_counters tick_prev;
+	uint64_t tick_prev_ns;
+	bool tick_valid;
+	struct acct_rates rate;
+	struct hint hint;
+};
+
+struct acct_node {
+	uint64_t stat_busy, stat_total;	/* /proc/stat jiffies at the last tick */
+	bool stat_valid;
+	double busy;			/* fraction of all CPUs busy over the last tick */
+	double runq_per_cpu;		/* run-queue wait seconds per second per CPU */
+	uint64_t runq_total_ns;		/* /proc/schedstat, all CPUs */
+	bool runq_valid;
+	double rx_bps, tx_bps;		/* sum over pods */
+	bool has_psi;
+	struct pl_psi psi[PL_PSI_NR];
+	struct hint hint;
+};
+
+struct acct {
+	bool bpf;			/* accounting programs loaded and attached */
+	struct sched_acct *sched;
+	struct cgroup_skb_acct *skb;
+	struct bpf_link *skb_links[2];
+	bool skb_adopted[2];
+	int cgacct_fd, cgerrs_fd;
+	void *vals;			/* per-CPU lookup buffer */
+	int ncpus;			/* possible CPUs (map values) */
+	int online_cpus;
+
+	char cg2_mount[PATH_MAX];
+	bool cg2;
+	int cg2_fd;
+	int handle_type;		/* file handle type of cgroup2 ids */
+	char memcg_v1_mount[PATH_MAX];
+	bool memcg_v1;
+	bool psi_node;
+	bool psi_cgroup;
+
+	struct pl_genl genl;
+	bool module;
+	struct pl_genl_version modver;
+	uint64_t module_retry_ns;
+
+	struct acct_pod *pods;
+	size_t npods;
+	struct acct_node node;
+
+	bool tie_due;
+	uint64_t last_tie_ns, last_gc_ns, last_tick_ns;
+	uint64_t seq;			/* ticks done */
+	uint64_t updated_ns;		/* CLOCK_REALTIME of the last tick */
+	double tick_us;			/* cost of the last tick */
+	double tie_us;			/* cost of the last tie refresh */
+	uint64_t map_entries;
+	uint64_t gc_deleted;
+	struct cgroup_acct_errors errs;
+};
+
+/* Where a figure comes from, for status and metrics. */
+const char *acct_source(const struct acct *ac);
+const char *acct_memory_source(const struct acct *ac);
+const char *acct_psi_source(const struct acct *ac);
+
+/* Bring the pods' cumulative counters up to this moment (before answering a reader). */
+void acct_refresh_counters(struct agent *a);
+
+/* hints.c */
+void hints_compute(struct acct *ac, double dt);
+void hints_json_terms(const struct hint *h, struct json_object *o);
+
+#endif /* PODLANED_ACCT_H */

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * hints.c - node and pod pressure hints: one score from 0 (idle) to 100 (saturated) per node
+ * and per pod, recomputed every accounting tick (once a second) from the deltas of the last
+ * tick. A scheduler or an operator reads "100" as "this is full, place nothing more here"
+ * (node) or "this pod is starved of something" (pod).
+ *
+ * Each score is the largest of four parts, so that one exhausted resource is never averaged
+ * away by three idle ones; `dominant` names the part that set it. All parts are clamped to
+ * 0..100.
+ *
+ * Node:
+ *   cpu      100 * busy, busy = share of all CPUs' time not idle or iowait over the last
+ *            tick (/proc/stat). 100 - cpu is the CPU headroom in percent.
+ *   runq     100 * run-queue wait seconds per second per CPU, summed over every cgroup
+ *            (podlane_cgacct): 100 means on average one task waited for each CPU all the time.
+ *   memory   4 * memory PSI "some" avg10 (percent of time some task stalled on memory):
+ *            25% stalled or more gives 100.
+ *   traffic  100 * bytes per second the pods sent and received / PODLANE_HINT_LINK_BPS
+ *            (10 Gbit/s).
+ * Pod:
+ *   cpu      100 * CPU cores the pod used / its limit: cpu.max quota/period when the pod
+ *            cgroup has one, else the node's CPUs.
+ *   runq     100 * wait / (wait + run) over the last tick: the share of the pod's runnable
+ *            time spent waiting for a CPU (0 = never waited).
+ *   memory   the larger of 4 * the pod cgroup's memory PSI some avg10 and 100 * memory in
+ *            use / memory limit (when it has a limit).
+ *   traffic  100 * the pod's bytes per second (rx + tx) / PODLANE_HINT_LINK_BPS.
+ * Parts the node cannot measure (no PSI, no accounting programs) are 0.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "acct.h"
+
+#define PODLANE_HINT_LINK_BPS	1.25e9	/* 10 Gbit/s in bytes */
+#define PSI_SCALE		4.0	/* 25% of the time stalled -> 100 */
+
+static double clamp100(double v)
+{
+	return v < 0 ? 0 : v > 100 ? 100 : v;
+}
+
+static void hint_finish(struct hint *h)
+{
+	h->cpu = clamp100(h->cpu);
+	h->runq = clamp100(h->runq);
+	h->memory = clamp100(h->memory);
+	h->traffic = clamp100(h->traffic);
+	h->score = h->cpu;
+	h->dominant = "cpu";
+	if (h->runq > h->score) {
+		h->score = h->runq;
+		h->dominant = "runq";
+	}
+	if (h->memory > h->score) {
+		h->score = h->memory;
+		h->dominant = "memory";
+	}
+	if (h->traffic > h->score) {
+		h->score = h->traffic;
+		h->dominant = "traffic";
+	}
+}
+
+/* CPU cores the cgroup may use by cpu.max; 0 when unlimited or unknown. */
+static double cpu_limit(const struct acct *ac, const struct acct_pod *p)
+{
+	char path[PATH_MAX + ACCT_PATH_LEN + 16], buf[64];
+	double quota, period;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s/cpu.max", ac->cg2_mount, p->cgroup);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	buf[0] = '\0';
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	if (sscanf(buf, "%lf %lf", &quota, &period) != 2 || period <= 0)
+		return 0;	/* "max 100000" fails the first %lf */
+	return quota / period;
+}
+
+void hints_compute(struct acct *ac, double dt)
+{
+	struct hint *n = &ac->node.hint;
+	size_t i;
+
+	memset(n, 0, sizeof(*n));
+	n->cpu = 100 * ac->node.busy;
+	n->runq = 100 * ac->node.runq_per_cpu;
+	if (ac->node.has_psi)
+		n->memory = PSI_SCALE * ac->node.psi[PL_PSI_MEMORY].some_avg[0];
+	n->traffic = 100 * (ac->node.rx_bps + ac->node.tx_bps) / PODLANE_HINT_LINK_BPS;
+	hint_finish(n);
+
+	for (i = 0; i < ac->npods; i++) {
+		struct acct_pod *p = &ac->pods[i];
+		struct hint *h = &p->hint;
+		double limit;
+
+		memset(h, 0, sizeof(*h));
+		if (p->tied && dt > 0) {
+			limit = cpu_limit(ac, p);
+			if (limit <= 0)
+				limit = ac->online_cpus;
+			h->cpu = 100 * p->rate.cpu_cores / limit;
+			h->runq = 100 * p->rate.runq_share;
+			if (p->psi[PL_PSI_MEMORY].valid)
+				h->memory = PSI_SCALE * p->psi[PL_PSI_MEMORY].some_avg[0];
+			if (p->has_memory && p->has_memory_max && p->memory_max &&
+			    100.0 * p->memory_bytes / p->memory_max > h->memory)
+				h->memory = 100.0 * p->memory_bytes / p->memory_max;
+			h->traffic = 100 * (p->rate.rx_bps + p->rate.tx_bps) /
+				     PODLANE_HINT_LINK_BPS;
+		}
+		hint_finish(h);
+	}
+}
+
+static double round2(double v)
+{
+	return (long long)(v * 100 + 0.5) / 100.0;
+}
+
+void hints_json_terms(const struct hint *h, struct json_object *o)
+{
+	json_object_object_add(o, "score", json_object_new_double(round2(h->score)));
+	json_object_object_add(o, "dominant", json_object_new_string(h->dominant ?
+								      h->dominant : "cpu"));
+	json_object_object_add(o, "cpu", json_object_new_double(round2(h->cpu)));
+	json_object_object_add(o, "runq", json_object_new_double(round2(h->runq)));
+	json_object_object_add(o, "memory", json_object_new_double(round2(h->memory)));
+	json_object_object_add(o, "traffic", json_object_new_double(round2(h->traffic)));
+}
+
+struct json_object *hints_op(struct agent *a, struct json_object *req)
+{
+	struct acct *ac = a->acct;
+	struct json_object *o, *n, *pods;
+	size_t i;
+
+	if (!ac || !ac->seq)
+		return api_error(PODLANE_ERR_TRY_AGAIN, "no hints computed yet", NULL);
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "seq", json_object_new_int64(ac->seq));
+	json_object_object_add(o, "updated_ns", json_object_new_int64(ac->updated_ns));
+	json_object_object_add(o, "interval_ms", json_object_new_int(ACCT_TICK_MS));
+	n = json_object_new_object();
+	hints_json_terms(&ac->node.hint, n);
+	json_object_object_add(n, "cpu_headroom", json_object_new_double(
+		round2(100 * (1 - ac->node.busy))));
+	json_object_object_add(o, "node", n);
+	pods = json_object_new_array();
+	for (i = 0; i < ac->npods; i++) {
+		struct acct_pod *p = &ac->pods[i];
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "container_id",
+				       json_object_new_string(p->meta.container_id));
+		json_object_object_add(e, "host_ifname",
+				       json_object_new_string(p->meta.host_ifname));
+		json_object_object_add(e, "ip", json_object_new_string(p->ip));
+		json_object_object_add(e, "cgroup", p->tied ? json_object_new_string(p->cgroup) :
+				       NULL);
+		hints_json_terms(&p->hint, e);
+		json_object_array_add(pods, e);
+	}
+	json_object_object_add(o, "pods", pods);
+	return o;
+}
