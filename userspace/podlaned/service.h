@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * service.h - podlaned's services: the socket LB and uplink XDP programs with their links
+ * (lb_datapath.c), and the service table that fills podlane_svc/podlane_backend/podlane_maglev
+ * from validated specs, persists them and answers service_add/service_del/service_list
+ * (service.c).
+ *
+ * What the agent keeps in memory is a cache of <state-dir>/services/ and of the maps: on start
+ * it reads the persisted specs, adopts map entries that already say the same thing and
+ * rewrites the others, so a restart never interrupts a service.
+ */
+#ifndef PODLANED_SERVICE_H
+#define PODLANED_SERVICE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <time.h>
+#include <json-c/json.h>
+
+#include "ct_gc.h"
+#include "podlane.h"
+#include "service_spec.h"
+
+struct agent;
+struct sock_lb;
+struct xdp_uplink;
+struct svc;
+struct backend_ref;
+
+#define LB_MAX_NODE_IPS		16
+#define LB_LINK_DIR		"links"		/* under the pin root */
+
+/* Everything the service side of the agent owns; agent.lb points here. */
+struct lb_state {
+	/* lb_datapath.c */
+	struct sock_lb *sock_skel;
+	struct xdp_uplink *xdp_skel;
+	char cgroup[PATH_MAX];		/* where the sock_addr programs are attached */
+	int svc_fd, be_fd, maglev_fd, affin_fd, lbstat_fd, ct_fd;
+
+	/* service.c */
+	struct svc *head, *tail;	/* every service, oldest first */
+	struct svc **buckets;		/* by namespace/name */
+	unsigned int nservices;
+	struct svc **owner;		/* svc id -> service using it; see service.c */
+	struct backend_ref **be_refs;	/* backend address -> services using it */
+	unsigned int be_draining;	/* addresses in no service, flows may remain */
+	__u32 next_id;
+	__be32 node_ips[LB_MAX_NODE_IPS];	/* uplink addresses: NodePort frontends */
+	unsigned int n_node_ips;
+	struct timespec last_tick, last_gc;
+	struct ct_gc_stats gc;		/* last conntrack pass */
+	bool gc_ran;
+};
+
+/* ---- lb_datapath.c ---- */
+/*
+ * Load sock_lb (and xdp_uplink when the agent has an uplink) against the pinned maps and
+ * attach them through links pinned under <pin-root>/links/: a restart updates the pinned
+ * links to the new programs (same link ids), so the hooks are never attached twice and never
+ * missing. cgroup: the --cgroup option, NULL for the cgroup v2 root.
+ */
+int lb_datapath_open(struct agent *a, const char *cgroup);
+void lb_datapath_close(struct agent *a);
+/* Programs and links for status. */
+void lb_datapath_status(struct agent *a, struct json_object *progs);
+
+/* ---- service.c ---- */
+int service_init(struct agent *a);
+void service_fini(struct agent *a);
+/* Called from the event loop at least once a second; does its own pacing. */
+void service_tick(struct agent *a);
+/*
+ * Whether addr is a backend of a service the per-packet path translates, i.e. whether its
+ * podlane_eps entry carries PODLANE_EP_F_LB_BACKEND. False before service_init().
+ */
+bool service_is_backend(struct agent *a, __be32 addr);
+
+struct json_object *op_service_add(struct agent *a, struct json_object *req);
+struct json_object *op_service_del(struct agent *a, struct json_object *req);
+struct json_object *op_service_list(struct agent *a, struct json_object *req);
+
+#endif /* PODLANED_SERVICE_H */
