@@ -41,4 +41,51 @@ int node_remove(struct agent *a, const char *name, struct op_error *e);
 /* Append every known node to arr (objects with name, node_ip, pod_cidr, routing). */
 void node_list(struct agent *a, struct json_object *arr);
 
+/*
+ * Extensions beyond the contract above (nodes.c):
+ *
+ * node_record_parse() fills n from the text forms ("10.0.0.2", "10.244.2.0/24") and checks
+ * the record on its own (name, unicast node IP, CIDR without host bits); node_upsert() runs
+ * the same checks plus those against the other nodes and this node. Same codes as
+ * node_upsert (PODLANE_ERR_INVALID_CONFIG), so a sync can skip one bad record with its reason.
+ */
+int node_record_parse(struct node_record *n, const char *name, const char *node_ip,
+		      const char *pod_cidr, struct op_error *e);
+
+/* node_upsert() that also says whether anything changed (false: the same record was there). */
+int node_upsert_changed(struct agent *a, const struct node_record *n, bool *changed,
+			struct op_error *e);
+
+/* The vxlan device podlaned creates for --routing vxlan unless --vxlan-dev names another. */
+#define PODLANE_VXLAN_DEV	"pl-vxlan"
+
+/*
+ * podlaned's node options, in this order: --node-name, --node-ip, --routing, --vxlan-dev.
+ * Checks value and stores it in a; prints why to stderr and returns -1 when it is wrong.
+ */
+enum { NODES_OPT_NAME, NODES_OPT_IP, NODES_OPT_ROUTING, NODES_OPT_VXLAN_DEV };
+int nodes_option(struct agent *a, int which, const char *value);
+
+/* --routing value: "direct" or "vxlan" -> enum node_routing; -1 for anything else. */
+int node_routing_parse(const char *s);
+const char *node_routing_name(int routing);
+
+/*
+ * Start-up, after the datapath is loaded and the uplink attached: creates or adopts the vxlan
+ * device (VXLAN), reads <state-dir>/nodes/ and makes podlane_nodes match it, updating entries
+ * in place so cross-node traffic keeps flowing through an agent restart. Fatal only when the
+ * vxlan device cannot be set up.
+ */
+int nodes_open(struct agent *a);
+void nodes_close(struct agent *a);
+/* --uninstall: delete the vxlan device recorded in state_dir (its tc filter goes with it). */
+int nodes_uninstall(const char *state_dir);
+/* "routing", "node_name", "node_ip", "vxlan_dev", "nodes" (count) for the status op. */
+void nodes_status(struct agent *a, struct json_object *o);
+
+/* API ops node_add, node_del, node_list (api.h). */
+struct json_object *nodes_op_add(struct agent *a, struct json_object *req);
+struct json_object *nodes_op_del(struct agent *a, struct json_object *req);
+struct json_object *nodes_op_list(struct agent *a, struct json_object *req);
+
 #endif /* PODLANED_NODES_H */

@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# selftests/multinode/mn_lib.sh - a cluster of three podlane nodes on one machine. Each node is
+# a network namespace with its own podlaned (own pin root, state dir and socket) and pods in
+# namespaces of their own, wired by podlane-cni run in the node's namespace. The nodes are
+# joined either by a bridge in a "fab" namespace (one shared link: direct routing) or through
+# a router namespace, one subnet per node (no shared link: only VXLAN works).
+#
+# podlaned runs under `nsenter --net`, not `ip netns exec`: the latter gives the command a
+# mount namespace with a fresh /sys, so the agent would pin into a private bpffs that dies with
+# it, and a restarted agent could not adopt its pins.
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+NETTOOL=$PL_ROOT/scripts/nettool.py
+NODES=(1 2 3)
+BG_PIDS=()
+declare -A AGENT_PID NODE_IP POD_NS POD_IP POD_NODE
+
+mn_requires() {
+	require_root
+	require_cmd python3 ip jq nsenter ping bpftool
+	require_build podlaned podlane-cni podlanectl
+	[ -d /sys/fs/bpf ] || skip_all "bpffs is not mounted at /sys/fs/bpf"
+}
+
+mn_setup() {
+	pl_setup
+	on_cleanup mn_cleanup
+}
+
+node_ns() { netns_name "node$1"; }
+node_dir() { echo "$PL_TMP/node$1"; }
+node_pin() { echo "/sys/fs/bpf/podlane-test-$PL_ID-node$1"; }
+node_sock() { echo "$PL_TMP/node$1/podlaned.sock"; }
+pod_cidr() { echo "10.201.$1.0/24"; }
+
+# in_node <n> <command...>: run in node n's network namespace (mounts stay the host's).
+in_node() {
+	local n=$1
+	shift
+	nsenter --net="/run/netns/$(node_ns "$n")" -- "$@"
+}
+in_pod() {
+	local p=$1
+	shift
+	ip netns exec "${POD_NS[$p]}" "$@"
+}
+
+# ctl_n <n> <podlanectl args...>
+ctl_n() {
+	local n=$1
+	shift
+	"$PL_BUILD/podlanectl" --socket "$(node_sock "$n")" "$@"
+}
+
+# Fabric ---------------------------------------------------------------------------------
+# Each node's uplink is "up0" inside its namespace; the other end lives in a test namespace.
+
+# fabric_direct: nodes 192.168.77.<n>/24 on one bridge.
+fabric_direct() {
+	local fab n ns
+	fab=$(netns_name fab)
+	netns_add fab >/dev/null || return 1
+	ip -n "$fab" link add br0 type bridge && ip -n "$fab" link set br0 up || return 1
+	for n in "${NODES[@]}"; do
+		ns=$(node_ns "$n")
+		netns_add "node$n" >/dev/null || return 1
+		NODE_IP[$n]=192.168.77.$n
+		ip link add up0 netns "$ns" type veth peer name "f$n" netns "$fab" || return 1
+		ip -n "$fab" link set "f$n" master br0 up &&
+			ip -n "$ns" addr add "${NODE_IP[$n]}/24" dev up0 &&
+			ip -n "$ns" link set up0 up || return 1
+	done
+}
+
+# fabric_routed: node n is 192.168.8<n>.2/24, its router port 192.168.8<n>.1; nodes share no
+# link, each routes to the others through the router.
+fabric_routed() {
+	local rtr n ns
+	rtr=$(netns_name rtr)
+	netns_add rtr >/dev/null || return 1
+	# The router is a namespace of this test: its forwarding switch is ours to turn on.
+	ip netns exec "$rtr" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	for n in "${NODES[@]}"; do
+		ns=$(node_ns "$n")
+		netns_add "node$n" >/dev/null || return 1
+		NODE_IP[$n]=192.168.8$n.2
+		ip link add up0 netns "$ns" type veth peer name "r$n" netns "$rtr" || return 1
+		ip -n "$rtr" addr add "192.168.8$n.1/24" dev "r$n" &&
+			ip -n "$rtr" link set "r$n" up &&
+			ip -n "$ns" addr add "${NODE_IP[$n]}/24" dev up0 &&
+			ip -n "$ns" link set up0 up &&
+			ip -n "$ns" route add default via "192.168.8$n.1" || return 1
+	done
+}
+
+# Agents ---------------------------------------------------------------------------------
+# agent_up <n> [podlaned options...]: start node n's agent, wait until it answers.
+agent_up() {
+	local n=$1 dir
+	shift
+	dir=$(node_dir "$n")
+	mkdir -p "$dir/state"
+	nsenter --net="/run/netns/$(node_ns "$n")" -- "$PL_BUILD/podlaned" \
+		--pin-root "$(node_pin "$n")" --state-dir "$dir/state" --socket "$(node_sock "$n")" \
+		--log-file "$dir/podlaned.log" --node-name "node$n" --node-ip "${NODE_IP[$n]}" \
+		"$@" &
+	AGENT_PID[$n]=$!
+	if ! poll 20 ctl_n "$n" status; then
+		diag "podlaned on node$n did not come up; its log:" \
+			"$(tail -n 20 "$dir/podlaned.log" 2>/dev/null)"
+		return 1
+	fi
+}
+
+agent_down() {	# agent_down <n> [signal]
+	[ -n "${AGENT_PID[$1]:-}" ] || return 0
+	kill "-${2:-TERM}" "${AGENT_PID[$1]}" 2>/dev/null
+	wait "${AGENT_PID[$1]}" 2>/dev/null
+	AGENT_PID[$1]=""
+}
+
+mn_cleanup() {
+	local n p
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for n in "${NODES[@]}"; do
+		agent_down "$n"
+		if [ -d "$(node_pin "$n")" ] && [ -e "/run/netns/$(node_ns "$n")" ]; then
+			in_node "$n" "$PL_BUILD/podlaned" --uninstall --pin-root "$(node_pin "$n")" \
+				--state-dir "$(node_dir "$n")/state" >/dev/null 2>&1
+		fi
+		rm -rf "$(node_pin "$n")"
+	done
+}
+
+# Pods -----------------------------------------------------------------------------------
+# pod_add <name> <node> [mtu]: a pod netns on node n, wired by podlane-cni ADD run in the node.
+pod_add() {
+	local name=$1 n=$2 mtu=${3:-1500} ns conf
+	ns=$(netns_name "$name")
+	netns_add "$name" >/dev/null || return 1
+	conf=$(node_dir "$n")/net.conf
+	cat > "$conf" <<EOC
+{"cniVersion": "1.0.0", "name": "mn", "type": "podlane-cni", "podCIDR": "$(pod_cidr "$n")",
+ "mtu": $mtu, "agentSocket": "$(node_sock "$n")"}
+EOC
+	in_node "$n" env CNI_COMMAND=ADD CNI_CONTAINERID="c-$name-$PL_ID" \
+		CNI_NETNS="/run/netns/$ns" CNI_IFNAME=eth0 CNI_PATH="$PL_BUILD" \
+		"$PL_BUILD/podlane-cni" < "$conf" > "$PL_TMP/$name.result" 2>&1 || {
+		diag "ADD $name on node$n failed: $(cat "$PL_TMP/$name.result")"
+		return 1
+	}
+	POD_NS[$name]=$ns
+	POD_NODE[$name]=$n
+	POD_IP[$name]=$(jq -r '.ips[0].address' "$PL_TMP/$name.result" | cut -d/ -f1)
+	[ -n "${POD_IP[$name]}" ] && [ "${POD_IP[$name]}" != null ]
+}
+
+# join_all: every agent learns the other nodes through `podlanectl node add`.
+join_all() {
+	local n m
+	for n in "${NODES[@]}"; do
+		for m in "${NODES[@]}"; do
+			[ "$n" = "$m" ] && continue
+			ctl_n "$n" node add "node$m" "${NODE_IP[$m]}" "$(pod_cidr "$m")" >/dev/null ||
+				return 1
+		done
+	done
+}
+
+# Traffic --------------------------------------------------------------------------------
+# serve <pod> <tcp|udp> <port>: a bounded echo server in the pod, ready on return.
+serve() {
+	local ready=$PL_TMP/ready.$1.$2.$3
+	rm -f "$ready"
+	ip netns exec "${POD_NS[$1]}" python3 "$NETTOOL" serve "$2" "$3" --timeout 300 \
+		--ready "$ready" &
+	BG_PIDS+=($!)
+	poll 10 test -e "$ready"
+}
+
+probe() {	# probe <from-pod> <tcp|udp> <to-pod> <port>
+	in_pod "$1" python3 "$NETTOOL" probe "$2" "${POD_IP[$3]}" "$4" --timeout 3
+}
+
+pingc() {	# pingc <from-pod> <address> [count]
+	in_pod "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2"
+}
+
+# Datagrams node n's IP stack forwarded: the BPF path must not add to it.
+node_forwarded() { in_node "$1" awk '/^Ip: [0-9]/ { print $7 }' /proc/net/snmp; }
+
+# node_drops <n> <reason>: node-wide drop count of a reason, from the status op.
+node_drops() { ctl_n "$1" status --json | jq -r --arg r "$2" '.drops[$r] // 0'; }
