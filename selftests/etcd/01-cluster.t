@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# selftests/etcd/01-cluster.t - podlaned's control-plane sync against a three-member etcd
+# cluster with TLS and client certificates: racing nodes get distinct pod CIDRs, endpoints
+# and nodes propagate, a bad record becomes a dead letter without stalling the loop, killing
+# one etcd member changes nothing, a killed agent's endpoints expire on the others within the
+# lease TTL and come back when it restarts (the other nodes' entries untouched), and a watch
+# from a compacted revision ends in a full resync.
+. "$(dirname "$0")/etcd_lib.sh"
+
+etcd_requires
+pl_setup
+on_cleanup etcd_cleanup
+LEASE_TTL=4
+
+bail() { diag "$@"; echo "Bail out! $1"; exit 1; }
+
+all_watching() { local i; for i in "$@"; do node_watching "$i" || return 1; done; }
+all_know() {	# all_know <node> <ip> [<ip>...]
+	local n=$1 ip
+	shift
+	for ip in "$@"; do remote_has "$n" "$ip" || return 1; done
+}
+none_know() {	# none_know <ip> <node>...
+	local ip=$1 n
+	shift
+	for n in "$@"; do remote_lacks "$n" "$ip" || return 1; done
+}
+node_names() { nctl "$1" --json node list | jq -e "[.nodes[].name] | sort == $2" >/dev/null; }
+deadletter_listed() { nctl 1 deadletters | grep -q "$1.*$2"; }
+no_deadletter() { ! nctl 1 deadletters | grep -q "$1"; }
+resynced_after_compaction() {
+	[ "$(sync_field 4 '.counters.compactions >= 1 and .counters.resyncs >= 1 and
+			   .state == "watching"')" = true ]
+}
+
+plan 18
+
+make_pki || bail "openssl failed"
+pick_ports || skip_all "no free loopback ports for etcd"
+mkdir -p "$(cgroup_dir)"
+for i in 0 1 2; do etcd_member_start "$i"; done
+poll 30 etcd_healthy || bail "etcd cluster did not come up" "$(tail -n 5 "$PL_TMP/etcd-m0.log")"
+
+# Three nodes started together race for pod CIDRs.
+for i in 1 2 3; do node_prepare "$i" || bail "no uplink veth for node $i"; done
+node_start 1 --metrics-addr "127.0.0.1:$((ETCD_BASE + 6))"
+node_start 2
+node_start 3
+check "three agents sync with the cluster over TLS" poll 30 all_watching 1 2 3 ||
+	bail "agents did not sync" "$(tail -n 5 "$(node_dir 1)/podlaned.log")"
+cidrs=$(for i in 1 2 3; do sync_field "$i" .pod_cidr; done)
+diag "pod CIDRs: $(echo $cidrs)"
+check "racing nodes got three distinct pod CIDRs" \
+	test "$(echo "$cidrs" | grep -c /)" = 3 -a "$(echo "$cidrs" | sort -u | grep -c /)" = 3
+check "allocation records name their nodes" \
+	test "$(ectl get --prefix /podlane/v1/ipam/cidrs/ --print-value-only | sort | tr -d '\n')" = \
+	'{"node":"n1"}{"node":"n2"}{"node":"n3"}'
+
+ip1=$(pod_on 1 p1) && ip2=$(pod_on 2 p2) && ip3=$(pod_on 3 p3) || bail "pods not wired"
+diag "pods: n1 $ip1, n2 $ip2, n3 $ip3"
+check "each node's endpoints reach the other nodes' podlane_remote" \
+	poll 10 eval 'remote_has 1 $ip2 $(node_ip 2) && remote_has 1 $ip3 $(node_ip 3) &&
+		      remote_has 2 $ip1 $(node_ip 1) && remote_has 3 $ip2 $(node_ip 2)'
+check "a node's own endpoints are not in its podlane_remote" remote_lacks 1 "$ip1"
+check "nodes reach the other nodes' node tables" poll 10 node_names 1 '["n2","n3"]'
+
+# A bad record: a dead letter, listed and counted, and the loop goes on.
+ectl put /podlane/v1/endpoints/n9/bad/eth0 '{"ip":"10.1.2.300","nodeIP":"192.0.2.9"}' >/dev/null
+ectl put /podlane/v1/services/default/bad \
+	'{"name":"bad","clusterIP":"10.96.7.7","ports":[{"port":80,"protocol":"SCTP"}]}' >/dev/null
+ectl put /podlane/v1/endpoints/n9/good/eth0 '{"ip":"10.1.2.3","nodeIP":"192.0.2.9"}' >/dev/null
+check "a valid record after two bad ones is applied" poll 10 remote_has 1 10.1.2.3 192.0.2.9
+check "podlanectl deadletters lists both bad records with their reasons" \
+	eval 'deadletter_listed n9/bad/eth0 "ip: not an IPv4" &&
+	      deadletter_listed services/default/bad SCTP'
+check "the sync still watches after the dead letters" node_watching 1
+check "dead letters are counted in the metrics" \
+	eval 'curl -sf "http://127.0.0.1:$((ETCD_BASE + 6))/metrics" |
+	      awk "/^podlane_sync_deadletters_total / { exit !(\$2 >= 2) }"'
+ectl del /podlane/v1/endpoints/n9/bad/eth0 >/dev/null
+ectl del /podlane/v1/endpoints/n9/good/eth0 >/dev/null
+check "a deleted key leaves the dead letters, a deleted endpoint the map" \
+	poll 10 eval 'no_deadletter n9/bad && remote_lacks 1 10.1.2.3'
+
+# Kill the etcd member node 1 talks to: nothing changes, changes still flow.
+first=$(sync_field 1 .endpoint)
+victim=0
+for m in 0 1 2; do [ "$(client_url $m)" = "$first" ] && victim=$m; done
+before=$(sync_field 1 .remote_endpoints)
+etcd_member_kill "$victim"
+diag "killed etcd member m$victim ($first)"
+ip2b=$(pod_on 2 p2b)
+check "with one etcd member killed, a new endpoint still reaches node 1" \
+	poll 15 remote_has 1 "$ip2b" "$(node_ip 2)"
+check "and nothing was removed (remote endpoints $before -> $((before + 1)))" \
+	test "$(sync_field 1 .remote_endpoints)" = $((before + 1))
+deletes_before=$(sync_field 1 .counters.ep_deletes)
+
+# Kill node 3's agent: its endpoints expire on the others within the lease TTL.
+t0=$(date +%s%N)
+node_kill 3 KILL
+check "node 3's endpoint expires on nodes 1 and 2 within the lease TTL (${LEASE_TTL}s + 2s)" \
+	poll $((LEASE_TTL + 2)) none_know "$ip3" 1 2
+diag "expired after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+node_start 3
+check "restarted node 3's endpoint is back on nodes 1 and 2" \
+	poll 15 eval 'remote_has 1 $ip3 && remote_has 2 $ip3'
+check "node 1 kept node 2's endpoints all along (only node 3's was deleted)" \
+	eval 'all_know 1 $ip2 $ip2b &&
+	      test "$(sync_field 1 .counters.ep_deletes)" = $((deletes_before + 1))'
+
+# A watch from a compacted revision: full resync, same result.
+rev=$(ectl endpoint status -w json | jq '.[0].Status.header.revision')
+ectl compact "$rev" >/dev/null
+node_prepare 4
+PODLANE_SYNC_REPLAY_FROM=1 node_start 4
+check "a watch from a compacted revision resyncs fully" poll 20 resynced_after_compaction
+check "and the resynced node knows every endpoint" \
+	poll 10 all_know 4 "$ip1" "$ip2" "$ip2b" "$ip3"
