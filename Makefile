@@ -16,7 +16,7 @@ VMLINUX_BTF	?= /sys/kernel/btf/vmlinux
 CFLAGS		?= -O2 -g
 CFLAGS		+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 		   -std=gnu11 -D_GNU_SOURCE
-CPPFLAGS	+= -I$(OUTPUT) -Ibpf -Iuserspace/lib
+CPPFLAGS	+= -I$(OUTPUT) -Ibpf -Iuserspace/lib -Ikmod/uapi
 LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c
 BPF_CFLAGS	:= -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
 		   -I$(OUTPUT) -Ibpf
@@ -88,8 +88,9 @@ $(OUTPUT)/$(1): $$($(1)_OBJS) $(OUTPUT)/libpodlane.a
 endef
 $(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
 
-# The agent embeds the BPF skeletons.
+# The agent embeds the BPF skeletons and serves metrics over HTTP (libmicrohttpd).
 $(podlaned_OBJS): $(SKELS)
+$(OUTPUT)/podlaned: LDLIBS += -lmicrohttpd -lcurl -lpthread
 
 $(OUTPUT)/selftests/%: selftests/bpf/%.c $(SKELS) $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
 	$(call msg,TEST,$@)

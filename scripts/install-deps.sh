@@ -10,6 +10,8 @@ pkgs=(
 	# build: C toolchain, BPF compiler and skeleton generator, the libraries we link
 	build-essential make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libmnl-dev libjson-c-dev pkg-config
+	# podlaned's Prometheus endpoint (served from its event loop)
+	libmicrohttpd-dev
 	# run, demo and tests: ip/tc/bridge, the reference CNI plugins (host-local IPAM delegation,
 	# portmap chaining, bridge baseline), ping, prove for TAP, python3 for TCP/UDP probes and
 	# the live-stream test, jq to read JSON results, procps for sysctl, util-linux for nsenter
@@ -26,6 +28,12 @@ pkgs=(
 	# benchmarks: single-stream throughput (iperf3), 1-byte TCP request/response (qperf tcp_lat;
 	# sockperf's smallest message is 14 bytes, netperf is not in Debian)
 	iperf3 qperf
+	# metrics tests: promtool checks the exposition format, curl scrapes it; perf bench sched
+	# pipe is the context-switch workload of the accounting overhead benchmark
+	prometheus curl linux-perf
+	# control-plane sync: the etcd v3 client (libcurl with OpenSSL) in podlaned, a three-member
+	# etcd cluster and etcdctl in selftests/etcd, openssl for the tests' own CA and certificates
+	etcd-server etcd-client libcurl4-openssl-dev openssl
 )
 
 missing=()

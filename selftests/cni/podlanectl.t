@@ -61,7 +61,8 @@ done
 FAKE=/sys/fs/bpf/podlane-ctltest-$$
 on_cleanup rm -rf "$FAKE"
 mkdir -p "$FAKE"
-bpftool map create "$FAKE/podlane_drops" type percpu_array key 4 value 16 entries 16 \
+SLOTS=$(sed -n 's/^#define PODLANE_DROP_SLOTS[[:space:]]*\([0-9]*\).*/\1/p' "$PL_ROOT/bpf/podlane.h")
+bpftool map create "$FAKE/podlane_drops" type percpu_array key 4 value 16 entries "$SLOTS" \
 	name podlane_drops
 # slot 6 = source_spoofed; bpftool writes the value on every possible CPU
 bpftool map update pinned "$FAKE/podlane_drops" key 6 0 0 0 \

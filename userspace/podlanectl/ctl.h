@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <json-c/json.h>
 
 /* Exit codes: 0 ok, 1 the operation failed (agent down, map missing), 2 usage error. */
 #define EXIT_USAGE	2
@@ -50,5 +51,25 @@ void table_free(struct table *t);
 /* pinned.c */
 int cmd_drops(struct ctl_opts *o, int argc, char **argv);
 int cmd_monitor(struct ctl_opts *o, int argc, char **argv);
+
+/* service.c */
+int cmd_service(struct ctl_opts *o, int argc, char **argv);
+
+/* node.c: the other nodes this node routes pod traffic to */
+int cmd_node(struct ctl_opts *o, int argc, char **argv);
+
+/* top.c, hints.c: accounting and pressure hints */
+int cmd_top(struct ctl_opts *o, int argc, char **argv);
+int cmd_hints(struct ctl_opts *o, int argc, char **argv);
+
+/* store.c: the etcd sync */
+int cmd_sync(struct ctl_opts *o, int argc, char **argv);
+int cmd_deadletters(struct ctl_opts *o, int argc, char **argv);
+/* One API request; prints why on failure and returns the exit code. Puts "ok" away. */
+int ctl_request(const struct ctl_opts *o, const char *op, struct json_object **reply);
+/* Number at a dotted path ("rates.cpu_cores") of o, 0 when absent; string field or dflt. */
+double ctl_num(struct json_object *o, const char *path);
+const char *ctl_str(struct json_object *o, const char *key, const char *dflt);
+void ctl_human(double v, char *buf, size_t len);
 
 #endif /* PODLANECTL_H */

@@ -26,6 +26,12 @@ static const char main_usage[] =
 	"  endpoint list    pods on this node: addresses, interfaces, netns, counters, drops\n"
 	"  drops            node-wide drop counters by reason (pinned map, no agent needed)\n"
 	"  monitor          print each dropped packet as it happens (pinned ring buffer)\n"
+	"  top              pods by CPU, run-queue delay, memory or traffic, refreshed in place\n"
+	"  hints            node and pod pressure scores (0 idle .. 100 saturated)\n"
+	"  service          add, delete and list services (ClusterIP, NodePort, external IPs)\n"
+	"  node             add, delete and list the other nodes and their pod CIDRs\n"
+	"  sync status      the control-plane sync with etcd: state, revision, lease, latency\n"
+	"  deadletters      store records the sync refused, with the reason\n"
 	"\n"
 	"Options (also accepted after the command):\n"
 	"  -s, --socket PATH    podlaned's API socket (default " PODLANE_SOCKET ")\n"
@@ -52,7 +58,8 @@ static const char endpoint_list_usage[] =
 	"\n"
 	"One line per pod endpoint: container id (first 12 characters; --json shows all),\n"
 	"network, pod interface, IP, MACs, host veth, packets and bytes the pod received (RX)\n"
-	"and sent (TX), drops by reason, and the pod's netns path.\n";
+	"and sent (TX), drops by reason, the pod's netns path, and its cgroup v2 path and id\n"
+	"(found through the processes in the pod's netns).\n";
 
 int usage_error(const char *hint, const char *fmt, ...)
 {
@@ -123,7 +130,7 @@ int parse_command_opts(int argc, char **argv, struct ctl_opts *o, const char *cm
 }
 
 /* One request; on failure say why in the operator's terms and return the exit code. */
-static int agent_request(const struct ctl_opts *o, const char *op, struct json_object **reply)
+int ctl_request(const struct ctl_opts *o, const char *op, struct json_object **reply)
 {
 	struct json_object *req = json_object_new_object(), *v;
 	char why[256];
@@ -237,7 +244,7 @@ static int cmd_status(struct ctl_opts *o, int argc, char **argv)
 	rc = parse_command_opts(argc, argv, o, "status", status_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = agent_request(o, PODLANE_OP_STATUS, &reply);
+	rc = ctl_request(o, PODLANE_OP_STATUS, &reply);
 	if (rc)
 		return rc;
 	if (o->json) {
@@ -316,14 +323,27 @@ static int cmd_status(struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* "<cgroup v2 path> (id <n>)" of the pod, "-" until podlaned has found its processes. */
+static const char *cgroup_text(struct json_object *ep, char *buf, size_t len)
+{
+	struct json_object *path, *id;
+
+	if (!json_object_object_get_ex(ep, "cgroup", &path) || !path ||
+	    !json_object_object_get_ex(ep, "cgroup_id", &id) || !id)
+		return "-";
+	snprintf(buf, len, "%s (id %" PRId64 ")", json_object_get_string(path),
+		 json_object_get_int64(id));
+	return buf;
+}
+
 static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = {
 		"CONTAINER", "NETWORK", "IFNAME", "IP", "POD-MAC", "HOST-IF", "HOST-MAC",
-		"RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES", "DROPS", "NETNS",
+		"RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES", "DROPS", "NETNS", "CGROUP",
 	};
 	struct json_object *reply, *eps, *ep;
-	char f[13][256];
+	char f[14][256];
 	struct table t;
 	size_t i;
 	int rc;
@@ -331,7 +351,7 @@ static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 	rc = parse_command_opts(argc, argv, o, "endpoint list", endpoint_list_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = agent_request(o, PODLANE_OP_ENDPOINTS, &reply);
+	rc = ctl_request(o, PODLANE_OP_ENDPOINTS, &reply);
 	if (rc)
 		return rc;
 	if (o->json) {
@@ -339,11 +359,11 @@ static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 		json_object_put(reply);
 		return 0;
 	}
-	table_init(&t, 13, head);
+	table_init(&t, 14, head);
 	if (json_object_object_get_ex(reply, "endpoints", &eps) &&
 	    json_object_is_type(eps, json_type_array)) {
 		for (i = 0; i < json_object_array_length(eps); i++) {
-			const char *row[13];
+			const char *row[14];
 
 			ep = json_object_array_get_idx(eps, i);
 			row[0] = field(ep, "container_id", f[0], sizeof(f[0]));
@@ -360,6 +380,7 @@ static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 			row[10] = field(ep, "tx_bytes", f[10], sizeof(f[10]));
 			row[11] = drops_text(ep, f[11], sizeof(f[11]));
 			row[12] = field(ep, "netns", f[12], sizeof(f[12]));
+			row[13] = cgroup_text(ep, f[13], sizeof(f[13]));
 			table_add(&t, row);
 		}
 	}
@@ -439,6 +460,18 @@ int main(int argc, char **argv)
 		return cmd_drops(&o, argc, argv);
 	if (!strcmp(cmd, "monitor"))
 		return cmd_monitor(&o, argc, argv);
+	if (!strcmp(cmd, "top"))
+		return cmd_top(&o, argc, argv);
+	if (!strcmp(cmd, "hints"))
+		return cmd_hints(&o, argc, argv);
+	if (!strcmp(cmd, "service") || !strcmp(cmd, "services") || !strcmp(cmd, "svc"))
+		return cmd_service(&o, argc, argv);
+	if (!strcmp(cmd, "node") || !strcmp(cmd, "nodes"))
+		return cmd_node(&o, argc, argv);
+	if (!strcmp(cmd, "sync"))
+		return cmd_sync(&o, argc, argv);
+	if (!strcmp(cmd, "deadletters"))
+		return cmd_deadletters(&o, argc, argv);
 	if (!strcmp(cmd, "help")) {
 		fputs(main_usage, stdout);
 		return 0;

@@ -37,6 +37,7 @@
 
 struct tc_endpoint;
 struct tc_uplink;
+struct lb_state;
 
 struct features {
 	bool redirect_peer;	/* bpf_redirect_peer() helper for tc programs */
@@ -65,6 +66,27 @@ struct agent {
 
 	/* host netns rtnetlink socket */
 	struct nl_sock nl;
+
+	/* services (service.h): --cgroup for the socket LB, NULL = cgroup v2 root */
+	const char *cgroup_path;
+	struct lb_state *lb;
+
+	/* accounting, hints, metrics (acct.c, hints.c, metrics.c) */
+	bool accounting;		/* false: --no-accounting */
+	const char *metrics_addr;	/* --metrics-addr HOST:PORT, NULL = off */
+	struct acct *acct;
+	struct metrics *metrics;
+
+	/* control-plane sync through etcd (sync.h); NULL when standalone */
+	struct sync *sync;
+
+	/* other nodes (nodes.h): --node-name, --node-ip, --routing, --vxlan-dev */
+	const char *node_name;		/* NULL: the host name */
+	in_addr_t node_ip;		/* network order, 0 = not given */
+	int routing;			/* enum node_routing */
+	const char *vxlan_dev;
+	int nodes_fd, from_tunnel_fd, vxlan_ifindex;
+	struct node_table *nodes;
 };
 
 /* What a failed operation tells the client: a CNI error code, a message and details. */
@@ -84,6 +106,8 @@ int datapath_open(struct agent *a);
 void datapath_close(struct agent *a);
 int datapath_attach_endpoint(struct agent *a, int ifindex, struct op_error *e);
 int datapath_attach_uplink(struct agent *a);
+/* tc_from_tunnel on the vxlan device's ingress (nodes.c creates the device). */
+int datapath_attach_tunnel(struct agent *a, int ifindex);
 /* 1 when both our filters are attached to ifindex, 0 when not, -errno on failure. */
 int datapath_endpoint_attached(int ifindex);
 int datapath_uninstall(const char *pin_root, const char *uplink, const char *state_dir);
@@ -163,5 +187,25 @@ int endpoint_walk(struct agent *a, endpoint_walk_cb cb, void *data);
 
 /* ---- ops.c ---- */
 struct json_object *ops_handle(struct agent *a, struct json_object *req);
+
+/* ---- acct.c, hints.c, metrics.c: per-pod accounting, pressure hints, Prometheus ---- */
+struct acct;
+struct metrics;
+/* Never fatal: without the programs or the module, less is known and status says so. */
+int acct_open(struct agent *a);
+void acct_close(struct agent *a);
+int acct_uninstall(const char *pin_root);
+/* Once a second (ACCT_TICK_MS): counters, kernel figures, rates, hints. */
+void acct_tick(struct agent *a);
+void acct_endpoint_changed(struct agent *a);
+void acct_status(struct agent *a, struct json_object *o);
+void acct_endpoint_fields(struct agent *a, __u32 ifindex, struct json_object *ep);
+struct json_object *acct_op(struct agent *a, struct json_object *req);
+struct json_object *hints_op(struct agent *a, struct json_object *req);
+int metrics_valid_addr(const char *spec);
+int metrics_open(struct agent *a);
+int metrics_fd(struct agent *a);	/* for the event loop; -1 when off */
+void metrics_run(struct agent *a);
+void metrics_close(struct agent *a);
 
 #endif /* PODLANED_AGENT_H */

@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "nodes.h"
 #include "tc_endpoint.skel.h"
 #include "tc_uplink.skel.h"
 
@@ -173,8 +174,11 @@ int datapath_open(struct agent *a)
 	a->from_pod_fd = bpf_program__fd(a->ep_skel->progs.tc_from_pod);
 	a->to_pod_fd = bpf_program__fd(a->ep_skel->progs.tc_to_pod);
 	a->from_uplink_fd = -1;
+	a->nodes_fd = bpf_map__fd(a->ep_skel->maps.podlane_nodes);
+	a->from_tunnel_fd = -1;
 
-	if (!a->uplink)
+	/* tc_uplink also holds tc_from_tunnel, for the vxlan device. */
+	if (!a->uplink && a->routing != NODE_ROUTING_VXLAN)
 		return 0;
 	/* Loaded second, so every map it declares is found pinned and shared, never created. */
 	a->up_skel = tc_uplink__open_opts(&opts);
@@ -189,7 +193,9 @@ int datapath_open(struct agent *a)
 		err = tc_uplink__load(a->up_skel);
 	if (err)
 		return load_failed("tc_uplink", a->pin_root, err);
-	a->from_uplink_fd = bpf_program__fd(a->up_skel->progs.tc_from_uplink);
+	if (a->uplink)
+		a->from_uplink_fd = bpf_program__fd(a->up_skel->progs.tc_from_uplink);
+	a->from_tunnel_fd = bpf_program__fd(a->up_skel->progs.tc_from_tunnel);
 	return 0;
 }
 
@@ -282,6 +288,16 @@ int datapath_attach_uplink(struct agent *a)
 	}
 	log_info("uplink attached uplink=%s ifindex=%d", a->uplink, a->uplink_ifindex);
 	return 0;
+}
+
+int datapath_attach_tunnel(struct agent *a, int ifindex)
+{
+	int err = tc_attach(ifindex, BPF_TC_INGRESS, a->from_tunnel_fd);
+
+	if (err)
+		log_error("failed to attach tc_from_tunnel to '%s' ingress: %s", a->vxlan_dev,
+			  strerror(-err));
+	return err;
 }
 
 /* The name of the program attached at our handle/prio on ifindex/point, "" when none. */

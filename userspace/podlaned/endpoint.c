@@ -20,6 +20,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "service.h"
 
 int op_fail(struct op_error *e, int code, const char *fmt, ...)
 {
@@ -607,6 +608,9 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	ep_key(&key, u.addr);
 	val.ifindex = host.ifindex;
 	val.flags = PODLANE_EP_F_READY;
+	/* A service may list the address before the pod exists: its replies need translating. */
+	if (service_is_backend(a, u.addr))
+		val.flags |= PODLANE_EP_F_LB_BACKEND;
 	memcpy(val.pod_mac, pod_link.mac, 6);
 	memcpy(val.host_mac, host.mac, 6);
 	err = bpf_map_update_elem(a->eps_fd, &key, &val, BPF_NOEXIST) ? -errno : 0;

@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +30,9 @@
 #include "agent.h"
 #include "api.h"
 #include "log.h"
+#include "nodes.h"
+#include "service.h"
+#include "sync.h"
 
 /*
  * A runtime may start many pods at once, each running podlane-cni. Clients beyond the slots
@@ -62,6 +66,21 @@ static void usage(FILE *out)
 		"  --uplink IFNAME       attach the uplink program to IFNAME (never defaulted)\n"
 		"  --max-endpoints N     endpoint map size on first start (default %d)\n"
 		"  --no-drop-events      do not emit per-drop ring buffer events\n"
+		"  --cgroup PATH         cgroup v2 directory whose sockets get the service LB\n"
+		"                        (default: the cgroup v2 root, i.e. every socket)\n"
+		"  --no-accounting       no per-cgroup accounting programs (CPU from cpu.stat,\n"
+		"                        no run-queue or traffic figures)\n"
+		"  --metrics-addr H:P    serve Prometheus metrics at http://H:P/metrics\n"
+		"                        (default off; any address given, loopback is safest)\n"
+		SYNC_USAGE
+		"  --node-name NAME      this node's name among the cluster's nodes (default: host\n"
+		"                        name); a node_add for it is refused\n"
+		"  --node-ip A.B.C.D     this node's underlay address (optional; refused as a\n"
+		"                        remote node's address)\n"
+		"  --routing MODE        how pods on other nodes are reached: direct (nodes share a\n"
+		"                        link, needs --uplink) or vxlan (default direct)\n"
+		"  --vxlan-dev IFNAME    the vxlan device podlaned creates for --routing vxlan\n"
+		"                        (default " PODLANE_VXLAN_DEV ")\n"
 		"  --log-file PATH       append logs to PATH instead of stderr\n"
 		"  --uninstall           detach podlane's tc programs, remove the pins, exit\n"
 		"  -v, --verbose         debug logs, including libbpf's\n"
@@ -314,12 +333,50 @@ static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
 	client_close(epfd, c);
 }
 
+/*
+ * The accounting tick (acct.c: samples, rates, hints once a second) and the metrics server
+ * (metrics.c: libmicrohttpd's own epoll fd, run from this loop so requests are served on
+ * this thread). Event ids far above the client slots.
+ */
+#define EV_TICK		0xffff0000U
+#define EV_METRICS	0xffff0001U
+#define EV_SYNC		0xffff0002U	/* sync.c: store events to apply, snapshots */
+
+static int tick_timer_add(struct agent *a, int epfd)
+{
+	struct itimerspec its = { .it_interval.tv_sec = 1, .it_value.tv_sec = 1 };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_TICK };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev))
+		log_warn("failed to start the accounting timer err=\"%s\"", strerror(errno));
+	ev.data.u32 = EV_METRICS;
+	if (metrics_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, metrics_fd(a), &ev))
+		log_warn("failed to watch the metrics server err=\"%s\"", strerror(errno));
+	acct_tick(a);
+	return fd;
+}
+
+static void tick_event(struct agent *a, int tfd, uint32_t id)
+{
+	uint64_t expirations;
+
+	if (id == EV_TICK) {
+		if (read(tfd, &expirations, sizeof(expirations)) < 0)
+			return;
+		acct_tick(a);
+	}
+	/* Also on the tick: MHD times idle connections out only when it runs. */
+	metrics_run(a);
+}
+
 static int serve(struct agent *a, int lfd)
 {
 	struct epoll_event ev, events[16];
 	sigset_t mask;
 	char *buf;
-	int epfd, sfd, i, n;
+	int epfd, sfd, tfd, i, n;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -339,6 +396,10 @@ static int serve(struct agent *a, int lfd)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.u32 = 1;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+	tfd = tick_timer_add(a, epfd);
+	ev.data.u32 = EV_SYNC;
+	if (sync_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, sync_fd(a), &ev))
+		log_warn("failed to watch the etcd sync err=\"%s\"", strerror(errno));
 
 	for (;;) {
 		time_t now;
@@ -361,6 +422,10 @@ static int serve(struct agent *a, int lfd)
 				}
 			} else if (id == 1) {
 				client_accept(epfd, lfd);
+			} else if (id == EV_SYNC) {
+				sync_run(a);
+			} else if (id == EV_TICK || id == EV_METRICS) {
+				tick_event(a, tfd, id);
 			} else if (clients[id - 2].fd >= 0) {
 				client_serve(a, epfd, &clients[id - 2], buf);
 			}
@@ -370,12 +435,15 @@ static int serve(struct agent *a, int lfd)
 		for (i = 0; i < MAX_CLIENTS; i++)
 			if (clients[i].fd >= 0 && now - clients[i].since > CLIENT_TIMEOUT_SEC)
 				client_close(epfd, &clients[i]);
+		service_tick(a);
 	}
 out:
 	for (i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0)
 			client_close(epfd, &clients[i]);
 	free(buf);
+	if (tfd >= 0)
+		close(tfd);
 	close(epfd);
 	close(sfd);
 	return 0;
@@ -390,6 +458,15 @@ enum {
 	OPT_LOG_FILE,
 	OPT_UNINSTALL,
 	OPT_NO_DROP_EVENTS,
+	OPT_CGROUP,
+	OPT_NO_ACCOUNTING,
+	OPT_METRICS_ADDR,
+	OPT_SYNC_FIRST,
+	OPT_SYNC_LAST = OPT_SYNC_FIRST + SYNC_OPT_COUNT - 1,
+	OPT_NODE_NAME,
+	OPT_NODE_IP,
+	OPT_ROUTING,
+	OPT_VXLAN_DEV,
 };
 
 static const struct option long_opts[] = {
@@ -401,7 +478,15 @@ static const struct option long_opts[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 	{ "no-drop-events", no_argument, NULL, OPT_NO_DROP_EVENTS },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "no-accounting", no_argument, NULL, OPT_NO_ACCOUNTING },
+	{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
+	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
+	{ "node-ip", required_argument, NULL, OPT_NODE_IP },
+	{ "routing", required_argument, NULL, OPT_ROUTING },
+	{ "vxlan-dev", required_argument, NULL, OPT_VXLAN_DEV },
 	{ "verbose", no_argument, NULL, 'v' },
+	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
 	{ "help", no_argument, NULL, 'h' },
 	{}
 };
@@ -422,14 +507,17 @@ int main(int argc, char **argv)
 		.socket_path = PODLANE_SOCKET,
 		.max_endpoints = PODLANE_MAX_ENDPOINTS,
 		.drop_events = true,
+		.accounting = true,
 		.from_uplink_fd = -1,
 	};
 	const char *log_file = NULL;
+	struct sync_opts sync_opts;
 	bool uninstall = false, verbose = false;
 	int opt, err, lfd, lock_fd;
 	char *end;
 	unsigned long n;
 
+	sync_opts_init(&sync_opts);
 	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PIN_ROOT:
@@ -474,6 +562,33 @@ int main(int argc, char **argv)
 		case OPT_NO_DROP_EVENTS:
 			a.drop_events = false;
 			break;
+		case OPT_CGROUP:
+			a.cgroup_path = optarg;
+			if (!absolute_path_ok("cgroup", optarg))
+				return 2;
+			break;
+		case OPT_NO_ACCOUNTING:
+			a.accounting = false;
+			break;
+		case OPT_METRICS_ADDR:
+			if (metrics_valid_addr(optarg)) {
+				fprintf(stderr, "podlaned: --metrics-addr wants HOST:PORT or "
+					"[V6]:PORT, got '%s'\n", optarg);
+				return 2;
+			}
+			a.metrics_addr = optarg;
+			break;
+		case OPT_NODE_NAME:
+		case OPT_NODE_IP:
+		case OPT_ROUTING:
+		case OPT_VXLAN_DEV:
+			if (nodes_option(&a, opt - OPT_NODE_NAME, optarg))
+				return 2;
+			break;
+		case OPT_SYNC_FIRST ... OPT_SYNC_LAST:
+			if (sync_parse_opt(&sync_opts, opt - OPT_SYNC_FIRST, optarg))
+				return 2;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -503,7 +618,10 @@ int main(int argc, char **argv)
 				  a.socket_path);
 			return 1;
 		}
-		return datapath_uninstall(a.pin_root, a.uplink, a.state_dir) ? 1 : 0;
+		/* Accounting pins first: the datapath's uninstall removes the pin directory. */
+		err = acct_uninstall(a.pin_root);
+		err = nodes_uninstall(a.state_dir) ?: err;
+		return datapath_uninstall(a.pin_root, a.uplink, a.state_dir) || err ? 1 : 0;
 	}
 
 	err = mkdir_p(a.state_dir, 0755);
@@ -530,6 +648,12 @@ int main(int argc, char **argv)
 		record_uplink(&a);
 	}
 	endpoint_reconcile(&a);
+	if (nodes_open(&a))
+		goto fail;
+	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a))
+		goto fail;
+	if (acct_open(&a) || metrics_open(&a))
+		goto fail;
 	log_info("ready version=%s socket=%s pin_root=%s state_dir=%s uplink=%s "
 		 "redirect_peer=%d", PODLANE_VERSION, a.socket_path, a.pin_root, a.state_dir,
 		 a.uplink ? a.uplink : "none", a.feat.redirect_peer);
@@ -544,16 +668,31 @@ int main(int argc, char **argv)
 		signal(SIGPIPE, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 	}
+	/* After the signal mask: the sync's thread inherits it and leaves SIGTERM to signalfd. */
+	if (sync_open(&a, &sync_opts))
+		goto fail;
 	err = serve(&a, lfd);
+	sync_close(&a);
 	close(lfd);
 	unlink(a.socket_path);
+	service_fini(&a);
+	lb_datapath_close(&a);
+	metrics_close(&a);
+	acct_close(&a);
+	nodes_close(&a);
 	datapath_close(&a);
 	nl_close(&a.nl);
 	close(lock_fd);
 	return err ? 1 : 0;
 fail:
+	sync_close(&a);
 	close(lfd);
 	unlink(a.socket_path);
+	service_fini(&a);
+	lb_datapath_close(&a);
+	metrics_close(&a);
+	acct_close(&a);
+	nodes_close(&a);
 	datapath_close(&a);
 	nl_close(&a.nl);
 	close(lock_fd);

@@ -14,6 +14,9 @@
 #include "agent.h"
 #include "api.h"
 #include "log.h"
+#include "nodes.h"
+#include "service.h"
+#include "sync.h"
 
 static struct json_object *reply_ok(void)
 {
@@ -84,6 +87,7 @@ static struct json_object *op_add(struct agent *a, struct json_object *req)
 	inet_ntop(AF_INET, &res.addr, ip, sizeof(ip));
 	log_info("endpoint added container_id=%s ifname=%s network=%s ip=%s host_ifname=%s",
 		 ar.container_id, ar.ifname, ar.network, ip, res.host_ifname);
+	acct_endpoint_changed(a);
 	o = reply_ok();
 	json_object_object_add(o, "ip", json_object_new_string(ip));
 	json_object_object_add(o, "prefix_len", json_object_new_int(32));
@@ -252,9 +256,13 @@ static struct json_object *op_status(struct agent *a, struct json_object *req)
 	if (a->from_uplink_fd >= 0)
 		json_object_array_add(progs, program_obj("tc_from_uplink", "tc ingress, uplink",
 							 a->from_uplink_fd));
+	if (a->lb)
+		lb_datapath_status(a, progs);
 	json_object_object_add(o, "programs", progs);
 	json_object_object_add(o, "endpoints", json_object_new_int(n));
 	json_object_object_add(o, "drops", node_drops(a));
+	acct_status(a, o);
+	nodes_status(a, o);
 
 	ipam = json_object_new_object();
 	ipam_status(a, ipam);
@@ -332,6 +340,7 @@ static int list_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 		json_object_object_add(drops, name, json_object_new_int64(sum.drops[slot]));
 	}
 	json_object_object_add(ep, "drops", drops);
+	acct_endpoint_fields(a, ifindex, ep);
 	json_object_array_add(ls->arr, ep);
 	return 0;
 }
@@ -365,6 +374,16 @@ static const struct {
 	{ PODLANE_OP_GC, op_gc },
 	{ PODLANE_OP_STATUS, op_status },
 	{ PODLANE_OP_ENDPOINTS, op_endpoints },
+	{ PODLANE_OP_ACCT, acct_op },
+	{ PODLANE_OP_HINTS, hints_op },
+	{ PODLANE_OP_SERVICE_ADD, op_service_add },
+	{ PODLANE_OP_SERVICE_DEL, op_service_del },
+	{ PODLANE_OP_SERVICE_LIST, op_service_list },
+	{ PODLANE_OP_NODE_ADD, nodes_op_add },
+	{ PODLANE_OP_NODE_DEL, nodes_op_del },
+	{ PODLANE_OP_NODE_LIST, nodes_op_list },
+	{ PODLANE_OP_SYNC_STATUS, sync_status_op },
+	{ PODLANE_OP_DEADLETTERS, sync_deadletters_op },
 };
 
 struct json_object *ops_handle(struct agent *a, struct json_object *req)
