@@ -619,4 +619,17 @@ static inline const char *podlane_drop_name(int reason)
 }
 #endif
 
+/*
+ * ---- XDP NodePort fast path (bpf/xdp_uplink.bpf.c) ---------------------------------------
+ * A frame XDP redirects to a host veth is delivered to the pod end only when that end's
+ * receive queue has NAPI (an XDP program on the pod's interface, or GRO enabled on it);
+ * otherwise the kernel drops it after the program returned. The agent sets this flag on an
+ * endpoint once it has made the pod end ready; without it the fast path leaves the flow to tc.
+ */
+#define PODLANE_EP_F_XDP_RX		(1U << 2)
+
+/* podlane_lbstat slot: a tracked flow's packet translated and redirected by XDP (it also
+ * counts as PODLANE_LB_NAT_CT_HIT, like the same packet translated in tc). */
+#define PODLANE_LB_XDP_FAST		16
+
 #endif /* PODLANE_H */

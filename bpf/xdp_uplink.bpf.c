@@ -12,11 +12,24 @@
  * NodePort at XDP: a new flow to a service frontend that has no backend to offer (no backend
  * at all, or externalTrafficPolicy Local on a node without one of its pods) is dropped here,
  * before an skb exists, with the reason tc would give (no_backend, no_local_backend); flows
- * podlane_ct already tracks pass, so they keep their backend. Translation and delivery stay
- * in tc_from_uplink: the backends are local pods, which need an skb in the pod's namespace
- * anyway, and XDP_REDIRECT into a veth would need an XDP program on the pod's own interface
- * (veth only accepts redirected frames when its peer runs XDP or NAPI), hand the skb
- * allocation to the veth's NAPI instead of saving it, and lose the uplink's GRO.
+ * podlane_ct already tracks pass, so they keep their backend.
+ *
+ * NodePort fast path (rodata nodeport_fastpath): a packet of a flow podlane_ct already tracks,
+ * whose backend is a ready local pod, is translated here (DNAT with incremental checksums,
+ * MACs, TTL, conntrack refresh and the same counters as tc) and sent with bpf_redirect() to
+ * the pod's host veth, which hands it to the pod end. New flows stay in tc_from_uplink (one
+ * place chooses backends and writes conntrack). The kernel drops a frame redirected into a
+ * veth whose peer has no NAPI (no XDP program and GRO off on the pod's interface), after the
+ * program returned and without a trace in our counters, so the fast path is only taken for
+ * endpoints the agent flagged PODLANE_EP_F_XDP_RX; every other packet is XDP_PASS and tc
+ * handles it as before. What it saves is the uplink skb and the tc run, not the skb: the
+ * pod's NAPI builds that one.
+ *
+ * The checksum updates assume what a NIC hands XDP: complete checksums. A veth uplink whose
+ * peer offloads transmit checksums (every veth by default) carries CHECKSUM_PARTIAL frames,
+ * whose TCP/UDP field holds only the pseudo-header sum; XDP cannot tell, the incremental update
+ * is then wrong and the pod drops the segment (TcpInCsumErrors). So the knob defaults off, and
+ * podlaned may only turn it on for a NIC uplink, together with PODLANE_EP_F_XDP_RX wiring.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -51,19 +64,22 @@ struct {
 
 #include "lib/conntrack.h"
 #include "lib/maps.h"
+#include "lib/common.h"
+#include "lib/endpoint.h"
 #include "lib/lb.h"
+#include "lib/nat.h"
 
-#ifndef ETH_P_IP
-#define ETH_P_IP	0x0800
+#ifndef ETH_P_IPV6
 #define ETH_P_IPV6	0x86DD
 #define ETH_P_8021Q	0x8100
 #define ETH_P_8021AD	0x88A8
 #endif
 
-/* Set by podlaned through the skeleton's rodata before load. */
-const volatile bool drop_events = true;
+/* Set by podlaned through the skeleton's rodata before load (drop_events is in lib/common.h). */
 const volatile bool prefilter_enabled = true;
 const volatile bool nodeport_early_drop = true;
+/* Off by default: see the top of the file for what a node needs before it is turned on. */
+const volatile bool nodeport_fastpath = false;
 
 /* What the prefilter learned about a frame, for the counters and the drop event. */
 struct xdp_meta {
@@ -129,19 +145,96 @@ static __always_inline int prefilter_verdict(struct prefilter_rule *rule)
 }
 
 /*
- * A TCP/UDP packet to a service frontend without a backend it may use: drop it now, unless
- * podlane_ct tracks its flow (then tc_from_uplink keeps it on its backend). Everything else,
- * including every doubt (fragments, options that hide the ports), is left to tc.
+ * A packet of a flow podlane_ct already tracks, whose backend is a ready pod on this node:
+ * translate and deliver it as service_from_uplink() would, without an skb on the uplink. Only
+ * the plain case is taken: untagged, no IP options, sane lengths, TTL to spare, a pod end that
+ * accepts redirected frames (PODLANE_EP_F_XDP_RX). Anything else returns XDP_PASS before a byte
+ * or a counter changed, and tc does the work (and gives the drop reasons). New flows never come
+ * here: choosing a backend and writing both entries stays in one place, tc.
  */
-static __always_inline int nodeport_verdict(struct iphdr *ip, void *data_end)
+static __always_inline int nodeport_fast(struct xdp_md *ctx, struct xdp_meta *m,
+					 struct ethhdr *eth, struct iphdr *ip, void *data_end,
+					 const struct ct_key *k, struct ct_entry *ct, __u64 now)
+{
+	struct endpoint_value *ep;
+	struct endpoint_stats *st;
+	__u32 tot_len, need;
+	struct l4_tuple t;
+	__sum16 *check;
+	__be16 *ports;
+
+	if (!eth || !(ct->flags & PODLANE_CT_F_LOCAL))
+		return XDP_PASS;
+	ep = endpoint_lookup4(ct->nat_addr);
+	/* A vanished pod is tc's to handle: it re-chooses and counts PODLANE_LB_CT_STALE. */
+	if (!endpoint_is_ready(ep) || !(ep->flags & PODLANE_EP_F_XDP_RX))
+		return XDP_PASS;
+	if (ip->version != 4 || ip->ttl <= 1)
+		return XDP_PASS;
+	ports = (void *)(ip + 1);
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = (void *)ports;
+
+		if ((void *)(th + 1) > data_end)
+			return XDP_PASS;
+		t.tcp_flags = ((__u8 *)th)[13];
+		check = &th->check;
+		need = sizeof(*ip) + sizeof(*th);
+	} else {
+		struct udphdr *uh = (void *)ports;
+
+		if ((void *)(uh + 1) > data_end)
+			return XDP_PASS;
+		t.tcp_flags = 0;
+		check = &uh->check;
+		need = sizeof(*ip) + sizeof(*uh);
+	}
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (tot_len < need || tot_len > data_end - (void *)ip)
+		return XDP_PASS;
+
+	t.saddr = k->saddr;
+	t.daddr = k->daddr;
+	t.sport = k->sport;
+	t.dport = k->dport;
+	t.proto = k->proto;
+	t.l4_off = ETH_HLEN + sizeof(*ip);
+	if (ct_refresh(ct, k, &t, m->len, now))
+		ct_sync_peer(k, ct, now);
+	lb_count(PODLANE_LB_NAT_CT_HIT);
+	lb_count(PODLANE_LB_XDP_FAST);
+
+	nat_rewrite_dst_raw(ip, &ports[1], check, ip->protocol == IPPROTO_UDP, ct->nat_addr,
+			    ct->nat_port);
+	eth_rewrite(eth, ep->host_mac, ep->pod_mac);
+	ipv4_decrement_ttl(ip);
+
+	st = bpf_map_lookup_elem(&podlane_ep_stat, &ep->ifindex);
+	if (st) {
+		st->rx_packets++;
+		st->rx_bytes += m->len;
+	}
+	/* Redirecting to the host veth hands the frame to its peer, the pod's interface. */
+	return bpf_redirect(ep->ifindex, 0);
+}
+
+/*
+ * A TCP/UDP packet to a service frontend. A flow podlane_ct tracks may take the fast path
+ * above; a new one to a frontend without a backend it may use is dropped now (unless tracked:
+ * then tc_from_uplink keeps it on its backend). Everything else, including every doubt
+ * (fragments, options that hide the ports), is left to tc.
+ */
+static __always_inline int nodeport_verdict(struct xdp_md *ctx, struct xdp_meta *m,
+					    struct ethhdr *eth, struct iphdr *ip, void *data_end)
 {
 	struct lb_service *svc;
-	struct ct_key k = {};
 	struct ct_entry *ct;
+	bool local_only, has_pool;
 	__be16 *ports;
-	bool local_only;
+	struct ct_key k;
+	__u64 now;
 
-	if (!nodeport_early_drop)
+	if (!nodeport_early_drop && !nodeport_fastpath)
 		return XDP_PASS;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return XDP_PASS;
@@ -155,18 +248,21 @@ static __always_inline int nodeport_verdict(struct iphdr *ip, void *data_end)
 		return XDP_PASS;
 	local_only = (svc->flags & PODLANE_SVC_F_EXT_LOCAL) &&
 		     (svc->flags & (PODLANE_SVC_F_NODEPORT | PODLANE_SVC_F_EXTERNAL));
-	if (lb_pool_size(svc, local_only))
+	has_pool = lb_pool_size(svc, local_only) != 0;
+	if (has_pool && !nodeport_fastpath)
 		return XDP_PASS;
-	k.saddr = ip->saddr;
-	k.daddr = ip->daddr;
-	k.sport = ports[0];
-	k.dport = ports[1];
-	k.proto = ip->protocol;
-	k.dir = PODLANE_CT_ORIGINAL;
+	ct_key_fill(&k, ip->saddr, ip->daddr, ports[0], ports[1], ip->protocol,
+		    PODLANE_CT_ORIGINAL);
 	ct = bpf_map_lookup_elem(&podlane_ct, &k);
-	if (ct && bpf_ktime_get_ns() <= ct->expires_ns)
+	now = bpf_ktime_get_ns();
+	if (!ct || now > ct->expires_ns) {
+		if (has_pool || !nodeport_early_drop)
+			return XDP_PASS;
+		return local_only ? PODLANE_DROP_NO_LOCAL_BACKEND : PODLANE_DROP_NO_BACKEND;
+	}
+	if (!nodeport_fastpath || !service_nat)
 		return XDP_PASS;
-	return local_only ? PODLANE_DROP_NO_LOCAL_BACKEND : PODLANE_DROP_NO_BACKEND;
+	return nodeport_fast(ctx, m, eth, ip, data_end, &k, ct, now);
 }
 
 static __always_inline int prefilter(struct xdp_md *ctx, struct xdp_meta *m)
@@ -179,7 +275,7 @@ static __always_inline int prefilter(struct xdp_md *ctx, struct xdp_meta *m)
 	int ret;
 
 	m->len = data_end - data;
-	if (!prefilter_enabled && !nodeport_early_drop)
+	if (!prefilter_enabled && !nodeport_early_drop && !nodeport_fastpath)
 		return XDP_PASS;
 	if ((void *)(eth + 1) > data_end)
 		return XDP_PASS;
@@ -211,7 +307,9 @@ static __always_inline int prefilter(struct xdp_md *ctx, struct xdp_meta *m)
 			if (ret != XDP_PASS)
 				return ret;
 		}
-		return nodeport_verdict(ip, data_end);
+		/* The fast path delivers untagged frames only: the pod knows no VLANs. */
+		return nodeport_verdict(ctx, m, l3 == (void *)(eth + 1) ? eth : NULL, ip,
+					data_end);
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct prefilter_key6 key = { .prefixlen = 128 };

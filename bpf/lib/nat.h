@@ -135,6 +135,38 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct l4_tu
 	return 0;
 }
 
+/* One's-complement update of a 16-bit checksum after a 32-bit word changed (RFC 1624). */
+static __always_inline void csum_replace_u32(__sum16 *check, __be32 old, __be32 new)
+{
+	__u32 sum = (__u16)~*check;
+
+	sum += (__u16)~(old & 0xffff) + (__u16)~(old >> 16);
+	sum += (new & 0xffff) + (new >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	*check = (__sum16)~sum;
+}
+
+/*
+ * nat_rewrite()'s destination half on bytes the caller has bounds-checked, for XDP (no skb,
+ * no checksum helpers). Checksums must be complete, as a NIC hands frames to XDP: a
+ * CHECKSUM_PARTIAL pseudo-header sum would need the other formula, and XDP cannot tell.
+ * A UDP checksum of 0 (none) stays 0; a computed 0 is sent as 0xffff (RFC 768).
+ */
+static __always_inline void nat_rewrite_dst_raw(struct iphdr *ip, __be16 *dport, __sum16 *l4_check,
+						bool udp, __be32 new_addr, __be16 new_port)
+{
+	if (!udp || *l4_check) {
+		csum_replace_u32(l4_check, ip->daddr, new_addr);
+		csum_replace_u16(l4_check, *dport, new_port);
+		if (udp && !*l4_check)
+			*l4_check = (__sum16)0xffff;
+	}
+	csum_replace_u32(&ip->check, ip->daddr, new_addr);
+	ip->daddr = new_addr;
+	*dport = new_port;
+}
+
 /* Packet pointers again after a rewrite; the header was valid before, so this only fails on
  * a kernel bug, which then counts as a failed rewrite. */
 static __always_inline int reload_ipv4(struct __sk_buff *skb, struct ethhdr **ethp,

@@ -5,10 +5,12 @@
 # (the floor: what one test run itself costs), tc_from_uplink on a packet to no service, a
 # NodePort SYN that opens a new flow (CT miss: Maglev choice, two conntrack inserts, DNAT,
 # redirect_peer), a packet of a tracked flow (CT hit) and the backend's reply through
-# tc_from_pod (reverse NAT, FIB lookup, redirect). The programs rewrite packets, so each run is
-# one fresh packet (repeat = 1) and a cell is the median of SAMPLES runs; the variants are
-# interleaved sample by sample. Pinned to one CPU (taskset). Runs in a private namespace:
-# nothing is attached anywhere, nothing is pinned.
+# tc_from_pod (reverse NAT, FIB lookup, redirect); then an empty XDP program, xdp_from_uplink
+# on a packet to no service, and its NodePort fast path on the same tracked flow (CT hit, DNAT,
+# XDP_REDIRECT), each compared with its own hook's floor. The programs rewrite packets, so
+# each run is one fresh packet (repeat = 1) and a cell is the median of SAMPLES runs; the
+# variants are interleaved sample by sample. Pinned to one CPU (taskset). Runs in a private
+# namespace: nothing is attached anywhere, nothing is pinned.
 #
 # Usage: sudo scripts/bench/bench-lb-tc.sh [-n SAMPLES] [-c CPU]
 # Prints a markdown table on stdout.

@@ -2,7 +2,8 @@
 /*
  * test_lb_nat.c - the per-packet service path (bpf/lib/nat.h, bpf/lib/conntrack.h in
  * tc_from_uplink and tc_from_pod) and the conntrack collector (userspace/lib/ct_gc.c) through
- * BPF_PROG_TEST_RUN, printed as TAP.
+ * BPF_PROG_TEST_RUN, printed as TAP; also xdp_from_uplink's NodePort early drop and fast path
+ * on the same maps, so XDP and tc are seen to agree on one flow.
  *
  * The process moves into a private network namespace with three pod veths (local backends
  * A, B, C) and an uplink whose neighbour table knows the client, so the reply path's FIB
@@ -11,7 +12,9 @@
  *
  * With --bench it measures instead and prints a markdown table: ns per packet (median of
  * single-packet test runs) for an empty tc program (the floor), tc_from_uplink on a packet
- * that is no service, a new NodePort flow (CT miss), a tracked flow (CT hit) and the reply.
+ * that is no service, a new NodePort flow (CT miss), a tracked flow (CT hit) and the reply;
+ * and for an empty XDP program beside xdp_from_uplink's NodePort fast path on the same tracked
+ * flow (CT hit, DNAT, XDP_REDIRECT), so both hooks are compared on one packet.
  *   test_lb_nat --bench [-n SAMPLES]
  */
 #include <getopt.h>
@@ -791,7 +794,7 @@ static void test_reply_no_neigh(struct env *e)
 }
 
 /* Set or clear PODLANE_EP_F_LB_BACKEND on the endpoint of role, as the agent does. */
-static int ep_backend_flag(struct env *e, enum role role, bool on)
+static int ep_flag(struct env *e, enum role role, __u32 flag, bool on)
 {
 	int fd = bpf_map__fd(e->ep->maps.podlane_eps);
 	struct endpoint_value val;
@@ -802,9 +805,13 @@ static int ep_backend_flag(struct env *e, enum role role, bool on)
 	key.addr.ip4 = htonl(endpoints[role - R_A].ip);
 	if (bpf_map_lookup_elem(fd, &key, &val))
 		return -errno;
-	val.flags = on ? val.flags | PODLANE_EP_F_LB_BACKEND :
-			 val.flags & ~PODLANE_EP_F_LB_BACKEND;
+	val.flags = on ? val.flags | flag : val.flags & ~flag;
 	return bpf_map_update_elem(fd, &key, &val, BPF_EXIST) ? -errno : 0;
+}
+
+static int ep_backend_flag(struct env *e, enum role role, bool on)
+{
+	return ep_flag(e, role, PODLANE_EP_F_LB_BACKEND, on);
 }
 
 /*
@@ -1196,34 +1203,67 @@ static int xdp_run(int prog, const struct flow *f)
 	return opts.retval;
 }
 
-static void test_xdp(struct env *e)
+/* xdp_uplink on the tc objects' maps (the deny lists stay private); NULL with errno set. */
+static struct xdp_uplink *xdp_load(struct env *e, bool fastpath)
 {
 	struct xdp_uplink *x = xdp_uplink__open();
 	struct bpf_map *map;
-	struct result r;
-	__u64 nolocal, nobe;
-	int prog, err = x ? 0 : -errno;
-	bool ok;
+	int err = x ? 0 : -errno;
 
-	if (x) {
-		/* Share whatever the tc objects have; the deny lists stay private. */
-		bpf_object__for_each_map(map, x->obj) {
-			struct bpf_map *theirs;
+	if (!x)
+		return NULL;
+	bpf_object__for_each_map(map, x->obj) {
+		struct bpf_map *theirs;
 
-			bpf_map__set_pin_path(map, NULL);
-			theirs = bpf_object__find_map_by_name(e->ep->obj, bpf_map__name(map));
-			if (theirs && !strncmp(bpf_map__name(map), "podlane_", 8))
-				err = err ?: bpf_map__reuse_fd(map, bpf_map__fd(theirs));
-			else if (bpf_map__type(map) == BPF_MAP_TYPE_LPM_TRIE)
-				bpf_map__set_max_entries(map, 16);
-		}
-		err = err ?: xdp_uplink__load(x);
+		bpf_map__set_pin_path(map, NULL);
+		theirs = bpf_object__find_map_by_name(e->ep->obj, bpf_map__name(map));
+		if (theirs && !strncmp(bpf_map__name(map), "podlane_", 8))
+			err = err ?: bpf_map__reuse_fd(map, bpf_map__fd(theirs));
+		else if (bpf_map__type(map) == BPF_MAP_TYPE_LPM_TRIE)
+			bpf_map__set_max_entries(map, 16);
 	}
+	x->rodata->nodeport_fastpath = fastpath;
+	err = err ?: xdp_uplink__load(x);
 	if (err) {
 		diag("failed to load 'xdp_uplink': %s", strerror(-err));
+		xdp_uplink__destroy(x);
+		errno = -err;
+		return NULL;
+	}
+	return x;
+}
+
+/* A frame through an XDP program: verdict and output frame in r, run time in *ns. */
+static void xdp_run_out(int prog, const __u8 *pkt, size_t len, struct result *r, __u32 *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = pkt,
+		.data_size_in = len,
+		.data_out = r->out,
+		.data_size_out = sizeof(r->out),
+		.repeat = 1,
+	);
+
+	memset(&r->s, 0, sizeof(r->s));
+	r->err = bpf_prog_test_run_opts(prog, &opts) ? -errno : 0;
+	r->retval = (int)opts.retval;
+	if (ns)
+		*ns = opts.duration;
+	if (!r->err && opts.data_size_out >= ETH_HLEN + 28)
+		parse_out(r->out, &r->s);
+}
+
+static void test_xdp(struct env *e)
+{
+	struct xdp_uplink *x = xdp_load(e, true);
+	struct result r;
+	__u64 nolocal, nobe;
+	int prog;
+	bool ok;
+
+	if (!x) {
 		for (int i = 0; i < 4; i++)
 			report(false, "xdp NodePort early drop (not loaded)");
-		xdp_uplink__destroy(x);
 		return;
 	}
 	prog = bpf_program__fd(x->progs.xdp_from_uplink);
@@ -1270,6 +1310,201 @@ static void test_xdp(struct env *e)
 		       "flow to it is dropped");
 	}
 	xdp_uplink__destroy(x);
+}
+
+static int ep_xdp_rx_all(struct env *e, bool on)
+{
+	int err = 0;
+
+	for (enum role ro = R_A; ro <= R_C; ro++)
+		err = err ?: ep_flag(e, ro, PODLANE_EP_F_XDP_RX, on);
+	return err;
+}
+
+static __u64 ep_rx(struct env *e, enum role ro)
+{
+	struct endpoint_stats st;
+
+	if (ep_stats_read(e->stat_fd, e->ifindex[ro], e->ncpus, &st))
+		return ~0ULL;
+	return st.rx_packets;
+}
+
+/* A flow's next packet through XDP: redirected to its tracked pod, translated, checked. */
+static bool xdp_fast_ok(struct env *e, int prog, const struct flow *f, enum role be,
+			__u16 be_port)
+{
+	__u64 hit = lbstat(e, PODLANE_LB_NAT_CT_HIT), fast = lbstat(e, PODLANE_LB_XDP_FAST);
+	__u64 rx = ep_rx(e, be);
+	__u8 proto = f->proto ? f->proto : IPPROTO_TCP;
+	struct ct_entry before, after;
+	__u8 pkt[PKT_MAX];
+	size_t len = build(f, pkt);
+	struct result r;
+	bool ok = true;
+
+	if (ct_get(e, f->saddr, f->daddr, f->sport, f->dport, proto, PODLANE_CT_ORIGINAL,
+		   &before))
+		return false;
+	xdp_run_out(prog, pkt, len, &r, NULL);
+	if (r.err || r.retval != XDP_REDIRECT) {
+		diag("xdp verdict %d (err %d), want XDP_REDIRECT", r.retval, r.err);
+		return false;
+	}
+	if (r.s.daddr != endpoints[be - R_A].ip || r.s.dport != be_port ||
+	    r.s.saddr != f->saddr || r.s.sport != f->sport || r.s.ttl != 63) {
+		diag("xdp output %08x:%u from %08x:%u ttl %u", r.s.daddr, r.s.dport, r.s.saddr,
+		     r.s.sport, r.s.ttl);
+		ok = false;
+	}
+	if (!r.s.l3_ok || !r.s.l4_ok) {
+		diag("xdp output checksums: ip %d, l4 %d", r.s.l3_ok, r.s.l4_ok);
+		ok = false;
+	}
+	if (!mac_is(r.s.dmac, endpoints[be - R_A].pod_mac) ||
+	    !mac_is(r.s.smac, endpoints[be - R_A].host_mac)) {
+		diag("xdp output MACs are not host veth -> pod");
+		ok = false;
+	}
+	if (ct_get(e, f->saddr, f->daddr, f->sport, f->dport, proto, PODLANE_CT_ORIGINAL,
+		   &after) ||
+	    after.packets != before.packets + 1 || after.bytes != before.bytes + len ||
+	    after.expires_ns == before.expires_ns) {
+		diag("conntrack entry not counted or refreshed by XDP");
+		ok = false;
+	}
+	if (lbstat(e, PODLANE_LB_NAT_CT_HIT) != hit + 1 ||
+	    lbstat(e, PODLANE_LB_XDP_FAST) != fast + 1 || ep_rx(e, be) != rx + 1) {
+		diag("ct_hit/xdp_fast/endpoint rx counters did not move by one");
+		ok = false;
+	}
+	return ok;
+}
+
+/* The same frame must come out of XDP untouched with XDP_PASS, and nothing counted. */
+static bool xdp_pass_untouched(struct env *e, int prog, const struct flow *f)
+{
+	__u64 hit = lbstat(e, PODLANE_LB_NAT_CT_HIT), fast = lbstat(e, PODLANE_LB_XDP_FAST);
+	__u8 pkt[PKT_MAX];
+	size_t len = build(f, pkt);
+	struct result r;
+
+	xdp_run_out(prog, pkt, len, &r, NULL);
+	if (r.err || r.retval != XDP_PASS) {
+		diag("xdp verdict %d (err %d), want XDP_PASS", r.retval, r.err);
+		return false;
+	}
+	if (memcmp(r.out, pkt, len) || lbstat(e, PODLANE_LB_NAT_CT_HIT) != hit ||
+	    lbstat(e, PODLANE_LB_XDP_FAST) != fast) {
+		diag("a passed frame was rewritten or counted");
+		return false;
+	}
+	return true;
+}
+
+static void test_xdp_fast(struct env *e)
+{
+	struct xdp_uplink *x = xdp_load(e, true), *off = xdp_load(e, false);
+	struct ct_entry ct;
+	struct result r;
+	enum role be;
+	int prog;
+	bool ok;
+
+	if (!x || !off || ep_xdp_rx_all(e, true)) {
+		for (int i = 0; i < 8; i++)
+			report(false, "xdp NodePort fast path (not loaded)");
+		xdp_uplink__destroy(x);
+		xdp_uplink__destroy(off);
+		return;
+	}
+	prog = bpf_program__fd(x->progs.xdp_from_uplink);
+	{
+		struct flow f = web_flow(44000, false);
+
+		ok = xdp_pass_untouched(e, prog, &f) &&
+		     ct_get(e, f.saddr, f.daddr, f.sport, f.dport, IPPROTO_TCP,
+			    PODLANE_CT_ORIGINAL, &ct) == -ENOENT;
+		report(ok, "XDP fast path: a NodePort SYN without a conntrack entry passes to tc, "
+		       "untouched, nothing tracked");
+	}
+	{
+		struct flow f = web_flow(44001, false);
+
+		be = flow_backend(e, &f, &r);
+		f.ack = true;
+		ok = be != R_NONE && xdp_fast_ok(e, prog, &f, be, 8080);
+		report(ok, "XDP fast path: the next packet of a tracked TCP NodePort flow is "
+		       "XDP_REDIRECT to its pod, DNAT with valid checksums, counted");
+		f.ack = false;
+		f.tcp_flags = 0x11;	/* FIN|ACK */
+		ok = be != R_NONE && xdp_fast_ok(e, prog, &f, be, 8080) &&
+		     !ct_get(e, endpoints[be - R_A].ip, CLIENT_IP, 8080, f.sport, IPPROTO_TCP,
+			     PODLANE_CT_REPLY, &ct) && (ct.flags & PODLANE_CT_F_CLOSING);
+		report(ok, "XDP fast path: a FIN moves both conntrack entries to closing, as tc "
+		       "does");
+	}
+	{
+		struct flow f = { CLIENT_IP, NODE_IP, 44002, 30053, IPPROTO_UDP };
+		struct flow g = { CLIENT_IP, NODE_IP, 44003, 30053, IPPROTO_UDP,
+				  .udp_nocsum = true };
+
+		ok = flow_backend(e, &f, &r) == R_A && xdp_fast_ok(e, prog, &f, R_A, 53) &&
+		     flow_backend(e, &g, &r) == R_A && xdp_fast_ok(e, prog, &g, R_A, 53);
+		if (ok) {
+			__u8 pkt[PKT_MAX];
+
+			xdp_run_out(prog, pkt, build(&g, pkt), &r, NULL);
+			ok = r.retval == XDP_REDIRECT && r.s.l4_check == 0;
+		}
+		report(ok, "XDP fast path: tracked UDP NodePort flows too; a UDP checksum of 0 "
+		       "stays 0");
+	}
+	{
+		struct flow f = { CLIENT_IP, NODE_IP, 44004, 30093, IPPROTO_TCP };
+
+		send_flow(e, R_UP, &f, &r);
+		ok = r.retval == TC_ACT_OK && r.s.daddr == REMOTE_BE;
+		f.ack = true;
+		ok = ok && xdp_pass_untouched(e, prog, &f);
+		report(ok, "XDP fast path: a tracked flow to a backend on another node passes to "
+		       "tc");
+	}
+	{
+		struct flow f = web_flow(44005, false);
+		struct xdp_uplink *dflt;
+
+		be = flow_backend(e, &f, &r);
+		f.ack = true;
+		ok = be != R_NONE && !ep_flag(e, be, PODLANE_EP_F_XDP_RX, false) &&
+		     xdp_pass_untouched(e, prog, &f);
+		ok = ok && !ep_flag(e, be, PODLANE_EP_F_XDP_RX, true) &&
+		     xdp_fast_ok(e, prog, &f, be, 8080);
+		report(ok, "XDP fast path: a pod whose interface does not take XDP frames "
+		       "(no PODLANE_EP_F_XDP_RX) keeps its flows in tc");
+		dflt = xdp_uplink__open();
+		ok = be != R_NONE &&
+		     xdp_pass_untouched(e, bpf_program__fd(off->progs.xdp_from_uplink), &f) &&
+		     dflt && !dflt->rodata->nodeport_fastpath;
+		xdp_uplink__destroy(dflt);
+		report(ok, "XDP fast path: nodeport_fastpath=false (the default) passes tracked "
+		       "flows to tc");
+	}
+	{
+		struct flow f = web_flow(44006, false);
+		struct flow cut = web_flow(44006, true);
+
+		be = flow_backend(e, &f, &r);
+		f.ack = true;
+		cut.frag_off = 0x4000;	/* DF: still one piece */
+		ok = be != R_NONE && xdp_fast_ok(e, prog, &cut, be, 8080);
+		cut.frag_off = 0x2000;	/* MF: a first fragment, tc's business */
+		ok = ok && xdp_pass_untouched(e, prog, &cut);
+		report(ok, "XDP fast path: DF frames take it, fragments pass to tc");
+	}
+	ep_xdp_rx_all(e, false);
+	xdp_uplink__destroy(x);
+	xdp_uplink__destroy(off);
 }
 
 /* The collector ---------------------------------------------------------------------------- */
@@ -1366,7 +1601,21 @@ static double median(__u32 *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
-enum { B_FLOOR, B_PASS_OFF, B_PASS, B_MISS, B_HIT, B_REPLY, B_POD, B_POD_BACKEND, B_MAX };
+static int xdp_floor_prog_load(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_floor", "GPL", insns, ARRAY_SIZE(insns),
+			     NULL);
+}
+
+enum {
+	B_FLOOR, B_PASS_OFF, B_PASS, B_MISS, B_HIT, B_REPLY, B_POD, B_POD_BACKEND,
+	B_XDP_FLOOR, B_XDP_PASS, B_XDP_HIT, B_MAX
+};
 
 static int run_bench(struct env *e, int samples)
 {
@@ -1380,10 +1629,15 @@ static int run_bench(struct env *e, int samples)
 		[B_REPLY] = "tc_from_pod, backend reply (CT hit, reverse NAT, FIB redirect)",
 		[B_POD] = "tc_from_pod, pod to pod, sender no service backend (no CT lookup)",
 		[B_POD_BACKEND] = "tc_from_pod, pod to pod, sender a service backend (CT miss)",
+		[B_XDP_FLOOR] = "empty XDP program (XDP floor)",
+		[B_XDP_PASS] = "xdp_from_uplink, packet to no service (prefilter + service lookup)",
+		[B_XDP_HIT] = "xdp_from_uplink, NodePort packet of a tracked flow (CT hit, DNAT, "
+			      "XDP_REDIRECT)",
 	};
 	__u32 *ns[B_MAX];
 	double med[B_MAX];
-	int floor_fd = floor_prog_load(), i, b;
+	int floor_fd = floor_prog_load(), xdp_floor_fd = xdp_floor_prog_load(), xdp_fd, i, b;
+	struct xdp_uplink *x;
 	struct flow hit = web_flow(39000, true), miss = web_flow(0, false);
 	struct flow pass = { CLIENT_IP, IP4(192, 0, 2, 1), 1234, 80, IPPROTO_UDP };
 	struct flow reply = { 0, CLIENT_IP, 8080, 39000, IPPROTO_TCP, .ack = true };
@@ -1403,7 +1657,8 @@ static int run_bench(struct env *e, int samples)
 			off = NULL;
 		}
 	}
-	if (floor_fd < 0 || !off) {
+	x = xdp_load(e, true);
+	if (floor_fd < 0 || xdp_floor_fd < 0 || !off || !x || ep_xdp_rx_all(e, true)) {
 		fprintf(stderr, "bench: failed to load the floor or comparison program: %s\n",
 			strerror(errno));
 		return 1;
@@ -1420,6 +1675,7 @@ static int run_bench(struct env *e, int samples)
 	l_pass = build(&pass, p_pass);
 	l_reply = build(&reply, p_reply);
 	l_pod = build(&pod, p_pod);
+	xdp_fd = bpf_program__fd(x->progs.xdp_from_uplink);
 
 	/* Interleave the variants sample by sample so that drift hits all of them alike. */
 	for (i = 0; i < samples; i++) {
@@ -1447,14 +1703,28 @@ static int run_bench(struct env *e, int samples)
 		run(e->from_pod, e->ifindex[R_C], p_pod, l_pod, &r, &ns[B_POD][i]);
 		if (r.retval != TC_ACT_REDIRECT || ep_backend_flag(e, R_C, true))
 			goto bad;
+		xdp_run_out(xdp_floor_fd, p_pass, l_pass, &r, &ns[B_XDP_FLOOR][i]);
+		if (r.retval != XDP_PASS)
+			goto bad;
+		xdp_run_out(xdp_fd, p_pass, l_pass, &r, &ns[B_XDP_PASS][i]);
+		if (r.retval != XDP_PASS)
+			goto bad;
+		xdp_run_out(xdp_fd, p_hit, l_hit, &r, &ns[B_XDP_HIT][i]);
+		if (r.retval != XDP_REDIRECT)
+			goto bad;
 	}
 	for (b = 0; b < B_MAX; b++)
 		med[b] = median(ns[b], samples);
-	printf("| tc program (BPF_PROG_TEST_RUN, one packet per run) | ns/packet (median of %d) "
+	printf("| program (BPF_PROG_TEST_RUN, one packet per run) | ns/packet (median of %d) "
 	       "| over floor | x floor |\n|---|---:|---:|---:|\n", samples);
-	for (b = 0; b < B_MAX; b++)
-		printf("| %s | %.0f | %+.0f | %.2f |\n", label[b], med[b], med[b] - med[B_FLOOR],
-		       med[b] / med[B_FLOOR]);
+	/* XDP rows are compared with the empty XDP program, tc rows with the empty tc one. */
+	for (b = 0; b < B_MAX; b++) {
+		double fl = b >= B_XDP_FLOOR ? med[B_XDP_FLOOR] : med[B_FLOOR];
+
+		printf("| %s | %.0f | %+.0f | %.2f |\n", label[b], med[b], med[b] - fl,
+		       med[b] / fl);
+	}
+	xdp_uplink__destroy(x);
 	return 0;
 bad:
 	fprintf(stderr, "bench: sample %d: unexpected verdict %d\n", i, r.retval);
@@ -1506,7 +1776,7 @@ int main(int argc, char **argv)
 		return run_bench(&e, samples < 1 ? 1 : samples);
 	}
 
-	printf("1..%zu\n", 1 + ARRAY_SIZE(table) + 28);
+	printf("1..%zu\n", 1 + ARRAY_SIZE(table) + 28 + 8);
 	report(!err, "set up namespace, load tc_endpoint + tc_uplink, services and endpoints");
 	if (err) {
 		diag("setup: %s", strerror(-err));
@@ -1530,6 +1800,7 @@ int main(int argc, char **argv)
 	test_ct_full();
 	test_ct_lru_evict();
 	test_xdp(&e);
+	test_xdp_fast(&e);
 	test_gc(&e);
 	test_sizing();
 

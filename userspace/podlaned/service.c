@@ -1560,7 +1560,7 @@ static struct json_object *lbstat_json(struct agent *a)
 	static const char *const names[] = {
 		"connect", "sendmsg", "recvmsg", "peername", "no_backend", "affinity_hit",
 		"affinity_full", "revnat_full", "no_maglev", "prefilter_pass", "nat_new",
-		"nat_ct_hit", "nat_reply", "ct_midflow", "ct_stale", "reply_stack",
+		"nat_ct_hit", "nat_reply", "ct_midflow", "ct_stale", "reply_stack", "xdp_fast",
 	};
 	struct json_object *o = json_object_new_object();
 	__u64 *vals = calloc(a->ncpus, sizeof(*vals)), sum;
