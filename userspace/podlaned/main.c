@@ -671,20 +671,11 @@ int main(int argc, char **argv)
 	/* After the signal mask: the sync's thread inherits it and leaves SIGTERM to signalfd. */
 	if (sync_open(&a, &sync_opts))
 		goto fail;
-	err = serve(&a, lfd);
-	sync_close(&a);
-	close(lfd);
-	unlink(a.socket_path);
-	service_fini(&a);
-	lb_datapath_close(&a);
-	metrics_close(&a);
-	acct_close(&a);
-	nodes_close(&a);
-	datapath_close(&a);
-	nl_close(&a.nl);
-	close(lock_fd);
-	return err ? 1 : 0;
+	err = serve(&a, lfd) ? 1 : 0;
+	goto out;
 fail:
+	err = 1;
+out:
 	sync_close(&a);
 	close(lfd);
 	unlink(a.socket_path);
@@ -696,5 +687,5 @@ fail:
 	datapath_close(&a);
 	nl_close(&a.nl);
 	close(lock_fd);
-	return 1;
+	return err;
 }
