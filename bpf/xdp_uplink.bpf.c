@@ -90,28 +90,6 @@ struct xdp_meta {
 	__u8	ip_proto;
 };
 
-static __always_inline void xdp_emit_drop(struct xdp_md *ctx, const struct xdp_meta *m,
-					  int reason)
-{
-	struct drop_event *ev;
-
-	ev = bpf_ringbuf_reserve(&podlane_events, sizeof(*ev), 0);
-	if (!ev)
-		return;	/* reader too slow: the counters still have it */
-	ev->type = PODLANE_EVENT_DROP;
-	ev->reason = reason;
-	ev->ifindex = ctx->ingress_ifindex;
-	ev->len = m->len;
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->saddr = m->saddr;
-	ev->daddr = m->daddr;
-	ev->eth_proto = m->eth_proto;
-	ev->ip_proto = m->ip_proto;
-	ev->hook = PODLANE_HOOK_XDP_UPLINK;
-	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
-}
-
 /* The only way out: drop reasons are counted and reported, then become XDP_DROP. */
 static __always_inline int xdp_exit(struct xdp_md *ctx, const struct xdp_meta *m, int verdict)
 {
@@ -129,7 +107,8 @@ static __always_inline int xdp_exit(struct xdp_md *ctx, const struct xdp_meta *m
 		}
 	}
 	if (drop_events)
-		xdp_emit_drop(ctx, m, verdict);
+		drop_event_emit(verdict, ctx->ingress_ifindex, m->len, m->saddr, m->daddr,
+				m->eth_proto, m->ip_proto, PODLANE_HOOK_XDP_UPLINK);
 	return XDP_DROP;
 }
 

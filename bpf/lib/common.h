@@ -62,8 +62,9 @@ static __always_inline bool verdict_is_drop(int verdict)
 	       verdict > -(PODLANE_DROP_FIRST + PODLANE_DROP_SLOTS);
 }
 
-static __always_inline void emit_drop_event(struct __sk_buff *skb, const struct pkt_meta *m,
-					    int reason)
+/* One drop_event on the ring buffer; shared by the tc exit below and the XDP exit. */
+static __always_inline void drop_event_emit(int reason, __u32 ifindex, __u32 len, __be32 saddr,
+					    __be32 daddr, __u16 eth_proto, __u8 ip_proto, __u8 hook)
 {
 	struct drop_event *ev;
 
@@ -72,16 +73,23 @@ static __always_inline void emit_drop_event(struct __sk_buff *skb, const struct 
 		return;	/* reader too slow: the counters still have it */
 	ev->type = PODLANE_EVENT_DROP;
 	ev->reason = reason;
-	ev->ifindex = m->ifindex;
-	ev->len = skb->len;
+	ev->ifindex = ifindex;
+	ev->len = len;
 	ev->ts_ns = bpf_ktime_get_ns();
-	ev->saddr = m->saddr;
-	ev->daddr = m->daddr;
-	ev->eth_proto = m->eth_proto;
-	ev->ip_proto = m->ip_proto;
-	ev->hook = m->hook;
+	ev->saddr = saddr;
+	ev->daddr = daddr;
+	ev->eth_proto = eth_proto;
+	ev->ip_proto = ip_proto;
+	ev->hook = hook;
 	ev->pad = 0;
 	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void emit_drop_event(struct __sk_buff *skb, const struct pkt_meta *m,
+					    int reason)
+{
+	drop_event_emit(reason, m->ifindex, skb->len, m->saddr, m->daddr, m->eth_proto,
+			m->ip_proto, m->hook);
 }
 
 /*
