@@ -35,6 +35,10 @@ int parse_command_opts(int argc, char **argv, struct ctl_opts *o, const char *cm
 
 /* Print "podlanectl: <msg>; try '<hint> --help'" and return EXIT_USAGE. */
 int usage_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The options every command takes (-s, -p, -j): true when getopt's c was one and is applied. */
+bool common_opt(int c, struct ctl_opts *o);
+/* The usage error for getopt's ':' (missing argument) or '?' (unknown option) answer. */
+int opt_error(int c, const char *hint, char **argv);
 
 /* A table printed like `kubectl get`: upper-case header, columns padded to the widest cell. */
 struct table {

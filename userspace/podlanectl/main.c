@@ -73,6 +73,31 @@ int usage_error(const char *hint, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+bool common_opt(int c, struct ctl_opts *o)
+{
+	switch (c) {
+	case 's':
+		o->socket_path = optarg;
+		return true;
+	case 'p':
+		o->pin_root = optarg;
+		return true;
+	case 'j':
+		o->json = true;
+		return true;
+	}
+	return false;
+}
+
+int opt_error(int c, const char *hint, char **argv)
+{
+	if (c == ':')
+		return usage_error(hint, "option '%s' needs an argument", argv[optind - 1]);
+	if (optopt)
+		return usage_error(hint, "unknown option '-%c'", optopt);
+	return usage_error(hint, "unknown option '%s'", argv[optind - 1]);
+}
+
 int parse_command_opts(int argc, char **argv, struct ctl_opts *o, const char *cmd,
 		       const char *usage, struct monitor_opts *m)
 {
@@ -92,16 +117,9 @@ int parse_command_opts(int argc, char **argv, struct ctl_opts *o, const char *cm
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, m ? ":s:p:jhc:t:" : ":s:p:jh", opts, NULL)) != -1) {
+		if (common_opt(c, o))
+			continue;
 		switch (c) {
-		case 's':
-			o->socket_path = optarg;
-			break;
-		case 'p':
-			o->pin_root = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
 		case 'h':
 			fputs(usage, stdout);
 			return -1;
@@ -116,12 +134,8 @@ int parse_command_opts(int argc, char **argv, struct ctl_opts *o, const char *cm
 						   "number, not '%s'",
 						   c == 'c' ? "count" : "timeout", optarg);
 			break;
-		case ':':
-			return usage_error(hint, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_error(hint, "unknown option '-%c'", optopt);
-			return usage_error(hint, "unknown option '%s'", argv[optind - 1]);
+			return opt_error(c, hint, argv);
 		}
 	}
 	if (optind < argc)
@@ -424,26 +438,14 @@ int main(int argc, char **argv)
 	opterr = 0;
 	/* '+': stop at the command so its own options are parsed by the command. */
 	while ((c = getopt_long(argc, argv, "+:s:p:jh", opts, NULL)) != -1) {
+		if (common_opt(c, &o))
+			continue;
 		switch (c) {
-		case 's':
-			o.socket_path = optarg;
-			break;
-		case 'p':
-			o.pin_root = optarg;
-			break;
-		case 'j':
-			o.json = true;
-			break;
 		case 'h':
 			fputs(main_usage, stdout);
 			return 0;
-		case ':':
-			return usage_error("podlanectl", "option '%s' needs an argument",
-					   argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_error("podlanectl", "unknown option '-%c'", optopt);
-			return usage_error("podlanectl", "unknown option '%s'", argv[optind - 1]);
+			return opt_error(c, "podlanectl", argv);
 		}
 	}
 	if (optind >= argc)

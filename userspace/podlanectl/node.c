@@ -38,25 +38,14 @@ static int node_opts(int argc, char **argv, struct ctl_opts *o, const char *hint
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:p:jh", opts, NULL)) != -1) {
+		if (common_opt(c, o))
+			continue;
 		switch (c) {
-		case 's':
-			o->socket_path = optarg;
-			break;
-		case 'p':
-			o->pin_root = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
 		case 'h':
 			fputs(node_usage, stdout);
 			return -1;
-		case ':':
-			return usage_error(hint, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_error(hint, "unknown option '-%c'", optopt);
-			return usage_error(hint, "unknown option '%s'", argv[optind - 1]);
+			return opt_error(c, hint, argv);
 		}
 	}
 	return 0;

@@ -298,10 +298,9 @@ static int service_add(struct ctl_opts *o, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":s:p:jhf:n:", svc_opts, NULL)) != -1) {
 		v = NULL;
 		err[0] = '\0';
+		if (common_opt(c, o))
+			continue;
 		switch (c) {
-		case 's': o->socket_path = optarg; break;
-		case 'p': o->pin_root = optarg; break;
-		case 'j': o->json = true; break;
 		case 'h':
 			fputs(add_usage, stdout);
 			json_object_put(spec);
@@ -408,18 +407,15 @@ static int name_opts(struct ctl_opts *o, int argc, char **argv, const char *cmd,
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:p:jhn:", svc_opts, NULL)) != -1) {
+		if (common_opt(c, o))
+			continue;
 		switch (c) {
-		case 's': o->socket_path = optarg; break;
-		case 'p': o->pin_root = optarg; break;
-		case 'j': o->json = true; break;
 		case 'n': *ns = optarg; break;
 		case 'h':
 			fputs(usage, stdout);
 			return -1;
-		case ':':
-			return usage_error(hint, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return usage_error(hint, "unknown option '%s'", argv[optind - 1]);
+			return opt_error(c, hint, argv);
 		}
 	}
 	*name = optind < argc ? argv[optind] : NULL;

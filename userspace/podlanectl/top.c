@@ -261,16 +261,9 @@ int cmd_top(struct ctl_opts *o, int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:p:jhS:i:n:1", opts, NULL)) != -1) {
+		if (common_opt(c, o))
+			continue;
 		switch (c) {
-		case 's':
-			o->socket_path = optarg;
-			break;
-		case 'p':
-			o->pin_root = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
 		case 'h':
 			fputs(top_usage, stdout);
 			return 0;
@@ -304,12 +297,8 @@ int cmd_top(struct ctl_opts *o, int argc, char **argv)
 		case '1':
 			once = true;
 			break;
-		case ':':
-			return usage_error("podlanectl top", "option '%s' needs an argument",
-					   argv[optind - 1]);
 		default:
-			return usage_error("podlanectl top", "unknown option '%s'",
-					   argv[optind - 1]);
+			return opt_error(c, "podlanectl top", argv);
 		}
 	}
 	if (optind < argc)
