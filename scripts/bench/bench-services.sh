@@ -3,11 +3,11 @@
 # scripts/bench/bench-services.sh - one ClusterIP's cost with 10, 1,000 and 10,000 services
 # installed, podlane against kube-proxy's iptables mode, side by side in one run.
 #
-# Two identical topologies, one per contender, each three namespaces the bench owns:
+# For every N and each contender an identical topology of three namespaces the bench owns:
 #   cli (client) --veth-- node (routes, forwarding) --veth-- srv (two backend addresses)
-# podlane: podlaned (own pin root, state dir, socket) installs the services; its socket LB is
-#   attached to a cgroup the bench owns (--cgroup) and the client runs in it, so the ClusterIP
-#   is translated at connect() and the node only routes.
+# podlane: one podlaned per N (own pin root, state dir, socket and cgroup) holds N services;
+#   its socket LB is attached to its cgroup (--cgroup) and the client runs in it, so the
+#   ClusterIP is translated at connect() and the node only routes.
 # iptables: the same services as kube-proxy's iptables mode lays them out (nat PREROUTING and
 #   OUTPUT -> KUBE-SERVICES, one rule per service port -> KUBE-SVC-<hash> with KUBE-MARK-MASQ
 #   and one `statistic --mode random --probability` rule per endpoint -> KUBE-SEP-<hash> with
@@ -20,7 +20,8 @@
 #   CRR  new connections per second: connect, 1-byte request, 1-byte reply, close (RST, so
 #        neither side keeps TIME_WAIT), through the ClusterIP
 #   RR   1-byte request/response transactions per second on one connection to the ClusterIP
-# RUNS rounds, contenders interleaved inside each round; medians reported. The load tool is a
+# RUNS rounds; each round measures every N and both contenders, so drift on a shared machine
+# falls on all of them alike, not on whichever N ran last. Medians reported. The load tool is a
 # small C program compiled into the bench's temp dir.
 #
 # Usage: sudo scripts/bench/bench-services.sh [-r RUNS] [-t SECONDS] [-n 10,1000,10000] [-c CPU]
@@ -61,9 +62,6 @@ pl_setup
 PIDS=()
 on_cleanup 'for p in "${PIDS[@]}"; do kill $p; done'
 CG=$CG2/podlane-bench-$PL_ID
-mkdir "$CG" || die "cannot create cgroup $CG"
-on_cleanup "rmdir $CG"
-on_cleanup "[ -w $CG/cgroup.kill ] && echo 1 > $CG/cgroup.kill; sleep 0.2"
 
 # ---- load tool --------------------------------------------------------------------------
 TOOL=$PL_TMP/svcload
@@ -198,7 +196,7 @@ EOF
 gcc -O2 -Wall -o "$TOOL" "$PL_TMP/svcload.c" || die "failed to build the load tool"
 
 # ---- topologies ---------------------------------------------------------------------------
-# topo <k> <tag>: cli 10.7k.1.2 -> node (10.7k.1.1 | 10.7k.2.1) -> srv 10.7k.2.2 and .3
+# topo <k> <tag>: cli 10.<k>.1.2 -> node (10.<k>.1.1 | 10.<k>.2.1) -> srv 10.<k>.2.2 and .3
 topo() {
 	local k=$1 cli node srv
 	cli=$(netns_name "cli$2") node=$(netns_name "node$2") srv=$(netns_name "srv$2")
@@ -207,28 +205,20 @@ topo() {
 	for ns in "$cli" "$node" "$srv"; do ip -n "$ns" link set lo up; done
 	ip -n "$node" link add c type veth peer name eth0 netns "$cli"
 	ip -n "$node" link add s type veth peer name eth0 netns "$srv"
-	ip -n "$node" addr add "10.7$k.1.1/24" dev c
-	ip -n "$node" addr add "10.7$k.2.1/24" dev s
-	ip -n "$cli" addr add "10.7$k.1.2/24" dev eth0
-	ip -n "$srv" addr add "10.7$k.2.2/24" dev eth0
-	ip -n "$srv" addr add "10.7$k.2.3/24" dev eth0
+	ip -n "$node" addr add "10.$k.1.1/24" dev c
+	ip -n "$node" addr add "10.$k.2.1/24" dev s
+	ip -n "$cli" addr add "10.$k.1.2/24" dev eth0
+	ip -n "$srv" addr add "10.$k.2.2/24" dev eth0
+	ip -n "$srv" addr add "10.$k.2.3/24" dev eth0
 	for l in c s; do ip -n "$node" link set "$l" up; done
 	ip -n "$cli" link set eth0 up
 	ip -n "$srv" link set eth0 up
-	ip -n "$cli" route add default via "10.7$k.1.1"
-	ip -n "$srv" route add default via "10.7$k.2.1"
+	ip -n "$cli" route add default via "10.$k.1.1"
+	ip -n "$srv" route add default via "10.$k.2.1"
 	ip netns exec "$node" sysctl -qw net.ipv4.ip_forward=1
 	taskset -c "$CPU" ip netns exec "$srv" "$TOOL" server 8080 7200 &
 	PIDS+=($!)
 }
-topo 1 pl || die "failed to build the podlane topology"
-topo 2 ipt || die "failed to build the iptables topology"
-CLI_PL=$(netns_name clipl) NODE_IPT=$(netns_name nodeipt) CLI_IPT=$(netns_name cliipt)
-
-# ---- podlane ------------------------------------------------------------------------------
-extra=()
-"$PL_BUILD/podlaned" --help 2>&1 | grep -q -- --no-accounting && extra+=(--no-accounting)
-agent_start --cgroup "$CG" "${extra[@]}" || die "podlaned did not start"
 
 vip() { echo "10.96.$(($1 / 250)).$(($1 % 250 + 1))"; }
 
@@ -240,8 +230,8 @@ a, b, k = map(int, sys.argv[1:])
 print(json.dumps([{"name": "svc-%d" % i, "namespace": "bench",
                    "clusterIP": "10.96.%d.%d" % (i // 250, i % 250 + 1),
                    "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
-                   "backends": [{"ip": "10.7%d.2.2" % k, "local": False},
-                                {"ip": "10.7%d.2.3" % k, "local": False}]}
+                   "backends": [{"ip": "10.%d.2.2" % k, "local": False},
+                                {"ip": "10.%d.2.3" % k, "local": False}]}
                   for i in range(a, b)]))
 PY
 }
@@ -254,7 +244,7 @@ n, k = int(sys.argv[1]), int(sys.argv[2])
 def h(prefix, s):
     return prefix + base64.b32encode(hashlib.sha256(s.encode()).digest()).decode()[:16]
 chains, rules = [], []
-cidr = "10.7%d.0.0/16" % k
+cidr = "10.%d.0.0/16" % k
 for i in range(n):
     name = "bench/svc-%d:http" % i
     vip = "10.96.%d.%d" % (i // 250, i % 250 + 1)
@@ -264,7 +254,7 @@ for i in range(n):
                  '-m tcp --dport 80 -j %s' % (vip, name, svc))
     rules.append('-A %s ! -s %s -d %s/32 -p tcp -m comment --comment "%s cluster IP" '
                  '-m tcp --dport 80 -j KUBE-MARK-MASQ' % (svc, cidr, vip, name))
-    eps = ["10.7%d.2.2:8080" % k, "10.7%d.2.3:8080" % k]
+    eps = ["10.%d.2.2:8080" % k, "10.%d.2.3:8080" % k]
     for j, ep in enumerate(eps):
         sep = h("KUBE-SEP-", name + "tcp" + ep)
         chains.append(sep)
@@ -293,70 +283,95 @@ print("COMMIT")
 PY
 }
 
-# run <pl|ipt> <crr|rr> <vip>: one measurement, prints the rate (empty on failure).
+# ---- one podlaned per N -------------------------------------------------------------------
+# agent_n <i>: podlaned number i with its own pin root, state dir, socket and cgroup.
+agent_n() {
+	local i=$1
+	mkdir "$CG-$i" || return 1
+	on_cleanup "rmdir $CG-$i"
+	on_cleanup "[ -w $CG-$i/cgroup.kill ] && echo 1 > $CG-$i/cgroup.kill; sleep 0.2"
+	on_cleanup "$PL_BUILD/podlaned --uninstall --pin-root $PL_PIN-$i --state-dir $PL_STATE-$i; rm -rf $PL_PIN-$i"
+	"$PL_BUILD/podlaned" --pin-root "$PL_PIN-$i" --state-dir "$PL_STATE-$i" \
+		--socket "$PL_TMP/pl$i.sock" --cgroup "$CG-$i" --log-file "$PL_TMP/podlaned-$i.log" \
+		"${extra[@]}" &
+	on_cleanup "kill $!; wait $!"
+	poll 20 ctl_n "$i" status || return 1
+}
+ctl_n() { local i=$1; shift; "$PL_BUILD/podlanectl" --socket "$PL_TMP/pl$i.sock" "$@"; }
+
+# run <pl|ipt> <i> <crr|rr> <vip>: one measurement, prints the rate (empty on failure).
 run() {
 	local out
 	if [ "$1" = pl ]; then
-		out=$(bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$CG" \
-			taskset -c "$CPU" ip netns exec "$CLI_PL" "$TOOL" "$2" "$3" 80 "$SECS")
+		out=$(bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$CG-$2" \
+			taskset -c "$CPU" ip netns exec "$(netns_name "clipl$2")" "$TOOL" "$3" "$4" 80 "$SECS")
 	else
-		out=$(taskset -c "$CPU" ip netns exec "$CLI_IPT" "$TOOL" "$2" "$3" 80 "$SECS")
+		out=$(taskset -c "$CPU" ip netns exec "$(netns_name "cliipt$2")" \
+			"$TOOL" "$3" "$4" 80 "$SECS")
 	fi
 	echo "${out%% *}"
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
+extra=()
+"$PL_BUILD/podlaned" --help 2>&1 | grep -q -- --no-accounting && extra+=(--no-accounting)
 declare -A R
-installed=0
 IFS=, read -r -a counts <<< "$COUNTS"
-for n in "${counts[@]}"; do
-	log "installing $n services in podlane (podlanectl service add --file) ..."
+for i in "${!counts[@]}"; do
+	n=${counts[$i]} kp=$((71 + 2 * i)) ki=$((72 + 2 * i))
+	topo "$kp" "pl$i" && topo "$ki" "ipt$i" || die "failed to build the topologies for N=$n"
+	agent_n "$i" >/dev/null || die "podlaned for N=$n did not start"
+	log "installing $n services in podlaned #$i (podlanectl service add --file) ..."
+	specs 0 "$n" "$kp" > "$PL_TMP/specs.json"
 	t0=$(date +%s%N)
-	if [ "$n" -gt "$installed" ]; then
-		specs "$installed" "$n" 1 > "$PL_TMP/specs.json"
-		ctl service add --file "$PL_TMP/specs.json" >/dev/null || die "podlanectl service add failed"
-	else
-		for ((i = n; i < installed; i++)); do ctl service del "bench/svc-$i" >/dev/null; done
-	fi
-	installed=$n
+	ctl_n "$i" service add --file "$PL_TMP/specs.json" >/dev/null ||
+		die "podlanectl service add failed"
 	R[pl_install,$n]=$(( ($(date +%s%N) - t0) / 1000000 ))
 	log "loading $n services as kube-proxy iptables rules ..."
-	kube_rules "$n" 2 > "$PL_TMP/rules"
+	kube_rules "$n" "$ki" > "$PL_TMP/rules"
 	t0=$(date +%s%N)
-	ip netns exec "$NODE_IPT" iptables-nft -t nat -F
-	ip netns exec "$NODE_IPT" iptables-restore -w < "$PL_TMP/rules" || die "iptables-restore failed"
+	ip netns exec "$(netns_name "nodeipt$i")" iptables-restore -w < "$PL_TMP/rules" ||
+		die "iptables-restore failed"
 	R[ipt_install,$n]=$(( ($(date +%s%N) - t0) / 1000000 ))
-	R[ipt_rules,$n]=$(ip netns exec "$NODE_IPT" iptables-nft -t nat -S | wc -l)
-	target=$(vip $((n / 2)))
-	log "$n services: ${R[ipt_rules,$n]} nat rules; measuring $target:80 ($RUNS rounds x ${SECS}s)"
+	R[ipt_rules,$n]=$(ip netns exec "$(netns_name "nodeipt$i")" iptables-nft -t nat -S | wc -l)
 	# Both paths must really work before they are timed.
-	[ -n "$(run pl rr "$target")" ] || die "podlane: $target:80 does not answer"
-	[ -n "$(run ipt rr "$target")" ] || die "iptables: $target:80 does not answer"
+	target=$(vip $((n / 2)))
+	[ -n "$(run pl "$i" rr "$target")" ] || die "podlane: $target:80 does not answer (N=$n)"
+	[ -n "$(run ipt "$i" rr "$target")" ] || die "iptables: $target:80 does not answer (N=$n)"
+	log "N=$n: ${R[ipt_rules,$n]} nat rules; the measured service is $target:80"
 	for m in crr rr; do for c in pl ipt; do R[$c,$m,$n]=""; done; done
-	for ((r = 1; r <= RUNS; r++)); do
+done
+log "measuring: $RUNS rounds, each every N x {crr, rr} x {podlane, iptables} for ${SECS}s"
+for ((r = 1; r <= RUNS; r++)); do
+	for i in "${!counts[@]}"; do
+		n=${counts[$i]}
 		for m in crr rr; do
 			for c in pl ipt; do
-				v=$(run "$c" "$m" "$target")
+				v=$(run "$c" "$i" "$m" "$(vip $((n / 2)))")
 				R[$c,$m,$n]+="$v "
 			done
 		done
-		log "  round $r/$RUNS done"
 	done
+	log "  round $r/$RUNS done"
+done
+for n in "${counts[@]}"; do
 	for m in crr rr; do
 		for c in pl ipt; do
-			log "  $c $m: ${R[$c,$m,$n]}"
+			log "  N=$n $c $m: ${R[$c,$m,$n]}"
 			R[$c,$m,$n,med]=$(printf '%s' "${R[$c,$m,$n]}" | median)
 		done
 	done
 done
-lbstat=$(ctl --json service list bench/svc-0 | jq -c '.lbstat | {connect, no_backend}')
+last=$((${#counts[@]} - 1))
+lbstat=$(ctl_n "$last" --json service list bench/svc-0 | jq -c '.lbstat | {connect, no_backend}')
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 base=${counts[0]}
 echo "### One ClusterIP with N services installed: podlane (socket LB) vs kube-proxy iptables"
 echo
-echo "$(nproc) vCPUs, client and server on CPU $CPU, ${SECS} s per run, median of $RUNS interleaved runs;"
+echo "$(nproc) vCPUs, client and server on CPU $CPU, ${SECS} s per run, median of $RUNS rounds; each round"
+echo "measures every N and both contenders (one podlaned and one iptables node per N)."
 echo "CRR = new connections/s (connect, 1-byte request/reply, close), RR = 1-byte transactions/s"
 echo "on one connection. Two backends per service; the measured one is in the middle of KUBE-SERVICES."
 echo
@@ -366,8 +381,8 @@ for n in "${counts[@]}"; do
 	echo "| $n | ${R[ipt_rules,$n]} | ${R[pl,crr,$n,med]} | ${R[ipt,crr,$n,med]} | $(ratio "${R[pl,crr,$n,med]}" "${R[ipt,crr,$n,med]}") | $(ratio "${R[pl,crr,$n,med]}" "${R[pl,crr,$base,med]}") | ${R[pl,rr,$n,med]} | ${R[ipt,rr,$n,med]} | $(ratio "${R[pl,rr,$n,med]}" "${R[ipt,rr,$n,med]}") | $(ratio "${R[pl,rr,$n,med]}" "${R[pl,rr,$base,med]}") |"
 done
 echo
-echo "Install time: $(for n in "${counts[@]}"; do printf 'N=%s podlane %s ms (incremental, via podlanectl), iptables-restore %s ms; ' "$n" "${R[pl_install,$n]}" "${R[ipt_install,$n]}"; done)"
-echo "podlane lbstat at the end: $lbstat"
+echo "Install time: $(for n in "${counts[@]}"; do printf 'N=%s podlane %s ms (podlanectl service add --file), iptables-restore %s ms; ' "$n" "${R[pl_install,$n]}" "${R[ipt_install,$n]}"; done)"
+echo "podlane lbstat (N=${counts[$last]}) at the end: $lbstat"
 echo
 echo "Raw runs:"
 for n in "${counts[@]}"; do
