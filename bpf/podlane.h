@@ -69,6 +69,8 @@ enum podlane_drop_reason {
 						 * device refused */
 	PODLANE_DROP_TUNNEL_SOURCE	= -220,	/* decapsulated packet whose inner source is
 						 * not a pod of the node that sent it */
+	PODLANE_DROP_SNAT_NO_PORT	= -221,	/* NodePort flow to another node's backend:
+						 * no free source port to translate to */
 };
 
 #define PODLANE_DROP_FIRST	201
@@ -521,6 +523,7 @@ struct ct_key {
 #define PODLANE_CT_F_CLOSING		(1U << 2)	/* FIN or RST seen in either direction */
 #define PODLANE_CT_F_MIDFLOW		(1U << 3)	/* created without a SYN (entry was lost) */
 #define PODLANE_CT_F_LOCAL		(1U << 4)	/* backend is an endpoint on this node */
+#define PODLANE_CT_F_SNAT		(1U << 5)	/* source translated too: see below */
 #define PODLANE_CT_F_STATE	(PODLANE_CT_F_SYN_SEEN | PODLANE_CT_F_ESTABLISHED | \
 				 PODLANE_CT_F_CLOSING)
 
@@ -540,10 +543,32 @@ struct ct_entry {
 	__u16	flags;		/* PODLANE_CT_F_* */
 	__u32	svc_id;
 	__u32	backend_id;	/* lb_backend.id at the time of the choice */
+	__be32	rev_addr;	/* PODLANE_CT_F_SNAT only. ORIGINAL: the source the backend */
+	__be16	rev_port;	/* sees (this node); REPLY: the client to send the reply to */
+	__u16	pad;
 };
 
 _Static_assert(sizeof(struct ct_key) == 16, "ct_key layout");
-_Static_assert(sizeof(struct ct_entry) == 48, "ct_entry layout");
+_Static_assert(sizeof(struct ct_entry) == 56, "ct_entry layout");
+
+/*
+ * NodePort to a backend on another node (PODLANE_CT_F_SNAT). The client's address cannot be
+ * kept: the backend would answer the client directly, from its own address, and the client
+ * would drop it. So, as kube-proxy does for externalTrafficPolicy Cluster, the receiving node
+ * also rewrites the source to the frontend address the client reached (one of its own) and a
+ * port of PODLANE_SNAT_PORT_MIN..MAX, above the kernel's default ephemeral range so that it
+ * does not meet the node's own connections; the flow is sent to the backend's node like a
+ * pod's packet (lib/route.h). The backend answers that address, the reply returns over the
+ * underlay, and tc_from_uplink finds the REPLY entry {backend -> node address:port}, puts
+ * frontend and client back and forwards it. Entries, both directions:
+ *   ORIGINAL  client:cport -> frontend:fport   nat = backend, rev = node address:port
+ *   REPLY     backend -> node address:port     nat = frontend, rev = client:cport
+ * Local backends keep the client address (no SNAT), and externalTrafficPolicy Local never
+ * chooses a remote backend.
+ */
+#define PODLANE_SNAT_PORT_MIN	61000
+#define PODLANE_SNAT_PORT_MAX	65535
+#define PODLANE_SNAT_TRIES	8	/* ports tried for a new flow before SNAT_NO_PORT */
 
 /* ---- end of per-packet service path ---- */
 
@@ -574,6 +599,14 @@ struct node_key {
 };
 
 #define PODLANE_NODE_F_VXLAN	(1U << 0)	/* encapsulate; else route directly */
+/*
+ * VXLAN only: the key is a node's own address (/32), not a pod CIDR. What a node's own stack
+ * sends into the tunnel (its kernel route to a remote pod CIDR, or a NodePort flow it
+ * translated, lib/nat.h) carries that address as inner source; tc_from_tunnel accepts it
+ * from that node like one of its pods. Never a route: tc_from_pod leaves such packets to the
+ * stack, which reaches node addresses over the underlay.
+ */
+#define PODLANE_NODE_F_ADDR	(1U << 1)
 
 /* podlane_nodes value. Written by podlaned (node_add/node_del, start-up), read by tc_from_pod
  * and tc_from_tunnel. */
@@ -614,6 +647,7 @@ static inline const char *podlane_drop_name(int reason)
 	case PODLANE_DROP_FRAG_NEEDED:		return "frag_needed";
 	case PODLANE_DROP_TUNNEL_FAILED:	return "tunnel_failed";
 	case PODLANE_DROP_TUNNEL_SOURCE:	return "tunnel_source";
+	case PODLANE_DROP_SNAT_NO_PORT:		return "snat_no_port";
 	}
 	return NULL;
 }

@@ -5,7 +5,9 @@
  * tc_from_uplink delivers traffic for a local pod straight into the pod's namespace with
  * bpf_redirect_peer(), skipping the host routing step. Packets to a service frontend
  * (NodePort, external IP, ClusterIP from another node) are first translated to a backend and
- * tracked (lib/nat.h). Malformed IPv4 is dropped here with a reason (the stack would drop it
+ * tracked (lib/nat.h); a NodePort flow whose backend is a pod on another node leaves again
+ * toward that node (lib/route.h), source-translated to this node, and its replies coming back
+ * are translated back here. Malformed IPv4 is dropped here with a reason (the stack would drop it
  * silently anyway); everything else goes to the host stack.
  *
  * tc_from_tunnel runs on the clsact ingress of the agent's vxlan device instead (VXLAN
@@ -41,6 +43,13 @@ static __always_inline int from_uplink(struct __sk_buff *skb, struct pkt_meta *m
 		return ret;
 
 	ret = service_from_uplink(skb, m, ip);
+	if (ret == SVC_REMOTE) {
+		/* NodePort to another node's pod, now from this node: on as a pod's packet goes. */
+		ret = reload_ipv4(skb, &eth, &ip);
+		if (ret)
+			return ret;
+		return node_forward(skb, m, eth, ip);
+	}
 	if (ret != SVC_PASS)
 		return ret;
 

@@ -53,13 +53,16 @@ static __always_inline void ct_key_fill(struct ct_key *k, __be32 saddr, __be32 d
 static __always_inline void ct_key_peer(struct ct_key *peer, const struct ct_key *k,
 					const struct ct_entry *ct)
 {
+	bool snat = ct->flags & PODLANE_CT_F_SNAT;
+
 	if (k->dir == PODLANE_CT_ORIGINAL)
-		/* client -> frontend, nat = backend  =>  backend -> client */
-		ct_key_fill(peer, ct->nat_addr, k->saddr, ct->nat_port, k->sport, k->proto,
-			    PODLANE_CT_REPLY);
+		/* client -> frontend, nat = backend  =>  backend -> client (or -> rev with SNAT) */
+		ct_key_fill(peer, ct->nat_addr, snat ? ct->rev_addr : k->saddr, ct->nat_port,
+			    snat ? ct->rev_port : k->sport, k->proto, PODLANE_CT_REPLY);
 	else
-		/* backend -> client, nat = frontend  =>  client -> frontend */
-		ct_key_fill(peer, k->daddr, ct->nat_addr, k->dport, ct->nat_port, k->proto,
+		/* backend -> client, nat = frontend  =>  client -> frontend (client = rev with SNAT) */
+		ct_key_fill(peer, snat ? ct->rev_addr : k->daddr, ct->nat_addr,
+			    snat ? ct->rev_port : k->dport, ct->nat_port, k->proto,
 			    PODLANE_CT_ORIGINAL);
 }
 

@@ -107,7 +107,7 @@ static __always_inline int node_forward(struct __sk_buff *skb, struct pkt_meta *
 	int ret;
 
 	node = node_lookup4(m->daddr);
-	if (!node)
+	if (!node || (node->flags & PODLANE_NODE_F_ADDR))
 		return TC_ACT_OK;
 	ret = ipv4_check_l4(skb, ip);
 	if (ret)

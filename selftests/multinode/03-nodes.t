@@ -4,13 +4,14 @@
 # (with a code and a "<field>: <problem>" reason, nothing changed) bad names, addresses and
 # CIDRs, this node's own name, address and pod CIDR, and overlaps with other nodes; a repeated
 # add changes nothing, a changed CIDR replaces the route; node_del is idempotent; records
-# survive a restart, stray podlane_nodes entries do not; direct routing without --uplink is
+# survive a restart, stray podlane_nodes entries and kernel routes do not (the kernel route of
+# each node follows its record); direct routing without --uplink is
 # refused; podlanectl node prints and exits as documented.
 # shellcheck source=mn_lib.sh
 . "$(dirname "$0")/mn_lib.sh"
 mn_requires
 mn_setup
-plan 15
+plan 16
 
 NODES=(1)
 API=$PL_ROOT/selftests/agent/api.py
@@ -87,14 +88,23 @@ OUT=$(ctl_n 1 node del node3 nosuchnode) && [ "$(map_entries)" = 1 ] &&
 	grep -q "nosuchnode not found" <<<"$OUT"
 ok $? "node del removes node3; deleting an unknown node succeeds and says so"
 
-# A stray entry the records do not explain is gone after a restart; node2 stays.
+[ "$(kroutes 1)" = 10.201.22.0/24 ] &&
+	in_node 1 ip route show proto 112 | grep -q '^10.201.22.0/24 via 192.168.90.2 dev up0'
+ok $? "node2's kernel route follows its records: 10.201.22.0/24 via 192.168.90.2 dev up0 only"
+
+# A stray entry the records do not explain is gone after a restart; node2 stays. The same for
+# kernel routes: a stray one of ours goes, node2's (deleted meanwhile) comes back, only once.
 agent_down 1
 bpftool map update pinned "$(node_pin 1)/podlane_nodes" key 24 0 0 0 10 201 99 0 \
 	value 192 168 90 99 1 0 0 0 0 0 0 0 0 0 0 0 &&
+	in_node 1 ip route add 10.201.99.0/24 via 192.168.90.99 dev up0 proto 112 &&
+	in_node 1 ip route del 10.201.22.0/24 proto 112 &&
 	[ "$(map_entries)" = 2 ] && agent_up 1 --uplink up0 &&
 	[ "$(map_entries)" = 1 ] && [ "$(nodes_json | jq -c '[.nodes[] | select(.installed) |
-		.name]')" = '["node2"]' ]
-ok $? "after a restart the records are back and a stray map entry is removed"
+		.name]')" = '["node2"]' ] && [ "$(kroutes 1)" = 10.201.22.0/24 ] &&
+	grep -q 'kernel routes in place.* nodes=1 kept=0 written=1 removed=1' \
+		"$(node_dir 1)/podlaned.log"
+ok $? "after a restart the records are back; a stray map entry and a stray kernel route are removed, node2's route rewritten"
 
 agent_down 1
 agent_up 1 && R=$(api1 '{"op":"node_add","name":"node5","node_ip":"192.168.90.5","pod_cidr":"10.201.5.0/24"}')

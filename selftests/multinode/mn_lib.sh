@@ -14,7 +14,7 @@
 NETTOOL=$PL_ROOT/scripts/nettool.py
 NODES=(1 2 3)
 BG_PIDS=()
-declare -A AGENT_PID NODE_IP POD_NS POD_IP POD_NODE
+declare -A AGENT_PID NODE_IP NODE_CIDR POD_NS POD_IP POD_NODE
 
 mn_requires() {
 	require_root
@@ -26,13 +26,25 @@ mn_requires() {
 mn_setup() {
 	pl_setup
 	on_cleanup mn_cleanup
+	mkdir -p "$(mn_cgroup)" || skip_all "cannot create a cgroup v2 directory for the agents"
+}
+
+# The cgroup whose sockets the agents' socket LB serves: an empty one of the test's, so that
+# no process on the machine (the test's own clients included) has its connects translated.
+mn_cgroup() {
+	if [ -d /sys/fs/cgroup/unified ]; then
+		echo "/sys/fs/cgroup/unified/podlane-test-$PL_ID-mn"
+	else
+		echo "/sys/fs/cgroup/podlane-test-$PL_ID-mn"
+	fi
 }
 
 node_ns() { netns_name "node$1"; }
 node_dir() { echo "$PL_TMP/node$1"; }
 node_pin() { echo "/sys/fs/bpf/podlane-test-$PL_ID-node$1"; }
 node_sock() { echo "$PL_TMP/node$1/podlaned.sock"; }
-pod_cidr() { echo "10.201.$1.0/24"; }
+# A node's pod CIDR: fixed, unless the test learnt it from the agent (etcd allocation).
+pod_cidr() { echo "${NODE_CIDR[$1]:-10.201.$1.0/24}"; }
 
 # in_node <n> <command...>: run in node n's network namespace (mounts stay the host's).
 in_node() {
@@ -94,6 +106,61 @@ fabric_routed() {
 	done
 }
 
+# client_attach: a namespace "cli" outside every node, on the fabric (the bridge for direct,
+# a fourth router port for routed); sets CLIENT_IP.
+client_attach() {
+	local cli fab rtr
+	cli=$(netns_add cli) || return 1
+	if [ -e "/run/netns/$(netns_name fab)" ]; then
+		fab=$(netns_name fab)
+		CLIENT_IP=192.168.77.100
+		ip link add c0 netns "$cli" type veth peer name fc netns "$fab" &&
+			ip -n "$fab" link set fc master br0 up &&
+			ip -n "$cli" addr add "$CLIENT_IP/24" dev c0 && ip -n "$cli" link set c0 up
+	else
+		rtr=$(netns_name rtr)
+		CLIENT_IP=192.168.84.2
+		ip link add c0 netns "$cli" type veth peer name r4 netns "$rtr" &&
+			ip -n "$rtr" addr add 192.168.84.1/24 dev r4 && ip -n "$rtr" link set r4 up &&
+			ip -n "$cli" addr add "$CLIENT_IP/24" dev c0 && ip -n "$cli" link set c0 up &&
+			ip -n "$cli" route add default via 192.168.84.1
+	fi
+}
+
+# udp_probe_from <netns> <host> <port>: an echo over a connected UDP socket, which takes an
+# answer only from host:port itself (a reply from the backend's own address would not do).
+udp_probe_from() {
+	ip netns exec "$1" python3 - "$2" "$3" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+s.connect((sys.argv[1], int(sys.argv[2])))
+for _ in range(6):
+    s.send(b"podlane-nodeport")
+    try:
+        if s.recv(100) == b"podlane-nodeport":
+            sys.exit(0)
+    except (socket.timeout, ConnectionRefusedError):
+        pass
+sys.exit(1)
+PY
+}
+
+# nodeport_remote <label>: a client outside the nodes reaches a NodePort of node1 whose only
+# backend is p2 on node2 (service "web": TCP 30080 -> p2:5001, UDP 30081 -> p2:5002, echo
+# servers running), several connections each; prints 1 TAP line.
+nodeport_remote() {
+	local ok_tcp=0 ok_udp=0 cli
+	cli=$(netns_name cli)
+	for _ in 1 2 3 4 5; do
+		ip netns exec "$cli" python3 "$NETTOOL" probe tcp "${NODE_IP[1]}" 30080 --timeout 3 &&
+			ok_tcp=$((ok_tcp + 1))
+		udp_probe_from "$cli" "${NODE_IP[1]}" 30081 && ok_udp=$((ok_udp + 1))
+	done
+	[ $ok_tcp = 5 ] && [ $ok_udp = 5 ]
+	ok $? "$1: client -> node1:NodePort with its only backend p2 on node2: TCP $ok_tcp/5, UDP $ok_udp/5, answered from node1"
+}
+
 # Agents ---------------------------------------------------------------------------------
 # agent_up <n> [podlaned options...]: start node n's agent, wait until it answers.
 agent_up() {
@@ -104,7 +171,7 @@ agent_up() {
 	nsenter --net="/run/netns/$(node_ns "$n")" -- "$PL_BUILD/podlaned" \
 		--pin-root "$(node_pin "$n")" --state-dir "$dir/state" --socket "$(node_sock "$n")" \
 		--log-file "$dir/podlaned.log" --node-name "node$n" --node-ip "${NODE_IP[$n]}" \
-		"$@" &
+		--cgroup "$(mn_cgroup)" "$@" &
 	AGENT_PID[$n]=$!
 	if ! poll 20 ctl_n "$n" status; then
 		diag "podlaned on node$n did not come up; its log:" \
@@ -133,18 +200,22 @@ mn_cleanup() {
 		fi
 		rm -rf "$(node_pin "$n")"
 	done
+	rmdir "$(mn_cgroup)" 2>/dev/null
 }
 
 # Pods -----------------------------------------------------------------------------------
 # pod_add <name> <node> [mtu]: a pod netns on node n, wired by podlane-cni ADD run in the node.
+# mtu "auto" leaves it out of the config: the agent derives it from the routing mode.
 pod_add() {
-	local name=$1 n=$2 mtu=${3:-1500} ns conf
+	local name=$1 n=$2 mtu=${3:-1500} ns conf mtu_field
 	ns=$(netns_name "$name")
 	netns_add "$name" >/dev/null || return 1
 	conf=$(node_dir "$n")/net.conf
+	mtu_field="\"mtu\": $mtu, "
+	[ "$mtu" = auto ] && mtu_field=""
 	cat > "$conf" <<EOC
 {"cniVersion": "1.0.0", "name": "mn", "type": "podlane-cni", "podCIDR": "$(pod_cidr "$n")",
- "mtu": $mtu, "agentSocket": "$(node_sock "$n")"}
+ $mtu_field"agentSocket": "$(node_sock "$n")"}
 EOC
 	in_node "$n" env CNI_COMMAND=ADD CNI_CONTAINERID="c-$name-$PL_ID" \
 		CNI_NETNS="/run/netns/$ns" CNI_IFNAME=eth0 CNI_PATH="$PL_BUILD" \
@@ -188,6 +259,10 @@ probe() {	# probe <from-pod> <tcp|udp> <to-pod> <port>
 pingc() {	# pingc <from-pod> <address> [count]
 	in_pod "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2"
 }
+
+# kroutes <n>: the destinations of node n's kernel routes to remote pod CIDRs, sorted.
+# (Text, not -j: iproute2's JSON of an encap route has two "dst" keys.)
+kroutes() { in_node "$1" ip route show proto 112 | awk '{ print $1 }' | sort | paste -sd,; }
 
 # Datagrams node n's IP stack forwarded: the BPF path must not add to it.
 node_forwarded() { in_node "$1" awk '/^Ip: [0-9]/ { print $7 }' /proc/net/snmp; }

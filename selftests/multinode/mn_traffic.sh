@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # selftests/multinode/mn_traffic.sh - the checks both routing modes must pass, on a cluster
 # that mn_lib.sh built: three nodes with agents up and pods p1, p2, p3 (pN on node N).
-# cross_node_traffic <direct|vxlan> prints 16 TAP lines.
+# cross_node_traffic <direct|vxlan> prints 20 TAP lines.
 
 # stream_bytes <status-file>: bytes a nettool stream has moved so far.
 stream_bytes() { awk '{ print $2 + 0 }' "$1" 2>/dev/null || echo 0; }
@@ -59,6 +59,23 @@ cross_node_traffic() {
 	tx1=$(ctl_n 1 endpoint list --json | jq '.endpoints[0].tx_packets')
 	[ "$tx1" -gt "$tx0" ]; ok $? "p1's tx counter grew ($tx0 -> $tx1)"
 
+	# The node's own stack (not a pod) to pods on other nodes: the agent's kernel routes.
+	[ "$(kroutes 1)" = "$(pod_cidr 2),$(pod_cidr 3)" ] && [ "$(kroutes 2)" = \
+		"$(pod_cidr 1),$(pod_cidr 3)" ]
+	ok $? "node1 and node2 have one kernel route per remote pod CIDR (proto 112)"
+	diag "$(in_node 1 ip route show proto 112)"
+	in_node 1 ping -q -c 3 -i 0.2 -W 2 "${POD_IP[p2]}" >/dev/null &&
+		in_node 1 python3 "$NETTOOL" probe tcp "${POD_IP[p2]}" 5001 --timeout 3 &&
+		in_node 3 python3 "$NETTOOL" probe udp "${POD_IP[p1]}" 5002 --timeout 3
+	ok $? "the node's own stack reaches remote pods: node1 -> p2 ICMP and TCP, node3 -> p1 UDP"
+
+	# NodePort on node1 to a backend on node2 (issue 5): DNAT and SNAT on node1, there and back.
+	client_attach && ctl_n 1 service add web --cluster-ip 10.96.77.10 \
+		--port tcp=80:5001/TCP,nodePort=30080 --port udp=81:5002/UDP,nodePort=30081 \
+		--backend "${POD_IP[p2]}" >/dev/null
+	ok $? "service web on node1: NodePorts 30080/TCP and 30081/UDP, its one backend p2 on node2"
+	nodeport_remote "$mode"
+
 	if command -v iperf3 >/dev/null; then
 		in_pod p2 timeout 30 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 		BG_PIDS+=($!)
@@ -92,21 +109,27 @@ cross_node_traffic() {
 	agent_up 1 --uplink up0 --routing "$mode"
 	id1=$(bpftool -j map show pinned "$(node_pin 1)/podlane_nodes" | jq .id)
 	[ "$id0" = "$id1" ] && grep -q 'node routes in place.* kept=2 written=0 removed=0' \
-		"$(node_dir 1)/podlaned.log"
-	ok $? "the restarted agent adopts podlane_nodes (map id $id1) and rewrites no route"
+		"$(node_dir 1)/podlaned.log" &&
+		poll 5 grep -q 'kernel routes in place.* nodes=2 kept=2 written=0 removed=0' \
+		"$(node_dir 1)/podlaned.log" && [ "$(kroutes 1)" = "$(pod_cidr 2),$(pod_cidr 3)" ]
+	rc=$?
+	ok $rc "the restarted agent adopts podlane_nodes (map id $id1) and its kernel routes, rewrites none"
+	[ $rc = 0 ] || diag "ids $id0 $id1, routes $(kroutes 1)" \
+		"$(grep 'routes in place' "$(node_dir 1)/podlaned.log")"
 	before=$(stream_bytes "$st.recv")
 	poll 5 stream_grows "$st.recv" "$before" && touch "$st.stop" &&
 		poll 10 grep -q '^done' "$st.recv" && grep -q '^done' "$st.send"
 	ok $? "the stream runs on after the restart and ends cleanly ($(cat "$st.recv"))"
 
 	ctl_n 1 node del node2 >/dev/null && ! pingc p1 "${POD_IP[p2]}" 2 >/dev/null &&
-		! probe p1 tcp p2 5001 2>/dev/null
-	ok $? "node del node2 on node1: p1 no longer reaches p2"
+		! probe p1 tcp p2 5001 2>/dev/null && [ "$(kroutes 1)" = "$(pod_cidr 3)" ]
+	ok $? "node del node2 on node1: p1 no longer reaches p2, node2's kernel route is gone"
 	pingc p1 "${POD_IP[p3]}" >/dev/null && probe p1 tcp p3 5001
 	ok $? "... while p1 still reaches p3"
 	ctl_n 1 node add node2 "${NODE_IP[2]}" "$(pod_cidr 2)" >/dev/null &&
-		pingc p1 "${POD_IP[p2]}" >/dev/null
-	ok $? "node add node2 again: p1 reaches p2 again"
+		pingc p1 "${POD_IP[p2]}" >/dev/null && [ "$(kroutes 1)" = "$(pod_cidr 2),$(pod_cidr 3)" ] &&
+		in_node 1 ping -q -c 2 -i 0.2 -W 2 "${POD_IP[p2]}" >/dev/null
+	ok $? "node add node2 again: p1 and node1 reach p2 again"
 
 	if [ "$mode" = direct ]; then
 		d0=$(node_drops 1 node_unreachable)

@@ -15,7 +15,9 @@
 #include <sys/time.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <endian.h>
 #include <linux/if_link.h>
+#include <linux/lwtunnel.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -523,6 +525,171 @@ int nl_route_has(struct nl_sock *nl, int ifindex, in_addr_t dst, unsigned int pr
 	rtm->rtm_family = AF_INET;
 	err = nl_transact(nl, nlh, route_has_cb, &m);
 	return err ? err : m.found;
+}
+
+/* RTA_ENCAP of LWTUNNEL_ENCAP_IP: the attributes a struct nl_route carries. */
+static int route_encap_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct nl_route *r = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case LWTUNNEL_IP_ID:
+		if (mnl_attr_validate(attr, MNL_TYPE_U64) == 0)
+			r->tun_id = be64toh(mnl_attr_get_u64(attr));
+		break;
+	case LWTUNNEL_IP_DST:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			r->tun_dst = mnl_attr_get_u32(attr);
+		break;
+	case LWTUNNEL_IP_TTL:
+		if (mnl_attr_validate(attr, MNL_TYPE_U8) == 0)
+			r->tun_ttl = mnl_attr_get_u8(attr);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int route_list_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, RTA_MAX) < 0)
+		return MNL_CB_OK;
+	switch (type) {
+	case RTA_DST:
+	case RTA_OIF:
+	case RTA_GATEWAY:
+	case RTA_TABLE:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			tb[type] = attr;
+		break;
+	case RTA_ENCAP_TYPE:
+		if (mnl_attr_validate(attr, MNL_TYPE_U16) == 0)
+			tb[type] = attr;
+		break;
+	case RTA_ENCAP:
+		if (mnl_attr_validate(attr, MNL_TYPE_NESTED) == 0)
+			tb[type] = attr;
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+struct route_list {
+	unsigned char protocol;
+	int ifindex;
+	nl_route_fn fn;
+	void *ctx;
+};
+
+static int route_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[RTA_MAX + 1] = {};
+	struct route_list *l = data;
+	struct nl_route r = {};
+	unsigned int table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET ||
+	    rtm->rtm_protocol != l->protocol || rtm->rtm_type != RTN_UNICAST)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*rtm), route_list_attr_cb, tb) < 0)
+		return 0;
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table != RT_TABLE_MAIN || !tb[RTA_OIF] ||
+	    (int)mnl_attr_get_u32(tb[RTA_OIF]) != l->ifindex)
+		return 0;
+	r.ifindex = l->ifindex;
+	r.protocol = rtm->rtm_protocol;
+	r.prefix_len = rtm->rtm_dst_len;
+	r.dst = tb[RTA_DST] ? mnl_attr_get_u32(tb[RTA_DST]) : 0;
+	r.gw = tb[RTA_GATEWAY] ? mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0;
+	if (tb[RTA_ENCAP_TYPE] && tb[RTA_ENCAP] &&
+	    mnl_attr_get_u16(tb[RTA_ENCAP_TYPE]) == LWTUNNEL_ENCAP_IP)
+		mnl_attr_parse_nested(tb[RTA_ENCAP], route_encap_attr_cb, &r);
+	l->fn(&r, l->ctx);
+	return 0;
+}
+
+int nl_route_list(struct nl_sock *nl, unsigned char protocol, int ifindex, nl_route_fn fn,
+		  void *ctx)
+{
+	struct route_list l = { .protocol = protocol, .ifindex = ifindex, .fn = fn, .ctx = ctx };
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_GETROUTE, NLM_F_DUMP);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = AF_INET;
+	return nl_transact(nl, nlh, route_list_cb, &l);
+}
+
+static void route_msg(struct nlmsghdr *nlh, const struct nl_route *r)
+{
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	struct nlattr *encap;
+
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = r->prefix_len;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = r->protocol ? r->protocol : RTPROT_STATIC;
+	rtm->rtm_scope = r->gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	if (r->prefix_len)
+		mnl_attr_put_u32(nlh, RTA_DST, r->dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, r->ifindex);
+	if (r->gw)
+		mnl_attr_put_u32(nlh, RTA_GATEWAY, r->gw);
+	if (!r->tun_dst)
+		return;
+	mnl_attr_put_u16(nlh, RTA_ENCAP_TYPE, LWTUNNEL_ENCAP_IP);
+	encap = mnl_attr_nest_start(nlh, RTA_ENCAP);
+	mnl_attr_put_u64(nlh, LWTUNNEL_IP_ID, htobe64(r->tun_id));
+	mnl_attr_put_u32(nlh, LWTUNNEL_IP_DST, r->tun_dst);
+	if (r->tun_ttl)
+		mnl_attr_put_u8(nlh, LWTUNNEL_IP_TTL, r->tun_ttl);
+	mnl_attr_nest_end(nlh, encap);
+}
+
+int nl_route_replace(struct nl_sock *nl, const struct nl_route *r)
+{
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+
+	route_msg(nlh, r);
+	return nl_transact(nl, nlh, NULL, NULL);
+}
+
+int nl_route_del(struct nl_sock *nl, const struct nl_route *r)
+{
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_DELROUTE, 0);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	/* Only what identifies the route: a delete matches on every attribute it is given. */
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = r->prefix_len;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = r->protocol ? r->protocol : RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_NOWHERE;
+	if (r->prefix_len)
+		mnl_attr_put_u32(nlh, RTA_DST, r->dst);
+	if (r->ifindex)
+		mnl_attr_put_u32(nlh, RTA_OIF, r->ifindex);
+	return nl_transact(nl, nlh, NULL, NULL);
+}
+
+int nl_link_set_noarp(struct nl_sock *nl, int ifindex, bool on)
+{
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	ifm->ifi_flags = on ? IFF_NOARP : 0;
+	ifm->ifi_change = IFF_NOARP;
+	return nl_transact(nl, nlh, NULL, NULL);
 }
 
 /* ---- neighbours ---- */

@@ -74,6 +74,42 @@ int nl_route_add(struct nl_sock *nl, int ifindex, in_addr_t dst, unsigned int pr
 int nl_route_has(struct nl_sock *nl, int ifindex, in_addr_t dst, unsigned int prefix_len,
 		 in_addr_t gw);
 
+/*
+ * A main-table IPv4 route as the node-route helpers write and list it: dst/prefix_len dev
+ * ifindex, via gw when gw != 0, tagged with an rtm_protocol of the owner's so that its routes
+ * can be told apart from everyone else's. With tun_dst != 0 it also carries a lightweight
+ * tunnel ("encap ip id <tun_id> dst <tun_dst> ttl <tun_ttl>"): a collect-metadata (external)
+ * vxlan or geneve device takes destination and key of what it sends from it.
+ */
+struct nl_route {
+	int		ifindex;
+	in_addr_t	dst;
+	unsigned int	prefix_len;
+	in_addr_t	gw;
+	unsigned char	protocol;
+	uint64_t	tun_id;		/* host order */
+	in_addr_t	tun_dst;
+	uint8_t		tun_ttl;
+};
+
+/* Create or replace the route to r->dst/r->prefix_len (one route per prefix in the table). */
+int nl_route_replace(struct nl_sock *nl, const struct nl_route *r);
+/*
+ * Delete the route to r->dst/r->prefix_len of r->protocol on r->ifindex (any device when
+ * ifindex is 0); -ESRCH if there is none.
+ */
+int nl_route_del(struct nl_sock *nl, const struct nl_route *r);
+/*
+ * Call fn for every main-table IPv4 route of the given protocol through ifindex. Returns 0 or
+ * -errno; fn must not send requests through the same socket (collect, then act).
+ */
+typedef void (*nl_route_fn)(const struct nl_route *r, void *ctx);
+int nl_route_list(struct nl_sock *nl, unsigned char protocol, int ifindex, nl_route_fn fn,
+		  void *ctx);
+
+/* Set IFF_NOARP on ifindex (on = true) or clear it. */
+int nl_link_set_noarp(struct nl_sock *nl, int ifindex, bool on);
+
 /* Add (or replace) a PERMANENT neighbour addr -> mac on ifindex. */
 int nl_neigh_add(struct nl_sock *nl, int ifindex, in_addr_t addr, const uint8_t mac[6]);
 

@@ -7,6 +7,23 @@
  * The records are the source of truth: podlane_nodes carries only what the datapath needs (no
  * names), so at start-up the pinned map is made to match the records entry by entry, in place,
  * and traffic to other nodes never stops while the agent restarts.
+ *
+ * Pods reach other nodes through BPF alone; the node's own stack (a ping or a TCP connect from
+ * the node, NodePort replies it routes) needs a kernel route per remote pod CIDR. The agent
+ * writes them itself, tagged with rtm_protocol PODLANE_RTPROT so that start-up can reconcile
+ * them (adopt what is right, fix or remove what is not) and --uninstall can find them:
+ *   direct: <pod CIDR> via <node IP> dev <uplink> - the node's stack sends as a router would;
+ *           the receiving uplink's tc_from_uplink delivers into the pod.
+ *   VXLAN:  <pod CIDR> encap ip id <VNI> dst <node IP> dev <vxlan dev> - a lightweight tunnel
+ *           route: the collect-metadata vxlan device takes destination and key from the route
+ *           itself, as it takes them from tc_from_pod's tunnel key for pods, so no extra BPF
+ *           program is needed on the device's egress. The device is NOARP (the far end's
+ *           tc_from_tunnel rewrites the inner Ethernet header anyway, and an ARP request has
+ *           no route to carry its tunnel key). The inner source is this node's own address,
+ *           which the far end accepts because podlane_nodes also maps each node's address
+ *           (PODLANE_NODE_F_ADDR, VXLAN only) to that node.
+ * The pod's reply to a node address is not a pod CIDR: it leaves through the pod's node stack
+ * and the underlay, as any pod's traffic to a host does.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -34,6 +51,9 @@ struct node_table {
 };
 
 static char host_name[PODLANE_NODE_NAME_LEN];
+
+/* rtm_protocol of the kernel routes to remote pod CIDRs ("ip route show proto 112"). */
+#define PODLANE_RTPROT		112
 
 int node_routing_parse(const char *s)
 {
@@ -293,6 +313,184 @@ static struct node_key node_key_of(const struct node_record *n)
 	return (struct node_key){ .prefixlen = n->pod_cidr_len, .addr = n->pod_cidr };
 }
 
+/* VXLAN: the /32 of the node's own address, the inner source its stack sends with. */
+static bool addr_entries(struct agent *a)
+{
+	return a->routing == NODE_ROUTING_VXLAN;
+}
+
+static struct node_key addr_key_of(const struct node_record *n)
+{
+	return (struct node_key){ .prefixlen = 32, .addr = n->node_ip };
+}
+
+static struct node_value addr_value_of(const struct node_value *v)
+{
+	struct node_value av = *v;
+
+	av.flags |= PODLANE_NODE_F_ADDR;
+	return av;
+}
+
+/* True when podlane_nodes holds what n needs (its pod CIDR, and its address for VXLAN). */
+static bool node_installed(struct agent *a, const struct node_record *n,
+			   const struct node_value *want)
+{
+	struct node_key key = node_key_of(n);
+	struct node_value cur, av;
+
+	if (bpf_map_lookup_elem(a->nodes_fd, &key, &cur) || memcmp(&cur, want, sizeof(cur)))
+		return false;
+	if (!addr_entries(a))
+		return true;
+	key = addr_key_of(n);
+	av = addr_value_of(want);
+	return !bpf_map_lookup_elem(a->nodes_fd, &key, &cur) && !memcmp(&cur, &av, sizeof(cur));
+}
+
+/* ---- kernel routes to remote pod CIDRs, for the node's own stack ---- */
+
+static int kroute_dev(struct agent *a)
+{
+	return a->routing == NODE_ROUTING_VXLAN ? a->vxlan_ifindex : a->uplink_ifindex;
+}
+
+/* The route n needs; false when this agent writes none (--no-node-routes, no device). */
+static bool kroute_for(struct agent *a, const struct node_record *n, struct nl_route *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (a->no_node_routes || kroute_dev(a) <= 0)
+		return false;
+	r->ifindex = kroute_dev(a);
+	r->dst = n->pod_cidr;
+	r->prefix_len = n->pod_cidr_len;
+	r->protocol = PODLANE_RTPROT;
+	if (a->routing == NODE_ROUTING_VXLAN) {
+		r->tun_id = PODLANE_VXLAN_VNI;
+		r->tun_dst = n->node_ip;
+		r->tun_ttl = 64;
+	} else {
+		r->gw = n->node_ip;
+	}
+	return true;
+}
+
+static bool kroute_same(const struct nl_route *x, const struct nl_route *y)
+{
+	return x->ifindex == y->ifindex && x->dst == y->dst && x->prefix_len == y->prefix_len &&
+	       x->gw == y->gw && x->tun_id == y->tun_id && x->tun_dst == y->tun_dst &&
+	       x->tun_ttl == y->tun_ttl;
+}
+
+/*
+ * A route the kernel refuses (say, a direct-routing node whose address is not on the uplink's
+ * link) only costs the node's own stack its way to those pods; the pods' BPF path does not
+ * depend on it, so this is a warning, not a failed node_add.
+ */
+static int kroute_install(struct agent *a, const struct node_record *n)
+{
+	struct nl_route r;
+	int err;
+
+	if (!kroute_for(a, n, &r))
+		return 0;
+	err = nl_route_replace(&a->nl, &r);
+	if (err)
+		log_warn("kernel route to node's pods not installed name=%s err=\"%s\"", n->name,
+			 nl_strerror(&a->nl, err));
+	return err;
+}
+
+static void kroute_remove(struct agent *a, const struct node_record *n)
+{
+	struct nl_route r;
+	int err;
+
+	if (!kroute_for(a, n, &r))
+		return;
+	err = nl_route_del(&a->nl, &r);
+	if (err && err != -ESRCH)
+		log_warn("failed to delete the kernel route to node's pods name=%s err=\"%s\"",
+			 n->name, nl_strerror(&a->nl, err));
+}
+
+struct kroute_list {
+	struct nl_route *v;
+	size_t n, cap;
+};
+
+static void kroute_collect(const struct nl_route *r, void *ctx)
+{
+	struct kroute_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct nl_route *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *r;
+}
+
+/*
+ * Start-up: the kernel routes of PODLANE_RTPROT on the uplink and the vxlan device become
+ * exactly one per loaded record. Right ones are kept (a restart rewrites nothing), wrong or
+ * unexplained ones (a node deleted while the agent was down, the other routing mode) go.
+ */
+static void kroutes_sync(struct agent *a)
+{
+	int devs[2] = { a->uplink_ifindex, a->vxlan_ifindex };
+	struct node_table *t = a->nodes;
+	size_t i, j, kept = 0, written = 0, removed = 0, failed = 0;
+	struct kroute_list l = {};
+	struct nl_route want;
+	bool *have;
+	int d, err;
+
+	for (d = 0; d < 2; d++) {
+		if (devs[d] <= 0 || (d == 1 && devs[0] == devs[1]))
+			continue;
+		err = nl_route_list(&a->nl, PODLANE_RTPROT, devs[d], kroute_collect, &l);
+		if (err)
+			log_warn("failed to list kernel routes ifindex=%d err=\"%s\"", devs[d],
+				 nl_strerror(&a->nl, err));
+	}
+	have = calloc(t->n + 1, sizeof(*have));
+	if (!have) {
+		free(l.v);
+		return;
+	}
+	for (i = 0; i < l.n; i++) {
+		bool wanted = false;
+
+		for (j = 0; j < t->n && !wanted; j++) {
+			if (!have[j] && kroute_for(a, &t->v[j], &want) && kroute_same(&want, &l.v[i]))
+				wanted = have[j] = true;
+		}
+		if (wanted) {
+			kept++;
+		} else if (!nl_route_del(&a->nl, &l.v[i])) {
+			removed++;
+		}
+	}
+	for (j = 0; j < t->n; j++) {
+		if (have[j] || !kroute_for(a, &t->v[j], &want))
+			continue;
+		if (kroute_install(a, &t->v[j]))
+			failed++;
+		else
+			written++;
+	}
+	free(have);
+	free(l.v);
+	if (!a->no_node_routes)
+		log_info("kernel routes in place nodes=%zu kept=%zu written=%zu removed=%zu "
+			 "failed=%zu", t->n, kept, written, removed, failed);
+}
+
 /* ---- records on disk: <state-dir>/nodes/<name>, one JSON object each ---- */
 
 static void nodes_dir(struct agent *a, char *buf, size_t len)
@@ -397,7 +595,7 @@ int node_upsert_changed(struct agent *a, const struct node_record *in, bool *cha
 {
 	struct node_record n = *in, *old;
 	struct node_key key, old_key;
-	struct node_value val, cur;
+	struct node_value val;
 	bool same_key;
 	int err;
 
@@ -410,14 +608,14 @@ int node_upsert_changed(struct agent *a, const struct node_record *in, bool *cha
 	old = node_find(a, n.name);
 	if (old && old->node_ip == n.node_ip && old->pod_cidr == n.pod_cidr &&
 	    old->pod_cidr_len == n.pod_cidr_len) {
-		key = node_key_of(&n);
-		/* Same record: only repair the map entry if something removed or changed it. */
-		if (!bpf_map_lookup_elem(a->nodes_fd, &key, &cur) && !memcmp(&cur, &val,
-									   sizeof(val)))
+		/* Same record: only repair the map entries if something removed or changed them. */
+		if (node_installed(a, &n, &val))
 			return 0;
-	} else if (!old && a->nodes->n >= PODLANE_MAX_NODES) {
-		return op_fail(e, PODLANE_ERR_MAP_FULL, "already %d nodes, the most podlane_nodes "
-			       "holds", PODLANE_MAX_NODES);
+	} else if (!old && a->nodes->n >= (addr_entries(a) ? PODLANE_MAX_NODES / 2 :
+					    PODLANE_MAX_NODES)) {
+		/* VXLAN takes two entries per node: its pod CIDR and its address. */
+		return op_fail(e, PODLANE_ERR_MAP_FULL, "already %zu nodes, the most podlane_nodes "
+			       "holds", a->nodes->n);
 	}
 
 	/* New route first, then the record, then the old route: a failure leaves the old state. */
@@ -426,6 +624,14 @@ int node_upsert_changed(struct agent *a, const struct node_record *in, bool *cha
 		return op_fail(e, errno == E2BIG || errno == ENOMEM ? PODLANE_ERR_MAP_FULL :
 			       PODLANE_ERR_INTERNAL, "failed to update map 'podlane_nodes': %s",
 			       strerror(errno));
+	if (addr_entries(a)) {
+		struct node_key ak = addr_key_of(&n);
+		struct node_value av = addr_value_of(&val);
+
+		if (bpf_map_update_elem(a->nodes_fd, &ak, &av, BPF_ANY))
+			log_warn("failed to map the address of node name=%s err=\"%s\"", n.name,
+				 strerror(errno));
+	}
 	err = record_write(a, &n);
 	if (err) {
 		if (old && old->pod_cidr == n.pod_cidr && old->pod_cidr_len == n.pod_cidr_len) {
@@ -443,11 +649,18 @@ int node_upsert_changed(struct agent *a, const struct node_record *in, bool *cha
 		if (!same_key && bpf_map_delete_elem(a->nodes_fd, &old_key) && errno != ENOENT)
 			log_warn("failed to delete the old route of node name=%s err=\"%s\"",
 				 n.name, strerror(errno));
+		if (addr_entries(a) && old->node_ip != n.node_ip) {
+			old_key = addr_key_of(old);
+			bpf_map_delete_elem(a->nodes_fd, &old_key);
+		}
+		if (!same_key)
+			kroute_remove(a, old);
 		*old = n;
 	} else if (table_append(a->nodes, &n)) {
 		/* Map and disk have it; the next start picks it up from the record. */
 		return op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	}
+	kroute_install(a, &n);
 	*changed = true;
 	return 0;
 }
@@ -479,6 +692,11 @@ int node_remove(struct agent *a, const char *name, struct op_error *e)
 	if (bpf_map_delete_elem(a->nodes_fd, &key) && errno != ENOENT)
 		log_warn("failed to delete the route of node name=%s err=\"%s\"", name,
 			 strerror(errno));
+	if (addr_entries(a)) {
+		key = addr_key_of(n);
+		bpf_map_delete_elem(a->nodes_fd, &key);
+	}
+	kroute_remove(a, n);
 	*n = t->v[--t->n];
 	return 0;
 }
@@ -486,18 +704,16 @@ int node_remove(struct agent *a, const char *name, struct op_error *e)
 void node_list(struct agent *a, struct json_object *arr)
 {
 	struct node_table *t = a->nodes;
-	struct node_value want, cur;
+	struct node_value want;
 	struct op_error e;
 	size_t i;
 
 	for (i = 0; t && i < t->n; i++) {
 		struct json_object *o = record_json(&t->v[i]);
-		struct node_key key = node_key_of(&t->v[i]);
 		bool installed;
 
 		installed = !node_value_for(a, &want, &t->v[i], &e) &&
-			    !bpf_map_lookup_elem(a->nodes_fd, &key, &cur) &&
-			    !memcmp(&want, &cur, sizeof(cur));
+			    node_installed(a, &t->v[i], &want);
 		json_object_object_add(o, "routing",
 				       json_object_new_string(node_routing_name(a->routing)));
 		json_object_object_add(o, "installed", json_object_new_boolean(installed));
@@ -662,6 +878,13 @@ static int vxlan_setup(struct agent *a)
 		return err;
 	}
 	vxlan_record(a, a->vxlan_dev);
+	/* The node's routes into the tunnel must not wait for ARP: see the top of this file. */
+	err = nl_link_set_noarp(&a->nl, link.ifindex, true);
+	if (err) {
+		log_error("failed to set vxlan device '%s' NOARP: %s", a->vxlan_dev,
+			  nl_strerror(&a->nl, err));
+		return err;
+	}
 	err = nl_link_set_up(&a->nl, link.ifindex);
 	if (err) {
 		log_error("failed to set vxlan device '%s' up: %s", a->vxlan_dev,
@@ -713,7 +936,7 @@ static void nodes_sync_map(struct agent *a)
 {
 	struct node_table *t = a->nodes;
 	struct node_key key, next, *prev = NULL, *stray = NULL;
-	struct node_value val, cur;
+	struct node_value val;
 	size_t i, j, nstray = 0, kept = 0, written = 0, failed = 0;
 	struct op_error e = {};
 
@@ -725,14 +948,18 @@ static void nodes_sync_map(struct agent *a)
 			failed++;
 			continue;
 		}
-		if (!bpf_map_lookup_elem(a->nodes_fd, &key, &cur) && !memcmp(&cur, &val,
-									   sizeof(val))) {
+		if (node_installed(a, &t->v[i], &val)) {
 			kept++;
 		} else if (bpf_map_update_elem(a->nodes_fd, &key, &val, BPF_ANY)) {
 			log_warn("failed to install the route of node name=%s err=\"%s\"",
 				 t->v[i].name, strerror(errno));
 			failed++;
 		} else {
+			struct node_key ak = addr_key_of(&t->v[i]);
+			struct node_value av = addr_value_of(&val);
+
+			if (addr_entries(a))
+				bpf_map_update_elem(a->nodes_fd, &ak, &av, BPF_ANY);
 			written++;
 		}
 	}
@@ -743,10 +970,11 @@ static void nodes_sync_map(struct agent *a)
 		key = next;
 		prev = &key;
 		for (j = 0; j < t->n && !wanted; j++) {
-			struct node_key k = node_key_of(&t->v[j]);
+			struct node_key k = node_key_of(&t->v[j]), ak = addr_key_of(&t->v[j]);
 
-			wanted = !memcmp(&k, &key, sizeof(k)) && !node_value_for(a, &val,
-										  &t->v[j], &e);
+			wanted = (!memcmp(&k, &key, sizeof(k)) ||
+				  (addr_entries(a) && !memcmp(&ak, &key, sizeof(ak)))) &&
+				 !node_value_for(a, &val, &t->v[j], &e);
 		}
 		if (wanted)
 			continue;
@@ -789,6 +1017,7 @@ int nodes_open(struct agent *a)
 	}
 	nodes_load(a);
 	nodes_sync_map(a);
+	kroutes_sync(a);
 	return 0;
 }
 
@@ -801,18 +1030,53 @@ void nodes_close(struct agent *a)
 	a->nodes = NULL;
 }
 
+/* --uninstall: the kernel route of every recorded node, by pod CIDR and our protocol. */
+static void kroutes_uninstall(struct nl_sock *nl, const char *state_dir)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+	struct node_record n;
+	struct op_error e;
+	struct dirent *d;
+	size_t removed = 0;
+	DIR *dh;
+
+	snprintf(dir, sizeof(dir), "%s/nodes", state_dir);
+	dh = opendir(dir);
+	if (!dh)
+		return;
+	while ((d = readdir(dh))) {
+		struct nl_route r = { .protocol = PODLANE_RTPROT };
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (record_read(path, &n, &e))
+			continue;
+		r.dst = n.pod_cidr;
+		r.prefix_len = n.pod_cidr_len;
+		if (!nl_route_del(nl, &r))
+			removed++;
+	}
+	closedir(dh);
+	if (removed)
+		log_info("deleted kernel routes to remote pod CIDRs count=%zu", removed);
+}
+
 int nodes_uninstall(const char *state_dir)
 {
 	char name[IF_NAMESIZE + 2], path[PATH_MAX];
 	struct nl_sock nl;
 	int err;
 
-	if (!vxlan_recorded(state_dir, name))
-		return 0;
 	err = nl_open(&nl);
 	if (err) {
 		log_error("failed to open rtnetlink socket: %s", strerror(-err));
 		return err;
+	}
+	kroutes_uninstall(&nl, state_dir);
+	if (!vxlan_recorded(state_dir, name)) {
+		nl_close(&nl);
+		return 0;
 	}
 	err = vxlan_delete(&nl, name);
 	if (err)
@@ -822,6 +1086,21 @@ int nodes_uninstall(const char *state_dir)
 	if (!err)
 		unlink(path);
 	return err;
+}
+
+#define VXLAN_OVERHEAD	50	/* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
+
+unsigned int nodes_pod_mtu(struct agent *a)
+{
+	unsigned int mtu = 1500;
+	struct nl_link link;
+
+	if (a->uplink_ifindex > 0 && !nl_link_get(&a->nl, NULL, a->uplink_ifindex, &link) &&
+	    link.mtu)
+		mtu = link.mtu;
+	if (a->routing == NODE_ROUTING_VXLAN)
+		mtu = mtu > 68 + VXLAN_OVERHEAD ? mtu - VXLAN_OVERHEAD : 68;
+	return mtu;
 }
 
 void nodes_status(struct agent *a, struct json_object *o)

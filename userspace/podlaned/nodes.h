@@ -80,6 +80,13 @@ int nodes_open(struct agent *a);
 void nodes_close(struct agent *a);
 /* --uninstall: delete the vxlan device recorded in state_dir (its tc filter goes with it). */
 int nodes_uninstall(const char *state_dir);
+/*
+ * The MTU a pod gets when its CNI config names none: the uplink's MTU for direct routing, 50
+ * bytes less for VXLAN (outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14), so that a pod's
+ * full-size packet still fits the uplink once encapsulated and nothing relies on
+ * fragmentation or PMTU discovery. 1500 (1450 for VXLAN) without an uplink.
+ */
+unsigned int nodes_pod_mtu(struct agent *a);
 /* "routing", "node_name", "node_ip", "vxlan_dev", "nodes" (count) for the status op. */
 void nodes_status(struct agent *a, struct json_object *o);
 
