@@ -27,9 +27,13 @@
  *
  * The checksum updates assume what a NIC hands XDP: complete checksums. A veth uplink whose
  * peer offloads transmit checksums (every veth by default) carries CHECKSUM_PARTIAL frames,
- * whose TCP/UDP field holds only the pseudo-header sum; XDP cannot tell, the incremental update
- * is then wrong and the pod drops the segment (TcpInCsumErrors). So the knob defaults off, and
- * podlaned may only turn it on for a NIC uplink, together with PODLANE_EP_F_XDP_RX wiring.
+ * whose TCP/UDP field holds only the pseudo-header sum; XDP cannot tell (an xdp_md has no
+ * ip_summed, and a partial sum looks like any other checksum), the incremental update is then
+ * wrong and the pod drops the segment (TcpInCsumErrors). So the knob defaults off here, and
+ * podlaned sets it from --xdp-nodeport (lb_datapath.c): auto turns it on for a NIC uplink in
+ * native XDP mode only, never for a veth; `on` forces it (the tests emulate a wire by turning
+ * the client's transmit checksum offload off). Endpoints get PODLANE_EP_F_XDP_RX from their
+ * ADD, or at agent start, once GRO is on at the pod end (endpoint.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -78,7 +82,7 @@ struct {
 /* Set by podlaned through the skeleton's rodata before load (drop_events is in lib/common.h). */
 const volatile bool prefilter_enabled = true;
 const volatile bool nodeport_early_drop = true;
-/* Off by default: see the top of the file for what a node needs before it is turned on. */
+/* Off unless podlaned turns it on (--xdp-nodeport): see the top of the file for why. */
 const volatile bool nodeport_fastpath = false;
 
 /* What the prefilter learned about a frame, for the counters and the drop event. */
@@ -126,10 +130,11 @@ static __always_inline int prefilter_verdict(struct prefilter_rule *rule)
 /*
  * A packet of a flow podlane_ct already tracks, whose backend is a ready pod on this node:
  * translate and deliver it as service_from_uplink() would, without an skb on the uplink. Only
- * the plain case is taken: untagged, no IP options, sane lengths, TTL to spare, a pod end that
- * accepts redirected frames (PODLANE_EP_F_XDP_RX). Anything else returns XDP_PASS before a byte
- * or a counter changed, and tc does the work (and gives the drop reasons). New flows never come
- * here: choosing a backend and writing both entries stays in one place, tc.
+ * the plain case is taken: untagged, no IP options, sane lengths, TTL to spare, a frame that
+ * fits the pod's MTU, a pod end that accepts redirected frames (PODLANE_EP_F_XDP_RX). Anything
+ * else returns XDP_PASS before a byte or a counter changed, and tc does the work (and gives the
+ * drop reasons). New flows never come here: choosing a backend and writing both entries stays
+ * in one place, tc.
  */
 static __always_inline int nodeport_fast(struct xdp_md *ctx, struct xdp_meta *m,
 					 struct ethhdr *eth, struct iphdr *ip, void *data_end,
@@ -137,7 +142,7 @@ static __always_inline int nodeport_fast(struct xdp_md *ctx, struct xdp_meta *m,
 {
 	struct endpoint_value *ep;
 	struct endpoint_stats *st;
-	__u32 tot_len, need;
+	__u32 tot_len, need, mtu_len;
 	struct l4_tuple t;
 	__sum16 *check;
 	__be16 *ports;
@@ -170,6 +175,13 @@ static __always_inline int nodeport_fast(struct xdp_md *ctx, struct xdp_meta *m,
 	}
 	tot_len = bpf_ntohs(ip->tot_len);
 	if (tot_len < need || tot_len > data_end - (void *)ip)
+		return XDP_PASS;
+	/*
+	 * A frame longer than the pod's MTU (vxlan mode gives pods 50 bytes less than the
+	 * uplink) would be dropped by the veth's XDP transmit without a trace: tc's then.
+	 */
+	mtu_len = 0;
+	if (bpf_check_mtu(ctx, ep->ifindex, &mtu_len, 0, 0))
 		return XDP_PASS;
 
 	t.saddr = k->saddr;

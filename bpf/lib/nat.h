@@ -4,8 +4,10 @@
  * (NodePort and external IPs from other machines, ClusterIPs reached from other nodes):
  * service_from_uplink() translates a client's packet to a backend and tracks the flow in
  * podlane_ct; service_reply() translates the backend's reply back to the frontend and sends it
- * toward the client through a FIB lookup. The client's address is kept (no SNAT): replies come
- * back through this node because the backends are local pods routed by it.
+ * toward the client through a FIB lookup. For a local backend the client's address is kept
+ * (no SNAT): replies come back through this node because the pod is routed by it. A NodePort
+ * flow to a backend on another node is also source-translated to this node and handed to
+ * lib/route.h; its replies come back here over the underlay (PODLANE_CT_F_SNAT, podlane.h).
  *
  * Include after lib/common.h, lib/endpoint.h, lib/lb.h and lib/conntrack.h.
  */
@@ -70,6 +72,8 @@ static __always_inline int l4_tuple_read(struct __sk_buff *skb, const struct iph
 
 /* A service_* function's answer when the packet is none of its business. */
 #define SVC_PASS	1000
+/* service_from_uplink(): translated for a backend on another node; the caller sends it there. */
+#define SVC_REMOTE	1001
 
 /*
  * A flow hash that every node computes alike for the same 5-tuple (no per-boot seed, unlike
@@ -183,6 +187,32 @@ static __always_inline int reload_ipv4(struct __sk_buff *skb, struct ethhdr **et
 }
 
 /*
+ * A source port for a NodePort flow to a remote backend: one whose REPLY entry {backend ->
+ * frontend address:port} is free (or expired), tried from a flow hash, so that two flows
+ * never share a reply tuple.
+ */
+static __always_inline int snat_port_choose(const struct l4_tuple *t, const struct lb_backend *be,
+					    __u64 now, __be16 *port)
+{
+	const __u32 range = PODLANE_SNAT_PORT_MAX - PODLANE_SNAT_PORT_MIN + 1;
+	__u32 h = flow_hash4(t), i;
+	struct ct_entry *old;
+	struct ct_key rk;
+
+	for (i = 0; i < PODLANE_SNAT_TRIES; i++) {
+		__be16 p = bpf_htons(PODLANE_SNAT_PORT_MIN + (h + i * 4099) % range);
+
+		ct_key_fill(&rk, be->addr, t->daddr, be->port, p, t->proto, PODLANE_CT_REPLY);
+		old = bpf_map_lookup_elem(&podlane_ct, &rk);
+		if (!old || now > old->expires_ns) {
+			*port = p;
+			return 0;
+		}
+	}
+	return PODLANE_DROP_SNAT_NO_PORT;
+}
+
+/*
  * A new flow to svc: choose a backend (Maglev for NodePort, so every node agrees; weighted
  * random otherwise; ClientIP affinity when the service asks) and write both podlane_ct
  * entries. externalTrafficPolicy Local restricts the choice to this node's backends.
@@ -213,6 +243,18 @@ static __always_inline int service_new_flow(const struct lb_service *svc,
 	out->svc_id = svc->id;
 	out->backend_id = be->id;
 
+	/* NodePort to another node's pod: answers must come back here (podlane.h). */
+	if (!(be->flags & PODLANE_BACKEND_F_LOCAL) && (svc->flags & PODLANE_SVC_F_NODEPORT)) {
+		int ret = snat_port_choose(t, be, now, &out->rev_port);
+
+		if (ret)
+			return ret;
+		out->flags |= PODLANE_CT_F_SNAT;
+		out->rev_addr = t->daddr;
+		reply.rev_addr = t->saddr;
+		reply.rev_port = t->sport;
+	}
+
 	reply.created_ns = now;
 	reply.flags = out->flags;
 	reply.expires_ns = out->expires_ns;
@@ -236,10 +278,102 @@ static __always_inline int service_new_flow(const struct lb_service *svc,
 }
 
 /*
+ * Send a translated reply toward the client as a router would: FIB lookup, MACs from the
+ * neighbour table, one TTL spent. Without a complete answer (no neighbour yet, packet too big
+ * for the route, TTL about to run out) the host stack forwards it and does the rest (ARP,
+ * ICMP errors).
+ */
+static __always_inline int reply_forward(struct __sk_buff *skb, struct ethhdr *eth,
+					 struct iphdr *ip)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	if (ip->ttl <= 1)
+		goto stack;
+	fib.family = AF_INET;
+	fib.tos = ip->tos;
+	fib.l4_protocol = ip->protocol;
+	/*
+	 * No tot_len: the helper then checks the skb against the route's MTU, GSO-aware. A TSO
+	 * backend's reply is one GSO skb whose IP tot_len exceeds the MTU; compared by tot_len
+	 * it was sent to the stack, which drops a forwarded packet from a local (frontend)
+	 * source, and bulk replies stalled.
+	 */
+	fib.ipv4_src = ip->saddr;
+	fib.ipv4_dst = ip->daddr;
+	fib.ifindex = skb->ifindex;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	/* The redirect helpers only fail on bad flags; spell the verdict out for the caller. */
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		eth_rewrite(eth, fib.smac, fib.dmac);
+		ipv4_decrement_ttl(ip);
+		if (bpf_redirect(fib.ifindex, 0) != TC_ACT_REDIRECT)
+			return PODLANE_DROP_REDIRECT_FAILED;
+		return TC_ACT_REDIRECT;
+	}
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		ipv4_decrement_ttl(ip);
+		if (bpf_redirect_neigh(fib.ifindex, NULL, 0, 0) != TC_ACT_REDIRECT)
+			return PODLANE_DROP_REDIRECT_FAILED;
+		return TC_ACT_REDIRECT;
+	}
+stack:
+	lb_count(PODLANE_LB_REPLY_STACK);
+	return TC_ACT_OK;
+}
+
+/*
+ * The backend's answer to a source-translated NodePort flow, back from its node over the
+ * underlay to this node's address and a SNAT port: put the frontend back as its source and
+ * the client as its destination, and forward it. SVC_PASS when it is no such answer.
+ */
+static __always_inline int service_snat_reply(struct __sk_buff *skb, struct pkt_meta *m,
+					      struct iphdr *ip, const struct l4_tuple *t)
+{
+	struct ethhdr *eth;
+	struct ct_entry *ct;
+	struct ct_key k;
+	__u64 now;
+	int ret;
+
+	/* Only the SNAT port range can hold such flows: everything else skips the lookup. */
+	if (bpf_ntohs(t->dport) < PODLANE_SNAT_PORT_MIN)
+		return SVC_PASS;
+	ct_key_fill(&k, t->saddr, t->daddr, t->sport, t->dport, t->proto, PODLANE_CT_REPLY);
+	ct = bpf_map_lookup_elem(&podlane_ct, &k);
+	if (!ct || !(ct->flags & PODLANE_CT_F_SNAT))
+		return SVC_PASS;
+	now = bpf_ktime_get_ns();
+	if (now > ct->expires_ns)
+		return SVC_PASS;
+	if (ipv4_is_fragment(ip))
+		return PODLANE_DROP_SERVICE_FRAGMENT;
+	if (ct_refresh(ct, &k, t, skb->len, now))
+		ct_sync_peer(&k, ct, now);
+
+	ret = nat_rewrite(skb, t, false, ct->nat_addr, ct->nat_port);
+	if (ret)
+		return ret;
+	ret = nat_rewrite(skb, t, true, ct->rev_addr, ct->rev_port);
+	if (ret)
+		return ret;
+	ret = reload_ipv4(skb, &eth, &ip);
+	if (ret)
+		return ret;
+	m->saddr = ip->saddr;
+	m->daddr = ip->daddr;
+	lb_count(PODLANE_LB_NAT_REPLY);
+	return reply_forward(skb, eth, ip);
+}
+
+/*
  * A packet from outside to a service frontend: find or create its flow, DNAT it to the
- * backend, and deliver it to a local backend pod with bpf_redirect_peer(). A backend on
- * another node is handed to the host stack after DNAT. Returns SVC_PASS when the destination
- * is no service, else a verdict or a drop reason for pkt_exit().
+ * backend, and deliver it to a local backend pod with bpf_redirect_peer(). A NodePort flow to
+ * a backend on another node is source-translated too and returned as SVC_REMOTE, for the
+ * caller to send on (lib/route.h); other flows to a backend elsewhere go to the host stack.
+ * A packet to no service may still be an answer to such a flow (service_snat_reply()).
+ * Returns SVC_PASS when it is neither, else a verdict or a drop reason for pkt_exit().
  */
 static __always_inline int service_from_uplink(struct __sk_buff *skb, struct pkt_meta *m,
 					       struct iphdr *ip)
@@ -260,7 +394,7 @@ static __always_inline int service_from_uplink(struct __sk_buff *skb, struct pkt
 		return SVC_PASS;
 	svc = lb_service_lookup(t.daddr, t.dport, t.proto);
 	if (!svc)
-		return SVC_PASS;
+		return service_snat_reply(skb, m, ip, &t);
 	if (ipv4_is_fragment(ip))
 		return PODLANE_DROP_SERVICE_FRAGMENT;
 
@@ -300,6 +434,14 @@ static __always_inline int service_from_uplink(struct __sk_buff *skb, struct pkt
 	ret = nat_rewrite(skb, &t, true, ct->nat_addr, ct->nat_port);
 	if (ret)
 		return ret;
+	if (ct->flags & PODLANE_CT_F_SNAT) {
+		ret = nat_rewrite(skb, &t, false, ct->rev_addr, ct->rev_port);
+		if (ret)
+			return ret;
+		m->saddr = ct->rev_addr;
+		m->daddr = ct->nat_addr;
+		return SVC_REMOTE;
+	}
 	ret = reload_ipv4(skb, &eth, &ip);
 	if (ret)
 		return ret;
@@ -308,47 +450,6 @@ static __always_inline int service_from_uplink(struct __sk_buff *skb, struct pkt
 	/* From here on a drop is the backend pod's loss: charge it there. */
 	m->ep_ifindex = ep->ifindex;
 	return endpoint_forward(m, skb, eth, ip, ep);
-}
-
-/*
- * Send a translated reply toward the client as a router would: FIB lookup, MACs from the
- * neighbour table, one TTL spent. Without a complete answer (no neighbour yet, packet too big
- * for the route, TTL about to run out) the host stack forwards it and does the rest (ARP,
- * ICMP errors).
- */
-static __always_inline int reply_forward(struct __sk_buff *skb, struct ethhdr *eth,
-					 struct iphdr *ip)
-{
-	struct bpf_fib_lookup fib = {};
-	int rc;
-
-	if (ip->ttl <= 1)
-		goto stack;
-	fib.family = AF_INET;
-	fib.tos = ip->tos;
-	fib.l4_protocol = ip->protocol;
-	fib.tot_len = bpf_ntohs(ip->tot_len);
-	fib.ipv4_src = ip->saddr;
-	fib.ipv4_dst = ip->daddr;
-	fib.ifindex = skb->ifindex;
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	/* The redirect helpers only fail on bad flags; spell the verdict out for the caller. */
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		eth_rewrite(eth, fib.smac, fib.dmac);
-		ipv4_decrement_ttl(ip);
-		if (bpf_redirect(fib.ifindex, 0) != TC_ACT_REDIRECT)
-			return PODLANE_DROP_REDIRECT_FAILED;
-		return TC_ACT_REDIRECT;
-	}
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		ipv4_decrement_ttl(ip);
-		if (bpf_redirect_neigh(fib.ifindex, NULL, 0, 0) != TC_ACT_REDIRECT)
-			return PODLANE_DROP_REDIRECT_FAILED;
-		return TC_ACT_REDIRECT;
-	}
-stack:
-	lb_count(PODLANE_LB_REPLY_STACK);
-	return TC_ACT_OK;
 }
 
 /*

@@ -40,11 +40,11 @@ in_cg() {
 		ip netns exec "$ns" "$@"
 }
 
-# backend_start <pod> <name>: wire the pod and run a TCP (8080) and UDP (5353) server in it;
-# sets POD_IP. Not in $(...): the cleanup hook must reach this shell.
+# backend_start <pod> <name> [subnet]: wire the pod and run a TCP (8080) and UDP (5353) server
+# in it; sets POD_IP. Not in $(...): the cleanup hook must reach this shell.
 backend_start() {
 	local ns pid
-	POD_IP=$(pod_add "$1" | jfield .ip) || return 1
+	POD_IP=$(pod_add "$1" "${3:-}" | jfield .ip) || return 1
 	ns=$(netns_name "$1")
 	ip netns exec "$ns" python3 "$SVC_TOOL" serve "$2" --tcp 8080 --udp 5353 --timeout 300 \
 		>/dev/null 2>&1 &

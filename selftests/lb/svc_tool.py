@@ -12,11 +12,19 @@ Every mode is bounded in time and stops by itself.
   hold HOST PORT DIR        one TCP connection kept open: writes DIR/backend, then answers
                             each DIR/go.K that appears with a round trip and DIR/ok.K or
                             DIR/fail.K; stops when DIR/stop appears (or after --timeout)
-  udp HOST PORT N           N datagrams from one unconnected socket; prints JSON
-                            {"sources": [...distinct reply sources...], "backends": {..},
-                             "replies": n}
+  udp HOST PORT N [--size B]  N datagrams (B payload bytes) from one unconnected socket;
+                            prints JSON {"sources": [...distinct reply sources...],
+                            "backends": {..}, "replies": n, "bad": replies not echoing
+                            the datagram}
+  xfer HOST PORT BYTES      one TCP connection to a serve backend: send BYTES of random
+                            data and read the echo back; prints JSON {"backend": name,
+                            "sent": n, "received": n, "intact": bool}
+  ethtool IFNAME [on|off]   legacy SIOCETHTOOL: set transmit checksum offload, print
+                            "tx=on|off gro=on|off" (no ethtool binary needed)
 """
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import select
@@ -141,17 +149,78 @@ def udp(args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2)
     sources, backends, replies = set(), {}, 0
+    bad = 0
     for i in range(args.n):
-        s.sendto(b"q%d" % i, (args.host, args.port))
+        q = (b"q%d " % i).ljust(args.size, b"x")
+        s.sendto(q, (args.host, args.port))
         try:
-            data, peer = s.recvfrom(2048)
+            data, peer = s.recvfrom(65536)
         except OSError:
             continue
         replies += 1
         sources.add("%s:%d" % peer)
-        who = data.split(b" ")[0].decode()
-        backends[who] = backends.get(who, 0) + 1
-    print(json.dumps({"sources": sorted(sources), "backends": backends, "replies": replies}))
+        who, _, echo = data.partition(b" ")
+        bad += echo != q
+        backends[who.decode()] = backends.get(who.decode(), 0) + 1
+    print(json.dumps({"sources": sorted(sources), "backends": backends, "replies": replies,
+                      "bad": bad}))
+    return 0
+
+
+def xfer(args):
+    deadline = time.monotonic() + args.timeout
+    data = os.urandom(args.bytes)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    s.connect((args.host, args.port))
+    who = read_line(s, 3)
+    s.setblocking(False)
+    sent, back = 0, []
+    received = 0
+    # Send and read at once: the backend echoes as it reads, so both directions must drain.
+    while received < len(data) and time.monotonic() < deadline:
+        w = [s] if sent < len(data) else []
+        r, w, _ = select.select([s], w, [], 0.5)
+        if w:
+            try:
+                sent += s.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+        if r:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            back.append(chunk)
+            received += len(chunk)
+    s.close()
+    got = b"".join(back)
+    print(json.dumps({"backend": who, "sent": sent, "received": received,
+                      "intact": hashlib.sha256(got).digest() == hashlib.sha256(data).digest()}))
+    return 0
+
+
+# struct ethtool_value { __u32 cmd; __u32 data; } through struct ifreq's ifr_data.
+ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM, ETHTOOL_GGRO = 0x16, 0x17, 0x2b
+SIOCETHTOOL = 0x8946
+
+
+def ethtool_value(sock, ifname, cmd, value=0):
+    import array
+    import struct
+    ev = array.array("I", [cmd, value])
+    addr, _ = ev.buffer_info()
+    ifr = struct.pack("16sP", ifname.encode(), addr) + b"\0" * 16
+    fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifr)
+    return ev[1]
+
+
+def ethtool(args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if args.tx:
+        ethtool_value(s, args.ifname, ETHTOOL_STXCSUM, 1 if args.tx == "on" else 0)
+    tx = ethtool_value(s, args.ifname, ETHTOOL_GTXCSUM)
+    gro = ethtool_value(s, args.ifname, ETHTOOL_GGRO)
+    print("tx=%s gro=%s" % ("on" if tx else "off", "on" if gro else "off"))
     return 0
 
 
@@ -176,8 +245,18 @@ def main():
     sp.add_argument("host")
     sp.add_argument("port", type=int)
     sp.add_argument("n", type=int)
+    sp.add_argument("--size", type=int, default=0)
+    sp = sub.add_parser("xfer")
+    sp.add_argument("host")
+    sp.add_argument("port", type=int)
+    sp.add_argument("bytes", type=int)
+    sp.add_argument("--timeout", type=float, default=30)
+    sp = sub.add_parser("ethtool")
+    sp.add_argument("ifname")
+    sp.add_argument("tx", nargs="?", choices=["on", "off"])
     args = p.parse_args()
-    return {"serve": serve, "spread": spread, "hold": hold, "udp": udp}[args.mode](args)
+    return {"serve": serve, "spread": spread, "hold": hold, "udp": udp, "xfer": xfer,
+            "ethtool": ethtool}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
 
 #include "agent.h"
 #include "log.h"
+#include "nodes.h"
 #include "service.h"
 
 int op_fail(struct op_error *e, int code, const char *fmt, ...)
@@ -422,6 +427,30 @@ static int wire_host_side(struct agent *a, const char *host_ifname, int host_ifi
 	return 0;
 }
 
+/*
+ * NAPI on the pod end, for the XDP NodePort fast path: a frame XDP redirects into the host veth
+ * reaches the pod only when the pod's interface has NAPI, which veth gives it with GRO on
+ * (kernel >= 5.13) as it would with an XDP program there. The ioctl goes through the netlink
+ * socket already open in the pod's netns (the device name resolves in the socket's netns), so
+ * no second setns. Read back: a kernel that refuses quietly must not get the flag.
+ */
+static int pod_enable_gro(struct nl_sock *pod, const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_SGRO, .data = 1 };
+	struct ifreq ifr = {};
+	int fd = mnl_socket_get_fd(pod->mnl);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(fd, SIOCETHTOOL, &ifr))
+		return -errno;
+	ev.cmd = ETHTOOL_GGRO;
+	ev.data = 0;
+	if (ioctl(fd, SIOCETHTOOL, &ifr))
+		return -errno;
+	return ev.data ? 0 : -EOPNOTSUPP;
+}
+
 /* Returns 1 and fills res when the same attachment is already fully wired. */
 static int add_existing(struct agent *a, const struct add_request *req, struct add_result *res)
 {
@@ -459,7 +488,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	struct endpoint_key key;
 	struct ip_search dup;
 	struct timespec now;
-	unsigned int mtu = req->mtu ? req->mtu : 1500;
+	unsigned int mtu = req->mtu ? req->mtu : nodes_pod_mtu(a);
 	int netns_fd = -1, ret = -1, err;
 	__u32 idx;
 	__u64 cookie;
@@ -611,6 +640,16 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	/* A service may list the address before the pod exists: its replies need translating. */
 	if (service_is_backend(a, u.addr))
 		val.flags |= PODLANE_EP_F_LB_BACKEND;
+	/* The fast path is an optimisation: without NAPI the pod is served by tc, as before. */
+	if (a->xdp_fastpath) {
+		err = pod_enable_gro(&pod, req->ifname);
+		if (!err)
+			val.flags |= PODLANE_EP_F_XDP_RX;
+		else
+			log_warn("no XDP fast path for the pod: failed to enable GRO on its end "
+				 "container_id=%s ifname=%s err=\"%s\"", req->container_id,
+				 req->ifname, strerror(-err));
+	}
 	memcpy(val.pod_mac, pod_link.mac, 6);
 	memcpy(val.host_mac, host.mac, 6);
 	err = bpf_map_update_elem(a->eps_fd, &key, &val, BPF_NOEXIST) ? -errno : 0;
@@ -863,6 +902,72 @@ static int reconcile_cb(__u32 ifindex, const struct endpoint_meta *meta, void *d
 		  meta->container_id);
 	r->adopted++;
 	return 0;
+}
+
+struct xdp_rx_state {
+	struct agent *a;
+	int set, cleared, failed;
+};
+
+/* One endpoint's PODLANE_EP_F_XDP_RX brought in line with a->xdp_fastpath. */
+static int xdp_rx_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
+{
+	struct xdp_rx_state *x = data;
+	struct agent *a = x->a;
+	struct endpoint_value val;
+	struct endpoint_key key;
+	struct nl_sock pod = {};
+	int fd, err;
+
+	ep_key(&key, meta->addr.ip4);
+	if (bpf_map_lookup_elem(a->eps_fd, &key, &val) || val.ifindex != ifindex)
+		return 0;
+	if (!a->xdp_fastpath) {
+		if (!(val.flags & PODLANE_EP_F_XDP_RX))
+			return 0;
+		/* GRO stays on in the pod: harmless, and the pod's own business from now on. */
+		val.flags &= ~PODLANE_EP_F_XDP_RX;
+		if (bpf_map_update_elem(a->eps_fd, &key, &val, BPF_EXIST))
+			x->failed++;
+		else
+			x->cleared++;
+		return 0;
+	}
+	/* Flagged ones were readied by their ADD or an earlier start. */
+	if (val.flags & PODLANE_EP_F_XDP_RX)
+		return 0;
+	fd = open(meta->netns, O_RDONLY | O_CLOEXEC);
+	err = fd < 0 ? -errno : nl_open_netns(&pod, fd);
+	if (!err)
+		err = pod_enable_gro(&pod, meta->ifname);
+	if (pod.mnl)
+		nl_close(&pod);
+	if (fd >= 0)
+		close(fd);
+	/* Re-read: the flag joins whatever service.c set meanwhile (same thread, but be exact). */
+	if (!err && !bpf_map_lookup_elem(a->eps_fd, &key, &val) && val.ifindex == ifindex) {
+		val.flags |= PODLANE_EP_F_XDP_RX;
+		err = bpf_map_update_elem(a->eps_fd, &key, &val, BPF_EXIST) ? -errno : 0;
+	}
+	if (err) {
+		log_warn("no XDP fast path for endpoint dev=%s container_id=%s err=\"%s\"",
+			 meta->host_ifname, meta->container_id, strerror(-err));
+		x->failed++;
+		return 0;
+	}
+	x->set++;
+	return 0;
+}
+
+void endpoint_xdp_rx_sync(struct agent *a)
+{
+	struct xdp_rx_state x = { .a = a };
+
+	/* Only flags change, never keys: the hash walk is not disturbed. */
+	endpoint_walk(a, xdp_rx_cb, &x);
+	if (x.set || x.cleared || x.failed)
+		log_info("xdp fast path flags synced on=%d set=%d cleared=%d failed=%d",
+			 a->xdp_fastpath, x.set, x.cleared, x.failed);
 }
 
 /*

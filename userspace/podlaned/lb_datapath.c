@@ -9,6 +9,9 @@
  * that it still points at the wanted cgroup (or uplink) and swaps its program in place with
  * BPF_LINK_UPDATE. The link id stays, and the hook is never attached twice. --uninstall
  * (datapath.c) unpins everything under links/, which detaches them.
+ *
+ * xdp_from_uplink's NodePort fast path is set from --xdp-nodeport before load (open_xdp());
+ * endpoint.c readies the pods for it when a->xdp_fastpath says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -183,15 +186,69 @@ static int attach_sock_lb(struct agent *a, struct lb_state *lb)
 	return err;
 }
 
+/*
+ * A NIC has a parent device (PCI, virtio, ...) under /sys/class/net/<if>/device; veth, tun,
+ * bridges, bonds and other software devices do not. The distinction matters for the NodePort
+ * fast path: only frames from a wire are sure to carry complete checksums. A veth uplink hands
+ * XDP what its peer's stack sent, CHECKSUM_PARTIAL by default, whose TCP/UDP field holds the
+ * pseudo-header sum only; an XDP program sees no ip_summed and cannot tell (the field looks like
+ * any other checksum), so the incremental update would corrupt every such segment.
+ */
+static bool uplink_is_nic(const char *ifname)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", ifname);
+	return !access(path, F_OK);
+}
+
+static const char *xdp_mode_name(__u8 mode)
+{
+	switch (mode) {
+	case XDP_ATTACHED_DRV:	return "native";
+	case XDP_ATTACHED_SKB:	return "generic";
+	case XDP_ATTACHED_HW:	return "offload";
+	case XDP_ATTACHED_MULTI: return "multi";
+	}
+	return "none";
+}
+
+static __u8 xdp_attach_mode(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return XDP_ATTACHED_NONE;
+	return q.attach_mode;
+}
+
 static int open_xdp(struct agent *a, struct lb_state *lb)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->pin_root);
+	const char *why;
+	bool fastpath;
+	__u8 mode;
 	int ifindex, err;
 
 	ifindex = if_nametoindex(a->uplink);
 	if (!ifindex) {
 		log_error("failed to find uplink '%s': %s", a->uplink, strerror(errno));
 		return -ENODEV;
+	}
+	switch (a->xdp_nodeport) {
+	case XDP_NODEPORT_ON:
+		fastpath = true;
+		why = "--xdp-nodeport on";
+		break;
+	case XDP_NODEPORT_OFF:
+		fastpath = false;
+		why = "--xdp-nodeport off";
+		break;
+	default:
+		fastpath = uplink_is_nic(a->uplink);
+		why = fastpath ? "auto: NIC uplink" :
+				 "auto: uplink is a software device (veth: partial checksums)";
+		break;
 	}
 	lb->xdp_skel = xdp_uplink__open_opts(&opts);
 	if (!lb->xdp_skel) {
@@ -200,15 +257,38 @@ static int open_xdp(struct agent *a, struct lb_state *lb)
 		return err;
 	}
 	lb->xdp_skel->rodata->drop_events = a->drop_events;
+	/*
+	 * A restart with another setting needs nothing more: link_adopt() swaps this program,
+	 * rodata and all, into the pinned link, and endpoint_xdp_rx_sync() then sets or clears
+	 * the endpoints' flags. Either order is safe, the program wants rodata and flag both.
+	 */
+	lb->xdp_skel->rodata->nodeport_fastpath = fastpath;
 	follow_pinned_sizes(a->pin_root, lb->xdp_skel->obj);
 	err = xdp_uplink__load(lb->xdp_skel);
 	if (err) {
 		log_error("failed to load BPF object 'xdp_uplink': %s", strerror(-err));
 		return err;
 	}
-	return link_attach(a->pin_root, "xdp_from_uplink",
-			   bpf_program__fd(lb->xdp_skel->progs.xdp_from_uplink), ifindex,
-			   BPF_XDP, true, ifindex);
+	err = link_attach(a->pin_root, "xdp_from_uplink",
+			  bpf_program__fd(lb->xdp_skel->progs.xdp_from_uplink), ifindex, BPF_XDP,
+			  true, ifindex);
+	if (err)
+		return err;
+	/*
+	 * Generic (skb) XDP on a NIC keeps the driver's CHECKSUM_COMPLETE, which the rewrite
+	 * would leave stale: auto wants the native mode, where the pod's NAPI builds a fresh skb.
+	 * The program then has the fast path compiled in but no endpoint gets the flag, so no
+	 * packet takes it.
+	 */
+	mode = xdp_attach_mode(ifindex);
+	if (fastpath && a->xdp_nodeport == XDP_NODEPORT_AUTO && mode != XDP_ATTACHED_DRV) {
+		fastpath = false;
+		why = "auto: the uplink driver runs XDP in generic mode only";
+	}
+	a->xdp_fastpath = fastpath;
+	log_info("xdp nodeport fast path %s uplink=%s xdp_mode=%s reason=\"%s\"",
+		 fastpath ? "on" : "off", a->uplink, xdp_mode_name(mode), why);
+	return 0;
 }
 
 int lb_datapath_open(struct agent *a, const char *cgroup)
@@ -306,10 +386,14 @@ void lb_datapath_status(struct agent *a, struct json_object *progs)
 				i == 4 ? "xdp, uplink" : "cgroup sock_addr"));
 			json_object_object_add(p, "id", json_object_new_int64(info.prog_id));
 			json_object_object_add(p, "link_id", json_object_new_int64(info.id));
-			if (i == 4)
+			if (i == 4) {
 				json_object_object_add(p, "ifindex",
 						       json_object_new_int64(info.xdp.ifindex));
-			else
+				json_object_object_add(p, "xdp_mode", json_object_new_string(
+					xdp_mode_name(xdp_attach_mode(info.xdp.ifindex))));
+				json_object_object_add(p, "nodeport_fastpath",
+						       json_object_new_boolean(a->xdp_fastpath));
+			} else
 				json_object_object_add(p, "cgroup",
 						       json_object_new_string(a->lb->cgroup));
 			json_object_array_add(progs, p);
