@@ -8,14 +8,24 @@
 #      only counts bytes. podlaned's own rate: the same recorded stream served at memory
 #      speed by etcd_replay.py, timed from the first record handed over to the last map write.
 #   2. Live latency: endpoint events written at RATE/s (default 10,000) for SECONDS, each
-#      stamped with its send time; podlaned reports write->parsed (etcd's delivery) and
-#      write->map updated (apply) percentiles; agent CPU from /proc.
-#   3. Scale: 150,000 endpoints and 10,000 services in etcd; a fresh agent's full resync time
-#      and RSS; etcd's share: the same paged list read by curl.
+#      stamped with its send time; podlaned reports write->parsed and write->map updated
+#      (applied) percentiles; etcd's own share: a bare watcher (etcd_load watch) on the same
+#      records at the same time; podlaned beyond etcd: per event, podlaned's map update minus
+#      the bare watcher's receipt (PODLANE_SYNC_TRACE pairs them by write stamp). Agent and
+#      etcd CPU from /proc.
+#   3. Scale: 150,000 endpoints and 10,000 services (every 10th a NodePort) in etcd; a fresh
+#      agent's full resync time and RSS; etcd's share: the same paged list read by curl. This
+#      part runs the bench in a network namespace of its own: the agent's uplink has an
+#      address there, so NodePort services get their frontends and Maglev tables.
 #
 # One etcd member on tmpfs (the tests use three). Usage: bench-sync.sh [EVENTS] [RATE]
 # [SECONDS] [BATCH]  (BATCH: puts per etcd txn in the live run, 1 = single puts).
 # PARTS=apply,scale,live picks parts (scale needs apply's records); SERVICES=N (10000).
+# BARE_WATCH=0 leaves out the live part's bare watcher: its watch (the one podlaned asks for,
+# without previous values) costs etcd as much as podlaned's, and lowers the write rate etcd
+# sustains.
+# BARE_WATCH=2 adds a second bare watcher as a control: how far apart etcd delivers the same
+# event to two watchers that do nothing else.
 # Everything it starts is stopped, and everything it creates removed, on exit.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,15 +36,36 @@ SECONDS_LIVE=${3:-10}
 BATCH=${4:-1}
 SERVICES=${SERVICES:-10000}
 PARTS=${PARTS:-apply,scale,live}	# which parts to run
+BARE_WATCH=${BARE_WATCH:-1}
+
+# The scale part's agent has an uplink with an address, so that its NodePort services get
+# their per-packet frontends and Maglev tables as on a real node. Only a network namespace of
+# the bench's own may hold that address: the bench runs itself again inside one (nsenter,
+# so bpffs and the cgroup tree stay the host's); the namespace and its veth go at the end.
+UPLINK=""
+if [[ $PARTS == *scale* ]]; then
+	if [ -z "${PL_BENCH_NETNS:-}" ]; then
+		ns=podlane-bench-sync-$$
+		ip netns add "$ns" || { echo "bench-sync: cannot create netns $ns" >&2; exit 1; }
+		trap 'ip netns del "$ns"' EXIT
+		trap 'exit 130' INT TERM
+		PL_BENCH_NETNS=$ns nsenter --net="/run/netns/$ns" -- "$0" "$@"
+		exit $?
+	fi
+	UPLINK=plbench0
+	{ ip link set lo up && ip link add "$UPLINK" type veth peer name plbench1 &&
+	  ip addr add 192.0.2.1/24 dev "$UPLINK" && ip link set "$UPLINK" up &&
+	  ip link set plbench1 up; } || { echo "bench-sync: cannot set up $UPLINK" >&2; exit 1; }
+fi
 ID=$$
 TMP=$(mktemp -d /dev/shm/podlane-bench-sync.XXXXXX)
 PIN=/sys/fs/bpf/podlane-bench-sync-$ID
 CG=/sys/fs/cgroup/unified/podlane-bench-sync-$ID
 PORT=$(( 31000 + ID % 900 * 3 ))
 URL=http://127.0.0.1:$PORT
-ETCD_PID="" AGENT_PID="" REPLAY_PID=""
+ETCD_PID="" AGENT_PID="" REPLAY_PID="" WATCH_PID="" WATCH2_PID=""
 
-die() { echo "bench-sync: $*" >&2; exit 1; }
+die() { echo "bench-sync: $*" >&2; rmdir "$TMP" 2>/dev/null; exit 1; }
 for c in etcd etcdctl curl jq python3 gcc; do
 	command -v $c >/dev/null || die "needs $c (scripts/install-deps.sh)"
 done
@@ -43,6 +74,8 @@ done
 cleanup() {
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	[ -n "$REPLAY_PID" ] && kill "$REPLAY_PID" 2>/dev/null && wait "$REPLAY_PID" 2>/dev/null
+	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null
+	[ -n "$WATCH2_PID" ] && kill "$WATCH2_PID" 2>/dev/null && wait "$WATCH2_PID" 2>/dev/null
 	[ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null && wait "$ETCD_PID" 2>/dev/null
 	[ -d "$PIN" ] && "$BUILD/podlaned" --uninstall --pin-root "$PIN" --state-dir "$TMP/state" \
 		>/dev/null 2>&1
@@ -84,7 +117,8 @@ agent_start() {	# agent_start <etcd url> [env...]
 	env "$@" "$BUILD/podlaned" --pin-root "$PIN" --state-dir "$TMP/state" \
 		--socket "$TMP/podlaned.sock" --log-file "$TMP/podlaned.log" --no-accounting \
 		--cgroup "$CG" --node-name bench --node-ip 192.0.2.1 \
-		--max-remote-endpoints 262144 --lease-ttl 30 --etcd-endpoints "$url" &
+		--max-remote-endpoints 262144 --lease-ttl 30 --etcd-endpoints "$url" \
+		${AGENT_UPLINK:+--uplink "$AGENT_UPLINK"} &
 	AGENT_PID=$!
 }
 agent_stop() {
@@ -156,14 +190,16 @@ while :; do
 	from=$(printf '%s\0' "$last" | base64 -w0)
 done
 echo "etcd list: $n keys in $((us / 1000)) ms"
-echo "-- fresh podlaned, full resync of $EVENTS endpoints + $SERVICES services"
-agent_start "$URL"
+echo "-- fresh podlaned with an uplink (192.0.2.1), full resync of $EVENTS endpoints +" \
+     "$SERVICES services (every 10th NodePort: a NodePort frontend and a Maglev table)"
+AGENT_UPLINK=$UPLINK agent_start "$URL"
 poll 300 eval '[ "$(status | jq ".counters.resyncs >= 1 and .queue.depth == 0 and
 	.services >= '"$SERVICES"'")" = true ]' || echo "podlaned did not finish the resync"
 status | jq -r '"podlaned full resync: \(.remote_endpoints) endpoints, \(.services) services " +
 	"in \(.counters.resync_ms_last) ms (target < 3000 ms), dead letters \(.deadletters)"'
 echo "podlaned RSS: $(rss_kb "$AGENT_PID" VmRSS) kB (peak $(rss_kb "$AGENT_PID" VmHWM) kB," \
-     "target < 20480 kB)"
+     "target < 20480 kB); Maglev tables: $(bpftool map dump pinned "$PIN/podlane_maglev" \
+     2>/dev/null | grep -c '^key')"
 agent_stop
 fi
 etcd_stop
@@ -172,24 +208,72 @@ etcd_stop
 [[ $PARTS == *live* ]] || exit 0
 etcd_start
 "$TMP/etcd_load" fill "$URL" 10000 50 >/dev/null
-agent_start "$URL"
+# The per-event trace (one 16-byte record per event) only when there is a watcher to pair with.
+if [ "$BARE_WATCH" -ge 1 ]; then
+	agent_start "$URL" PODLANE_SYNC_TRACE="$TMP/trace.txt"
+else
+	agent_start "$URL"
+fi
 poll 60 remote_at_least 10000 || echo "podlaned did not list the 10000 endpoints"
 echo "-- live: $RATE events/s for ${SECONDS_LIVE}s, $BATCH per request"
+# etcd's own share: a bare watcher (etcd_load watch) next to podlaned, same stamps, same time.
+: > "$TMP/bare.txt"
+if [ "$BARE_WATCH" -ge 1 ]; then
+	"$TMP/etcd_load" watch "$URL" $((SECONDS_LIVE + 1)) "$TMP/bare_events.txt" > "$TMP/bare.txt" &
+	WATCH_PID=$!
+	if [ "$BARE_WATCH" -ge 2 ]; then
+		"$TMP/etcd_load" watch "$URL" $((SECONDS_LIVE + 1)) "$TMP/bare2_events.txt" \
+			> /dev/null &
+		WATCH2_PID=$!
+	fi
+	sleep 0.3
+fi
 c0=$(cpu_ticks "$AGENT_PID"); e0=$(cpu_ticks "$ETCD_PID"); t0=$(date +%s%N)
 "$TMP/etcd_load" live "$URL" "$RATE" "$SECONDS_LIVE" "$BATCH" | sed 's/^/etcd writes: /'
 sleep 0.5
 c1=$(cpu_ticks "$AGENT_PID"); e1=$(cpu_ticks "$ETCD_PID"); t1=$(date +%s%N)
 hz=$(getconf CLK_TCK)
-status | jq -r '.latency |
-	"delivery (write -> parsed by podlaned, etcd share): p50 \(.delivery.p50_us) us, " +
+[ -n "$WATCH_PID" ] && wait "$WATCH_PID"
+[ -n "$WATCH2_PID" ] && wait "$WATCH2_PID"
+WATCH_PID="" WATCH2_PID=""
+bare_p50=$(sed -n 's/.*delivery_p50_us=\([0-9]*\).*/\1/p' "$TMP/bare.txt")
+bare_p99=$(sed -n 's/.*delivery_p99_us=\([0-9]*\).*/\1/p' "$TMP/bare.txt")
+[ "$BARE_WATCH" -ge 1 ] &&
+	echo "etcd alone (write -> a bare watcher got it):        p50 ${bare_p50:-?} us," \
+	     "p99 ${bare_p99:-?} us, $(sed -n 's/.*events=\([0-9]*\).*/\1/p' "$TMP/bare.txt") events"
+status | jq -r --argjson b50 "${bare_p50:-0}" --argjson b99 "${bare_p99:-0}" --argjson bare \
+	"$([ -n "$bare_p99" ] && echo true || echo false)" '.latency |
+	"delivery (write -> parsed by podlaned):            p50 \(.delivery.p50_us) us, " +
 	"p99 \(.delivery.p99_us) us\n" +
 	"applied  (write -> map updated):                   p50 \(.apply.p50_us) us, " +
 	"p99 \(.apply.p99_us) us, \(.apply.count) events\n" +
-	"podlaned (parsed -> map updated, its own share):   p50 \(.agent.p50_us) us, " +
-	"p99 \(.agent.p99_us) us (target p99 < 1000 us)"'
+	(if $bare then "percentiles apart (applied - etcd alone):          " +
+	"p50 \(.apply.p50_us - $b50) us, p99 \(.apply.p99_us - $b99) us\n" else "" end) +
+	"podlaned inside (parsed -> map updated):           p50 \(.agent.p50_us) us, " +
+	"p99 \(.agent.p99_us) us"'
+status | jq -r '"podlaned main loop jobs (max, runs over 1 ms): " + ([.loop | to_entries[] |
+	select(.value.runs > 0) | "\(.key) \(.value.max_us) us/\(.value.over_1ms)"] | join(", "))'
 echo "podlaned CPU: $(awk -v c=$((c1 - c0)) -v hz="$hz" -v t=$((t1 - t0)) \
 	'BEGIN { printf "%.1f%%", 100 * c / hz / (t / 1e9) }') of one core;" \
      "etcd CPU: $(awk -v c=$((e1 - e0)) -v hz="$hz" -v t=$((t1 - t0)) \
 	'BEGIN { printf "%.1f%%", 100 * c / hz / (t / 1e9) }');" \
      "podlaned RSS $(rss_kb "$AGENT_PID" VmRSS) kB"
-agent_stop
+agent_stop	# writes the trace
+# paired <label> <later> <earlier>: per event (matched by its write stamp), the time <later>
+# had it minus the time <earlier> had it, in us (awk's doubles round ns stamps to 256 ns).
+paired() {
+	local n
+	awk 'NR == FNR { t[$1] = $2; next }
+	     $1 in t { printf "%d\n", ($2 - t[$1]) / 1000 }' "$3" "$2" | sort -n > "$TMP/paired.txt"
+	n=$(wc -l < "$TMP/paired.txt")
+	[ "$n" -gt 0 ] || return 0
+	pct() { sed -n "$((n * $1 / 100 + 1))p" "$TMP/paired.txt"; }
+	echo "$1, $n events: p1 $(pct 1), p10 $(pct 10), p50 $(pct 50), p90 $(pct 90)," \
+	     "p99 $(pct 99), max $(tail -n 1 "$TMP/paired.txt") us"
+}
+if [ "$BARE_WATCH" -ge 1 ] && [ -s "$TMP/trace.txt" ]; then
+	paired "podlaned's map update - the bare watcher's receipt" "$TMP/trace.txt" \
+		"$TMP/bare_events.txt"
+	[ "$BARE_WATCH" -ge 2 ] && paired "control: a second bare watcher - the first" \
+		"$TMP/bare2_events.txt" "$TMP/bare_events.txt"
+fi

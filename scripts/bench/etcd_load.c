@@ -6,13 +6,18 @@
  *
  *   etcd_load fill URL N NODES          N endpoint records of NODES remote nodes, 128 puts per
  *                                       txn (etcd's default --max-txn-ops)
- *   etcd_load services URL N            N services with 2 backends each, 128 per txn
+ *   etcd_load services URL N            N services with 2 backends each (every 10th a
+ *                                       NodePort), 128 per txn
  *   etcd_load live URL RATE SECONDS [BATCH]  puts at RATE per second over 10,000 keys, BATCH
  *                                       per txn (default 1: single puts), each value stamped
  *                                       with its send time ("updated")
  *   etcd_load drain URL FROM COUNT [FILE]  watch from revision FROM until COUNT events
  *                                       arrived (raw bytes, no parsing): etcd's delivery
  *                                       time; FILE records the stream for etcd_replay.py
+ *   etcd_load watch URL SECONDS [FILE]  a bare watcher, asking what podlaned asks, for
+ *                                       SECONDS: write ("updated") -> received percentiles,
+ *                                       etcd's own delivery to a client that does nothing
+ *                                       else; FILE gets "updated received" (ns) per event
  *
  * Bounded: every mode stops by itself (count or time).
  */
@@ -21,9 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/types.h>
 #include <curl/curl.h>
 
-#define INFLIGHT	32
+#define INFLIGHT_MAX	256
+static int inflight = 32;	/* requests in flight, each on its own connection (INFLIGHT=N) */
 #define TXN_OPS		128
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -83,7 +92,7 @@ struct slot {
 
 static struct curl_slist *hdrs;
 static CURLM *multi;
-static struct slot slots[INFLIGHT];
+static struct slot slots[INFLIGHT_MAX];
 static double lat[1 << 20];
 static size_t nlat;
 static long errors;
@@ -95,7 +104,7 @@ static void slots_init(const char *url)
 	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	multi = curl_multi_init();
-	for (i = 0; i < INFLIGHT; i++) {
+	for (i = 0; i < inflight; i++) {
 		slots[i].e = curl_easy_init();
 		curl_easy_setopt(slots[i].e, CURLOPT_URL, url);
 		curl_easy_setopt(slots[i].e, CURLOPT_HTTPHEADER, hdrs);
@@ -139,7 +148,7 @@ static struct slot *free_slot(bool wait)
 	int i;
 
 	for (;;) {
-		for (i = 0; i < INFLIGHT; i++)
+		for (i = 0; i < inflight; i++)
 			if (!slots[i].busy)
 				return &slots[i];
 		if (!wait)
@@ -163,7 +172,7 @@ static void drain_all(void)
 
 	do {
 		reap(5);
-		for (busy = 0, i = 0; i < INFLIGHT; i++)
+		for (busy = 0, i = 0; i < inflight; i++)
 			busy += slots[i].busy;
 	} while (busy);
 }
@@ -192,16 +201,23 @@ static void endpoint_record(long i, int nodes, char *key, char *val)
 		ip >> 8 & 255, ip & 255, i, wall_ns());
 }
 
+/*
+ * Service i: a ClusterIP with 2 backends; every 10th is also a NodePort (30000 + i / 10, as
+ * long as the NodePort range lasts), the mix of a real cluster: mostly ClusterIP, some NodePort.
+ */
 static void service_record(long i, char *key, char *val)
 {
 	unsigned int cip = (10U << 24 | 96U << 16) + i + 1;
 	unsigned int b = (10U << 24 | 128U << 16) + 2 * i + 1;
+	char node_port[32] = "";
 
+	if (i % 10 == 0 && i / 10 < 2768)
+		sprintf(node_port, ",\"nodePort\":%ld", 30000 + i / 10);
 	sprintf(key, "/podlane/v1/services/bench/s%ld", i);
 	sprintf(val, "{\"name\":\"s%ld\",\"namespace\":\"bench\",\"clusterIP\":\"%u.%u.%u.%u\","
-		"\"ports\":[{\"port\":80,\"protocol\":\"TCP\",\"targetPort\":8080}],"
+		"\"ports\":[{\"port\":80,\"protocol\":\"TCP\",\"targetPort\":8080%s}],"
 		"\"backends\":[{\"ip\":\"%u.%u.%u.%u\"},{\"ip\":\"%u.%u.%u.%u\"}]}", i,
-		cip >> 24, cip >> 16 & 255, cip >> 8 & 255, cip & 255, b >> 24, b >> 16 & 255,
+		cip >> 24, cip >> 16 & 255, cip >> 8 & 255, cip & 255, node_port, b >> 24, b >> 16 & 255,
 		b >> 8 & 255, b & 255, (b + 1) >> 24, (b + 1) >> 16 & 255, (b + 1) >> 8 & 255,
 		(b + 1) & 255);
 }
@@ -257,13 +273,15 @@ static int live(const char *base, double rate, double seconds, int batch)
 	snprintf(url, sizeof(url), "%s/v3/kv/%s", base, batch > 1 ? "txn" : "put");
 	slots_init(url);
 	while (now_s(CLOCK_MONOTONIC) - t0 < seconds) {
+		double ahead = next - now_s(CLOCK_MONOTONIC);
 		struct slot *sl;
 		char *body;
 		size_t o;
 		int k;
 
-		if (now_s(CLOCK_MONOTONIC) < next) {
-			reap(0);
+		if (ahead > 0) {
+			/* Sleep in poll, not spin: a spinning writer takes a core from etcd. */
+			reap(ahead > 0.001 ? (int)(ahead * 1000) : 1);
 			continue;
 		}
 		sl = free_slot(false);
@@ -359,8 +377,132 @@ static int drain(const char *base, long from, long count, const char *file)
 	return d.seen >= count ? 0 : 1;
 }
 
+struct watch {
+	char buf[1 << 20];
+	size_t len;
+	double until;
+	FILE *out;
+};
+
+static int b64_val(char c)
+{
+	const char *p = c ? strchr(b64, c) : NULL;
+
+	return p ? p - b64 : -1;
+}
+
+/* The "updated" stamp inside a base64 value ending at the next '"'; 0 when there is none. */
+static unsigned long long value_updated(const char *p, const char *end)
+{
+	char val[2048], *u;
+	size_t o = 0;
+	int v[4], k;
+
+	while (p + 4 <= end && *p != '"' && o + 3 < sizeof(val)) {
+		for (k = 0; k < 4; k++)
+			v[k] = p[k] == '=' ? 0 : b64_val(p[k]);
+		if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+			break;
+		val[o++] = v[0] << 2 | v[1] >> 4;
+		val[o++] = (v[1] & 15) << 4 | v[2] >> 2;
+		val[o++] = (v[2] & 3) << 6 | v[3];
+		p += 4;
+	}
+	val[o] = '\0';
+	u = strstr(val, "\"updated\":");
+	return u ? strtoull(u + 10, NULL, 10) : 0;
+}
+
+static size_t watch_cb(char *p, size_t s, size_t n, void *data)
+{
+	unsigned long long now = wall_ns();
+	struct watch *w = data;
+	size_t len = s * n, used = 0;
+	char *nl;
+
+	if (w->len + len >= sizeof(w->buf))
+		return 0;
+	memcpy(w->buf + w->len, p, len);
+	w->len += len;
+	/* Whole messages only (one per line); each event's value carries its write time. */
+	while ((nl = memchr(w->buf + used, '\n', w->len - used))) {
+		const char *q = w->buf + used, *v;
+
+		*nl = '\0';
+		/* Each event's "kv" carries the stamp (no "prev_kv": the watch does not ask). */
+		while ((v = strstr(q, "\"kv\":{"))) {
+			const char *val = strstr(v, "\"value\":\"");
+			unsigned long long t = val ? value_updated(val + 9, nl) : 0;
+
+			if (t && t < now && nlat < sizeof(lat) / sizeof(lat[0])) {
+				lat[nlat++] = (now - t) / 1e9;
+				if (w->out)
+					fprintf(w->out, "%llu %llu\n", t, now);
+			}
+			q = v + 6;
+		}
+		used = nl + 1 - w->buf;
+	}
+	memmove(w->buf, w->buf + used, w->len - used);
+	w->len -= used;
+	return now_s(CLOCK_MONOTONIC) < w->until ? len : 0;
+}
+
+static int cmp(const void *a, const void *b);
+
+/* A bare watcher: etcd's delivery to a client that only reads the stamps. */
+static int watch(const char *base, double seconds, const char *file)
+{
+	struct {	/* struct sched_attr, version 0 */
+		__u32 size, policy;
+		__u64 flags;
+		__s32 nice;
+		__u32 priority;
+		__u64 runtime, deadline, period;
+	} attr = { .size = sizeof(attr), .runtime = 100000 };
+	static struct watch w;
+	char url[512], body[512], k[64], e[64];
+	CURL *c = curl_easy_init();
+
+	/*
+	 * The short scheduler slice podlaned's sync threads ask for (sync_short_slice): a fair
+	 * comparison, both wake up as promptly when etcd sends.
+	 */
+	syscall(SYS_sched_setattr, 0, &attr, 0);
+	w.until = now_s(CLOCK_MONOTONIC) + seconds;
+	w.out = file ? fopen(file, "w") : NULL;
+	snprintf(url, sizeof(url), "%s/v3/watch", base);
+	/* The watch podlaned asks for (etcd.c): the whole layout, no previous values. */
+	enc("/podlane/v1/", 12, k);
+	enc("/podlane/v10", 12, e);
+	snprintf(body, sizeof(body), "{\"create_request\":{\"key\":\"%s\",\"range_end\":\"%s\","
+		 "\"progress_notify\":true}}", k, e);
+	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(seconds * 1000) + 2000);
+	curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	if (w.out)
+		fclose(w.out);
+	qsort(lat, nlat, sizeof(lat[0]), cmp);
+	printf("events=%zu delivery_p50_us=%.0f delivery_p99_us=%.0f delivery_max_us=%.0f\n", nlat,
+	       nlat ? lat[nlat / 2] * 1e6 : 0, nlat ? lat[nlat * 99 / 100] * 1e6 : 0,
+	       nlat ? lat[nlat - 1] * 1e6 : 0);
+	return nlat ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (getenv("INFLIGHT"))
+		inflight = atoi(getenv("INFLIGHT"));
+	if (inflight < 1 || inflight > INFLIGHT_MAX) {
+		fprintf(stderr, "etcd_load: INFLIGHT wants 1..%d\n", INFLIGHT_MAX);
+		return 2;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (argc == 5 && !strcmp(argv[1], "fill"))
 		return txn_fill(argv[2], atol(argv[3]), atoi(argv[4]), false);
@@ -370,7 +512,10 @@ int main(int argc, char **argv)
 		return live(argv[2], atof(argv[3]), atof(argv[4]), argc == 6 ? atoi(argv[5]) : 1);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "drain"))
 		return drain(argv[2], atol(argv[3]), atol(argv[4]), argc == 6 ? argv[5] : NULL);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "watch"))
+		return watch(argv[2], atof(argv[3]), argc == 5 ? argv[4] : NULL);
 	fprintf(stderr, "usage: etcd_load fill URL N NODES | services URL N | "
-		"live URL RATE SECONDS [BATCH] | drain URL FROM COUNT [FILE]\n");
+		"live URL RATE SECONDS [BATCH] | drain URL FROM COUNT [FILE] | "
+		"watch URL SECONDS [FILE]\n");
 	return 2;
 }

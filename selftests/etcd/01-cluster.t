@@ -5,7 +5,9 @@
 # and nodes propagate, a bad record becomes a dead letter without stalling the loop, killing
 # one etcd member changes nothing, a killed agent's endpoints expire on the others within the
 # lease TTL and come back when it restarts (the other nodes' entries untouched), and a watch
-# from a compacted revision ends in a full resync.
+# from a compacted revision ends in a full resync. The watch gets no previous values (no
+# prev_kv): deletes and IP changes are resolved from the agent's own key -> IP index, also
+# for records it learned from a resync's list.
 . "$(dirname "$0")/etcd_lib.sh"
 
 etcd_requires
@@ -34,7 +36,7 @@ resynced_after_compaction() {
 			   .state == "watching"')" = true ]
 }
 
-plan 18
+plan 25
 
 make_pki || bail "openssl failed"
 pick_ports || skip_all "no free loopback ports for etcd"
@@ -65,6 +67,15 @@ check "each node's endpoints reach the other nodes' podlane_remote" \
 check "a node's own endpoints are not in its podlane_remote" remote_lacks 1 "$ip1"
 check "nodes reach the other nodes' node tables" poll 10 node_names 1 '["n2","n3"]'
 
+# Someone else deletes one of node 1's records: node 1's publisher thread puts it back.
+key1=$(ectl get --prefix /podlane/v1/endpoints/n1/ --keys-only | head -n 1)
+ectl del "$key1" >/dev/null
+check "a node's own record deleted by someone else is put back ($key1)" \
+	poll 10 eval 'test -n "$(ectl get "$key1" --print-value-only)" &&
+		      remote_has 2 $ip1 $(node_ip 1)'
+check "sync status times the main loop's jobs" \
+	test "$(sync_field 1 '.loop.sync_snapshot.runs > 0 and .loop.service_tick.runs > 0')" = true
+
 # A bad record: a dead letter, listed and counted, and the loop goes on.
 ectl put /podlane/v1/endpoints/n9/bad/eth0 '{"ip":"10.1.2.300","nodeIP":"192.0.2.9"}' >/dev/null
 ectl put /podlane/v1/services/default/bad \
@@ -83,6 +94,23 @@ ectl del /podlane/v1/endpoints/n9/good/eth0 >/dev/null
 check "a deleted key leaves the dead letters, a deleted endpoint the map" \
 	poll 10 eval 'no_deadletter n9/bad && remote_lacks 1 10.1.2.3'
 
+# An update that changes an endpoint's IP: the old IP goes, though etcd sends no old value.
+ectl put /podlane/v1/endpoints/n9/move/eth0 '{"ip":"10.1.2.4","nodeIP":"192.0.2.9"}' >/dev/null
+poll 10 remote_has 1 10.1.2.4 192.0.2.9 || diag "10.1.2.4 did not arrive"
+ectl put /podlane/v1/endpoints/n9/move/eth0 '{"ip":"10.1.2.5","nodeIP":"192.0.2.9"}' >/dev/null
+check "an update that changes an endpoint's IP removes the old IP" \
+	poll 10 eval 'remote_has 1 10.1.2.5 192.0.2.9 && remote_lacks 1 10.1.2.4'
+# That IP taken by another node since: the old record's delete leaves the new owner's entry.
+stale_before=$(sync_field 1 .counters.ep_stale_deletes)
+ectl put /podlane/v1/endpoints/n8/took/eth0 '{"ip":"10.1.2.5","nodeIP":"192.0.2.8"}' >/dev/null
+poll 10 remote_has 1 10.1.2.5 192.0.2.8 || diag "10.1.2.5 did not move to 192.0.2.8"
+ectl del /podlane/v1/endpoints/n9/move/eth0 >/dev/null
+check "deleting a record whose IP another node took leaves that node's entry" \
+	poll 10 eval 'test "$(sync_field 1 .counters.ep_stale_deletes)" -gt "$stale_before" &&
+		      remote_has 1 10.1.2.5 192.0.2.8'
+ectl del /podlane/v1/endpoints/n8/took/eth0 >/dev/null
+poll 10 remote_lacks 1 10.1.2.5 || diag "10.1.2.5 still in node 1's map"
+
 # Kill the etcd member node 1 talks to: nothing changes, changes still flow.
 first=$(sync_field 1 .endpoint)
 victim=0
@@ -91,8 +119,8 @@ before=$(sync_field 1 .remote_endpoints)
 etcd_member_kill "$victim"
 diag "killed etcd member m$victim ($first)"
 ip2b=$(pod_on 2 p2b)
-check "with one etcd member killed, a new endpoint still reaches node 1" \
-	poll 15 remote_has 1 "$ip2b" "$(node_ip 2)"
+check "with one etcd member killed (m$victim no longer listens), a new endpoint still reaches node 1" \
+	eval 'etcd_member_dead "$victim" && poll 15 remote_has 1 "$ip2b" "$(node_ip 2)"'
 check "and nothing was removed (remote endpoints $before -> $((before + 1)))" \
 	test "$(sync_field 1 .remote_endpoints)" = $((before + 1))
 deletes_before=$(sync_field 1 .counters.ep_deletes)
@@ -111,10 +139,21 @@ check "node 1 kept node 2's endpoints all along (only node 3's was deleted)" \
 	      test "$(sync_field 1 .counters.ep_deletes)" = $((deletes_before + 1))'
 
 # A watch from a compacted revision: full resync, same result.
+ectl put /podlane/v1/endpoints/n9/old1/eth0 '{"ip":"10.1.2.8","nodeIP":"192.0.2.9"}' >/dev/null
+ectl put /podlane/v1/endpoints/n9/old2/eth0 '{"ip":"10.1.2.9","nodeIP":"192.0.2.9"}' >/dev/null
 rev=$(ectl endpoint status -w json | jq '.[0].Status.header.revision')
 ectl compact "$rev" >/dev/null
 node_prepare 4
 PODLANE_SYNC_REPLAY_FROM=1 node_start 4
 check "a watch from a compacted revision resyncs fully" poll 20 resynced_after_compaction
 check "and the resynced node knows every endpoint" \
-	poll 10 all_know 4 "$ip1" "$ip2" "$ip2b" "$ip3"
+	poll 10 all_know 4 "$ip1" "$ip2" "$ip2b" "$ip3" 10.1.2.8 10.1.2.9
+# Records node 4 knows only from the resync's list: their deletes and IP changes still resolve.
+ectl del /podlane/v1/endpoints/n9/old1/eth0 >/dev/null
+ectl put /podlane/v1/endpoints/n9/old2/eth0 '{"ip":"10.1.2.10","nodeIP":"192.0.2.9"}' >/dev/null
+check "after the resync, a listed record's delete removes its IP on node 4" \
+	poll 10 remote_lacks 4 10.1.2.8
+check "after the resync, a listed record's IP change removes the old IP on node 4" \
+	poll 10 eval 'remote_has 4 10.1.2.10 192.0.2.9 && remote_lacks 4 10.1.2.9'
+check "node 1 followed both changes as well" \
+	poll 10 eval 'remote_lacks 1 10.1.2.8 && remote_lacks 1 10.1.2.9 && remote_has 1 10.1.2.10'

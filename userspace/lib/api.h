@@ -123,9 +123,12 @@
  *           svc_deletes, resyncs, compactions, reconnects, failures, breaker_opens,
  *           queue_full_waits, deadletters (ever), published_puts, published_deletes,
  *           publish_errors, lease_grants, swept, resync_ms_last, first_item_ns,
- *           last_apply_ns }, latency { delivery, apply, agent: { count, p50_us, p90_us,
- *           p99_us, max_us } }: from a record's "updated" to podlaned parsing it (delivery,
- *           etcd's share) and to the map update (apply), and parsed -> map (agent).
+ *           last_apply_ns }, latency { delivery, apply, agent, handover: { count, p50_us,
+ *           p90_us, p99_us, max_us } }: from a record's "updated" to podlaned parsing it
+ *           (delivery, etcd's share) and to the map update (apply), parsed -> map (agent),
+ *           and node/service batches queued -> taken by the main thread (handover);
+ *           loop { sync_apply, sync_snapshot, acct_tick, metrics, service_tick,
+ *           api_request: { runs, avg_us, max_us, over_1ms } }: the main loop's jobs, timed.
  * "sync_deadletters" -> enabled, total (ever), deadletters: [ { key, reason, revision, at
  *           (unix seconds) } ] (the last 256; a key leaves the list once it holds a valid
  *           record or is deleted)

@@ -45,7 +45,7 @@ struct etcd_client {
 	struct curl_slist *headers;
 	struct buf	req;
 	/* decoded key/value scratch for callbacks */
-	struct buf	dk, dv, pk, pv;
+	struct buf	dk, dv;
 	char		err[512];
 };
 
@@ -632,8 +632,6 @@ void etcd_client_free(struct etcd_client *c)
 	buf_free(&c->req);
 	buf_free(&c->dk);
 	buf_free(&c->dv);
-	buf_free(&c->pk);
-	buf_free(&c->pv);
 	free(c);
 }
 
@@ -1069,9 +1067,6 @@ static int watch_event(struct jsplit *j, struct json_object *eo)
 		set_err(c, "watch event without a readable kv");
 		return -EPROTO;
 	}
-	if (json_object_object_get_ex(eo, "prev_kv", &kv) &&
-	    !decode_kv(kv, &ev.prev, &c->pk, &c->pv))
-		ev.has_prev = true;
 	w->nevents++;
 	return w->ops->event(&ev, w->data);
 }
@@ -1081,7 +1076,7 @@ static int watch_event_raw(struct jsplit *j, const char *p, size_t len)
 	struct etcd_watch *w = j->data;
 	struct etcd_client *c = w->c;
 	const char *end = p + len;
-	struct kv_spans kv = {}, prev = {};
+	struct kv_spans kv = {};
 	struct etcd_event ev = {};
 
 	if (p >= end || *p++ != '{')
@@ -1093,9 +1088,6 @@ static int watch_event_raw(struct jsplit *j, const char *p, size_t len)
 			return -EAGAIN;
 		if (span_is(&name, "kv")) {
 			if (scan_kv(&p, end, &kv))
-				return -EAGAIN;
-		} else if (span_is(&name, "prev_kv")) {
-			if (scan_kv(&p, end, &prev))
 				return -EAGAIN;
 		} else if (span_is(&name, "type")) {
 			if (scan_str(&p, end, &type))
@@ -1110,8 +1102,6 @@ static int watch_event_raw(struct jsplit *j, const char *p, size_t len)
 	}
 	if (p + 1 != end || !kv.present || kv_from_spans(&kv, &ev.kv, &c->dk, &c->dv))
 		return -EAGAIN;
-	if (prev.present && !kv_from_spans(&prev, &ev.prev, &c->pk, &c->pv))
-		ev.has_prev = true;
 	w->nevents++;
 	return w->ops->event(&ev, w->data);
 }
@@ -1190,7 +1180,7 @@ struct etcd_watch *etcd_watch_start(struct etcd_client *c, const char *prefix,
 	elen = etcd_prefix_end(prefix, plen, end);
 	if (req_raw(&b, "{\"create_request\":{") || req_b64(&b, "key", prefix, plen) ||
 	    req_raw(&b, ",") || req_b64(&b, "range_end", end, elen) ||
-	    req_raw(&b, ",\"start_revision\":\"%lld\",\"prev_kv\":true,"
+	    req_raw(&b, ",\"start_revision\":\"%lld\","
 		    "\"progress_notify\":true}}", (long long)start_revision))
 		goto fail;
 	w->body = b.p;

@@ -48,11 +48,10 @@ enum etcd_event_type {
 	ETCD_EVENT_DELETE = 1,
 };
 
+/* A DELETE's kv has the key and the revision only: the watch does not ask for prev_kv. */
 struct etcd_event {
 	enum etcd_event_type type;
 	struct etcd_kv	kv;
-	struct etcd_kv	prev;		/* only with prev_kv and has_prev */
-	bool		has_prev;
 };
 
 struct etcd_client;
@@ -119,8 +118,10 @@ struct etcd_watch_ops {
 };
 
 /*
- * Watch every key under prefix from start_revision (0 = now), with prev_kv. Connects to the
- * client's current endpoint; runs through etcd_watch_poll().
+ * Watch every key under prefix from start_revision (0 = now), without previous values: for
+ * each update or delete, prev_kv has etcd read the key's previous revision for the watcher,
+ * which halves the write rate it sustains. Connects to the client's current endpoint; runs
+ * through etcd_watch_poll().
  */
 struct etcd_watch *etcd_watch_start(struct etcd_client *c, const char *prefix,
 				    int64_t start_revision, const struct etcd_watch_ops *ops,

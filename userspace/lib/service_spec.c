@@ -166,6 +166,10 @@ static int parse_ports(struct ctx *c, struct json_object *obj, struct service_sp
 		return fail(c, "ports: empty (a service needs at least one port)");
 	if (s->nports > SVC_MAX_PORTS)
 		return fail(c, "ports: %u ports, at most %d", s->nports, SVC_MAX_PORTS);
+	/* Sized: most services have one port, and an agent may hold tens of thousands. */
+	s->ports = calloc(s->nports, sizeof(*s->ports));
+	if (!s->ports)
+		return fail(c, "ports: out of memory");
 	for (i = 0; i < s->nports; i++) {
 		struct json_object *p = json_object_array_get_idx(arr, i);
 		struct svc_port *sp = &s->ports[i];
@@ -193,7 +197,9 @@ static int parse_ports(struct ctx *c, struct json_object *obj, struct service_sp
 			if (!service_name_ok(name))
 				return fail(c, "%sname: \"%s\" is not a lower-case DNS label",
 					    where, name);
-			strcpy(sp->name, name);
+			sp->name = strdup(name);
+			if (!sp->name)
+				return fail(c, "out of memory");
 		} else if (s->nports > 1) {
 			return fail(c, "%sname: required when a service has several ports",
 				    where);
@@ -218,7 +224,7 @@ static int parse_ports(struct ctx *c, struct json_object *obj, struct service_sp
 			    o->proto == sp->proto)
 				return fail(c, "%snodePort: %u/%s repeats ports[%u]", where,
 					    sp->node_port, service_proto_name(sp->proto), j);
-			if (sp->name[0] && !strcmp(o->name, sp->name))
+			if (sp->name && o->name && !strcmp(o->name, sp->name))
 				return fail(c, "%sname: \"%s\" repeats ports[%u]", where, sp->name,
 					    j);
 		}
@@ -241,6 +247,9 @@ static int parse_external_ips(struct ctx *c, struct json_object *obj, struct ser
 	if (s->nexternal > SVC_MAX_EXTERNAL_IPS)
 		return fail(c, "externalIPs: %u addresses, at most %d", s->nexternal,
 			    SVC_MAX_EXTERNAL_IPS);
+	s->external_ips = calloc(s->nexternal ? s->nexternal : 1, sizeof(*s->external_ips));
+	if (!s->external_ips)
+		return fail(c, "externalIPs: out of memory");
 	for (i = 0; i < s->nexternal; i++) {
 		struct json_object *v = json_object_array_get_idx(arr, i);
 
@@ -394,10 +403,12 @@ static int parse(struct ctx *c, struct json_object *obj, struct service_spec *s)
 	if (!service_name_ok(name))
 		return fail(c, "name: \"%s\" is not a lower-case DNS label (a-z, 0-9, '-', at "
 			    "most %d characters)", name, SVC_NAME_MAX);
-	strcpy(s->name, name);
 	if (ns && !service_name_ok(ns))
 		return fail(c, "namespace: \"%s\" is not a lower-case DNS label", ns);
-	strcpy(s->namespace, ns ? ns : SVC_DEFAULT_NAMESPACE);
+	s->name = strdup(name);
+	s->namespace = strdup(ns ? ns : SVC_DEFAULT_NAMESPACE);
+	if (!s->name || !s->namespace)
+		return fail(c, "out of memory");
 	if (!vip)
 		return fail(c, "clusterIP: missing");
 	err = parse_ip(c, "clusterIP", vip, &s->cluster_ip) ?:
@@ -430,9 +441,54 @@ int service_spec_parse(struct json_object *obj, struct service_spec *spec, char 
 
 void service_spec_free(struct service_spec *spec)
 {
+	unsigned int i;
+
+	free(spec->name);
+	free(spec->namespace);
+	spec->name = spec->namespace = NULL;
+	free(spec->external_ips);
+	spec->external_ips = NULL;
+	spec->nexternal = 0;
+	for (i = 0; spec->ports && i < spec->nports; i++)
+		free(spec->ports[i].name);
+	free(spec->ports);
+	spec->ports = NULL;
+	spec->nports = 0;
 	free(spec->backends);
 	spec->backends = NULL;
 	spec->nbackends = 0;
+}
+
+bool service_spec_equal(const struct service_spec *a, const struct service_spec *b)
+{
+	unsigned int i;
+
+	if (strcmp(a->name, b->name) || strcmp(a->namespace, b->namespace) ||
+	    a->cluster_ip != b->cluster_ip || a->nports != b->nports ||
+	    a->nexternal != b->nexternal || a->affinity != b->affinity ||
+	    a->affinity_timeout != b->affinity_timeout || a->ext_local != b->ext_local ||
+	    a->int_local != b->int_local || a->nbackends != b->nbackends)
+		return false;
+	for (i = 0; i < a->nports; i++) {
+		const struct svc_port *p = &a->ports[i], *q = &b->ports[i];
+
+		if (!p->name != !q->name || (p->name && strcmp(p->name, q->name)) ||
+		    p->port != q->port ||
+		    p->target_port != q->target_port || p->node_port != q->node_port ||
+		    p->proto != q->proto)
+			return false;
+	}
+	for (i = 0; i < a->nexternal; i++)
+		if (a->external_ips[i] != b->external_ips[i])
+			return false;
+	for (i = 0; i < a->nbackends; i++) {
+		const struct svc_backend *p = &a->backends[i], *q = &b->backends[i];
+
+		if (p->addr != q->addr || p->port != q->port || p->weight != q->weight ||
+		    p->state != q->state || p->local != q->local)
+			return false;
+	}
+	return true;
 }
 
 void service_spec_id(const struct service_spec *spec, char *out, size_t len)
@@ -461,7 +517,7 @@ struct json_object *service_spec_to_json(const struct service_spec *s)
 		const struct svc_port *p = &s->ports[i];
 		struct json_object *po = json_object_new_object();
 
-		if (p->name[0])
+		if (p->name)
 			json_object_object_add(po, "name", json_object_new_string(p->name));
 		json_object_object_add(po, "port", json_object_new_int(p->port));
 		json_object_object_add(po, "protocol",

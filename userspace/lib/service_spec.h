@@ -50,7 +50,7 @@ enum svc_local {
 };
 
 struct svc_port {
-	char	name[SVC_NAME_MAX + 1];
+	char	*name;		/* malloc'ed; NULL: unnamed (a one-port service) */
 	__u16	port;
 	__u16	target_port;
 	__u16	node_port;	/* 0 = none */
@@ -66,12 +66,12 @@ struct svc_backend {
 };
 
 struct service_spec {
-	char	name[SVC_NAME_MAX + 1];
-	char	namespace[SVC_NAME_MAX + 1];
+	char	*name;			/* malloc'ed, like every array here */
+	char	*namespace;
 	__be32	cluster_ip;
-	struct svc_port ports[SVC_MAX_PORTS];
+	struct svc_port *ports;		/* malloc'ed, nports of them; service_spec_free() */
 	unsigned int nports;
-	__be32	external_ips[SVC_MAX_EXTERNAL_IPS];
+	__be32	*external_ips;		/* nexternal of them */
 	unsigned int nexternal;
 	bool	affinity;		/* sessionAffinity ClientIP */
 	__u32	affinity_timeout;	/* seconds */
@@ -88,10 +88,14 @@ struct service_spec {
  */
 int service_spec_parse(struct json_object *obj, struct service_spec *spec, char *err,
 		       size_t errlen);
+/* Frees what parse allocated (the spec's arrays and strings), not spec itself. */
 void service_spec_free(struct service_spec *spec);
 
 /* The spec with every default spelled out: what is persisted and listed. New reference. */
 struct json_object *service_spec_to_json(const struct service_spec *spec);
+
+/* Whether two valid specs say the same thing (what service_spec_to_json() would show). */
+bool service_spec_equal(const struct service_spec *a, const struct service_spec *b);
 
 /* "namespace/name", the service's identity. */
 void service_spec_id(const struct service_spec *spec, char *out, size_t len);

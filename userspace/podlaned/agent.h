@@ -87,6 +87,18 @@ struct agent {
 	const char *vxlan_dev;
 	int nodes_fd, from_tunnel_fd, vxlan_ifindex;
 	struct node_table *nodes;
+	bool no_node_routes;		/* --no-node-routes */
+
+	/* XDP NodePort fast path (lb_datapath.c): --xdp-nodeport and what it came to */
+	int xdp_nodeport;		/* enum xdp_nodeport_mode */
+	bool xdp_fastpath;		/* pod ends get NAPI and PODLANE_EP_F_XDP_RX */
+};
+
+/* --xdp-nodeport: auto turns the fast path on for a NIC uplink in native XDP mode only. */
+enum xdp_nodeport_mode {
+	XDP_NODEPORT_AUTO,
+	XDP_NODEPORT_ON,
+	XDP_NODEPORT_OFF,
 };
 
 /* What a failed operation tells the client: a CNI error code, a message and details. */
@@ -180,6 +192,11 @@ int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep
 		struct op_error *e);
 /* Startup: drop endpoints whose veth or netns vanished, re-attach the live ones. */
 void endpoint_reconcile(struct agent *a);
+/*
+ * After lb_datapath_open(): give every endpoint PODLANE_EP_F_XDP_RX (and its pod end NAPI)
+ * when a->xdp_fastpath, take the flag away when not.
+ */
+void endpoint_xdp_rx_sync(struct agent *a);
 void endpoint_host_ifname(const char *container_id, const char *ifname, char *out);
 
 typedef int (*endpoint_walk_cb)(__u32 ifindex, const struct endpoint_meta *meta, void *data);

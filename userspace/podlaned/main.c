@@ -64,6 +64,10 @@ static void usage(FILE *out)
 		"  --state-dir DIR       IPAM and agent state (default %s)\n"
 		"  --socket PATH         API socket (default %s)\n"
 		"  --uplink IFNAME       attach the uplink program to IFNAME (never defaulted)\n"
+		"  --xdp-nodeport MODE   XDP fast path for tracked NodePort flows to local pods:\n"
+		"                        auto (default: on for a NIC uplink in native XDP mode,\n"
+		"                        off for a veth, whose frames carry partial checksums),\n"
+		"                        on (forced; needs --uplink), off\n"
 		"  --max-endpoints N     endpoint map size on first start (default %d)\n"
 		"  --no-drop-events      do not emit per-drop ring buffer events\n"
 		"  --cgroup PATH         cgroup v2 directory whose sockets get the service LB\n"
@@ -81,6 +85,8 @@ static void usage(FILE *out)
 		"                        link, needs --uplink) or vxlan (default direct)\n"
 		"  --vxlan-dev IFNAME    the vxlan device podlaned creates for --routing vxlan\n"
 		"                        (default " PODLANE_VXLAN_DEV ")\n"
+		"  --no-node-routes      no kernel route per remote pod CIDR (the node's own\n"
+		"                        stack then cannot reach pods on other nodes)\n"
 		"  --log-file PATH       append logs to PATH instead of stderr\n"
 		"  --uninstall           detach podlane's tc programs, remove the pins, exit\n"
 		"  -v, --verbose         debug logs, including libbpf's\n"
@@ -358,17 +364,29 @@ static int tick_timer_add(struct agent *a, int epfd)
 	return fd;
 }
 
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static void tick_event(struct agent *a, int tfd, uint32_t id)
 {
 	uint64_t expirations;
+	__u64 t0 = mono_ns();
 
 	if (id == EV_TICK) {
 		if (read(tfd, &expirations, sizeof(expirations)) < 0)
 			return;
 		acct_tick(a);
+		sync_loop_time(a, LOOP_ACCT, mono_ns() - t0);
+		t0 = mono_ns();
 	}
 	/* Also on the tick: MHD times idle connections out only when it runs. */
 	metrics_run(a);
+	sync_loop_time(a, LOOP_METRICS, mono_ns() - t0);
 }
 
 static int serve(struct agent *a, int lfd)
@@ -403,6 +421,7 @@ static int serve(struct agent *a, int lfd)
 
 	for (;;) {
 		time_t now;
+		__u64 t0;
 
 		n = epoll_wait(epfd, events, 16, 1000);
 		if (n < 0 && errno != EINTR) {
@@ -427,7 +446,9 @@ static int serve(struct agent *a, int lfd)
 			} else if (id == EV_TICK || id == EV_METRICS) {
 				tick_event(a, tfd, id);
 			} else if (clients[id - 2].fd >= 0) {
+				t0 = mono_ns();
 				client_serve(a, epfd, &clients[id - 2], buf);
+				sync_loop_time(a, LOOP_CLIENT, mono_ns() - t0);
 			}
 		}
 		/* A client that connects and never sends must not hold a slot forever. */
@@ -435,7 +456,9 @@ static int serve(struct agent *a, int lfd)
 		for (i = 0; i < MAX_CLIENTS; i++)
 			if (clients[i].fd >= 0 && now - clients[i].since > CLIENT_TIMEOUT_SEC)
 				client_close(epfd, &clients[i]);
+		t0 = mono_ns();
 		service_tick(a);
+		sync_loop_time(a, LOOP_SERVICE, mono_ns() - t0);
 	}
 out:
 	for (i = 0; i < MAX_CLIENTS; i++)
@@ -467,6 +490,8 @@ enum {
 	OPT_NODE_IP,
 	OPT_ROUTING,
 	OPT_VXLAN_DEV,
+	OPT_XDP_NODEPORT,
+	OPT_NO_NODE_ROUTES,
 };
 
 static const struct option long_opts[] = {
@@ -485,6 +510,8 @@ static const struct option long_opts[] = {
 	{ "node-ip", required_argument, NULL, OPT_NODE_IP },
 	{ "routing", required_argument, NULL, OPT_ROUTING },
 	{ "vxlan-dev", required_argument, NULL, OPT_VXLAN_DEV },
+	{ "xdp-nodeport", required_argument, NULL, OPT_XDP_NODEPORT },
+	{ "no-node-routes", no_argument, NULL, OPT_NO_NODE_ROUTES },
 	{ "verbose", no_argument, NULL, 'v' },
 	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
 	{ "help", no_argument, NULL, 'h' },
@@ -570,6 +597,9 @@ int main(int argc, char **argv)
 		case OPT_NO_ACCOUNTING:
 			a.accounting = false;
 			break;
+		case OPT_NO_NODE_ROUTES:
+			a.no_node_routes = true;
+			break;
 		case OPT_METRICS_ADDR:
 			if (metrics_valid_addr(optarg)) {
 				fprintf(stderr, "podlaned: --metrics-addr wants HOST:PORT or "
@@ -584,6 +614,19 @@ int main(int argc, char **argv)
 		case OPT_VXLAN_DEV:
 			if (nodes_option(&a, opt - OPT_NODE_NAME, optarg))
 				return 2;
+			break;
+		case OPT_XDP_NODEPORT:
+			if (!strcmp(optarg, "auto")) {
+				a.xdp_nodeport = XDP_NODEPORT_AUTO;
+			} else if (!strcmp(optarg, "on")) {
+				a.xdp_nodeport = XDP_NODEPORT_ON;
+			} else if (!strcmp(optarg, "off")) {
+				a.xdp_nodeport = XDP_NODEPORT_OFF;
+			} else {
+				fprintf(stderr, "podlaned: --xdp-nodeport wants auto, on or off, got "
+					"'%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case OPT_SYNC_FIRST ... OPT_SYNC_LAST:
 			if (sync_parse_opt(&sync_opts, opt - OPT_SYNC_FIRST, optarg))
@@ -602,6 +645,11 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "podlaned: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (a.xdp_nodeport == XDP_NODEPORT_ON && !a.uplink && !uninstall) {
+		fprintf(stderr, "podlaned: --xdp-nodeport on needs --uplink (the fast path is XDP "
+			"on the uplink)\n");
 		return 2;
 	}
 	err = log_open("podlaned", log_file, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
@@ -650,8 +698,9 @@ int main(int argc, char **argv)
 	endpoint_reconcile(&a);
 	if (nodes_open(&a))
 		goto fail;
-	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a))
+	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a, sync_opts.endpoints != NULL))
 		goto fail;
+	endpoint_xdp_rx_sync(&a);
 	if (acct_open(&a) || metrics_open(&a))
 		goto fail;
 	log_info("ready version=%s socket=%s pin_root=%s state_dir=%s uplink=%s "

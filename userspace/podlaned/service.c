@@ -12,12 +12,19 @@
  * Updates never show a half-built service: a changed port gets a fresh id, its slots (and
  * table) are written under that id first, then every frontend entry flips to it in one map
  * update each, then the old id's slots are deleted. A failure at any step undoes the steps
- * before it, so a refused update changes nothing.
+ * before it, so a refused update changes nothing. (One exception, for speed: the Maglev table
+ * of a service new from the cluster store joins podlane_maglev with the rest of the store's
+ * batch, a moment after its frontends; see maglev_flush.)
+ *
+ * Services from the cluster store (sync.c) have no state file: the store is their source of
+ * truth, and the pinned maps carry them over a restart until the store's first full list
+ * adopts or removes them (service_init, service_store_sweep). podlanectl's are persisted.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,15 +72,25 @@ struct svc_slots {
 	__u64	flows, packets, bytes;
 };
 
+/*
+ * One allocation per service (svc_new): an agent may hold tens of thousands, and the name,
+ * the spec's ports and backends, the locality and the frontends all have sizes known up
+ * front. Every pointer below points into the same block, except slots: the slot arrays are
+ * needed while the service is written, and rebuilt from spec and locality when a later version
+ * compares itself with them (slots_equal), so svc_settle() frees them once it is in place.
+ */
 struct svc {
-	struct service_spec spec;
-	char	name[2 * SVC_NAME_MAX + 2];	/* namespace/name */
+	struct service_spec spec;	/* .ports, .backends: in the block */
+	char	*name;		/* namespace/name */
 	__s8	*local;		/* resolved locality per spec backend */
 	struct svc_frontend *fe;
-	unsigned int nfe;
-	struct svc_slots ports[SVC_MAX_PORTS];
+	unsigned int nfe, fe_cap;
+	struct svc_slots *ports;	/* spec.nports of them */
+	struct lb_backend *slots;	/* ports[].slot until svc_settle() */
 	bool	has_auto_local;
 	bool	has_node_port;
+	bool	store;		/* from the cluster store (sync.c): no state file */
+	__u32	store_gen;	/* the store's resync generation that last confirmed it */
 	struct svc *hnext, *prev, *next;
 };
 
@@ -143,16 +160,21 @@ static void svc_unlink(struct lb_state *lb, struct svc *s)
 
 static void svc_free(struct svc *s)
 {
-	unsigned int i;
-
 	if (!s)
 		return;
-	for (i = 0; i < SVC_MAX_PORTS; i++)
-		free(s->ports[i].slot);
-	free(s->fe);
-	free(s->local);
-	service_spec_free(&s->spec);
-	free(s);
+	free(s->slots);
+	free(s);	/* one block, see struct svc */
+}
+
+/* s is in place: its slot arrays go (see struct svc). */
+static void svc_settle(struct svc *s)
+{
+	unsigned int p;
+
+	free(s->slots);
+	s->slots = NULL;
+	for (p = 0; p < s->spec.nports; p++)
+		s->ports[p].slot = NULL;
 }
 
 /* A backend's identity for affinity and Maglev: stable across updates and restarts. */
@@ -187,13 +209,20 @@ static __u32 id_alloc(struct lb_state *lb, struct svc *s)
 	return 0;
 }
 
-static unsigned int ids_free(struct lb_state *lb)
+/*
+ * Whether want ids are free. Looks from where id_alloc() goes on and stops at the want-th free
+ * one: with a mostly free id space that is a few steps, not a walk of all ids per update.
+ */
+static bool ids_enough(struct lb_state *lb, unsigned int want)
 {
-	unsigned int id, n = 0;
+	__u32 i, id = lb->next_id;
 
-	for (id = 1; id < PODLANE_MAX_SERVICES; id++)
-		n += !lb->owner[id];
-	return n;
+	for (i = 0; want && i < PODLANE_MAX_SERVICES - 1; i++) {
+		want -= !lb->owner[id];
+		if (++id >= PODLANE_MAX_SERVICES)
+			id = 1;
+	}
+	return !want;
 }
 
 static void fe_text(const struct lb_service_key *k, char *out, size_t len)
@@ -257,14 +286,11 @@ static int add_frontend(struct svc *s, unsigned int cap, __be32 addr, __u16 port
 static int build_frontends(struct lb_state *lb, struct svc *s, struct op_error *e)
 {
 	const struct service_spec *sp = &s->spec;
-	unsigned int cap = sp->nports * (1 + sp->nexternal + lb->n_node_ips), p, i;
+	unsigned int cap = s->fe_cap, p, i;
 	__u32 common = sp->affinity ? PODLANE_SVC_F_AFFINITY : 0;
 	__u32 ext = PODLANE_SVC_F_MAGLEV | (sp->ext_local ? PODLANE_SVC_F_EXT_LOCAL : 0);
 	int err = 0;
 
-	s->fe = calloc(cap, sizeof(*s->fe));
-	if (!s->fe)
-		return op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	s->has_node_port = false;
 	for (p = 0; p < sp->nports && !err; p++) {
 		const struct svc_port *port = &sp->ports[p];
@@ -304,12 +330,9 @@ static int build_slots(struct svc *s, unsigned int p, struct op_error *e)
 	ss->maglev = maglev;
 	ss->nslots = n;
 	ss->count = ss->local_count = 0;
-	ss->slot = calloc(n ? n : 1, sizeof(*ss->slot));
 	w = calloc(3 * (n ? n : 1), sizeof(*w));
-	if (!ss->slot || !w) {
-		free(w);
+	if (!w)
 		return op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
-	}
 	keep = w + n;
 	alias = keep + n;
 	for (pass = 0; pass < 3; pass++) {
@@ -360,10 +383,6 @@ static int svc_build(struct agent *a, struct svc *s, struct op_error *e)
 	unsigned int p;
 	int err;
 
-	service_spec_id(&s->spec, s->name, sizeof(s->name));
-	s->local = calloc(s->spec.nbackends ? s->spec.nbackends : 1, sizeof(*s->local));
-	if (!s->local)
-		return op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	resolve_local(a, s);
 	err = build_frontends(a->lb, s, e);
 	for (p = 0; p < s->spec.nports && !err; p++)
@@ -599,6 +618,46 @@ static void backend_refs_free(struct lb_state *lb)
 
 /* ---- map writes ---------------------------------------------------------------------------- */
 
+/*
+ * Put the pending Maglev tables (maglev_write with defer) into podlane_maglev, in one batch:
+ * the kernel waits for an RCU grace period after every syscall that updates a map of maps
+ * (some 10 ms on a small VM), so a thousand NodePort services written one by one took 10 s.
+ */
+static void maglev_flush(struct lb_state *lb)
+{
+	__u32 done = lb->mg_pending, i;
+
+	if (!lb->mg_pending)
+		return;
+	if (bpf_map_update_batch(lb->maglev_fd, lb->mg_ids, lb->mg_fds, &done, NULL)) {
+		/* One at a time from where the batch stopped (or when it is not supported). */
+		for (i = done; i < lb->mg_pending; i++)
+			if (bpf_map_update_elem(lb->maglev_fd, &lb->mg_ids[i], &lb->mg_fds[i],
+						BPF_ANY))
+				log_warn("failed to install a Maglev table svc_id=%u err=\"%s\"",
+					 lb->mg_ids[i], strerror(errno));
+	}
+	for (i = 0; i < lb->mg_pending; i++)
+		close(lb->mg_fds[i]);	/* the outer map holds its own reference */
+	lb->mg_pending = 0;
+}
+
+static void maglev_delete(struct lb_state *lb, __u32 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < lb->mg_pending; i++) {
+		if (lb->mg_ids[i] != id)
+			continue;
+		close(lb->mg_fds[i]);
+		lb->mg_pending--;
+		lb->mg_ids[i] = lb->mg_ids[lb->mg_pending];
+		lb->mg_fds[i] = lb->mg_fds[lb->mg_pending];
+		break;
+	}
+	bpf_map_delete_elem(lb->maglev_fd, &id);
+}
+
 static void slots_delete(struct lb_state *lb, __u32 id, __u32 from, __u32 nslots)
 {
 	__u32 slot;
@@ -608,7 +667,7 @@ static void slots_delete(struct lb_state *lb, __u32 id, __u32 from, __u32 nslots
 
 		bpf_map_delete_elem(lb->be_fd, &k);
 	}
-	bpf_map_delete_elem(lb->maglev_fd, &id);
+	maglev_delete(lb, id);
 }
 
 /* Delete every slot of an id whose slot count we do not know (left by a crash). */
@@ -636,14 +695,18 @@ static void slots_delete_unknown(struct lb_state *lb, __u32 id)
 		bpf_map_delete_elem(lb->be_fd, &k);
 	}
 	free(doomed);
-	bpf_map_delete_elem(lb->maglev_fd, &id);
+	maglev_delete(lb, id);
 }
 
-static int maglev_write(struct lb_state *lb, const struct svc_slots *ss)
+/*
+ * Build and write the Maglev table of ss into a fresh inner map. defer: leave it pending for
+ * maglev_flush(), which the caller runs before returning to the event loop.
+ */
+static int maglev_write(struct lb_state *lb, const struct svc_slots *ss, bool defer)
 {
-	static __u32 table[PODLANE_MAGLEV_M], keys[PODLANE_MAGLEV_M];
+	static __u32 table[PODLANE_MAGLEV_M], keys[PODLANE_MAGLEV_M], vals[PODLANE_MAGLEV_M];
 	struct maglev_backend *mb;
-	__u32 i, n = PODLANE_MAGLEV_M;
+	__u32 i, n, nz = 0;
 	int inner, err;
 
 	mb = calloc(ss->count, sizeof(*mb));
@@ -661,13 +724,29 @@ static int maglev_write(struct lb_state *lb, const struct svc_slots *ss)
 			       PODLANE_MAGLEV_M, NULL);
 	if (inner < 0)
 		return -errno;
-	for (i = 0; i < PODLANE_MAGLEV_M; i++)
-		keys[i] = i;
-	err = bpf_map_update_batch(inner, keys, table, &n, NULL);
-	for (i = err ? 0 : PODLANE_MAGLEV_M; i < PODLANE_MAGLEV_M; i++) {
-		err = bpf_map_update_elem(inner, &keys[i], &table[i], BPF_ANY) ? -errno : 0;
+	/*
+	 * A fresh array reads 0 (slot 0) everywhere: only the other entries are written. The
+	 * kernel copies a batch element by element, so this is the bulk of a table's cost.
+	 */
+	for (i = 0; i < PODLANE_MAGLEV_M; i++) {
+		if (!table[i])
+			continue;
+		keys[nz] = i;
+		vals[nz++] = table[i];
+	}
+	n = nz;
+	err = nz && bpf_map_update_batch(inner, keys, vals, &n, NULL) ? -errno : 0;
+	for (i = err ? 0 : nz; i < nz; i++) {
+		err = bpf_map_update_elem(inner, &keys[i], &vals[i], BPF_ANY) ? -errno : 0;
 		if (err)
 			break;
+	}
+	if (!err && defer) {
+		if (lb->mg_pending == LB_MAGLEV_PENDING)
+			maglev_flush(lb);
+		lb->mg_ids[lb->mg_pending] = ss->id;
+		lb->mg_fds[lb->mg_pending++] = inner;
+		return 0;
 	}
 	if (!err && bpf_map_update_elem(lb->maglev_fd, &ss->id, &inner, BPF_ANY))
 		err = -errno;
@@ -675,7 +754,7 @@ static int maglev_write(struct lb_state *lb, const struct svc_slots *ss)
 	return err;
 }
 
-static int slots_write(struct lb_state *lb, const struct svc_slots *ss)
+static int slots_write(struct lb_state *lb, const struct svc_slots *ss, bool defer)
 {
 	__u32 slot;
 	int err;
@@ -690,7 +769,7 @@ static int slots_write(struct lb_state *lb, const struct svc_slots *ss)
 		}
 	}
 	if (ss->maglev && ss->count) {
-		err = maglev_write(lb, ss);
+		err = maglev_write(lb, ss, defer);
 		if (err) {
 			slots_delete(lb, ss->id, 0, ss->nslots);
 			return err;
@@ -699,11 +778,28 @@ static int slots_write(struct lb_state *lb, const struct svc_slots *ss)
 	return 0;
 }
 
-static bool slots_equal(const struct svc_slots *a, const struct svc_slots *b)
+/* Whether port p of s writes what port p of old wrote (old's slots rebuilt if settled). */
+static bool slots_equal(struct svc *s, struct svc *old, unsigned int p)
 {
-	return a->nslots == b->nslots && a->count == b->count &&
-	       a->local_count == b->local_count && a->maglev == b->maglev &&
-	       !memcmp(a->slot, b->slot, a->nslots * sizeof(*a->slot));
+	const struct svc_slots *a = &s->ports[p];
+	struct svc_slots *b = &old->ports[p];
+	struct op_error e = {};
+	bool equal;
+
+	if (a->nslots != b->nslots || a->count != b->count || a->local_count != b->local_count ||
+	    a->maglev != b->maglev)
+		return false;
+	if (b->slot)
+		return !memcmp(a->slot, b->slot, a->nslots * sizeof(*a->slot));
+	b->slot = calloc(b->nslots ? b->nslots : 1, sizeof(*b->slot));
+	if (!b->slot)
+		return false;	/* then a fresh id: slower, not wrong */
+	/* The same spec, locality and frontends build the same slots (and counts) again. */
+	equal = !build_slots(old, p, &e) &&
+		!memcmp(a->slot, b->slot, a->nslots * sizeof(*a->slot));
+	free(b->slot);
+	b->slot = NULL;
+	return equal;
 }
 
 /*
@@ -822,14 +918,14 @@ static int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persi
 	}
 	/* A port whose slots did not change keeps its id: nothing to flip for it. */
 	for (p = 0; p < s->spec.nports; p++) {
-		if (old && p < old->spec.nports && slots_equal(&s->ports[p], &old->ports[p])) {
+		if (old && p < old->spec.nports && slots_equal(s, old, p)) {
 			reuse[p] = true;
 			s->ports[p].id = old->ports[p].id;
 		} else {
 			fresh++;
 		}
 	}
-	if (fresh > ids_free(lb))
+	if (!ids_enough(lb, fresh))
 		return op_fail(e, PODLANE_ERR_MAP_FULL, "%s: no free service id (%d in use)",
 			       s->name, PODLANE_MAX_SERVICES - 1);
 
@@ -838,7 +934,12 @@ static int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persi
 		if (reuse[p])
 			continue;
 		s->ports[p].id = id_alloc(lb, s);
-		err = slots_write(lb, &s->ports[p]);
+		/*
+		 * A new service from the store may have its Maglev table installed a moment
+		 * after its frontends (the store's batch, see maglev_flush): until then the
+		 * datapath picks by weight (counted as no_maglev), and no flow existed before.
+		 */
+		err = slots_write(lb, &s->ports[p], s->store && !old);
 		if (err) {
 			op_fail(e, err == -E2BIG || err == -ENOSPC ? PODLANE_ERR_MAP_FULL :
 				PODLANE_ERR_INTERNAL, "%s: failed to write backends: %s", s->name,
@@ -898,8 +999,11 @@ static int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persi
 			lb->owner[id] = NULL;
 		}
 	}
-	/* Entries we overwrote that belonged to nobody (a crash, an older agent). */
-	for (i = 0; i < nflips; i++) {
+	/*
+	 * Entries we overwrote that belonged to nobody (a crash, an older agent). While the
+	 * start-up sweep waits for the store's first list, that sweep takes them all at once.
+	 */
+	for (i = 0; i < nflips && !lb->stale_pending; i++) {
 		__u32 id = flips[i].prev.id;
 
 		if (flips[i].had_prev && id < PODLANE_MAX_SERVICES &&
@@ -965,17 +1069,75 @@ static void svc_remove(struct lb_state *lb, struct svc *s)
 }
 
 /* A fresh svc for spec (taken over: the caller must not free it). */
-static struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op_error *e)
-{
-	struct svc *s = calloc(1, sizeof(*s));
+#define BLOCK_ALIGN(n)	(((n) + 7) & ~(size_t)7)
 
-	if (!s) {
-		service_spec_free(spec);
+/* A fresh svc for spec, its arrays and strings copied into the svc's block (see struct svc). */
+static struct svc *svc_new_from(struct agent *a, const struct service_spec *spec,
+				struct op_error *e)
+{
+	size_t np = spec->nports, nb = spec->nbackends, nx = spec->nexternal, o_ports, o_sports,
+	       o_backends, o_ext, o_fe, o_local, o_name, o_ns, o_id, size, p;
+	unsigned int cap = np * (1 + nx + a->lb->n_node_ips);
+	size_t name_len = strlen(spec->name) + 1, ns_len = strlen(spec->namespace) + 1;
+	size_t pnames = 0;
+	struct svc *s;
+	char *block, *pn;
+
+	for (p = 0; p < np; p++)
+		pnames += spec->ports[p].name ? strlen(spec->ports[p].name) + 1 : 0;
+
+	/* Largest alignment first, each part rounded to 8 bytes, the strings last. */
+	o_ports = BLOCK_ALIGN(sizeof(*s));
+	o_sports = o_ports + BLOCK_ALIGN(np * sizeof(*s->ports));
+	o_backends = o_sports + BLOCK_ALIGN(np * sizeof(*spec->ports));
+	o_ext = o_backends + BLOCK_ALIGN(nb * sizeof(*spec->backends));
+	o_fe = o_ext + BLOCK_ALIGN(nx * sizeof(*spec->external_ips));
+	o_local = o_fe + BLOCK_ALIGN(cap * sizeof(*s->fe));
+	o_name = o_local + nb;
+	o_ns = o_name + name_len;
+	o_id = o_ns + ns_len;
+	size = o_id + ns_len + name_len + pnames;	/* the port names last */
+	block = calloc(1, size);
+	if (!block) {
 		op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
+	s = (struct svc *)block;
 	s->spec = *spec;
-	memset(spec, 0, sizeof(*spec));
+	s->slots = calloc(np && nb ? np * nb : 1, sizeof(*s->slots));
+	if (!s->slots) {
+		free(block);
+		op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	s->ports = (struct svc_slots *)(block + o_ports);
+	for (p = 0; p < np; p++)
+		s->ports[p].slot = s->slots + p * nb;
+	/* (An array with no elements may be NULL in spec: nothing to copy then.) */
+	s->spec.ports = (struct svc_port *)(block + o_sports);
+	if (np)
+		memcpy(s->spec.ports, spec->ports, np * sizeof(*spec->ports));
+	s->spec.backends = (struct svc_backend *)(block + o_backends);
+	if (nb)
+		memcpy(s->spec.backends, spec->backends, nb * sizeof(*spec->backends));
+	s->spec.external_ips = (__be32 *)(block + o_ext);
+	if (nx)
+		memcpy(s->spec.external_ips, spec->external_ips,
+		       nx * sizeof(*spec->external_ips));
+	s->fe = (struct svc_frontend *)(block + o_fe);
+	s->fe_cap = cap;
+	s->local = (__s8 *)(block + o_local);
+	s->spec.name = memcpy(block + o_name, spec->name, name_len);
+	s->spec.namespace = memcpy(block + o_ns, spec->namespace, ns_len);
+	s->name = block + o_id;
+	service_spec_id(&s->spec, s->name, ns_len + name_len);
+	pn = s->name + ns_len + name_len;
+	for (p = 0; p < np; p++) {
+		if (!spec->ports[p].name)
+			continue;
+		s->spec.ports[p].name = strcpy(pn, spec->ports[p].name);
+		pn += strlen(pn) + 1;
+	}
 	if (svc_build(a, s, e)) {
 		svc_free(s);
 		return NULL;
@@ -983,19 +1145,26 @@ static struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op
 	return s;
 }
 
+/* The same, for a parsed spec: taken over (the caller must not use it again). */
+static struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op_error *e)
+{
+	struct svc *s = svc_new_from(a, spec, e);
+
+	service_spec_free(spec);
+	return s;
+}
+
 /* Put a rebuilt version of s in place (locality or node addresses changed). */
 static void svc_refresh(struct agent *a, struct svc *s)
 {
-	struct service_spec copy = s->spec;
 	struct op_error e = {};
 	struct svc *n;
 
-	copy.backends = malloc((s->spec.nbackends ? s->spec.nbackends : 1) *
-			       sizeof(*copy.backends));
-	if (!copy.backends)
-		return;
-	memcpy(copy.backends, s->spec.backends, s->spec.nbackends * sizeof(*copy.backends));
-	n = svc_new(a, &copy, &e);
+	n = svc_new_from(a, &s->spec, &e);
+	if (n) {
+		n->store = s->store;
+		n->store_gen = s->store_gen;
+	}
 	if (!n || svc_apply(a, n, s, false, &e)) {
 		log_warn("failed to refresh service name=%s err=\"%s\"", s->name, e.msg);
 		svc_free(n);
@@ -1004,6 +1173,7 @@ static void svc_refresh(struct agent *a, struct svc *s)
 	backend_refs_update(a, n, s);
 	svc_unlink(a->lb, s);
 	svc_link(a->lb, n);
+	svc_settle(n);
 	svc_free(s);
 	log_info("service refreshed name=%s", n->name);
 }
@@ -1131,6 +1301,7 @@ static void load_one(struct agent *a, const char *path)
 	if (svc_adopt(a->lb, s)) {
 		backend_refs_update(a, s, NULL);
 		svc_link(a->lb, s);
+		svc_settle(s);
 		log_debug("service adopted name=%s", s->name);
 		return;
 	}
@@ -1141,6 +1312,7 @@ static void load_one(struct agent *a, const char *path)
 	}
 	backend_refs_update(a, s, NULL);
 	svc_link(a->lb, s);
+	svc_settle(s);
 	log_info("service restored name=%s", s->name);
 }
 
@@ -1155,15 +1327,55 @@ static bool svc_has_frontend(const struct svc *s, const struct lb_service_key *k
 }
 
 /*
+ * Slots and tables of every id no service owns (OWNER_STALE), in one walk of podlane_backend:
+ * there may be thousands of such ids after a restart, and a walk per id would be quadratic.
+ */
+static unsigned int stale_ids_delete(struct lb_state *lb)
+{
+	struct lb_backend_key next, cur, *prev = NULL, *doomed = NULL;
+	unsigned int n = 0, cap = 0, i, ids = 0;
+	__u32 id;
+
+	while (!bpf_map_get_next_key(lb->be_fd, prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (next.svc_id >= PODLANE_MAX_SERVICES || lb->owner[next.svc_id] != OWNER_STALE)
+			continue;
+		if (n == cap) {
+			struct lb_backend_key *more;
+
+			more = realloc(doomed, (cap = cap ? 2 * cap : 256) * sizeof(*more));
+			if (!more)
+				break;
+			doomed = more;
+		}
+		doomed[n++] = next;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(lb->be_fd, &doomed[i]);
+	free(doomed);
+	for (id = 1; id < PODLANE_MAX_SERVICES; id++) {
+		if (lb->owner[id] != OWNER_STALE)
+			continue;
+		bpf_map_delete_elem(lb->maglev_fd, &id);
+		lb->owner[id] = NULL;
+		ids++;
+	}
+	return ids;
+}
+
+/*
  * What nobody claimed after loading: frontends, slots and tables of vanished services, and
  * frontends a service no longer has (a node address that went away while we were down).
+ * keep_unowned: leave whatever belongs to no known service for now. The services of a cluster
+ * store are not persisted here (the store is their source of truth): the pinned maps carry
+ * them over a restart and the store's first full list claims or removes them.
  */
-static void sweep_stale(struct lb_state *lb)
+static void sweep_stale(struct lb_state *lb, bool keep_unowned)
 {
 	struct lb_service_key key, next, *prev = NULL, *doomed = NULL;
 	struct lb_service v;
 	unsigned int n = 0, cap = 0, i, ids = 0;
-	__u32 id;
 
 	while (!bpf_map_get_next_key(lb->svc_fd, prev, &next)) {
 		key = next;
@@ -1172,6 +1384,9 @@ static void sweep_stale(struct lb_state *lb)
 			continue;
 		if (v.id && v.id < PODLANE_MAX_SERVICES && lb->owner[v.id] &&
 		    lb->owner[v.id] != OWNER_STALE && svc_has_frontend(lb->owner[v.id], &key))
+			continue;
+		if (keep_unowned && v.id && v.id < PODLANE_MAX_SERVICES &&
+		    lb->owner[v.id] == OWNER_STALE)
 			continue;
 		if (n == cap) {
 			struct lb_service_key *more;
@@ -1186,18 +1401,14 @@ static void sweep_stale(struct lb_state *lb)
 	for (i = 0; i < n; i++)
 		bpf_map_delete_elem(lb->svc_fd, &doomed[i]);
 	free(doomed);
-	for (id = 1; id < PODLANE_MAX_SERVICES; id++) {
-		if (lb->owner[id] != OWNER_STALE)
-			continue;
-		slots_delete_unknown(lb, id);
-		lb->owner[id] = NULL;
-		ids++;
-	}
+	if (!keep_unowned)
+		ids = stale_ids_delete(lb);
+	lb->stale_pending = keep_unowned;
 	if (n || ids)
 		log_info("stale service entries removed frontends=%u ids=%u", n, ids);
 }
 
-int service_init(struct agent *a)
+int service_init(struct agent *a, bool store)
 {
 	struct lb_state *lb = a->lb;
 	char dir[PATH_MAX], path[PATH_MAX + 256];
@@ -1241,7 +1452,7 @@ int service_init(struct agent *a)
 		load_one(a, path);
 	}
 	closedir(d);
-	sweep_stale(lb);
+	sweep_stale(lb, store);
 	endpoint_flags_sync(a);
 	log_info("services loaded services=%u node_ips=%u", lb->nservices, lb->n_node_ips);
 	return 0;
@@ -1254,6 +1465,7 @@ void service_fini(struct agent *a)
 
 	if (!lb)
 		return;
+	maglev_flush(lb);
 	for (s = lb->head; s; s = next) {
 		next = s->next;
 		svc_free(s);
@@ -1446,14 +1658,85 @@ static struct json_object *svc_json(const struct svc *s, bool counters)
 	return o;
 }
 
+/* The state file of a service that has none yet, or that changes hands to podlanectl. */
+static int state_write(struct agent *a, const struct svc *s, struct op_error *e)
+{
+	if (state_write_tmp(a, s, e))
+		return -1;
+	state_commit(a, s);
+	return 0;
+}
+
+/*
+ * Add or replace the service spec describes (taken over: the caller must not free it).
+ * store: it comes from the cluster store, which is its source of truth: no state file (a
+ * state file left by podlanectl for the same name goes). Otherwise it is persisted.
+ * Returns the service in place, or NULL with e set and nothing changed; *changed is false
+ * when the maps already said the same.
+ */
+static struct svc *svc_upsert(struct agent *a, struct service_spec *spec, bool store,
+			      bool *changed, struct op_error *e)
+{
+	struct lb_state *lb = a->lb;
+	struct svc *s, *old;
+
+	*changed = false;
+	s = svc_new(a, spec, e);
+	if (!s)
+		return NULL;
+	s->store = store;
+	old = svc_find(lb, s->name);
+	/* The same spec again is a no-op: no new ids, no churn for the datapath. */
+	if (old && service_spec_equal(&old->spec, &s->spec) && old->nfe == s->nfe &&
+	    !memcmp(old->local, s->local, s->spec.nbackends) &&
+	    !memcmp(old->fe, s->fe, s->nfe * sizeof(*s->fe))) {
+		svc_free(s);
+		if (old->store != store) {
+			/* Changes hands: only the state file follows. */
+			if (store)
+				state_discard(a, old, "");
+			else if (state_write(a, old, e))
+				return NULL;
+			old->store = store;
+		}
+		return old;
+	}
+	/* A store service back after a restart: take over the maps' entries when they fit. */
+	if (!old && lb->stale_pending && svc_adopt(lb, s)) {
+		log_debug("service adopted name=%s", s->name);
+	} else if (svc_apply(a, s, old, !store, e)) {
+		log_warn("service refused name=%s err=\"%s\"", s->name, e->msg);
+		svc_free(s);
+		return NULL;
+	}
+	if (store && old && !old->store)
+		state_discard(a, old, "");
+	backend_refs_update(a, s, old);
+	if (old) {
+		svc_unlink(lb, old);
+		svc_free(old);
+	}
+	svc_link(lb, s);
+	svc_settle(s);
+	*changed = true;
+	/* Store services come by the ten thousand on a resync: podlanectl's are worth a line. */
+	if (store)
+		log_debug("service %s name=%s frontends=%u backends=%u", old ? "updated" : "added",
+			  s->name, s->nfe, s->spec.nbackends);
+	else
+		log_info("service %s name=%s frontends=%u backends=%u", old ? "updated" : "added",
+			 s->name, s->nfe, s->spec.nbackends);
+	return s;
+}
+
 struct json_object *op_service_add(struct agent *a, struct json_object *req)
 {
-	struct json_object *spec_obj, *o, *cur, *want;
+	struct json_object *spec_obj, *o;
 	struct service_spec spec;
 	struct op_error e = {};
-	struct svc *s, *old;
+	struct svc *s;
 	char why[512];
-	bool same;
+	bool changed;
 
 	if (!json_object_object_get_ex(req, "service", &spec_obj)) {
 		op_fail(&e, PODLANE_ERR_DECODE, "missing field 'service' (the service spec)");
@@ -1464,42 +1747,11 @@ struct json_object *op_service_add(struct agent *a, struct json_object *req)
 		log_warn("service refused err=\"%s\"", why);
 		return reply_err(&e);
 	}
-	s = svc_new(a, &spec, &e);
+	s = svc_upsert(a, &spec, false, &changed, &e);
 	if (!s)
 		return reply_err(&e);
-	old = svc_find(a->lb, s->name);
-	/* The same spec again is a no-op: no new ids, no churn for the datapath. */
-	if (old) {
-		cur = service_spec_to_json(&old->spec);
-		want = service_spec_to_json(&s->spec);
-		same = json_object_equal(cur, want) && old->nfe == s->nfe &&
-		       !memcmp(old->local, s->local, s->spec.nbackends) &&
-		       !memcmp(old->fe, s->fe, s->nfe * sizeof(*s->fe));
-		json_object_put(cur);
-		json_object_put(want);
-		if (same) {
-			svc_free(s);
-			o = reply_ok();
-			json_object_object_add(o, "changed", json_object_new_boolean(0));
-			json_object_object_add(o, "service", svc_json(old, false));
-			return o;
-		}
-	}
-	if (svc_apply(a, s, old, true, &e)) {
-		log_warn("service refused name=%s err=\"%s\"", s->name, e.msg);
-		svc_free(s);
-		return reply_err(&e);
-	}
-	backend_refs_update(a, s, old);
-	if (old) {
-		svc_unlink(a->lb, old);
-		svc_free(old);
-	}
-	svc_link(a->lb, s);
-	log_info("service %s name=%s frontends=%u backends=%u", old ? "updated" : "added",
-		 s->name, s->nfe, s->spec.nbackends);
 	o = reply_ok();
-	json_object_object_add(o, "changed", json_object_new_boolean(1));
+	json_object_object_add(o, "changed", json_object_new_boolean(changed));
 	json_object_object_add(o, "service", svc_json(s, false));
 	return o;
 }
@@ -1553,6 +1805,88 @@ struct json_object *op_service_del(struct agent *a, struct json_object *req)
 	log_info("service deleted name=%s", name);
 	svc_free(s);
 	return reply_ok();
+}
+
+/* ---- the cluster store (sync.c) -------------------------------------------------------------- */
+
+int service_store_put(struct agent *a, struct service_spec *spec, __u32 gen, struct op_error *e)
+{
+	struct svc *s;
+	bool changed;
+
+	if (!a->lb || !a->lb->owner) {
+		service_spec_free(spec);
+		return op_fail(e, PODLANE_ERR_INTERNAL, "services are not set up");
+	}
+	s = svc_upsert(a, spec, true, &changed, e);
+	if (!s)
+		return -1;
+	s->store_gen = gen;
+	return 0;
+}
+
+static void svc_delete(struct agent *a, struct svc *s)
+{
+	svc_remove(a->lb, s);
+	backend_refs_update(a, NULL, s);
+	svc_unlink(a->lb, s);
+	svc_free(s);
+}
+
+bool service_store_del(struct agent *a, const char *name)
+{
+	struct svc *s = a->lb && a->lb->buckets ? svc_find(a->lb, name) : NULL;
+
+	/* Only services that came from the store: podlanectl's own stay. */
+	if (!s || !s->store)
+		return false;
+	log_debug("service deleted name=%s", name);
+	svc_delete(a, s);
+	return true;
+}
+
+unsigned int service_store_sweep(struct agent *a, __u32 gen)
+{
+	struct lb_state *lb = a->lb;
+	struct svc *s, *next;
+	unsigned int n = 0;
+
+	if (!lb || !lb->owner)
+		return 0;
+	maglev_flush(lb);
+	for (s = lb->head; s; s = next) {
+		next = s->next;
+		if (!s->store || s->store_gen == gen)
+			continue;
+		log_info("service deleted (gone from the store) name=%s", s->name);
+		svc_delete(a, s);
+		n++;
+	}
+	/* What the maps kept over a restart and the store did not claim now goes. */
+	if (lb->stale_pending)
+		sweep_stale(lb, false);
+	/*
+	 * A full list passes thousands of records through the I/O thread's queue, whose freed
+	 * memory glibc keeps (scattered in that thread's arena) until asked: give it back.
+	 */
+	malloc_trim(0);
+	return n;
+}
+
+void service_store_flush(struct agent *a)
+{
+	if (a->lb)
+		maglev_flush(a->lb);
+}
+
+unsigned int service_store_count(struct agent *a)
+{
+	struct svc *s;
+	unsigned int n = 0;
+
+	for (s = a->lb ? a->lb->head : NULL; s; s = s->next)
+		n += s->store;
+	return n;
 }
 
 static struct json_object *lbstat_json(struct agent *a)

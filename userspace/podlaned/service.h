@@ -26,8 +26,10 @@ struct sock_lb;
 struct xdp_uplink;
 struct svc;
 struct backend_ref;
+struct op_error;
 
 #define LB_MAX_NODE_IPS		16
+#define LB_MAGLEV_PENDING	128	/* Maglev tables (open fds) installed per batch */
 #define LB_LINK_DIR		"links"		/* under the pin root */
 
 /* Everything the service side of the agent owns; agent.lb points here. */
@@ -45,6 +47,10 @@ struct lb_state {
 	struct svc **owner;		/* svc id -> service using it; see service.c */
 	struct backend_ref **be_refs;	/* backend address -> services using it */
 	unsigned int be_draining;	/* addresses in no service, flows may remain */
+	bool stale_pending;		/* unowned map entries wait for the store's first list */
+	__u32 mg_ids[LB_MAGLEV_PENDING];	/* Maglev tables not in podlane_maglev yet */
+	__u32 mg_fds[LB_MAGLEV_PENDING];
+	unsigned int mg_pending;
 	__u32 next_id;
 	__be32 node_ips[LB_MAX_NODE_IPS];	/* uplink addresses: NodePort frontends */
 	unsigned int n_node_ips;
@@ -66,7 +72,13 @@ void lb_datapath_close(struct agent *a);
 void lb_datapath_status(struct agent *a, struct json_object *progs);
 
 /* ---- service.c ---- */
-int service_init(struct agent *a);
+/*
+ * store: services also come from a cluster store (--etcd-endpoints). Its services have no
+ * state file; the map entries they left over a restart keep serving until the store's first
+ * full list claims them (adopted as they are when unchanged) or service_store_sweep() drops
+ * them. Without a store, whatever no state file claims is removed at once.
+ */
+int service_init(struct agent *a, bool store);
 void service_fini(struct agent *a);
 /* Called from the event loop at least once a second; does its own pacing. */
 void service_tick(struct agent *a);
@@ -75,6 +87,20 @@ void service_tick(struct agent *a);
  * podlane_eps entry carries PODLANE_EP_F_LB_BACKEND. False before service_init().
  */
 bool service_is_backend(struct agent *a, __be32 addr);
+
+/*
+ * Services from the cluster store (sync.c): gen is the store's resync generation.
+ * service_store_put takes spec over (freed on error too; e says why, nothing changed);
+ * service_store_del deletes only a service that came from the store (true if it did);
+ * service_store_sweep deletes the store's services not confirmed at gen (after a full list)
+ * and what the maps kept over a restart that nobody claimed; returns how many services went.
+ */
+int service_store_put(struct agent *a, struct service_spec *spec, __u32 gen, struct op_error *e);
+bool service_store_del(struct agent *a, const char *name);
+unsigned int service_store_sweep(struct agent *a, __u32 gen);
+/* Install what service_store_put left pending (Maglev tables): once per batch of puts. */
+void service_store_flush(struct agent *a);
+unsigned int service_store_count(struct agent *a);
 
 struct json_object *op_service_add(struct agent *a, struct json_object *req);
 struct json_object *op_service_del(struct agent *a, struct json_object *req);

@@ -23,33 +23,43 @@
  * Records under a lease (TTL --lease-ttl, kept alive every TTL/3) vanish when their node stops
  * renewing it, so a dead node's endpoints expire on every other node.
  *
- * Threads: one I/O thread owns the etcd client (libcurl easy handles for unary calls, a multi
- * handle for the watch stream) and does all parsing and validation; podlaned's main thread
- * applies what it hands over to the maps, nodes and services. They meet at a bounded queue:
- * when the main thread falls behind, the I/O thread blocks on it, stops reading the watch
- * stream, and TCP pushes back to etcd. Map writers stay on the main thread, where every other
- * writer of the same maps and services already runs, so nothing needs a lock but the queue;
- * the parsing (the expensive part) runs on the other core. A curl multi loop inside the main
- * epoll was the alternative, but it would put JSON parsing of 100k events/s on the thread that
- * also answers the CNI plugin.
+ * Threads: one I/O thread owns the etcd client for the list and the watch (libcurl easy
+ * handles for unary calls, a multi handle for the watch stream) and does all parsing and
+ * validation. Endpoint records it writes into podlane_remote itself, batched per read from the
+ * socket: that map has no other writer, and a hop to another thread would add a wake-up (a
+ * scheduler round trip, milliseconds on a busy node) to every event's latency. Nodes and
+ * services it hands to podlaned's main thread, where every other writer of the routes and
+ * service maps already runs, through a bounded queue: when the main thread falls behind, the
+ * I/O thread blocks on it, stops reading the watch stream, and TCP pushes back to etcd. A
+ * third thread, the publisher, with its own etcd client, keeps this node's lease alive and
+ * its records in etcd: a put waits for etcd's answer, and the watch must not wait with it.
+ * A curl multi loop inside the main epoll was the alternative, but it would put JSON parsing
+ * of 100k events/s on the thread that also answers the CNI plugin.
  *
  * The loop: List everything under /podlane/v1/ at one revision (paged), hand it over between
  * RESYNC_BEGIN/RESYNC_END markers (the main thread then sweeps what the list did not confirm),
- * then watch from the listed revision + 1. A broken stream reconnects (next endpoint, backoff)
- * and resumes from the last revision seen; a compacted revision leads to a full resync, which
- * updates entries in place and removes only what is gone, so traffic never sees a gap.
+ * then watch from the listed revision + 1. The watch does not ask for previous values (etcd
+ * would read each updated or deleted key's previous revision for it, which halves the write
+ * rate etcd sustains): a delete carries only the key, so the I/O thread keeps other nodes'
+ * endpoint keys -> pod IPs (keyidx.h, 12 bytes a slot, ~3 MB at 150k endpoints), filled by
+ * the list and by puts, rebuilt by every full list. Nodes and services are keyed by name and
+ * need no old value. A broken stream reconnects (next endpoint, backoff) and resumes from the
+ * last revision seen; a compacted revision leads to a full resync, which updates entries in
+ * place and removes only what is gone, so traffic never sees a gap.
  * Consecutive failures open a circuit breaker: no calls to the store for a cooling period,
  * then one probe. A record that fails validation is a dead letter (kept, listed by
  * `podlanectl deadletters`, counted in metrics) and the loop goes on.
  *
  * Publishing: the main thread snapshots this node's records (node, endpoints, hints) every
- * SNAPSHOT_MS and hands a changed snapshot to the I/O thread, which puts what differs from
- * what etcd holds for this node (it mirrors its own keys from the list and the watch) and
- * deletes what is no longer there.
+ * SNAPSHOT_MS and hands a changed snapshot to the publisher, which puts what differs from
+ * what etcd holds for this node (the I/O thread mirrors our own keys from the list and the
+ * watch, under pub_lock) and deletes what is no longer there. It starts once the I/O thread
+ * has checked the layout and listed (so the mirror is complete).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,12 +70,14 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <curl/curl.h>
 
 #include "agent.h"
 #include "api.h"
 #include "etcd.h"
+#include "keyidx.h"
 #include "log.h"
 #include "nodes.h"
 #include "service.h"
@@ -117,12 +129,18 @@ struct item {
 	__u64		written_ns;	/* the record's "updated", 0 = unknown */
 	__u64		recv_ns;	/* CLOCK_REALTIME when the I/O thread parsed it */
 	char		*key;		/* node name or "ns/name" */
-	struct json_object *val;	/* service spec, node record */
+	struct json_object *val;	/* node record */
+	struct service_spec *spec;	/* IT_SVC_PUT: parsed and validated by the I/O thread */
 };
 
 struct hist {
 	__u64	b[HIST_BUCKETS];
 	__u64	n, max;
+};
+
+/* One of the event loop's jobs (sync_loop_job): how often, how long at most, how often > 1 ms */
+struct loop_stat {
+	__u64	runs, over_1ms, max_ns, total_ns;
 };
 
 struct pub {
@@ -143,7 +161,7 @@ struct deadletter {
 	time_t	at;
 };
 
-/* etcd-sourced nodes and services, with the resync generation that last saw them */
+/* etcd-sourced nodes, with the resync generation that last saw them (services: service.c) */
 struct gen_entry {
 	char	*key;
 	__u32	gen;
@@ -180,9 +198,12 @@ struct sync {
 	struct subnet4	cluster;
 
 	pthread_t	thread;
-	bool		thread_started;
+	bool		thread_started, pub_started;
+	pthread_t	pub;		/* publisher: lease and this node's records */
 	pthread_mutex_t	lock;
-	pthread_cond_t	not_full, wake;
+	pthread_cond_t	not_full, wake, pub_wake;
+	bool		pub_due;	/* lock: a new snapshot or a change to our records */
+	bool		pub_ready;	/* lock: layout checked, our records mirrored */
 	bool		stop;
 
 	/* queue (lock) */
@@ -206,16 +227,31 @@ struct sync {
 	struct hist	delivery;	/* etcd write -> I/O thread parsed it */
 	struct hist	apply;		/* etcd write -> map updated */
 	struct hist	agent;		/* I/O thread parsed it -> map updated: our own share */
+	struct hist	handover;	/* batch handed over -> main thread took it */
+	__u64		handover_ns;	/* CLOCK_MONOTONIC of the last wake-up (atomic) */
 
 	/* main thread */
 	int		efd, tfd, epfd, remote_fd;
 	__u32		gen, gen_base;
 	struct pubset	*last_snap;
-	struct gen_table nodes, services;
+	struct loop_stat loop[LOOP_JOBS];
+	struct gen_table nodes;
 	__u64		resync_started_ns;
 
 	/* I/O thread */
+	struct ep_batch	*eb;		/* endpoint puts on their way into podlane_remote */
+	/*
+	 * Other nodes' endpoints as etcd holds them: key -> pod IP, and node name -> node IP.
+	 * A delete event carries only the key, and the map is keyed by IP; asking etcd for each
+	 * event's previous value (prev_kv) instead halves the write rate etcd sustains.
+	 */
+	struct keyidx	ep_ips, ep_nodes;
+	struct trace	*trace;		/* PODLANE_SYNC_TRACE: per-event latency for benchmarks */
 	struct etcd_client *ec;
+
+	/* publisher thread; the mirror of what etcd holds for this node is shared (pub_lock) */
+	struct etcd_client *pec;
+	pthread_mutex_t	pub_lock;
 	struct pubset	published;
 	json_tokener	*tok;
 	struct item	batch[IO_BATCH];
@@ -276,6 +312,35 @@ static __u64 hist_pct(const struct hist *h, double pct)
 			return hist_value(i) < max ? hist_value(i) : max;
 	}
 	return max;
+}
+
+/*
+ * Ask the scheduler for a short time slice for the calling thread (SCHED_OTHER, priority
+ * unchanged). Since Linux 6.12 a task with a shorter slice gets an earlier deadline and may
+ * preempt a running task with a longer one when it wakes up: on a node whose CPUs are busy,
+ * the thread that wakes for one event gets on a CPU in tens of microseconds instead of
+ * waiting out another task's slice (up to a few ms). Older kernels refuse or ignore it.
+ */
+void sync_short_slice(const char *who)
+{
+	/*
+	 * The uapi's struct sched_attr (linux/sched/types.h, version 0 layout): that header
+	 * clashes with glibc's <sched.h>, and glibc < 2.41 has no sched_setattr() wrapper.
+	 */
+	struct {
+		__u32	size, sched_policy;
+		__u64	sched_flags;
+		__s32	sched_nice;
+		__u32	sched_priority;
+		__u64	sched_runtime, sched_deadline, sched_period;
+	} attr = {
+		.size = sizeof(attr),
+		.sched_policy = SCHED_OTHER,
+		.sched_runtime = SYNC_SLICE_US * 1000ULL,
+	};
+
+	if (syscall(SYS_sched_setattr, 0, &attr, 0))
+		log_debug("no short scheduler slice thread=%s err=\"%s\"", who, strerror(errno));
 }
 
 /* ---- options ---- */
@@ -473,6 +538,21 @@ static void pubset_del(struct pubset *ps, const char *key)
 	ps->n--;
 }
 
+static struct pubset *pubset_dup(const struct pubset *ps)
+{
+	struct pubset *d = calloc(1, sizeof(*d));
+	size_t i;
+
+	for (i = 0; d && i < ps->n; i++) {
+		if (pubset_set(d, ps->v[i].key, ps->v[i].val, ps->v[i].lease)) {
+			pubset_free(d);
+			free(d);
+			d = NULL;
+		}
+	}
+	return d;
+}
+
 static bool pubset_equal(const struct pubset *a, const struct pubset *b)
 {
 	size_t i;
@@ -489,7 +569,7 @@ static struct gen_entry *gen_find(struct gen_table *t, const char *key)
 {
 	size_t i;
 
-	/* Linear: nodes are few; services are looked up once per event, see gen_index. */
+	/* Linear: nodes are few (services keep theirs in service.c's hash). */
 	for (i = 0; i < t->n; i++)
 		if (!strcmp(t->v[i].key, key))
 			return &t->v[i];
@@ -606,14 +686,211 @@ static void set_state(struct sync *s, const char *state)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * ---- I/O thread: endpoints straight into the map ----
+ *
+ * podlane_remote has no other writer, and a BPF map needs no lock: the thread that parsed an
+ * endpoint event writes it, batched per read from the socket. Handing it to the main thread
+ * instead would put a second wake-up (a scheduler round trip, milliseconds on a busy node)
+ * between etcd's delivery and the map.
+ */
+
+/*
+ * Benchmark hook: with PODLANE_SYNC_TRACE=FILE, the write stamp and the map update time
+ * (CLOCK_REALTIME ns) of each live endpoint event, written to FILE at exit, so that
+ * bench-sync.sh can pair every event with the time a bare watcher received it.
+ */
+#define TRACE_MAX	(1 << 20)
+
+struct trace {
+	__u64	(*v)[2];
+	size_t	n;
+	char	path[256];
+};
+
+static void trace_open(struct sync *s)
+{
+	const char *path = getenv("PODLANE_SYNC_TRACE");
+
+	if (!path || !*path)
+		return;
+	s->trace = calloc(1, sizeof(*s->trace));
+	if (s->trace)
+		s->trace->v = calloc(TRACE_MAX, sizeof(*s->trace->v));
+	if (!s->trace || !s->trace->v) {
+		free(s->trace);
+		s->trace = NULL;
+		log_warn("no memory for the latency trace path=%s", path);
+		return;
+	}
+	snprintf(s->trace->path, sizeof(s->trace->path), "%s", path);
+}
+
+static void trace_close(struct sync *s)
+{
+	struct trace *t = s->trace;
+	size_t i;
+	FILE *f;
+
+	if (!t)
+		return;
+	f = fopen(t->path, "we");
+	if (f) {
+		for (i = 0; i < t->n; i++)
+			fprintf(f, "%llu %llu\n", (unsigned long long)t->v[i][0],
+				(unsigned long long)t->v[i][1]);
+		fclose(f);
+	} else {
+		log_warn("failed to write the latency trace path=%s err=\"%s\"", t->path,
+			 strerror(errno));
+	}
+	free(t->v);
+	free(t);
+	s->trace = NULL;
+}
+
+struct ep_batch {
+	__be32	keys[APPLY_CHUNK];
+	struct remote_endpoint vals[APPLY_CHUNK];
+	__u64	written[APPLY_CHUNK];
+	__u64	recv[APPLY_CHUNK];
+	bool	live[APPLY_CHUNK];
+	__u32	n;
+};
+
+static void ep_flush(struct sync *s)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct ep_batch *b = s->eb;
+	__u32 i, count = b->n;
+	__u64 now;
+
+	if (!b->n)
+		return;
+	if (bpf_map_update_batch(s->remote_fd, b->keys, b->vals, &count, &opts)) {
+		/* Map full or no batch ops: one by one, and say which failed. */
+		for (i = 0; i < b->n; i++) {
+			if (bpf_map_update_elem(s->remote_fd, &b->keys[i], &b->vals[i], 0)) {
+				char ip[INET_ADDRSTRLEN], key[64];
+
+				inet_ntop(AF_INET, &b->keys[i], ip, sizeof(ip));
+				snprintf(key, sizeof(key), "remote endpoint %s", ip);
+				deadletter_add(s, key, strlen(key), 0,
+					       "failed to update map '%s': %s",
+					       PODLANE_REMOTE_MAP, strerror(errno));
+			}
+		}
+	}
+	CNT_ADD(s, ep_upserts, b->n);
+	CNT_ADD(s, applied, b->n);
+	now = now_ns(CLOCK_REALTIME);
+	for (i = 0; i < b->n; i++)
+		if (b->live[i] && b->written[i]) {
+			hist_add(&s->apply, now - b->written[i]);
+			hist_add(&s->agent, now - b->recv[i]);
+			if (s->trace && s->trace->n < TRACE_MAX) {
+				s->trace->v[s->trace->n][0] = b->written[i];
+				s->trace->v[s->trace->n++][1] = now;
+			}
+		}
+	b->n = 0;
+	__atomic_store_n(&s->c.last_apply_ns, now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+}
+
+static void ep_delete(struct sync *s, const struct item *it)
+{
+	struct remote_endpoint cur;
+
+	/* Only the node that owns the IP now: a reused IP may already belong to another. */
+	if (bpf_map_lookup_elem(s->remote_fd, &it->ip, &cur) || cur.node_ip != it->node_ip) {
+		CNT_ADD(s, ep_stale_deletes, 1);
+		return;
+	}
+	if (!bpf_map_delete_elem(s->remote_fd, &it->ip))
+		CNT_ADD(s, ep_deletes, 1);
+}
+
+static void ep_in(struct sync *s, const struct item *it)
+{
+	struct ep_batch *b = s->eb;
+
+	if (!s->c.first_item_ns)
+		__atomic_store_n(&s->c.first_item_ns, now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+	if (it->kind == IT_EP_DEL) {
+		/* In order: a put of the same IP may still wait in the batch. */
+		ep_flush(s);
+		ep_delete(s, it);
+		CNT_ADD(s, applied, 1);
+		return;
+	}
+	if (b->n == APPLY_CHUNK)
+		ep_flush(s);
+	b->keys[b->n] = it->ip;
+	b->vals[b->n].node_ip = it->node_ip;
+	b->vals[b->n].gen = s->gen_base + it->gen;
+	b->written[b->n] = it->written_ns;
+	b->recv[b->n] = it->recv_ns;
+	b->live[b->n++] = it->live;
+}
+
+/* After a full list: the endpoints it did not confirm are gone from etcd. */
+static void ep_sweep(struct sync *s)
+{
+	static __be32 keys[APPLY_CHUNK];
+	static struct remote_endpoint vals[APPLY_CHUNK];
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 batch, count, j, n_stale = 0, gen = s->gen_base + s->io_gen;
+	__be32 *stale = NULL;
+	size_t cap = 0;
+	void *in = NULL;
+	int err;
+
+	ep_flush(s);
+	/* Batched walk: one syscall per APPLY_CHUNK entries instead of two per entry. */
+	do {
+		count = APPLY_CHUNK;
+		err = bpf_map_lookup_batch(s->remote_fd, in, &batch, keys, vals, &count, &opts);
+		if (err && errno != ENOENT)
+			break;
+		for (j = 0; j < count; j++) {
+			if (vals[j].gen == gen)
+				continue;
+			if (n_stale == cap) {
+				__be32 *p = realloc(stale, (cap = cap ? cap * 2 : 1024) * sizeof(*p));
+
+				if (!p)
+					break;
+				stale = p;
+			}
+			stale[n_stale++] = keys[j];
+		}
+		in = &batch;
+	} while (!err);
+	for (j = 0; j < n_stale; j++)
+		bpf_map_delete_elem(s->remote_fd, &stale[j]);
+	free(stale);
+	CNT_ADD(s, swept, n_stale);
+}
+
 /* ---- I/O thread: queue side ---- */
 
+/* A queued spec the main thread did not take over (service_store_put() empties it). */
+static void spec_drop(struct service_spec *spec)
+{
+	if (!spec)
+		return;
+	service_spec_free(spec);
+	free(spec);
+}
+
+/* Hand over what was parsed so far: endpoints into the map, the rest to the main thread. */
 static int queue_flush(struct sync *s)
 {
 	unsigned int i, n = s->nbatch;
 	__u64 one = 1;
 	bool was_empty;
 
+	ep_flush(s);
 	if (!n)
 		return 0;
 	pthread_mutex_lock(&s->lock);
@@ -634,6 +911,7 @@ static int queue_flush(struct sync *s)
 		for (i = 0; i < n; i++) {
 			free(s->batch[i].key);
 			json_object_put(s->batch[i].val);
+			spec_drop(s->batch[i].spec);
 		}
 		s->nbatch = 0;
 		return -ECANCELED;
@@ -644,7 +922,10 @@ static int queue_flush(struct sync *s)
 	s->count += n;
 	pthread_mutex_unlock(&s->lock);
 	s->nbatch = 0;
-	if (was_empty && write(s->efd, &one, sizeof(one)) < 0)
+	if (!was_empty)
+		return 0;
+	__atomic_store_n(&s->handover_ns, now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+	if (write(s->efd, &one, sizeof(one)) < 0)
 		log_debug("failed to wake the main loop err=\"%s\"", strerror(errno));
 	return 0;
 }
@@ -733,30 +1014,51 @@ static void strip_updated(char *v)
 	}
 }
 
-static void own_record(struct sync *s, const struct etcd_kv *kv, bool deleted)
+static void pub_wakeup(struct sync *s)
 {
-	char *v;
-
-	if (deleted) {
-		pubset_del(&s->published, kv->key);
-		return;
-	}
-	v = strndup(kv->value, kv->value_len);
-	if (!v)
-		return;
-	strip_updated(v);
-	pubset_set(&s->published, kv->key, v, kv->lease);
-	free(v);
+	pthread_mutex_lock(&s->lock);
+	s->pub_due = true;
+	pthread_cond_signal(&s->pub_wake);
+	pthread_mutex_unlock(&s->lock);
 }
 
-static int endpoint_in(struct sync *s, const struct etcd_kv *kv, bool deleted,
-		       const struct etcd_kv *prev, bool live)
+/* What etcd holds for this node: the publisher compares it with what it wants. */
+static void own_record(struct sync *s, const struct etcd_kv *kv, bool deleted)
+{
+	char *v = NULL;
+
+	if (!deleted) {
+		v = strndup(kv->value, kv->value_len);
+		if (!v)
+			return;
+		strip_updated(v);
+	}
+	pthread_mutex_lock(&s->pub_lock);
+	if (deleted)
+		pubset_del(&s->published, kv->key);
+	else
+		pubset_set(&s->published, kv->key, v, kv->lease);
+	pthread_mutex_unlock(&s->pub_lock);
+	free(v);
+	/* A record of ours deleted or changed by someone else: put it back. */
+	if (deleted && __atomic_load_n(&s->pub_ready, __ATOMIC_RELAXED))
+		pub_wakeup(s);
+}
+
+/*
+ * An endpoint record, from the list or the watch. The IP a delete removes, and the one an
+ * update moves away from, come from ep_ips (filled here by every valid record, rebuilt by each
+ * full list); a record never applied (a dead letter) has nothing to remove.
+ */
+static int endpoint_in(struct sync *s, const struct etcd_kv *kv, bool deleted, bool live)
 {
 	const char *rest = kv->key + strlen(K_ENDPOINTS);
 	size_t len = kv->key_len - strlen(K_ENDPOINTS), n1, n2;
 	struct item it = { .live = live, .gen = s->io_gen };
 	struct json_object *o;
-	const struct etcd_kv *src = deleted ? prev : kv;
+	__u64 h, node_h;
+	__u32 old_ip, old_node_ip = 0;
+	int had;
 
 	n1 = segment(rest, len);
 	n2 = n1 < len ? segment(rest + n1 + 1, len - n1 - 1) : 0;
@@ -772,33 +1074,50 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, bool deleted,
 		own_record(s, kv, deleted);
 		return 0;
 	}
-	if (deleted)
+	h = keyidx_hash(kv->key, kv->key_len);
+	node_h = keyidx_hash(rest, n1);
+	if (deleted) {
 		deadletter_clear(s, kv->key, kv->key_len);
-	if (deleted && !src) {
-		/* Without the old value the IP is unknown: only a full list can tell. */
-		s->listing = true;
+		if (!keyidx_del(&s->ep_ips, h, &it.ip))
+			return 0;
+		/* ep_delete() removes the IP only while the map still gives it to this node. */
+		keyidx_get(&s->ep_nodes, node_h, &it.node_ip);
+		it.kind = IT_EP_DEL;
+		ep_in(s, &it);
 		return 0;
 	}
-	o = parse_value(s, src->value, src->value_len);
+	o = parse_value(s, kv->value, kv->value_len);
 	if (!o || !ip4_parse(obj_str(o, "ip"), &it.ip) ||
 	    !ip4_parse(obj_str(o, "nodeIP"), &it.node_ip)) {
-		if (!deleted)
-			deadletter_add(s, kv->key, kv->key_len, kv->mod_revision, "%s",
-				       !o ? "value: not a JSON object" :
-				       !obj_str(o, "ip") ? "ip: missing" :
-				       !ip4_parse(obj_str(o, "ip"), &it.ip) ?
-				       "ip: not an IPv4 address" : "nodeIP: missing or invalid");
+		/* The map keeps what the last valid record said, and so does ep_ips. */
+		deadletter_add(s, kv->key, kv->key_len, kv->mod_revision, "%s",
+			       !o ? "value: not a JSON object" :
+			       !obj_str(o, "ip") ? "ip: missing" :
+			       !ip4_parse(obj_str(o, "ip"), &it.ip) ?
+			       "ip: not an IPv4 address" : "nodeIP: missing or invalid");
 		json_object_put(o);
 		return 0;
 	}
 	it.written_ns = obj_updated(o);
 	json_object_put(o);
 	deadletter_clear(s, kv->key, kv->key_len);
-	it.kind = deleted ? IT_EP_DEL : IT_EP_PUT;
+	keyidx_get(&s->ep_nodes, node_h, &old_node_ip);
+	had = keyidx_set(&s->ep_ips, h, it.ip, &old_ip);
+	if (keyidx_set(&s->ep_nodes, node_h, it.node_ip, NULL) < 0 || had < 0)
+		/* Applied all the same; its delete will miss the IP until a full list sweeps it. */
+		log_warn("no memory to index endpoint key=%.*s", (int)kv->key_len, kv->key);
+	if (had == 1 && old_ip != it.ip) {
+		/* The pod's IP changed: the old one is no longer this endpoint's. */
+		struct item del = { .kind = IT_EP_DEL, .ip = old_ip, .node_ip = old_node_ip };
+
+		ep_in(s, &del);
+	}
+	it.kind = IT_EP_PUT;
 	it.recv_ns = now_ns(CLOCK_REALTIME);
 	if (live && it.written_ns)
 		hist_add(&s->delivery, it.recv_ns - it.written_ns);
-	return queue_push(s, &it);
+	ep_in(s, &it);
+	return 0;
 }
 
 static int node_in(struct sync *s, const struct etcd_kv *kv, bool deleted, bool live)
@@ -847,7 +1166,9 @@ static int service_in(struct sync *s, const struct etcd_kv *kv, bool deleted, bo
 	const char *id = kv->key + strlen(K_SERVICES);
 	size_t len = kv->key_len - strlen(K_SERVICES), n1 = segment(id, len);
 	struct item it = { .live = live, .gen = s->io_gen };
+	char why[512], spec_id[2 * SVC_NAME_MAX + 2];
 	struct json_object *o;
+	int err;
 
 	if (n1 == len || !n1 || memchr(id + n1 + 1, '/', len - n1 - 1) || n1 + 1 == len) {
 		if (!deleted)
@@ -870,20 +1191,43 @@ static int service_in(struct sync *s, const struct etcd_kv *kv, bool deleted, bo
 		free(it.key);
 		return 0;
 	}
-	/* The spec itself is validated where it is applied, by the one service validator. */
+	/*
+	 * Validated here, by the one service validator, and queued as the compact spec: the
+	 * JSON tree is several times its size, and a resync queues thousands of them.
+	 */
+	it.spec = malloc(sizeof(*it.spec));
+	if (!it.spec) {
+		json_object_put(o);
+		free(it.key);
+		return -ENOMEM;
+	}
+	err = service_spec_parse(o, it.spec, why, sizeof(why));
+	json_object_put(o);
+	if (!err) {
+		service_spec_id(it.spec, spec_id, sizeof(spec_id));
+		if (strcmp(spec_id, it.key)) {
+			snprintf(why, sizeof(why), "namespace/name: the spec says '%s'", spec_id);
+			err = -EINVAL;
+		}
+	}
+	if (err) {
+		deadletter_add(s, kv->key, kv->key_len, kv->mod_revision,
+			       "invalid service spec: %s", why);
+		spec_drop(it.spec);
+		free(it.key);
+		return 0;
+	}
 	it.kind = IT_SVC_PUT;
-	it.val = o;
 	return queue_push(s, &it);
 }
 
-static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted,
-		     const struct etcd_kv *prev, bool live)
+static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted, bool live)
 {
 	size_t hl = strlen(K_HINTS);
 
 	if (kv->key_len > strlen(K_ENDPOINTS) && !memcmp(kv->key, K_ENDPOINTS,
 							  strlen(K_ENDPOINTS)))
-		return endpoint_in(s, kv, deleted, prev, live);
+		return endpoint_in(s, kv, deleted, live);
 	if (kv->key_len > strlen(K_NODES) && !memcmp(kv->key, K_NODES, strlen(K_NODES)))
 		return node_in(s, kv, deleted, live);
 	if (kv->key_len > strlen(K_SERVICES) && !memcmp(kv->key, K_SERVICES,
@@ -901,7 +1245,7 @@ static int list_cb(const struct etcd_kv *kv, void *data)
 	struct sync *s = data;
 
 	CNT_ADD(s, listed, 1);
-	return record_in(s, kv, false, NULL, false);
+	return record_in(s, kv, false, false);
 }
 
 static int watch_event(const struct etcd_event *ev, void *data)
@@ -911,8 +1255,7 @@ static int watch_event(const struct etcd_event *ev, void *data)
 	CNT_ADD(s, events, 1);
 	if (ev->kv.mod_revision > s->last_rev)
 		s->last_rev = ev->kv.mod_revision;
-	return record_in(s, &ev->kv, ev->type == ETCD_EVENT_DELETE,
-			 ev->has_prev ? &ev->prev : NULL, true);
+	return record_in(s, &ev->kv, ev->type == ETCD_EVENT_DELETE, true);
 }
 
 static void watch_progress(int64_t rev, void *data)
@@ -1040,7 +1383,7 @@ static int lease_ensure(struct sync *s)
 	int err;
 
 	if (s->lease) {
-		err = etcd_lease_keepalive(s->ec, s->lease, &ttl);
+		err = etcd_lease_keepalive(s->pec, s->lease, &ttl);
 		if (err)
 			return err;
 		pthread_mutex_lock(&s->lock);
@@ -1051,7 +1394,7 @@ static int lease_ensure(struct sync *s)
 		log_warn("etcd lease expired, records are republished lease=%lld",
 			 (long long)s->lease);
 	}
-	err = etcd_lease_grant(s->ec, s->o.lease_ttl, &id);
+	err = etcd_lease_grant(s->pec, s->o.lease_ttl, &id);
 	if (err)
 		return err;
 	CNT_ADD(s, lease_grants, 1);
@@ -1062,27 +1405,62 @@ static int lease_ensure(struct sync *s)
 	return 0;
 }
 
-/* Put what the main thread wants and etcd does not hold; delete what it no longer wants. */
-static int publish(struct sync *s)
+/* Our record key in etcd that the main thread no longer wants, from index *i on (malloc'ed). */
+static char *unwanted(struct sync *s, const struct pubset *want, size_t *i)
 {
-	struct pubset *want;
-	size_t i;
+	char *key = NULL;
+	bool found;
+
+	pthread_mutex_lock(&s->pub_lock);
+	for (; *i < s->published.n && !key; ++*i) {
+		pubset_find(want, s->published.v[*i].key, &found);
+		if (!found)
+			key = strdup(s->published.v[*i].key);
+	}
+	pthread_mutex_unlock(&s->pub_lock);
+	return key;
+}
+
+/*
+ * Put what the main thread wants and etcd does not hold; delete what it no longer wants.
+ * Runs on the publisher thread: a put waits for etcd's answer (milliseconds, more when etcd
+ * is busy), and the watch must not wait with it.
+ */
+static int publish(struct sync *s, struct pubset **cur)
+{
+	struct pubset *want, *old = NULL;
+	size_t i, rounds;
+	char *key = NULL;
 	int err = 0;
 
+	/* A new snapshot replaces the one this thread holds (and retries until it is out). */
 	pthread_mutex_lock(&s->lock);
-	want = s->pending;
+	if (s->pending) {
+		old = *cur;
+		*cur = s->pending;
+		s->pending = NULL;
+	}
 	pthread_mutex_unlock(&s->lock);
+	if (old) {
+		pubset_free(old);
+		free(old);
+	}
+	want = *cur;
 	if (!want)
 		return 0;
 	for (i = 0; i < want->n && !err; i++) {
 		const struct pub *w = &want->v[i];
-		bool found;
-		ssize_t at = pubset_find(&s->published, w->key, &found);
+		bool found, same;
+		ssize_t at;
 		char *v;
 		size_t len;
 
-		if (found && s->published.v[at].lease == s->lease &&
-		    !strcmp(s->published.v[at].val, w->val))
+		pthread_mutex_lock(&s->pub_lock);
+		at = pubset_find(&s->published, w->key, &found);
+		same = found && s->published.v[at].lease == s->lease &&
+		       !strcmp(s->published.v[at].val, w->val);
+		pthread_mutex_unlock(&s->pub_lock);
+		if (same)
 			continue;
 		len = strlen(w->val);
 		v = malloc(len + 48);
@@ -1091,28 +1469,36 @@ static int publish(struct sync *s)
 		memcpy(v, w->val, len - 1);
 		len = len - 1 + sprintf(v + len - 1, ",\"updated\":%llu}",
 					(unsigned long long)now_ns(CLOCK_REALTIME));
-		err = etcd_put(s->ec, w->key, v, len, s->lease, NULL);
+		err = etcd_put(s->pec, w->key, v, len, s->lease, NULL);
 		free(v);
 		if (!err) {
+			pthread_mutex_lock(&s->pub_lock);
 			pubset_set(&s->published, w->key, w->val, s->lease);
+			pthread_mutex_unlock(&s->pub_lock);
 			CNT_ADD(s, published_puts, 1);
 		}
 	}
-	for (i = 0; i < s->published.n && !err; i++) {
-		bool found;
-
-		pubset_find(want, s->published.v[i].key, &found);
-		if (found)
-			continue;
-		err = etcd_delete(s->ec, s->published.v[i].key, NULL, NULL);
-		if (!err) {
-			CNT_ADD(s, published_deletes, 1);
-			pubset_del(&s->published, s->published.v[i].key);
-			i--;
-		}
+	/*
+	 * Index i walks the mirror; a deleted key leaves it, so the walk steps back one. Bounded
+	 * by the mirror's size: the watch may change it meanwhile, never grow it for ever.
+	 */
+	pthread_mutex_lock(&s->pub_lock);
+	rounds = s->published.n;
+	pthread_mutex_unlock(&s->pub_lock);
+	for (i = 0; !err && rounds-- && (key = unwanted(s, want, &i)); free(key)) {
+		err = etcd_delete(s->pec, key, NULL, NULL);
+		if (err)
+			break;
+		CNT_ADD(s, published_deletes, 1);
+		pthread_mutex_lock(&s->pub_lock);
+		pubset_del(&s->published, key);
+		pthread_mutex_unlock(&s->pub_lock);
+		i--;
 	}
-	if (err)
+	if (err) {
+		free(key);
 		CNT_ADD(s, publish_errors, 1);
+	}
 	return err;
 }
 
@@ -1125,7 +1511,12 @@ static int full_list(struct sync *s)
 
 	set_state(s, "listing");
 	s->io_gen++;
+	pthread_mutex_lock(&s->pub_lock);
 	pubset_free(&s->published);
+	pthread_mutex_unlock(&s->pub_lock);
+	/* Refilled by the list; the sweep takes out of the map what the list did not confirm. */
+	keyidx_clear(&s->ep_ips);
+	keyidx_clear(&s->ep_nodes);
 	it.kind = IT_RESYNC_BEGIN;
 	it.gen = s->io_gen;
 	err = queue_push(s, &it);
@@ -1135,6 +1526,7 @@ static int full_list(struct sync *s)
 		queue_flush(s);
 		return err;
 	}
+	ep_sweep(s);
 	it.kind = IT_RESYNC_END;
 	it.written_ns = t0;
 	err = queue_push(s, &it);
@@ -1237,11 +1629,11 @@ static void *io_thread(void *arg)
 {
 	struct sync *s = arg;
 	struct etcd_watch *w = NULL;
-	__u64 next_keepalive = 0;
 	bool session = false;
 	unsigned int wait_ms = 0;
 	int err;
 
+	sync_short_slice("sync-io");
 	s->listing = true;
 	/* Benchmark hook: replay the store's history from a revision instead of listing it. */
 	if (getenv("PODLANE_SYNC_REPLAY_FROM")) {
@@ -1250,7 +1642,6 @@ static void *io_thread(void *arg)
 	}
 	while (!stopping(s)) {
 		const char *step;
-		__u64 now;
 
 		if (wait_ms) {
 			io_wait(s, wait_ms);
@@ -1265,17 +1656,11 @@ static void *io_thread(void *arg)
 				step = "cidr";
 				err = allocate_cidr(s);
 			}
-			if (!err) {
-				step = "lease";
-				err = lease_ensure(s);
-			}
 			if (err) {
 				wait_ms = failure(s, err, step);
 				continue;
 			}
 			session = true;
-			next_keepalive = now_ns(CLOCK_MONOTONIC) +
-					 s->o.lease_ttl * 1000000000ULL / 3;
 		}
 		if (s->listing) {
 			etcd_watch_stop(w);
@@ -1296,6 +1681,13 @@ static void *io_thread(void *arg)
 				continue;
 			}
 			set_state(s, "watching");
+			if (!s->pub_ready) {
+				/* Layout checked, our records mirrored from the list: publish. */
+				pthread_mutex_lock(&s->lock);
+				s->pub_ready = true;
+				pthread_mutex_unlock(&s->lock);
+				pub_wakeup(s);
+			}
 		}
 		err = etcd_watch_poll(w, 100);
 		queue_flush(s);
@@ -1319,83 +1711,96 @@ static void *io_thread(void *arg)
 			session = false;
 			continue;
 		}
-		now = now_ns(CLOCK_MONOTONIC);
-		if (now >= next_keepalive) {
-			err = lease_ensure(s);
-			if (err) {
-				wait_ms = failure(s, err, "keepalive");
-				session = false;
-				continue;
-			}
-			next_keepalive = now + s->o.lease_ttl * 1000000000ULL / 3;
-		}
-		err = publish(s);
-		if (err) {
-			wait_ms = failure(s, err, "publish");
-			session = false;
-			continue;
-		}
 		success(s);
 	}
 	etcd_watch_stop(w);
 	return NULL;
 }
 
-/* ---- main thread: apply ---- */
-
-struct ep_batch {
-	__be32	keys[APPLY_CHUNK];
-	struct remote_endpoint vals[APPLY_CHUNK];
-	__u64	written[APPLY_CHUNK];
-	__u64	recv[APPLY_CHUNK];
-	bool	live[APPLY_CHUNK];
-	__u32	n;
-};
-
-static void ep_flush(struct sync *s, struct ep_batch *b)
+/* Wait up to ms for something to publish; true when stopping. */
+static bool pub_wait(struct sync *s, unsigned int ms)
 {
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 i, count = b->n;
-	__u64 now;
+	struct timespec ts;
+	bool stop;
 
-	if (!b->n)
-		return;
-	if (bpf_map_update_batch(s->remote_fd, b->keys, b->vals, &count, &opts)) {
-		/* Map full or no batch ops: one by one, and say which failed. */
-		for (i = 0; i < b->n; i++) {
-			if (bpf_map_update_elem(s->remote_fd, &b->keys[i], &b->vals[i], 0)) {
-				char ip[INET_ADDRSTRLEN], key[64];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (!s->stop && !s->pub_due)
+		pthread_cond_timedwait(&s->pub_wake, &s->lock, &ts);
+	s->pub_due = false;
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
 
-				inet_ntop(AF_INET, &b->keys[i], ip, sizeof(ip));
-				snprintf(key, sizeof(key), "remote endpoint %s", ip);
-				deadletter_add(s, key, strlen(key), 0,
-					       "failed to update map '%s': %s",
-					       PODLANE_REMOTE_MAP, strerror(errno));
+static unsigned int pub_failure(struct sync *s, int err, const char *what, unsigned int n)
+{
+	CNT_ADD(s, failures, 1);
+	pthread_mutex_lock(&s->lock);
+	snprintf(s->last_error, sizeof(s->last_error), "%s: %s (%s)", what,
+		 etcd_last_error(s->pec), strerror(-err));
+	pthread_mutex_unlock(&s->lock);
+	log_warn("etcd publish failed step=%s err=\"%s\" detail=\"%s\" failures=%u", what,
+		 strerror(-err), etcd_last_error(s->pec), n);
+	etcd_endpoint_next(s->pec);
+	/* The next endpoint at once; then 100 ms, 200 ms, ... up to the breaker's pause. */
+	if (n == 1)
+		return 1;
+	return n - 2 < 6 && 100U << (n - 2) < BREAKER_OPEN_MS ? 100U << (n - 2) : BREAKER_OPEN_MS;
+}
+
+/*
+ * The publisher: keeps this node's lease alive and its records in etcd, with its own client,
+ * so that no put or keepalive (a round trip to etcd's leader each) holds up the watch.
+ */
+static void *pub_thread(void *arg)
+{
+	struct sync *s = arg;
+	struct pubset *cur = NULL;
+	__u64 next_keepalive = 0, now;
+	unsigned int wait_ms = 1000, fails = 0;
+	bool ready;
+	int err;
+
+	while (!pub_wait(s, wait_ms)) {
+		pthread_mutex_lock(&s->lock);
+		ready = s->pub_ready;
+		pthread_mutex_unlock(&s->lock);
+		wait_ms = 1000;
+		if (!ready)
+			continue;
+		now = now_ns(CLOCK_MONOTONIC);
+		if (now >= next_keepalive) {
+			err = lease_ensure(s);
+			if (err) {
+				wait_ms = pub_failure(s, err, "lease", ++fails);
+				continue;
 			}
+			next_keepalive = now + s->o.lease_ttl * 1000000000ULL / 3;
 		}
+		err = publish(s, &cur);
+		if (err) {
+			/* Maybe the lease is gone: check it before the next try. */
+			next_keepalive = 0;
+			wait_ms = pub_failure(s, err, "publish", ++fails);
+			continue;
+		}
+		fails = 0;
+		if (next_keepalive - now < wait_ms * 1000000ULL)
+			wait_ms = (next_keepalive - now) / 1000000 + 1;
 	}
-	CNT_ADD(s, ep_upserts, b->n);
-	now = now_ns(CLOCK_REALTIME);
-	for (i = 0; i < b->n; i++)
-		if (b->live[i] && b->written[i]) {
-			hist_add(&s->apply, now - b->written[i]);
-			hist_add(&s->agent, now - b->recv[i]);
-		}
-	b->n = 0;
+	pubset_free(cur);
+	free(cur);
+	return NULL;
 }
 
-static void ep_delete(struct sync *s, const struct item *it)
-{
-	struct remote_endpoint cur;
-
-	/* Only the node that owns the IP now: a reused IP may already belong to another. */
-	if (bpf_map_lookup_elem(s->remote_fd, &it->ip, &cur) || cur.node_ip != it->node_ip) {
-		CNT_ADD(s, ep_stale_deletes, 1);
-		return;
-	}
-	if (!bpf_map_delete_elem(s->remote_fd, &it->ip))
-		CNT_ADD(s, ep_deletes, 1);
-}
+/* ---- main thread: apply ---- */
 
 static void node_apply(struct sync *s, struct item *it)
 {
@@ -1427,102 +1832,32 @@ static void node_apply(struct sync *s, struct item *it)
 	CNT_ADD(s, node_upserts, 1);
 }
 
-static bool reply_ok(struct json_object *r, const char **msg)
-{
-	struct json_object *v;
-
-	*msg = "no reply";
-	if (!r)
-		return false;
-	if (json_object_object_get_ex(r, "ok", &v) && json_object_get_boolean(v))
-		return true;
-	*msg = json_object_object_get_ex(r, "msg", &v) ? json_object_get_string(v) : "failed";
-	return false;
-}
-
 static void service_apply(struct sync *s, struct item *it)
 {
-	struct json_object *req = json_object_new_object(), *reply;
+	struct op_error e = {};
 	char key[256];
-	const char *msg;
 
 	snprintf(key, sizeof(key), "%s%s", K_SERVICES, it->key);
 	if (it->kind == IT_SVC_DEL) {
 		/* Only services that came from etcd; podlanectl's own stay. */
-		if (gen_find(&s->services, it->key)) {
-			json_object_object_add(req, "name", json_object_new_string(it->key));
-			reply = op_service_del(s->a, req);
-			json_object_put(reply);
-			gen_del(&s->services, it->key);
+		if (service_store_del(s->a, it->key))
 			CNT_ADD(s, svc_deletes, 1);
-		}
-		json_object_put(req);
 		return;
 	}
-	{
-		const char *name = obj_str(it->val, "name"), *ns = obj_str(it->val, "namespace");
-		char id[2 * SVC_NAME_MAX + 2];
-
-		snprintf(id, sizeof(id), "%s/%s", ns ? ns : SVC_DEFAULT_NAMESPACE,
-			 name ? name : "");
-		if (strcmp(id, it->key)) {
-			deadletter_add(s, key, strlen(key), 0,
-				       "namespace/name: the spec says '%s'", id);
-			json_object_put(req);
-			return;
-		}
-	}
-	json_object_object_add(req, "service", json_object_get(it->val));
-	reply = op_service_add(s->a, req);
-	json_object_put(req);
-	if (!reply_ok(reply, &msg)) {
-		deadletter_add(s, key, strlen(key), 0, "%s", msg);
-		json_object_put(reply);
+	if (service_store_put(s->a, it->spec, s->gen, &e)) {
+		deadletter_add(s, key, strlen(key), 0, "%s", e.msg);
 		return;
 	}
-	json_object_put(reply);
 	deadletter_clear(s, key, strlen(key));
-	gen_set(&s->services, it->key, s->gen);
 	CNT_ADD(s, svc_upserts, 1);
 }
 
-/* After a full list: what the list did not confirm is gone from etcd. */
+/* After a full list: the nodes and services it did not confirm are gone from etcd. */
 static void sweep(struct sync *s)
 {
-	static __be32 keys[APPLY_CHUNK];
-	static struct remote_endpoint vals[APPLY_CHUNK];
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 batch, count, j, n_stale = 0;
-	__be32 *stale = NULL;
-	size_t cap = 0, i;
 	struct op_error e = {};
-	void *in = NULL;
-	int err;
+	size_t i;
 
-	/* Batched walk: one syscall per APPLY_CHUNK entries instead of two per entry. */
-	do {
-		count = APPLY_CHUNK;
-		err = bpf_map_lookup_batch(s->remote_fd, in, &batch, keys, vals, &count, &opts);
-		if (err && errno != ENOENT)
-			break;
-		for (j = 0; j < count; j++) {
-			if (vals[j].gen == s->gen)
-				continue;
-			if (n_stale == cap) {
-				__be32 *p = realloc(stale, (cap = cap ? cap * 2 : 1024) * sizeof(*p));
-
-				if (!p)
-					break;
-				stale = p;
-			}
-			stale[n_stale++] = keys[j];
-		}
-		in = &batch;
-	} while (!err);
-	for (j = 0; j < n_stale; j++)
-		bpf_map_delete_elem(s->remote_fd, &stale[j]);
-	free(stale);
-	CNT_ADD(s, swept, n_stale);
 	for (i = 0; i < s->nodes.n; i++) {
 		if (s->nodes.v[i].gen == s->gen)
 			continue;
@@ -1531,44 +1866,20 @@ static void sweep(struct sync *s)
 		CNT_ADD(s, swept, 1);
 		i--;
 	}
-	for (i = 0; i < s->services.n; i++) {
-		struct json_object *req, *reply;
-
-		if (s->services.v[i].gen == s->gen)
-			continue;
-		req = json_object_new_object();
-		json_object_object_add(req, "name", json_object_new_string(s->services.v[i].key));
-		reply = op_service_del(s->a, req);
-		json_object_put(reply);
-		json_object_put(req);
-		gen_del(&s->services, s->services.v[i].key);
-		CNT_ADD(s, swept, 1);
-		i--;
-	}
+	CNT_ADD(s, swept, service_store_sweep(s->a, s->gen));
 }
 
-static void apply(struct sync *s, struct item *items, unsigned int n, struct ep_batch *b)
+static void apply(struct sync *s, struct item *items, unsigned int n)
 {
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
 
-		if (it->kind != IT_EP_PUT)
-			ep_flush(s, b);
 		switch (it->kind) {
 		case IT_EP_PUT:
-			if (b->n == APPLY_CHUNK)
-				ep_flush(s, b);
-			b->keys[b->n] = it->ip;
-			b->vals[b->n].node_ip = it->node_ip;
-			b->vals[b->n].gen = s->gen;
-			b->written[b->n] = it->written_ns;
-			b->recv[b->n] = it->recv_ns;
-			b->live[b->n++] = it->live;
-			break;
 		case IT_EP_DEL:
-			ep_delete(s, it);
+			/* The I/O thread writes endpoints itself (ep_in). */
 			break;
 		case IT_NODE_PUT:
 		case IT_NODE_DEL:
@@ -1591,8 +1902,9 @@ static void apply(struct sync *s, struct item *items, unsigned int n, struct ep_
 		}
 		free(it->key);
 		json_object_put(it->val);
+		spec_drop(it->spec);
 	}
-	ep_flush(s, b);
+	service_store_flush(s->a);	/* the batch's Maglev tables, in one map update */
 	CNT_ADD(s, applied, n);
 	__atomic_store_n(&s->c.last_apply_ns, now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
 }
@@ -1603,21 +1915,27 @@ void sync_run(struct agent *a)
 {
 	struct sync *s = a->sync;
 	static struct item items[APPLY_CHUNK];
-	static struct ep_batch b;
 	unsigned int done = 0, n, i;
 	struct epoll_event evs[4];
-	__u64 v;
+	__u64 v, t0, h;
 	int k;
 
 	if (!s)
 		return;
 	k = epoll_wait(s->epfd, evs, 4, 0);
 	for (i = 0; i < (unsigned int)(k > 0 ? k : 0); i++) {
-		if (evs[i].data.u32 == 1 && read(s->tfd, &v, sizeof(v)) > 0)
+		if (evs[i].data.u32 == 1 && read(s->tfd, &v, sizeof(v)) > 0) {
+			t0 = now_ns(CLOCK_MONOTONIC);
 			sync_snapshot(s);
+			sync_loop_time(a, LOOP_SYNC_SNAPSHOT, now_ns(CLOCK_MONOTONIC) - t0);
+		}
 	}
-	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	if (read(s->efd, &v, sizeof(v)) < 0)
 		return;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	h = __atomic_exchange_n(&s->handover_ns, 0, __ATOMIC_RELAXED);
+	if (h && t0 > h)
+		hist_add(&s->handover, t0 - h);
 	while (done < APPLY_BUDGET) {
 		pthread_mutex_lock(&s->lock);
 		n = s->count < APPLY_CHUNK ? s->count : APPLY_CHUNK;
@@ -1629,16 +1947,35 @@ void sync_run(struct agent *a)
 		pthread_mutex_unlock(&s->lock);
 		if (!n)
 			break;
-		apply(s, items, n, &b);
+		apply(s, items, n);
 		done += n;
 	}
 	pthread_mutex_lock(&s->lock);
 	n = s->count;
 	pthread_mutex_unlock(&s->lock);
+	sync_loop_time(a, LOOP_SYNC_APPLY, now_ns(CLOCK_MONOTONIC) - t0);
+	if (!n)
+		return;
 	/* More left: come back after the loop has looked at everything else. */
 	v = 1;
-	if (n && write(s->efd, &v, sizeof(v)) < 0)
+	__atomic_store_n(&s->handover_ns, now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+	if (write(s->efd, &v, sizeof(v)) < 0)
 		log_debug("failed to requeue sync work err=\"%s\"", strerror(errno));
+}
+
+void sync_loop_time(struct agent *a, enum sync_loop_job job, __u64 ns)
+{
+	struct loop_stat *l;
+
+	if (!a->sync || job >= LOOP_JOBS)
+		return;
+	l = &a->sync->loop[job];
+	l->runs++;
+	l->total_ns += ns;
+	if (ns > 1000000)
+		l->over_1ms++;
+	if (ns > l->max_ns)
+		l->max_ns = ns;
 }
 
 /* ---- main thread: this node's records out ---- */
@@ -1697,6 +2034,7 @@ static void snap_hints(struct snap_state *st)
 static void sync_snapshot(struct sync *s)
 {
 	struct snap_state st = { .s = s };
+	struct pubset *copy, *old;
 	struct json_object *o;
 	char key[256], cidr[24];
 
@@ -1718,20 +2056,24 @@ static void sync_snapshot(struct sync *s)
 	endpoint_walk(s->a, snap_endpoint, &st);
 	if (s->a->acct)
 		snap_hints(&st);
-	if (pubset_equal(st.ps, s->last_snap)) {
+	copy = pubset_equal(st.ps, s->last_snap) ? NULL : pubset_dup(st.ps);
+	if (!copy) {
+		/* Unchanged (or out of memory: the next tick tries again). */
 		pubset_free(st.ps);
 		free(st.ps);
 		return;
 	}
-	/* The I/O thread reads the pending set under the lock only to take the pointer. */
+	/* The publisher takes pending over; one it has not taken yet is replaced here. */
 	pthread_mutex_lock(&s->lock);
-	if (s->pending && s->pending != s->last_snap) {
-		pubset_free(s->pending);
-		free(s->pending);
-	}
-	s->pending = st.ps;
-	pthread_cond_signal(&s->wake);
+	old = s->pending;
+	s->pending = copy;
+	s->pub_due = true;
+	pthread_cond_signal(&s->pub_wake);
 	pthread_mutex_unlock(&s->lock);
+	pubset_free(old);
+	free(old);
+	pubset_free(s->last_snap);
+	free(s->last_snap);
 	s->last_snap = st.ps;
 }
 
@@ -1789,7 +2131,10 @@ int sync_open(struct agent *a, const struct sync_opts *o)
 	if (!o->endpoints)
 		return 0;
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->q = calloc(QUEUE_CAP, sizeof(*s->q)))) {
+	if (!s || !(s->q = calloc(QUEUE_CAP, sizeof(*s->q))) ||
+	    !(s->eb = calloc(1, sizeof(*s->eb)))) {
+		if (s)
+			free(s->q);
 		free(s);
 		log_error("failed to start the etcd sync: out of memory");
 		return -ENOMEM;
@@ -1798,8 +2143,10 @@ int sync_open(struct agent *a, const struct sync_opts *o)
 	s->o = *o;
 	s->efd = s->tfd = s->epfd = s->remote_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->pub_lock, NULL);
 	pthread_cond_init(&s->not_full, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->pub_wake, NULL);
 	snprintf(s->state, sizeof(s->state), "starting");
 	a->sync = s;
 	if (a->node_name) {
@@ -1834,12 +2181,14 @@ int sync_open(struct agent *a, const struct sync_opts *o)
 		return -EIO;
 	}
 	s->ec = etcd_client_new(&cfg);
-	if (!s->ec) {
+	s->pec = s->ec ? etcd_client_new(&cfg) : NULL;
+	if (!s->pec) {
 		log_error("failed to set up the etcd client endpoints='%s': %s", o->endpoints,
 			  strerror(errno));
 		return -errno;
 	}
 	s->tok = json_tokener_new();
+	trace_open(s);
 	s->remote_fd = remote_map_open(s);
 	if (s->remote_fd < 0)
 		return s->remote_fd;
@@ -1859,12 +2208,20 @@ int sync_open(struct agent *a, const struct sync_opts *o)
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev);
 	/* The first snapshot before the thread runs: it never deletes records it cannot see. */
 	sync_snapshot(s);
+	/* sync_open runs on the main thread: it applies the nodes and services handed over. */
+	sync_short_slice("main");
 	err = pthread_create(&s->thread, NULL, io_thread, s);
 	if (err) {
 		log_error("failed to start the etcd sync thread: %s", strerror(err));
 		return -err;
 	}
 	s->thread_started = true;
+	err = pthread_create(&s->pub, NULL, pub_thread, s);
+	if (err) {
+		log_error("failed to start the etcd publisher thread: %s", strerror(err));
+		return -err;
+	}
+	s->pub_started = true;
 	log_info("etcd sync started endpoints=%s node=%s lease_ttl=%u cluster_cidr=%s",
 		 o->endpoints, s->node_name, o->lease_ttl,
 		 o->cluster_cidr ? o->cluster_cidr : "none");
@@ -1880,29 +2237,32 @@ void sync_close(struct agent *a)
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_broadcast(&s->wake);
+	pthread_cond_broadcast(&s->pub_wake);
 	pthread_cond_broadcast(&s->not_full);
 	pthread_mutex_unlock(&s->lock);
 	if (s->thread_started)
 		pthread_join(s->thread, NULL);
+	if (s->pub_started)
+		pthread_join(s->pub, NULL);
+	trace_close(s);
 	/* Records stay in etcd under the lease: a restart within the TTL loses nothing. */
 	while (s->count) {
 		struct item *it = &s->q[s->head];
 
 		free(it->key);
 		json_object_put(it->val);
+		spec_drop(it->spec);
 		s->head = (s->head + 1) % QUEUE_CAP;
 		s->count--;
 	}
-	if (s->pending != s->last_snap) {
-		pubset_free(s->pending);
-		free(s->pending);
-	}
+	pubset_free(s->pending);
+	free(s->pending);
 	pubset_free(s->last_snap);
 	free(s->last_snap);
 	pubset_free(&s->published);
 	gen_free(&s->nodes);
-	gen_free(&s->services);
 	etcd_client_free(s->ec);
+	etcd_client_free(s->pec);
 	if (s->tok)
 		json_tokener_free(s->tok);
 	if (s->efd >= 0)
@@ -1914,6 +2274,9 @@ void sync_close(struct agent *a)
 	if (s->remote_fd >= 0)
 		close(s->remote_fd);
 	free(s->q);
+	free(s->eb);
+	keyidx_free(&s->ep_ips);
+	keyidx_free(&s->ep_nodes);
 	free(s);
 	a->sync = NULL;
 }
@@ -1937,11 +2300,60 @@ static struct json_object *hist_json(const struct hist *h)
 	return o;
 }
 
+static struct json_object *loop_json(const struct sync *s)
+{
+	static const char *const names[LOOP_JOBS] = {
+		[LOOP_SYNC_APPLY] = "sync_apply",
+		[LOOP_SYNC_SNAPSHOT] = "sync_snapshot",
+		[LOOP_ACCT] = "acct_tick",
+		[LOOP_METRICS] = "metrics",
+		[LOOP_SERVICE] = "service_tick",
+		[LOOP_CLIENT] = "api_request",
+	};
+	struct json_object *o = json_object_new_object();
+	unsigned int i;
+
+	for (i = 0; i < LOOP_JOBS; i++) {
+		const struct loop_stat *l = &s->loop[i];
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "runs", json_object_new_int64(l->runs));
+		json_object_object_add(j, "avg_us", json_object_new_int64(l->runs ?
+				       l->total_ns / l->runs / 1000 : 0));
+		json_object_object_add(j, "max_us", json_object_new_int64(l->max_ns / 1000));
+		json_object_object_add(j, "over_1ms", json_object_new_int64(l->over_1ms));
+		json_object_object_add(o, names[i], j);
+	}
+	return o;
+}
+
+/*
+ * Entries in podlane_remote. Batched (one syscall per APPLY_CHUNK entries): status is polled
+ * while a resync runs, and a walk of 150,000 keys one syscall at a time held the main loop,
+ * and with it the services of the resync, for a good part of a second per poll.
+ */
 static __u64 remote_count(struct sync *s)
 {
+	static __be32 keys[APPLY_CHUNK];
+	static struct remote_endpoint vals[APPLY_CHUNK];
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__be32 key, next, *prev = NULL;
+	__u32 batch, count;
+	void *in = NULL;
 	__u64 n = 0;
+	int err;
 
+	do {
+		count = APPLY_CHUNK;
+		err = bpf_map_lookup_batch(s->remote_fd, in, &batch, keys, vals, &count, &opts);
+		if (err && errno != ENOENT)
+			break;
+		n += count;
+		in = &batch;
+	} while (!err);
+	if (!err || errno == ENOENT)
+		return n;
+	n = 0;		/* no batch operations: one key at a time */
 	while (!bpf_map_get_next_key(s->remote_fd, prev, &next)) {
 		key = next;
 		prev = &key;
@@ -1998,12 +2410,14 @@ struct json_object *sync_status_op(struct agent *a, struct json_object *req)
 	json_object_object_add(o, "counters", c);
 	json_object_object_add(o, "remote_endpoints", json_object_new_int64(remote_count(s)));
 	json_object_object_add(o, "nodes", json_object_new_int64(s->nodes.n));
-	json_object_object_add(o, "services", json_object_new_int64(s->services.n));
+	json_object_object_add(o, "services", json_object_new_int64(service_store_count(a)));
 	lat = json_object_new_object();
 	json_object_object_add(lat, "delivery", hist_json(&s->delivery));
 	json_object_object_add(lat, "apply", hist_json(&s->apply));
 	json_object_object_add(lat, "agent", hist_json(&s->agent));
+	json_object_object_add(lat, "handover", hist_json(&s->handover));
 	json_object_object_add(o, "latency", lat);
+	json_object_object_add(o, "loop", loop_json(s));
 	return o;
 }
 

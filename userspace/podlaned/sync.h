@@ -20,7 +20,7 @@ struct agent;
 
 /*
  * podlane_remote: remote pod IP (IPv4, network order) -> the node it lives on. Written by the
- * sync (podlaned's main thread), read by nothing in the datapath yet: services and policy
+ * sync's I/O thread only, read by nothing in the datapath yet: services and policy
  * will. Created and pinned by the agent (no BPF object declares it). gen is the full resync
  * that last confirmed the entry; entries of older generations are swept after a resync.
  */
@@ -86,6 +86,26 @@ void sync_close(struct agent *a);
 /* For the event loop: readable when there is work for sync_run(); -1 when the sync is off. */
 int sync_fd(struct agent *a);
 void sync_run(struct agent *a);
+
+/*
+ * The event loop's jobs, timed (sync_loop_time) so that a late map update can be traced to
+ * what held the main thread; shown under "loop" by `podlanectl sync status`.
+ */
+enum sync_loop_job {
+	LOOP_SYNC_APPLY,
+	LOOP_SYNC_SNAPSHOT,
+	LOOP_ACCT,
+	LOOP_METRICS,
+	LOOP_SERVICE,
+	LOOP_CLIENT,
+	LOOP_JOBS
+};
+
+void sync_loop_time(struct agent *a, enum sync_loop_job job, __u64 ns);
+
+/* The calling thread's scheduler slice: short, so it runs soon after it wakes (sync.c). */
+#define SYNC_SLICE_US	100
+void sync_short_slice(const char *who);
 
 struct json_object *sync_status_op(struct agent *a, struct json_object *req);
 struct json_object *sync_deadletters_op(struct agent *a, struct json_object *req);
