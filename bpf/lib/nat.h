@@ -199,6 +199,11 @@ static __always_inline int snat_port_choose(const struct l4_tuple *t, const stru
 	struct ct_entry *old;
 	struct ct_key rk;
 
+	/*
+	 * Unrolled: the loop's back edge would land on the helper call, and verifiers before
+	 * 6.3 reject a loop closed through a call's fall-through ("back-edge from insn").
+	 */
+#pragma unroll
 	for (i = 0; i < PODLANE_SNAT_TRIES; i++) {
 		__be16 p = bpf_htons(PODLANE_SNAT_PORT_MIN + (h + i * 4099) % range);
 
