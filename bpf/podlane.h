@@ -357,7 +357,8 @@ struct lb_backend {
 /*
  * podlane_maglev (array of maps, index svc id): inner ARRAY of PODLANE_MAGLEV_M __u32 slots,
  * created by podlaned for MAGLEV services only (bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 4,
- * PODLANE_MAGLEV_M)) and filled from maglev_build().
+ * PODLANE_MAGLEV_M) with the template's BPF_F_MMAPABLE, see lib/lb.h) and filled from
+ * maglev_build() through mmap (a __u32 every 8 bytes: array elements are 8-byte aligned).
  */
 
 /* podlane_affin (LRU): which backend a client was given, for sessionAffinity ClientIP. */

@@ -39,10 +39,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } podlane_backend SEC(".maps");
 
-/* Template of a service's Maglev table: PODLANE_MAGLEV_M backend slots. */
+/*
+ * Template of a service's Maglev table: PODLANE_MAGLEV_M backend slots. Mmapable so that
+ * podlaned fills a new table with plain stores instead of a syscall that copies element by
+ * element (measured 0.05 ms a table instead of 3.3 ms). Every inner map must carry the
+ * template's flags; podlaned follows an older pinned outer map whose template is not
+ * mmapable (service.c, maglev_write).
+ */
 struct lb_maglev_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PODLANE_MAGLEV_M);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };

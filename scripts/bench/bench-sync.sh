@@ -200,6 +200,8 @@ status | jq -r '"podlaned full resync: \(.remote_endpoints) endpoints, \(.servic
 echo "podlaned RSS: $(rss_kb "$AGENT_PID" VmRSS) kB (peak $(rss_kb "$AGENT_PID" VmHWM) kB," \
      "target < 20480 kB); Maglev tables: $(bpftool map dump pinned "$PIN/podlane_maglev" \
      2>/dev/null | grep -c '^key')"
+echo "podlaned RSS split: anon $(rss_kb "$AGENT_PID" RssAnon) kB, file $(rss_kb "$AGENT_PID" \
+     RssFile) kB, shmem $(rss_kb "$AGENT_PID" RssShmem) kB"
 agent_stop
 fi
 etcd_stop

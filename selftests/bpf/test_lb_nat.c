@@ -454,6 +454,8 @@ static int svc_write(struct env *e, __u32 id, __u32 addr, __u16 port, __u8 proto
 	}
 	if (flags & PODLANE_SVC_F_MAGLEV) {
 		static __u32 table[PODLANE_MAGLEV_M];
+		/* The inner map's flags must be the template's (lib/lb.h). */
+		LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_MMAPABLE);
 		struct maglev_backend mb[32];
 		int inner, err = 0;
 		__u32 j;
@@ -465,7 +467,7 @@ static int svc_write(struct env *e, __u32 id, __u32 addr, __u16 port, __u8 proto
 		if (maglev_build(mb, count, table, PODLANE_MAGLEV_M))
 			return -EINVAL;
 		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl", 4, 4, PODLANE_MAGLEV_M,
-				       NULL);
+				       &mopts);
 		if (inner < 0)
 			return -errno;
 		for (j = 0; j < PODLANE_MAGLEV_M && !err; j++)

@@ -258,6 +258,7 @@ static int endpoint_add(struct env *e)
 static int service_set(struct env *e, int count)
 {
 	static __u32 table[PODLANE_MAGLEV_M];
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_MMAPABLE);
 	struct maglev_backend mb = { .key = 1, .weight = 1 };
 	struct lb_service_key k = { .port = htons(NODE_PORT), .proto = IPPROTO_TCP };
 	struct lb_service v = { .id = 1, .count = count, .local_count = count,
@@ -275,7 +276,8 @@ static int service_set(struct env *e, int count)
 		return -errno;
 	if (maglev_build(&mb, 1, table, PODLANE_MAGLEV_M))
 		return -EINVAL;
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl", 4, 4, PODLANE_MAGLEV_M, NULL);
+	/* The inner map's flags must be the template's (lib/lb.h). */
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl", 4, 4, PODLANE_MAGLEV_M, &mopts);
 	if (inner < 0)
 		return -errno;
 	for (i = 0; i < PODLANE_MAGLEV_M && !err; i++)

@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "testlib.h"
@@ -507,6 +508,9 @@ static void test_maglev(struct env *e)
 	const double p[2] = { 0.25, 0.75 };
 	__u64 fallback = stat_read(e, PODLANE_LB_NO_MAGLEV);
 	static __u32 table[PODLANE_MAGLEV_M];
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_MMAPABLE);
+	size_t mlen = ((size_t)PODLANE_MAGLEV_M * 8 + getpagesize() - 1) &
+		      ~((size_t)getpagesize() - 1);
 	int counts[N_BACKENDS], inner, n = 400;
 	__u32 id = 16, i;
 	bool ok;
@@ -518,10 +522,33 @@ static void test_maglev(struct env *e)
 	report(ok && stat_read(e, PODLANE_LB_NO_MAGLEV) == fallback + 1,
 	       "Maglev service without a table falls back to weighted random, counted");
 
+	/*
+	 * The kernel takes only inner maps with the template's flags: podlaned relies on this
+	 * EINVAL to notice an outer map pinned by an older agent (non-mmapable template).
+	 */
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl_16", 4, 4, PODLANE_MAGLEV_M, NULL);
+	report(inner >= 0 && bpf_map_update_elem(e->maglev_fd, &id, &inner, BPF_ANY) &&
+	       errno == EINVAL, "Maglev table without the template's BPF_F_MMAPABLE: EINVAL");
+	if (inner >= 0)
+		close(inner);
+
+	/* Written the way podlaned writes it: through mmap, a __u32 every 8 bytes. */
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl_16", 4, 4, PODLANE_MAGLEV_M, &mopts);
 	ok = inner >= 0 && !maglev_build(mb, 2, table, PODLANE_MAGLEV_M);
-	for (i = 0; ok && i < PODLANE_MAGLEV_M; i++)
-		ok = !bpf_map_update_elem(inner, &i, &table[i], BPF_ANY);
+	if (ok) {
+		__u32 *m = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+
+		ok = m != MAP_FAILED;
+		for (i = 0; ok && i < PODLANE_MAGLEV_M; i++)
+			m[2 * i] = table[i];
+		if (ok)
+			munmap(m, mlen);
+	}
+	for (i = 0; ok && i < PODLANE_MAGLEV_M; i += 997) {
+		__u32 v;
+
+		ok = !bpf_map_lookup_elem(inner, &i, &v) && v == table[i];
+	}
 	ok = ok && !bpf_map_update_elem(e->maglev_fd, &id, &inner, BPF_ANY);
 	if (inner >= 0)
 		close(inner);	/* the outer map holds it now */
@@ -802,7 +829,7 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP no private network namespace: %s\n", strerror(-err));
 		return 0;
 	}
-	printf("1..27\n");
+	printf("1..28\n");
 	err = lb_load(&e, argv[1]);
 	report(!err, "sock_lb loads and attaches connect4/sendmsg4/recvmsg4/getpeername4");
 	if (err) {

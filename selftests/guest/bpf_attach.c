@@ -20,10 +20,13 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/if_link.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+
+#include "podlane.h"
 
 #define MAX_OBJS	64
 #define LOG_HEAD	5	/* lines of a long libbpf message shown from its start ... */
@@ -148,6 +151,44 @@ static void attach_one(struct bpf_program *prog, int ifindex)
 	}
 }
 
+/*
+ * podlaned fills each Maglev table through mmap in a fresh BPF_F_MMAPABLE array and puts it
+ * into podlane_maglev (bpf/lib/lb.h, userspace/podlaned/service.c): check that this kernel
+ * takes such an inner map and reads back what was stored through the mapping.
+ */
+static void maglev_check(struct bpf_object *obj, const char *path)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	struct bpf_map *outer = bpf_object__find_map_by_name(obj, "podlane_maglev");
+	size_t len = ((size_t)PODLANE_MAGLEV_M * 8 + getpagesize() - 1) &
+		     ~((size_t)getpagesize() - 1);
+	__u32 id = 1, slot = 7, v = 0;
+	int fd, err = 0;
+	__u32 *p;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pl_mglv", 4, 4, PODLANE_MAGLEV_M, &opts);
+	if (fd < 0) {
+		ok(0, "%s: create an mmapable Maglev table (%s)", path, strerror(errno));
+		return;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+	} else {
+		p[2 * slot] = 42;	/* array elements are 8-byte aligned */
+		munmap(p, len);
+		if (bpf_map_update_elem(bpf_map__fd(outer), &id, &fd, BPF_ANY))
+			err = -errno;
+		else
+			bpf_map_delete_elem(bpf_map__fd(outer), &id);
+		if (!err && (bpf_map_lookup_elem(fd, &slot, &v) || v != 42))
+			err = -EIO;
+	}
+	close(fd);
+	ok(!err, "%s: an mmapable Maglev table written through mmap joins podlane_maglev (%s)",
+	   path, strerror(-err));
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_object *objs[MAX_OBJS] = {};
@@ -192,6 +233,8 @@ int main(int argc, char **argv)
 			continue;
 		bpf_object__for_each_program(prog, objs[i])
 			planned++;
+		if (bpf_object__find_map_by_name(objs[i], "podlane_maglev"))
+			planned++;
 	}
 	printf("1..%d\n", n_objs + planned);
 
@@ -209,6 +252,12 @@ int main(int argc, char **argv)
 				ok(0, "%s: not loaded", bpf_program__name(prog));
 			else
 				attach_one(prog, ifindex);
+		}
+		if (bpf_object__find_map_by_name(objs[i], "podlane_maglev")) {
+			if (err)
+				ok(0, "%s: podlane_maglev not created", argv[i + 2]);
+			else
+				maglev_check(objs[i], argv[i + 2]);
 		}
 	}
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 
@@ -699,35 +700,50 @@ static void slots_delete_unknown(struct lb_state *lb, __u32 id)
 }
 
 /*
- * Build and write the Maglev table of ss into a fresh inner map. defer: leave it pending for
- * maglev_flush(), which the caller runs before returning to the event loop.
+ * How inner Maglev tables are made. The kernel takes an inner map into podlane_maglev only
+ * when its flags equal those of the template the outer map was created with: mmapable since
+ * this build (lb.h), plain when an older agent created the pinned outer map. That template
+ * cannot be read back, so the first table of the agent's life is inserted on its own as
+ * mmapable; EINVAL (flags differ) means an old outer map, and every table is then written
+ * element by element. Replacing the outer map instead would need every program that uses it
+ * reloaded and refilled first; it is left in place until its pins are removed (a reboot,
+ * `podlaned --uninstall`), and traffic keeps running on it meanwhile.
  */
-static int maglev_write(struct lb_state *lb, const struct svc_slots *ss, bool defer)
-{
-	static __u32 table[PODLANE_MAGLEV_M], keys[PODLANE_MAGLEV_M], vals[PODLANE_MAGLEV_M];
-	struct maglev_backend *mb;
-	__u32 i, n, nz = 0;
-	int inner, err;
+enum { MG_UNKNOWN, MG_MMAP, MG_COPY };
 
-	mb = calloc(ss->count, sizeof(*mb));
-	if (!mb)
-		return -ENOMEM;
-	for (i = 0; i < ss->count; i++) {
-		mb[i].key = ss->slot[i].id;
-		mb[i].weight = ss->slot[i].weight;
-	}
-	err = maglev_build(mb, ss->count, table, PODLANE_MAGLEV_M);
-	free(mb);
-	if (err)
-		return err;
+/*
+ * A new inner map holding table. An array's elements are 8-byte aligned (elem_size), so a
+ * __u32 slot i sits at byte 8 * i of the mapping.
+ */
+static int maglev_inner(bool mmapable, const __u32 *table)
+{
+	static __u32 keys[PODLANE_MAGLEV_M], vals[PODLANE_MAGLEV_M];
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = mmapable ? BPF_F_MMAPABLE : 0);
+	size_t len = ((size_t)PODLANE_MAGLEV_M * 8 + getpagesize() - 1) &
+		     ~((size_t)getpagesize() - 1);
+	__u32 i, n, nz = 0;
+	int inner, err = 0;
+	__u32 *p;
+
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mglv", sizeof(__u32), sizeof(__u32),
-			       PODLANE_MAGLEV_M, NULL);
+			       PODLANE_MAGLEV_M, &opts);
 	if (inner < 0)
 		return -errno;
-	/*
-	 * A fresh array reads 0 (slot 0) everywhere: only the other entries are written. The
-	 * kernel copies a batch element by element, so this is the bulk of a table's cost.
-	 */
+	if (mmapable) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+		if (p == MAP_FAILED) {
+			err = -errno;
+			close(inner);
+			return err;
+		}
+		/* A fresh array reads 0 (slot 0) everywhere: only the other entries are written. */
+		for (i = 0; i < PODLANE_MAGLEV_M; i++)
+			if (table[i])
+				p[2 * i] = table[i];
+		munmap(p, len);
+		return inner;
+	}
+	/* The kernel copies a batch element by element: the bulk of a table's cost. */
 	for (i = 0; i < PODLANE_MAGLEV_M; i++) {
 		if (!table[i])
 			continue;
@@ -741,15 +757,65 @@ static int maglev_write(struct lb_state *lb, const struct svc_slots *ss, bool de
 		if (err)
 			break;
 	}
-	if (!err && defer) {
+	if (err) {
+		close(inner);
+		return err;
+	}
+	return inner;
+}
+
+/*
+ * Build and write the Maglev table of ss into a fresh inner map. defer: leave it pending for
+ * maglev_flush(), which the caller runs before returning to the event loop.
+ */
+static int maglev_write(struct lb_state *lb, const struct svc_slots *ss, bool defer)
+{
+	static __u32 table[PODLANE_MAGLEV_M];
+	struct maglev_backend *mb;
+	int inner, err;
+	__u32 i;
+
+	mb = calloc(ss->count, sizeof(*mb));
+	if (!mb)
+		return -ENOMEM;
+	for (i = 0; i < ss->count; i++) {
+		mb[i].key = ss->slot[i].id;
+		mb[i].weight = ss->slot[i].weight;
+	}
+	err = maglev_build(mb, ss->count, table, PODLANE_MAGLEV_M);
+	free(mb);
+	if (err)
+		return err;
+	inner = maglev_inner(lb->mg_mode != MG_COPY, table);
+	if (inner < 0)
+		return inner;
+	if (lb->mg_mode == MG_UNKNOWN) {
+		/* The first table: learn the outer map's template (see MG_UNKNOWN). */
+		if (!bpf_map_update_elem(lb->maglev_fd, &ss->id, &inner, BPF_ANY)) {
+			lb->mg_mode = MG_MMAP;
+			close(inner);
+			return 0;
+		}
+		err = -errno;
+		close(inner);
+		if (err != -EINVAL)
+			return err;
+		lb->mg_mode = MG_COPY;
+		log_info("podlane_maglev comes from an older agent (inner tables not mmapable): "
+			 "writing Maglev tables element by element until its pins are recreated");
+		inner = maglev_inner(false, table);
+		if (inner < 0)
+			return inner;
+		defer = false;
+	}
+	if (defer) {
 		if (lb->mg_pending == LB_MAGLEV_PENDING)
 			maglev_flush(lb);
 		lb->mg_ids[lb->mg_pending] = ss->id;
 		lb->mg_fds[lb->mg_pending++] = inner;
 		return 0;
 	}
-	if (!err && bpf_map_update_elem(lb->maglev_fd, &ss->id, &inner, BPF_ANY))
-		err = -errno;
+	err = bpf_map_update_elem(lb->maglev_fd, &ss->id, &inner, BPF_ANY) ? -errno : 0;
 	close(inner);	/* the outer map holds its own reference */
 	return err;
 }

@@ -51,6 +51,7 @@ struct lb_state {
 	__u32 mg_ids[LB_MAGLEV_PENDING];	/* Maglev tables not in podlane_maglev yet */
 	__u32 mg_fds[LB_MAGLEV_PENDING];
 	unsigned int mg_pending;
+	int mg_mode;			/* how inner tables are made: enum in service.c */
 	__u32 next_id;
 	__be32 node_ips[LB_MAX_NODE_IPS];	/* uplink addresses: NodePort frontends */
 	unsigned int n_node_ips;
