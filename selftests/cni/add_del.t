@@ -100,7 +100,8 @@ with_prev "$PL_TMP/conf-1.0.0.json" "$PL_TMP/result-1.0.0.json" "$PL_TMP/del-1.0
 cni_run DEL c$$-1.0.0 "/run/netns/$ns" eth0 "$PL_TMP/del-1.0.0.json"
 expect_success "DEL (with prevResult, as libcni sends it) succeeds with empty stdout"
 hostif=$(jget "$PL_TMP/result-1.0.0.json" 'j["interfaces"][0]["name"]')
-check "... the host veth is gone" bash -c "! ip link show dev $hostif 2>/dev/null"
+check "... the host veth is gone (deleted off the request path: within 5 s)" \
+	poll 5 bash -c "! ip link show dev $hostif 2>/dev/null"
 check "... the address is released" \
 	bash -c "! ls '$PL_STATE/ipam/$NET/${addr%/32}' 2>/dev/null"
 check "... the pod interface is gone" bash -c "! ip -n $ns link show dev eth0 2>/dev/null"
@@ -120,7 +121,8 @@ check "... the address is released" \
 	bash -c "! ls '$PL_STATE/ipam/$NET/${addr%/32}' 2>/dev/null"
 check "... no endpoint left for it" \
 	bash -c "! '$PL_BUILD/podlanectl' --socket '$PL_SOCK' --json endpoint list | grep -q c$$-0.4.0"
-check "... the host veth is gone" bash -c "! ip link show dev $hostif 2>/dev/null"
+check "... the host veth is gone (deleted off the request path: within 5 s)" \
+	poll 5 bash -c "! ip link show dev $hostif 2>/dev/null"
 
 cni_run DEL c$$-never-added "/run/netns/$(netns_name v031)" eth0 "$PL_TMP/conf-1.0.0.json"
 expect_success "DEL of a container the agent never saw succeeds"

@@ -192,6 +192,8 @@ int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep
 		struct op_error *e);
 /* Startup: drop endpoints whose veth or netns vanished, re-attach the live ones. */
 void endpoint_reconcile(struct agent *a);
+/* Delete the host veths still queued for deletion, then stop the thread that does it. */
+void endpoint_reaper_stop(void);
 /*
  * After lb_datapath_open(): give every endpoint PODLANE_EP_F_XDP_RX (and its pod end NAPI)
  * when a->xdp_fastpath, take the flag away when not.

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,26 +199,120 @@ static bool netns_alive(const struct endpoint_meta *meta)
 }
 
 /*
+ * Host veths are deleted off the request path, by one reaper thread with its own rtnetlink
+ * socket. Deleting a veth costs the kernel ~20 ms (unregistering waits for RCU grace periods),
+ * and the agent serves one request at a time: inline, a burst of N parallel DELs made the last
+ * one wait N x 20 ms. Nothing depends on the link being gone when DEL answers: the endpoint has
+ * left every map first, so nothing is redirected to it; an ADD that reuses the name deletes the
+ * old link itself (remove_stray_host_veth); and if the agent dies with links queued, the
+ * runtime's deletion of the pod netns takes each pair down. The reaper deletes by ifindex,
+ * which the kernel does not hand out again soon, so a queued entry never hits a new device. A
+ * full queue, or a reaper that cannot start, means deleting inline as before.
+ */
+#define REAP_QUEUE	256
+
+static struct {
+	pthread_mutex_t	lock;
+	pthread_cond_t	wake;
+	pthread_t	thread;
+	struct nl_sock	nl;
+	int		q[REAP_QUEUE];	/* ifindexes, a ring */
+	unsigned int	head, n;
+	bool		running, stop;
+} reaper = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static void *reaper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&reaper.lock);
+	for (;;) {
+		int ifindex, err;
+
+		while (!reaper.n && !reaper.stop)
+			pthread_cond_wait(&reaper.wake, &reaper.lock);
+		if (!reaper.n)
+			break;	/* stopping, and the queue is drained */
+		ifindex = reaper.q[reaper.head];
+		reaper.head = (reaper.head + 1) % REAP_QUEUE;
+		reaper.n--;
+		pthread_mutex_unlock(&reaper.lock);
+		err = nl_link_del(&reaper.nl, ifindex);
+		if (err && err != -ENODEV)
+			log_warn("failed to delete host veth ifindex=%d err=\"%s\"", ifindex,
+				 nl_strerror(&reaper.nl, err));
+		pthread_mutex_lock(&reaper.lock);
+	}
+	pthread_mutex_unlock(&reaper.lock);
+	return NULL;
+}
+
+/* Called with reaper.lock held. Signals stay with the main thread's signalfd. */
+static void reaper_start(void)
+{
+	sigset_t all, old;
+
+	if (nl_open(&reaper.nl))
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	reaper.running = !pthread_create(&reaper.thread, NULL, reaper_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!reaper.running)
+		nl_close(&reaper.nl);
+}
+
+static void host_veth_delete(struct agent *a, int ifindex, const char *name)
+{
+	bool queued = false;
+	int err;
+
+	pthread_mutex_lock(&reaper.lock);
+	if (!reaper.running && !reaper.stop)
+		reaper_start();
+	if (reaper.running && reaper.n < REAP_QUEUE) {
+		reaper.q[(reaper.head + reaper.n) % REAP_QUEUE] = ifindex;
+		reaper.n++;
+		pthread_cond_signal(&reaper.wake);
+		queued = true;
+	}
+	pthread_mutex_unlock(&reaper.lock);
+	if (queued)
+		return;
+	err = nl_link_del(&a->nl, ifindex);
+	if (err && err != -ENODEV)
+		log_warn("failed to delete host veth dev=%s err=\"%s\"", name,
+			 nl_strerror(&a->nl, err));
+}
+
+void endpoint_reaper_stop(void)
+{
+	pthread_mutex_lock(&reaper.lock);
+	reaper.stop = true;
+	pthread_cond_signal(&reaper.wake);
+	pthread_mutex_unlock(&reaper.lock);
+	if (!reaper.running)
+		return;
+	pthread_join(reaper.thread, NULL);	/* after it has deleted everything queued */
+	nl_close(&reaper.nl);
+	reaper.running = false;
+}
+
+/*
  * Tear an endpoint down: fast-path entry first (so nothing is redirected to a dying device),
- * then the veth (the kernel drops the pod end, routes, neighbours and tc filters with it),
- * then the bookkeeping and the address.
+ * then the veth (the kernel drops the pod end, routes, neighbours and tc filters with it; see
+ * the reaper above), then the bookkeeping and the address.
  */
 static void endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta)
 {
 	struct endpoint_value val;
 	struct endpoint_key key;
 	char ip[INET_ADDRSTRLEN];
-	int err;
 
 	ep_key(&key, meta->addr.ip4);
 	if (!bpf_map_lookup_elem(a->eps_fd, &key, &val) && val.ifindex == ifindex)
 		bpf_map_delete_elem(a->eps_fd, &key);
-	if (host_veth_alive(a, ifindex, meta, NULL)) {
-		err = nl_link_del(&a->nl, ifindex);
-		if (err && err != -ENODEV)
-			log_warn("failed to delete host veth dev=%s err=\"%s\"", meta->host_ifname,
-				 nl_strerror(&a->nl, err));
-	}
+	if (host_veth_alive(a, ifindex, meta, NULL))
+		host_veth_delete(a, ifindex, meta->host_ifname);
 	bpf_map_delete_elem(a->stat_fd, &ifindex);
 	bpf_map_delete_elem(a->meta_fd, &ifindex);
 	if (!(meta->flags & PODLANE_META_F_IPAM_DELEGATED))

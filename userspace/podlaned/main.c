@@ -734,6 +734,7 @@ out:
 	acct_close(&a);
 	nodes_close(&a);
 	datapath_close(&a);
+	endpoint_reaper_stop();
 	nl_close(&a.nl);
 	close(lock_fd);
 	return err;
