@@ -230,9 +230,10 @@ run_mode() {
 	ok $? "$MODE: node3 <-> node1 pod traffic works again (TCP both ways, UDP)"
 
 	touch "$st.stop"
-	poll 10 grep -q '^done' "$st.recv" && grep -q '^done' "$st.send" &&
+	# The sender writes "done" only after the receiver's close reaches it: wait for both.
+	poll 10 eval 'grep -q "^done" "$st.recv" && grep -q "^done" "$st.send"' &&
 		[ "$(cat "$st.stall")" -lt 1000 ]
-	ok $? "$MODE: the p1 -> p2 stream ran throughout, longest stall $(cat "$st.stall") ms ($(cat "$st.recv"))"
+	ok $? "$MODE: the p1 -> p2 stream ran throughout, longest stall $(cat "$st.stall") ms (receiver: $(cat "$st.recv"); sender: $(cat "$st.send"))"
 }
 
 for MODE in direct vxlan; do

@@ -118,8 +118,8 @@ cross_node_traffic() {
 		"$(grep 'routes in place' "$(node_dir 1)/podlaned.log")"
 	before=$(stream_bytes "$st.recv")
 	poll 5 stream_grows "$st.recv" "$before" && touch "$st.stop" &&
-		poll 10 grep -q '^done' "$st.recv" && grep -q '^done' "$st.send"
-	ok $? "the stream runs on after the restart and ends cleanly ($(cat "$st.recv"))"
+		poll 10 eval 'grep -q "^done" "$st.recv" && grep -q "^done" "$st.send"'
+	ok $? "the stream runs on after the restart and ends cleanly (receiver: $(cat "$st.recv"); sender: $(cat "$st.send"))"
 
 	ctl_n 1 node del node2 >/dev/null && ! pingc p1 "${POD_IP[p2]}" 2 >/dev/null &&
 		! probe p1 tcp p2 5001 2>/dev/null && [ "$(kroutes 1)" = "$(pod_cidr 3)" ]
