@@ -368,6 +368,29 @@ int nl_link_del(struct nl_sock *nl, int ifindex)
 	return nl_transact(nl, nlh, NULL, NULL);
 }
 
+int nl_link_set_group(struct nl_sock *nl, int ifindex, uint32_t group)
+{
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+	return nl_transact(nl, nlh, NULL, NULL);
+}
+
+int nl_link_del_group(struct nl_sock *nl, uint32_t group)
+{
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_DELLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+	return nl_transact(nl, nlh, NULL, NULL);
+}
+
 /* ---- addresses ---- */
 
 int nl_addr_add(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int prefix_len)

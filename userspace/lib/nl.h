@@ -62,6 +62,13 @@ int nl_veth_create(struct nl_sock *nl, const char *name, const char *peer_name, 
 		   unsigned int mtu);
 int nl_link_set_up(struct nl_sock *nl, int ifindex);
 int nl_link_del(struct nl_sock *nl, int ifindex);
+/*
+ * Devices can be deleted as a group: the kernel unregisters all of a group's devices in one
+ * batch, paying its RCU grace periods once instead of once per device. group must not be 0
+ * (every device's default). nl_link_del_group fails with -ENODEV when the group is empty.
+ */
+int nl_link_set_group(struct nl_sock *nl, int ifindex, uint32_t group);
+int nl_link_del_group(struct nl_sock *nl, uint32_t group);
 
 int nl_addr_add(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int prefix_len);
 /* True when ifindex holds addr/prefix_len. Returns 1, 0 or -errno. */

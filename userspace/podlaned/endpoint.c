@@ -210,6 +210,7 @@ static bool netns_alive(const struct endpoint_meta *meta)
  * full queue, or a reaper that cannot start, means deleting inline as before.
  */
 #define REAP_QUEUE	256
+#define PODLANE_REAP_GROUP	0x706c	/* device group of host veths being deleted */
 
 static struct {
 	pthread_mutex_t	lock;
@@ -221,25 +222,62 @@ static struct {
 	bool		running, stop;
 } reaper = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
+static void reap_one(int ifindex)
+{
+	int err = nl_link_del(&reaper.nl, ifindex);
+
+	if (err && err != -ENODEV)
+		log_warn("failed to delete host veth ifindex=%d err=\"%s\"", ifindex,
+			 nl_strerror(&reaper.nl, err));
+}
+
+/*
+ * Everything queued goes in one kernel batch: each link joins PODLANE_REAP_GROUP, then one
+ * group delete unregisters them together, so a burst of N DELs costs about one veth teardown,
+ * not N (one at a time the backlog of a DEL burst held rtnl for seconds and slowed the ADDs
+ * after it). A device left in the group by a crash is ours and goes with the next batch.
+ */
+static void reap_batch(const int *ifindex, unsigned int n)
+{
+	unsigned int i, grouped = 0;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		err = nl_link_set_group(&reaper.nl, ifindex[i], PODLANE_REAP_GROUP);
+		if (!err)
+			grouped++;
+		else if (err != -ENODEV)
+			reap_one(ifindex[i]);
+	}
+	if (!grouped)
+		return;
+	err = nl_link_del_group(&reaper.nl, PODLANE_REAP_GROUP);
+	if (!err || err == -ENODEV)
+		return;
+	log_warn("failed to delete host veths as a group, one by one instead err=\"%s\"",
+		 nl_strerror(&reaper.nl, err));
+	for (i = 0; i < n; i++)
+		reap_one(ifindex[i]);
+}
+
 static void *reaper_main(void *arg)
 {
+	static int batch[REAP_QUEUE];
+	unsigned int n;
+
 	(void)arg;
 	pthread_mutex_lock(&reaper.lock);
 	for (;;) {
-		int ifindex, err;
-
 		while (!reaper.n && !reaper.stop)
 			pthread_cond_wait(&reaper.wake, &reaper.lock);
 		if (!reaper.n)
 			break;	/* stopping, and the queue is drained */
-		ifindex = reaper.q[reaper.head];
-		reaper.head = (reaper.head + 1) % REAP_QUEUE;
-		reaper.n--;
+		for (n = 0; reaper.n; n++, reaper.n--) {
+			batch[n] = reaper.q[reaper.head];
+			reaper.head = (reaper.head + 1) % REAP_QUEUE;
+		}
 		pthread_mutex_unlock(&reaper.lock);
-		err = nl_link_del(&reaper.nl, ifindex);
-		if (err && err != -ENODEV)
-			log_warn("failed to delete host veth ifindex=%d err=\"%s\"", ifindex,
-				 nl_strerror(&reaper.nl, err));
+		reap_batch(batch, n);
 		pthread_mutex_lock(&reaper.lock);
 	}
 	pthread_mutex_unlock(&reaper.lock);
