@@ -505,6 +505,14 @@ static int route_attr_cb(const struct nlattr *attr, void *data)
 		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
 			tb[type] = attr;
 		break;
+	case RTA_ENCAP_TYPE:
+		if (mnl_attr_validate(attr, MNL_TYPE_U16) == 0)
+			tb[type] = attr;
+		break;
+	case RTA_ENCAP:
+		if (mnl_attr_validate(attr, MNL_TYPE_NESTED) == 0)
+			tb[type] = attr;
+		break;
 	}
 	return MNL_CB_OK;
 }
@@ -572,33 +580,6 @@ static int route_encap_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static int route_list_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (mnl_attr_type_valid(attr, RTA_MAX) < 0)
-		return MNL_CB_OK;
-	switch (type) {
-	case RTA_DST:
-	case RTA_OIF:
-	case RTA_GATEWAY:
-	case RTA_TABLE:
-		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
-			tb[type] = attr;
-		break;
-	case RTA_ENCAP_TYPE:
-		if (mnl_attr_validate(attr, MNL_TYPE_U16) == 0)
-			tb[type] = attr;
-		break;
-	case RTA_ENCAP:
-		if (mnl_attr_validate(attr, MNL_TYPE_NESTED) == 0)
-			tb[type] = attr;
-		break;
-	}
-	return MNL_CB_OK;
-}
-
 struct route_list {
 	unsigned char protocol;
 	int ifindex;
@@ -617,7 +598,7 @@ static int route_list_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET ||
 	    rtm->rtm_protocol != l->protocol || rtm->rtm_type != RTN_UNICAST)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*rtm), route_list_attr_cb, tb) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb) < 0)
 		return 0;
 	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
 	if (table != RT_TABLE_MAIN || !tb[RTA_OIF] ||

@@ -891,6 +891,21 @@ static void spec_drop(struct service_spec *spec)
 	free(spec);
 }
 
+/* CLOCK_REALTIME ms from now: the deadline pthread_cond_timedwait() takes. */
+static struct timespec deadline_in(unsigned int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
 /* Hand over what was parsed so far: endpoints into the map, the rest to the main thread. */
 static int queue_flush(struct sync *s)
 {
@@ -906,12 +921,7 @@ static int queue_flush(struct sync *s)
 		struct timespec ts;
 
 		CNT_ADD(s, queue_full_waits, 1);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ts = deadline_in(100);
 		pthread_cond_timedwait(&s->not_full, &s->lock, &ts);
 	}
 	if (s->stop) {
@@ -1645,13 +1655,7 @@ static void io_wait(struct sync *s, unsigned int ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	ts = deadline_in(ms);
 	pthread_mutex_lock(&s->lock);
 	if (!s->stop)
 		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
@@ -1807,13 +1811,7 @@ static bool pub_wait(struct sync *s, unsigned int ms)
 	struct timespec ts;
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	ts = deadline_in(ms);
 	pthread_mutex_lock(&s->lock);
 	if (!s->stop && !s->pub_due)
 		pthread_cond_timedwait(&s->pub_wake, &s->lock, &ts);
