@@ -123,6 +123,22 @@ cni_conf() {
 EOC
 }
 
+# pl_del_host_veths <netns>: delete the host ends of podlane pod veths whose pod end is in
+# netns. Deleting the netns alone is not enough: a socket the kernel still holds there (an
+# orphaned TCP connection retransmitting) keeps the netns, and so the pair, alive for minutes.
+pl_del_host_veths() {
+	local idx name
+	for idx in $(ip -n "$1" -o link show type veth 2>/dev/null |
+			sed -n 's/^[0-9]*: [^@]*@if\([0-9]*\):.*/\1/p'); do
+		name=$(ip -o link show type veth 2>/dev/null |
+			awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
+		case $name in
+		pl[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f])
+			ip link del "$name" 2>/dev/null ;;
+		esac
+	done
+}
+
 pl_cleanup() {
 	local rc=$? h ns
 	for h in "${PL_CLEANUP_HOOKS[@]}"; do
@@ -136,9 +152,9 @@ pl_cleanup() {
 	# netns_add usually runs in a $(...) subshell, so PL_NETNS misses those: delete by name too.
 	for ns in "${PL_NETNS[@]}" $(ip netns list 2>/dev/null | awk -v p="pl$PL_ID-" \
 			'index($1, p) == 1 { print $1 }'); do
+		pl_del_host_veths "$ns"
 		ip netns del "$ns" 2>/dev/null
 	done
-	# Host veths of pods die with their netns; a stray one of ours is removed here.
 	rm -rf "$PL_PIN" 2>/dev/null
 	[ -n "$PL_TMP" ] && rm -rf "$PL_TMP"
 	[ $PL_FAILED -eq 0 ] || rc=1
