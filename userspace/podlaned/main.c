@@ -2,7 +2,9 @@
 /*
  * podlaned - podlane's node agent. Loads the datapath against the pinned maps, wires pods on
  * request from podlane-cni and answers podlanectl, over a SOCK_SEQPACKET unix socket (see
- * userspace/lib/api.h). One thread, one epoll loop, one request at a time.
+ * userspace/lib/api.h). Requests are served one at a time by one epoll loop on the main
+ * thread; beside it run only the etcd sync's threads (sync.c) and the host-veth reaper
+ * (endpoint.c), each with state of its own.
  *
  * Stopping the agent (SIGTERM/SIGINT, or a crash) never touches the datapath: programs stay
  * attached and maps pinned, so pods keep their traffic while podlaned restarts or is upgraded.
