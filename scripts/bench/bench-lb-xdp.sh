@@ -56,13 +56,7 @@ QP_DATA=30766		# qperf -ip: the port the tests themselves use
 IP3=30201		# iperf3
 
 svc_cgroup || die "cannot create a cgroup under $(cg2_mount)"
-OUT_NS=$(netns_add out) || die "cannot create the outside namespace"
-ip link add "$UPLINK" type veth peer name eth0 netns "$OUT_NS" || die "cannot create veth"
-on_cleanup "ip link del $UPLINK"
-ip addr add "$NODE_IP/24" dev "$UPLINK"
-ip link set "$UPLINK" up
-ip -n "$OUT_NS" addr add "$OUT_IP/24" dev eth0
-ip -n "$OUT_NS" link set eth0 up
+outside_setup "$UPLINK" "$NODE_IP" "$OUT_IP" || die "cannot create the uplink veth"
 ip netns exec "$OUT_NS" python3 "$SVC_TOOL" ethtool eth0 off >/dev/null ||
 	die "cannot turn transmit checksum offload off in the outside namespace"
 

@@ -31,13 +31,7 @@ UPLINK=plu$PL_ID
 CHI2_DF3=16.27		# chi-square, 3 degrees of freedom, p = 0.001
 
 svc_cgroup || skip_all "cannot create a cgroup under $(cg2_mount)"
-OUT_NS=$(netns_add out)
-ip link add "$UPLINK" type veth peer name eth0 netns "$OUT_NS" || skip_all "cannot create veth"
-on_cleanup "ip link del $UPLINK"
-ip addr add "$NODE_IP/24" dev "$UPLINK"
-ip link set "$UPLINK" up
-ip -n "$OUT_NS" addr add "$OUT_IP/24" dev eth0
-ip -n "$OUT_NS" link set eth0 up
+outside_setup "$UPLINK" "$NODE_IP" "$OUT_IP" || skip_all "cannot create the uplink veth"
 ip -n "$OUT_NS" route add "$EXT_IP/32" via "$NODE_IP"
 
 agent_start --cgroup "$SVC_CG" --uplink "$UPLINK"

@@ -33,6 +33,16 @@ svc_cgroup_remove() {
 }
 
 # in_cg <netns> <command...>: run a command in the test cgroup inside a pod's netns.
+# outside_setup <uplink> <node-ip> <out-ip>: the node's uplink, a veth whose other end is eth0
+# of a namespace outside the node (OUT_NS), both in one /24. Returns nonzero on failure.
+outside_setup() {
+	OUT_NS=$(netns_add out) || return 1
+	ip link add "$1" type veth peer name eth0 netns "$OUT_NS" || return 1
+	on_cleanup "ip link del $1"
+	ip addr add "$2/24" dev "$1" && ip link set "$1" up &&
+		ip -n "$OUT_NS" addr add "$3/24" dev eth0 && ip -n "$OUT_NS" link set eth0 up
+}
+
 in_cg() {
 	local ns=$1
 	shift

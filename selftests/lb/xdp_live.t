@@ -46,13 +46,7 @@ ok $? "--xdp-nodeport on without --uplink is refused (rc=$rc)"
 
 # ---- node, outside namespace, agent --------------------------------------------------
 svc_cgroup || skip_all "cannot create a cgroup under $(cg2_mount)"
-OUT_NS=$(netns_add out)
-ip link add "$UPLINK" type veth peer name eth0 netns "$OUT_NS" || skip_all "cannot create veth"
-on_cleanup "ip link del $UPLINK"
-ip addr add "$NODE_IP/24" dev "$UPLINK"
-ip link set "$UPLINK" up
-ip -n "$OUT_NS" addr add "$OUT_IP/24" dev eth0
-ip -n "$OUT_NS" link set eth0 up
+outside_setup "$UPLINK" "$NODE_IP" "$OUT_IP" || skip_all "cannot create the uplink veth"
 
 ethtool_ns() { ip netns exec "$1" python3 "$SVC_TOOL" ethtool "${@:2}"; }
 tx=$(ethtool_ns "$OUT_NS" eth0 off)

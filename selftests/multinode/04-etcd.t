@@ -60,7 +60,6 @@ svc_backend_local() {
 		jq -r '.services[0].service.backends[0].local'
 }
 frag_creates() { in_node "$1" awk '/^Ip: [0-9]/ { print $20 + $19 }' /proc/net/snmp; }
-stream_bytes() { awk '{ print $2 + 0 }' "$1" 2>/dev/null || echo 0; }
 
 # stall_watch <status> <out> <stop>: until <stop> exists (at most 60 s), the longest time in
 # ms the stream's byte count stood still, written to <out>.
@@ -201,15 +200,7 @@ run_mode() {
 
 	# A stream p1 -> p2 runs while node 3's agent dies and comes back.
 	st=$PL_TMP/stream
-	rm -f "$st".*
-	in_pod p2 python3 "$NETTOOL" stream-recv 5003 --status "$st.recv" --timeout 90 \
-		--ready "$st.ready" &
-	BG_PIDS+=($!)
-	poll 10 test -e "$st.ready"
-	in_pod p1 python3 "$NETTOOL" stream-send "${POD_IP[p2]}" 5003 --status "$st.send" \
-		--stop "$st.stop" --duration 90 &
-	BG_PIDS+=($!)
-	poll 10 eval '[ "$(stream_bytes "$st.recv")" -gt 0 ]'
+	stream_start p1 p2 "$st" 90
 	stall_watch "$st.recv" "$st.stall" "$st.stop" &
 	BG_PIDS+=($!)
 

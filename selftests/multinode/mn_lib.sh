@@ -269,3 +269,24 @@ node_forwarded() { in_node "$1" awk '/^Ip: [0-9]/ { print $7 }' /proc/net/snmp; 
 
 # node_drops <n> <reason>: node-wide drop count of a reason, from the status op.
 node_drops() { ctl_n "$1" status --json | jq -r --arg r "$2" '.drops[$r] // 0'; }
+
+# Streams ----------------------------------------------------------------------------------
+# stream_start <from-pod> <to-pod> <status-prefix> <seconds>: a bounded TCP stream (nettool,
+# port 5003) with status files <prefix>.recv and .send; touch <prefix>.stop to end it.
+# Returns once bytes arrive.
+stream_start() {
+	rm -f "$3".*
+	in_pod "$2" python3 "$NETTOOL" stream-recv 5003 --status "$3.recv" --timeout "$4" \
+		--ready "$3.ready" &
+	BG_PIDS+=($!)
+	poll 10 test -e "$3.ready" || return 1
+	in_pod "$1" python3 "$NETTOOL" stream-send "${POD_IP[$2]}" 5003 --status "$3.send" \
+		--stop "$3.stop" --duration "$4" &
+	BG_PIDS+=($!)
+	poll 10 stream_grows "$3.recv" 0
+}
+# stream_bytes <status-file>: bytes a nettool stream has moved so far.
+stream_bytes() { awk '{ print $2 + 0 }' "$1" 2>/dev/null || echo 0; }
+stream_grows() {	# stream_grows <status-file> <than>
+	[ "$(stream_bytes "$1")" -gt "$2" ]
+}

@@ -3,12 +3,6 @@
 # that mn_lib.sh built: three nodes with agents up and pods p1, p2, p3 (pN on node N).
 # cross_node_traffic <direct|vxlan> prints 20 TAP lines.
 
-# stream_bytes <status-file>: bytes a nettool stream has moved so far.
-stream_bytes() { awk '{ print $2 + 0 }' "$1" 2>/dev/null || echo 0; }
-stream_grows() {	# stream_grows <status-file> <than>
-	[ "$(stream_bytes "$1")" -gt "$2" ]
-}
-
 # A VXLAN packet (VNI 1) from the router, not from a node, carrying a pod source of node2.
 spoof_vxlan() {
 	ip netns exec "$(netns_name rtr)" python3 - "$1" "$2" "$3" <<'PY'
@@ -92,15 +86,7 @@ cross_node_traffic() {
 
 	# Restart node1's agent under a live TCP stream from p1 to p2.
 	st=$PL_TMP/stream
-	rm -f "$st.recv" "$st.send" "$st.stop"
-	in_pod p2 python3 "$NETTOOL" stream-recv 5003 --status "$st.recv" --timeout 60 \
-		--ready "$st.ready" &
-	BG_PIDS+=($!)
-	poll 10 test -e "$st.ready"
-	in_pod p1 python3 "$NETTOOL" stream-send "${POD_IP[p2]}" 5003 --status "$st.send" \
-		--stop "$st.stop" --duration 60 &
-	BG_PIDS+=($!)
-	poll 10 stream_grows "$st.recv" 0
+	stream_start p1 p2 "$st" 60
 	id0=$(bpftool -j map show pinned "$(node_pin 1)/podlane_nodes" | jq .id)
 	agent_down 1
 	before=$(stream_bytes "$st.recv")
