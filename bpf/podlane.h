@@ -101,6 +101,13 @@ struct endpoint_key {
 #define PODLANE_EP_F_LB_BACKEND	(1U << 1)	/* backend of a service the per-packet path
 						 * translates: tc_from_pod looks for replies
 						 * to put the frontend back on (lib/nat.h) */
+/*
+ * The pod end is ready for the XDP NodePort fast path (bpf/xdp_uplink.bpf.c): a frame XDP
+ * redirects to a host veth is delivered to the pod end only when that end's receive queue has
+ * NAPI (an XDP program on the pod's interface, or GRO enabled on it); otherwise the kernel
+ * drops it after the program returned. Without the flag the fast path leaves the flow to tc.
+ */
+#define PODLANE_EP_F_XDP_RX	(1U << 2)
 
 struct endpoint_value {
 	__u32	ifindex;	/* host-side veth: the endpoint id used by all other maps */
@@ -149,13 +156,24 @@ struct endpoint_meta {
 	char	ifname[PODLANE_IFNAME_LEN];	/* interface name inside the pod */
 	char	host_ifname[PODLANE_IFNAME_LEN];
 	struct podlane_addr addr;
-	__u64	netns_cookie;		/* netns inode number, to spot a reused path */
+	__u64	netns_cookie;		/* the netns's identity, to spot a reused path: */
+					/* PODLANE_NETNS_COOKIE(dev, inode) of its nsfs file */
 	__u64	created_ns;		/* CLOCK_REALTIME nanoseconds */
 	__u32	pod_ifindex;		/* ifindex inside the pod netns */
 	__u32	flags;			/* PODLANE_META_F_* */
 };
 
 #define PODLANE_META_F_IPAM_DELEGATED	(1U << 0)	/* address came from another IPAM plugin */
+
+/*
+ * A network namespace is its nsfs file's device and inode: the inode (the namespace's proc
+ * inum, 32 bits) in the low half, the device (major << 20 | minor, as the kernel's dev_t) in the
+ * high half. Records written before the device was kept have a zero high half and are matched
+ * by inode alone.
+ */
+#define PODLANE_NETNS_COOKIE(dev, ino)	((__u64)(__u32)(dev) << 32 | (__u32)(ino))
+#define PODLANE_NETNS_INO(cookie)	((__u32)(cookie))
+#define PODLANE_NETNS_DEV(cookie)	((__u32)((cookie) >> 32))
 
 /* podlane_events (ring buffer): one record per dropped packet, read by `podlanectl monitor`. */
 enum podlane_event_type {
@@ -431,6 +449,9 @@ enum lb_stat {
 	PODLANE_LB_CT_STALE		= 14,	/* tracked backend endpoint gone: re-chosen */
 	PODLANE_LB_REPLY_STACK		= 15,	/* reply translated, FIB gave no direct route:
 						 * handed to the host stack */
+	PODLANE_LB_XDP_FAST		= 16,	/* a tracked flow's packet translated and
+						 * redirected by XDP (also counted as
+						 * NAT_CT_HIT, as the same packet in tc) */
 };
 #define PODLANE_LB_STAT_SLOTS	32
 
@@ -621,6 +642,23 @@ struct node_value {
 _Static_assert(sizeof(struct node_key) == 8, "node_key layout");
 _Static_assert(sizeof(struct node_value) == 16, "node_value layout");
 
+/*
+ * podlane_remote: a pod IP on another node (IPv4, network order) -> that node. Created and
+ * pinned by podlaned's control-plane sync (only with --etcd-endpoints, sized by
+ * --max-remote-endpoints) and written by it alone; no BPF program reads it yet. Policy and
+ * pressure-aware load balancing will: the first reader declares it in lib/maps.h with this
+ * layout. gen is the full resync that last confirmed the entry; entries of older generations
+ * are swept after a resync.
+ */
+#define PODLANE_REMOTE_MAP	"podlane_remote"
+
+struct remote_endpoint {
+	__be32	node_ip;
+	__u32	gen;
+};
+
+_Static_assert(sizeof(struct remote_endpoint) == 8, "remote_endpoint layout");
+
 /* ---- end of pods on other nodes ---- */
 
 #ifndef __bpf__
@@ -653,18 +691,5 @@ static inline const char *podlane_drop_name(int reason)
 	return NULL;
 }
 #endif
-
-/*
- * ---- XDP NodePort fast path (bpf/xdp_uplink.bpf.c) ---------------------------------------
- * A frame XDP redirects to a host veth is delivered to the pod end only when that end's
- * receive queue has NAPI (an XDP program on the pod's interface, or GRO enabled on it);
- * otherwise the kernel drops it after the program returned. The agent sets this flag on an
- * endpoint once it has made the pod end ready; without it the fast path leaves the flow to tc.
- */
-#define PODLANE_EP_F_XDP_RX		(1U << 2)
-
-/* podlane_lbstat slot: a tracked flow's packet translated and redirected by XDP (it also
- * counts as PODLANE_LB_NAT_CT_HIT, like the same packet translated in tc). */
-#define PODLANE_LB_XDP_FAST		16
 
 #endif /* PODLANE_H */
