@@ -69,27 +69,30 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
-$(OUTPUT)/obj/%.o: userspace/%.c $(LIB_HDRS)
+# -MMD: every object also depends on the headers it includes (build/obj/**/*.d).
+$(OUTPUT)/obj/%.o: userspace/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(OUTPUT)/libpodlane.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# One rule per binary: every .c in its folder plus the shared library.
+# One rule per binary: every .c under its folder (podlaned has one subfolder per layer, see
+# userspace/podlaned/README) plus the shared library.
 define bin_rule
-$(1)_OBJS := $$(patsubst userspace/%.c,$(OUTPUT)/obj/%.o,$$(wildcard $$($(1)_DIR)/*.c))
-$(OUTPUT)/obj/$$(patsubst userspace/%,%,$$($(1)_DIR))/%.o: $$(wildcard $$($(1)_DIR)/*.h)
+$(1)_OBJS := $$(patsubst userspace/%.c,$(OUTPUT)/obj/%.o,$$(shell find $$($(1)_DIR) -name '*.c'))
 $(OUTPUT)/$(1): $$($(1)_OBJS) $(OUTPUT)/libpodlane.a
 	$$(call msg,BINARY,$$@)
 	$$(Q)$$(CC) $$(CFLAGS) $$^ $$(LDLIBS) -o $$@
 endef
 $(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
 
-# The agent embeds the BPF skeletons and serves metrics over HTTP (libmicrohttpd).
+# The agent embeds the BPF skeletons and serves metrics over HTTP (libmicrohttpd). Its
+# includes name the layer: #include "core/agent.h".
 $(podlaned_OBJS): $(SKELS)
+$(podlaned_OBJS): CPPFLAGS += -Iuserspace/podlaned
 $(OUTPUT)/podlaned: LDLIBS += -lmicrohttpd -lcurl -lpthread
 
 $(OUTPUT)/selftests/%: selftests/bpf/%.c $(SKELS) $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
@@ -118,6 +121,8 @@ demo: all
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+-include $(shell find $(OUTPUT)/obj -name '*.d' 2>/dev/null)
 
 # ---- podlane.ko and the Debian 6.1 test guest (kmod/, scripts/guest/, selftests/guest/) ------
 # `make kmod` builds $(OUTPUT)/podlane.ko against KDIR through the top-level Kbuild; the sources

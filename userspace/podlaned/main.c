@@ -3,8 +3,11 @@
  * podlaned - podlane's node agent. Loads the datapath against the pinned maps, wires pods on
  * request from podlane-cni and answers podlanectl, over a SOCK_SEQPACKET unix socket (see
  * userspace/lib/api.h). Requests are served one at a time by one epoll loop on the main
- * thread; beside it run only the etcd sync's threads (sync.c) and the host-veth reaper
- * (endpoint.c), each with state of its own.
+ * thread; beside it run only the etcd sync's threads (sync/) and the host-veth reaper
+ * (endpoint/reaper.c), each with state of its own.
+ *
+ * This file is the composition root: options, the order in which the layers open and close
+ * (userspace/podlaned/README), and the event loop. The layers below never call up into it.
  *
  * Stopping the agent (SIGTERM/SIGINT, or a crash) never touches the datapath: programs stay
  * attached and maps pinned, so pods keep their traffic while podlaned restarts or is upgraded.
@@ -29,12 +32,20 @@
 #include <sys/un.h>
 #include <bpf/libbpf.h>
 
-#include "agent.h"
+#include "acct/acct.h"
 #include "api.h"
+#include "api/api.h"
+#include "core/agent.h"
+#include "core/fs.h"
+#include "core/loop.h"
+#include "datapath/datapath.h"
+#include "datapath/eps.h"
+#include "datapath/loader.h"
+#include "endpoint/endpoint.h"
+#include "lb/lb.h"
 #include "log.h"
-#include "nodes.h"
-#include "service.h"
-#include "sync.h"
+#include "nodes/nodes.h"
+#include "sync/sync.h"
 
 /*
  * A runtime may start many pods at once, each running podlane-cni. Clients beyond the slots
@@ -44,11 +55,21 @@
 #define LISTEN_BACKLOG		1024
 #define CLIENT_TIMEOUT_SEC	30
 
+/* What an epoll event is about: data.ptr points at one of these. */
+enum ev_kind { EV_SIGNAL, EV_LISTEN, EV_TICK, EV_METRICS, EV_SYNC, EV_CLIENT };
+
+struct ev_source {
+	enum ev_kind kind;
+};
+
 struct client {
+	struct ev_source src;	/* EV_CLIENT: first, so the event's pointer is the client's */
 	int fd;
 	time_t since;
 };
 
+static struct ev_source ev_signal = { EV_SIGNAL }, ev_listen = { EV_LISTEN },
+	ev_tick = { EV_TICK }, ev_metrics = { EV_METRICS }, ev_sync = { EV_SYNC };
 static struct client clients[MAX_CLIENTS];
 static int listen_fd = -1;
 static bool accept_paused;
@@ -102,7 +123,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	va_list copy;
 	int n;
 
-	if (datapath_quiet_libbpf && !log_enabled(LOG_LVL_DEBUG))
+	if (loader_quiet_libbpf && !log_enabled(LOG_LVL_DEBUG))
 		return 0;
 	if (level != LIBBPF_WARN && !log_enabled(LOG_LVL_DEBUG))
 		return 0;
@@ -116,26 +137,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		line[--n] = '\0';
 	log_msg(level == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_DEBUG, "libbpf: %s", line);
 	return n;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX], *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* 1 when a live agent accepts connections on path, 0 when nobody does. */
@@ -227,28 +228,13 @@ static int lock_state_dir(const char *state_dir)
 	return fd;
 }
 
-static void record_uplink(struct agent *a)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/uplink", a->state_dir);
-	f = fopen(path, "we");
-	if (!f) {
-		log_warn("failed to record uplink path=%s err=\"%s\"", path, strerror(errno));
-		return;
-	}
-	fprintf(f, "%s\n", a->uplink);
-	fclose(f);
-}
-
 static void client_close(int epfd, struct client *c)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	if (accept_paused) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ev_listen };
 
 		if (!epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev))
 			accept_paused = false;
@@ -279,7 +265,7 @@ static void client_accept(int epfd, int lfd)
 		/* A reply may be as large as the protocol allows; the default buffer is smaller. */
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-		ev.data.u32 = i + 2;
+		ev.data.ptr = &clients[i].src;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
 			continue;
@@ -332,7 +318,7 @@ static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
 			reply = api_error(PODLANE_ERR_DECODE, "request is not valid JSON",
 					  json_tokener_error_desc(jerr));
 		} else {
-			reply = ops_handle(a, req);
+			reply = api_handle(a, req);
 			json_object_put(req);
 		}
 	}
@@ -342,53 +328,41 @@ static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
 }
 
 /*
- * The accounting tick (acct.c: samples, rates, hints once a second) and the metrics server
- * (metrics.c: libmicrohttpd's own epoll fd, run from this loop so requests are served on
- * this thread). Event ids far above the client slots.
+ * The accounting tick (acct/: samples, rates, hints once a second) and the metrics server
+ * (api/metrics.c: libmicrohttpd's own epoll fd, run from this loop so requests are served on
+ * this thread).
  */
-#define EV_TICK		0xffff0000U
-#define EV_METRICS	0xffff0001U
-#define EV_SYNC		0xffff0002U	/* sync.c: store events to apply, snapshots */
-
 static int tick_timer_add(struct agent *a, int epfd)
 {
 	struct itimerspec its = { .it_interval.tv_sec = 1, .it_value.tv_sec = 1 };
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_TICK };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ev_tick };
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 
 	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) ||
 	    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev))
 		log_warn("failed to start the accounting timer err=\"%s\"", strerror(errno));
-	ev.data.u32 = EV_METRICS;
+	ev.data.ptr = &ev_metrics;
 	if (metrics_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, metrics_fd(a), &ev))
 		log_warn("failed to watch the metrics server err=\"%s\"", strerror(errno));
 	acct_tick(a);
 	return fd;
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void tick_event(struct agent *a, int tfd, uint32_t id)
+static void tick_event(struct agent *a, int tfd, enum ev_kind kind)
 {
 	uint64_t expirations;
 	__u64 t0 = mono_ns();
 
-	if (id == EV_TICK) {
+	if (kind == EV_TICK) {
 		if (read(tfd, &expirations, sizeof(expirations)) < 0)
 			return;
 		acct_tick(a);
-		sync_loop_time(a, LOOP_ACCT, mono_ns() - t0);
+		loop_time(a, LOOP_ACCT, mono_ns() - t0);
 		t0 = mono_ns();
 	}
 	/* Also on the tick: MHD times idle connections out only when it runs. */
 	metrics_run(a);
-	sync_loop_time(a, LOOP_METRICS, mono_ns() - t0);
+	loop_time(a, LOOP_METRICS, mono_ns() - t0);
 }
 
 static int serve(struct agent *a, int lfd)
@@ -411,13 +385,15 @@ static int serve(struct agent *a, int lfd)
 	for (i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
 	listen_fd = lfd;
+	for (i = 0; i < MAX_CLIENTS; i++)
+		clients[i].src.kind = EV_CLIENT;
 	ev.events = EPOLLIN;
-	ev.data.u32 = 0;
+	ev.data.ptr = &ev_signal;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.u32 = 1;
+	ev.data.ptr = &ev_listen;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
 	tfd = tick_timer_add(a, epfd);
-	ev.data.u32 = EV_SYNC;
+	ev.data.ptr = &ev_sync;
 	if (sync_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, sync_fd(a), &ev))
 		log_warn("failed to watch the etcd sync err=\"%s\"", strerror(errno));
 
@@ -431,26 +407,36 @@ static int serve(struct agent *a, int lfd)
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			uint32_t id = events[i].data.u32;
+			struct ev_source *src = events[i].data.ptr;
+			struct client *c = (struct client *)src;
+			struct signalfd_siginfo si;
 
-			if (id == 0) {
-				struct signalfd_siginfo si;
-
+			switch (src->kind) {
+			case EV_SIGNAL:
 				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					log_info("stopping, datapath stays in place signal=%s",
 						 strsignal(si.ssi_signo));
 					goto out;
 				}
-			} else if (id == 1) {
+				break;
+			case EV_LISTEN:
 				client_accept(epfd, lfd);
-			} else if (id == EV_SYNC) {
+				break;
+			case EV_SYNC:
 				sync_run(a);
-			} else if (id == EV_TICK || id == EV_METRICS) {
-				tick_event(a, tfd, id);
-			} else if (clients[id - 2].fd >= 0) {
+				break;
+			case EV_TICK:
+			case EV_METRICS:
+				tick_event(a, tfd, src->kind);
+				break;
+			case EV_CLIENT:
+				/* Closed by an earlier event of this batch: nothing left to do. */
+				if (c->fd < 0)
+					break;
 				t0 = mono_ns();
-				client_serve(a, epfd, &clients[id - 2], buf);
-				sync_loop_time(a, LOOP_CLIENT, mono_ns() - t0);
+				client_serve(a, epfd, c, buf);
+				loop_time(a, LOOP_CLIENT, mono_ns() - t0);
+				break;
 			}
 		}
 		/* A client that connects and never sends must not hold a slot forever. */
@@ -460,7 +446,7 @@ static int serve(struct agent *a, int lfd)
 				client_close(epfd, &clients[i]);
 		t0 = mono_ns();
 		service_tick(a);
-		sync_loop_time(a, LOOP_SERVICE, mono_ns() - t0);
+		loop_time(a, LOOP_SERVICE, mono_ns() - t0);
 	}
 out:
 	for (i = 0; i < MAX_CLIENTS; i++)
@@ -537,7 +523,6 @@ int main(int argc, char **argv)
 		.max_endpoints = PODLANE_MAX_ENDPOINTS,
 		.drop_events = true,
 		.accounting = true,
-		.from_uplink_fd = -1,
 	};
 	const char *log_file = NULL;
 	struct sync_opts sync_opts;
@@ -668,9 +653,7 @@ int main(int argc, char **argv)
 				  a.socket_path);
 			return 1;
 		}
-		/* Accounting pins first: the datapath's uninstall removes the pin directory. */
-		err = acct_uninstall(a.pin_root);
-		err = nodes_uninstall(a.state_dir) ?: err;
+		err = nodes_uninstall(a.state_dir);
 		return datapath_uninstall(a.pin_root, a.uplink, a.state_dir) || err ? 1 : 0;
 	}
 
@@ -690,13 +673,11 @@ int main(int argc, char **argv)
 		log_error("failed to open rtnetlink socket: %s", strerror(-err));
 		goto fail;
 	}
-	if (datapath_open(&a))
+	/* Bottom layer first; each open may use the ones before it. */
+	if (loop_open(&a) || datapath_open(&a) || eps_open(&a))
 		goto fail;
-	if (a.uplink) {
-		if (datapath_attach_uplink(&a))
-			goto fail;
-		record_uplink(&a);
-	}
+	if (a.uplink && datapath_attach_uplink(&a))
+		goto fail;
 	endpoint_reconcile(&a);
 	if (nodes_open(&a))
 		goto fail;
@@ -735,8 +716,10 @@ out:
 	metrics_close(&a);
 	acct_close(&a);
 	nodes_close(&a);
-	datapath_close(&a);
 	endpoint_reaper_stop();
+	eps_close(&a);
+	datapath_close(&a);
+	loop_close(&a);
 	nl_close(&a.nl);
 	close(lock_fd);
 	return err;

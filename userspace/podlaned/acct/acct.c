@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * acct.c - per-pod accounting in podlaned: loads bpf/sched_acct.bpf.c and
+ * acct/acct.c - per-pod accounting in podlaned: loads bpf/sched_acct.bpf.c and
  * bpf/cgroup_skb_acct.bpf.c against the pin root, ties each endpoint to its pod's cgroups,
  * and once a second (ACCT_TICK_MS) gathers what every pod used:
  *
@@ -14,7 +14,7 @@
  * same kernel figures (cpu.stat usage_usec) and run-queue wait and traffic are not known.
  *
  * The tie is found without the runtime's help: the processes whose network namespace is the
- * endpoint's (its netns inode, endpoint_meta.netns_cookie), and their cgroups in
+ * endpoint's (the netns inode in endpoint_meta.netns_cookie), and their cgroups in
  * /proc/<pid>/cgroup. A pod's cgroup is the deepest one that holds all of them (a pod's
  * containers sit in sibling cgroups below the pod's). Processes in the root cgroup are left
  * out: a tool entering the netns (ip netns exec) must not make the whole node one pod.
@@ -38,29 +38,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent.h"
-#include "acct.h"
+#include "acct/acct.h"
+#include "core/agent.h"
+#include "core/loop.h"
+#include "datapath/eps.h"
 #include "log.h"
-#include "sched_acct.skel.h"
-#include "cgroup_skb_acct.skel.h"
-
-static const char *const skb_link_names[2] = { "acct_skb_ingress", "acct_skb_egress" };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 const char *acct_source(const struct acct *ac)
 {
@@ -145,207 +127,6 @@ static void module_lost(struct acct *ac, int err)
 	memset(&ac->modver, 0, sizeof(ac->modver));
 }
 
-/* ---- BPF ---- */
-
-static int link_path(const char *pin_root, const char *name, char *buf, size_t len)
-{
-	return snprintf(buf, len, "%s/links/%s", pin_root, name) >= (int)len ? -ENAMETOOLONG : 0;
-}
-
-/*
- * Adopt the pinned link of a previous run and put the new program in it, or attach and pin.
- * One attachment per pin root, whatever the number of restarts.
- */
-static int attach_skb(struct agent *a, struct acct *ac, int i, struct bpf_program *prog)
-{
-	char path[PATH_MAX];
-	struct bpf_link *l;
-	int err, cg_fd;
-
-	err = link_path(a->pin_root, skb_link_names[i], path, sizeof(path));
-	if (err)
-		return err;
-	/* Only ask libbpf when there is a pin: it warns about a missing one. */
-	l = access(path, F_OK) ? NULL : bpf_link__open(path);
-	if (l) {
-		err = bpf_link__update_program(l, prog);
-		if (!err) {
-			ac->skb_links[i] = l;
-			ac->skb_adopted[i] = true;
-			return 0;
-		}
-		/* Its cgroup is gone or it was detached: replace it. */
-		log_warn("pinned link unusable, attaching anew path=%s err=\"%s\"", path,
-			 strerror(-err));
-		bpf_link__unpin(l);
-		bpf_link__destroy(l);
-	}
-	cg_fd = open(ac->cg2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg_fd < 0)
-		return -errno;
-	l = bpf_program__attach_cgroup(prog, cg_fd);
-	err = l ? 0 : -errno;
-	close(cg_fd);
-	if (err)
-		return err;
-	err = bpf_link__pin(l, path);
-	if (err) {
-		bpf_link__destroy(l);
-		return err;
-	}
-	ac->skb_links[i] = l;
-	return 0;
-}
-
-/* One pass of the task iterator: charges every live task's growth. One reader at a time. */
-static void iterate(struct acct *ac)
-{
-	char buf[64];
-	int fd;
-
-	if (!ac->bpf)
-		return;
-	fd = bpf_iter_create(bpf_link__fd(ac->sched->links.acct_iter_tasks));
-	if (fd < 0) {
-		log_warn("failed to create task iterator: %s", strerror(errno));
-		return;
-	}
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
-}
-
-static int bpf_open(struct agent *a, struct acct *ac)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->pin_root);
-	char path[PATH_MAX];
-	int err, i;
-
-	snprintf(path, sizeof(path), "%s/links", a->pin_root);
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		log_warn("failed to create link directory '%s': %s", path, strerror(errno));
-		return -errno;
-	}
-	ac->sched = sched_acct__open_opts(&opts);
-	if (!ac->sched) {
-		err = -errno;
-		log_warn("failed to open BPF object 'sched_acct': %s", strerror(errno));
-		return err;
-	}
-	err = sched_acct__load(ac->sched);
-	if (err) {
-		log_warn("failed to load BPF object 'sched_acct': %s", strerror(-err));
-		return err;
-	}
-	ac->sched->links.acct_iter_tasks =
-		bpf_program__attach_iter(ac->sched->progs.acct_iter_tasks, NULL);
-	if (!ac->sched->links.acct_iter_tasks) {
-		err = -errno;
-		log_warn("failed to attach program 'acct_iter_tasks': %s", strerror(errno));
-		return err;
-	}
-	ac->sched->links.acct_task_free = bpf_program__attach(ac->sched->progs.acct_task_free);
-	if (!ac->sched->links.acct_task_free) {
-		err = -errno;
-		log_warn("failed to attach program 'acct_task_free': %s", strerror(errno));
-		return err;
-	}
-
-	ac->skb = cgroup_skb_acct__open_opts(&opts);
-	if (!ac->skb) {
-		err = -errno;
-		log_warn("failed to open BPF object 'cgroup_skb_acct': %s", strerror(errno));
-		return err;
-	}
-	err = cgroup_skb_acct__load(ac->skb);
-	if (err) {
-		log_warn("failed to load BPF object 'cgroup_skb_acct': %s", strerror(-err));
-		return err;
-	}
-	for (i = 0; i < 2; i++) {
-		struct bpf_program *p = i ? ac->skb->progs.acct_skb_egress :
-					    ac->skb->progs.acct_skb_ingress;
-
-		err = attach_skb(a, ac, i, p);
-		if (err) {
-			log_warn("failed to attach program '%s' to cgroup '%s': %s",
-				 skb_link_names[i], ac->cg2_mount, strerror(-err));
-			return err;
-		}
-	}
-	ac->cgacct_fd = bpf_map__fd(ac->sched->maps.podlane_cgacct);
-	ac->cgerrs_fd = bpf_map__fd(ac->sched->maps.podlane_cgerrs);
-	/* One buffer for both maps' per-CPU values. */
-	_Static_assert(sizeof(struct cgroup_acct) >= sizeof(struct cgroup_acct_errors),
-		       "vals holds either value");
-	ac->vals = calloc(ac->ncpus, sizeof(struct cgroup_acct));
-	if (!ac->vals)
-		return -ENOMEM;
-	ac->bpf = true;
-	/* Tasks born before now are charged from the first iteration on: run it right away. */
-	iterate(ac);
-	log_info("accounting programs attached cgroup2=%s skb_links=%s", ac->cg2_mount,
-		 ac->skb_adopted[0] && ac->skb_adopted[1] ? "adopted" : "new");
-	return 0;
-}
-
-static void bpf_close(struct acct *ac)
-{
-	int i;
-
-	/* Closing leaves the pinned cgroup links attached: they outlive the agent. */
-	for (i = 0; i < 2; i++) {
-		bpf_link__destroy(ac->skb_links[i]);
-		ac->skb_links[i] = NULL;
-	}
-	cgroup_skb_acct__destroy(ac->skb);
-	sched_acct__destroy(ac->sched);
-	ac->skb = NULL;
-	ac->sched = NULL;
-	ac->bpf = false;
-}
-
-/* Detach the pinned cgroup links and remove the accounting pins. */
-static int remove_pins(const char *pin_root, bool maps)
-{
-	static const char *const map_names[] = { "podlane_cgacct", "podlane_cgerrs" };
-	char path[PATH_MAX];
-	struct bpf_link *l;
-	int err = 0, i;
-
-	for (i = 0; i < 2; i++) {
-		if (link_path(pin_root, skb_link_names[i], path, sizeof(path)) ||
-		    access(path, F_OK))
-			continue;
-		l = bpf_link__open(path);
-		if (!l)
-			continue;
-		/* Unpinning drops the last reference once our fd closes: the link detaches. */
-		if (bpf_link__unpin(l)) {
-			err = -errno;
-			log_error("failed to remove pin '%s': %s", path, strerror(errno));
-		} else {
-			log_info("detached accounting program prog=%s", skb_link_names[i]);
-		}
-		bpf_link__destroy(l);
-	}
-	snprintf(path, sizeof(path), "%s/links", pin_root);
-	rmdir(path);	/* others may keep links there: only when empty */
-	for (i = 0; maps && i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_root, map_names[i]);
-		if (unlink(path) && errno != ENOENT) {
-			err = -errno;
-			log_error("failed to remove pin '%s': %s", path, strerror(errno));
-		}
-	}
-	return err;
-}
-
-int acct_uninstall(const char *pin_root)
-{
-	return remove_pins(pin_root, true);
-}
-
 int acct_open(struct agent *a)
 {
 	struct acct *ac = calloc(1, sizeof(*ac));
@@ -386,7 +167,7 @@ int acct_open(struct agent *a)
 
 	if (!a->accounting) {
 		/* Off means no kernel hooks at all, also none a previous run left pinned. */
-		remove_pins(a->pin_root, false);
+		acct_bpf_off(a);
 		log_info("accounting programs off (--no-accounting) source=%s", acct_source(ac));
 		return 0;
 	}
@@ -394,10 +175,10 @@ int acct_open(struct agent *a)
 		log_warn("no cgroup v2 hierarchy mounted: per-cgroup accounting is off");
 		return 0;
 	}
-	if (bpf_open(a, ac)) {
+	if (acct_bpf_open(a, ac)) {
 		log_warn("accounting programs not loaded, CPU from cpu.stat, no run-queue or "
 			 "traffic figures");
-		bpf_close(ac);
+		acct_bpf_close(ac);
 	}
 	return 0;
 }
@@ -409,7 +190,7 @@ void acct_close(struct agent *a)
 
 	if (!ac)
 		return;
-	bpf_close(ac);
+	acct_bpf_close(ac);
 	free(ac->vals);
 	pl_genl_close(&ac->genl);
 	if (ac->cg2_fd >= 0)
@@ -423,7 +204,7 @@ void acct_close(struct agent *a)
 
 /* ---- pods: follow the endpoint map ---- */
 
-static struct acct_pod *pod_find(struct acct *ac, __u32 ifindex)
+struct acct_pod *acct_pod_find(struct acct *ac, __u32 ifindex)
 {
 	size_t i;
 
@@ -436,7 +217,7 @@ static struct acct_pod *pod_find(struct acct *ac, __u32 ifindex)
 static int sync_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 {
 	struct acct *ac = data;
-	struct acct_pod *p = pod_find(ac, ifindex), *n;
+	struct acct_pod *p = acct_pod_find(ac, ifindex), *n;
 
 	/* A reused ifindex with another container is a new pod. */
 	if (p && (strcmp(p->meta.container_id, meta->container_id) ||
@@ -468,7 +249,7 @@ static void pods_sync(struct agent *a, struct acct *ac)
 
 	for (i = 0; i < ac->npods; i++)
 		ac->pods[i].present = false;
-	endpoint_walk(a, sync_cb, ac);
+	eps_walk(a, sync_cb, ac);
 	for (i = 0; i < ac->npods;) {
 		if (ac->pods[i].present) {
 			i++;
@@ -580,7 +361,7 @@ static void tie_refresh(struct acct *ac)
 		if (sscanf(link, "net:[%llu]", &ino) != 1)
 			continue;
 		for (i = 0; i < ac->npods; i++)
-			if (ac->pods[i].meta.netns_cookie == ino)
+			if (PODLANE_NETNS_INO(ac->pods[i].meta.netns_cookie) == ino)
 				scan_pid_cgroups(ac, de->d_name, &ac->pods[i]);
 	}
 	closedir(d);
@@ -886,11 +667,11 @@ static void map_walk(struct acct *ac, bool gc)
 }
 
 /* Bring the pods' cumulative counters up to this moment (the API calls it before answering). */
-static void refresh_counters(struct acct *ac)
+void acct_refresh(struct acct *ac)
 {
 	size_t i;
 
-	iterate(ac);
+	acct_bpf_iterate(ac);
 	for (i = 0; ac->bpf && i < ac->npods; i++)
 		pod_read_bpf(ac, &ac->pods[i]);
 }
@@ -898,7 +679,7 @@ static void refresh_counters(struct acct *ac)
 void acct_refresh_counters(struct agent *a)
 {
 	if (a->acct)
-		refresh_counters(a->acct);
+		acct_refresh(a->acct);
 }
 
 static double rate(uint64_t now, uint64_t before, double dt)
@@ -927,7 +708,7 @@ void acct_tick(struct agent *a)
 		module_probe(ac);
 		ac->module_retry_ns = now + 30000000000ULL;
 	}
-	refresh_counters(ac);
+	acct_refresh(ac);
 	for (i = 0; i < ac->npods; i++)
 		pod_read_kernel(ac, &ac->pods[i]);
 	node_read(ac);
@@ -970,7 +751,7 @@ void acct_tick(struct agent *a)
 	hints_compute(ac, dt);
 	ac->last_tick_ns = now;
 	ac->seq++;
-	ac->updated_ns = real_ns();
+	ac->updated_ns = clock_ns(CLOCK_REALTIME);
 	ac->tick_us = (mono_ns() - t0) / 1e3;
 }
 
@@ -980,179 +761,3 @@ void acct_endpoint_changed(struct agent *a)
 		a->acct->tie_due = true;
 }
 
-/* ---- API ---- */
-
-static struct json_object *psi_json(const struct pl_psi *psi)
-{
-	static const char *const names[PL_PSI_NR] = { "cpu", "memory", "io" };
-	struct json_object *o = json_object_new_object();
-	int i;
-
-	for (i = 0; i < PL_PSI_NR; i++) {
-		struct json_object *r;
-
-		if (!psi[i].valid)
-			continue;
-		r = json_object_new_object();
-		json_object_object_add(r, "some_avg10", json_object_new_double(psi[i].some_avg[0]));
-		json_object_object_add(r, "some_avg60", json_object_new_double(psi[i].some_avg[1]));
-		json_object_object_add(r, "some_avg300",
-				       json_object_new_double(psi[i].some_avg[2]));
-		json_object_object_add(r, "some_total_us",
-				       json_object_new_int64(psi[i].some_total_us));
-		if (psi[i].has_full) {
-			json_object_object_add(r, "full_avg10",
-					       json_object_new_double(psi[i].full_avg[0]));
-			json_object_object_add(r, "full_total_us",
-					       json_object_new_int64(psi[i].full_total_us));
-		}
-		json_object_object_add(o, names[i], r);
-	}
-	return o;
-}
-
-void acct_status(struct agent *a, struct json_object *o)
-{
-	struct acct *ac = a->acct;
-	struct json_object *s = json_object_new_object(), *m;
-
-	json_object_object_add(o, "accounting", s);
-	if (!ac) {
-		json_object_object_add(s, "enabled", json_object_new_boolean(0));
-		return;
-	}
-	json_object_object_add(s, "enabled", json_object_new_boolean(ac->bpf));
-	json_object_object_add(s, "source", json_object_new_string(acct_source(ac)));
-	json_object_object_add(s, "cpu_source", json_object_new_string(ac->bpf ? "bpf" :
-							acct_source(ac)));
-	json_object_object_add(s, "traffic_source", json_object_new_string(ac->bpf ? "bpf" :
-								       "none"));
-	json_object_object_add(s, "memory_source",
-			       json_object_new_string(acct_memory_source(ac)));
-	json_object_object_add(s, "psi_source", json_object_new_string(acct_psi_source(ac)));
-	json_object_object_add(s, "cgroup2", ac->cg2 ? json_object_new_string(ac->cg2_mount) :
-				NULL);
-	json_object_object_add(s, "memcg_v1", ac->memcg_v1 ?
-			       json_object_new_string(ac->memcg_v1_mount) : NULL);
-	json_object_object_add(s, "psi_node", json_object_new_boolean(ac->psi_node ||
-								     ac->module));
-	json_object_object_add(s, "psi_cgroup", json_object_new_boolean(ac->psi_cgroup));
-	json_object_object_add(s, "skb_links", json_object_new_string(
-		!ac->bpf ? "none" : ac->skb_adopted[0] && ac->skb_adopted[1] ? "adopted" : "new"));
-	json_object_object_add(s, "map_entries", json_object_new_int64(ac->map_entries));
-	json_object_object_add(s, "gc_deleted", json_object_new_int64(ac->gc_deleted));
-	json_object_object_add(s, "tick_us", json_object_new_int64((int64_t)ac->tick_us));
-	json_object_object_add(s, "tie_us", json_object_new_int64((int64_t)ac->tie_us));
-	m = json_object_new_object();
-	json_object_object_add(m, "present", json_object_new_boolean(ac->module));
-	if (ac->module) {
-		json_object_object_add(m, "version", json_object_new_int(ac->modver.version));
-		json_object_object_add(m, "features",
-				       json_object_new_int64(ac->modver.features));
-		json_object_object_add(m, "kernel",
-				       json_object_new_string(ac->modver.kernel_release));
-	}
-	json_object_object_add(s, "module", m);
-	m = json_object_new_object();
-	json_object_object_add(m, "full_sched", json_object_new_int64(ac->errs.full_sched));
-	json_object_object_add(m, "full_skb", json_object_new_int64(ac->errs.full_skb));
-	json_object_object_add(m, "task_state", json_object_new_int64(ac->errs.task_state));
-	json_object_object_add(s, "errors", m);
-}
-
-void acct_endpoint_fields(struct agent *a, __u32 ifindex, struct json_object *ep)
-{
-	struct acct_pod *p = a->acct ? pod_find(a->acct, ifindex) : NULL;
-
-	if (!p || !p->tied) {
-		json_object_object_add(ep, "cgroup", NULL);
-		json_object_object_add(ep, "cgroup_id", NULL);
-		return;
-	}
-	json_object_object_add(ep, "cgroup", json_object_new_string(p->cgroup));
-	json_object_object_add(ep, "cgroup_id", json_object_new_int64(p->cgroup_id));
-	json_object_object_add(ep, "memcg_v1", p->memcg_v1[0] ?
-			       json_object_new_string(p->memcg_v1) : NULL);
-	json_object_object_add(ep, "processes", json_object_new_int(p->nprocs));
-}
-
-static struct json_object *pod_json(struct acct *ac, struct acct_pod *p)
-{
-	struct json_object *o = json_object_new_object(), *r;
-
-	json_object_object_add(o, "container_id", json_object_new_string(p->meta.container_id));
-	json_object_object_add(o, "network", json_object_new_string(p->meta.network));
-	json_object_object_add(o, "ifname", json_object_new_string(p->meta.ifname));
-	json_object_object_add(o, "host_ifname", json_object_new_string(p->meta.host_ifname));
-	json_object_object_add(o, "ifindex", json_object_new_int64(p->ifindex));
-	json_object_object_add(o, "ip", json_object_new_string(p->ip));
-	json_object_object_add(o, "netns", json_object_new_string(p->meta.netns));
-	json_object_object_add(o, "cgroup", p->tied ? json_object_new_string(p->cgroup) : NULL);
-	json_object_object_add(o, "cgroup_id", p->tied ? json_object_new_int64(p->cgroup_id) :
-			       NULL);
-	json_object_object_add(o, "processes", json_object_new_int(p->nprocs));
-	json_object_object_add(o, "cpu_seconds", json_object_new_double(p->total.cpu_ns / 1e9));
-	json_object_object_add(o, "cpu_ns", json_object_new_int64(p->total.cpu_ns));
-	if (ac->bpf) {
-		json_object_object_add(o, "runq_wait_seconds",
-				       json_object_new_double(p->total.runq_wait_ns / 1e9));
-		json_object_object_add(o, "runq_waits", json_object_new_int64(p->total.runq_waits));
-		json_object_object_add(o, "rx_packets", json_object_new_int64(p->total.rx_packets));
-		json_object_object_add(o, "rx_bytes", json_object_new_int64(p->total.rx_bytes));
-		json_object_object_add(o, "tx_packets", json_object_new_int64(p->total.tx_packets));
-		json_object_object_add(o, "tx_bytes", json_object_new_int64(p->total.tx_bytes));
-	}
-	json_object_object_add(o, "memory_bytes", p->has_memory ?
-			       json_object_new_int64(p->memory_bytes) : NULL);
-	json_object_object_add(o, "memory_max", p->has_memory_max ?
-			       json_object_new_int64(p->memory_max) : NULL);
-	json_object_object_add(o, "psi", psi_json(p->psi));
-	r = json_object_new_object();
-	json_object_object_add(r, "cpu_cores", json_object_new_double(p->rate.cpu_cores));
-	json_object_object_add(r, "runq_per_s", json_object_new_double(p->rate.runq_per_s));
-	json_object_object_add(r, "runq_share", json_object_new_double(p->rate.runq_share));
-	json_object_object_add(r, "rx_bps", json_object_new_double(p->rate.rx_bps));
-	json_object_object_add(r, "tx_bps", json_object_new_double(p->rate.tx_bps));
-	json_object_object_add(r, "rx_pps", json_object_new_double(p->rate.rx_pps));
-	json_object_object_add(r, "tx_pps", json_object_new_double(p->rate.tx_pps));
-	json_object_object_add(o, "rates", r);
-	r = json_object_new_object();
-	hints_json_terms(&p->hint, r);
-	json_object_object_add(o, "hint", r);
-	return o;
-}
-
-struct json_object *acct_op(struct agent *a, struct json_object *req)
-{
-	struct acct *ac = a->acct;
-	struct json_object *o, *pods, *n;
-	size_t i;
-
-	if (!ac)
-		return api_error(PODLANE_ERR_NOT_AVAILABLE, "accounting is not running", NULL);
-	/* Cumulative counters as of now; rates and kernel figures are from the last tick. */
-	refresh_counters(ac);
-	o = json_object_new_object();
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "source", json_object_new_string(acct_source(ac)));
-	json_object_object_add(o, "bpf", json_object_new_boolean(ac->bpf));
-	json_object_object_add(o, "memory_source",
-			       json_object_new_string(acct_memory_source(ac)));
-	json_object_object_add(o, "psi_source", json_object_new_string(acct_psi_source(ac)));
-	json_object_object_add(o, "seq", json_object_new_int64(ac->seq));
-	json_object_object_add(o, "updated_ns", json_object_new_int64(ac->updated_ns));
-	json_object_object_add(o, "interval_ms", json_object_new_int(ACCT_TICK_MS));
-	pods = json_object_new_array();
-	for (i = 0; i < ac->npods; i++)
-		json_object_array_add(pods, pod_json(ac, &ac->pods[i]));
-	json_object_object_add(o, "pods", pods);
-	n = json_object_new_object();
-	json_object_object_add(n, "cpus", json_object_new_int(ac->online_cpus));
-	json_object_object_add(n, "cpu_busy", json_object_new_double(ac->node.busy));
-	json_object_object_add(n, "runq_per_cpu", json_object_new_double(ac->node.runq_per_cpu));
-	json_object_object_add(n, "rx_bps", json_object_new_double(ac->node.rx_bps));
-	json_object_object_add(n, "tx_bps", json_object_new_double(ac->node.tx_bps));
-	json_object_object_add(n, "psi", ac->node.has_psi ? psi_json(ac->node.psi) : NULL);
-	json_object_object_add(o, "node", n);
-	return o;
-}

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * acct.h - podlaned's per-pod accounting state, shared by acct.c (gathering), hints.c (the
- * pressure scores) and metrics.c (the Prometheus exposition). The rest of the agent sees only
- * the functions declared in agent.h.
+ * acct/acct.h - podlaned's per-pod accounting: gathering (acct.c), its BPF objects (bpf.c) and
+ * the pressure scores (hints.c). The state is readable by the layer above, which serves it
+ * (api/acct_ops.c, api/metrics.c); only acct/ changes it.
  */
-#ifndef PODLANED_ACCT_H
-#define PODLANED_ACCT_H
+#ifndef PODLANED_ACCT_ACCT_H
+#define PODLANED_ACCT_ACCT_H
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <json-c/json.h>
 
 #include "genl.h"
 #include "podlane.h"
@@ -115,8 +114,7 @@ struct acct {
 	bool bpf;			/* accounting programs loaded and attached */
 	struct sched_acct *sched;
 	struct cgroup_skb_acct *skb;
-	struct bpf_link *skb_links[2];
-	bool skb_adopted[2];
+	bool skb_adopted[2];		/* the pinned cgroup_skb links of a previous run */
 	int cgacct_fd, cgerrs_fd;
 	void *vals;			/* per-CPU lookup buffer */
 	int ncpus;			/* possible CPUs (map values) */
@@ -156,11 +154,28 @@ const char *acct_source(const struct acct *ac);
 const char *acct_memory_source(const struct acct *ac);
 const char *acct_psi_source(const struct acct *ac);
 
+/* Never fatal: without the programs or the module, less is known and status says so. */
+int acct_open(struct agent *a);
+void acct_close(struct agent *a);
+/* Once a second (ACCT_TICK_MS): counters, kernel figures, rates, hints. */
+void acct_tick(struct agent *a);
+/* An endpoint came or went: tie pods to cgroups again at the next tick. */
+void acct_endpoint_changed(struct agent *a);
 /* Bring the pods' cumulative counters up to this moment (before answering a reader). */
+void acct_refresh(struct acct *ac);
 void acct_refresh_counters(struct agent *a);
+/* The pod of an endpoint's host veth, NULL when accounting does not know it (yet). */
+struct acct_pod *acct_pod_find(struct acct *ac, __u32 ifindex);
+
+/* bpf.c */
+int acct_bpf_open(struct agent *a, struct acct *ac);
+void acct_bpf_close(struct acct *ac);
+/* One pass of the task iterator: charges every live task's growth. */
+void acct_bpf_iterate(struct acct *ac);
+/* --no-accounting: detach what a previous run left pinned. */
+void acct_bpf_off(struct agent *a);
 
 /* hints.c */
 void hints_compute(struct acct *ac, double dt);
-void hints_json_terms(const struct hint *h, struct json_object *o);
 
-#endif /* PODLANED_ACCT_H */
+#endif /* PODLANED_ACCT_ACCT_H */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * hints.c - node and pod pressure hints: one score from 0 (idle) to 100 (saturated) per node
+ * acct/hints.c - node and pod pressure hints: one score from 0 (idle) to 100 (saturated) per node
  * and per pod, recomputed every accounting tick (once a second) from the deltas of the last
  * tick. A scheduler or an operator reads "100" as "this is full, place nothing more here"
  * (node) or "this pod is starved of something" (pod).
@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "acct.h"
+#include "acct/acct.h"
+#include "core/agent.h"
 
 #define PODLANE_HINT_LINK_BPS	1.25e9	/* 10 Gbit/s in bytes */
 #define PSI_SCALE		4.0	/* 25% of the time stalled -> 100 */
@@ -120,57 +120,4 @@ void hints_compute(struct acct *ac, double dt)
 		}
 		hint_finish(h);
 	}
-}
-
-static double round2(double v)
-{
-	return (long long)(v * 100 + 0.5) / 100.0;
-}
-
-void hints_json_terms(const struct hint *h, struct json_object *o)
-{
-	json_object_object_add(o, "score", json_object_new_double(round2(h->score)));
-	json_object_object_add(o, "dominant", json_object_new_string(h->dominant ?
-								      h->dominant : "cpu"));
-	json_object_object_add(o, "cpu", json_object_new_double(round2(h->cpu)));
-	json_object_object_add(o, "runq", json_object_new_double(round2(h->runq)));
-	json_object_object_add(o, "memory", json_object_new_double(round2(h->memory)));
-	json_object_object_add(o, "traffic", json_object_new_double(round2(h->traffic)));
-}
-
-struct json_object *hints_op(struct agent *a, struct json_object *req)
-{
-	struct acct *ac = a->acct;
-	struct json_object *o, *n, *pods;
-	size_t i;
-
-	if (!ac || !ac->seq)
-		return api_error(PODLANE_ERR_TRY_AGAIN, "no hints computed yet", NULL);
-	o = json_object_new_object();
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "seq", json_object_new_int64(ac->seq));
-	json_object_object_add(o, "updated_ns", json_object_new_int64(ac->updated_ns));
-	json_object_object_add(o, "interval_ms", json_object_new_int(ACCT_TICK_MS));
-	n = json_object_new_object();
-	hints_json_terms(&ac->node.hint, n);
-	json_object_object_add(n, "cpu_headroom", json_object_new_double(
-		round2(100 * (1 - ac->node.busy))));
-	json_object_object_add(o, "node", n);
-	pods = json_object_new_array();
-	for (i = 0; i < ac->npods; i++) {
-		struct acct_pod *p = &ac->pods[i];
-		struct json_object *e = json_object_new_object();
-
-		json_object_object_add(e, "container_id",
-				       json_object_new_string(p->meta.container_id));
-		json_object_object_add(e, "host_ifname",
-				       json_object_new_string(p->meta.host_ifname));
-		json_object_object_add(e, "ip", json_object_new_string(p->ip));
-		json_object_object_add(e, "cgroup", p->tied ? json_object_new_string(p->cgroup) :
-				       NULL);
-		hints_json_terms(&p->hint, e);
-		json_object_array_add(pods, e);
-	}
-	json_object_object_add(o, "pods", pods);
-	return o;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * metrics.c - Prometheus metrics (text exposition format 0.0.4) on GET /metrics, served by
+ * api/metrics.c - Prometheus metrics (text exposition format 0.0.4) on GET /metrics, served by
  * libmicrohttpd inside podlaned's own epoll loop: MHD runs without threads of its own
  * (MHD_USE_EPOLL), its epoll fd sits in the agent's, and every request is answered on the
  * agent's thread, so reading the maps and the accounting state needs no locking. Off unless
@@ -23,10 +23,13 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 
-#include "agent.h"
-#include "acct.h"
-#include "sync.h"
+#include "acct/acct.h"
+#include "api/api.h"
+#include "core/agent.h"
+#include "datapath/datapath.h"
+#include "datapath/eps.h"
 #include "log.h"
+#include "sync/sync.h"
 
 struct metrics {
 	struct MHD_Daemon *mhd;
@@ -102,7 +105,6 @@ struct ep_labels {
 
 struct ep_collect {
 	struct agent *a;
-	struct endpoint_stats *vals;
 	struct ep_labels *eps;
 	size_t n;
 };
@@ -112,7 +114,6 @@ static int ep_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 	struct ep_collect *c = data;
 	struct ep_labels *e, *grown;
 	char ip[INET_ADDRSTRLEN], cid[300], net[140];
-	int cpu, slot;
 
 	grown = realloc(c->eps, (c->n + 1) * sizeof(*grown));
 	if (!grown)
@@ -126,16 +127,7 @@ static int ep_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 		 "container_id=\"%s\",network=\"%s\",ifname=\"%.16s\",host_ifname=\"%.16s\","
 		 "ip=\"%s\"", esc(meta->container_id, cid, sizeof(cid)),
 		 esc(meta->network, net, sizeof(net)), meta->ifname, meta->host_ifname, ip);
-	if (bpf_map_lookup_elem(c->a->stat_fd, &ifindex, c->vals))
-		return 0;
-	for (cpu = 0; cpu < c->a->ncpus; cpu++) {
-		e->sum.rx_packets += c->vals[cpu].rx_packets;
-		e->sum.rx_bytes += c->vals[cpu].rx_bytes;
-		e->sum.tx_packets += c->vals[cpu].tx_packets;
-		e->sum.tx_bytes += c->vals[cpu].tx_bytes;
-		for (slot = 0; slot < PODLANE_DROP_SLOTS; slot++)
-			e->sum.drops[slot] += c->vals[cpu].drops[slot];
-	}
+	eps_stat_read(c->a, ifindex, &e->sum);
 	return 0;
 }
 
@@ -167,15 +159,14 @@ static size_t render_endpoints(struct agent *a, struct text *t)
 		  "Bytes the pod sent (L2 frame length, Ethernet header included).",
 		  offsetof(struct endpoint_stats, tx_bytes) },
 	};
+	struct drop_counter dv[PODLANE_DROP_SLOTS];
 	struct ep_collect c = { .a = a };
-	struct drop_counter *dv;
+	bool drops;
 	char nbuf[32];
 	size_t i, k;
-	int slot, cpu;
+	int slot;
 
-	c.vals = calloc(a->ncpus, sizeof(*c.vals));
-	if (c.vals)
-		endpoint_walk(a, ep_cb, &c);
+	eps_walk(a, ep_cb, &c);
 	for (k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
 		family(t, counters[k].name, "counter", counters[k].help);
 		for (i = 0; i < c.n; i++)
@@ -195,40 +186,24 @@ static size_t render_endpoints(struct agent *a, struct text *t)
 			     (unsigned long long)c.eps[i].sum.drops[slot]);
 		}
 	free(c.eps);
-	free(c.vals);
 
-	dv = calloc(a->ncpus, sizeof(*dv));
+	drops = !datapath_drops_read(a, dv);
 	family(t, "podlane_drops_total", "counter",
 	       "Packets dropped by the datapath on this node, by reason.");
-	for (slot = 0; dv && slot < PODLANE_DROP_SLOTS; slot++) {
-		__u32 key = slot;
-		unsigned long long pk = 0;
-
-		if (bpf_map_lookup_elem(a->drops_fd, &key, dv))
-			continue;
-		for (cpu = 0; cpu < a->ncpus; cpu++)
-			pk += dv[cpu].packets;
-		if (!podlane_drop_name(-(slot + PODLANE_DROP_FIRST)) && !pk)
+	for (slot = 0; drops && slot < PODLANE_DROP_SLOTS; slot++) {
+		if (!podlane_drop_name(-(slot + PODLANE_DROP_FIRST)) && !dv[slot].packets)
 			continue;
 		emit(t, "podlane_drops_total{reason=\"%s\"} %llu\n",
-		     reason_name(slot, nbuf, sizeof(nbuf)), pk);
+		     reason_name(slot, nbuf, sizeof(nbuf)), (unsigned long long)dv[slot].packets);
 	}
 	family(t, "podlane_drop_bytes_total", "counter",
 	       "Bytes dropped by the datapath on this node, by reason.");
-	for (slot = 0; dv && slot < PODLANE_DROP_SLOTS; slot++) {
-		__u32 key = slot;
-		unsigned long long b = 0;
-
-		if (bpf_map_lookup_elem(a->drops_fd, &key, dv))
-			continue;
-		for (cpu = 0; cpu < a->ncpus; cpu++)
-			b += dv[cpu].bytes;
-		if (!podlane_drop_name(-(slot + PODLANE_DROP_FIRST)) && !b)
+	for (slot = 0; drops && slot < PODLANE_DROP_SLOTS; slot++) {
+		if (!podlane_drop_name(-(slot + PODLANE_DROP_FIRST)) && !dv[slot].bytes)
 			continue;
 		emit(t, "podlane_drop_bytes_total{reason=\"%s\"} %llu\n",
-		     reason_name(slot, nbuf, sizeof(nbuf)), b);
+		     reason_name(slot, nbuf, sizeof(nbuf)), (unsigned long long)dv[slot].bytes);
 	}
-	free(dv);
 	return c.n;
 }
 

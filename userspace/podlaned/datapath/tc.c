@@ -1,40 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * datapath.c - podlaned's BPF side: feature probes, loading the skeletons against the pinned
- * maps (created on first start, adopted on every later one), tc attachment on pod veths and the
- * uplink, and --uninstall.
- *
- * Restarts are non-disruptive: maps are never recreated while pinned, and programs are
- * attached with BPF_TC_F_REPLACE on a fixed handle/priority so the kernel swaps the old program
- * for the new one in a single step.
+ * datapath/tc.c - the tc objects: feature probes, loading tc_endpoint and tc_uplink against the
+ * pinned maps (datapath/loader.h), tc attachment on pod veths, the uplink and the vxlan device,
+ * and --uninstall (datapath/datapath.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <linux/magic.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent.h"
+#include "core/agent.h"
+#include "core/fs.h"
+#include "datapath/datapath.h"
+#include "datapath/loader.h"
 #include "log.h"
-#include "nodes.h"
 #include "tc_endpoint.skel.h"
 #include "tc_uplink.skel.h"
 
-/* Maps sized by --max-endpoints; the others have fixed sizes. */
-static bool map_sized_by_endpoints(const char *name)
-{
-	return !strcmp(name, "podlane_eps") || !strcmp(name, "podlane_ep_stat") ||
-	       !strcmp(name, "podlane_ep_meta");
-}
+struct datapath {
+	struct tc_endpoint *ep_skel;
+	struct tc_uplink *up_skel;
+	int from_pod_fd, to_pod_fd, from_uplink_fd, from_tunnel_fd;
+	int drops_fd;			/* podlane_drops, read-only */
+};
 
 void datapath_probe(struct features *f)
 {
@@ -45,93 +38,10 @@ void datapath_probe(struct features *f)
 	f->kernel_btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 }
 
-/*
- * A pinned map keeps the size it was created with. Load with that size so libbpf can reuse it,
- * instead of refusing to start (or worse, wiping endpoints) because --max-endpoints changed.
- */
-static unsigned int pinned_max_entries(const char *pin_root, const char *name)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", pin_root, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.max_entries = 0;
-	close(fd);
-	return info.max_entries;
-}
-
-static int size_maps(struct agent *a, struct bpf_object *obj)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj) {
-		const char *name = bpf_map__name(map);
-		unsigned int want, pinned;
-
-		if (!map_sized_by_endpoints(name))
-			continue;
-		want = a->max_endpoints;
-		pinned = pinned_max_entries(a->pin_root, name);
-		if (pinned && pinned != want) {
-			log_warn("pinned map keeps its size, --max-endpoints ignored for it "
-				 "map=%s pinned=%u requested=%u", name, pinned, want);
-			want = pinned;
-		}
-		if (bpf_map__set_max_entries(map, want))
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static int load_failed(const char *what, const char *pin_root, int err)
-{
-	log_error("failed to load BPF object '%s': %s", what, strerror(-err));
-	if (err == -EINVAL || err == -EEXIST)
-		log_error("a pinned map under %s may have a layout this build does not understand; "
-			  "stop podlaned and run 'podlaned --uninstall --pin-root %s' to start "
-			  "over (pods lose connectivity until they are re-added)", pin_root,
-			  pin_root);
-	return err;
-}
-
-/*
- * Pins only survive the agent on a bpf filesystem. A fresh node often has none mounted at
- * /sys/fs/bpf (this project's CI machines do not), so mount the conventional one there; any
- * other place must be a bpffs the operator mounted.
- */
-static int bpffs_ensure(const char *pin_root)
-{
-	char parent[PATH_MAX], *slash;
-	struct statfs st;
-
-	snprintf(parent, sizeof(parent), "%s", pin_root);
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = '\0';
-	if (!statfs(parent, &st) && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (strcmp(parent, "/sys/fs/bpf")) {
-		log_error("pin root '%s' is not on a bpf filesystem; mount one (mount -t bpf bpf "
-			  "%s) or pick a --pin-root under /sys/fs/bpf", pin_root, parent);
-		return -ENOTSUP;
-	}
-	if (mount("bpf", parent, "bpf", 0, "mode=0700")) {
-		log_error("failed to mount bpf filesystem '%s': %s", parent, strerror(errno));
-		return -errno;
-	}
-	log_info("mounted bpf filesystem path=%s", parent);
-	return 0;
-}
-
 int datapath_open(struct agent *a)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->pin_root);
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct datapath *dp;
 	int err;
 
 	datapath_probe(&a->feat);
@@ -145,75 +55,62 @@ int datapath_open(struct agent *a)
 		log_error("failed to count possible CPUs: %s", strerror(-a->ncpus));
 		return a->ncpus ? a->ncpus : -EINVAL;
 	}
-	err = bpffs_ensure(a->pin_root);
+	err = loader_pin_root_ensure(a->pin_root);
 	if (err)
 		return err;
-	if (mkdir(a->pin_root, 0700) && errno != EEXIST) {
-		err = -errno;
-		log_error("failed to create pin directory '%s': %s", a->pin_root, strerror(errno));
-		return err;
-	}
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	a->dp = dp;
+	dp->from_uplink_fd = dp->from_tunnel_fd = dp->drops_fd = -1;
 
-	a->ep_skel = tc_endpoint__open_opts(&opts);
-	if (!a->ep_skel) {
-		err = -errno;
-		log_error("failed to open BPF object 'tc_endpoint': %s", strerror(errno));
-		return err;
-	}
-	a->ep_skel->rodata->drop_events = a->drop_events;
-	err = size_maps(a, a->ep_skel->obj);
-	if (!err)
-		err = tc_endpoint__load(a->ep_skel);
+	loader_open_opts(a, &opts);
+	dp->ep_skel = tc_endpoint__open_opts(&opts);
+	if (!dp->ep_skel)
+		return loader_open_failed("tc_endpoint");
+	dp->ep_skel->rodata->drop_events = a->drop_events;
+	err = loader_size_maps(a, dp->ep_skel->obj) ?: tc_endpoint__load(dp->ep_skel);
 	if (err)
-		return load_failed("tc_endpoint", a->pin_root, err);
-
-	a->eps_fd = bpf_map__fd(a->ep_skel->maps.podlane_eps);
-	a->stat_fd = bpf_map__fd(a->ep_skel->maps.podlane_ep_stat);
-	a->meta_fd = bpf_map__fd(a->ep_skel->maps.podlane_ep_meta);
-	a->drops_fd = bpf_map__fd(a->ep_skel->maps.podlane_drops);
-	a->from_pod_fd = bpf_program__fd(a->ep_skel->progs.tc_from_pod);
-	a->to_pod_fd = bpf_program__fd(a->ep_skel->progs.tc_to_pod);
-	a->from_uplink_fd = -1;
-	a->nodes_fd = bpf_map__fd(a->ep_skel->maps.podlane_nodes);
-	a->from_tunnel_fd = -1;
+		return loader_load_failed(a, "tc_endpoint", err);
+	dp->from_pod_fd = bpf_program__fd(dp->ep_skel->progs.tc_from_pod);
+	dp->to_pod_fd = bpf_program__fd(dp->ep_skel->progs.tc_to_pod);
+	dp->drops_fd = pin_map_open(a->pin_root, "podlane_drops", PIN_RDONLY);
+	if (dp->drops_fd < 0) {
+		log_error("failed to open pinned map 'podlane_drops': %s", strerror(-dp->drops_fd));
+		return dp->drops_fd;
+	}
 
 	/* tc_uplink also holds tc_from_tunnel, for the vxlan device. */
 	if (!a->uplink && a->routing != NODE_ROUTING_VXLAN)
 		return 0;
 	/* Loaded second, so every map it declares is found pinned and shared, never created. */
-	a->up_skel = tc_uplink__open_opts(&opts);
-	if (!a->up_skel) {
-		err = -errno;
-		log_error("failed to open BPF object 'tc_uplink': %s", strerror(errno));
-		return err;
-	}
-	a->up_skel->rodata->drop_events = a->drop_events;
-	err = size_maps(a, a->up_skel->obj);
-	if (!err)
-		err = tc_uplink__load(a->up_skel);
+	dp->up_skel = tc_uplink__open_opts(&opts);
+	if (!dp->up_skel)
+		return loader_open_failed("tc_uplink");
+	dp->up_skel->rodata->drop_events = a->drop_events;
+	err = loader_size_maps(a, dp->up_skel->obj) ?: tc_uplink__load(dp->up_skel);
 	if (err)
-		return load_failed("tc_uplink", a->pin_root, err);
+		return loader_load_failed(a, "tc_uplink", err);
 	if (a->uplink)
-		a->from_uplink_fd = bpf_program__fd(a->up_skel->progs.tc_from_uplink);
-	a->from_tunnel_fd = bpf_program__fd(a->up_skel->progs.tc_from_tunnel);
+		dp->from_uplink_fd = bpf_program__fd(dp->up_skel->progs.tc_from_uplink);
+	dp->from_tunnel_fd = bpf_program__fd(dp->up_skel->progs.tc_from_tunnel);
 	return 0;
 }
 
 void datapath_close(struct agent *a)
 {
-	/* Closing our fds leaves the programs running: tc and the pins hold their own refs. */
-	tc_uplink__destroy(a->up_skel);
-	tc_endpoint__destroy(a->ep_skel);
-	a->up_skel = NULL;
-	a->ep_skel = NULL;
-}
+	struct datapath *dp = a->dp;
 
-/*
- * Set around libbpf calls whose failures we report ourselves: bpf_tc_hook_create() on a device
- * that already has clsact (every restart, every second direction) makes libbpf print the
- * kernel's "Exclusivity flag on" message although -EEXIST is expected.
- */
-bool datapath_quiet_libbpf;
+	if (!dp)
+		return;
+	/* Closing our fds leaves the programs running: tc and the pins hold their own refs. */
+	if (dp->drops_fd >= 0)
+		close(dp->drops_fd);
+	tc_uplink__destroy(dp->up_skel);
+	tc_endpoint__destroy(dp->ep_skel);
+	free(dp);
+	a->dp = NULL;
+}
 
 static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 {
@@ -222,9 +119,13 @@ static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
 	int err;
 
-	datapath_quiet_libbpf = true;
+	/*
+	 * On a device that already has clsact (every restart, every second direction) libbpf
+	 * prints the kernel's "Exclusivity flag on" although -EEXIST is expected.
+	 */
+	loader_quiet_libbpf = true;
 	err = bpf_tc_hook_create(&hook);
-	datapath_quiet_libbpf = false;
+	loader_quiet_libbpf = false;
 	if (err && err != -EEXIST)
 		return err;
 	return bpf_tc_attach(&hook, &opts);
@@ -236,12 +137,12 @@ int datapath_attach_endpoint(struct agent *a, int ifindex, struct op_error *e)
 	int err;
 
 	if_indextoname(ifindex, name);
-	err = tc_attach(ifindex, BPF_TC_INGRESS, a->from_pod_fd);
+	err = tc_attach(ifindex, BPF_TC_INGRESS, a->dp->from_pod_fd);
 	if (err)
 		return op_fail(e, PODLANE_ERR_INTERNAL,
 			       "failed to attach tc_from_pod to '%s' ingress: %s", name,
 			       strerror(-err));
-	err = tc_attach(ifindex, BPF_TC_EGRESS, a->to_pod_fd);
+	err = tc_attach(ifindex, BPF_TC_EGRESS, a->dp->to_pod_fd);
 	if (err)
 		return op_fail(e, PODLANE_ERR_INTERNAL,
 			       "failed to attach tc_to_pod to '%s' egress: %s", name,
@@ -263,6 +164,19 @@ static int write_sysctl(const char *path, const char *value)
 	return err;
 }
 
+/* The uplink is recorded in the state dir so that --uninstall finds it without --uplink. */
+static void uplink_record(struct agent *a)
+{
+	char path[PATH_MAX], text[IF_NAMESIZE + 2];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/uplink", a->state_dir);
+	snprintf(text, sizeof(text), "%s\n", a->uplink);
+	err = write_file_atomic(path, text, false);
+	if (err)
+		log_warn("failed to record uplink path=%s err=\"%s\"", path, strerror(-err));
+}
+
 int datapath_attach_uplink(struct agent *a)
 {
 	char path[PATH_MAX];
@@ -273,7 +187,7 @@ int datapath_attach_uplink(struct agent *a)
 		log_error("failed to find uplink '%s': %s", a->uplink, strerror(errno));
 		return -ENODEV;
 	}
-	err = tc_attach(a->uplink_ifindex, BPF_TC_INGRESS, a->from_uplink_fd);
+	err = tc_attach(a->uplink_ifindex, BPF_TC_INGRESS, a->dp->from_uplink_fd);
 	if (err) {
 		log_error("failed to attach tc_from_uplink to '%s' ingress: %s", a->uplink,
 			  strerror(-err));
@@ -286,13 +200,14 @@ int datapath_attach_uplink(struct agent *a)
 		log_error("failed to enable forwarding on '%s': %s", a->uplink, strerror(-err));
 		return err;
 	}
+	uplink_record(a);
 	log_info("uplink attached uplink=%s ifindex=%d", a->uplink, a->uplink_ifindex);
 	return 0;
 }
 
 int datapath_attach_tunnel(struct agent *a, int ifindex)
 {
-	int err = tc_attach(ifindex, BPF_TC_INGRESS, a->from_tunnel_fd);
+	int err = tc_attach(ifindex, BPF_TC_INGRESS, a->dp->from_tunnel_fd);
 
 	if (err)
 		log_error("failed to attach tc_from_tunnel to '%s' ingress: %s", a->vxlan_dev,
@@ -337,7 +252,7 @@ int datapath_endpoint_attached(int ifindex)
 	return !strcmp(in, "tc_from_pod") && !strcmp(out, "tc_to_pod");
 }
 
-unsigned int datapath_prog_id(int prog_fd)
+static __u32 prog_id(int prog_fd)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -345,6 +260,65 @@ unsigned int datapath_prog_id(int prog_fd)
 	if (prog_fd < 0 || bpf_obj_get_info_by_fd(prog_fd, &info, &len))
 		return 0;
 	return info.id;
+}
+
+unsigned int datapath_programs(struct agent *a, struct datapath_prog *out, unsigned int max)
+{
+	const struct datapath *dp = a->dp;
+	const struct datapath_prog all[] = {
+		{ "tc_from_pod", "tc ingress, pod host veth", prog_id(dp->from_pod_fd) },
+		{ "tc_to_pod", "tc egress, pod host veth", prog_id(dp->to_pod_fd) },
+		{ "tc_from_uplink", "tc ingress, uplink", prog_id(dp->from_uplink_fd) },
+		{ "tc_from_tunnel", "tc ingress, vxlan", prog_id(dp->from_tunnel_fd) },
+	};
+	unsigned int i, n = 0;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]) && n < max; i++) {
+		/* Loaded is not attached: the tunnel program counts once its device exists. */
+		if ((i == 2 && dp->from_uplink_fd < 0) ||
+		    (i == 3 && (dp->from_tunnel_fd < 0 || a->vxlan_ifindex <= 0)))
+			continue;
+		out[n++] = all[i];
+	}
+	return n;
+}
+
+int datapath_drops_read(struct agent *a, struct drop_counter sum[PODLANE_DROP_SLOTS])
+{
+	struct drop_counter *vals = calloc(a->ncpus, sizeof(*vals));
+	__u32 slot;
+	int cpu, err = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	for (slot = 0; slot < PODLANE_DROP_SLOTS; slot++) {
+		sum[slot].packets = sum[slot].bytes = 0;
+		if (bpf_map_lookup_elem(a->dp->drops_fd, &slot, vals)) {
+			err = -errno;
+			continue;
+		}
+		for (cpu = 0; cpu < a->ncpus; cpu++) {
+			sum[slot].packets += vals[cpu].packets;
+			sum[slot].bytes += vals[cpu].bytes;
+		}
+	}
+	free(vals);
+	return err;
+}
+
+#define VXLAN_OVERHEAD	50	/* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
+
+unsigned int datapath_pod_mtu(struct agent *a)
+{
+	unsigned int mtu = 1500;
+	struct nl_link link;
+
+	if (a->uplink_ifindex > 0 && !nl_link_get(&a->nl, NULL, a->uplink_ifindex, &link) &&
+	    link.mtu)
+		mtu = link.mtu;
+	if (a->routing == NODE_ROUTING_VXLAN)
+		mtu = mtu > 68 + VXLAN_OVERHEAD ? mtu - VXLAN_OVERHEAD : 68;
+	return mtu;
 }
 
 /* Detach our filter at ifindex/point, but only when it runs the program we expect. */
@@ -376,15 +350,14 @@ static int tc_detach_ours(int ifindex, const char *dev, enum bpf_tc_attach_point
 static int uninstall_endpoints(const char *pin_root)
 {
 	struct endpoint_meta meta;
-	char path[PATH_MAX];
 	__u32 key, next, *prev = NULL;
 	int fd, n = 0;
 
-	snprintf(path, sizeof(path), "%s/podlane_ep_meta", pin_root);
-	fd = bpf_obj_get(path);
+	fd = pin_map_open(pin_root, "podlane_ep_meta", PIN_RDONLY);
 	if (fd < 0) {
-		if (errno != ENOENT)
-			log_warn("failed to open pinned map '%s': %s", path, strerror(errno));
+		if (fd != -ENOENT)
+			log_warn("failed to open pinned map '%s/podlane_ep_meta': %s", pin_root,
+				 strerror(-fd));
 		return 0;
 	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -405,54 +378,17 @@ static int uninstall_endpoints(const char *pin_root)
 	return n;
 }
 
-/*
- * Unpin everything podlane pinned in pin_root (its podlane_* maps) or in its subdirectory sub
- * (pinned links: every entry is ours), then remove sub. Unpinning a link detaches its program.
- */
-static int remove_pins(const char *pin_root, const char *sub)
-{
-	char dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2];
-	struct dirent *d;
-	int err = 0;
-	DIR *dh;
-
-	snprintf(dir, sizeof(dir), sub ? "%s/%s" : "%s", pin_root, sub ? sub : "");
-	dh = opendir(dir);
-	if (!dh)
-		return errno == ENOENT ? 0 : -errno;
-	while ((d = readdir(dh))) {
-		if (d->d_name[0] == '.' || (!sub && strncmp(d->d_name, "podlane_", 8)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		if (unlink(path) && errno != ENOENT) {
-			err = -errno;
-			log_error("failed to remove pin '%s': %s", path, strerror(errno));
-		}
-	}
-	closedir(dh);
-	if (sub && rmdir(dir) && errno != ENOENT) {
-		err = -errno;
-		log_error("failed to remove pin directory '%s': %s", dir, strerror(errno));
-	}
-	return err;
-}
-
 int datapath_uninstall(const char *pin_root, const char *uplink, const char *state_dir)
 {
 	char path[PATH_MAX], recorded[IF_NAMESIZE + 2] = "";
-	int n, err = 0;
+	int n, err;
 	size_t i;
-	FILE *f;
 
 	n = uninstall_endpoints(pin_root);
 
 	snprintf(path, sizeof(path), "%s/uplink", state_dir);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(recorded, sizeof(recorded), f))
-			recorded[strcspn(recorded, "\n")] = '\0';
-		fclose(f);
-	}
+	if (read_small_file(path, recorded, sizeof(recorded)) > 0)
+		recorded[strcspn(recorded, "\n")] = '\0';
 	for (i = 0; i < 2; i++) {
 		const char *dev = i == 0 ? uplink : recorded;
 		int ifindex;
@@ -469,12 +405,7 @@ int datapath_uninstall(const char *pin_root, const char *uplink, const char *sta
 	if (recorded[0])
 		unlink(path);
 
-	err = remove_pins(pin_root, "links") ?: err;
-	err = remove_pins(pin_root, NULL) ?: err;
-	if (rmdir(pin_root) && errno != ENOENT) {
-		err = -errno;
-		log_error("failed to remove pin directory '%s': %s", pin_root, strerror(errno));
-	}
+	err = loader_remove_pins(pin_root);
 	log_info("uninstalled pin_root=%s endpoints=%d", pin_root, n);
 	return err;
 }

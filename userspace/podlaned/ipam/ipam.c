@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ipam.c - podlane's own address management, one directory per CNI network:
+ * ipam/ipam.c - podlane's own address management, one directory per CNI network:
  *
  *   <state-dir>/ipam/<network>/subnet         "10.244.0.0/24"
  *   <state-dir>/ipam/<network>/last_reserved  hint: the address handed out last
@@ -20,115 +20,15 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
-#include "agent.h"
+#include "core/addr.h"
+#include "core/agent.h"
+#include "core/fs.h"
+#include "ipam/ipam.h"
 #include "log.h"
-
-int subnet_parse(const char *s, struct subnet4 *sn)
-{
-	char buf[32], *slash, *end;
-	struct in_addr in;
-	unsigned long len;
-	uint32_t mask;
-
-	if (!s || strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	errno = 0;
-	len = strtoul(slash + 1, &end, 10);
-	if (errno || *end || end == slash + 1 || len > 32)
-		return -EINVAL;
-	if (inet_pton(AF_INET, buf, &in) != 1)
-		return -EINVAL;
-	mask = len ? htonl(~0U << (32 - len)) : 0;
-	sn->net = in.s_addr & mask;
-	sn->prefix_len = len;
-	return 0;
-}
-
-bool subnet_contains(const struct subnet4 *sn, in_addr_t addr)
-{
-	uint32_t mask = sn->prefix_len ? htonl(~0U << (32 - sn->prefix_len)) : 0;
-
-	return (addr & mask) == sn->net;
-}
-
-static void subnet_str(const struct subnet4 *sn, char *buf, size_t len)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &sn->net, ip, sizeof(ip));
-	snprintf(buf, len, "%s/%u", ip, sn->prefix_len);
-}
 
 static void network_dir(struct agent *a, const char *network, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/ipam/%s", a->state_dir, network);
-}
-
-static int read_small_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return n;
-}
-
-/*
- * Write path atomically (temp file + rename) so a crash of the agent leaves the old or the new
- * content; durable also survives a crash of the node (fsync before the rename).
- */
-static int write_file_atomic(const char *path, const char *text, bool durable)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(text);
-	int fd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len)
-		err = errno ? -errno : -EIO;
-	if (!err && durable && fsync(fd))
-		err = -errno;
-	close(fd);
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX], *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* Parse an allocation file's "container_id\nifname\n". */
@@ -217,7 +117,7 @@ static int count_cb(const char *network, const struct ipam_entry *ent, void *dat
 static int check_subnet(struct agent *a, const char *network, const struct subnet4 *sn,
 			struct op_error *e)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 16], want[32], have[64];
+	char dir[PATH_MAX], path[PATH_MAX + 16], want[CIDR4_STRLEN], have[64];
 	struct owner_search s = {};
 	int err;
 
@@ -226,7 +126,7 @@ static int check_subnet(struct agent *a, const char *network, const struct subne
 	if (err)
 		return op_fail(e, PODLANE_ERR_IO, "failed to create IPAM directory '%s': %s", dir,
 			       strerror(-err));
-	subnet_str(sn, want, sizeof(want));
+	cidr4_str(sn->net, sn->prefix_len, want);
 	snprintf(path, sizeof(path), "%s/subnet", dir);
 	if (read_small_file(path, have, sizeof(have)) > 0) {
 		have[strcspn(have, "\n")] = '\0';
@@ -393,19 +293,20 @@ int ipam_release_addr(struct agent *a, const char *network, in_addr_t addr,
 	return unlink_addr(a, network, addr);
 }
 
-void ipam_status(struct agent *a, struct json_object *obj)
+int ipam_pools(struct agent *a, ipam_pool_cb cb, void *data)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 300], subnet[64];
 	struct dirent *de;
+	int ret = 0;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "%s/ipam", a->state_dir);
 	d = opendir(dir);
 	if (!d)
-		return;
-	while ((de = readdir(d))) {
+		return 0;
+	while (!ret && (de = readdir(d))) {
 		struct owner_search s = {};
-		struct json_object *net;
+		struct ipam_pool pool = { .network = de->d_name, .subnet = subnet };
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -414,10 +315,9 @@ void ipam_status(struct agent *a, struct json_object *obj)
 			subnet[0] = '\0';
 		subnet[strcspn(subnet, "\n")] = '\0';
 		walk_network(a, de->d_name, count_cb, &s);
-		net = json_object_new_object();
-		json_object_object_add(net, "subnet", json_object_new_string(subnet));
-		json_object_object_add(net, "allocated", json_object_new_int(s.count));
-		json_object_object_add(obj, de->d_name, net);
+		pool.allocated = s.count;
+		ret = cb(&pool, data);
 	}
 	closedir(d);
+	return ret;
 }

@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * lb_datapath.c - the service LB's programs: sock_lb's four cgroup sock_addr programs and, on a
+ * lb/datapath.c - the service LB's programs: sock_lb's four cgroup sock_addr programs and, on a
  * node with an uplink, xdp_from_uplink. Both objects share the pinned maps that tc_endpoint
  * created (it is loaded first), so they only ever reuse them.
  *
- * Attachment is through bpf_links pinned under <pin-root>/links/. A pinned link outlives the
- * agent, so service connections never notice a restart; the next agent finds the pin, checks
- * that it still points at the wanted cgroup (or uplink) and swaps its program in place with
- * BPF_LINK_UPDATE. The link id stays, and the hook is never attached twice. --uninstall
- * (datapath.c) unpins everything under links/, which detaches them.
+ * Attachment is through bpf_links pinned under <pin-root>/links/ (datapath/loader.h). A pinned
+ * link outlives the agent, so service connections never notice a restart; the next agent
+ * adopts it and swaps its program in place. --uninstall unpins everything under links/, which
+ * detaches them.
  *
  * xdp_from_uplink's NodePort fast path is set from --xdp-nodeport before load (open_xdp());
- * endpoint.c readies the pods for it when a->xdp_fastpath says so.
+ * endpoint/ readies the pods for it when a->xdp_fastpath says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,9 +24,10 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
-#include "agent.h"
+#include "core/agent.h"
+#include "datapath/loader.h"
+#include "lb/lb.h"
 #include "log.h"
-#include "service.h"
 #include "sock_lb.skel.h"
 #include "xdp_uplink.skel.h"
 
@@ -53,105 +53,6 @@ static int cgroup_v2_root(char *out, size_t len)
 	}
 	fclose(f);
 	return found;
-}
-
-static void link_path(const char *pin_root, const char *name, char *out, size_t len)
-{
-	snprintf(out, len, "%s/" LB_LINK_DIR "/%s", pin_root, name);
-}
-
-/*
- * The pinned link `name` when it is attached where we want it (cgroup id or ifindex), updated
- * to prog_fd. -ENOENT when there is none or it points elsewhere (then it is unpinned, which
- * detaches it once the last reference goes).
- */
-static int link_adopt(const char *path, const char *name, int prog_fd, bool xdp, __u64 target,
-		      __u32 *link_id)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err;
-
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -ENOENT;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (xdp ? info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex != target :
-		  info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != target) {
-		log_info("pinned link points elsewhere, replacing it link=%s id=%u", name, info.id);
-		close(fd);
-		unlink(path);
-		return -ENOENT;
-	}
-	if (bpf_link_update(fd, prog_fd, NULL)) {
-		err = -errno;
-		log_error("failed to update link '%s' to the new program: %s", name,
-			  strerror(errno));
-		close(fd);
-		return err;
-	}
-	*link_id = info.id;
-	close(fd);
-	log_info("link adopted link=%s id=%u", name, info.id);
-	return 0;
-}
-
-static int link_attach(const char *pin_root, const char *name, int prog_fd, int target_fd,
-		       enum bpf_attach_type type, bool xdp, __u64 target)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info), id = 0;
-	char path[PATH_MAX];
-	int fd, err;
-
-	link_path(pin_root, name, path, sizeof(path));
-	err = link_adopt(path, name, prog_fd, xdp, target, &id);
-	if (err != -ENOENT)
-		return err;
-	fd = bpf_link_create(prog_fd, target_fd, type, NULL);
-	if (fd < 0) {
-		err = -errno;
-		log_error("failed to attach program '%s': %s", name, strerror(errno));
-		return err;
-	}
-	if (bpf_obj_pin(fd, path)) {
-		err = -errno;
-		log_error("failed to pin link '%s': %s", path, strerror(errno));
-		close(fd);
-		return err;
-	}
-	bpf_obj_get_info_by_fd(fd, &info, &len);
-	close(fd);
-	log_info("link created link=%s id=%u", name, info.id);
-	return 0;
-}
-
-/*
- * The maps these objects share were created by tc_endpoint, sized by --max-endpoints or from
- * memory: take each pinned map's size, so libbpf reuses it instead of refusing the object.
- */
-static void follow_pinned_sizes(const char *pin_root, struct bpf_object *obj)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		char path[PATH_MAX];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/%s", pin_root, bpf_map__name(map));
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries)
-			bpf_map__set_max_entries(map, info.max_entries);
-		close(fd);
-	}
 }
 
 static int attach_sock_lb(struct agent *a, struct lb_state *lb)
@@ -180,8 +81,8 @@ static int attach_sock_lb(struct agent *a, struct lb_state *lb)
 	/* On cgroup v2 the cgroup id is the kernfs inode number of its directory. */
 	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]) && !err; i++)
 		err = link_attach(a->pin_root, bpf_program__name(hooks[i].prog),
-				  bpf_program__fd(hooks[i].prog), cg, hooks[i].type, false,
-				  st.st_ino);
+				  bpf_program__fd(hooks[i].prog), cg, hooks[i].type, LINK_CGROUP,
+				  st.st_ino, NULL);
 	close(cg);
 	return err;
 }
@@ -224,7 +125,7 @@ static __u8 xdp_attach_mode(int ifindex)
 
 static int open_xdp(struct agent *a, struct lb_state *lb)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->pin_root);
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	const char *why;
 	bool fastpath;
 	__u8 mode;
@@ -250,12 +151,10 @@ static int open_xdp(struct agent *a, struct lb_state *lb)
 				 "auto: uplink is a software device (veth: partial checksums)";
 		break;
 	}
+	loader_open_opts(a, &opts);
 	lb->xdp_skel = xdp_uplink__open_opts(&opts);
-	if (!lb->xdp_skel) {
-		err = -errno;
-		log_error("failed to open BPF object 'xdp_uplink': %s", strerror(errno));
-		return err;
-	}
+	if (!lb->xdp_skel)
+		return loader_open_failed("xdp_uplink");
 	lb->xdp_skel->rodata->drop_events = a->drop_events;
 	/*
 	 * A restart with another setting needs nothing more: link_adopt() swaps this program,
@@ -263,15 +162,12 @@ static int open_xdp(struct agent *a, struct lb_state *lb)
 	 * the endpoints' flags. Either order is safe, the program wants rodata and flag both.
 	 */
 	lb->xdp_skel->rodata->nodeport_fastpath = fastpath;
-	follow_pinned_sizes(a->pin_root, lb->xdp_skel->obj);
-	err = xdp_uplink__load(lb->xdp_skel);
-	if (err) {
-		log_error("failed to load BPF object 'xdp_uplink': %s", strerror(-err));
-		return err;
-	}
+	err = loader_size_maps(a, lb->xdp_skel->obj) ?: xdp_uplink__load(lb->xdp_skel);
+	if (err)
+		return loader_load_failed(a, "xdp_uplink", err);
 	err = link_attach(a->pin_root, "xdp_from_uplink",
 			  bpf_program__fd(lb->xdp_skel->progs.xdp_from_uplink), ifindex, BPF_XDP,
-			  true, ifindex);
+			  LINK_XDP, ifindex, NULL);
 	if (err)
 		return err;
 	/*
@@ -291,18 +187,26 @@ static int open_xdp(struct agent *a, struct lb_state *lb)
 	return 0;
 }
 
+static int open_map(struct agent *a, const char *name, enum pin_access access, int *fd)
+{
+	*fd = pin_map_open(a->pin_root, name, access);
+	if (*fd >= 0)
+		return 0;
+	log_error("failed to open pinned map '%s/%s': %s", a->pin_root, name, strerror(-*fd));
+	return *fd;
+}
+
 int lb_datapath_open(struct agent *a, const char *cgroup)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->pin_root);
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct lb_state *lb;
-	char dir[PATH_MAX];
 	int err;
 
 	lb = calloc(1, sizeof(*lb));
 	if (!lb)
 		return -ENOMEM;
 	a->lb = lb;
-	lb->ct_fd = -1;
+	lb->svc_fd = lb->be_fd = lb->maglev_fd = lb->affin_fd = lb->ct_fd = lb->lbstat_fd = -1;
 	if (cgroup) {
 		snprintf(lb->cgroup, sizeof(lb->cgroup), "%s", cgroup);
 	} else {
@@ -313,32 +217,22 @@ int lb_datapath_open(struct agent *a, const char *cgroup)
 			return err;
 		}
 	}
-	snprintf(dir, sizeof(dir), "%s/" LB_LINK_DIR, a->pin_root);
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		log_error("failed to create link directory '%s': %s", dir, strerror(errno));
-		return err;
-	}
-
+	loader_open_opts(a, &opts);
 	lb->sock_skel = sock_lb__open_opts(&opts);
-	if (!lb->sock_skel) {
-		err = -errno;
-		log_error("failed to open BPF object 'sock_lb': %s", strerror(errno));
+	if (!lb->sock_skel)
+		return loader_open_failed("sock_lb");
+	err = loader_size_maps(a, lb->sock_skel->obj) ?: sock_lb__load(lb->sock_skel);
+	if (err)
+		return loader_load_failed(a, "sock_lb", err);
+	/* lb/ is the one writer of these maps; podlane_lbstat is the programs' alone. */
+	err = open_map(a, "podlane_svc", PIN_RW, &lb->svc_fd) ?:
+	      open_map(a, "podlane_backend", PIN_RW, &lb->be_fd) ?:
+	      open_map(a, "podlane_maglev", PIN_RW, &lb->maglev_fd) ?:
+	      open_map(a, "podlane_affin", PIN_RW, &lb->affin_fd) ?:
+	      open_map(a, "podlane_ct", PIN_RW, &lb->ct_fd) ?:
+	      open_map(a, "podlane_lbstat", PIN_RDONLY, &lb->lbstat_fd);
+	if (err)
 		return err;
-	}
-	follow_pinned_sizes(a->pin_root, lb->sock_skel->obj);
-	err = sock_lb__load(lb->sock_skel);
-	if (err) {
-		log_error("failed to load BPF object 'sock_lb': %s", strerror(-err));
-		return err;
-	}
-	lb->svc_fd = bpf_map__fd(lb->sock_skel->maps.podlane_svc);
-	lb->be_fd = bpf_map__fd(lb->sock_skel->maps.podlane_backend);
-	lb->maglev_fd = bpf_map__fd(lb->sock_skel->maps.podlane_maglev);
-	lb->affin_fd = bpf_map__fd(lb->sock_skel->maps.podlane_affin);
-	lb->lbstat_fd = bpf_map__fd(lb->sock_skel->maps.podlane_lbstat);
-	snprintf(dir, sizeof(dir), "%s/podlane_ct", a->pin_root);
-	lb->ct_fd = bpf_obj_get(dir);	/* the per-packet path's; absent on older builds */
 
 	err = attach_sock_lb(a, lb);
 	if (!err && a->uplink)
@@ -352,52 +246,48 @@ int lb_datapath_open(struct agent *a, const char *cgroup)
 void lb_datapath_close(struct agent *a)
 {
 	struct lb_state *lb = a->lb;
+	int fds[6], i;
 
 	if (!lb)
 		return;
+	fds[0] = lb->svc_fd;
+	fds[1] = lb->be_fd;
+	fds[2] = lb->maglev_fd;
+	fds[3] = lb->affin_fd;
+	fds[4] = lb->ct_fd;
+	fds[5] = lb->lbstat_fd;
 	/* The pinned links keep the programs attached; only our references go. */
-	if (lb->ct_fd >= 0)
-		close(lb->ct_fd);
+	for (i = 0; i < 6; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	xdp_uplink__destroy(lb->xdp_skel);
 	sock_lb__destroy(lb->sock_skel);
 	free(lb);
 	a->lb = NULL;
 }
 
-void lb_datapath_status(struct agent *a, struct json_object *progs)
+unsigned int lb_datapath_programs(struct agent *a, struct lb_prog *out, unsigned int max)
 {
-	char path[PATH_MAX];
-	size_t i;
+	unsigned int i, n = 0;
 
-	for (i = 0; i < sizeof(link_names) / sizeof(link_names[0]); i++) {
-		struct bpf_link_info info = {};
-		__u32 len = sizeof(info);
-		struct json_object *p;
-		int fd;
+	for (i = 0; i < sizeof(link_names) / sizeof(link_names[0]) && n < max; i++) {
+		struct lb_prog *p = &out[n];
+		struct bpf_link_info info;
+		bool xdp = i == 4;
 
-		link_path(a->pin_root, link_names[i], path, sizeof(path));
-		fd = bpf_obj_get(path);
-		if (fd < 0)
+		if (link_info(a->pin_root, link_names[i], &info))
 			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			p = json_object_new_object();
-			json_object_object_add(p, "name", json_object_new_string(link_names[i]));
-			json_object_object_add(p, "hook", json_object_new_string(
-				i == 4 ? "xdp, uplink" : "cgroup sock_addr"));
-			json_object_object_add(p, "id", json_object_new_int64(info.prog_id));
-			json_object_object_add(p, "link_id", json_object_new_int64(info.id));
-			if (i == 4) {
-				json_object_object_add(p, "ifindex",
-						       json_object_new_int64(info.xdp.ifindex));
-				json_object_object_add(p, "xdp_mode", json_object_new_string(
-					xdp_mode_name(xdp_attach_mode(info.xdp.ifindex))));
-				json_object_object_add(p, "nodeport_fastpath",
-						       json_object_new_boolean(a->xdp_fastpath));
-			} else
-				json_object_object_add(p, "cgroup",
-						       json_object_new_string(a->lb->cgroup));
-			json_object_array_add(progs, p);
+		memset(p, 0, sizeof(*p));
+		p->name = link_names[i];
+		p->hook = xdp ? "xdp, uplink" : "cgroup sock_addr";
+		p->prog_id = info.prog_id;
+		p->link_id = info.id;
+		if (xdp) {
+			p->xdp = true;
+			p->ifindex = info.xdp.ifindex;
+			p->xdp_mode = xdp_mode_name(xdp_attach_mode(info.xdp.ifindex));
 		}
-		close(fd);
+		n++;
 	}
+	return n;
 }

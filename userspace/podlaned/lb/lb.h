@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * service.h - podlaned's services: the socket LB and uplink XDP programs with their links
- * (lb_datapath.c), and the service table that fills podlane_svc/podlane_backend/podlane_maglev
+ * lb/lb.h - podlaned's services: the socket LB and uplink XDP programs with their links
+ * (lb/datapath.c), and the service table that fills podlane_svc/podlane_backend/podlane_maglev
  * from validated specs, persists them and answers service_add/service_del/service_list
- * (service.c).
+ * (lb/service.c). lb/ is the one writer of podlane_svc, podlane_backend, podlane_maglev,
+ * podlane_affin and, besides the datapath itself, podlane_ct (the conntrack collector).
  *
  * What the agent keeps in memory is a cache of <state-dir>/services/ and of the maps: on start
  * it reads the persisted specs, adopts map entries that already say the same thing and
  * rewrites the others, so a restart never interrupts a service.
  */
-#ifndef PODLANED_SERVICE_H
-#define PODLANED_SERVICE_H
+#ifndef PODLANED_LB_LB_H
+#define PODLANED_LB_LB_H
 
 #include <limits.h>
 #include <stdbool.h>
@@ -30,17 +31,16 @@ struct op_error;
 
 #define LB_MAX_NODE_IPS		16
 #define LB_MAGLEV_PENDING	128	/* Maglev tables (open fds) installed per batch */
-#define LB_LINK_DIR		"links"		/* under the pin root */
 
 /* Everything the service side of the agent owns; agent.lb points here. */
 struct lb_state {
-	/* lb_datapath.c */
+	/* lb/datapath.c */
 	struct sock_lb *sock_skel;
 	struct xdp_uplink *xdp_skel;
 	char cgroup[PATH_MAX];		/* where the sock_addr programs are attached */
 	int svc_fd, be_fd, maglev_fd, affin_fd, lbstat_fd, ct_fd;
 
-	/* service.c */
+	/* lb/service.c */
 	struct svc *head, *tail;	/* every service, oldest first */
 	struct svc **buckets;		/* by namespace/name */
 	unsigned int nservices;
@@ -60,7 +60,7 @@ struct lb_state {
 	bool gc_ran;
 };
 
-/* ---- lb_datapath.c ---- */
+/* ---- lb/datapath.c ---- */
 /*
  * Load sock_lb (and xdp_uplink when the agent has an uplink) against the pinned maps and
  * attach them through links pinned under <pin-root>/links/: a restart updates the pinned
@@ -69,10 +69,20 @@ struct lb_state {
  */
 int lb_datapath_open(struct agent *a, const char *cgroup);
 void lb_datapath_close(struct agent *a);
-/* Programs and links for status. */
-void lb_datapath_status(struct agent *a, struct json_object *progs);
+/* One attached LB program and its pinned link, for status. */
+struct lb_prog {
+	const char *name;	/* "sock_connect4", ..., "xdp_from_uplink" */
+	const char *hook;	/* "cgroup sock_addr" or "xdp, uplink" */
+	__u32 prog_id, link_id;
+	bool xdp;
+	__u32 ifindex;		/* xdp: the uplink */
+	const char *xdp_mode;	/* xdp: "native", "generic", ... */
+};
 
-/* ---- service.c ---- */
+/* The pinned LB links (at most 5); returns how many were filled in. */
+unsigned int lb_datapath_programs(struct agent *a, struct lb_prog *out, unsigned int max);
+
+/* ---- lb/service.c ---- */
 /*
  * store: services also come from a cluster store (--etcd-endpoints). Its services have no
  * state file; the map entries they left over a restart keep serving until the store's first
@@ -84,13 +94,7 @@ void service_fini(struct agent *a);
 /* Called from the event loop at least once a second; does its own pacing. */
 void service_tick(struct agent *a);
 /*
- * Whether addr is a backend of a service the per-packet path translates, i.e. whether its
- * podlane_eps entry carries PODLANE_EP_F_LB_BACKEND. False before service_init().
- */
-bool service_is_backend(struct agent *a, __be32 addr);
-
-/*
- * Services from the cluster store (sync.c): gen is the store's resync generation.
+ * Services from the cluster store (sync/): gen is the store's resync generation.
  * service_store_put takes spec over (freed on error too; e says why, nothing changed);
  * service_store_del deletes only a service that came from the store (true if it did);
  * service_store_sweep deletes the store's services not confirmed at gen (after a full list)
@@ -107,4 +111,4 @@ struct json_object *op_service_add(struct agent *a, struct json_object *req);
 struct json_object *op_service_del(struct agent *a, struct json_object *req);
 struct json_object *op_service_list(struct agent *a, struct json_object *req);
 
-#endif /* PODLANED_SERVICE_H */
+#endif /* PODLANED_LB_LB_H */

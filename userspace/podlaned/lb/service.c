@@ -35,10 +35,11 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 
-#include "agent.h"
+#include "core/agent.h"
+#include "datapath/eps.h"
+#include "lb/lb.h"
 #include "log.h"
 #include "maglev.h"
-#include "service.h"
 
 #define SVC_BUCKETS		16384
 #define SVC_DIR			"services"
@@ -243,7 +244,6 @@ static void resolve_local(struct agent *a, struct svc *s)
 	s->has_auto_local = false;
 	for (i = 0; i < s->spec.nbackends; i++) {
 		const struct svc_backend *b = &s->spec.backends[i];
-		struct endpoint_key key = { .addr = { .family = PODLANE_AF_INET, .ip4 = b->addr } };
 		struct endpoint_value val;
 
 		if (b->local != SVC_LOCAL_AUTO) {
@@ -251,7 +251,7 @@ static void resolve_local(struct agent *a, struct svc *s)
 			continue;
 		}
 		s->has_auto_local = true;
-		s->local[i] = !bpf_map_lookup_elem(a->eps_fd, &key, &val);
+		s->local[i] = !eps_lookup(a, b->addr, &val);
 	}
 }
 
@@ -454,37 +454,10 @@ static struct backend_ref **backend_ref_find(struct lb_state *lb, __be32 addr)
 	return pp;
 }
 
-bool service_is_backend(struct agent *a, __be32 addr)
-{
-	return a->lb && a->lb->be_refs && *backend_ref_find(a->lb, addr);
-}
-
-/* Set or clear the flag of addr's podlane_eps entry, keeping its other flags. */
+/* The endpoint of addr (if any, now or later) translates its replies while it is a backend. */
 static void endpoint_flag(struct agent *a, __be32 addr, bool on)
 {
-	struct endpoint_value val;
-	struct endpoint_key key;
-	char ip[INET_ADDRSTRLEN];
-	__u32 flags;
-
-	memset(&key, 0, sizeof(key));
-	key.addr.family = PODLANE_AF_INET;
-	key.addr.ip4 = addr;
-	if (bpf_map_lookup_elem(a->eps_fd, &key, &val))
-		return;		/* no local endpoint: nothing to mark */
-	flags = on ? val.flags | PODLANE_EP_F_LB_BACKEND : val.flags & ~PODLANE_EP_F_LB_BACKEND;
-	if (flags == val.flags)
-		return;
-	val.flags = flags;
-	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
-	/* BPF_EXIST: an endpoint deleted since the lookup stays deleted. */
-	if (bpf_map_update_elem(a->eps_fd, &key, &val, BPF_EXIST)) {
-		if (errno != ENOENT)
-			log_warn("failed to update endpoint flags ip=%s err=\"%s\"", ip,
-				 strerror(errno));
-		return;
-	}
-	log_debug("endpoint service backend flag %s ip=%s", on ? "set" : "cleared", ip);
+	eps_addr_flag(a, addr, PODLANE_EP_F_LB_BACKEND, on);
 }
 
 /*
@@ -568,38 +541,22 @@ static void backend_refs_pass_end(struct agent *a)
 }
 
 /*
- * Make every podlane_eps entry's flag agree with the counts: endpoints restored at start-up,
- * anything a failed update missed. A flag without a service (set by an agent before a restart
- * that dropped the backend meanwhile) drains like any other: its flows may still be live.
+ * An address a previous agent flagged that no service lists now drains like any other: its
+ * flows may still be live. At start-up, after every service counted its backends.
  */
-static void endpoint_flags_sync(struct agent *a)
+static void backend_adopt_flagged(in_addr_t addr, void *data)
 {
-	struct endpoint_key key, next, *prev = NULL;
-	struct lb_state *lb = a->lb;
-	struct endpoint_value val;
-	struct backend_ref **pp;
+	struct lb_state *lb = data;
+	struct backend_ref **pp = backend_ref_find(lb, addr);
 
-	while (!bpf_map_get_next_key(a->eps_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key.addr.family != PODLANE_AF_INET ||
-		    bpf_map_lookup_elem(a->eps_fd, &key, &val))
-			continue;
-		pp = backend_ref_find(lb, key.addr.ip4);
-		if (*pp) {
-			if (!(val.flags & PODLANE_EP_F_LB_BACKEND))
-				endpoint_flag(a, key.addr.ip4, true);
-		} else if (val.flags & PODLANE_EP_F_LB_BACKEND) {
-			*pp = calloc(1, sizeof(**pp));
-			if (!*pp) {
-				endpoint_flag(a, key.addr.ip4, false);
-				continue;
-			}
-			(*pp)->addr = key.addr.ip4;
-			(*pp)->has_flows = true;
-			lb->be_draining++;
-		}
-	}
+	if (*pp)
+		return;
+	*pp = calloc(1, sizeof(**pp));
+	if (!*pp)
+		return;		/* stays flagged until the next start: a flag too many is safe */
+	(*pp)->addr = addr;
+	(*pp)->has_flows = true;
+	lb->be_draining++;
 }
 
 static void backend_refs_free(struct lb_state *lb)
@@ -1519,7 +1476,7 @@ int service_init(struct agent *a, bool store)
 	}
 	closedir(d);
 	sweep_stale(lb, store);
-	endpoint_flags_sync(a);
+	eps_addr_flag_walk(a, PODLANE_EP_F_LB_BACKEND, backend_adopt_flagged, lb);
 	log_info("services loaded services=%u node_ips=%u", lb->nservices, lb->n_node_ips);
 	return 0;
 }
@@ -1599,14 +1556,11 @@ static bool locality_changed(struct agent *a, struct svc *s)
 	unsigned int i;
 
 	for (i = 0; i < s->spec.nbackends; i++) {
-		struct endpoint_key key = {
-			.addr = { .family = PODLANE_AF_INET, .ip4 = s->spec.backends[i].addr },
-		};
 		struct endpoint_value val;
 
 		if (s->spec.backends[i].local != SVC_LOCAL_AUTO)
 			continue;
-		if (s->local[i] != !bpf_map_lookup_elem(a->eps_fd, &key, &val))
+		if (s->local[i] != !eps_lookup(a, s->spec.backends[i].addr, &val))
 			return true;
 	}
 	return false;
@@ -1643,7 +1597,6 @@ void service_tick(struct agent *a)
 		    (s->has_auto_local && locality_changed(a, s)))
 			svc_refresh(a, s);
 	}
-	endpoint_flags_sync(a);
 }
 
 /* ---- API ----------------------------------------------------------------------------------- */

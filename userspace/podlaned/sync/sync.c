@@ -76,14 +76,18 @@
 #include <bpf/bpf.h>
 #include <curl/curl.h>
 
-#include "agent.h"
+#include "acct/acct.h"
 #include "api.h"
+#include "core/addr.h"
+#include "core/agent.h"
+#include "core/loop.h"
+#include "datapath/eps.h"
 #include "etcd.h"
 #include "keyidx.h"
+#include "lb/lb.h"
 #include "log.h"
-#include "nodes.h"
-#include "service.h"
-#include "sync.h"
+#include "nodes/nodes.h"
+#include "sync/sync.h"
 
 #define PREFIX			"/podlane/v1/"
 #define K_VERSION		PREFIX "version"
@@ -144,11 +148,6 @@ struct item {
 struct hist {
 	__u64	b[HIST_BUCKETS];
 	__u64	n, max;
-};
-
-/* One of the event loop's jobs (sync_loop_job): how often, how long at most, how often > 1 ms */
-struct loop_stat {
-	__u64	runs, over_1ms, max_ns, total_ns;
 };
 
 struct pub {
@@ -242,7 +241,6 @@ struct sync {
 	int		efd, tfd, epfd, remote_fd;
 	__u32		gen, gen_base;
 	struct pubset	*last_snap;
-	struct loop_stat loop[LOOP_JOBS];
 	struct gen_table nodes;
 	__u64		resync_started_ns;
 
@@ -320,35 +318,6 @@ static __u64 hist_pct(const struct hist *h, double pct)
 			return hist_value(i) < max ? hist_value(i) : max;
 	}
 	return max;
-}
-
-/*
- * Ask the scheduler for a short time slice for the calling thread (SCHED_OTHER, priority
- * unchanged). Since Linux 6.12 a task with a shorter slice gets an earlier deadline and may
- * preempt a running task with a longer one when it wakes up: on a node whose CPUs are busy,
- * the thread that wakes for one event gets on a CPU in tens of microseconds instead of
- * waiting out another task's slice (up to a few ms). Older kernels refuse or ignore it.
- */
-void sync_short_slice(const char *who)
-{
-	/*
-	 * The uapi's struct sched_attr (linux/sched/types.h, version 0 layout): that header
-	 * clashes with glibc's <sched.h>, and glibc < 2.41 has no sched_setattr() wrapper.
-	 */
-	struct {
-		__u32	size, sched_policy;
-		__u64	sched_flags;
-		__s32	sched_nice;
-		__u32	sched_priority;
-		__u64	sched_runtime, sched_deadline, sched_period;
-	} attr = {
-		.size = sizeof(attr),
-		.sched_policy = SCHED_OTHER,
-		.sched_runtime = SYNC_SLICE_US * 1000ULL,
-	};
-
-	if (syscall(SYS_sched_setattr, 0, &attr, 0))
-		log_debug("no short scheduler slice thread=%s err=\"%s\"", who, strerror(errno));
 }
 
 /* ---- options ---- */
@@ -1721,7 +1690,7 @@ static void *io_thread(void *arg)
 	unsigned int wait_ms = 0;
 	int err;
 
-	sync_short_slice("sync-io");
+	loop_short_slice("sync-io");
 	s->listing = true;
 	/* Benchmark hook: replay the store's history from a revision instead of listing it. */
 	if (getenv("PODLANE_SYNC_REPLAY_FROM")) {
@@ -1891,7 +1860,7 @@ static void node_apply(struct sync *s, struct item *it)
 
 	snprintf(key, sizeof(key), "%s%s", K_NODES, it->key);
 	if (it->kind == IT_NODE_DEL) {
-		node_remove(s->a, it->key, &e);
+		node_remove(s->a, it->key, NULL, &e);
 		gen_del(&s->nodes, it->key);
 		CNT_ADD(s, node_deletes, 1);
 		return;
@@ -1904,7 +1873,7 @@ static void node_apply(struct sync *s, struct item *it)
 		if (!cidr)
 			return;
 		if (node_record_parse(&n, it->key, ip ? ip : "", cidr, &e) ||
-		    node_upsert(s->a, &n, &e)) {
+		    node_upsert(s->a, &n, NULL, &e)) {
 			deadletter_add(s, key, strlen(key), 0, "%s", e.msg);
 			return;
 		}
@@ -1943,7 +1912,7 @@ static void sweep(struct sync *s)
 	for (i = 0; i < s->nodes.n; i++) {
 		if (s->nodes.v[i].gen == s->gen)
 			continue;
-		node_remove(s->a, s->nodes.v[i].key, &e);
+		node_remove(s->a, s->nodes.v[i].key, NULL, &e);
 		gen_del(&s->nodes, s->nodes.v[i].key);
 		CNT_ADD(s, swept, 1);
 		i--;
@@ -2009,7 +1978,7 @@ void sync_run(struct agent *a)
 		if (evs[i].data.u32 == 1 && read(s->tfd, &v, sizeof(v)) > 0) {
 			t0 = now_ns(CLOCK_MONOTONIC);
 			sync_snapshot(s);
-			sync_loop_time(a, LOOP_SYNC_SNAPSHOT, now_ns(CLOCK_MONOTONIC) - t0);
+			loop_time(a, LOOP_SYNC_SNAPSHOT, now_ns(CLOCK_MONOTONIC) - t0);
 		}
 	}
 	if (read(s->efd, &v, sizeof(v)) < 0)
@@ -2035,7 +2004,7 @@ void sync_run(struct agent *a)
 	pthread_mutex_lock(&s->lock);
 	n = s->count;
 	pthread_mutex_unlock(&s->lock);
-	sync_loop_time(a, LOOP_SYNC_APPLY, now_ns(CLOCK_MONOTONIC) - t0);
+	loop_time(a, LOOP_SYNC_APPLY, now_ns(CLOCK_MONOTONIC) - t0);
 	if (!n)
 		return;
 	/* More left: come back after the loop has looked at everything else. */
@@ -2043,21 +2012,6 @@ void sync_run(struct agent *a)
 	__atomic_store_n(&s->handover_ns, now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
 	if (write(s->efd, &v, sizeof(v)) < 0)
 		log_debug("failed to requeue sync work err=\"%s\"", strerror(errno));
-}
-
-void sync_loop_time(struct agent *a, enum sync_loop_job job, __u64 ns)
-{
-	struct loop_stat *l;
-
-	if (!a->sync || job >= LOOP_JOBS)
-		return;
-	l = &a->sync->loop[job];
-	l->runs++;
-	l->total_ns += ns;
-	if (ns > 1000000)
-		l->over_1ms++;
-	if (ns > l->max_ns)
-		l->max_ns = ns;
 }
 
 /* ---- main thread: this node's records out ---- */
@@ -2091,26 +2045,35 @@ static int snap_endpoint(__u32 ifindex, const struct endpoint_meta *m, void *dat
 	return 0;
 }
 
+static double round2(double v)
+{
+	return (long long)(v * 100 + 0.5) / 100.0;
+}
+
+/* This node's pressure hint, as `podlanectl hints` shows it, once accounting has one. */
 static void snap_hints(struct snap_state *st)
 {
-	struct json_object *r = hints_op(st->s->a, NULL), *n, *ok;
+	const struct acct *ac = st->s->a->acct;
+	const struct hint *h = &ac->node.hint;
+	struct json_object *o;
 	char key[256];
 
-	if (!r)
+	if (!ac->seq)
 		return;
-	if (json_object_object_get_ex(r, "ok", &ok) && json_object_get_boolean(ok) &&
-	    json_object_object_get_ex(r, "node", &n)) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "node", json_object_new_string(st->s->node_name));
-		json_object_object_foreach(n, k, v)
-			json_object_object_add(o, k, json_object_get(v));
-		snprintf(key, sizeof(key), "%s%s", K_HINTS, st->s->node_name);
-		pubset_set(st->ps, key, json_object_to_json_string_ext(o, VALUE_JSON),
-			   0);
-		json_object_put(o);
-	}
-	json_object_put(r);
+	o = json_object_new_object();
+	json_object_object_add(o, "node", json_object_new_string(st->s->node_name));
+	json_object_object_add(o, "score", json_object_new_double(round2(h->score)));
+	json_object_object_add(o, "dominant", json_object_new_string(h->dominant ? h->dominant :
+								      "cpu"));
+	json_object_object_add(o, "cpu", json_object_new_double(round2(h->cpu)));
+	json_object_object_add(o, "runq", json_object_new_double(round2(h->runq)));
+	json_object_object_add(o, "memory", json_object_new_double(round2(h->memory)));
+	json_object_object_add(o, "traffic", json_object_new_double(round2(h->traffic)));
+	json_object_object_add(o, "cpu_headroom",
+			       json_object_new_double(round2(100 * (1 - ac->node.busy))));
+	snprintf(key, sizeof(key), "%s%s", K_HINTS, st->s->node_name);
+	pubset_set(st->ps, key, json_object_to_json_string_ext(o, VALUE_JSON), 0);
+	json_object_put(o);
 }
 
 static void sync_snapshot(struct sync *s)
@@ -2135,7 +2098,7 @@ static void sync_snapshot(struct sync *s)
 	snprintf(key, sizeof(key), "%s%s", K_NODES, s->node_name);
 	pubset_set(st.ps, key, json_object_to_json_string_ext(o, VALUE_JSON), 0);
 	json_object_put(o);
-	endpoint_walk(s->a, snap_endpoint, &st);
+	eps_walk(s->a, snap_endpoint, &st);
 	if (s->a->acct)
 		snap_hints(&st);
 	copy = pubset_equal(st.ps, s->last_snap) ? NULL : pubset_dup(st.ps);
@@ -2291,7 +2254,7 @@ int sync_open(struct agent *a, const struct sync_opts *o)
 	/* The first snapshot before the thread runs: it never deletes records it cannot see. */
 	sync_snapshot(s);
 	/* sync_open runs on the main thread: it applies the nodes and services handed over. */
-	sync_short_slice("main");
+	loop_short_slice("main");
 	err = pthread_create(&s->thread, NULL, io_thread, s);
 	if (err) {
 		log_error("failed to start the etcd sync thread: %s", strerror(err));
@@ -2382,29 +2345,21 @@ static struct json_object *hist_json(const struct hist *h)
 	return o;
 }
 
-static struct json_object *loop_json(const struct sync *s)
+static struct json_object *loop_json(struct agent *a)
 {
-	static const char *const names[LOOP_JOBS] = {
-		[LOOP_SYNC_APPLY] = "sync_apply",
-		[LOOP_SYNC_SNAPSHOT] = "sync_snapshot",
-		[LOOP_ACCT] = "acct_tick",
-		[LOOP_METRICS] = "metrics",
-		[LOOP_SERVICE] = "service_tick",
-		[LOOP_CLIENT] = "api_request",
-	};
 	struct json_object *o = json_object_new_object();
 	unsigned int i;
 
 	for (i = 0; i < LOOP_JOBS; i++) {
-		const struct loop_stat *l = &s->loop[i];
+		struct loop_stat l = loop_stat_get(a, i);
 		struct json_object *j = json_object_new_object();
 
-		json_object_object_add(j, "runs", json_object_new_int64(l->runs));
-		json_object_object_add(j, "avg_us", json_object_new_int64(l->runs ?
-				       l->total_ns / l->runs / 1000 : 0));
-		json_object_object_add(j, "max_us", json_object_new_int64(l->max_ns / 1000));
-		json_object_object_add(j, "over_1ms", json_object_new_int64(l->over_1ms));
-		json_object_object_add(o, names[i], j);
+		json_object_object_add(j, "runs", json_object_new_int64(l.runs));
+		json_object_object_add(j, "avg_us", json_object_new_int64(l.runs ?
+				       l.total_ns / l.runs / 1000 : 0));
+		json_object_object_add(j, "max_us", json_object_new_int64(l.max_ns / 1000));
+		json_object_object_add(j, "over_1ms", json_object_new_int64(l.over_1ms));
+		json_object_object_add(o, loop_job_name(i), j);
 	}
 	return o;
 }
@@ -2499,7 +2454,7 @@ struct json_object *sync_status_op(struct agent *a, struct json_object *req)
 	json_object_object_add(lat, "agent", hist_json(&s->agent));
 	json_object_object_add(lat, "handover", hist_json(&s->handover));
 	json_object_object_add(o, "latency", lat);
-	json_object_object_add(o, "loop", loop_json(s));
+	json_object_object_add(o, "loop", loop_json(a));
 	return o;
 }
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * sync.h - podlaned's control-plane sync through etcd (sync.c): options, the hooks the event
- * loop calls, and the API ops. Without --etcd-endpoints none of it runs and the agent is
- * standalone, exactly as before.
+ * sync/sync.h - podlaned's control-plane sync through etcd (sync/): options, the hooks the
+ * event loop calls, and the API ops. sync/ is the one writer of podlane_remote. Without
+ * --etcd-endpoints none of it runs and the agent is standalone.
  */
-#ifndef PODLANED_SYNC_H
-#define PODLANED_SYNC_H
+#ifndef PODLANED_SYNC_SYNC_H
+#define PODLANED_SYNC_SYNC_H
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -17,19 +17,6 @@ struct agent;
 #define SYNC_DEFAULT_LEASE_TTL		10	/* seconds */
 #define SYNC_DEFAULT_NODE_CIDR_LEN	24
 #define SYNC_DEFAULT_MAX_REMOTE		262144
-
-/*
- * podlane_remote: remote pod IP (IPv4, network order) -> the node it lives on. Written by the
- * sync's I/O thread only, read by nothing in the datapath yet: services and policy
- * will. Created and pinned by the agent (no BPF object declares it). gen is the full resync
- * that last confirmed the entry; entries of older generations are swept after a resync.
- */
-struct remote_endpoint {
-	__be32	node_ip;
-	__u32	gen;
-};
-
-#define PODLANE_REMOTE_MAP	"podlane_remote"
 
 struct sync_opts {
 	const char	*endpoints;	/* --etcd-endpoints; NULL = standalone */
@@ -87,29 +74,9 @@ void sync_close(struct agent *a);
 int sync_fd(struct agent *a);
 void sync_run(struct agent *a);
 
-/*
- * The event loop's jobs, timed (sync_loop_time) so that a late map update can be traced to
- * what held the main thread; shown under "loop" by `podlanectl sync status`.
- */
-enum sync_loop_job {
-	LOOP_SYNC_APPLY,
-	LOOP_SYNC_SNAPSHOT,
-	LOOP_ACCT,
-	LOOP_METRICS,
-	LOOP_SERVICE,
-	LOOP_CLIENT,
-	LOOP_JOBS
-};
-
-void sync_loop_time(struct agent *a, enum sync_loop_job job, __u64 ns);
-
-/* The calling thread's scheduler slice: short, so it runs soon after it wakes (sync.c). */
-#define SYNC_SLICE_US	100
-void sync_short_slice(const char *who);
-
 struct json_object *sync_status_op(struct agent *a, struct json_object *req);
 struct json_object *sync_deadletters_op(struct agent *a, struct json_object *req);
 /* Prometheus text for the sync's families (malloc'ed), NULL when the sync is off. */
 char *sync_metrics_text(struct agent *a);
 
-#endif /* PODLANED_SYNC_H */
+#endif /* PODLANED_SYNC_SYNC_H */

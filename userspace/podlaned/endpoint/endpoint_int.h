@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* endpoint/endpoint_int.h - what endpoint.c, reconcile.c and reaper.c share; nobody else. */
+#ifndef PODLANED_ENDPOINT_INT_H
+#define PODLANED_ENDPOINT_INT_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "podlane.h"
+#include "nl.h"
+
+struct agent;
+
+/* Find the endpoint of container_id+ifname in network; thorough also finds one whose veth is
+ * gone (a walk over every record). */
+bool endpoint_find(struct agent *a, const char *container_id, const char *ifname,
+		   const char *network, __u32 *ifindex, struct endpoint_meta *meta, bool thorough);
+/* Tear an endpoint down: fast-path entry, veth, record, counters, address. */
+void endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta);
+/* The host veth is still the device we created (same ifindex and name); fills link if set. */
+bool host_veth_alive(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta,
+		     struct nl_link *link);
+/* The record's netns path still names the namespace the endpoint was wired into. */
+bool netns_alive(const struct endpoint_meta *meta);
+/* NAPI on the pod end (GRO), through a netlink socket open in the pod's netns. */
+int pod_enable_gro(struct nl_sock *pod, const char *ifname);
+/* The network name rules of every request: 1-63 characters, no '/', no whitespace. */
+bool network_name_ok(const char *network);
+
+/* reaper.c: delete a host veth off the request path (inline when the queue is full). */
+void host_veth_delete(struct agent *a, int ifindex, const char *name);
+
+#endif /* PODLANED_ENDPOINT_INT_H */
