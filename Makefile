@@ -80,7 +80,7 @@ $(OUTPUT)/libpodlane.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # One rule per binary: every .c under its folder (podlaned has one subfolder per layer, see
-# userspace/podlaned/README) plus the shared library.
+# userspace/podlaned/README.md) plus the shared library.
 define bin_rule
 $(1)_OBJS := $$(patsubst userspace/%.c,$(OUTPUT)/obj/%.o,$$(shell find $$($(1)_DIR) -name '*.c'))
 $(OUTPUT)/$(1): $$($(1)_OBJS) $(OUTPUT)/libpodlane.a

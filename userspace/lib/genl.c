@@ -86,15 +86,14 @@ static struct nlmsghdr *msg_start(struct pl_genl *g, void *buf, uint16_t type, u
 /* Send one request and read to its final ACK or DONE, handing data messages to c->cb. */
 static int transact(struct genl_call *c, const struct nlmsghdr *req)
 {
-	static char buf[GENL_BUF_SIZE];
 	struct pl_genl *g = c->g;
 
 	g->errmsg[0] = '\0';
 	if (mnl_socket_sendto(g->nl, req, req->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(g->nl, buf, sizeof(buf));
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		ssize_t n = mnl_socket_recvfrom(g->nl, g->rx, GENL_BUF_SIZE);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)g->rx;
 		int left = n;
 
 		if (n < 0)
@@ -137,9 +136,15 @@ int pl_genl_open(struct pl_genl *g)
 	int one = 1, err;
 
 	memset(g, 0, sizeof(*g));
+	g->rx = malloc(GENL_BUF_SIZE);
+	if (!g->rx)
+		return -ENOMEM;
 	g->nl = mnl_socket_open(NETLINK_GENERIC);
-	if (!g->nl)
-		return -errno;
+	if (!g->nl) {
+		err = -errno;
+		pl_genl_close(g);
+		return err;
+	}
 	if (mnl_socket_bind(g->nl, 0, MNL_SOCKET_AUTOPID) ||
 	    mnl_socket_setsockopt(g->nl, NETLINK_EXT_ACK, &one, sizeof(one))) {
 		err = -errno;
@@ -164,7 +169,9 @@ void pl_genl_close(struct pl_genl *g)
 {
 	if (g->nl)
 		mnl_socket_close(g->nl);
+	free(g->rx);
 	g->nl = NULL;
+	g->rx = NULL;
 	g->family = 0;
 }
 

@@ -55,6 +55,7 @@ struct pl_genl {
 	uint32_t	seq;
 	uint16_t	family;
 	char		errmsg[256];	/* the kernel's extended ACK of the last failure */
+	char		*rx;		/* receive buffer of this handle (a dump fills it) */
 };
 
 struct pl_genl_version {

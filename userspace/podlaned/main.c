@@ -7,7 +7,7 @@
  * (endpoint/reaper.c), each with state of its own.
  *
  * This file is the composition root: options, the order in which the layers open and close
- * (userspace/podlaned/README), and the event loop. The layers below never call up into it.
+ * (userspace/podlaned/README.md), and the event loop. The layers below never call up into it.
  *
  * Stopping the agent (SIGTERM/SIGINT, or a crash) never touches the datapath: programs stay
  * attached and maps pinned, so pods keep their traffic while podlaned restarts or is upgraded.

@@ -103,14 +103,10 @@ int acct_bpf_open(struct agent *a, struct acct *ac)
 			 ac->cg2_mount, strerror(-err));
 		return err;
 	}
-	ac->cgacct_fd = pin_map_open(a->pin_root, "podlane_cgacct", PIN_RW);
-	ac->cgerrs_fd = pin_map_open(a->pin_root, "podlane_cgerrs", PIN_RDONLY);
-	if (ac->cgacct_fd < 0 || ac->cgerrs_fd < 0) {
-		err = ac->cgacct_fd < 0 ? ac->cgacct_fd : ac->cgerrs_fd;
-		log_warn("failed to open the accounting maps under '%s': %s", a->pin_root,
-			 strerror(-err));
+	err = loader_map_open(a, "podlane_cgacct", PIN_RW, &ac->cgacct_fd) ?:
+	      loader_map_open(a, "podlane_cgerrs", PIN_RDONLY, &ac->cgerrs_fd);
+	if (err)
 		return err;
-	}
 	/* One buffer for both maps' per-CPU values. */
 	_Static_assert(sizeof(struct cgroup_acct) >= sizeof(struct cgroup_acct_errors),
 		       "vals holds either value");

@@ -4,7 +4,7 @@
  * its modules (struct agent), the kernel features found at start-up, and the error a failed
  * operation hands back to the API.
  *
- * podlaned is layered; calls and includes only point down (userspace/podlaned/README):
+ * podlaned is layered; calls and includes only point down (userspace/podlaned/README.md):
  *
  *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/ -> lb/, ipam/ -> datapath/ -> core/
  *

@@ -68,21 +68,12 @@ static int addr_flags_set(struct eps *ep, in_addr_t addr, __u32 flag, bool on)
 	return 0;
 }
 
-static int open_rw(struct agent *a, const char *name)
-{
-	int fd = pin_map_open(a->pin_root, name, PIN_RW);
-
-	if (fd < 0)
-		log_error("failed to open pinned map '%s/%s': %s", a->pin_root, name,
-			  strerror(-fd));
-	return fd;
-}
-
 int eps_open(struct agent *a)
 {
 	struct endpoint_key key, next, *prev = NULL;
 	struct endpoint_value val;
 	struct eps *ep;
+	int err;
 
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
@@ -92,11 +83,11 @@ int eps_open(struct agent *a)
 	ep->vals = calloc(a->ncpus, sizeof(*ep->vals));
 	if (!ep->vals)
 		return -ENOMEM;
-	ep->eps_fd = open_rw(a, "podlane_eps");
-	ep->meta_fd = open_rw(a, "podlane_ep_meta");
-	ep->stat_fd = open_rw(a, "podlane_ep_stat");
-	if (ep->eps_fd < 0 || ep->meta_fd < 0 || ep->stat_fd < 0)
-		return -ENOENT;
+	err = loader_map_open(a, "podlane_eps", PIN_RW, &ep->eps_fd) ?:
+	      loader_map_open(a, "podlane_ep_meta", PIN_RW, &ep->meta_fd) ?:
+	      loader_map_open(a, "podlane_ep_stat", PIN_RW, &ep->stat_fd);
+	if (err)
+		return err;
 	/* Address flags a previous agent set: held again until their owner decides. */
 	while (!bpf_map_get_next_key(ep->eps_fd, prev, &next)) {
 		key = next;

@@ -81,6 +81,15 @@ int pin_map_open(const char *pin_root, const char *name, enum pin_access access)
 	return fd < 0 ? -errno : fd;
 }
 
+int loader_map_open(struct agent *a, const char *name, enum pin_access access, int *fd)
+{
+	*fd = pin_map_open(a->pin_root, name, access);
+	if (*fd >= 0)
+		return 0;
+	log_error("failed to open pinned map '%s/%s': %s", a->pin_root, name, strerror(-*fd));
+	return *fd;
+}
+
 /* The size the agent wants for a map it creates; 0 leaves the object's own. */
 static unsigned int wanted_size(struct agent *a, const char *name)
 {

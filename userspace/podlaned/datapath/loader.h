@@ -57,6 +57,12 @@ enum pin_access {
 
 /* fd of the pinned map <pin_root>/<name>, or -errno (-ENOENT when not pinned). */
 int pin_map_open(const char *pin_root, const char *name, enum pin_access access);
+/*
+ * The agent's way: *fd = the pinned map under --pin-root, 0 or -errno (logged). Name the map
+ * as a literal or its PODLANE_*_MAP macro with the access on the same call, so the layer check
+ * (scripts/check-layers.py) sees who opens what for writing.
+ */
+int loader_map_open(struct agent *a, const char *name, enum pin_access access, int *fd);
 /* max_entries of the pinned map, 0 when there is none. */
 unsigned int pin_map_size(const char *pin_root, const char *name);
 

@@ -74,11 +74,9 @@ int datapath_open(struct agent *a)
 		return loader_load_failed(a, "tc_endpoint", err);
 	dp->from_pod_fd = bpf_program__fd(dp->ep_skel->progs.tc_from_pod);
 	dp->to_pod_fd = bpf_program__fd(dp->ep_skel->progs.tc_to_pod);
-	dp->drops_fd = pin_map_open(a->pin_root, "podlane_drops", PIN_RDONLY);
-	if (dp->drops_fd < 0) {
-		log_error("failed to open pinned map 'podlane_drops': %s", strerror(-dp->drops_fd));
-		return dp->drops_fd;
-	}
+	err = loader_map_open(a, "podlane_drops", PIN_RDONLY, &dp->drops_fd);
+	if (err)
+		return err;
 
 	/* tc_uplink also holds tc_from_tunnel, for the vxlan device. */
 	if (!a->uplink && a->routing != NODE_ROUTING_VXLAN)

@@ -187,15 +187,6 @@ static int open_xdp(struct agent *a, struct lb_state *lb)
 	return 0;
 }
 
-static int open_map(struct agent *a, const char *name, enum pin_access access, int *fd)
-{
-	*fd = pin_map_open(a->pin_root, name, access);
-	if (*fd >= 0)
-		return 0;
-	log_error("failed to open pinned map '%s/%s': %s", a->pin_root, name, strerror(-*fd));
-	return *fd;
-}
-
 int lb_datapath_open(struct agent *a, const char *cgroup)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
@@ -225,12 +216,12 @@ int lb_datapath_open(struct agent *a, const char *cgroup)
 	if (err)
 		return loader_load_failed(a, "sock_lb", err);
 	/* lb/ is the one writer of these maps; podlane_lbstat is the programs' alone. */
-	err = open_map(a, "podlane_svc", PIN_RW, &lb->svc_fd) ?:
-	      open_map(a, "podlane_backend", PIN_RW, &lb->be_fd) ?:
-	      open_map(a, "podlane_maglev", PIN_RW, &lb->maglev_fd) ?:
-	      open_map(a, "podlane_affin", PIN_RW, &lb->affin_fd) ?:
-	      open_map(a, "podlane_ct", PIN_RW, &lb->ct_fd) ?:
-	      open_map(a, "podlane_lbstat", PIN_RDONLY, &lb->lbstat_fd);
+	err = loader_map_open(a, "podlane_svc", PIN_RW, &lb->svc_fd) ?:
+	      loader_map_open(a, "podlane_backend", PIN_RW, &lb->be_fd) ?:
+	      loader_map_open(a, "podlane_maglev", PIN_RW, &lb->maglev_fd) ?:
+	      loader_map_open(a, "podlane_affin", PIN_RW, &lb->affin_fd) ?:
+	      loader_map_open(a, "podlane_ct", PIN_RW, &lb->ct_fd) ?:
+	      loader_map_open(a, "podlane_lbstat", PIN_RDONLY, &lb->lbstat_fd);
 	if (err)
 		return err;
 

@@ -403,12 +403,9 @@ int nodes_open(struct agent *a)
 	a->nodes = calloc(1, sizeof(*a->nodes));
 	if (!a->nodes)
 		return -ENOMEM;
-	a->nodes->map_fd = pin_map_open(a->pin_root, "podlane_nodes", PIN_RW);
-	if (a->nodes->map_fd < 0) {
-		log_error("failed to open pinned map '%s/podlane_nodes': %s", a->pin_root,
-			  strerror(-a->nodes->map_fd));
-		return a->nodes->map_fd;
-	}
+	err = loader_map_open(a, "podlane_nodes", PIN_RW, &a->nodes->map_fd);
+	if (err)
+		return err;
 	if (!a->node_name) {
 		if (gethostname(host_name, sizeof(host_name) - 1))
 			snprintf(host_name, sizeof(host_name), "localhost");

@@ -82,6 +82,7 @@
 #include "core/agent.h"
 #include "core/loop.h"
 #include "datapath/eps.h"
+#include "datapath/loader.h"
 #include "etcd.h"
 #include "keyidx.h"
 #include "lb/lb.h"
@@ -2133,7 +2134,7 @@ static int remote_map_open(struct sync *s)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", s->a->pin_root, PODLANE_REMOTE_MAP);
-	fd = bpf_obj_get(path);
+	fd = pin_map_open(s->a->pin_root, PODLANE_REMOTE_MAP, PIN_RW);
 	if (fd >= 0) {
 		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_HASH &&
 		    info.key_size == sizeof(__be32) &&
