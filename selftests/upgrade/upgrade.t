@@ -255,12 +255,14 @@ LINKS1=$(pinned_links)
 TC1=$(tc_hooks)
 NEW_PROGS=$(held_ids "$NEW_PID" prog)
 NEW_MAPS=$(held_ids "$NEW_PID" map)
+# either <text> <otherwise>: text when a check found something bad, otherwise the other.
+either() { if [ -n "$bad" ]; then echo "$1"; else echo "$2"; fi; }
 bad=""
 while IFS='=' read -r pin id; do
 	[ "$(field "$MAPS1" "$pin")" = "$id" ] && grep -qx "$id" <<<"$NEW_MAPS" || bad+=" $pin"
 done <<<"$MAPS0"
 [ -z "$bad" ]
-ok $? "every pinned map keeps its id and the new agent uses it (${bad:+changed:$bad}${bad:-$n_maps maps})"
+ok $? "every pinned map keeps its id and the new agent uses it ($(either "changed:$bad" "$n_maps maps"))"
 [ -n "$bad" ] && diag "before: $(tr '\n' ' ' <<<"$MAPS0")" "after:  $(tr '\n' ' ' <<<"$MAPS1")"
 added=$(comm -13 <(cut -d= -f1 <<<"$MAPS0" | sort) <(cut -d= -f1 <<<"$MAPS1" | sort) | tr '\n' ' ')
 [ -n "$added" ] && diag "maps the new build pins in addition: $added"
@@ -273,7 +275,7 @@ while IFS='=' read -r pin val; do
 		grep -qx "$pid1" <<<"$NEW_PROGS" || bad+=" $pin($lid:$pid->${lid1:-none}:${pid1:-none})"
 done <<<"$LINKS0"
 [ -z "$bad" ]
-ok $? "every pinned link keeps its id and now runs the new agent's program (${bad:+wrong:$bad}${bad:-$n_links links})"
+ok $? "every pinned link keeps its id and now runs the new agent's program ($(either "wrong:$bad" "$n_links links"))"
 
 bad=""
 while IFS='=' read -r hook progs; do
