@@ -158,36 +158,36 @@ ok $? "a TCP stream a -> b and request/response over a ClusterIP connection from
 diag "stream $(jget "$T/recv.st" bytes) bytes, ClusterIP answered by $(jget "$T/rr.st" backend)"
 
 # ---- what the old agent leaves pinned and attached ------------------------------------
+# The snapshots list the whole machine once per kind (bpftool -f: with pin paths) and keep ours:
+# a process per pin is slow on a loaded 2-CPU machine and stretches the swap.
 # pinned_maps: "<pin>=<map id>" for every map pinned in the pin root.
 pinned_maps() {
-	local f
-	for f in "$PL_PIN"/*; do
-		[ -d "$f" ] && continue
-		printf '%s=%s\n' "${f##*/}" "$(bpftool -j map show pinned "$f" | jq -r .id)"
-	done
+	bpftool -j -f map show | jq -r --arg d "$PL_PIN/" '.[] | .id as $id | (.pinned // [])[] |
+		select(startswith($d)) | ltrimstr($d) | select(contains("/") | not) | "\(.)=\($id)"' |
+		sort
 }
 # pinned_links: "<pin>=<link id> <program id> <program name>" for every link under links/.
 pinned_links() {
-	local f l p
-	for f in "$PL_PIN"/links/*; do
-		[ -e "$f" ] || continue
-		l=$(bpftool -j link show pinned "$f")
-		p=$(jq -r .prog_id <<<"$l")
-		printf '%s=%s %s %s\n' "${f##*/}" "$(jq -r .id <<<"$l")" "$p" \
-			"$(bpftool -j prog show id "$p" | jq -r .name)"
-	done
+	jq -rn --arg d "$PL_PIN/links/" --slurpfile links <(bpftool -j -f link show) \
+		--slurpfile progs <(bpftool -j prog show) '
+		($progs[0] | map({key: (.id | tostring), value: .name}) | from_entries) as $name |
+		$links[0][] | . as $l | (.pinned // [])[] | select(startswith($d)) |
+		"\(ltrimstr($d))=\($l.id) \($l.prog_id) \($name[$l.prog_id | tostring])"' | sort
 }
 # tc_hooks: "<dev>/<direction>=<name>:<id> ..." for every BPF filter on the pods' host veths
 # and the uplink, both directions (an empty hook is listed too).
 tc_hooks() {
-	local d dir
+	local d dir hooks=()
 	for d in "${HOST[a]}" "${HOST[b]}" "${HOST[c]}" "$UPLINK"; do
 		for dir in ingress egress; do
-			printf '%s/%s=%s\n' "$d" "$dir" "$(tc -j filter show dev "$d" "$dir" |
-				jq -r '[.[] | select(.options.prog) |
-				        "\(.options.prog.name):\(.options.prog.id)"] | join(" ")')"
+			hooks+=("$d/$dir")
 		done
 	done
+	# One array per command, in order.
+	printf 'filter show dev %s\n' "${hooks[@]/\// }" | tc -j -batch - |
+		jq -rs --args '. as $out | $ARGS.positional | to_entries[] | "\(.value)=\($out[.key] |
+			[.[] | select(.options.prog) | "\(.options.prog.name):\(.options.prog.id)"] |
+			join(" "))"' "${hooks[@]}"
 }
 # held_ids <pid> <prog|map|link>: ids of the BPF objects that process holds a descriptor to.
 held_ids() { cat /proc/"$1"/fdinfo/* 2>/dev/null | awk -v k="$2_id:" '$1 == k { print $2 }' | sort -un; }
