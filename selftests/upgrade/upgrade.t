@@ -21,7 +21,8 @@ PL_UPGRADE_FROM=${PL_UPGRADE_FROM:-bfde887}
 
 TRAFFIC=$PL_ROOT/selftests/upgrade/traffic.py
 SVC_TOOL=$PL_ROOT/selftests/lb/svc_tool.py	# its "serve" is the ClusterIP backend
-STALL_MS=1000
+STALL_MS=1000		# the longest gap either connection may show
+SETTLE_MS=3000		# how long both keep running once the new agent is ready
 
 require_root
 require_cmd git make tar python3 ip tc bpftool jq
@@ -245,6 +246,8 @@ agent_start "${AGENT_OPTS[@]}" ||
 	bail "the new podlaned starts on the same pin root, state dir, socket and options"
 ok 0 "the new podlaned starts on the same pin root, state dir, socket and options"
 s3=$(now_ms)
+b3=$(jget "$T/recv.st" bytes)
+r3=$(jget "$T/rr.st" answers)
 NEW_PID=$PL_AGENT_PID
 diag "old agent gone $((s1 - s0)) ms after SIGTERM, new agent ready $((s3 - s2)) ms after its start" \
 	"new agent: $(grep "pid=$NEW_PID " "$PL_TMP/podlaned.log" | grep -o 'msg="reconciled".*')"
@@ -302,9 +305,10 @@ ok $? "the service list is the same (frontends, backends, service ids)"
 [ "$SVCS1" = "$SVCS0" ] || diag "$(diff <(echo "$SVCS0") <(echo "$SVCS1"))"
 
 # ---- the connections went on ----------------------------------------------------------
-# Let both run on the new agent for a while, then stop them and read their verdicts.
-poll 10 above "$T/recv.st" bytes $(( $(jget "$T/recv.st" bytes) + 1000000 ))
-poll 5 above "$T/rr.st" answers $(( $(jget "$T/rr.st" answers) + 20 ))
+# Both run on the new agent for SETTLE_MS after it is ready (its first conntrack pass and
+# reconcile included), then stop; their status files hold the verdicts.
+since() { [ $(( $(now_ms) - $1 )) -ge "$2" ]; }
+poll 10 since "$s3" "$SETTLE_MS"
 touch "$STOP"
 ended() { [ -n "$(jget "$1" state)" ] && [ "$(jget "$1" state)" != run ]; }
 poll 15 ended "$T/send.st" && poll 15 ended "$T/recv.st" && poll 15 ended "$T/rr.st"
@@ -312,15 +316,15 @@ diag "sender: $(cat "$T/send.st")" "receiver: $(cat "$T/recv.st")" "ClusterIP: $
 sent=$(jget "$T/send.st" bytes)
 got=$(jget "$T/recv.st" bytes)
 [ "$(jget "$T/send.st" state)" = "done" ] && [ "$(jget "$T/recv.st" state)" = "done" ] &&
-	[ "$got" = "$sent" ] && [ "$got" -gt "$b0" ]
-ok $? "the stream delivered every byte in order across the swap ($b0 before it, $got in all)"
+	[ "$got" = "$sent" ] && [ "$got" -gt "$b3" ] && [ "$b3" -gt "$b0" ]
+ok $? "the stream delivered every byte in order across the swap ($b0 at SIGTERM, $b3 when the new agent was ready, $got in all)"
 gap=$(jget "$T/recv.st" max_gap_ms)
 awk -v g="$gap" -v m=$STALL_MS 'BEGIN { exit !(g != "" && g < m) }'
 ok $? "the stream never stalled for ${STALL_MS} ms (longest gap between reads: $gap ms)"
 answers=$(jget "$T/rr.st" answers)
-[ "$(jget "$T/rr.st" state)" = "done" ] && [ "$answers" -gt "$r0" ] &&
+[ "$(jget "$T/rr.st" state)" = "done" ] && [ "$answers" -gt "$r3" ] && [ "$r3" -gt "$r0" ] &&
 	[ "$(jget "$T/rr.st" backend)" = c ]
-ok $? "the ClusterIP connection never errored ($r0 answers before the swap, $answers in all)"
+ok $? "the ClusterIP connection never errored ($r0 answers at SIGTERM, $r3 when the new agent was ready, $answers in all)"
 gap=$(jget "$T/rr.st" max_gap_ms)
 awk -v g="$gap" -v m=$STALL_MS 'BEGIN { exit !(g != "" && g < m) }'
 ok $? "the ClusterIP connection never stalled for ${STALL_MS} ms (longest gap between answers: $gap ms)"
