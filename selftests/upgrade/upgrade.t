@@ -67,7 +67,7 @@ cgroup_remove() {
 }
 mkdir "$CG" || skip_all "cannot create a cgroup under $CG2"
 on_cleanup cgroup_remove
-OUT_NS=$(netns_add out) || exit 1
+OUT_NS=$(netns_add out) || skip_all "cannot create a network namespace"
 on_cleanup "ip link del $UPLINK"
 ip link add "$UPLINK" type veth peer name eth0 netns "$OUT_NS" &&
 	ip addr add "$NODE_IP/24" dev "$UPLINK" && ip link set "$UPLINK" up &&
