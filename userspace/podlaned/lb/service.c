@@ -37,7 +37,7 @@
 
 #include "core/agent.h"
 #include "datapath/eps.h"
-#include "lb/lb.h"
+#include "lb/lb_int.h"
 #include "log.h"
 #include "maglev.h"
 
@@ -45,13 +45,10 @@
 #define SVC_DIR			"services"
 #define TICK_INTERVAL_MS	2000	/* backend locality and node addresses */
 #define GC_INTERVAL_MS		10000	/* conntrack collection */
-#define LIST_LIMIT_DEFAULT	200	/* services per list reply: a reply must fit the API */
-#define LIST_LIMIT_MAX		500
 
 /* owner[] marks for ids that the maps use but no known service owns (yet). */
 #define OWNER_STALE		((struct svc *)1)
 
-enum fe_kind { FE_CLUSTER_IP, FE_EXTERNAL_IP, FE_NODEPORT };
 
 static const char *const fe_kind_names[] = { "ClusterIP", "ExternalIP", "NodePort" };
 
@@ -59,7 +56,7 @@ struct svc_frontend {
 	struct lb_service_key key;
 	__u32	flags;		/* PODLANE_SVC_F_* */
 	__u8	port;		/* index into spec.ports */
-	__u8	kind;		/* enum fe_kind */
+	__u8	kind;		/* enum service_frontend_kind */
 };
 
 /* The backends of one service port as written under one svc id. */
@@ -289,7 +286,8 @@ static int build_frontends(struct lb_state *lb, struct svc *s, struct op_error *
 	const struct service_spec *sp = &s->spec;
 	unsigned int cap = s->fe_cap, p, i;
 	__u32 common = sp->affinity ? PODLANE_SVC_F_AFFINITY : 0;
-	__u32 ext = PODLANE_SVC_F_MAGLEV | (sp->ext_local ? PODLANE_SVC_F_EXT_LOCAL : 0);
+	__u32 cluster = common | (sp->int_local ? PODLANE_SVC_F_INT_LOCAL : 0);
+	__u32 ext = common | PODLANE_SVC_F_MAGLEV | (sp->ext_local ? PODLANE_SVC_F_EXT_LOCAL : 0);
 	int err = 0;
 
 	s->has_node_port = false;
@@ -298,18 +296,15 @@ static int build_frontends(struct lb_state *lb, struct svc *s, struct op_error *
 
 		/* internalTrafficPolicy is about the ClusterIP only, as in Kubernetes. */
 		err = add_frontend(s, cap, sp->cluster_ip, port->port, port->proto, p,
-				   FE_CLUSTER_IP, common | (sp->int_local ?
-							    PODLANE_SVC_F_INT_LOCAL : 0), e);
+				   SERVICE_FE_CLUSTER_IP, cluster, e);
 		for (i = 0; i < sp->nexternal && !err; i++)
 			err = add_frontend(s, cap, sp->external_ips[i], port->port, port->proto, p,
-					   FE_EXTERNAL_IP, common | ext | PODLANE_SVC_F_EXTERNAL,
-					   e);
+					   SERVICE_FE_EXTERNAL_IP, ext | PODLANE_SVC_F_EXTERNAL, e);
 		if (port->node_port)
 			s->has_node_port = true;
 		for (i = 0; port->node_port && i < lb->n_node_ips && !err; i++)
 			err = add_frontend(s, cap, lb->node_ips[i], port->node_port, port->proto,
-					   p, FE_NODEPORT, common | ext | PODLANE_SVC_F_NODEPORT,
-					   e);
+					   p, SERVICE_FE_NODEPORT, ext | PODLANE_SVC_F_NODEPORT, e);
 	}
 	return err;
 }
@@ -414,9 +409,9 @@ static struct lb_service svc_value(const struct svc *s, const struct svc_fronten
  * count: tc_from_uplink translates them for clients on other nodes too.
  */
 static const bool fe_per_packet[] = {
-	[FE_CLUSTER_IP]		= true,
-	[FE_EXTERNAL_IP]	= true,
-	[FE_NODEPORT]		= true,
+	[SERVICE_FE_CLUSTER_IP]		= true,
+	[SERVICE_FE_EXTERNAL_IP]	= true,
+	[SERVICE_FE_NODEPORT]		= true,
 };
 
 #define BE_REF_BITS	14
@@ -1599,83 +1594,7 @@ void service_tick(struct agent *a)
 	}
 }
 
-/* ---- API ----------------------------------------------------------------------------------- */
-
-static struct json_object *reply_ok(void)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	return o;
-}
-
-static struct json_object *reply_err(const struct op_error *e)
-{
-	return api_error(e->code, e->msg, e->details);
-}
-
-static struct json_object *frontends_json(const struct svc *s)
-{
-	struct json_object *arr = json_object_new_array();
-	unsigned int i;
-
-	for (i = 0; i < s->nfe; i++) {
-		const struct svc_frontend *f = &s->fe[i];
-		const struct svc_slots *ss = &s->ports[f->port];
-		struct json_object *o = json_object_new_object();
-		char ip[INET_ADDRSTRLEN];
-
-		inet_ntop(AF_INET, &f->key.addr, ip, sizeof(ip));
-		json_object_object_add(o, "kind", json_object_new_string(fe_kind_names[f->kind]));
-		json_object_object_add(o, "address", json_object_new_string(ip));
-		json_object_object_add(o, "port", json_object_new_int(ntohs(f->key.port)));
-		json_object_object_add(o, "protocol",
-				       json_object_new_string(service_proto_name(f->key.proto)));
-		json_object_object_add(o, "svc_id", json_object_new_int64(ss->id));
-		json_object_object_add(o, "active", json_object_new_int(ss->count));
-		json_object_object_add(o, "local_active", json_object_new_int(ss->local_count));
-		json_object_object_add(o, "slots", json_object_new_int64(ss->nslots));
-		json_object_object_add(o, "maglev",
-				       json_object_new_boolean(f->flags & PODLANE_SVC_F_MAGLEV));
-		json_object_array_add(arr, o);
-	}
-	return arr;
-}
-
-static struct json_object *svc_json(const struct svc *s, bool counters)
-{
-	struct json_object *o = json_object_new_object(), *spec, *bes, *ports;
-	unsigned int i, p;
-
-	spec = service_spec_to_json(&s->spec);
-	/* The resolved locality, so that "auto" shows what the agent decided. */
-	if (json_object_object_get_ex(spec, "backends", &bes)) {
-		for (i = 0; i < s->spec.nbackends; i++) {
-			struct json_object *b = json_object_array_get_idx(bes, i);
-
-			json_object_object_add(b, "local", json_object_new_boolean(s->local[i]));
-			if (s->spec.backends[i].local == SVC_LOCAL_AUTO)
-				json_object_object_add(b, "localAuto", json_object_new_boolean(1));
-		}
-	}
-	json_object_object_add(o, "service", spec);
-	json_object_object_add(o, "frontends", frontends_json(s));
-	if (counters) {
-		ports = json_object_new_array();
-		for (p = 0; p < s->spec.nports; p++) {
-			const struct svc_slots *ss = &s->ports[p];
-			struct json_object *c = json_object_new_object();
-
-			json_object_object_add(c, "svc_id", json_object_new_int64(ss->id));
-			json_object_object_add(c, "ct_flows", json_object_new_int64(ss->flows));
-			json_object_object_add(c, "ct_packets", json_object_new_int64(ss->packets));
-			json_object_object_add(c, "ct_bytes", json_object_new_int64(ss->bytes));
-			json_object_array_add(ports, c);
-		}
-		json_object_object_add(o, "counters", ports);
-	}
-	return o;
-}
+/* ---- podlanectl's services and the cluster store's ----------------------------------------- */
 
 /* The state file of a service that has none yet, or that changes hands to podlanectl. */
 static int state_write(struct agent *a, const struct svc *s, struct op_error *e)
@@ -1748,74 +1667,18 @@ static struct svc *svc_upsert(struct agent *a, struct service_spec *spec, bool s
 	return s;
 }
 
-struct json_object *op_service_add(struct agent *a, struct json_object *req)
+int service_upsert(struct agent *a, struct service_spec *spec, bool *changed,
+		   struct op_error *e)
 {
-	struct json_object *spec_obj, *o;
-	struct service_spec spec;
-	struct op_error e = {};
-	struct svc *s;
-	char why[512];
-	bool changed;
+	return svc_upsert(a, spec, false, changed, e) ? 0 : -1;
+}
 
-	if (!json_object_object_get_ex(req, "service", &spec_obj)) {
-		op_fail(&e, PODLANE_ERR_DECODE, "missing field 'service' (the service spec)");
-		return reply_err(&e);
-	}
-	if (service_spec_parse(spec_obj, &spec, why, sizeof(why))) {
-		op_fail(&e, PODLANE_ERR_INVALID_CONFIG, "invalid service spec: %s", why);
-		log_warn("service refused err=\"%s\"", why);
-		return reply_err(&e);
-	}
-	s = svc_upsert(a, &spec, false, &changed, &e);
+int service_delete(struct agent *a, const char *name, struct op_error *e)
+{
+	struct svc *s = svc_find(a->lb, name);
+
 	if (!s)
-		return reply_err(&e);
-	o = reply_ok();
-	json_object_object_add(o, "changed", json_object_new_boolean(changed));
-	json_object_object_add(o, "service", svc_json(s, false));
-	return o;
-}
-
-/* namespace/name from a request's "name" (may be "ns/name") and optional "namespace". */
-static int req_name(struct json_object *req, char *out, size_t len, struct op_error *e)
-{
-	struct json_object *v;
-	const char *name, *ns = SVC_DEFAULT_NAMESPACE, *slash;
-	char nsbuf[SVC_NAME_MAX + 1];
-
-	if (!json_object_object_get_ex(req, "name", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return op_fail(e, PODLANE_ERR_DECODE, "missing string field 'name'");
-	name = json_object_get_string(v);
-	if (json_object_object_get_ex(req, "namespace", &v) &&
-	    json_object_is_type(v, json_type_string) && *json_object_get_string(v))
-		ns = json_object_get_string(v);
-	slash = strchr(name, '/');
-	if (slash && (size_t)(slash - name) <= SVC_NAME_MAX) {
-		memcpy(nsbuf, name, slash - name);
-		nsbuf[slash - name] = '\0';
-		ns = nsbuf;
-		name = slash + 1;
-	}
-	if (!service_name_ok(name) || !service_name_ok(ns))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "'%s/%s' is not a service name "
-			       "(namespace/name, lower-case DNS labels)", ns, name);
-	snprintf(out, len, "%s/%s", ns, name);
-	return 0;
-}
-
-struct json_object *op_service_del(struct agent *a, struct json_object *req)
-{
-	char name[2 * SVC_NAME_MAX + 2];
-	struct op_error e = {};
-	struct svc *s;
-
-	if (req_name(req, name, sizeof(name), &e))
-		return reply_err(&e);
-	s = svc_find(a->lb, name);
-	if (!s) {
-		op_fail(&e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
-		return reply_err(&e);
-	}
+		return op_fail(e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
 	/* File first: a crash after it leaves stale entries that the next start sweeps. */
 	state_discard(a, s, "");
 	svc_remove(a->lb, s);
@@ -1823,7 +1686,7 @@ struct json_object *op_service_del(struct agent *a, struct json_object *req)
 	svc_unlink(a->lb, s);
 	log_info("service deleted name=%s", name);
 	svc_free(s);
-	return reply_ok();
+	return 0;
 }
 
 /* ---- the cluster store (sync.c) -------------------------------------------------------------- */
@@ -1908,90 +1771,92 @@ unsigned int service_store_count(struct agent *a)
 	return n;
 }
 
-static struct json_object *lbstat_json(struct agent *a)
+/* ---- what the local API shows ------------------------------------------------------------- */
+
+const char *service_frontend_kind_name(enum service_frontend_kind kind)
 {
-	static const char *const names[] = {
-		"connect", "sendmsg", "recvmsg", "peername", "no_backend", "affinity_hit",
-		"affinity_full", "revnat_full", "no_maglev", "prefilter_pass", "nat_new",
-		"nat_ct_hit", "nat_reply", "ct_midflow", "ct_stale", "reply_stack", "xdp_fast",
-	};
-	struct json_object *o = json_object_new_object();
-	__u64 *vals = calloc(a->ncpus, sizeof(*vals)), sum;
-	__u32 slot;
-	int cpu;
-
-	if (!vals)
-		return o;
-	for (slot = 0; slot < PODLANE_LB_STAT_SLOTS; slot++) {
-		char unknown[24];
-
-		if (bpf_map_lookup_elem(a->lb->lbstat_fd, &slot, vals))
-			continue;
-		for (sum = 0, cpu = 0; cpu < a->ncpus; cpu++)
-			sum += vals[cpu];
-		/* Slots a newer datapath appended: shown by number once they count something. */
-		if (slot >= sizeof(names) / sizeof(names[0])) {
-			if (!sum)
-				continue;
-			snprintf(unknown, sizeof(unknown), "slot_%u", slot);
-		}
-		json_object_object_add(o, slot < sizeof(names) / sizeof(names[0]) ? names[slot] :
-				       unknown, json_object_new_int64(sum));
-	}
-	free(vals);
-	return o;
+	return fe_kind_names[kind];
 }
 
-struct json_object *op_service_list(struct agent *a, struct json_object *req)
+/* cb with s as a service_view. */
+static int svc_view(const struct svc *s, service_view_cb cb, void *data)
 {
-	struct json_object *o, *arr, *v, *ct;
-	char name[2 * SVC_NAME_MAX + 2];
-	struct op_error e = {};
-	struct lb_state *lb = a->lb;
-	long offset = 0, limit = LIST_LIMIT_DEFAULT, i = 0;
-	struct svc *s;
+	struct service_port_counters counters[SVC_MAX_PORTS];
+	struct service_frontend *fe;
+	struct service_view v = {
+		.name = s->name,
+		.spec = &s->spec,
+		.local = s->local,
+		.nfrontends = s->nfe,
+		.counters = counters,
+	};
+	unsigned int i, p;
+	int ret;
 
-	arr = json_object_new_array();
-	if (json_object_object_get_ex(req, "name", &v)) {
-		if (req_name(req, name, sizeof(name), &e)) {
-			json_object_put(arr);
-			return reply_err(&e);
-		}
-		s = svc_find(lb, name);
-		if (!s) {
-			json_object_put(arr);
-			op_fail(&e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
-			return reply_err(&e);
-		}
-		json_object_array_add(arr, svc_json(s, true));
-	} else {
-		if (json_object_object_get_ex(req, "offset", &v))
-			offset = json_object_get_int64(v);
-		if (json_object_object_get_ex(req, "limit", &v))
-			limit = json_object_get_int64(v);
-		if (offset < 0 || limit < 1 || limit > LIST_LIMIT_MAX) {
-			json_object_put(arr);
-			op_fail(&e, PODLANE_ERR_DECODE, "offset must be >= 0 and limit 1-%d",
-				LIST_LIMIT_MAX);
-			return reply_err(&e);
-		}
-		for (s = lb->head; s && i < offset + limit; s = s->next, i++)
-			if (i >= offset)
-				json_object_array_add(arr, svc_json(s, true));
+	fe = calloc(s->nfe ? s->nfe : 1, sizeof(*fe));
+	if (!fe)
+		return -ENOMEM;
+	for (i = 0; i < s->nfe; i++) {
+		const struct svc_frontend *f = &s->fe[i];
+		const struct svc_slots *ss = &s->ports[f->port];
+
+		fe[i].kind = f->kind;
+		fe[i].addr = f->key.addr;
+		fe[i].port = ntohs(f->key.port);
+		fe[i].proto = f->key.proto;
+		fe[i].maglev = f->flags & PODLANE_SVC_F_MAGLEV;
+		fe[i].svc_id = ss->id;
+		fe[i].active = ss->count;
+		fe[i].local_active = ss->local_count;
+		fe[i].slots = ss->nslots;
 	}
-	o = reply_ok();
-	json_object_object_add(o, "services", arr);
-	json_object_object_add(o, "total", json_object_new_int64(lb->nservices));
-	json_object_object_add(o, "lbstat", lbstat_json(a));
-	ct = json_object_new_object();
-	json_object_object_add(ct, "available", json_object_new_boolean(lb->ct_fd >= 0));
-	if (lb->gc_ran) {
-		json_object_object_add(ct, "live", json_object_new_int64(lb->gc.live));
-		json_object_object_add(ct, "max_entries",
-				       json_object_new_int64(lb->gc.max_entries));
-		json_object_object_add(ct, "deleted_last_pass",
-				       json_object_new_int64(lb->gc.deleted));
+	for (p = 0; p < s->spec.nports; p++) {
+		counters[p].svc_id = s->ports[p].id;
+		counters[p].flows = s->ports[p].flows;
+		counters[p].packets = s->ports[p].packets;
+		counters[p].bytes = s->ports[p].bytes;
 	}
-	json_object_object_add(o, "conntrack", ct);
-	return o;
+	v.frontends = fe;
+	ret = cb(&v, data);
+	free(fe);
+	return ret;
+}
+
+int service_get(struct agent *a, const char *name, service_view_cb cb, void *data)
+{
+	struct svc *s = svc_find(a->lb, name);
+
+	return s ? svc_view(s, cb, data) : -ENOENT;
+}
+
+int service_walk(struct agent *a, unsigned long offset, unsigned long limit, service_view_cb cb,
+		 void *data)
+{
+	unsigned long i = 0;
+	struct svc *s;
+	int ret = 0;
+
+	for (s = a->lb->head; s && i < offset + limit && !ret; s = s->next, i++)
+		if (i >= offset)
+			ret = svc_view(s, cb, data);
+	return ret;
+}
+
+unsigned int service_count(struct agent *a)
+{
+	return a->lb->nservices;
+}
+
+void lb_conntrack_read(struct agent *a, struct lb_conntrack *ct)
+{
+	struct lb_state *lb = a->lb;
+
+	memset(ct, 0, sizeof(*ct));
+	ct->available = lb->ct_fd >= 0;
+	ct->collected = lb->gc_ran;
+	if (!lb->gc_ran)
+		return;
+	ct->live = lb->gc.live;
+	ct->max_entries = lb->gc.max_entries;
+	ct->deleted_last_pass = lb->gc.deleted;
 }
