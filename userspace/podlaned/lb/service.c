@@ -202,7 +202,11 @@ struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op_error 
 	return s;
 }
 
-/* Put a rebuilt version of s in place (locality or node addresses changed). */
+/*
+ * Put a rebuilt version of s in place (locality or node addresses changed).
+ * The new version joins the table at its tail, like any update: a walk that refreshes
+ * services stops at the tail it started with, or it would meet its own work again.
+ */
 static void svc_refresh(struct agent *a, struct svc *s)
 {
 	struct op_error e = {};
@@ -445,7 +449,7 @@ void service_tick(struct agent *a)
 	__be32 ips[LB_MAX_NODE_IPS];
 	unsigned int n;
 	bool ips_changed;
-	struct svc *s, *next;
+	struct svc *s, *next, *last;
 
 	if (!lb || !lb->owner)
 		return;
@@ -461,8 +465,8 @@ void service_tick(struct agent *a)
 		memcpy(lb->node_ips, ips, sizeof(ips));
 		lb->n_node_ips = n;
 	}
-	for (s = lb->head; s; s = next) {
-		next = s->next;
+	for (s = lb->head, last = lb->tail; s; s = next) {
+		next = s == last ? NULL : s->next;
 		if ((ips_changed && s->has_node_port) ||
 		    (s->has_auto_local && locality_changed(a, s)))
 			svc_refresh(a, s);
