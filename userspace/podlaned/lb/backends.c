@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * lb/backends.c - a service's backends: whether each is local (resolved against podlane_eps
- * when the spec says auto), the slots of each port (local active, remote active, then
+ * when the spec says auto, and again when datapath/eps reports that an endpoint at a backend's
+ * address came or went), the slots of each port (local active, remote active, then
  * terminating and drained, with the weighted alias tables), and which pod addresses are
  * backends at all: those get PODLANE_EP_F_LB_BACKEND through datapath/eps, the flag's one
  * writer, and keep it until their last flow is gone.
@@ -65,6 +66,62 @@ bool locality_changed(struct agent *a, struct svc *s)
 			return true;
 	}
 	return false;
+}
+
+/* datapath/eps: addr's endpoint came or went; an auto backend there may change locality. */
+static void locality_event(in_addr_t addr, bool present, void *data)
+{
+	struct lb_state *lb = data;
+	unsigned int i;
+
+	for (i = 0; i < lb->n_loc_addrs; i++)
+		if (lb->loc_addrs[i] == addr)
+			return;
+	if (lb->n_loc_addrs < LB_LOCALITY_PENDING)
+		lb->loc_addrs[lb->n_loc_addrs++] = addr;
+	else
+		lb->loc_all = true;
+}
+
+void locality_events_start(struct agent *a)
+{
+	eps_on_addr_change(a, locality_event, a->lb);
+}
+
+void locality_events_stop(struct agent *a)
+{
+	if (a->eps)
+		eps_on_addr_change(a, NULL, NULL);
+}
+
+bool locality_pending(const struct lb_state *lb)
+{
+	return lb->n_loc_addrs || lb->loc_all;
+}
+
+/* Whether s has an auto backend at an address that came or went (all of them: loc_all). */
+bool locality_touched(const struct lb_state *lb, const struct svc *s)
+{
+	unsigned int i, j;
+
+	if (!s->has_auto_local)
+		return false;
+	if (lb->loc_all)
+		return true;
+	for (i = 0; i < s->spec.nbackends; i++) {
+		if (s->spec.backends[i].local != SVC_LOCAL_AUTO)
+			continue;
+		for (j = 0; j < lb->n_loc_addrs; j++)
+			if (s->spec.backends[i].addr == lb->loc_addrs[j])
+				return true;
+	}
+	return false;
+}
+
+void locality_done(struct lb_state *lb)
+{
+	lb->n_loc_addrs = 0;
+	lb->loc_all = false;
 }
 
 /*

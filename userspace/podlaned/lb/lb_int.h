@@ -8,8 +8,9 @@
  *   apply.c      svc ids, and the ordered update that never shows a half-built service
  *   frontends.c  a service's frontends (ClusterIP, external IPs, NodePorts on the node's
  *                uplink addresses) and the podlane_svc value each one gets
- *   backends.c   a service's backends: locality, the slots of each port, and which
- *                addresses are backends (PODLANE_EP_F_LB_BACKEND through datapath/eps)
+ *   backends.c   a service's backends: locality (and the endpoint events that change it),
+ *                the slots of each port, and which addresses are backends
+ *                (PODLANE_EP_F_LB_BACKEND through datapath/eps)
  *   maps.c       the one writer of podlane_svc, podlane_backend, podlane_maglev, podlane_affin
  *   ct.c         the conntrack collector: the one writer of podlane_ct besides the datapath
  *   state.c      <state-dir>/services/: podlanectl's services as spec files
@@ -37,6 +38,7 @@ struct backend_ref;
 
 #define LB_MAX_NODE_IPS		16
 #define LB_MAGLEV_PENDING	128	/* Maglev tables (open fds) installed per batch */
+#define LB_LOCALITY_PENDING	64	/* addresses whose endpoint came or went, per tick */
 
 /* Everything the service side of the agent owns; agent.lb points here. */
 struct lb_state {
@@ -62,6 +64,10 @@ struct lb_state {
 	/* backends.c */
 	struct backend_ref **be_refs;	/* backend address -> services using it */
 	unsigned int be_draining;	/* addresses in no service, flows may remain */
+	__be32 loc_addrs[LB_LOCALITY_PENDING];	/* endpoints that came or went since the tick */
+	unsigned int n_loc_addrs;
+	bool loc_all;			/* more of them: every auto backend is checked */
+	bool loc_retry;			/* a refresh failed: check them all at the next pace */
 	/* maps.c */
 	__u32 mg_ids[LB_MAGLEV_PENDING];	/* Maglev tables not in podlane_maglev yet */
 	__u32 mg_fds[LB_MAGLEV_PENDING];
@@ -152,6 +158,16 @@ void node_ips_read(struct agent *a, __be32 *ips, unsigned int *n);
 /* ---- backends.c ---- */
 void resolve_local(struct agent *a, struct svc *s);
 bool locality_changed(struct agent *a, struct svc *s);
+/*
+ * datapath/eps reports every address whose podlane_eps entry comes or goes (registered from
+ * service_init to service_fini); the next tick refreshes the services with an auto backend
+ * there (locality_touched) whose locality did change.
+ */
+void locality_events_start(struct agent *a);
+void locality_events_stop(struct agent *a);
+bool locality_pending(const struct lb_state *lb);
+bool locality_touched(const struct lb_state *lb, const struct svc *s);
+void locality_done(struct lb_state *lb);
 int build_slots(struct svc *s, unsigned int p, struct op_error *e);
 bool slots_equal(struct svc *s, struct svc *old, unsigned int p);
 int backend_refs_init(struct lb_state *lb);

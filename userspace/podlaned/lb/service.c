@@ -27,7 +27,7 @@
 #include "log.h"
 
 #define SVC_BUCKETS		16384
-#define TICK_INTERVAL_MS	2000	/* backend locality and node addresses */
+#define TICK_INTERVAL_MS	2000	/* node addresses; a failed locality refresh again */
 
 static unsigned int name_hash(const char *s)
 {
@@ -203,11 +203,11 @@ struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op_error 
 }
 
 /*
- * Put a rebuilt version of s in place (locality or node addresses changed).
+ * Put a rebuilt version of s in place (locality or node addresses changed); false: failed.
  * The new version joins the table at its tail, like any update: a walk that refreshes
  * services stops at the tail it started with, or it would meet its own work again.
  */
-static void svc_refresh(struct agent *a, struct svc *s)
+static bool svc_refresh(struct agent *a, struct svc *s)
 {
 	struct op_error e = {};
 	struct svc *n;
@@ -220,7 +220,7 @@ static void svc_refresh(struct agent *a, struct svc *s)
 	if (!n || svc_apply(a, n, s, false, &e)) {
 		log_warn("failed to refresh service name=%s err=\"%s\"", s->name, e.msg);
 		svc_free(n);
-		return;
+		return false;
 	}
 	backend_refs_update(a, n, s);
 	svc_unlink(a->lb, s);
@@ -228,6 +228,7 @@ static void svc_refresh(struct agent *a, struct svc *s)
 	svc_settle(n);
 	svc_free(s);
 	log_info("service refreshed name=%s", n->name);
+	return true;
 }
 
 /* Remove s from the maps, the backend counts and the table, and free it. */
@@ -419,6 +420,7 @@ int service_init(struct agent *a, bool store)
 		return err;
 	sweep_stale(lb, store);
 	backend_refs_adopt(a);
+	locality_events_start(a);
 	log_info("services loaded services=%u node_ips=%u", lb->nservices, lb->n_node_ips);
 	return 0;
 }
@@ -430,6 +432,7 @@ void service_fini(struct agent *a)
 
 	if (!lb)
 		return;
+	locality_events_stop(a);
 	maglev_flush(lb);
 	for (s = lb->head; s; s = next) {
 		next = s->next;
@@ -443,32 +446,56 @@ void service_fini(struct agent *a)
 	lb->owner = NULL;
 }
 
+/*
+ * Services with an auto backend whose endpoint came or went since the last round (datapath/eps
+ * reported it, see backends.c), at once: a pod wired after its service is local for the
+ * service from the next round of the event loop on. A refresh that failed is tried again
+ * with every auto backend at the next TICK_INTERVAL_MS.
+ */
+static void locality_refresh(struct agent *a)
+{
+	struct lb_state *lb = a->lb;
+	struct svc *s, *next, *last = lb->tail;
+
+	for (s = lb->head; s; s = next) {
+		next = s == last ? NULL : s->next;
+		if (locality_touched(lb, s) && locality_changed(a, s) && !svc_refresh(a, s))
+			lb->loc_retry = true;
+	}
+	locality_done(lb);
+}
+
 void service_tick(struct agent *a)
 {
 	struct lb_state *lb = a->lb;
 	__be32 ips[LB_MAX_NODE_IPS];
-	unsigned int n;
-	bool ips_changed;
 	struct svc *s, *next, *last;
+	unsigned int n;
 
 	if (!lb || !lb->owner)
 		return;
 	ct_tick(a);
+	if (locality_pending(lb))
+		locality_refresh(a);
 	if (lb_ms_since(&lb->last_tick) < TICK_INTERVAL_MS)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &lb->last_tick);
-	node_ips_read(a, ips, &n);
-	ips_changed = n != lb->n_node_ips || memcmp(ips, lb->node_ips, n * sizeof(ips[0]));
-	if (ips_changed) {
-		log_info("node addresses changed, NodePort frontends follow uplink=%s count=%u",
-			 a->uplink, n);
-		memcpy(lb->node_ips, ips, sizeof(ips));
-		lb->n_node_ips = n;
+	if (lb->loc_retry) {
+		lb->loc_retry = false;
+		lb->loc_all = true;
+		locality_refresh(a);
 	}
+	/* Uplink addresses change without an event here: they are polled. */
+	node_ips_read(a, ips, &n);
+	if (n == lb->n_node_ips && !memcmp(ips, lb->node_ips, n * sizeof(ips[0])))
+		return;
+	log_info("node addresses changed, NodePort frontends follow uplink=%s count=%u",
+		 a->uplink, n);
+	memcpy(lb->node_ips, ips, sizeof(ips));
+	lb->n_node_ips = n;
 	for (s = lb->head, last = lb->tail; s; s = next) {
 		next = s == last ? NULL : s->next;
-		if ((ips_changed && s->has_node_port) ||
-		    (s->has_auto_local && locality_changed(a, s)))
+		if (s->has_node_port)
 			svc_refresh(a, s);
 	}
 }
