@@ -11,7 +11,6 @@
 #include "api/api.h"
 #include "api/ops.h"
 #include "core/agent.h"
-#include "lb/lb.h"
 #include "log.h"
 #include "sync/sync.h"
 
@@ -57,9 +56,9 @@ static const struct {
 	{ PODLANE_OP_ENDPOINTS, api_endpoint_list },
 	{ PODLANE_OP_ACCT, api_acct },
 	{ PODLANE_OP_HINTS, api_hints },
-	{ PODLANE_OP_SERVICE_ADD, op_service_add },
-	{ PODLANE_OP_SERVICE_DEL, op_service_del },
-	{ PODLANE_OP_SERVICE_LIST, op_service_list },
+	{ PODLANE_OP_SERVICE_ADD, api_service_add },
+	{ PODLANE_OP_SERVICE_DEL, api_service_del },
+	{ PODLANE_OP_SERVICE_LIST, api_service_list },
 	{ PODLANE_OP_NODE_ADD, api_node_add },
 	{ PODLANE_OP_NODE_DEL, api_node_del },
 	{ PODLANE_OP_NODE_LIST, api_node_list },

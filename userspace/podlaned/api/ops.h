@@ -44,5 +44,9 @@ struct json_object *api_node_del(struct agent *a, struct json_object *req);
 struct json_object *api_node_list(struct agent *a, struct json_object *req);
 /* The node fields of status and node_list. */
 void api_node_status(struct agent *a, struct json_object *o);
+/* api/service_ops.c */
+struct json_object *api_service_add(struct agent *a, struct json_object *req);
+struct json_object *api_service_del(struct agent *a, struct json_object *req);
+struct json_object *api_service_list(struct agent *a, struct json_object *req);
 
 #endif /* PODLANED_API_OPS_H */

@@ -71,7 +71,7 @@ static struct json_object *programs(struct agent *a)
 			json_object_object_add(p, "nodeport_fastpath",
 					       json_object_new_boolean(a->xdp_fastpath));
 		} else {
-			json_object_object_add(p, "cgroup", json_object_new_string(a->lb->cgroup));
+			json_object_object_add(p, "cgroup", json_object_new_string(lb[i].cgroup));
 		}
 		json_object_array_add(arr, p);
 	}

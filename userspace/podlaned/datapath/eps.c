@@ -25,6 +25,8 @@ struct eps {
 	int eps_fd, meta_fd, stat_fd;
 	struct endpoint_stats *vals;		/* per-CPU lookup buffer */
 	struct addr_flags *buckets[1U << ADDR_FLAG_BITS];
+	eps_addr_cb on_addr;			/* eps_on_addr_change() */
+	void *on_addr_data;
 };
 
 /* The flags other modules own, by address; everything else belongs to the endpoint. */
@@ -207,6 +209,18 @@ int eps_lookup(struct agent *a, in_addr_t addr, struct endpoint_value *val)
 	return bpf_map_lookup_elem(a->eps->eps_fd, &key, val) ? -errno : 0;
 }
 
+void eps_on_addr_change(struct agent *a, eps_addr_cb cb, void *data)
+{
+	a->eps->on_addr = cb;
+	a->eps->on_addr_data = data;
+}
+
+static void addr_changed(struct eps *ep, in_addr_t addr, bool present)
+{
+	if (ep->on_addr)
+		ep->on_addr(addr, present, ep->on_addr_data);
+}
+
 int eps_publish(struct agent *a, in_addr_t addr, const struct endpoint_value *val, bool create)
 {
 	struct endpoint_value v = *val;
@@ -214,8 +228,10 @@ int eps_publish(struct agent *a, in_addr_t addr, const struct endpoint_value *va
 
 	eps_key(&key, addr);
 	v.flags = (v.flags & ~ADDR_FLAGS) | addr_flags_of(a->eps, addr);
-	return bpf_map_update_elem(a->eps->eps_fd, &key, &v, create ? BPF_NOEXIST : BPF_ANY) ?
-	       -errno : 0;
+	if (bpf_map_update_elem(a->eps->eps_fd, &key, &v, create ? BPF_NOEXIST : BPF_ANY))
+		return -errno;
+	addr_changed(a->eps, addr, true);
+	return 0;
 }
 
 bool eps_unpublish(struct agent *a, in_addr_t addr, __u32 ifindex)
@@ -224,9 +240,11 @@ bool eps_unpublish(struct agent *a, in_addr_t addr, __u32 ifindex)
 	struct endpoint_key key;
 
 	eps_key(&key, addr);
-	if (bpf_map_lookup_elem(a->eps->eps_fd, &key, &val) || val.ifindex != ifindex)
+	if (bpf_map_lookup_elem(a->eps->eps_fd, &key, &val) || val.ifindex != ifindex ||
+	    bpf_map_delete_elem(a->eps->eps_fd, &key))
 		return false;
-	return !bpf_map_delete_elem(a->eps->eps_fd, &key);
+	addr_changed(a->eps, addr, false);
+	return true;
 }
 
 /* Rewrite addr's entry with flags changed; BPF_EXIST: one deleted meanwhile stays deleted. */
@@ -307,6 +325,8 @@ int eps_sweep_orphans(struct agent *a)
 		if (!bpf_map_lookup_elem(ep->eps_fd, &k, &val) &&
 		    bpf_map_lookup_elem(ep->meta_fd, &val.ifindex, &meta)) {
 			bpf_map_delete_elem(ep->eps_fd, &k);
+			if (k.addr.family == PODLANE_AF_INET)
+				addr_changed(ep, k.addr.ip4, false);
 			n++;
 			pk = NULL;	/* the walk restarts after a delete */
 			continue;

@@ -58,6 +58,15 @@ int eps_lookup(struct agent *a, in_addr_t addr, struct endpoint_value *val);
 int eps_publish(struct agent *a, in_addr_t addr, const struct endpoint_value *val, bool create);
 /* Remove addr's entry when it still points at ifindex; true when one was removed. */
 bool eps_unpublish(struct agent *a, in_addr_t addr, __u32 ifindex);
+/*
+ * Who wants to know when an address gains its entry (eps_publish) or loses it
+ * (eps_unpublish, eps_sweep_orphans): lb/, whose auto-locality backends are local exactly
+ * while podlane_eps has their address. A callback the module above registers is how this
+ * lower layer tells it without including it. One listener (NULL: none); cb runs on the
+ * writer's thread (the main loop) right after the map write, and must not write here itself.
+ */
+typedef void (*eps_addr_cb)(in_addr_t addr, bool present, void *data);
+void eps_on_addr_change(struct agent *a, eps_addr_cb cb, void *data);
 /* Set or clear one of the endpoint's own flags (PODLANE_EP_F_XDP_RX) on its entry. */
 int eps_endpoint_flag(struct agent *a, in_addr_t addr, __u32 ifindex, __u32 flag, bool on);
 

@@ -26,7 +26,7 @@
 
 #include "core/agent.h"
 #include "datapath/loader.h"
-#include "lb/lb.h"
+#include "lb/lb_int.h"
 #include "log.h"
 #include "sock_lb.skel.h"
 #include "xdp_uplink.skel.h"
@@ -277,8 +277,26 @@ unsigned int lb_datapath_programs(struct agent *a, struct lb_prog *out, unsigned
 			p->xdp = true;
 			p->ifindex = info.xdp.ifindex;
 			p->xdp_mode = xdp_mode_name(xdp_attach_mode(info.xdp.ifindex));
+		} else {
+			p->cgroup = a->lb->cgroup;
 		}
 		n++;
 	}
 	return n;
+}
+
+int lb_stat_read(struct agent *a, __u32 slot, __u64 *sum)
+{
+	__u64 *vals = calloc(a->ncpus, sizeof(*vals));
+	int cpu, err = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	*sum = 0;
+	if (bpf_map_lookup_elem(a->lb->lbstat_fd, &slot, vals))
+		err = -errno;
+	for (cpu = 0; !err && cpu < a->ncpus; cpu++)
+		*sum += vals[cpu];
+	free(vals);
+	return err;
 }

@@ -1,64 +1,30 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * lb/lb.h - podlaned's services: the socket LB and uplink XDP programs with their links
- * (lb/datapath.c), and the service table that fills podlane_svc/podlane_backend/podlane_maglev
- * from validated specs, persists them and answers service_add/service_del/service_list
- * (lb/service.c). lb/ is the one writer of podlane_svc, podlane_backend, podlane_maglev,
- * podlane_affin and, besides the datapath itself, podlane_ct (the conntrack collector).
+ * (lb/datapath.c), and the service table that turns validated specs (service_spec.h) into
+ * podlane_svc/podlane_backend/podlane_maglev entries, persists podlanectl's and takes the
+ * cluster store's (lb/service.c and the files lb_int.h lists). lb/ is the one writer of
+ * podlane_svc, podlane_backend, podlane_maglev, podlane_affin (lb/maps.c) and, besides the
+ * datapath itself, podlane_ct (the conntrack collector, lb/ct.c).
  *
  * What the agent keeps in memory is a cache of <state-dir>/services/ and of the maps: on start
  * it reads the persisted specs, adopts map entries that already say the same thing and
  * rewrites the others, so a restart never interrupts a service.
+ *
+ * Nothing here speaks JSON: api/service_ops.c turns requests into specs and these views into
+ * replies.
  */
 #ifndef PODLANED_LB_LB_H
 #define PODLANED_LB_LB_H
 
-#include <limits.h>
 #include <stdbool.h>
-#include <time.h>
-#include <json-c/json.h>
+#include <linux/types.h>
 
-#include "ct_gc.h"
 #include "podlane.h"
 #include "service_spec.h"
 
 struct agent;
-struct sock_lb;
-struct xdp_uplink;
-struct svc;
-struct backend_ref;
 struct op_error;
-
-#define LB_MAX_NODE_IPS		16
-#define LB_MAGLEV_PENDING	128	/* Maglev tables (open fds) installed per batch */
-
-/* Everything the service side of the agent owns; agent.lb points here. */
-struct lb_state {
-	/* lb/datapath.c */
-	struct sock_lb *sock_skel;
-	struct xdp_uplink *xdp_skel;
-	char cgroup[PATH_MAX];		/* where the sock_addr programs are attached */
-	int svc_fd, be_fd, maglev_fd, affin_fd, lbstat_fd, ct_fd;
-
-	/* lb/service.c */
-	struct svc *head, *tail;	/* every service, oldest first */
-	struct svc **buckets;		/* by namespace/name */
-	unsigned int nservices;
-	struct svc **owner;		/* svc id -> service using it; see service.c */
-	struct backend_ref **be_refs;	/* backend address -> services using it */
-	unsigned int be_draining;	/* addresses in no service, flows may remain */
-	bool stale_pending;		/* unowned map entries wait for the store's first list */
-	__u32 mg_ids[LB_MAGLEV_PENDING];	/* Maglev tables not in podlane_maglev yet */
-	__u32 mg_fds[LB_MAGLEV_PENDING];
-	unsigned int mg_pending;
-	int mg_mode;			/* how inner tables are made: enum in service.c */
-	__u32 next_id;
-	__be32 node_ips[LB_MAX_NODE_IPS];	/* uplink addresses: NodePort frontends */
-	unsigned int n_node_ips;
-	struct timespec last_tick, last_gc;
-	struct ct_gc_stats gc;		/* last conntrack pass */
-	bool gc_ran;
-};
 
 /* ---- lb/datapath.c ---- */
 /*
@@ -77,12 +43,15 @@ struct lb_prog {
 	bool xdp;
 	__u32 ifindex;		/* xdp: the uplink */
 	const char *xdp_mode;	/* xdp: "native", "generic", ... */
+	const char *cgroup;	/* not xdp: where the sock_addr programs are attached */
 };
 
 /* The pinned LB links (at most 5); returns how many were filled in. */
 unsigned int lb_datapath_programs(struct agent *a, struct lb_prog *out, unsigned int max);
+/* Node-wide podlane_lbstat slot (enum lb_stat) summed over CPUs: 0, or -errno. */
+int lb_stat_read(struct agent *a, __u32 slot, __u64 *sum);
 
-/* ---- lb/service.c ---- */
+/* ---- lb/service.c: lifecycle ---- */
 /*
  * store: services also come from a cluster store (--etcd-endpoints). Its services have no
  * state file; the map entries they left over a restart keep serving until the store's first
@@ -91,10 +60,12 @@ unsigned int lb_datapath_programs(struct agent *a, struct lb_prog *out, unsigned
  */
 int service_init(struct agent *a, bool store);
 void service_fini(struct agent *a);
-/* Called from the event loop at least once a second; does its own pacing. */
+/* Called from the event loop after every round of events (at least once a second). */
 void service_tick(struct agent *a);
+
+/* ---- lb/service.c: the cluster store (sync/) ---- */
 /*
- * Services from the cluster store (sync/): gen is the store's resync generation.
+ * gen is the store's resync generation.
  * service_store_put takes spec over (freed on error too; e says why, nothing changed);
  * service_store_del deletes only a service that came from the store (true if it did);
  * service_store_sweep deletes the store's services not confirmed at gen (after a full list)
@@ -107,8 +78,74 @@ unsigned int service_store_sweep(struct agent *a, __u32 gen);
 void service_store_flush(struct agent *a);
 unsigned int service_store_count(struct agent *a);
 
-struct json_object *op_service_add(struct agent *a, struct json_object *req);
-struct json_object *op_service_del(struct agent *a, struct json_object *req);
-struct json_object *op_service_list(struct agent *a, struct json_object *req);
+/* ---- lb/service.c: podlanectl's services (the local API, api/service_ops.c) ---- */
+/*
+ * Add or replace the service spec describes, persisted in <state-dir>/services/. spec is taken
+ * over (freed on error too). 0 with *changed false when the maps already said the same; -1
+ * with e set (PODLANE_ERR_CONFLICT, _MAP_FULL, _IO, ...) and nothing changed.
+ */
+int service_upsert(struct agent *a, struct service_spec *spec, bool *changed,
+		   struct op_error *e);
+/* Delete the service "namespace/name" and its state file; PODLANE_ERR_NOT_FOUND in e. */
+int service_delete(struct agent *a, const char *name, struct op_error *e);
+
+enum service_frontend_kind {
+	SERVICE_FE_CLUSTER_IP,
+	SERVICE_FE_EXTERNAL_IP,
+	SERVICE_FE_NODEPORT,
+};
+
+/* "ClusterIP", "ExternalIP", "NodePort". */
+const char *service_frontend_kind_name(enum service_frontend_kind kind);
+
+/* One podlane_svc entry of a service, with what its port's svc id holds. */
+struct service_frontend {
+	enum service_frontend_kind kind;
+	__be32	addr;
+	__u16	port;		/* host order */
+	__u8	proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	bool	maglev;		/* PODLANE_SVC_F_MAGLEV: picked by the port's Maglev table */
+	__u32	svc_id;
+	__u16	active;		/* active backends (slots 0..active-1) */
+	__u16	local_active;	/* of them local (the first ones) */
+	__u32	slots;		/* every backend slot, terminating and drained included */
+};
+
+/* Flows of one service port at the last conntrack pass (lb/ct.c). */
+struct service_port_counters {
+	__u32	svc_id;
+	__u64	flows, packets, bytes;
+};
+
+/* A service as lb/ holds it: everything points into lb/ and lives while the callback runs. */
+struct service_view {
+	const char *name;			/* namespace/name */
+	const struct service_spec *spec;
+	const __s8 *local;		/* resolved locality per spec backend: 1 local, 0 not */
+	const struct service_frontend *frontends;
+	unsigned int nfrontends;
+	const struct service_port_counters *counters;	/* spec->nports of them */
+};
+
+/* Return non-zero to stop a walk; that value is passed back. */
+typedef int (*service_view_cb)(const struct service_view *v, void *data);
+
+/* cb for the service "namespace/name": its return, -ENOENT when there is none, or -ENOMEM. */
+int service_get(struct agent *a, const char *name, service_view_cb cb, void *data);
+/* cb for services [offset, offset + limit) in the order they were added: 0, cb's or -ENOMEM. */
+int service_walk(struct agent *a, unsigned long offset, unsigned long limit, service_view_cb cb,
+		 void *data);
+unsigned int service_count(struct agent *a);
+
+/* podlane_ct as the conntrack collector (lb/ct.c) last saw it. */
+struct lb_conntrack {
+	bool	available;	/* podlane_ct is open: per-packet flows are tracked */
+	bool	collected;	/* a pass ran: the figures below are from it */
+	__u64	live;
+	__u64	deleted_last_pass;
+	__u32	max_entries;
+};
+
+void lb_conntrack_read(struct agent *a, struct lb_conntrack *ct);
 
 #endif /* PODLANED_LB_LB_H */
