@@ -44,5 +44,10 @@ struct json_object *api_node_del(struct agent *a, struct json_object *req);
 struct json_object *api_node_list(struct agent *a, struct json_object *req);
 /* The node fields of status and node_list. */
 void api_node_status(struct agent *a, struct json_object *o);
+/* api/sync_ops.c */
+struct json_object *api_sync_status(struct agent *a, struct json_object *req);
+struct json_object *api_sync_deadletters(struct agent *a, struct json_object *req);
+/* The sync's Prometheus families (malloc'ed), NULL when the sync is off. */
+char *api_sync_metrics_text(struct agent *a);
 
 #endif /* PODLANED_API_OPS_H */
