@@ -374,7 +374,7 @@ int loop_state_open(struct sync *s)
 	l->src_handover = SYNC_SRC_HANDOVER;
 	l->src_snapshot = SYNC_SRC_SNAPSHOT;
 	l->gen = s->gen_base;
-	l->items = calloc(APPLY_CHUNK, sizeof(*l->items));
+	l->items = malloc(APPLY_CHUNK * sizeof(*l->items));	/* filled before use */
 	if (!l->items)
 		return -ENOMEM;
 	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

@@ -23,6 +23,12 @@
 #include "podlane.h"
 #include "sync/sync_int.h"
 
+/* One page of a batched walk of podlane_remote: each walking thread has its own. */
+struct remote_page {
+	__be32	keys[APPLY_CHUNK];
+	struct remote_endpoint vals[APPLY_CHUNK];
+};
+
 /* Endpoint puts gathered for one bpf_map_update_batch(), with what their latency needs. */
 struct ep_batch {
 	__be32	keys[APPLY_CHUNK];
@@ -87,14 +93,19 @@ int remote_open(struct sync *s)
 	return fd;
 }
 
-/* The I/O thread's side: its batch, and the trace when PODLANE_SYNC_TRACE asks for one. */
-int remote_io_open(struct sync *s)
+/*
+ * The I/O thread's batch, the trace when PODLANE_SYNC_TRACE asks for one, and a walk page for
+ * each thread that walks the map (the I/O thread's sweep, the main thread's count).
+ */
+int remote_state_open(struct sync *s)
 {
 	const char *path = getenv("PODLANE_SYNC_TRACE");
 	struct trace *t;
 
 	s->io.eb = calloc(1, sizeof(*s->io.eb));
-	if (!s->io.eb)
+	s->io.page = malloc(sizeof(*s->io.page));
+	s->loop.page = malloc(sizeof(*s->loop.page));
+	if (!s->io.eb || !s->io.page || !s->loop.page)
 		return -ENOMEM;
 	if (!path || !*path)
 		return 0;
@@ -111,15 +122,18 @@ int remote_io_open(struct sync *s)
 	return 0;
 }
 
-/* After the I/O thread ended: the trace goes to its file. */
-void remote_io_close(struct sync *s)
+/* After the threads ended: the trace goes to its file. */
+void remote_state_close(struct sync *s)
 {
 	struct trace *t = s->io.trace;
 	size_t i;
 	FILE *f;
 
 	free(s->io.eb);
+	free(s->io.page);
+	free(s->loop.page);
 	s->io.eb = NULL;
+	s->io.page = s->loop.page = NULL;
 	if (!t)
 		return;
 	f = fopen(t->path, "we");
@@ -208,28 +222,19 @@ void remote_del(struct sync *s, __be32 ip, __be32 node_ip)
 		CNT_ADD(s, ep_deletes, 1);
 }
 
-/* One page of a batched walk of podlane_remote. */
-struct remote_page {
-	__be32	keys[APPLY_CHUNK];
-	struct remote_endpoint vals[APPLY_CHUNK];
-};
-
 typedef void (*remote_page_cb)(const struct remote_page *p, __u32 n, void *data);
 
 /*
  * cb for every page of podlane_remote: one syscall per APPLY_CHUNK entries instead of two per
  * entry. 0, or -errno (cb saw a part of the map then; -EINVAL: no batch operations).
  */
-static int remote_walk(struct sync *s, remote_page_cb cb, void *data)
+static int remote_walk(struct sync *s, struct remote_page *p, remote_page_cb cb, void *data)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct remote_page *p = malloc(sizeof(*p));
 	__u32 batch, count;
 	void *in = NULL;
 	int err;
 
-	if (!p)
-		return -ENOMEM;
 	for (;;) {
 		count = APPLY_CHUNK;
 		err = bpf_map_lookup_batch(s->remote_fd, in, &batch, p->keys, p->vals, &count,
@@ -245,7 +250,6 @@ static int remote_walk(struct sync *s, remote_page_cb cb, void *data)
 		}
 		in = &batch;
 	}
-	free(p);
 	return err;
 }
 
@@ -284,7 +288,7 @@ void remote_sweep(struct sync *s)
 
 	remote_flush(s);
 	/* Collected first, deleted after: a delete during the walk would move its cursor. */
-	err = remote_walk(s, sweep_page, &sw);
+	err = remote_walk(s, s->io.page, sweep_page, &sw);
 	if (err)
 		log_warn("failed to walk map '%s' for the sweep: %s", PODLANE_REMOTE_MAP,
 			 strerror(-err));
@@ -309,7 +313,7 @@ __u64 remote_count(struct sync *s)
 	__be32 key, next, *prev = NULL;
 	__u64 n = 0;
 
-	if (!remote_walk(s, count_page, &n))
+	if (!remote_walk(s, s->loop.page, count_page, &n))
 		return n;
 	n = 0;		/* no batch operations: one key at a time */
 	while (!bpf_map_get_next_key(s->remote_fd, prev, &next)) {

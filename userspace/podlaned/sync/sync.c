@@ -184,7 +184,7 @@ static int sync_alloc(struct agent *a, const struct sync_opts *o)
 	/* From here on sync_close() cleans up whatever the rest of sync_open() got done. */
 	a->sync = s;
 	s->sh.q = calloc(QUEUE_CAP, sizeof(*s->sh.q));
-	if (!s->sh.q || hists_alloc(s) || remote_io_open(s))
+	if (!s->sh.q || hists_alloc(s) || remote_state_open(s))
 		return -ENOMEM;
 	return 0;
 }
@@ -266,7 +266,7 @@ void sync_close(struct agent *a)
 	if (s->pub_started)
 		pthread_join(s->pub_thread, NULL);
 	/* The threads are gone: everything is this thread's now. */
-	remote_io_close(s);
+	remote_state_close(s);
 	/* Records stay in etcd under the lease: a restart within the TTL loses nothing. */
 	while (s->sh.q && s->sh.count) {
 		item_free(&s->sh.q[s->sh.head]);

@@ -136,7 +136,7 @@ void pubset_destroy(struct pubset *ps);
 
 /* ---- latency histograms (status.c) ---- */
 
-/* 1 us buckets up to 10 ms, 100 us buckets up to 1 s, then overflow: 155 KB each, allocated. */
+/* 1 us buckets up to 10 ms, 100 us buckets up to 1 s, then overflow: 155 KB each, mapped. */
 #define HIST_FINE		10000
 #define HIST_COARSE		9900
 #define HIST_BUCKETS		(HIST_FINE + HIST_COARSE + 1)
@@ -183,7 +183,7 @@ struct sync_shared {
 	unsigned int	ndl;
 };
 
-/* Atomics, any thread. The histograms are allocated by sync_open() and fixed after. */
+/* Atomics, any thread. The histograms are mapped by sync_open() and fixed after. */
 struct sync_stats {
 	struct sync_counters c;
 	struct hist	*lat[SYNC_LATENCIES];
@@ -228,9 +228,11 @@ struct sync_loop {
 	struct gen_table nodes;
 	struct pubset	*last_snap;	/* the last snapshot handed to the publisher */
 	struct item	*items;		/* APPLY_CHUNK: the batch taken off the queue */
+	struct remote_page *page;	/* remote_count()'s walk */
 };
 
 struct ep_batch;
+struct remote_page;
 struct trace;
 
 /* The I/O thread only (sync_close() writes the trace after joining it). */
@@ -242,6 +244,7 @@ struct sync_io {
 	unsigned int	nbatch;
 	/* endpoint puts on their way into podlane_remote (remote.c) */
 	struct ep_batch	*eb;
+	struct remote_page *page;	/* remote_sweep()'s walk */
 	/*
 	 * Other nodes' endpoints as etcd holds them: key -> pod IP, and node name -> node IP.
 	 * A delete event carries only the key, and the map is keyed by IP; asking etcd for each
@@ -315,9 +318,9 @@ void remote_flush(struct sync *s);
 /* After a full list: the entries it did not confirm are gone from etcd. */
 void remote_sweep(struct sync *s);
 __u64 remote_count(struct sync *s);
-/* The I/O thread's batch and trace: open before it starts, close after it ended. */
-int remote_io_open(struct sync *s);
-void remote_io_close(struct sync *s);
+/* What remote.c keeps per thread (batch, trace, walk pages): before the threads, after them. */
+int remote_state_open(struct sync *s);
+void remote_state_close(struct sync *s);
 
 /* io.c: the I/O thread */
 void *io_thread(void *arg);
