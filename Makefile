@@ -99,6 +99,13 @@ $(OUTPUT)/selftests/%: selftests/bpf/%.c $(SKELS) $(LIB_HDRS) $(OUTPUT)/libpodla
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(OUTPUT)/libpodlane.a $(LDLIBS) -o $@
 
+# The sync's record decoders alone (records.o, core/addr.o, libpodlane), as a fuzzer links them.
+SYNC_RECORDS_OBJS := $(addprefix $(OUTPUT)/obj/podlaned/,sync/records.o core/addr.o)
+all: $(OUTPUT)/selftests/test_sync_records
+$(OUTPUT)/selftests/test_sync_records: selftests/sync/test_records.c $(SYNC_RECORDS_OBJS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Iuserspace/podlaned $(CFLAGS) $^ -ljson-c -o $@
+
 install: $(addprefix $(OUTPUT)/,$(BINS))
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin

@@ -1035,22 +1035,6 @@ int etcd_lease_keepalive(struct etcd_client *c, int64_t id, int64_t *ttl)
 	return 0;
 }
 
-int etcd_lease_revoke(struct etcd_client *c, int64_t id)
-{
-	struct json_object *o;
-	int err;
-
-	c->req.len = 0;
-	if (req_raw(&c->req, "{\"ID\":\"%lld\"}", (long long)id))
-		return -ENOMEM;
-	/* 3.4 serves both spellings; the kv/ one is the older and always there. */
-	err = call(c, "/v3/kv/lease/revoke", &o);
-	if (err)
-		return err;
-	json_object_put(o);
-	return 0;
-}
-
 /* ---- watch ---- */
 
 static int watch_event(struct jsplit *j, struct json_object *eo)

@@ -2,7 +2,7 @@
 /*
  * etcd.h - a small etcd v3 client over etcd's JSON gateway (/v3/..., etcd >= 3.4), with libcurl
  * doing HTTP, TLS and connection reuse. Unary calls (range, put, delete, txn, lease grant,
- * keepalive, revoke) block with a timeout; a watch is a streaming response parsed as it
+ * keepalive) block with a timeout; a watch is a streaming response parsed as it
  * arrives, driven by etcd_watch_poll() so its owner decides when to block.
  *
  * One client belongs to one thread. Several endpoints may be given: a call that cannot reach
@@ -100,7 +100,6 @@ int etcd_create(struct etcd_client *c, const char *key, const char *value, int64
 int etcd_lease_grant(struct etcd_client *c, int64_t ttl, int64_t *id);
 /* *ttl gets the remaining TTL; 0 means the lease is gone. */
 int etcd_lease_keepalive(struct etcd_client *c, int64_t id, int64_t *ttl);
-int etcd_lease_revoke(struct etcd_client *c, int64_t id);
 
 /* base64 of len bytes of s as a JSON string object. */
 struct json_object *etcd_b64(const char *s, size_t len);

@@ -25,11 +25,11 @@
 
 #include "acct/acct.h"
 #include "api/api.h"
+#include "api/ops.h"
 #include "core/agent.h"
 #include "datapath/datapath.h"
 #include "datapath/eps.h"
 #include "log.h"
-#include "sync/sync.h"
 
 struct metrics {
 	struct MHD_Daemon *mhd;
@@ -437,7 +437,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	endpoints = render_endpoints(a, &t);
 	render_acct(a, &t);
 	render_agent(a, &t, endpoints);
-	sync_text = sync_metrics_text(a);	/* etcd sync families, NULL when standalone */
+	sync_text = api_sync_metrics_text(a);	/* etcd sync families, NULL when standalone */
 	if (sync_text) {
 		emit(&t, "%s", sync_text);
 		free(sync_text);

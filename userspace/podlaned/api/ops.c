@@ -12,7 +12,6 @@
 #include "api/ops.h"
 #include "core/agent.h"
 #include "log.h"
-#include "sync/sync.h"
 
 struct json_object *api_reply_ok(void)
 {
@@ -62,8 +61,8 @@ static const struct {
 	{ PODLANE_OP_NODE_ADD, api_node_add },
 	{ PODLANE_OP_NODE_DEL, api_node_del },
 	{ PODLANE_OP_NODE_LIST, api_node_list },
-	{ PODLANE_OP_SYNC_STATUS, sync_status_op },
-	{ PODLANE_OP_DEADLETTERS, sync_deadletters_op },
+	{ PODLANE_OP_SYNC_STATUS, api_sync_status },
+	{ PODLANE_OP_DEADLETTERS, api_sync_deadletters },
 };
 
 struct json_object *api_handle(struct agent *a, struct json_object *req)

@@ -48,5 +48,10 @@ void api_node_status(struct agent *a, struct json_object *o);
 struct json_object *api_service_add(struct agent *a, struct json_object *req);
 struct json_object *api_service_del(struct agent *a, struct json_object *req);
 struct json_object *api_service_list(struct agent *a, struct json_object *req);
+/* api/sync_ops.c */
+struct json_object *api_sync_status(struct agent *a, struct json_object *req);
+struct json_object *api_sync_deadletters(struct agent *a, struct json_object *req);
+/* The sync's Prometheus families (malloc'ed), NULL when the sync is off. */
+char *api_sync_metrics_text(struct agent *a);
 
 #endif /* PODLANED_API_OPS_H */

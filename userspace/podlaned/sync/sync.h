@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * sync/sync.h - podlaned's control-plane sync through etcd (sync/): options, the hooks the
- * event loop calls, and the API ops. sync/ is the one writer of podlane_remote. Without
- * --etcd-endpoints none of it runs and the agent is standalone.
+ * event loop calls, and a typed snapshot of its state for api/ (sync_ops.c, metrics.c), which
+ * owns the JSON and the metrics text. sync/ is the one writer of podlane_remote. Without
+ * --etcd-endpoints none of it runs and the agent is standalone. The record format is in
+ * sync/records.h, the threads and their shared state in sync/sync_int.h.
  */
 #ifndef PODLANED_SYNC_SYNC_H
 #define PODLANED_SYNC_SYNC_H
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 #include <linux/types.h>
-#include <json-c/json.h>
+#include <netinet/in.h>
 
 struct agent;
 
@@ -74,9 +78,95 @@ void sync_close(struct agent *a);
 int sync_fd(struct agent *a);
 void sync_run(struct agent *a);
 
-struct json_object *sync_status_op(struct agent *a, struct json_object *req);
-struct json_object *sync_deadletters_op(struct agent *a, struct json_object *req);
-/* Prometheus text for the sync's families (malloc'ed), NULL when the sync is off. */
-char *sync_metrics_text(struct agent *a);
+/*
+ * ---- status: a typed snapshot, which api/ turns into sync_status, sync_deadletters and
+ * metrics. Main thread only. ----
+ */
+
+/* The sync's counters, in the order status shows them. */
+#define SYNC_COUNTERS(X)							\
+	X(events)		/* received from the watch */			\
+	X(listed)		/* received from lists */			\
+	X(applied)							\
+	X(ep_upserts) X(ep_deletes) X(ep_stale_deletes)				\
+	X(node_upserts) X(node_deletes)						\
+	X(svc_upserts) X(svc_deletes)						\
+	X(resyncs) X(compactions) X(reconnects) X(failures) X(breaker_opens)	\
+	X(queue_full_waits)							\
+	X(deadletters)		/* ever */					\
+	X(published_puts) X(published_deletes) X(publish_errors)		\
+	X(lease_grants)								\
+	X(swept)								\
+	X(resync_ms_last)							\
+	X(first_item_ns)	/* CLOCK_MONOTONIC: first record handed over */	\
+	X(last_apply_ns)	/* CLOCK_MONOTONIC: last batch applied */
+
+struct sync_counters {
+#define SYNC_COUNTER_FIELD(f) __u64 f;
+	SYNC_COUNTERS(SYNC_COUNTER_FIELD)
+#undef SYNC_COUNTER_FIELD
+};
+
+enum sync_latency {
+	SYNC_LAT_DELIVERY,	/* etcd write -> the I/O thread parsed it (etcd's share) */
+	SYNC_LAT_APPLY,		/* etcd write -> map updated */
+	SYNC_LAT_AGENT,		/* parsed -> map updated: the agent's own share */
+	SYNC_LAT_HANDOVER,	/* node/service batch queued -> the main thread took it */
+	SYNC_LATENCIES
+};
+
+struct sync_percentiles {
+	__u64	count, p50_us, p90_us, p99_us, max_us;
+};
+
+#define SYNC_DEADLETTER_KEY_LEN	256
+#define SYNC_DEADLETTER_WHY_LEN	256
+
+struct sync_status {
+	/* what the sync is doing */
+	char		state[32];	/* "connecting", "listing", "watching", ... */
+	char		endpoint[256];	/* etcd URL in use */
+	char		last_error[512];
+	int64_t		revision;	/* store revision applied up to */
+	bool		breaker_open;
+	unsigned int	consecutive_failures;
+	/* this node */
+	char		node[64];
+	in_addr_t	node_ip;
+	char		pod_cidr[24];	/* "" until allocated or without --cluster-cidr */
+	int64_t		lease_id, lease_remaining;
+	unsigned int	lease_ttl;
+	/* the handover to the main thread */
+	unsigned int	queue_depth, queue_capacity;
+	unsigned int	deadletters;	/* listed now */
+	struct sync_counters c;
+	/* SYNC_STATUS_SIZES: entries in podlane_remote, nodes and services applied from etcd */
+	__u64		remote_endpoints, nodes, services;
+	/* SYNC_STATUS_LATENCY */
+	struct sync_percentiles latency[SYNC_LATENCIES];
+};
+
+/* What sync_status_get() fills beyond the plain figures: the parts that walk something. */
+enum {
+	SYNC_STATUS_SIZES	= 1 << 0,	/* podlane_remote and the services */
+	SYNC_STATUS_LATENCY	= 1 << 1,	/* the histograms */
+};
+
+/* Fill st; false (st untouched) when the sync is off. */
+bool sync_status_get(struct agent *a, struct sync_status *st, unsigned int what);
+
+struct sync_deadletter {
+	char	key[SYNC_DEADLETTER_KEY_LEN];
+	char	reason[SYNC_DEADLETTER_WHY_LEN];
+	int64_t	revision;
+	time_t	at;		/* unix seconds */
+};
+
+/*
+ * The dead letters listed now, oldest first: a malloc'ed copy of *n of them (NULL when none,
+ * or out of memory: -ENOMEM then), and *total counted ever. -ENOENT when the sync is off.
+ */
+int sync_deadletters_get(struct agent *a, struct sync_deadletter **v, unsigned int *n,
+			 __u64 *total);
 
 #endif /* PODLANED_SYNC_SYNC_H */
