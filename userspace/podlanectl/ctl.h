@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * ctl.h - podlanectl's pieces: global options, aligned tables, and the commands that read
- * pinned maps directly (drops, monitor) so they work without the agent.
+ * ctl.h - what podlanectl's commands share (ctl.c): global options, usage errors, the
+ * request to podlaned, value formatting and aligned tables. The commands themselves are in
+ * commands.h; this layer calls none of them.
  */
 #ifndef PODLANECTL_H
 #define PODLANECTL_H
@@ -52,23 +53,6 @@ void table_add(struct table *t, const char *const *row);
 void table_print(const struct table *t);
 void table_free(struct table *t);
 
-/* pinned.c */
-int cmd_drops(struct ctl_opts *o, int argc, char **argv);
-int cmd_monitor(struct ctl_opts *o, int argc, char **argv);
-
-/* service.c */
-int cmd_service(struct ctl_opts *o, int argc, char **argv);
-
-/* node.c: the other nodes this node routes pod traffic to */
-int cmd_node(struct ctl_opts *o, int argc, char **argv);
-
-/* top.c, hints.c: accounting and pressure hints */
-int cmd_top(struct ctl_opts *o, int argc, char **argv);
-int cmd_hints(struct ctl_opts *o, int argc, char **argv);
-
-/* store.c: the etcd sync */
-int cmd_sync(struct ctl_opts *o, int argc, char **argv);
-int cmd_deadletters(struct ctl_opts *o, int argc, char **argv);
 /* One API request; prints why on failure and returns the exit code. Puts "ok" away. */
 int ctl_request(const struct ctl_opts *o, const char *op, struct json_object **reply);
 /* Number at a dotted path ("rates.cpu_cores") of o, 0 when absent; string field or dflt. */

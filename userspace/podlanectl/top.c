@@ -35,48 +35,6 @@ static const char top_usage[] =
 
 enum sort_key { SORT_CPU, SORT_RUNQ, SORT_MEMORY, SORT_TRAFFIC };
 
-double ctl_num(struct json_object *o, const char *path)
-{
-	char key[64];
-	const char *dot;
-	struct json_object *v;
-
-	while ((dot = strchr(path, '.'))) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		if (!json_object_object_get_ex(o, key, &o))
-			return 0;
-		path = dot + 1;
-	}
-	if (!json_object_object_get_ex(o, path, &v) || !v)
-		return 0;
-	return json_object_get_double(v);
-}
-
-const char *ctl_str(struct json_object *o, const char *key, const char *dflt)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !v ||
-	    !json_object_is_type(v, json_type_string))
-		return dflt;
-	return json_object_get_string(v);
-}
-
-/* 1536 -> "1.5K": bytes (or bytes per second) in four characters or so. */
-void ctl_human(double v, char *buf, size_t len)
-{
-	static const char units[] = " KMGTP";
-	int u = 0;
-
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (!u)
-		snprintf(buf, len, "%.0f", v);
-	else
-		snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-}
 
 static enum sort_key sort_by;
 
