@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "ctl.h"
 
 int usage_error(const char *hint, const char *fmt, ...)
@@ -96,58 +95,28 @@ int parse_command_opts(int argc, char **argv, struct ctl_opts *o, const char *cm
 	return 0;
 }
 
-/* One request; on failure say why in the operator's terms and return the exit code. */
-int ctl_request(const struct ctl_opts *o, const char *op, struct json_object **reply)
+int ctl_failed(const struct ctl_opts *o, const char *op, int rc, const struct api_error *e)
 {
-	struct json_object *req = json_object_new_object(), *v;
-	char why[256];
-	int rc;
-
-	json_object_object_add(req, "op", json_object_new_string(op));
-	rc = api_call(o->socket_path, req, reply, 10000, why, sizeof(why));
-	json_object_put(req);
-	if (rc < 0) {
+	if (rc == -EREMOTEIO)
+		fprintf(stderr, "podlanectl: podlaned refused '%s': %s\n", op, e->msg);
+	else if (rc == -EBADMSG)
+		fprintf(stderr, "podlanectl: %s\n", e->msg);
+	else
 		fprintf(stderr, "podlanectl: cannot reach podlaned at %s: %s; is it running? "
-			"(--socket)\n", o->socket_path, rc == -EPROTO ? why : strerror(-rc));
-		return 1;
-	}
-	if (!json_object_object_get_ex(*reply, "ok", &v) || !json_object_get_boolean(v)) {
-		fprintf(stderr, "podlanectl: podlaned refused '%s': %s\n", op,
-			json_object_object_get_ex(*reply, "msg", &v) ? json_object_get_string(v) :
-			"no reason given");
-		json_object_put(*reply);
-		*reply = NULL;
-		return 1;
-	}
-	json_object_object_del(*reply, "ok");
-	return 0;
+			"(--socket)\n", o->socket_path, rc == -EPROTO ? e->details : strerror(-rc));
+	return 1;
 }
 
-double ctl_num(struct json_object *o, const char *path)
+void ctl_print_json(struct json_object *o)
 {
-	char key[64];
-	const char *dot;
-	struct json_object *v;
-
-	while ((dot = strchr(path, '.'))) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		if (!json_object_object_get_ex(o, key, &o))
-			return 0;
-		path = dot + 1;
-	}
-	if (!json_object_object_get_ex(o, path, &v) || !v)
-		return 0;
-	return json_object_get_double(v);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_SPACED |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-const char *ctl_str(struct json_object *o, const char *key, const char *dflt)
+const char *ctl_text(const char *s)
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !v ||
-	    !json_object_is_type(v, json_type_string))
-		return dflt;
-	return json_object_get_string(v);
+	return s && *s ? s : "-";
 }
 
 /* 1536 -> "1.5K": bytes (or bytes per second) in four characters or so. */

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
+#include "api_ops.h"
+
 /* Exit codes: 0 ok, 1 the operation failed (agent down, map missing), 2 usage error. */
 #define EXIT_USAGE	2
 
@@ -53,11 +55,20 @@ void table_add(struct table *t, const char *const *row);
 void table_print(const struct table *t);
 void table_free(struct table *t);
 
-/* One API request; prints why on failure and returns the exit code. Puts "ok" away. */
-int ctl_request(const struct ctl_opts *o, const char *op, struct json_object **reply);
-/* Number at a dotted path ("rates.cpu_cores") of o, 0 when absent; string field or dflt. */
-double ctl_num(struct json_object *o, const char *path);
-const char *ctl_str(struct json_object *o, const char *key, const char *dflt);
+/* How long a request may take; service changes rewrite maps and files, so longer. */
+#define CTL_TIMEOUT_MS		10000
+#define CTL_SVC_TIMEOUT_MS	30000
+
+/*
+ * Say why api_<op>_call() (its rc and e) failed, in the operator's terms: which socket to check
+ * when podlaned is not there, podlaned's reason when it refused. Returns the exit status, 1.
+ */
+int ctl_failed(const struct ctl_opts *o, const char *op, int rc, const struct api_error *e);
+/* JSON as podlanectl prints it: indented, spaced, slashes as they are. */
+void ctl_print_json(struct json_object *o);
+/* A string for a table cell: "-" for none or "". */
+const char *ctl_text(const char *s);
+/* 1536 -> "1.5K": bytes (or bytes per second) in four characters or so. */
 void ctl_human(double v, char *buf, size_t len);
 
 #endif /* PODLANECTL_H */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
 #include "commands.h"
 #include "ctl.h"
 
@@ -31,13 +30,6 @@ static const char endpoint_list_usage[] =
 	"and sent (TX), drops by reason, the pod's netns path, and its cgroup v2 path and id\n"
 	"(found through the processes in the pod's netns).\n";
 
-static void print_pretty(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_SPACED |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 /* A JSON value as one line of text: strings bare, booleans yes/no, containers k=v / a,b. */
 static void value_text(struct json_object *v, char *buf, size_t len)
 {
@@ -52,8 +44,7 @@ static void value_text(struct json_object *v, char *buf, size_t len)
 		snprintf(buf, len, "%s", json_object_get_boolean(v) ? "yes" : "no");
 		break;
 	case json_type_string:
-		snprintf(buf, len, "%s", *json_object_get_string(v) ? json_object_get_string(v) :
-			 "-");
+		snprintf(buf, len, "%s", ctl_text(json_object_get_string(v)));
 		break;
 	case json_type_object: {
 		json_object_object_foreach(v, key, val) {
@@ -79,135 +70,145 @@ static void value_text(struct json_object *v, char *buf, size_t len)
 	}
 }
 
-static const char *field(struct json_object *ep, const char *key, char *buf, size_t len)
+static const char *yes(bool b)
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(ep, key, &v))
-		return "-";
-	value_text(v, buf, len);
-	return buf;
+	return b ? "yes" : "no";
 }
 
-/* The reasons that happened, as reason=n,...; "0" when the pod lost nothing. */
-static const char *drops_text(struct json_object *ep, char *buf, size_t len)
+/* The reasons that happened, as reason=n,...; "0" when nothing was lost. */
+static const char *drops_text(const struct api_count *drops, size_t n, char *buf, size_t len)
 {
-	struct json_object *drops;
-	size_t used = 0;
+	size_t used = 0, i;
 
 	buf[0] = '\0';
-	if (!json_object_object_get_ex(ep, "drops", &drops) ||
-	    !json_object_is_type(drops, json_type_object))
-		return "0";
-	json_object_object_foreach(drops, reason, n) {
-		if (!json_object_get_int64(n))
+	for (i = 0; i < n; i++) {
+		if (!drops[i].value)
 			continue;
 		used += snprintf(buf + used, used < len ? len - used : 0, "%s%s=%" PRId64,
-				 used ? "," : "", reason, json_object_get_int64(n));
+				 used ? "," : "", drops[i].key, drops[i].value);
 	}
 	return used ? buf : "0";
 }
 
+static void print_accounting(const struct api_acct_status *a)
+{
+	const struct api_acct_module *m = &a->module;
+	const struct api_acct_errors *e = &a->errors;
+
+	printf("accounting     enabled=%s", yes(a->enabled));
+	if (a->has_details) {
+		printf(" source=%s cpu_source=%s traffic_source=%s memory_source=%s psi_source=%s "
+		       "cgroup2=%s memcg_v1=%s psi_node=%s psi_cgroup=%s skb_links=%s "
+		       "map_entries=%" PRId64 " gc_deleted=%" PRId64 " tick_us=%" PRId64
+		       " tie_us=%" PRId64, ctl_text(a->source), ctl_text(a->cpu_source),
+		       ctl_text(a->traffic_source), ctl_text(a->memory_source),
+		       ctl_text(a->psi_source), ctl_text(a->cgroup2), ctl_text(a->memcg_v1),
+		       yes(a->psi_node), yes(a->psi_cgroup), ctl_text(a->skb_links),
+		       a->map_entries, a->gc_deleted, a->tick_us, a->tie_us);
+		printf(" module=present=%s", yes(m->present));
+		if (m->has_version)
+			printf(" version=%" PRId64, m->version);
+		if (m->has_features)
+			printf(" features=%" PRId64, m->features);
+		if (m->kernel)
+			printf(" kernel=%s", ctl_text(m->kernel));
+		printf(" errors=full_sched=%" PRId64 " full_skb=%" PRId64 " task_state=%" PRId64,
+		       e->full_sched, e->full_skb, e->task_state);
+	}
+	printf("\n");
+}
+
+/* Fields this build does not know yet still reach the operator. */
+static void print_unknown(const char *key, struct json_object *val, void *data)
+{
+	char text[1024];
+
+	value_text(val, text, sizeof(text));
+	printf("%-14s %s\n", key, text);
+}
+
 int cmd_status(struct ctl_opts *o, int argc, char **argv)
 {
-	static const char *const order[] = { "version", "pin_root", "uplink", "endpoints" };
-	struct json_object *reply, *v;
+	const struct api_node_routing *nr;
+	struct api_status_req req = {};
+	struct api_status_reply st;
+	struct json_object *raw;
+	struct api_error e;
 	char text[1024];
+	struct table t;
 	size_t i;
 	int rc;
 
 	rc = parse_command_opts(argc, argv, o, "status", status_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = ctl_request(o, PODLANE_OP_STATUS, &reply);
+	rc = api_status_call(o->socket_path, CTL_TIMEOUT_MS, &req, &st, &raw, &e);
 	if (rc)
-		return rc;
+		return ctl_failed(o, PODLANE_OP_STATUS, rc, &e);
 	if (o->json) {
-		print_pretty(reply);
-		json_object_put(reply);
-		return 0;
+		ctl_print_json(raw);
+		goto out;
 	}
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (!json_object_object_get_ex(reply, order[i], &v))
-			continue;
-		value_text(v, text, sizeof(text));
-		printf("%-14s %s\n", order[i], text);
-	}
-	if (json_object_object_get_ex(reply, "features", &v)) {
-		value_text(v, text, sizeof(text));
-		printf("%-14s %s\n", "features", text);
-	}
-	if (json_object_object_get_ex(reply, "programs", &v) &&
-	    json_object_is_type(v, json_type_array)) {
-		static const char *const head[] = { "  NAME", "ID", "HOOK" };
-		struct table t;
+	printf("version        %s\n", ctl_text(st.version));
+	printf("pin_root       %s\n", ctl_text(st.pin_root));
+	printf("uplink         %s\n", ctl_text(st.uplink));
+	printf("endpoints      %" PRId64 "\n", st.endpoints);
+	printf("features       redirect_peer=%s ringbuf=%s percpu_hash=%s kernel_btf=%s "
+	       "drop_events=%s\n", yes(st.features.redirect_peer), yes(st.features.ringbuf),
+	       yes(st.features.percpu_hash), yes(st.features.kernel_btf),
+	       yes(st.features.drop_events));
 
-		printf("%-14s %zu\n", "programs", json_object_array_length(v));
-		table_init(&t, 3, head);
-		for (i = 0; i < json_object_array_length(v); i++) {
-			struct json_object *p = json_object_array_get_idx(v, i);
-			char name[80], id[32], hook[128];
+	printf("programs       %zu\n", st.n_programs);
+	table_init(&t, 3, (const char *const[]){ "  NAME", "ID", "HOOK" });
+	for (i = 0; i < st.n_programs; i++) {
+		const struct api_program *p = &st.programs[i];
+		char name[80], id[32];
 
-			snprintf(name, sizeof(name), "  %.76s", field(p, "name", text, sizeof(text)));
-			field(p, "id", id, sizeof(id));
-			field(p, "hook", hook, sizeof(hook));
-			table_add(&t, (const char *const[]){ name, id, hook });
-		}
-		table_print(&t);
-		table_free(&t);
+		snprintf(name, sizeof(name), "  %.76s", ctl_text(p->name));
+		snprintf(id, sizeof(id), "%" PRId64, p->id);
+		table_add(&t, (const char *const[]){ name, id, ctl_text(p->hook) });
 	}
-	if (json_object_object_get_ex(reply, "ipam", &v) &&
-	    json_object_is_type(v, json_type_object) && json_object_object_length(v)) {
-		static const char *const head[] = { "  NETWORK", "SUBNET", "ALLOCATED" };
-		struct table t;
+	table_print(&t);
+	table_free(&t);
 
+	if (st.n_ipam) {
 		printf("ipam\n");
-		table_init(&t, 3, head);
-		json_object_object_foreach(v, net, pool) {
-			char name[80], subnet[64], alloc[32];
-			struct json_object *f;
+		table_init(&t, 3, (const char *const[]){ "  NETWORK", "SUBNET", "ALLOCATED" });
+		for (i = 0; i < st.n_ipam; i++) {
+			char name[80], alloc[32];
 
-			snprintf(name, sizeof(name), "  %s", net);
-			snprintf(subnet, sizeof(subnet), "%s",
-				 json_object_object_get_ex(pool, "subnet", &f) ?
-				 json_object_get_string(f) : "-");
-			snprintf(alloc, sizeof(alloc), "%s",
-				 json_object_object_get_ex(pool, "allocated", &f) ?
-				 json_object_get_string(f) : "-");
-			table_add(&t, (const char *const[]){ name, subnet, alloc });
+			snprintf(name, sizeof(name), "  %.76s", st.ipam[i].network);
+			snprintf(alloc, sizeof(alloc), "%" PRId64, st.ipam[i].allocated);
+			table_add(&t, (const char *const[]){ name, ctl_text(st.ipam[i].subnet),
+							    alloc });
 		}
 		table_print(&t);
 		table_free(&t);
 	}
-	if (json_object_object_get_ex(reply, "drops", &v))
-		printf("%-14s %s\n", "drops", drops_text(reply, text, sizeof(text)));
-	/* Fields this build does not know yet still reach the operator. */
-	json_object_object_foreach(reply, key, val) {
-		static const char *const known[] = { "version", "pin_root", "uplink", "endpoints",
-						     "features", "programs", "ipam", "drops" };
-		bool seen = false;
+	printf("drops          %s\n", drops_text(st.drops, st.n_drops, text, sizeof(text)));
 
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			seen |= !strcmp(key, known[i]);
-		if (seen)
-			continue;
-		value_text(val, text, sizeof(text));
-		printf("%-14s %s\n", key, text);
-	}
-	json_object_put(reply);
+	printf("state_dir      %s\n", ctl_text(st.state_dir));
+	printf("max_endpoints  %" PRId64 "\n", st.max_endpoints);
+	print_accounting(&st.accounting);
+	nr = &st.node_routing;
+	printf("routing        %s\n", ctl_text(nr->routing));
+	printf("node_name      %s\n", ctl_text(nr->node_name));
+	printf("node_ip        %s\n", ctl_text(nr->node_ip));
+	printf("vxlan_dev      %s\n", ctl_text(nr->vxlan_dev));
+	printf("nodes          %" PRId64 "\n", st.nodes);
+	api_unknown_fields(api_op_status.reply, raw, print_unknown, NULL);
+out:
+	api_status_reply_free(&st);
+	json_object_put(raw);
 	return 0;
 }
 
 /* "<cgroup v2 path> (id <n>)" of the pod, "-" until podlaned has found its processes. */
-static const char *cgroup_text(struct json_object *ep, char *buf, size_t len)
+static const char *cgroup_text(const struct api_endpoint *ep, char *buf, size_t len)
 {
-	struct json_object *path, *id;
-
-	if (!json_object_object_get_ex(ep, "cgroup", &path) || !path ||
-	    !json_object_object_get_ex(ep, "cgroup_id", &id) || !id)
+	if (!ep->cgroup || !ep->has_cgroup_id)
 		return "-";
-	snprintf(buf, len, "%s (id %" PRId64 ")", json_object_get_string(path),
-		 json_object_get_int64(id));
+	snprintf(buf, len, "%s (id %" PRId64 ")", ep->cgroup, ep->cgroup_id);
 	return buf;
 }
 
@@ -217,7 +218,10 @@ static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 		"CONTAINER", "NETWORK", "IFNAME", "IP", "POD-MAC", "HOST-IF", "HOST-MAC",
 		"RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES", "DROPS", "NETNS", "CGROUP",
 	};
-	struct json_object *reply, *eps, *ep;
+	struct api_endpoint_list_req req = {};
+	struct api_endpoint_list_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	char f[14][256];
 	struct table t;
 	size_t i;
@@ -226,42 +230,34 @@ static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 	rc = parse_command_opts(argc, argv, o, "endpoint list", endpoint_list_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = ctl_request(o, PODLANE_OP_ENDPOINTS, &reply);
+	rc = api_endpoint_list_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
+		return ctl_failed(o, PODLANE_OP_ENDPOINTS, rc, &e);
 	if (o->json) {
-		print_pretty(reply);
-		json_object_put(reply);
-		return 0;
+		ctl_print_json(raw);
+		goto out;
 	}
 	table_init(&t, 14, head);
-	if (json_object_object_get_ex(reply, "endpoints", &eps) &&
-	    json_object_is_type(eps, json_type_array)) {
-		for (i = 0; i < json_object_array_length(eps); i++) {
-			const char *row[14];
+	for (i = 0; i < r.n_endpoints; i++) {
+		const struct api_endpoint *ep = &r.endpoints[i];
 
-			ep = json_object_array_get_idx(eps, i);
-			row[0] = field(ep, "container_id", f[0], sizeof(f[0]));
-			f[0][12] = '\0';
-			row[1] = field(ep, "network", f[1], sizeof(f[1]));
-			row[2] = field(ep, "ifname", f[2], sizeof(f[2]));
-			row[3] = field(ep, "ip", f[3], sizeof(f[3]));
-			row[4] = field(ep, "pod_mac", f[4], sizeof(f[4]));
-			row[5] = field(ep, "host_ifname", f[5], sizeof(f[5]));
-			row[6] = field(ep, "host_mac", f[6], sizeof(f[6]));
-			row[7] = field(ep, "rx_packets", f[7], sizeof(f[7]));
-			row[8] = field(ep, "rx_bytes", f[8], sizeof(f[8]));
-			row[9] = field(ep, "tx_packets", f[9], sizeof(f[9]));
-			row[10] = field(ep, "tx_bytes", f[10], sizeof(f[10]));
-			row[11] = drops_text(ep, f[11], sizeof(f[11]));
-			row[12] = field(ep, "netns", f[12], sizeof(f[12]));
-			row[13] = cgroup_text(ep, f[13], sizeof(f[13]));
-			table_add(&t, row);
-		}
+		snprintf(f[0], sizeof(f[0]), "%.12s", ctl_text(ep->container_id));
+		snprintf(f[7], sizeof(f[7]), "%" PRId64, ep->rx_packets);
+		snprintf(f[8], sizeof(f[8]), "%" PRId64, ep->rx_bytes);
+		snprintf(f[9], sizeof(f[9]), "%" PRId64, ep->tx_packets);
+		snprintf(f[10], sizeof(f[10]), "%" PRId64, ep->tx_bytes);
+		table_add(&t, (const char *const[]){
+			f[0], ctl_text(ep->network), ctl_text(ep->ifname), ctl_text(ep->ip),
+			ctl_text(ep->pod_mac), ctl_text(ep->host_ifname), ctl_text(ep->host_mac),
+			f[7], f[8], f[9], f[10], drops_text(ep->drops, ep->n_drops, f[11],
+							    sizeof(f[11])),
+			ctl_text(ep->netns), cgroup_text(ep, f[13], sizeof(f[13])) });
 	}
 	table_print(&t);
 	table_free(&t);
-	json_object_put(reply);
+out:
+	api_endpoint_list_reply_free(&r);
+	json_object_put(raw);
 	return 0;
 }
 
