@@ -45,6 +45,9 @@ podlanectl_DIR	:= userspace/podlanectl
 
 TEST_SRCS	:= $(wildcard selftests/bpf/*.c)
 TEST_BINS	:= $(patsubst selftests/bpf/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
+# Userspace-only tests of the shared library: no skeletons needed.
+LIB_TEST_SRCS	:= $(wildcard selftests/api/*.c)
+TEST_BINS	+= $(patsubst selftests/api/%.c,$(OUTPUT)/selftests/%,$(LIB_TEST_SRCS))
 
 .PHONY: all clean install deps check test bench demo
 .DELETE_ON_ERROR:
@@ -105,6 +108,10 @@ all: $(OUTPUT)/selftests/test_sync_records
 $(OUTPUT)/selftests/test_sync_records: selftests/sync/test_records.c $(SYNC_RECORDS_OBJS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Iuserspace/podlaned $(CFLAGS) $^ -ljson-c -o $@
+
+$(OUTPUT)/selftests/%: selftests/api/%.c $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(OUTPUT)/libpodlane.a $(LDLIBS) -o $@
 
 install: $(addprefix $(OUTPUT)/,$(BINS))
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))

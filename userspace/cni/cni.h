@@ -2,7 +2,7 @@
 /*
  * cni.h - the pieces of podlane-cni: the invocation (env + stdin), the parsed network
  * config, CNI errors, IPAM delegation and result formatting. podlane-cni is a thin front
- * end: all wiring, IPAM and map updates happen in podlaned (api.h).
+ * end: all wiring, IPAM and map updates happen in podlaned (api_ops.h).
  */
 #ifndef PODLANE_CNI_H
 #define PODLANE_CNI_H
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <json-c/json.h>
 
+#include "api_ops.h"
 #include "podlane.h"
 
 #define CNI_DEFAULT_VERSION	"1.1.0"
@@ -73,7 +74,8 @@ bool ipam_supports(const struct cni_args *args, const struct netconf *conf, cons
 
 /* result.c */
 struct json_object *cni_result_build(const struct netconf *conf, const struct cni_args *args,
-				     struct json_object *reply, struct json_object *ipam_dns);
+				     const struct api_add_reply *reply,
+				     struct json_object *ipam_dns);
 int prev_result_ipv4(const struct netconf *conf, const char *ifname, char *ip, size_t iplen,
 		     struct cni_error *err);
 

@@ -2,7 +2,7 @@
 /*
  * podlane-cni - the CNI plugin (spec 0.3.0 .. 1.1.0) that container runtimes exec to attach a
  * pod to podlane. It checks the invocation, delegates IPAM when the config asks for it, and
- * asks podlaned (api.h) to do the work. Results and errors go to stdout as the spec wants;
+ * asks podlaned (api_ops.h) to do the work. Results and errors go to stdout as the spec wants;
  * logs go to stderr or the config's "logFile", never stdout.
  */
 #include <arpa/inet.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "api_ops.h"
 #include "cni.h"
 #include "log.h"
 
@@ -143,58 +143,29 @@ static int check_not_own_netns(const struct cni_args *args, struct cni_error *er
 }
 
 /*
- * One request to podlaned. Unreachable (no socket, refused, no reply in time) is code 11 so
- * the runtime retries; an error reply keeps the agent's code, msg and details.
+ * A failed request to podlaned into err: unreachable (no socket, refused, no reply in time) is
+ * code 11 so the runtime retries; an error reply keeps the agent's code, msg and details.
  */
-static int agent_call(const struct netconf *conf, struct json_object *req,
-		      struct json_object **reply, int timeout_ms, struct cni_error *err)
+static int agent_failed(const struct api_error *e, struct cni_error *err)
 {
-	struct json_object *v;
-	char why[256];
-	int rc;
-
-	rc = api_call(conf->agent_socket, req, reply, timeout_ms, why, sizeof(why));
-	if (rc < 0) {
-		cni_fail(err, rc == -EPROTO ? PODLANE_ERR_IO : PODLANE_ERR_TRY_AGAIN,
-			 "cannot reach podlaned at '%s': %s", conf->agent_socket, strerror(-rc));
-		snprintf(err->details, sizeof(err->details), "%s", why);
-		return -1;
-	}
-	if (json_object_object_get_ex(*reply, "ok", &v) && json_object_get_boolean(v))
-		return 0;
-	err->code = PODLANE_ERR_INTERNAL;
-	if (json_object_object_get_ex(*reply, "code", &v) && json_object_get_int(v) > 0)
-		err->code = json_object_get_int(v);
-	snprintf(err->msg, sizeof(err->msg), "%s",
-		 json_object_object_get_ex(*reply, "msg", &v) ? json_object_get_string(v) :
-		 "podlaned failed without a message");
-	if (json_object_object_get_ex(*reply, "details", &v))
-		snprintf(err->details, sizeof(err->details), "%s", json_object_get_string(v));
-	json_object_put(*reply);
-	*reply = NULL;
+	err->code = e->code;
+	snprintf(err->msg, sizeof(err->msg), "%s", e->msg);
+	snprintf(err->details, sizeof(err->details), "%s", e->details);
 	return -1;
-}
-
-static struct json_object *new_request(const char *op, const struct cni_args *args,
-				       const struct netconf *conf)
-{
-	struct json_object *req = json_object_new_object();
-
-	json_object_object_add(req, "op", json_object_new_string(op));
-	json_object_object_add(req, "network", json_object_new_string(conf->name));
-	if (args->cmd == CMD_GC || args->cmd == CMD_STATUS)
-		return req;
-	json_object_object_add(req, "container_id", json_object_new_string(args->container_id));
-	json_object_object_add(req, "ifname", json_object_new_string(args->ifname));
-	json_object_object_add(req, "netns", json_object_new_string(args->netns));
-	return req;
 }
 
 static int cmd_add(const struct cni_args *args, const struct netconf *conf, struct cni_error *err)
 {
-	struct json_object *req, *reply = NULL, *ipam_res = NULL, *ipam_dns = NULL, *res;
+	struct json_object *raw = NULL, *ipam_res = NULL, *ipam_dns = NULL, *res;
+	struct api_add_req req = {
+		.container_id = args->container_id, .netns = args->netns,
+		.ifname = args->ifname, .network = conf->name, .subnet = conf->pod_cidr,
+		.has_mtu = conf->mtu != 0, .mtu = conf->mtu,
+	};
+	struct api_add_reply reply;
 	char ip[INET_ADDRSTRLEN] = "";
-	int rc = -1;
+	struct api_error e;
+	int rc;
 
 	if (check_not_own_netns(args, err))
 		return -1;
@@ -206,37 +177,22 @@ static int cmd_add(const struct cni_args *args, const struct netconf *conf, stru
 			return -1;
 		if (ipam_first_ipv4(ipam_res, ip, sizeof(ip), &ipam_dns, err))
 			goto release;
+		req.ip = ip;
 	}
 
-	req = new_request(PODLANE_OP_ADD, args, conf);
-	if (conf->pod_cidr)
-		json_object_object_add(req, "subnet", json_object_new_string(conf->pod_cidr));
-	if (conf->mtu)
-		json_object_object_add(req, "mtu", json_object_new_int(conf->mtu));
-	if (*ip)
-		json_object_object_add(req, "ip", json_object_new_string(ip));
-	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
-	json_object_put(req);
-	if (rc)
-		goto release;
-	if (!json_object_object_get_ex(reply, "ip", NULL) ||
-	    !json_object_object_get_ex(reply, "host_ifname", NULL) ||
-	    !json_object_object_get_ex(reply, "pod_mac", NULL)) {
-		json_object_put(reply);
-		cni_fail(err, PODLANE_ERR_INTERNAL, "podlaned's add reply lacks ip, host_ifname "
-			 "or pod_mac");
+	if (api_add_call(conf->agent_socket, AGENT_TIMEOUT_MS, &req, &reply, &raw, &e)) {
+		agent_failed(&e, err);
 		goto release;
 	}
-
-	res = cni_result_build(conf, args, reply, ipam_dns);
+	res = cni_result_build(conf, args, &reply, ipam_dns);
 	log_info("pod attached container=%s ifname=%s ip=%s host_ifname=%s", args->container_id,
-		 args->ifname, json_object_get_string(json_object_object_get(reply, "ip")),
-		 json_object_get_string(json_object_object_get(reply, "host_ifname")));
+		 args->ifname, reply.ip, reply.host_ifname);
 	rc = print_json(res);
 	if (rc)
 		cni_fail(err, PODLANE_ERR_IO, "failed to write the result to stdout");
 	json_object_put(res);
-	json_object_put(reply);
+	api_add_reply_free(&reply);
+	json_object_put(raw);
 	json_object_put(ipam_res);
 	return rc;
 
@@ -255,19 +211,21 @@ release:
 
 static int cmd_del(const struct cni_args *args, const struct netconf *conf, struct cni_error *err)
 {
-	struct json_object *req, *reply = NULL;
-	int rc;
+	struct api_del_req req = {
+		.container_id = args->container_id, .ifname = args->ifname,
+		.network = conf->name, .netns = args->netns,
+	};
+	struct api_del_reply reply;
+	struct json_object *raw;
+	struct api_error e;
 
 	/*
 	 * The agent goes first: if it cannot be reached the delegate must keep the address,
 	 * because the endpoint may still be wired and using it. The runtime retries on code 11.
 	 */
-	req = new_request(PODLANE_OP_DEL, args, conf);
-	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
-	json_object_put(req);
-	json_object_put(reply);
-	if (rc)
-		return -1;
+	if (api_del_call(conf->agent_socket, AGENT_TIMEOUT_MS, &req, &reply, &raw, &e))
+		return agent_failed(&e, err);
+	json_object_put(raw);
 	if (conf->ipam_type && ipam_exec(args, conf, "DEL", NULL, err))
 		return -1;
 	return 0;
@@ -276,9 +234,14 @@ static int cmd_del(const struct cni_args *args, const struct netconf *conf, stru
 static int cmd_check(const struct cni_args *args, const struct netconf *conf,
 		     struct cni_error *err)
 {
-	struct json_object *req, *reply = NULL;
+	struct api_check_req req = {
+		.container_id = args->container_id, .ifname = args->ifname,
+		.network = conf->name, .netns = args->netns,
+	};
+	struct api_check_reply reply;
 	char ip[INET_ADDRSTRLEN];
-	int rc;
+	struct json_object *raw;
+	struct api_error e;
 
 	if (cni_version_cmp(conf->cni_version, "0.4.0") < 0)
 		return cni_fail(err, 1, "config version '%s' does not allow CHECK (needs 0.4.0 or "
@@ -287,13 +250,10 @@ static int cmd_check(const struct cni_args *args, const struct netconf *conf,
 		return -1;
 	if (check_not_own_netns(args, err))
 		return -1;
-	req = new_request(PODLANE_OP_CHECK, args, conf);
-	json_object_object_add(req, "ip", json_object_new_string(ip));
-	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
-	json_object_put(req);
-	json_object_put(reply);
-	if (rc)
-		return -1;
+	req.ip = ip;
+	if (api_check_call(conf->agent_socket, AGENT_TIMEOUT_MS, &req, &reply, &raw, &e))
+		return agent_failed(&e, err);
+	json_object_put(raw);
 	if (conf->ipam_type && ipam_exec(args, conf, "CHECK", NULL, err))
 		return -1;
 	return 0;
@@ -302,23 +262,19 @@ static int cmd_check(const struct cni_args *args, const struct netconf *conf,
 static int cmd_status(const struct cni_args *args, const struct netconf *conf,
 		      struct cni_error *err)
 {
-	struct json_object *req, *reply = NULL;
-	int rc;
+	struct api_status_req req = { .network = conf->name };
+	struct api_status_reply reply;
+	struct json_object *raw;
+	struct api_error e;
 
 	if (cni_version_cmp(conf->cni_version, "1.1.0") < 0)
 		return cni_fail(err, 1, "config version '%s' does not allow STATUS (needs 1.1.0)",
 				conf->cni_version);
-	req = new_request(PODLANE_OP_STATUS, args, conf);
-	rc = agent_call(conf, req, &reply, STATUS_TIMEOUT_MS, err);
-	json_object_put(req);
-	json_object_put(reply);
-	if (rc) {
-		char why[CNI_MSG_LEN];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
+	if (api_status_call(conf->agent_socket, STATUS_TIMEOUT_MS, &req, &reply, &raw, &e))
 		return cni_fail(err, PODLANE_ERR_NOT_AVAILABLE, "podlane is not available: %s",
-				why);
-	}
+				e.msg);
+	api_status_reply_free(&reply);
+	json_object_put(raw);
 	/* A delegate older than 1.1.0 has no STATUS; podlaned's answer is all there is. */
 	if (conf->ipam_type && ipam_supports(args, conf, "1.1.0") &&
 	    ipam_exec(args, conf, "STATUS", NULL, err))
@@ -326,18 +282,31 @@ static int cmd_status(const struct cni_args *args, const struct netconf *conf,
 	return 0;
 }
 
-/* Append the {containerID, ifname} entries of one GC list to attachments. */
-static int gc_collect(const struct netconf *conf, const char *key, struct json_object *out,
-		      struct cni_error *err)
+/* How many {containerID, ifname} entries one GC list of the config holds. */
+static int gc_count(const struct netconf *conf, const char *key, size_t *n,
+		    struct cni_error *err)
 {
-	struct json_object *list, *entry, *id, *ifname, *a;
-	size_t i;
+	struct json_object *list;
 
 	if (!json_object_object_get_ex(conf->root, key, &list) ||
 	    json_object_is_type(list, json_type_null))
 		return 0;
 	if (!json_object_is_type(list, json_type_array))
 		return cni_fail(err, 7, "'%s' must be an array of {containerID, ifname}", key);
+	*n += json_object_array_length(list);
+	return 0;
+}
+
+/* Append the {containerID, ifname} entries of one GC list to req's attachments. */
+static int gc_collect(const struct netconf *conf, const char *key, struct api_gc_req *req,
+		      struct cni_error *err)
+{
+	struct json_object *list, *entry, *id, *ifname;
+	size_t i;
+
+	if (!json_object_object_get_ex(conf->root, key, &list) ||
+	    json_object_is_type(list, json_type_null))
+		return 0;
 	for (i = 0; i < json_object_array_length(list); i++) {
 		entry = json_object_array_get_idx(list, i);
 		if (!json_object_object_get_ex(entry, "containerID", &id) ||
@@ -346,38 +315,41 @@ static int gc_collect(const struct netconf *conf, const char *key, struct json_o
 		    !json_object_is_type(ifname, json_type_string))
 			return cni_fail(err, 7, "'%s' entry %zu needs string 'containerID' and "
 					"'ifname'", key, i);
-		a = json_object_new_object();
-		json_object_object_add(a, "container_id", json_object_get(id));
-		json_object_object_add(a, "ifname", json_object_get(ifname));
-		json_object_array_add(out, a);
+		req->attachments[req->n_attachments].container_id = json_object_get_string(id);
+		req->attachments[req->n_attachments++].ifname = json_object_get_string(ifname);
 	}
 	return 0;
 }
 
 static int cmd_gc(const struct cni_args *args, const struct netconf *conf, struct cni_error *err)
 {
-	struct json_object *req, *reply = NULL, *attachments, *v;
-	int rc;
+	/* 1.1.0 says valid-attachments; early runtimes sent attachments. Keep the union. */
+	static const char *const lists[] = { "cni.dev/valid-attachments", "cni.dev/attachments" };
+	struct api_gc_req req = { .network = conf->name, .has_attachments = true };
+	struct api_gc_reply reply;
+	struct json_object *raw;
+	struct api_error e;
+	size_t i, n = 0;
+	int rc = 0;
 
 	if (cni_version_cmp(conf->cni_version, "1.1.0") < 0)
 		return cni_fail(err, 1, "config version '%s' does not allow GC (needs 1.1.0)",
 				conf->cni_version);
-	req = new_request(PODLANE_OP_GC, args, conf);
-	attachments = json_object_new_array();
-	json_object_object_add(req, "attachments", attachments);
-	/* 1.1.0 says valid-attachments; early runtimes sent attachments. Keep the union. */
-	if (gc_collect(conf, "cni.dev/valid-attachments", attachments, err) ||
-	    gc_collect(conf, "cni.dev/attachments", attachments, err)) {
-		json_object_put(req);
-		return -1;
-	}
-	rc = agent_call(conf, req, &reply, AGENT_TIMEOUT_MS, err);
-	json_object_put(req);
-	if (!rc && json_object_object_get_ex(reply, "released", &v))
-		log_info("gc done network=%s released=%d", conf->name, json_object_get_int(v));
-	json_object_put(reply);
+	for (i = 0; i < 2; i++)
+		if (gc_count(conf, lists[i], &n, err))
+			return -1;
+	req.attachments = calloc(n ? n : 1, sizeof(*req.attachments));
+	if (!req.attachments)
+		return cni_fail(err, PODLANE_ERR_IO, "out of memory");
+	for (i = 0; i < 2 && !rc; i++)
+		rc = gc_collect(conf, lists[i], &req, err);
+	if (!rc && api_gc_call(conf->agent_socket, AGENT_TIMEOUT_MS, &req, &reply, &raw, &e))
+		rc = agent_failed(&e, err);
+	free(req.attachments);
 	if (rc)
 		return -1;
+	log_info("gc done network=%s released=%lld", conf->name, (long long)reply.released);
+	json_object_put(raw);
 	if (conf->ipam_type && ipam_supports(args, conf, "1.1.0") &&
 	    ipam_exec(args, conf, "GC", NULL, err))
 		return -1;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * result.c - turn podlaned's "add" reply into a CNI result for the config's cniVersion, and
- * read the pod's address back out of a prevResult. The result is what chained plugins
+ * result.c - turn podlaned's add reply (struct api_add_reply) into a CNI result for the
+ * config's cniVersion, and read the pod's address back out of a prevResult. The result is what chained plugins
  * (portmap, tuning, bandwidth) receive as prevResult, so interface indexes and sandbox must be
  * exact: interfaces[0] is the host veth, interfaces[1] the pod interface, every IP points at 1.
  */
@@ -10,15 +10,6 @@
 #include <string.h>
 
 #include "cni.h"
-
-static const char *reply_string(struct json_object *reply, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(reply, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
 
 static struct json_object *new_interface(const char *name, const char *mac, const char *sandbox)
 {
@@ -33,26 +24,20 @@ static struct json_object *new_interface(const char *name, const char *mac, cons
 }
 
 struct json_object *cni_result_build(const struct netconf *conf, const struct cni_args *args,
-				     struct json_object *reply, struct json_object *ipam_dns)
+				     const struct api_add_reply *reply,
+				     struct json_object *ipam_dns)
 {
-	struct json_object *res = json_object_new_object(), *arr, *o, *v;
-	const char *gateway = reply_string(reply, "gateway");
+	struct json_object *res = json_object_new_object(), *arr, *o;
+	const char *gateway = reply->gateway;
 	char address[64];
-	int prefix = 32;
 
-	if (!gateway)
-		gateway = PODLANE_GATEWAY4;
-	if (json_object_object_get_ex(reply, "prefix_len", &v))
-		prefix = json_object_get_int(v);
-	snprintf(address, sizeof(address), "%s/%d", reply_string(reply, "ip"), prefix);
+	snprintf(address, sizeof(address), "%s/%lld", reply->ip, (long long)reply->prefix_len);
 
 	json_object_object_add(res, "cniVersion", json_object_new_string(conf->cni_version));
 
 	arr = json_object_new_array();
-	json_object_array_add(arr, new_interface(reply_string(reply, "host_ifname"),
-						 reply_string(reply, "host_mac"), NULL));
-	json_object_array_add(arr, new_interface(args->ifname, reply_string(reply, "pod_mac"),
-						 args->netns));
+	json_object_array_add(arr, new_interface(reply->host_ifname, reply->host_mac, NULL));
+	json_object_array_add(arr, new_interface(args->ifname, reply->pod_mac, args->netns));
 	json_object_object_add(res, "interfaces", arr);
 
 	arr = json_object_new_array();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* api.c - client side of podlaned's local API (see api.h for the protocol). */
+/* api.c - the transport of podlaned's local API (api.h), and its error helper. */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,15 @@
 
 #include "api.h"
 
-struct json_object *api_error(int code, const char *msg, const char *details)
+int api_fail(struct api_error *e, int code, const char *fmt, ...)
 {
-	struct json_object *o = json_object_new_object();
+	va_list ap;
 
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "code", json_object_new_int(code));
-	json_object_object_add(o, "msg", json_object_new_string(msg ? msg : ""));
-	if (details && *details)
-		json_object_object_add(o, "details", json_object_new_string(details));
-	return o;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 int api_call(const char *sock_path, struct json_object *req, struct json_object **reply,

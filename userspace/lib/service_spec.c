@@ -18,6 +18,7 @@
 struct ctx {
 	char *err;
 	size_t errlen;
+	bool listed;	/* a spec as podlaned lists it: backends carry "localAuto" too */
 };
 
 static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -273,6 +274,8 @@ static int parse_backend(struct ctx *c, struct json_object *b, unsigned int i,
 			 struct service_spec *s)
 {
 	static const char *const known[] = { "ip", "port", "weight", "state", "local", NULL };
+	static const char *const listed[] = { "ip", "port", "weight", "state", "local",
+					      "localAuto", NULL };
 	struct svc_backend *be = &s->backends[i];
 	long port = 0, weight = SVC_WEIGHT_DEFAULT;
 	const char *ip, *state;
@@ -283,7 +286,7 @@ static int parse_backend(struct ctx *c, struct json_object *b, unsigned int i,
 	snprintf(where, sizeof(where), "backends[%u]", i);
 	if (!json_object_is_type(b, json_type_object))
 		return fail(c, "%s: must be an object", where);
-	err = check_fields(c, b, where, known);
+	err = check_fields(c, b, where, c->listed ? listed : known);
 	if (err)
 		return err;
 	strcat(where, ".");
@@ -426,17 +429,31 @@ static int parse(struct ctx *c, struct json_object *obj, struct service_spec *s)
 	return 0;
 }
 
+static int parse_spec(struct ctx *c, struct json_object *obj, struct service_spec *spec)
+{
+	int ret;
+
+	memset(spec, 0, sizeof(*spec));
+	ret = parse(c, obj, spec);
+	if (ret)
+		service_spec_free(spec);
+	return ret;
+}
+
 int service_spec_parse(struct json_object *obj, struct service_spec *spec, char *err,
 		       size_t errlen)
 {
 	struct ctx c = { .err = err, .errlen = errlen };
-	int ret;
 
-	memset(spec, 0, sizeof(*spec));
-	ret = parse(&c, obj, spec);
-	if (ret)
-		service_spec_free(spec);
-	return ret;
+	return parse_spec(&c, obj, spec);
+}
+
+int service_spec_parse_listed(struct json_object *obj, struct service_spec *spec, char *err,
+			      size_t errlen)
+{
+	struct ctx c = { .err = err, .errlen = errlen, .listed = true };
+
+	return parse_spec(&c, obj, spec);
 }
 
 void service_spec_free(struct service_spec *spec)

@@ -88,6 +88,12 @@ struct service_spec {
  */
 int service_spec_parse(struct json_object *obj, struct service_spec *spec, char *err,
 		       size_t errlen);
+/*
+ * The same for a spec as podlaned lists it (struct api_service in api_ops.h): each backend's
+ * "local" is what the agent resolved, and "localAuto" says the agent decided it.
+ */
+int service_spec_parse_listed(struct json_object *obj, struct service_spec *spec, char *err,
+			      size_t errlen);
 /* Frees what parse allocated (the spec's arrays and strings), not spec itself. */
 void service_spec_free(struct service_spec *spec);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * ctl.h - podlanectl's pieces: global options, aligned tables, and the commands that read
- * pinned maps directly (drops, monitor) so they work without the agent.
+ * ctl.h - what podlanectl's commands share (ctl.c): global options, usage errors, the
+ * request to podlaned, value formatting and aligned tables. The commands themselves are in
+ * commands.h; this layer calls none of them.
  */
 #ifndef PODLANECTL_H
 #define PODLANECTL_H
@@ -9,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
+
+#include "api_ops.h"
 
 /* Exit codes: 0 ok, 1 the operation failed (agent down, map missing), 2 usage error. */
 #define EXIT_USAGE	2
@@ -52,28 +55,20 @@ void table_add(struct table *t, const char *const *row);
 void table_print(const struct table *t);
 void table_free(struct table *t);
 
-/* pinned.c */
-int cmd_drops(struct ctl_opts *o, int argc, char **argv);
-int cmd_monitor(struct ctl_opts *o, int argc, char **argv);
+/* How long a request may take; service changes rewrite maps and files, so longer. */
+#define CTL_TIMEOUT_MS		10000
+#define CTL_SVC_TIMEOUT_MS	30000
 
-/* service.c */
-int cmd_service(struct ctl_opts *o, int argc, char **argv);
-
-/* node.c: the other nodes this node routes pod traffic to */
-int cmd_node(struct ctl_opts *o, int argc, char **argv);
-
-/* top.c, hints.c: accounting and pressure hints */
-int cmd_top(struct ctl_opts *o, int argc, char **argv);
-int cmd_hints(struct ctl_opts *o, int argc, char **argv);
-
-/* store.c: the etcd sync */
-int cmd_sync(struct ctl_opts *o, int argc, char **argv);
-int cmd_deadletters(struct ctl_opts *o, int argc, char **argv);
-/* One API request; prints why on failure and returns the exit code. Puts "ok" away. */
-int ctl_request(const struct ctl_opts *o, const char *op, struct json_object **reply);
-/* Number at a dotted path ("rates.cpu_cores") of o, 0 when absent; string field or dflt. */
-double ctl_num(struct json_object *o, const char *path);
-const char *ctl_str(struct json_object *o, const char *key, const char *dflt);
+/*
+ * Say why api_<op>_call() (its rc and e) failed, in the operator's terms: which socket to check
+ * when podlaned is not there, podlaned's reason when it refused. Returns the exit status, 1.
+ */
+int ctl_failed(const struct ctl_opts *o, const char *op, int rc, const struct api_error *e);
+/* JSON as podlanectl prints it: indented, spaced, slashes as they are. */
+void ctl_print_json(struct json_object *o);
+/* A string for a table cell: "-" for none or "". */
+const char *ctl_text(const char *s);
+/* 1536 -> "1.5K": bytes (or bytes per second) in four characters or so. */
 void ctl_human(double v, char *buf, size_t len);
 
 #endif /* PODLANECTL_H */

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "ctl.h"
 
 static const char hints_usage[] =
@@ -20,12 +19,13 @@ static const char hints_usage[] =
 	"           pod: share of its runnable time spent waiting for a CPU\n"
 	"  memory   4 x memory PSI some avg10 (25%% stalled = 100); pod: or memory / limit\n"
 	"  traffic  bytes per second sent + received / 10 Gbit/s\n"
-	"DOMINANT names the part that sets the score. --json prints podlaned's reply.\n";
+	"DOMINANT names the part that sets the score. --json prints podlaned's reply, pods\n"
+	"sorted the same way.\n";
 
 static int score_cmp(const void *x, const void *y)
 {
-	double a = ctl_num(*(struct json_object *const *)x, "score");
-	double b = ctl_num(*(struct json_object *const *)y, "score");
+	double a = ((const struct api_hints_pod *)x)->hint.score;
+	double b = ((const struct api_hints_pod *)y)->hint.score;
 
 	return a < b ? 1 : a > b ? -1 : 0;
 }
@@ -36,7 +36,11 @@ int cmd_hints(struct ctl_opts *o, int argc, char **argv)
 		"CONTAINER", "HOST-IF", "IP", "SCORE", "DOMINANT", "CPU", "RUNQ", "MEMORY",
 		"TRAFFIC",
 	};
-	struct json_object *reply, *node, *pods;
+	struct api_hints_req req = {};
+	struct api_hints_reply r;
+	const struct api_hint *h;
+	struct json_object *raw;
+	struct api_error e;
 	char f[9][128];
 	struct table t;
 	size_t i;
@@ -45,47 +49,40 @@ int cmd_hints(struct ctl_opts *o, int argc, char **argv)
 	rc = parse_command_opts(argc, argv, o, "hints", hints_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = ctl_request(o, PODLANE_OP_HINTS, &reply);
+	rc = api_hints_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
-	if (json_object_object_get_ex(reply, "pods", &pods) &&
-	    json_object_is_type(pods, json_type_array))
-		json_object_array_sort(pods, score_cmp);
-	else
-		pods = NULL;
+		return ctl_failed(o, PODLANE_OP_HINTS, rc, &e);
+	qsort(r.pods, r.n_pods, sizeof(*r.pods), score_cmp);
 	if (o->json) {
-		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY |
-							       JSON_C_TO_STRING_SPACED |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(reply);
-		return 0;
-	}
-	json_object_object_get_ex(reply, "node", &node);
-	printf("node  score %.0f (%s)  cpu %.0f  runq %.0f  memory %.0f  traffic %.0f  "
-	       "cpu headroom %.0f%%\n\n", ctl_num(node, "score"), ctl_str(node, "dominant", "-"),
-	       ctl_num(node, "cpu"), ctl_num(node, "runq"), ctl_num(node, "memory"),
-	       ctl_num(node, "traffic"), ctl_num(node, "cpu_headroom"));
-	table_init(&t, 9, head);
-	for (i = 0; pods && i < json_object_array_length(pods); i++) {
-		struct json_object *p = json_object_array_get_idx(pods, i);
-		const char *row[9];
-		size_t c;
+		struct json_object *sorted = api_encode(api_op_hints.reply, &r);
 
-		snprintf(f[0], sizeof(f[0]), "%.12s", ctl_str(p, "container_id", "-"));
-		snprintf(f[1], sizeof(f[1]), "%s", ctl_str(p, "host_ifname", "-"));
-		snprintf(f[2], sizeof(f[2]), "%s", ctl_str(p, "ip", "-"));
-		snprintf(f[3], sizeof(f[3]), "%.0f", ctl_num(p, "score"));
-		snprintf(f[4], sizeof(f[4]), "%s", ctl_str(p, "dominant", "-"));
-		snprintf(f[5], sizeof(f[5]), "%.1f", ctl_num(p, "cpu"));
-		snprintf(f[6], sizeof(f[6]), "%.1f", ctl_num(p, "runq"));
-		snprintf(f[7], sizeof(f[7]), "%.1f", ctl_num(p, "memory"));
-		snprintf(f[8], sizeof(f[8]), "%.1f", ctl_num(p, "traffic"));
-		for (c = 0; c < 9; c++)
-			row[c] = f[c];
-		table_add(&t, row);
+		ctl_print_json(sorted);
+		json_object_put(sorted);
+		goto out;
+	}
+	h = &r.node.hint;
+	printf("node  score %.0f (%s)  cpu %.0f  runq %.0f  memory %.0f  traffic %.0f  "
+	       "cpu headroom %.0f%%\n\n", h->score, ctl_text(h->dominant), h->cpu, h->runq,
+	       h->memory, h->traffic, r.node.cpu_headroom);
+	table_init(&t, 9, head);
+	for (i = 0; i < r.n_pods; i++) {
+		const struct api_hints_pod *p = &r.pods[i];
+
+		h = &p->hint;
+		snprintf(f[0], sizeof(f[0]), "%.12s", ctl_text(p->container_id));
+		snprintf(f[3], sizeof(f[3]), "%.0f", h->score);
+		snprintf(f[5], sizeof(f[5]), "%.1f", h->cpu);
+		snprintf(f[6], sizeof(f[6]), "%.1f", h->runq);
+		snprintf(f[7], sizeof(f[7]), "%.1f", h->memory);
+		snprintf(f[8], sizeof(f[8]), "%.1f", h->traffic);
+		table_add(&t, (const char *const[]){ f[0], ctl_text(p->host_ifname),
+						    ctl_text(p->ip), f[3], ctl_text(h->dominant),
+						    f[5], f[6], f[7], f[8] });
 	}
 	table_print(&t);
 	table_free(&t);
-	json_object_put(reply);
+out:
+	api_hints_reply_free(&r);
+	json_object_put(raw);
 	return 0;
 }

@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * node.c - `podlanectl node add|del|list`: the other nodes of the cluster whose pod CIDRs this
- * node routes to (api.h ops node_add, node_del, node_list). With a control plane (etcd sync)
+ * node routes to (api_ops.h: node_add, node_del, node_list). With a control plane (etcd sync)
  * the agent learns them itself; these commands are for standalone clusters and for looking.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
 #include "ctl.h"
 
 static const char node_usage[] =
@@ -51,69 +49,41 @@ static int node_opts(int argc, char **argv, struct ctl_opts *o, const char *hint
 	return 0;
 }
 
-/* One request with fields; prints the agent's reason on failure. */
-static int node_call(const struct ctl_opts *o, struct json_object *req, struct json_object **reply)
-{
-	struct json_object *v;
-	char why[256];
-	int rc;
-
-	rc = api_call(o->socket_path, req, reply, 10000, why, sizeof(why));
-	if (rc < 0) {
-		fprintf(stderr, "podlanectl: cannot reach podlaned at %s: %s; is it running? "
-			"(--socket)\n", o->socket_path, rc == -EPROTO ? why : strerror(-rc));
-		return 1;
-	}
-	if (!json_object_object_get_ex(*reply, "ok", &v) || !json_object_get_boolean(v)) {
-		fprintf(stderr, "podlanectl: podlaned refused '%s': %s\n",
-			ctl_str(req, "op", "?"), ctl_str(*reply, "msg", "no reason given"));
-		json_object_put(*reply);
-		*reply = NULL;
-		return 1;
-	}
-	json_object_object_del(*reply, "ok");
-	return 0;
-}
-
-static void print_json(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_SPACED |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static int node_add(struct ctl_opts *o, int argc, char **argv)
 {
-	struct json_object *req, *reply = NULL;
+	struct api_node_add_req req;
+	struct api_node_add_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	int rc = node_opts(argc, argv, o, "podlanectl node add");
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (argc - optind != 3)
 		return usage_error("podlanectl node add", "'node add' wants NAME NODE_IP POD_CIDR");
-	req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string(PODLANE_OP_NODE_ADD));
-	json_object_object_add(req, "name", json_object_new_string(argv[optind]));
-	json_object_object_add(req, "node_ip", json_object_new_string(argv[optind + 1]));
-	json_object_object_add(req, "pod_cidr", json_object_new_string(argv[optind + 2]));
-	rc = node_call(o, req, &reply);
-	json_object_put(req);
+	req = (struct api_node_add_req){
+		.name = argv[optind], .node_ip = argv[optind + 1], .pod_cidr = argv[optind + 2],
+	};
+	rc = api_node_add_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
+		return ctl_failed(o, PODLANE_OP_NODE_ADD, rc, &e);
 	if (o->json)
-		print_json(reply);
+		ctl_print_json(raw);
 	else
-		printf("node %s %s (%s via %s, %s routing)\n", argv[optind],
-		       json_object_get_boolean(json_object_object_get(reply, "changed")) ?
-		       "added" : "unchanged", argv[optind + 2], argv[optind + 1],
-		       ctl_str(json_object_object_get(reply, "node"), "routing", "?"));
-	json_object_put(reply);
+		printf("node %s %s (%s via %s, %s routing)\n", req.name,
+		       r.changed ? "added" : "unchanged", req.pod_cidr, req.node_ip,
+		       ctl_text(r.node.routing));
+	api_node_add_reply_free(&r);
+	json_object_put(raw);
 	return 0;
 }
 
 static int node_del(struct ctl_opts *o, int argc, char **argv)
 {
-	struct json_object *req, *reply = NULL;
+	struct api_node_del_req req;
+	struct api_node_del_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	int rc = node_opts(argc, argv, o, "podlanectl node del"), i, failed = 0;
 
 	if (rc)
@@ -121,22 +91,19 @@ static int node_del(struct ctl_opts *o, int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("podlanectl node del", "'node del' wants at least one NAME");
 	for (i = optind; i < argc; i++) {
-		req = json_object_new_object();
-		json_object_object_add(req, "op", json_object_new_string(PODLANE_OP_NODE_DEL));
-		json_object_object_add(req, "name", json_object_new_string(argv[i]));
-		rc = node_call(o, req, &reply);
-		json_object_put(req);
+		req.name = argv[i];
+		rc = api_node_del_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 		if (rc) {
-			failed = 1;
+			failed = ctl_failed(o, PODLANE_OP_NODE_DEL, rc, &e);
 			continue;
 		}
 		if (o->json)
-			print_json(reply);
+			ctl_print_json(raw);
 		else
 			printf("node %s %s\n", argv[i],
-			       json_object_get_boolean(json_object_object_get(reply, "removed")) ?
-			       "removed" : "not found (nothing to do)");
-		json_object_put(reply);
+			       r.removed ? "removed" : "not found (nothing to do)");
+		api_node_del_reply_free(&r);
+		json_object_put(raw);
 	}
 	return failed;
 }
@@ -145,7 +112,11 @@ static int node_list(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = { "NAME", "NODE-IP", "POD-CIDR", "ROUTING",
 					    "INSTALLED" };
-	struct json_object *req, *reply = NULL, *nodes;
+	const struct api_node_routing *nr;
+	struct api_node_list_req req = {};
+	struct api_node_list_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	struct table t;
 	size_t i;
 	int rc = node_opts(argc, argv, o, "podlanectl node list");
@@ -155,38 +126,29 @@ static int node_list(struct ctl_opts *o, int argc, char **argv)
 	if (optind < argc)
 		return usage_error("podlanectl node list", "unexpected argument '%s'",
 				   argv[optind]);
-	req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string(PODLANE_OP_NODE_LIST));
-	rc = node_call(o, req, &reply);
-	json_object_put(req);
+	rc = api_node_list_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
+		return ctl_failed(o, PODLANE_OP_NODE_LIST, rc, &e);
 	if (o->json) {
-		print_json(reply);
-		json_object_put(reply);
-		return 0;
+		ctl_print_json(raw);
+		goto out;
 	}
-	printf("this node: %s, %s routing%s%s\n", ctl_str(reply, "node_name", "?"),
-	       ctl_str(reply, "routing", "?"),
-	       json_object_object_get(reply, "vxlan_dev") ? " through " : "",
-	       ctl_str(reply, "vxlan_dev", ""));
+	nr = &r.node_routing;
+	printf("this node: %s, %s routing%s%s\n", nr->node_name ? nr->node_name : "?",
+	       nr->routing, nr->vxlan_dev ? " through " : "", nr->vxlan_dev ? nr->vxlan_dev : "");
 	table_init(&t, 5, head);
-	if (json_object_object_get_ex(reply, "nodes", &nodes) &&
-	    json_object_is_type(nodes, json_type_array)) {
-		for (i = 0; i < json_object_array_length(nodes); i++) {
-			struct json_object *n = json_object_array_get_idx(nodes, i);
-			struct json_object *inst = json_object_object_get(n, "installed");
-			bool installed = json_object_get_boolean(inst);
+	for (i = 0; i < r.n_nodes; i++) {
+		const struct api_node *n = &r.nodes[i];
 
-			table_add(&t, (const char *const[]){
-				ctl_str(n, "name", "-"), ctl_str(n, "node_ip", "-"),
-				ctl_str(n, "pod_cidr", "-"), ctl_str(n, "routing", "-"),
-				installed ? "yes" : "no" });
-		}
+		table_add(&t, (const char *const[]){
+			ctl_text(n->name), ctl_text(n->node_ip), ctl_text(n->pod_cidr),
+			ctl_text(n->routing), n->installed ? "yes" : "no" });
 	}
 	table_print(&t);
 	table_free(&t);
-	json_object_put(reply);
+out:
+	api_node_list_reply_free(&r);
+	json_object_put(raw);
 	return 0;
 }
 

@@ -3,8 +3,9 @@
  * service.c - `podlanectl service add|del|list`: services from a JSON file or from flags,
  * validated here with the agent's own validator (service_spec.h) so a mistake is reported
  * before anything is sent, then applied by podlaned (service_add/service_del/service_list in
- * api.h).
+ * api_ops.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,12 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
 #include "ctl.h"
 #include "podlane.h"
 #include "service_spec.h"
 
-#define LIST_PAGE	200
 #define BACKENDS_SHOWN	6	/* per table row; --json has them all */
 
 static const char service_usage[] =
@@ -96,30 +95,6 @@ static const struct option svc_opts[] = {
 	{ "internal-traffic-policy", required_argument, NULL, OPT_INT_POLICY },
 	{ NULL }
 };
-
-/* One request with fields; on failure say why and return the exit code. */
-static int svc_call(const struct ctl_opts *o, struct json_object *req, struct json_object **reply)
-{
-	struct json_object *v;
-	char why[256];
-	int rc;
-
-	rc = api_call(o->socket_path, req, reply, 30000, why, sizeof(why));
-	if (rc < 0) {
-		fprintf(stderr, "podlanectl: cannot reach podlaned at %s: %s; is it running? "
-			"(--socket)\n", o->socket_path, rc == -EPROTO ? why : strerror(-rc));
-		return 1;
-	}
-	if (!json_object_object_get_ex(*reply, "ok", &v) || !json_object_get_boolean(v)) {
-		fprintf(stderr, "podlanectl: podlaned refused: %s\n",
-			json_object_object_get_ex(*reply, "msg", &v) ? json_object_get_string(v) :
-			"no reason given");
-		json_object_put(*reply);
-		*reply = NULL;
-		return 1;
-	}
-	return 0;
-}
 
 static int parse_u16(const char *s, long min, long *out)
 {
@@ -242,10 +217,12 @@ static void array_push(struct json_object *spec, const char *key, struct json_ob
 /* Validate one spec here, then send it. */
 static int add_one(const struct ctl_opts *o, struct json_object *spec, const char *source)
 {
-	struct json_object *req, *reply, *v, *svc, *fes;
+	struct api_service_add_req req = { .service = spec };
+	struct api_service_add_reply r;
 	struct service_spec parsed;
 	char why[512], id[2 * SVC_NAME_MAX + 2];
-	bool changed;
+	struct json_object *raw;
+	struct api_error e;
 	size_t i;
 	int rc;
 
@@ -256,32 +233,22 @@ static int add_one(const struct ctl_opts *o, struct json_object *spec, const cha
 	}
 	service_spec_id(&parsed, id, sizeof(id));
 	service_spec_free(&parsed);
-	req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string(PODLANE_OP_SERVICE_ADD));
-	json_object_object_add(req, "service", json_object_get(spec));
-	rc = svc_call(o, req, &reply);
-	json_object_put(req);
+	rc = api_service_add_call(o->socket_path, CTL_SVC_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
-	changed = json_object_object_get_ex(reply, "changed", &v) && json_object_get_boolean(v);
+		return ctl_failed(o, PODLANE_OP_SERVICE_ADD, rc, &e);
 	if (o->json) {
-		json_object_object_del(reply, "ok");
-		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
-	} else if (json_object_object_get_ex(reply, "service", &svc) &&
-		   json_object_object_get_ex(svc, "frontends", &fes)) {
-		printf("service %s %s:", id, changed ? "applied" : "unchanged");
-		for (i = 0; i < json_object_array_length(fes); i++) {
-			struct json_object *f = json_object_array_get_idx(fes, i), *a, *p, *pr;
+		printf("%s\n", json_object_to_json_string_ext(raw, JSON_C_TO_STRING_PLAIN));
+	} else {
+		printf("service %s %s:", id, r.changed ? "applied" : "unchanged");
+		for (i = 0; i < r.service.n_frontends; i++) {
+			const struct api_frontend *f = &r.service.frontends[i];
 
-			json_object_object_get_ex(f, "address", &a);
-			json_object_object_get_ex(f, "port", &p);
-			json_object_object_get_ex(f, "protocol", &pr);
-			printf(" %s:%s/%s", json_object_get_string(a), json_object_get_string(p),
-			       json_object_get_string(pr));
+			printf(" %s:%" PRId64 "/%s", f->address, f->port, f->protocol);
 		}
 		printf("\n");
 	}
-	json_object_put(reply);
+	api_service_add_reply_free(&r);
+	json_object_put(raw);
 	return 0;
 }
 
@@ -426,211 +393,242 @@ static int name_opts(struct ctl_opts *o, int argc, char **argv, const char *cmd,
 
 static int service_del(struct ctl_opts *o, int argc, char **argv)
 {
-	const char *ns = NULL, *name = NULL;
-	struct json_object *req, *reply;
+	struct api_service_del_req req = {};
+	struct api_service_del_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	int rc;
 
-	rc = name_opts(o, argc, argv, "del", del_usage, &ns, &name);
+	rc = name_opts(o, argc, argv, "del", del_usage, &req.namespace, &req.name);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (!name)
+	if (!req.name)
 		return usage_error("podlanectl service del", "which service? give its NAME");
-	req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string(PODLANE_OP_SERVICE_DEL));
-	json_object_object_add(req, "name", json_object_new_string(name));
-	if (ns)
-		json_object_object_add(req, "namespace", json_object_new_string(ns));
-	rc = svc_call(o, req, &reply);
-	json_object_put(req);
+	rc = api_service_del_call(o->socket_path, CTL_SVC_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
-	json_object_put(reply);
+		return ctl_failed(o, PODLANE_OP_SERVICE_DEL, rc, &e);
+	json_object_put(raw);
 	if (!o->json)
-		printf("service %s%s%s deleted\n", ns && !strchr(name, '/') ? ns : "",
-		       ns && !strchr(name, '/') ? "/" : "", name);
+		printf("service %s%s%s deleted\n",
+		       req.namespace && !strchr(req.name, '/') ? req.namespace : "",
+		       req.namespace && !strchr(req.name, '/') ? "/" : "", req.name);
 	return 0;
 }
 
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "-";
-}
-
-static int64_t int_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 /* "ip:port(wN)", '*' for local, terminating/drained spelled out; the first few only. */
-static void backends_text(struct json_object *spec, int target_port, char *buf, size_t len)
+static void backends_text(const struct service_spec *spec, int target_port, char *buf,
+			  size_t len)
 {
-	struct json_object *bes;
-	size_t used = 0, i, n;
+	size_t used = 0, i;
 
 	buf[0] = '\0';
-	if (!json_object_object_get_ex(spec, "backends", &bes) ||
-	    !(n = json_object_array_length(bes))) {
+	if (!spec->nbackends) {
 		snprintf(buf, len, "(none)");
 		return;
 	}
-	for (i = 0; i < n && i < BACKENDS_SHOWN; i++) {
-		struct json_object *b = json_object_array_get_idx(bes, i), *v;
-		int64_t w = int_of(b, "weight");
-		bool local = json_object_object_get_ex(b, "local", &v) &&
-			     json_object_get_boolean(v);
-		int port = json_object_object_get_ex(b, "port", &v) ? json_object_get_int(v) :
-			   target_port;
-		const char *state = str_of(b, "state");
-		char tag[24];
+	for (i = 0; i < spec->nbackends && i < BACKENDS_SHOWN; i++) {
+		const struct svc_backend *b = &spec->backends[i];
+		char ip[INET_ADDRSTRLEN], tag[24];
 
-		if (strcmp(state, "active"))
-			snprintf(tag, sizeof(tag), "%s", state);
-		else if (!w)
+		inet_ntop(AF_INET, &b->addr, ip, sizeof(ip));
+		if (b->state == PODLANE_BACKEND_TERMINATING)
+			snprintf(tag, sizeof(tag), "terminating");
+		else if (!b->weight)
 			snprintf(tag, sizeof(tag), "drained");
 		else
-			snprintf(tag, sizeof(tag), "w%" PRId64, w);
+			snprintf(tag, sizeof(tag), "w%u", b->weight);
 		used += snprintf(buf + used, used < len ? len - used : 0, "%s%s%s:%d(%s)",
-				 i ? " " : "", local ? "*" : "", str_of(b, "ip"), port, tag);
+				 i ? " " : "", b->local == SVC_LOCAL_YES ? "*" : "", ip,
+				 b->port ? b->port : target_port, tag);
 	}
-	if (n > BACKENDS_SHOWN && used < len)
-		snprintf(buf + used, len - used, " +%zu more", n - BACKENDS_SHOWN);
+	if (spec->nbackends > BACKENDS_SHOWN && used < len)
+		snprintf(buf + used, len - used, " +%u more", spec->nbackends - BACKENDS_SHOWN);
 }
 
-static void list_rows(struct table *t, struct json_object *svcs)
+/* A service's counters for the service id of one of its frontends, NULL when none. */
+static const struct api_service_counters *counters_of(const struct api_service *s,
+						      int64_t svc_id)
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; i < json_object_array_length(svcs); i++) {
-		struct json_object *s = json_object_array_get_idx(svcs, i), *spec, *fes, *ctr,
-				   *ports;
-		char name[160], fe[64], id[16], act[32], bes[512], flows[24], pkts[24];
+	for (i = 0; i < s->n_counters; i++)
+		if (s->counters[i].svc_id == svc_id)
+			return &s->counters[i];
+	return NULL;
+}
 
-		if (!json_object_object_get_ex(s, "service", &spec) ||
-		    !json_object_object_get_ex(s, "frontends", &fes))
-			continue;
-		json_object_object_get_ex(s, "counters", &ctr);
-		json_object_object_get_ex(spec, "ports", &ports);
-		snprintf(name, sizeof(name), "%s/%s", str_of(spec, "namespace"),
-			 str_of(spec, "name"));
-		for (j = 0; j < json_object_array_length(fes); j++) {
-			struct json_object *f = json_object_array_get_idx(fes, j), *c = NULL;
-			int64_t svc_id = int_of(f, "svc_id");
-			size_t k;
-			int target = 0;
+/* One row per frontend; spec is the service's spec, parsed. */
+static void list_rows(struct table *t, const struct api_service *s,
+		      const struct service_spec *spec)
+{
+	char name[160], fe[64], id[24], act[48], bes[512], flows[24], pkts[24];
+	size_t j;
 
-			for (k = 0; ctr && k < json_object_array_length(ctr); k++)
-				if (int_of(json_object_array_get_idx(ctr, k), "svc_id") == svc_id)
-					c = json_object_array_get_idx(ctr, k);
-			for (k = 0; ports && k < json_object_array_length(ports); k++) {
-				struct json_object *p = json_object_array_get_idx(ports, k);
+	snprintf(name, sizeof(name), "%s/%s", spec->namespace, spec->name);
+	for (j = 0; j < s->n_frontends; j++) {
+		const struct api_frontend *f = &s->frontends[j];
+		const struct api_service_counters *c = counters_of(s, f->svc_id);
+		bool node_port = !strcmp(f->kind, "NodePort");
+		int target = 0;
+		unsigned int k;
 
-				if (strcmp(str_of(f, "kind"), "NodePort") ?
-				    int_of(p, "port") == int_of(f, "port") :
-				    int_of(p, "nodePort") == int_of(f, "port"))
-					target = int_of(p, "targetPort");
-			}
-			snprintf(fe, sizeof(fe), "%s:%" PRId64 "/%s", str_of(f, "address"),
-				 int_of(f, "port"), str_of(f, "protocol"));
-			snprintf(id, sizeof(id), "%" PRId64, svc_id);
-			snprintf(act, sizeof(act), "%" PRId64 " (%" PRId64 " local)",
-				 int_of(f, "active"), int_of(f, "local_active"));
-			backends_text(spec, target, bes, sizeof(bes));
-			snprintf(flows, sizeof(flows), "%" PRId64, c ? int_of(c, "ct_flows") : 0);
-			snprintf(pkts, sizeof(pkts), "%" PRId64, c ? int_of(c, "ct_packets") : 0);
-			table_add(t, (const char *const[]){ j ? "" : name, fe, str_of(f, "kind"),
-							    id, act, bes, flows, pkts });
-		}
+		for (k = 0; k < spec->nports; k++)
+			if ((node_port ? spec->ports[k].node_port : spec->ports[k].port) == f->port)
+				target = spec->ports[k].target_port;
+		snprintf(fe, sizeof(fe), "%s:%" PRId64 "/%s", f->address, f->port, f->protocol);
+		snprintf(id, sizeof(id), "%" PRId64, f->svc_id);
+		snprintf(act, sizeof(act), "%" PRId64 " (%" PRId64 " local)", f->active,
+			 f->local_active);
+		backends_text(spec, target, bes, sizeof(bes));
+		snprintf(flows, sizeof(flows), "%" PRId64, c ? c->ct_flows : 0);
+		snprintf(pkts, sizeof(pkts), "%" PRId64, c ? c->ct_packets : 0);
+		table_add(t, (const char *const[]){ j ? "" : name, fe, f->kind, id, act, bes,
+						    flows, pkts });
 	}
+}
+
+/* What service list gathers over its pages: the replies, and the services it shows. */
+struct listing {
+	struct api_service_list_reply *pages;
+	struct json_object **raws;	/* the pages' JSON, which their strings point into */
+	size_t npages;
+	struct api_service *svcs;	/* copies of the pages' entries */
+	struct service_spec *specs;	/* their specs, parsed */
+	size_t n;
+};
+
+static void listing_free(struct listing *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		service_spec_free(&l->specs[i]);
+	for (i = 0; i < l->npages; i++) {
+		api_service_list_reply_free(&l->pages[i]);
+		json_object_put(l->raws[i]);
+	}
+	free(l->pages);
+	free(l->raws);
+	free(l->svcs);
+	free(l->specs);
+}
+
+/* Ask for one page (or the one service) and keep what it holds of namespace ns. */
+static int list_page(const struct ctl_opts *o, struct listing *l,
+		     const struct api_service_list_req *req, const char *ns)
+{
+	struct api_service_list_reply *r;
+	struct api_error e;
+	char why[512];
+	size_t i, more;
+	void *p;
+	int rc;
+
+	p = realloc(l->pages, (l->npages + 1) * sizeof(*l->pages));
+	if (p)
+		l->pages = p;
+	p = p ? realloc(l->raws, (l->npages + 1) * sizeof(*l->raws)) : NULL;
+	if (!p)
+		goto oom;
+	l->raws = p;
+	r = &l->pages[l->npages];
+	rc = api_service_list_call(o->socket_path, CTL_SVC_TIMEOUT_MS, req, r,
+				   &l->raws[l->npages], &e);
+	if (rc)
+		return ctl_failed(o, PODLANE_OP_SERVICE_LIST, rc, &e);
+	l->npages++;
+	more = l->n + r->n_services;
+	p = realloc(l->svcs, (more ? more : 1) * sizeof(*l->svcs));
+	if (p)
+		l->svcs = p;
+	p = p ? realloc(l->specs, (more ? more : 1) * sizeof(*l->specs)) : NULL;
+	if (!p)
+		goto oom;
+	l->specs = p;
+	for (i = 0; i < r->n_services; i++) {
+		struct service_spec *spec = &l->specs[l->n];
+
+		if (service_spec_parse_listed(r->services[i].service, spec, why, sizeof(why))) {
+			fprintf(stderr, "podlanectl: podlaned listed a service spec this "
+				"podlanectl cannot read: %s\n", why);
+			return 1;
+		}
+		if (ns && !req->name && strcmp(spec->namespace, ns)) {
+			service_spec_free(spec);
+			continue;
+		}
+		l->svcs[l->n++] = r->services[i];
+	}
+	return 0;
+oom:
+	fprintf(stderr, "podlanectl: out of memory\n");
+	return 1;
 }
 
 static int service_list(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = { "SERVICE", "FRONTEND", "KIND", "ID", "ACTIVE",
 					    "BACKENDS (*=local)", "CT-FLOWS", "CT-PKTS" };
-	struct json_object *all = json_object_new_array(), *last = NULL, *req, *reply, *svcs;
-	const char *ns = NULL, *name = NULL;
-	int64_t offset = 0, total = 0;
+	struct api_service_list_req req = {};
+	struct api_service_list_reply *last;
+	struct listing l = {};
+	const char *ns = NULL;
 	struct table t;
+	size_t i;
 	int rc;
 
-	rc = name_opts(o, argc, argv, "list", list_usage, &ns, &name);
-	if (rc) {
-		json_object_put(all);
+	rc = name_opts(o, argc, argv, "list", list_usage, &ns, &req.name);
+	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (req.name) {
+		req.namespace = ns;
+	} else {
+		req.has_offset = req.has_limit = true;
+		req.limit = PODLANE_API_LIST_LIMIT_DEFAULT;
 	}
 	/* Pages until everything is here: a reply must fit one API message. */
 	for (;;) {
-		size_t i, n;
-
-		req = json_object_new_object();
-		json_object_object_add(req, "op", json_object_new_string(PODLANE_OP_SERVICE_LIST));
-		if (name) {
-			json_object_object_add(req, "name", json_object_new_string(name));
-			if (ns)
-				json_object_object_add(req, "namespace", json_object_new_string(ns));
-		} else {
-			json_object_object_add(req, "offset", json_object_new_int64(offset));
-			json_object_object_add(req, "limit", json_object_new_int(LIST_PAGE));
-		}
-		rc = svc_call(o, req, &reply);
-		json_object_put(req);
-		if (rc) {
-			json_object_put(all);
-			json_object_put(last);
-			return rc;
-		}
-		total = int_of(reply, "total");
-		n = 0;
-		if (json_object_object_get_ex(reply, "services", &svcs)) {
-			n = json_object_array_length(svcs);
-			for (i = 0; i < n; i++) {
-				struct json_object *s = json_object_array_get_idx(svcs, i);
-
-				if (ns && !name && strcmp(str_of(json_object_object_get_ex(
-					s, "service", &req) ? req : s, "namespace"), ns))
-					continue;
-				json_object_array_add(all, json_object_get(s));
-			}
-		}
-		json_object_put(last);
-		last = reply;
-		offset += n;
-		if (name || n < LIST_PAGE || offset >= total)
+		rc = list_page(o, &l, &req, ns);
+		if (rc)
+			goto out;
+		last = &l.pages[l.npages - 1];
+		req.offset += last->n_services;
+		if (req.name || (int64_t)last->n_services < req.limit || req.offset >= last->total)
 			break;
 	}
 	if (o->json) {
-		json_object_object_del(last, "ok");
-		json_object_object_add(last, "services", all);
-		printf("%s\n", json_object_to_json_string_ext(last, JSON_C_TO_STRING_PRETTY |
-							       JSON_C_TO_STRING_SPACED |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(last);
-		return 0;
+		/* The last page's figures, with every page's services. */
+		struct api_service_list_reply all = *last;
+		struct json_object *j;
+
+		all.services = l.svcs;
+		all.n_services = l.n;
+		j = api_encode(api_op_service_list.reply, &all);
+		ctl_print_json(j);
+		json_object_put(j);
+		goto out;
 	}
 	table_init(&t, 8, head);
-	list_rows(&t, all);
+	for (i = 0; i < l.n; i++)
+		list_rows(&t, &l.svcs[i], &l.specs[i]);
 	table_print(&t);
 	table_free(&t);
-	if (json_object_object_get_ex(last, "lbstat", &svcs)) {
+	{
 		size_t used = 0;
 		char line[1024];
 
-		json_object_object_foreach(svcs, key, val) {
-			if (!json_object_get_int64(val))
+		for (i = 0; i < last->n_lbstat; i++) {
+			if (!last->lbstat[i].value)
 				continue;
 			used += snprintf(line + used, used < sizeof(line) ? sizeof(line) - used : 0,
-					 " %s=%" PRId64, key, json_object_get_int64(val));
+					 " %s=%" PRId64, last->lbstat[i].key, last->lbstat[i].value);
 		}
-		printf("\n%" PRId64 " services; node-wide LB counters:%s\n", total,
+		printf("\n%" PRId64 " services; node-wide LB counters:%s\n", last->total,
 		       used ? line : " none yet");
 	}
-	json_object_put(all);
-	json_object_put(last);
-	return 0;
+out:
+	listing_free(&l);
+	return rc;
 }
 
 int cmd_service(struct ctl_opts *o, int argc, char **argv)

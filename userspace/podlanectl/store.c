@@ -3,12 +3,12 @@
  * store.c - `podlanectl sync status` and `podlanectl deadletters`: what podlaned's
  * control-plane sync through etcd is doing, and the store records it refused.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
 #include "ctl.h"
 
 static const char sync_usage[] =
@@ -26,67 +26,52 @@ static const char deadletters_usage[] =
 	"fails validation), newest last, with the reason. A key leaves the list once it holds a\n"
 	"valid record or is deleted.\n";
 
-static void print_json(struct json_object *o)
+static void print_latency(const struct api_sync_latency *l)
 {
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_SPACED |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	printf("latency:          delivery p50 %" PRId64 "us p99 %" PRId64 "us, applied p50 %"
+	       PRId64 "us p99 %" PRId64 "us (%" PRId64 " events)\n", l->delivery.p50_us,
+	       l->delivery.p99_us, l->apply.p50_us, l->apply.p99_us, l->apply.count);
 }
 
-static bool enabled(struct json_object *reply)
+static void print_status(const struct api_sync_status_reply *r)
 {
-	struct json_object *v;
+	const struct api_sync_counters *c = &r->counters;
 
-	return json_object_object_get_ex(reply, "enabled", &v) && json_object_get_boolean(v);
-}
-
-static void print_status(struct json_object *r)
-{
-	struct json_object *c = NULL, *lat = NULL, *d = NULL, *ap = NULL;
-
-	json_object_object_get_ex(r, "counters", &c);
-	json_object_object_get_ex(r, "latency", &lat);
-	if (lat) {
-		json_object_object_get_ex(lat, "delivery", &d);
-		json_object_object_get_ex(lat, "apply", &ap);
-	}
-	printf("state:            %s\n", ctl_str(r, "state", "-"));
-	printf("endpoint:         %s\n", ctl_str(r, "endpoint", "-"));
-	printf("node:             %s (%s)\n", ctl_str(r, "node", "-"), ctl_str(r, "node_ip", "-"));
-	printf("pod CIDR:         %s\n", *ctl_str(r, "pod_cidr", "") ? ctl_str(r, "pod_cidr", "") :
-	       "-");
-	printf("revision:         %.0f\n", ctl_num(r, "revision"));
-	printf("lease:            %.0f (ttl %.0fs, %.0fs left)\n", ctl_num(r, "lease.id"),
-	       ctl_num(r, "lease.ttl"), ctl_num(r, "lease.remaining"));
-	printf("breaker:          %s (%.0f consecutive failures)\n",
-	       ctl_str(r, "breaker", "-"), ctl_num(r, "consecutive_failures"));
-	printf("queue:            %.0f / %.0f\n", ctl_num(r, "queue.depth"),
-	       ctl_num(r, "queue.capacity"));
-	printf("remote endpoints: %.0f\n", ctl_num(r, "remote_endpoints"));
-	printf("nodes:            %.0f\n", ctl_num(r, "nodes"));
-	printf("services:         %.0f\n", ctl_num(r, "services"));
-	printf("dead letters:     %.0f (%.0f ever)\n", ctl_num(r, "deadletters"),
-	       ctl_num(c, "deadletters"));
-	printf("events:           %.0f watched, %.0f listed, %.0f applied\n",
-	       ctl_num(c, "events"), ctl_num(c, "listed"), ctl_num(c, "applied"));
-	printf("resyncs:          %.0f (%.0f after compaction, last took %.0f ms)\n",
-	       ctl_num(c, "resyncs"), ctl_num(c, "compactions"), ctl_num(c, "resync_ms_last"));
-	printf("failures:         %.0f (%.0f reconnects, breaker opened %.0f times)\n",
-	       ctl_num(c, "failures"), ctl_num(c, "reconnects"), ctl_num(c, "breaker_opens"));
-	printf("published:        %.0f puts, %.0f deletes, %.0f errors\n",
-	       ctl_num(c, "published_puts"), ctl_num(c, "published_deletes"),
-	       ctl_num(c, "publish_errors"));
-	if (d && ap)
-		printf("latency:          delivery p50 %.0fus p99 %.0fus, applied p50 %.0fus "
-		       "p99 %.0fus (%.0f events)\n", ctl_num(d, "p50_us"), ctl_num(d, "p99_us"),
-		       ctl_num(ap, "p50_us"), ctl_num(ap, "p99_us"), ctl_num(ap, "count"));
-	if (*ctl_str(r, "last_error", ""))
-		printf("last error:       %s\n", ctl_str(r, "last_error", ""));
+	printf("state:            %s\n", ctl_text(r->state));
+	printf("endpoint:         %s\n", ctl_text(r->endpoint));
+	printf("node:             %s (%s)\n", ctl_text(r->node), ctl_text(r->node_ip));
+	printf("pod CIDR:         %s\n", ctl_text(r->pod_cidr));
+	printf("revision:         %" PRId64 "\n", r->revision);
+	printf("lease:            %" PRId64 " (ttl %" PRId64 "s, %" PRId64 "s left)\n",
+	       r->lease.id, r->lease.ttl, r->lease.remaining);
+	printf("breaker:          %s (%" PRId64 " consecutive failures)\n", ctl_text(r->breaker),
+	       r->consecutive_failures);
+	printf("queue:            %" PRId64 " / %" PRId64 "\n", r->queue.depth,
+	       r->queue.capacity);
+	printf("remote endpoints: %" PRId64 "\n", r->remote_endpoints);
+	printf("nodes:            %" PRId64 "\n", r->nodes);
+	printf("services:         %" PRId64 "\n", r->services);
+	printf("dead letters:     %" PRId64 " (%" PRId64 " ever)\n", r->deadletters,
+	       c->deadletters);
+	printf("events:           %" PRId64 " watched, %" PRId64 " listed, %" PRId64 " applied\n",
+	       c->events, c->listed, c->applied);
+	printf("resyncs:          %" PRId64 " (%" PRId64 " after compaction, last took %" PRId64
+	       " ms)\n", c->resyncs, c->compactions, c->resync_ms_last);
+	printf("failures:         %" PRId64 " (%" PRId64 " reconnects, breaker opened %" PRId64
+	       " times)\n", c->failures, c->reconnects, c->breaker_opens);
+	printf("published:        %" PRId64 " puts, %" PRId64 " deletes, %" PRId64 " errors\n",
+	       c->published_puts, c->published_deletes, c->publish_errors);
+	print_latency(&r->latency);
+	if (r->last_error && *r->last_error)
+		printf("last error:       %s\n", r->last_error);
 }
 
 int cmd_sync(struct ctl_opts *o, int argc, char **argv)
 {
-	struct json_object *reply;
+	struct api_sync_status_req req = {};
+	struct api_sync_status_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	int rc;
 
 	/* "sync" and "sync status" are the same. */
@@ -98,62 +83,61 @@ int cmd_sync(struct ctl_opts *o, int argc, char **argv)
 	rc = parse_command_opts(argc, argv, o, "sync", sync_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = ctl_request(o, PODLANE_OP_SYNC_STATUS, &reply);
+	rc = api_sync_status_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
+		return ctl_failed(o, PODLANE_OP_SYNC_STATUS, rc, &e);
 	if (o->json)
-		print_json(reply);
-	else if (!enabled(reply))
+		ctl_print_json(raw);
+	else if (!r.enabled)
 		printf("standalone: podlaned runs without --etcd-endpoints\n");
 	else
-		print_status(reply);
-	json_object_put(reply);
+		print_status(&r);
+	api_sync_status_reply_free(&r);
+	json_object_put(raw);
 	return 0;
 }
 
 int cmd_deadletters(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = { "KEY", "REVISION", "AGE", "REASON" };
-	struct json_object *reply, *arr;
-	struct table t;
+	struct api_sync_deadletters_req req = {};
+	struct api_sync_deadletters_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	time_t now = time(NULL);
+	struct table t;
 	size_t i;
 	int rc;
 
 	rc = parse_command_opts(argc, argv, o, "deadletters", deadletters_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = ctl_request(o, PODLANE_OP_DEADLETTERS, &reply);
+	rc = api_sync_deadletters_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
-		return rc;
+		return ctl_failed(o, PODLANE_OP_DEADLETTERS, rc, &e);
 	if (o->json) {
-		print_json(reply);
-		json_object_put(reply);
-		return 0;
+		ctl_print_json(raw);
+		goto out;
 	}
-	if (!enabled(reply)) {
+	if (!r.enabled) {
 		printf("standalone: podlaned runs without --etcd-endpoints\n");
-		json_object_put(reply);
-		return 0;
+		goto out;
 	}
 	table_init(&t, 4, head);
-	json_object_object_get_ex(reply, "deadletters", &arr);
-	for (i = 0; arr && i < json_object_array_length(arr); i++) {
-		struct json_object *d = json_object_array_get_idx(arr, i);
+	for (i = 0; i < r.n_deadletters; i++) {
+		const struct api_deadletter *d = &r.deadletters[i];
 		char rev[32], age[32];
-		const char *row[4];
 
-		snprintf(rev, sizeof(rev), "%.0f", ctl_num(d, "revision"));
-		snprintf(age, sizeof(age), "%.0fs", now - ctl_num(d, "at"));
-		row[0] = ctl_str(d, "key", "-");
-		row[1] = ctl_num(d, "revision") ? rev : "-";
-		row[2] = age;
-		row[3] = ctl_str(d, "reason", "-");
-		table_add(&t, row);
+		snprintf(rev, sizeof(rev), "%" PRId64, d->revision);
+		snprintf(age, sizeof(age), "%llds", (long long)(now - d->at));
+		table_add(&t, (const char *const[]){ ctl_text(d->key), d->revision ? rev : "-",
+						    age, ctl_text(d->reason) });
 	}
 	table_print(&t);
 	table_free(&t);
-	printf("%.0f dead letters ever\n", ctl_num(reply, "total"));
-	json_object_put(reply);
+	printf("%" PRId64 " dead letters ever\n", r.total);
+out:
+	api_sync_deadletters_reply_free(&r);
+	json_object_put(raw);
 	return 0;
 }

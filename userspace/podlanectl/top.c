@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
 #include "ctl.h"
 #include "podlane.h"
 
@@ -35,97 +34,41 @@ static const char top_usage[] =
 
 enum sort_key { SORT_CPU, SORT_RUNQ, SORT_MEMORY, SORT_TRAFFIC };
 
-double ctl_num(struct json_object *o, const char *path)
-{
-	char key[64];
-	const char *dot;
-	struct json_object *v;
-
-	while ((dot = strchr(path, '.'))) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		if (!json_object_object_get_ex(o, key, &o))
-			return 0;
-		path = dot + 1;
-	}
-	if (!json_object_object_get_ex(o, path, &v) || !v)
-		return 0;
-	return json_object_get_double(v);
-}
-
-const char *ctl_str(struct json_object *o, const char *key, const char *dflt)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !v ||
-	    !json_object_is_type(v, json_type_string))
-		return dflt;
-	return json_object_get_string(v);
-}
-
-/* 1536 -> "1.5K": bytes (or bytes per second) in four characters or so. */
-void ctl_human(double v, char *buf, size_t len)
-{
-	static const char units[] = " KMGTP";
-	int u = 0;
-
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (!u)
-		snprintf(buf, len, "%.0f", v);
-	else
-		snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-}
-
 static enum sort_key sort_by;
 
-static double sort_value(struct json_object *p)
+static double sort_value(const struct api_acct_pod *p)
 {
 	switch (sort_by) {
 	case SORT_RUNQ:
-		return ctl_num(p, "rates.runq_per_s");
+		return p->rates.runq_per_s;
 	case SORT_MEMORY:
-		return ctl_num(p, "memory_bytes");
+		return p->has_memory_bytes ? p->memory_bytes : 0;
 	case SORT_TRAFFIC:
-		return ctl_num(p, "rates.rx_bps") + ctl_num(p, "rates.tx_bps");
+		return p->rates.rx_bps + p->rates.tx_bps;
 	case SORT_CPU:
 		break;
 	}
-	return ctl_num(p, "rates.cpu_cores");
+	return p->rates.cpu_cores;
 }
 
 static int pod_cmp(const void *x, const void *y)
 {
-	struct json_object *a = *(struct json_object *const *)x;
-	struct json_object *b = *(struct json_object *const *)y;
+	const struct api_acct_pod *a = x, *b = y;
 	double va = sort_value(a), vb = sort_value(b);
 
 	if (va != vb)
 		return va < vb ? 1 : -1;
-	return strcmp(ctl_str(a, "host_ifname", ""), ctl_str(b, "host_ifname", ""));
+	return strcmp(a->host_ifname, b->host_ifname);
 }
 
-/* The pods array of an acct reply, sorted in place (json-c sorts arrays itself). */
-static struct json_object *sorted_pods(struct json_object *reply)
-{
-	struct json_object *pods;
-
-	if (!json_object_object_get_ex(reply, "pods", &pods) ||
-	    !json_object_is_type(pods, json_type_array))
-		return NULL;
-	json_object_array_sort(pods, pod_cmp);
-	return pods;
-}
-
-static void draw(struct json_object *reply, bool clear)
+static void draw(const struct api_acct_reply *r, bool clear)
 {
 	static const char *const head[] = {
 		"CONTAINER", "HOST-IF", "IP", "CPU%", "WAIT", "RUNQ%", "MEM", "RX/s", "TX/s",
 		"HINT", "PROCS", "CGROUP",
 	};
 	static const char *const sort_names[] = { "cpu", "runq", "memory", "traffic" };
-	struct json_object *pods = sorted_pods(reply), *node, *v;
+	const struct api_acct_node *node = &r->node;
 	char when[32], f[12][128];
 	time_t now = time(NULL);
 	struct table t;
@@ -134,43 +77,33 @@ static void draw(struct json_object *reply, bool clear)
 	if (clear)
 		fputs("\033[H\033[2J", stdout);
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	json_object_object_get_ex(reply, "node", &node);
 	printf("podlane top - %s - %zu pods, sorted by %s - source %s (memory %s, psi %s)%s\n",
-	       when, pods ? json_object_array_length(pods) : 0, sort_names[sort_by],
-	       ctl_str(reply, "source", "?"), ctl_str(reply, "memory_source", "?"),
-	       ctl_str(reply, "psi_source", "?"),
-	       json_object_object_get_ex(reply, "bpf", &v) && !json_object_get_boolean(v) ?
-	       " - no accounting programs: no WAIT, RX, TX" : "");
+	       when, r->n_pods, sort_names[sort_by], r->source, r->memory_source, r->psi_source,
+	       r->bpf ? "" : " - no accounting programs: no WAIT, RX, TX");
 	printf("node: %d CPUs, %.0f%% busy, run-queue wait %.0f ms/s per CPU, "
-	       "memory pressure %.2f%%\n\n", (int)ctl_num(node, "cpus"),
-	       100 * ctl_num(node, "cpu_busy"), 1000 * ctl_num(node, "runq_per_cpu"),
-	       ctl_num(node, "psi.memory.some_avg10"));
+	       "memory pressure %.2f%%\n\n", (int)node->cpus, 100 * node->cpu_busy,
+	       1000 * node->runq_per_cpu,
+	       node->has_psi && node->psi.has_memory ? node->psi.memory.some_avg10 : 0);
 
 	table_init(&t, 12, head);
-	for (i = 0; pods && i < json_object_array_length(pods); i++) {
-		struct json_object *p = json_object_array_get_idx(pods, i), *mem;
-		const char *row[12];
+	for (i = 0; i < r->n_pods; i++) {
+		const struct api_acct_pod *p = &r->pods[i];
 
-		snprintf(f[0], sizeof(f[0]), "%.12s", ctl_str(p, "container_id", "-"));
-		snprintf(f[1], sizeof(f[1]), "%s", ctl_str(p, "host_ifname", "-"));
-		snprintf(f[2], sizeof(f[2]), "%s", ctl_str(p, "ip", "-"));
-		snprintf(f[3], sizeof(f[3]), "%.1f", 100 * ctl_num(p, "rates.cpu_cores"));
-		snprintf(f[4], sizeof(f[4]), "%.1f", 1000 * ctl_num(p, "rates.runq_per_s"));
-		snprintf(f[5], sizeof(f[5]), "%.1f", 100 * ctl_num(p, "rates.runq_share"));
-		if (json_object_object_get_ex(p, "memory_bytes", &mem) && mem)
-			ctl_human(json_object_get_double(mem), f[6], sizeof(f[6]));
+		snprintf(f[0], sizeof(f[0]), "%.12s", ctl_text(p->container_id));
+		snprintf(f[3], sizeof(f[3]), "%.1f", 100 * p->rates.cpu_cores);
+		snprintf(f[4], sizeof(f[4]), "%.1f", 1000 * p->rates.runq_per_s);
+		snprintf(f[5], sizeof(f[5]), "%.1f", 100 * p->rates.runq_share);
+		if (p->has_memory_bytes)
+			ctl_human(p->memory_bytes, f[6], sizeof(f[6]));
 		else
 			snprintf(f[6], sizeof(f[6]), "-");
-		ctl_human(ctl_num(p, "rates.rx_bps"), f[7], sizeof(f[7]));
-		ctl_human(ctl_num(p, "rates.tx_bps"), f[8], sizeof(f[8]));
-		json_object_object_get_ex(p, "hint", &v);
-		snprintf(f[9], sizeof(f[9]), "%.0f %s", ctl_num(v, "score"),
-			 ctl_str(v, "dominant", ""));
-		snprintf(f[10], sizeof(f[10]), "%d", (int)ctl_num(p, "processes"));
-		snprintf(f[11], sizeof(f[11]), "%s", ctl_str(p, "cgroup", "-"));
-		for (size_t c = 0; c < 12; c++)
-			row[c] = f[c];
-		table_add(&t, row);
+		ctl_human(p->rates.rx_bps, f[7], sizeof(f[7]));
+		ctl_human(p->rates.tx_bps, f[8], sizeof(f[8]));
+		snprintf(f[9], sizeof(f[9]), "%.0f %s", p->hint.score, p->hint.dominant);
+		snprintf(f[10], sizeof(f[10]), "%" PRId64, p->processes);
+		table_add(&t, (const char *const[]){ f[0], ctl_text(p->host_ifname),
+						    ctl_text(p->ip), f[3], f[4], f[5], f[6], f[7],
+						    f[8], f[9], f[10], ctl_text(p->cgroup) });
 	}
 	table_print(&t);
 	table_free(&t);
@@ -251,7 +184,10 @@ int cmd_top(struct ctl_opts *o, int argc, char **argv)
 		{ "once",	no_argument,	   NULL, '1' },
 		{ NULL }
 	};
-	struct json_object *reply;
+	struct api_acct_req req = {};
+	struct api_acct_reply r;
+	struct json_object *raw;
+	struct api_error e;
 	double interval = 1;
 	long iterations = 0, done;
 	bool once = false, clear;
@@ -314,20 +250,26 @@ int cmd_top(struct ctl_opts *o, int argc, char **argv)
 	for (done = 0; !stop && (!iterations || done < iterations); done++) {
 		if (done && wait_key((int)(interval * 1000)))
 			break;
-		rc = ctl_request(o, PODLANE_OP_ACCT, &reply);
-		if (rc)
+		rc = api_acct_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
+		if (rc) {
+			rc = ctl_failed(o, PODLANE_OP_ACCT, rc, &e);
 			break;
+		}
+		qsort(r.pods, r.n_pods, sizeof(*r.pods), pod_cmp);
 		if (o->json) {
-			sorted_pods(reply);
-			printf("%s\n", json_object_to_json_string_ext(reply, once ?
+			struct json_object *sorted = api_encode(api_op_acct.reply, &r);
+
+			printf("%s\n", json_object_to_json_string_ext(sorted, once ?
 			       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 			       JSON_C_TO_STRING_NOSLASHESCAPE :
 			       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 			fflush(stdout);
+			json_object_put(sorted);
 		} else {
-			draw(reply, clear);
+			draw(&r, clear);
 		}
-		json_object_put(reply);
+		api_acct_reply_free(&r);
+		json_object_put(raw);
 	}
 	tty_restore();
 	return rc;

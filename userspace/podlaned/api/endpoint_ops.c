@@ -18,7 +18,7 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 {
 	struct add_request ar = {};
 	struct add_result res;
-	struct op_error e = {};
+	struct api_error e = {};
 	struct json_object *v, *o;
 	char ip[INET_ADDRSTRLEN], mac[18];
 
@@ -28,23 +28,23 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 	    api_get_str(req, "network", &ar.network, true, &e) ||
 	    api_get_str(req, "subnet", &ar.subnet, false, &e) ||
 	    api_get_str(req, "ip", &ar.ip, false, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	if (ar.ip && !ar.ip[0])
 		ar.ip = NULL;
 	if (json_object_object_get_ex(req, "mtu", &v) && !json_object_is_type(v, json_type_null)) {
 		int64_t mtu = json_object_get_int64(v);
 
 		if (!json_object_is_type(v, json_type_int) || mtu < 0 || mtu > 65535) {
-			op_fail(&e, PODLANE_ERR_INVALID_CONFIG, "field 'mtu' must be an integer "
+			api_fail(&e, PODLANE_ERR_INVALID_CONFIG, "field 'mtu' must be an integer "
 				"0-65535");
-			return api_reply_err(&e);
+			return api_reply_error(&e);
 		}
 		ar.mtu = mtu;
 	}
 	if (endpoint_add(a, &ar, &res, &e)) {
 		log_warn("add failed container_id=%s ifname=%s netns=%s code=%d err=\"%s\"",
 			 ar.container_id, ar.ifname, ar.netns, e.code, e.msg);
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	}
 	inet_ntop(AF_INET, &res.addr, ip, sizeof(ip));
 	log_info("endpoint added container_id=%s ifname=%s network=%s ip=%s host_ifname=%s",
@@ -66,31 +66,31 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 struct json_object *api_del(struct agent *a, struct json_object *req)
 {
 	const char *cid, *ifname, *network, *netns;
-	struct op_error e = {};
+	struct api_error e = {};
 
 	if (api_get_str(req, "container_id", &cid, true, &e) ||
 	    api_get_str(req, "ifname", &ifname, true, &e) ||
 	    api_get_str(req, "network", &network, true, &e) ||
 	    api_get_str(req, "netns", &netns, false, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	if (endpoint_del(a, cid, ifname, network, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	return api_reply_ok();
 }
 
 struct json_object *api_check(struct agent *a, struct json_object *req)
 {
 	const char *cid, *ifname, *network, *netns, *ip;
-	struct op_error e = {};
+	struct api_error e = {};
 
 	if (api_get_str(req, "container_id", &cid, true, &e) ||
 	    api_get_str(req, "ifname", &ifname, true, &e) ||
 	    api_get_str(req, "network", &network, true, &e) ||
 	    api_get_str(req, "netns", &netns, false, &e) ||
 	    api_get_str(req, "ip", &ip, false, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	if (endpoint_check(a, cid, ifname, network, netns, ip, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	return api_reply_ok();
 }
 
@@ -98,25 +98,25 @@ struct json_object *api_gc(struct agent *a, struct json_object *req)
 {
 	struct json_object *list = NULL, *o;
 	struct gc_keep *keep = NULL;
-	struct op_error e = {};
+	struct api_error e = {};
 	const char *network;
 	size_t i, n = 0;
 	int released;
 
 	if (api_get_str(req, "network", &network, true, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	if (json_object_object_get_ex(req, "attachments", &list) &&
 	    !json_object_is_type(list, json_type_null)) {
 		if (!json_object_is_type(list, json_type_array)) {
-			op_fail(&e, PODLANE_ERR_DECODE, "field 'attachments' must be an array");
-			return api_reply_err(&e);
+			api_fail(&e, PODLANE_ERR_DECODE, "field 'attachments' must be an array");
+			return api_reply_error(&e);
 		}
 		n = json_object_array_length(list);
 	}
 	keep = calloc(n ? n : 1, sizeof(*keep));
 	if (!keep) {
-		op_fail(&e, PODLANE_ERR_INTERNAL, "out of memory");
-		return api_reply_err(&e);
+		api_fail(&e, PODLANE_ERR_INTERNAL, "out of memory");
+		return api_reply_error(&e);
 	}
 	for (i = 0; i < n; i++) {
 		struct json_object *item = json_object_array_get_idx(list, i);
@@ -125,16 +125,16 @@ struct json_object *api_gc(struct agent *a, struct json_object *req)
 		    api_get_str(item, "container_id", &keep[i].container_id, true, &e) ||
 		    api_get_str(item, "ifname", &keep[i].ifname, true, &e)) {
 			if (!e.code)
-				op_fail(&e, PODLANE_ERR_DECODE,
+				api_fail(&e, PODLANE_ERR_DECODE,
 					"attachments[%zu] must be an object", i);
 			free(keep);
-			return api_reply_err(&e);
+			return api_reply_error(&e);
 		}
 	}
 	released = endpoint_gc(a, network, keep, n, &e);
 	free(keep);
 	if (released < 0)
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	o = api_reply_ok();
 	json_object_object_add(o, "released", json_object_new_int(released));
 	return o;

@@ -26,7 +26,7 @@ struct json_object *api_node_add(struct agent *a, struct json_object *req)
 {
 	const char *name = NULL, *ip = NULL, *cidr = NULL;
 	struct node_record n;
-	struct op_error e = {};
+	struct api_error e = {};
 	struct json_object *o;
 	bool changed;
 
@@ -36,7 +36,7 @@ struct json_object *api_node_add(struct agent *a, struct json_object *req)
 	    node_record_parse(&n, name, ip, cidr, &e) || node_upsert(a, &n, &changed, &e)) {
 		log_warn("node refused name=%s code=%d err=\"%s\"", name ? name : "", e.code,
 			 e.msg);
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	}
 	if (changed)
 		log_info("node added name=%s node_ip=%s pod_cidr=%s routing=%s", n.name, ip, cidr,
@@ -49,13 +49,13 @@ struct json_object *api_node_add(struct agent *a, struct json_object *req)
 
 struct json_object *api_node_del(struct agent *a, struct json_object *req)
 {
-	struct op_error e = {};
+	struct api_error e = {};
 	struct json_object *o;
 	const char *name;
 	bool found;
 
 	if (api_get_str(req, "name", &name, true, &e) || node_remove(a, name, &found, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	if (found)
 		log_info("node removed name=%s", name);
 	o = api_reply_ok();

@@ -8,37 +8,25 @@
 #include <time.h>
 
 #include "api.h"
+#include "api_ops.h"
 #include "api/api.h"
 #include "api/ops.h"
 #include "core/agent.h"
 #include "log.h"
 
-struct json_object *api_reply_ok(void)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	return o;
-}
-
-struct json_object *api_reply_err(const struct op_error *e)
-{
-	return api_error(e->code, e->msg, e->details);
-}
-
 int api_get_str(struct json_object *req, const char *key, const char **out, bool required,
-		struct op_error *e)
+		struct api_error *e)
 {
 	struct json_object *v;
 
 	*out = NULL;
 	if (!json_object_object_get_ex(req, key, &v) || json_object_is_type(v, json_type_null)) {
 		if (required)
-			return op_fail(e, PODLANE_ERR_DECODE, "missing field '%s'", key);
+			return api_fail(e, PODLANE_ERR_DECODE, "missing field '%s'", key);
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_string))
-		return op_fail(e, PODLANE_ERR_DECODE, "field '%s' must be a string", key);
+		return api_fail(e, PODLANE_ERR_DECODE, "field '%s' must be a string", key);
 	*out = json_object_get_string(v);
 	return 0;
 }
@@ -69,16 +57,16 @@ struct json_object *api_handle(struct agent *a, struct json_object *req)
 {
 	struct json_object *reply;
 	struct timespec t0, t1;
-	struct op_error e = {};
+	struct api_error e = {};
 	const char *op;
 	size_t i;
 
 	if (!req || !json_object_is_type(req, json_type_object)) {
-		op_fail(&e, PODLANE_ERR_DECODE, "request is not a JSON object");
-		return api_reply_err(&e);
+		api_fail(&e, PODLANE_ERR_DECODE, "request is not a JSON object");
+		return api_reply_error(&e);
 	}
 	if (api_get_str(req, "op", &op, true, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		if (strcmp(op, ops[i].name))
 			continue;
@@ -90,6 +78,6 @@ struct json_object *api_handle(struct agent *a, struct json_object *req)
 				 (t1.tv_nsec - t0.tv_nsec) / 1000));
 		return reply;
 	}
-	op_fail(&e, PODLANE_ERR_DECODE, "unknown op '%s'", op);
-	return api_reply_err(&e);
+	api_fail(&e, PODLANE_ERR_DECODE, "unknown op '%s'", op);
+	return api_reply_error(&e);
 }

@@ -9,20 +9,20 @@
 #include <stdbool.h>
 #include <json-c/json.h>
 
+#include "api_ops.h"
+
 struct agent;
-struct op_error;
+struct api_error;
 
 typedef struct json_object *(*api_handler)(struct agent *a, struct json_object *req);
 
-struct json_object *api_reply_ok(void);
-struct json_object *api_reply_err(const struct op_error *e);
 /*
  * String field key of req: NULL when absent or null (an error when required). A present
  * field of the wrong type is an error, so a client bug is reported instead of being treated
  * like a missing field.
  */
 int api_get_str(struct json_object *req, const char *key, const char **out, bool required,
-		struct op_error *e);
+		struct api_error *e);
 
 /* api/endpoint_ops.c */
 struct json_object *api_add(struct agent *a, struct json_object *req);

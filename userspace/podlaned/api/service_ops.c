@@ -102,10 +102,10 @@ static int list_cb(const struct service_view *v, void *data)
 
 static struct json_object *out_of_memory(void)
 {
-	struct op_error e = {};
+	struct api_error e = {};
 
-	op_fail(&e, PODLANE_ERR_INTERNAL, "out of memory");
-	return api_reply_err(&e);
+	api_fail(&e, PODLANE_ERR_INTERNAL, "out of memory");
+	return api_reply_error(&e);
 }
 
 struct json_object *api_service_add(struct agent *a, struct json_object *req)
@@ -113,21 +113,21 @@ struct json_object *api_service_add(struct agent *a, struct json_object *req)
 	struct json_object *spec_obj, *o, *svc = NULL;
 	char why[512], name[2 * SVC_NAME_MAX + 2];
 	struct service_spec spec;
-	struct op_error e = {};
+	struct api_error e = {};
 	bool changed;
 
 	if (!json_object_object_get_ex(req, "service", &spec_obj)) {
-		op_fail(&e, PODLANE_ERR_DECODE, "missing field 'service' (the service spec)");
-		return api_reply_err(&e);
+		api_fail(&e, PODLANE_ERR_DECODE, "missing field 'service' (the service spec)");
+		return api_reply_error(&e);
 	}
 	if (service_spec_parse(spec_obj, &spec, why, sizeof(why))) {
-		op_fail(&e, PODLANE_ERR_INVALID_CONFIG, "invalid service spec: %s", why);
+		api_fail(&e, PODLANE_ERR_INVALID_CONFIG, "invalid service spec: %s", why);
 		log_warn("service refused err=\"%s\"", why);
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	}
 	service_spec_id(&spec, name, sizeof(name));
 	if (service_upsert(a, &spec, &changed, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	/* The service in place now: the one just added, or the same one unchanged. */
 	if (service_get(a, name, add_reply_cb, &svc) || !svc)
 		return out_of_memory();
@@ -138,7 +138,7 @@ struct json_object *api_service_add(struct agent *a, struct json_object *req)
 }
 
 /* namespace/name from a request's "name" (may be "ns/name") and optional "namespace". */
-static int req_name(struct json_object *req, char *out, size_t len, struct op_error *e)
+static int req_name(struct json_object *req, char *out, size_t len, struct api_error *e)
 {
 	struct json_object *v;
 	const char *name, *ns = SVC_DEFAULT_NAMESPACE, *slash;
@@ -146,7 +146,7 @@ static int req_name(struct json_object *req, char *out, size_t len, struct op_er
 
 	if (!json_object_object_get_ex(req, "name", &v) ||
 	    !json_object_is_type(v, json_type_string))
-		return op_fail(e, PODLANE_ERR_DECODE, "missing string field 'name'");
+		return api_fail(e, PODLANE_ERR_DECODE, "missing string field 'name'");
 	name = json_object_get_string(v);
 	if (json_object_object_get_ex(req, "namespace", &v) &&
 	    json_object_is_type(v, json_type_string) && *json_object_get_string(v))
@@ -159,7 +159,7 @@ static int req_name(struct json_object *req, char *out, size_t len, struct op_er
 		name = slash + 1;
 	}
 	if (!service_name_ok(name) || !service_name_ok(ns))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "'%s/%s' is not a service name "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "'%s/%s' is not a service name "
 			       "(namespace/name, lower-case DNS labels)", ns, name);
 	snprintf(out, len, "%s/%s", ns, name);
 	return 0;
@@ -168,10 +168,10 @@ static int req_name(struct json_object *req, char *out, size_t len, struct op_er
 struct json_object *api_service_del(struct agent *a, struct json_object *req)
 {
 	char name[2 * SVC_NAME_MAX + 2];
-	struct op_error e = {};
+	struct api_error e = {};
 
 	if (req_name(req, name, sizeof(name), &e) || service_delete(a, name, &e))
-		return api_reply_err(&e);
+		return api_reply_error(&e);
 	return api_reply_ok();
 }
 
@@ -220,32 +220,32 @@ struct json_object *api_service_list(struct agent *a, struct json_object *req)
 	char name[2 * SVC_NAME_MAX + 2];
 	struct json_object *o, *arr, *v;
 	long offset = 0, limit = LIST_LIMIT_DEFAULT;
-	struct op_error e = {};
+	struct api_error e = {};
 	int err;
 
 	if (json_object_object_get_ex(req, "name", &v)) {
 		if (req_name(req, name, sizeof(name), &e))
-			return api_reply_err(&e);
+			return api_reply_error(&e);
 		arr = json_object_new_array();
 		err = service_get(a, name, list_cb, arr);
 		if (err == -ENOENT)
-			op_fail(&e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
+			api_fail(&e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
 	} else {
 		if (json_object_object_get_ex(req, "offset", &v))
 			offset = json_object_get_int64(v);
 		if (json_object_object_get_ex(req, "limit", &v))
 			limit = json_object_get_int64(v);
 		if (offset < 0 || limit < 1 || limit > LIST_LIMIT_MAX) {
-			op_fail(&e, PODLANE_ERR_DECODE, "offset must be >= 0 and limit 1-%d",
+			api_fail(&e, PODLANE_ERR_DECODE, "offset must be >= 0 and limit 1-%d",
 				LIST_LIMIT_MAX);
-			return api_reply_err(&e);
+			return api_reply_error(&e);
 		}
 		arr = json_object_new_array();
 		err = service_walk(a, offset, limit, list_cb, arr);
 	}
 	if (err) {
 		json_object_put(arr);
-		return e.code ? api_reply_err(&e) : out_of_memory();
+		return e.code ? api_reply_error(&e) : out_of_memory();
 	}
 	o = api_reply_ok();
 	json_object_object_add(o, "services", arr);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * core/agent.h - what every layer of podlaned shares: the agent's options and the handles of
- * its modules (struct agent), the kernel features found at start-up, and the error a failed
- * operation hands back to the API.
+ * its modules (struct agent) and the kernel features found at start-up. A failed operation
+ * fills a struct api_error (userspace/lib/api.h) for the API to return.
  *
  * podlaned is layered; calls and includes only point down (userspace/podlaned/README.md):
  *
@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "api.h"		/* the error codes (PODLANE_ERR_*) an op_error carries */
+#include "api.h"		/* struct api_error: what a failed operation returns */
 #include "nl.h"
 #include "podlane.h"
 
@@ -99,16 +99,5 @@ struct agent {
 	struct metrics *metrics;
 	struct loop_stats *loop;
 };
-
-/* What a failed operation tells the client: a CNI error code, a message and details. */
-struct op_error {
-	int code;
-	char msg[512];
-	char details[512];
-};
-
-/* Fill e (code, printf-style message); returns -1 so callers can `return op_fail(...)`. */
-int op_fail(struct op_error *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif /* PODLANED_CORE_AGENT_H */

@@ -17,7 +17,7 @@
 #include "podlane.h"
 
 struct agent;
-struct op_error;
+struct api_error;
 
 /*
  * Our tc filters are recognised by this handle/priority pair (plus the program name), so a
@@ -32,7 +32,7 @@ void datapath_probe(struct features *f);
 int datapath_open(struct agent *a);
 void datapath_close(struct agent *a);
 
-int datapath_attach_endpoint(struct agent *a, int ifindex, struct op_error *e);
+int datapath_attach_endpoint(struct agent *a, int ifindex, struct api_error *e);
 /* 1 when both our filters are attached to ifindex, 0 when not, -errno on failure. */
 int datapath_endpoint_attached(int ifindex);
 /* tc_from_uplink on --uplink's ingress, forwarding on for that device only. */

@@ -129,7 +129,7 @@ static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-int datapath_attach_endpoint(struct agent *a, int ifindex, struct op_error *e)
+int datapath_attach_endpoint(struct agent *a, int ifindex, struct api_error *e)
 {
 	char name[IF_NAMESIZE] = "?";
 	int err;
@@ -137,12 +137,12 @@ int datapath_attach_endpoint(struct agent *a, int ifindex, struct op_error *e)
 	if_indextoname(ifindex, name);
 	err = tc_attach(ifindex, BPF_TC_INGRESS, a->dp->from_pod_fd);
 	if (err)
-		return op_fail(e, PODLANE_ERR_INTERNAL,
+		return api_fail(e, PODLANE_ERR_INTERNAL,
 			       "failed to attach tc_from_pod to '%s' ingress: %s", name,
 			       strerror(-err));
 	err = tc_attach(ifindex, BPF_TC_EGRESS, a->dp->to_pod_fd);
 	if (err)
-		return op_fail(e, PODLANE_ERR_INTERNAL,
+		return api_fail(e, PODLANE_ERR_INTERNAL,
 			       "failed to attach tc_to_pod to '%s' egress: %s", name,
 			       strerror(-err));
 	return 0;

@@ -222,18 +222,18 @@ bool network_name_ok(const char *network)
 }
 
 static int validate_ids(const char *container_id, const char *ifname, const char *network,
-			struct op_error *e)
+			struct api_error *e)
 {
 	if (!valid_name(container_id, PODLANE_CONTAINER_ID_LEN))
-		return op_fail(e, PODLANE_ERR_INVALID_ENV,
+		return api_fail(e, PODLANE_ERR_INVALID_ENV,
 			       "invalid container_id '%s': 1-%d characters, no '/' or whitespace",
 			       container_id ? container_id : "", PODLANE_CONTAINER_ID_LEN - 1);
 	if (!valid_name(ifname, PODLANE_IFNAME_LEN) || strchr(ifname, ':'))
-		return op_fail(e, PODLANE_ERR_INVALID_ENV,
+		return api_fail(e, PODLANE_ERR_INVALID_ENV,
 			       "invalid ifname '%s': 1-%d characters, no '/', ':' or whitespace",
 			       ifname ? ifname : "", PODLANE_IFNAME_LEN - 1);
 	if (!network_name_ok(network))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG,
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG,
 			       "invalid network name '%s': 1-%d characters, no '/' or whitespace",
 			       network ? network : "", PODLANE_NETWORK_LEN - 1);
 	return 0;
@@ -277,20 +277,20 @@ static void add_rollback(struct agent *a, const struct add_request *req, struct 
 		ipam_release_addr(a, req->network, u->addr, req->container_id, req->ifname);
 }
 
-static int map_update_err(struct op_error *e, const char *map, int err, unsigned int max)
+static int map_update_err(struct api_error *e, const char *map, int err, unsigned int max)
 {
 	if (err == -E2BIG || err == -ENOSPC)
-		return op_fail(e, PODLANE_ERR_MAP_FULL,
+		return api_fail(e, PODLANE_ERR_MAP_FULL,
 			       "map '%s' is full (%u endpoints): remove pods or restart podlaned "
 			       "with a larger --max-endpoints after 'podlaned --uninstall'", map,
 			       max);
-	return op_fail(e, PODLANE_ERR_INTERNAL, "failed to update map '%s': %s", map,
+	return api_fail(e, PODLANE_ERR_INTERNAL, "failed to update map '%s': %s", map,
 		       strerror(-err));
 }
 
 /* Pod side: address, lo up, link up, gateway route, default route, gateway neighbour. */
 static int wire_pod_side(struct nl_sock *pod, const struct add_request *req, int pod_ifindex,
-			 in_addr_t addr, const uint8_t host_mac[6], struct op_error *e)
+			 in_addr_t addr, const uint8_t host_mac[6], struct api_error *e)
 {
 	in_addr_t gw = inet_addr(PODLANE_GATEWAY4);
 	struct nl_link lo;
@@ -322,13 +322,13 @@ static int wire_pod_side(struct nl_sock *pod, const struct add_request *req, int
 		err = nl_neigh_add(pod, pod_ifindex, gw, host_mac);
 	}
 	if (err)
-		return op_fail(e, PODLANE_ERR_INTERNAL, "failed to %s for '%s' in pod netns: %s",
+		return api_fail(e, PODLANE_ERR_INTERNAL, "failed to %s for '%s' in pod netns: %s",
 			       step, req->ifname, nl_strerror(pod, err));
 	return 0;
 }
 
 static int wire_host_side(struct agent *a, const char *host_ifname, int host_ifindex,
-			  in_addr_t addr, const uint8_t pod_mac[6], struct op_error *e)
+			  in_addr_t addr, const uint8_t pod_mac[6], struct api_error *e)
 {
 	const char *step = "bring up";
 	int err;
@@ -338,7 +338,7 @@ static int wire_host_side(struct agent *a, const char *host_ifname, int host_ifi
 		step = "enable forwarding on";
 		err = write_forwarding(host_ifname);
 		if (err)
-			return op_fail(e, PODLANE_ERR_INTERNAL, "failed to %s '%s': %s", step,
+			return api_fail(e, PODLANE_ERR_INTERNAL, "failed to %s '%s': %s", step,
 				       host_ifname, strerror(-err));
 	}
 	if (!err) {
@@ -350,7 +350,7 @@ static int wire_host_side(struct agent *a, const char *host_ifname, int host_ifi
 		err = nl_neigh_add(&a->nl, host_ifindex, addr, pod_mac);
 	}
 	if (err)
-		return op_fail(e, PODLANE_ERR_INTERNAL, "failed to %s '%s': %s", step, host_ifname,
+		return api_fail(e, PODLANE_ERR_INTERNAL, "failed to %s '%s': %s", step, host_ifname,
 			       nl_strerror(&a->nl, err));
 	return 0;
 }
@@ -404,7 +404,7 @@ static int add_existing(struct agent *a, const struct add_request *req, struct a
 }
 
 int endpoint_add(struct agent *a, const struct add_request *req, struct add_result *res,
-		 struct op_error *e)
+		 struct api_error *e)
 {
 	struct add_undo u = {};
 	struct endpoint_value val = {};
@@ -420,12 +420,12 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	if (validate_ids(req->container_id, req->ifname, req->network, e))
 		return -1;
 	if (!req->netns || !req->netns[0] || strlen(req->netns) >= PODLANE_NETNS_LEN)
-		return op_fail(e, PODLANE_ERR_INVALID_ENV, "invalid netns path '%s'",
+		return api_fail(e, PODLANE_ERR_INVALID_ENV, "invalid netns path '%s'",
 			       req->netns ? req->netns : "");
 	if (mtu < 68 || mtu > 65535)
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid mtu %u: want 68-65535", mtu);
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid mtu %u: want 68-65535", mtu);
 	if (req->ip && inet_addr(req->ip) == INADDR_NONE)
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid ip '%s': want a.b.c.d",
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid ip '%s': want a.b.c.d",
 			       req->ip);
 
 	if (add_existing(a, req, res))
@@ -433,16 +433,16 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 
 	netns_fd = open(req->netns, O_RDONLY | O_CLOEXEC);
 	if (netns_fd < 0)
-		return op_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", req->netns,
+		return api_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", req->netns,
 			       strerror(errno));
 	if (fstat(netns_fd, &netns_st)) {
-		op_fail(e, PODLANE_ERR_NETNS, "failed to stat netns '%s': %s", req->netns,
+		api_fail(e, PODLANE_ERR_NETNS, "failed to stat netns '%s': %s", req->netns,
 			strerror(errno));
 		goto out;
 	}
 	/* Wiring the agent's own netns would replace the node's default route: never. */
 	if (is_own_netns(&netns_st)) {
-		op_fail(e, PODLANE_ERR_INVALID_ENV, "netns '%s' is the node's own network "
+		api_fail(e, PODLANE_ERR_INVALID_ENV, "netns '%s' is the node's own network "
 			"namespace, not a pod's", req->netns);
 		goto out;
 	}
@@ -452,7 +452,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	 */
 	endpoint_host_ifname(req->container_id, req->ifname, res->host_ifname);
 	if (host_ifname_in_use(a, res->host_ifname)) {
-		op_fail(e, PODLANE_ERR_INTERNAL, "host veth name '%s' is already used by another "
+		api_fail(e, PODLANE_ERR_INTERNAL, "host veth name '%s' is already used by another "
 			"endpoint", res->host_ifname);
 		goto out;
 	}
@@ -460,7 +460,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 
 	err = nl_open_netns(&pod, netns_fd);
 	if (err) {
-		op_fail(e, PODLANE_ERR_NETNS, "failed to enter netns '%s': %s", req->netns,
+		api_fail(e, PODLANE_ERR_NETNS, "failed to enter netns '%s': %s", req->netns,
 			strerror(-err));
 		goto out;
 	}
@@ -468,11 +468,11 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	err = nl_link_get(&pod, req->ifname, 0, &pod_link);
 	if (err != -ENODEV) {
 		if (!err)
-			op_fail(e, PODLANE_ERR_IF_EXISTS,
+			api_fail(e, PODLANE_ERR_IF_EXISTS,
 				"interface '%s' already exists in netns '%s'", req->ifname,
 				req->netns);
 		else
-			op_fail(e, PODLANE_ERR_INTERNAL, "failed to look up '%s' in netns '%s': %s",
+			api_fail(e, PODLANE_ERR_INTERNAL, "failed to look up '%s' in netns '%s': %s",
 				req->ifname, req->netns, nl_strerror(&pod, err));
 		goto out;
 	}
@@ -494,10 +494,10 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 
 		inet_ntop(AF_INET, &u.addr, ip, sizeof(ip));
 		if (!eps_meta_get(a, val.ifindex, &dup))
-			op_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by container "
+			api_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by container "
 				"'%s' ifname '%s'", ip, dup.container_id, dup.ifname);
 		else
-			op_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by the "
+			api_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by the "
 				"endpoint on ifindex %u", ip, val.ifindex);
 		goto fail;
 	}
@@ -505,11 +505,11 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	err = nl_veth_create(&a->nl, res->host_ifname, req->ifname, netns_fd, mtu);
 	if (err) {
 		if (err == -EEXIST && !nl_link_get(&pod, req->ifname, 0, &pod_link))
-			op_fail(e, PODLANE_ERR_IF_EXISTS,
+			api_fail(e, PODLANE_ERR_IF_EXISTS,
 				"interface '%s' already exists in netns '%s'", req->ifname,
 				req->netns);
 		else
-			op_fail(e, PODLANE_ERR_INTERNAL, "failed to create veth '%s': %s",
+			api_fail(e, PODLANE_ERR_INTERNAL, "failed to create veth '%s': %s",
 				res->host_ifname, nl_strerror(&a->nl, err));
 		goto fail;
 	}
@@ -520,7 +520,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		err = nl_link_get(&pod, req->ifname, 0, &pod_link);
 	}
 	if (err) {
-		op_fail(e, PODLANE_ERR_INTERNAL, "failed to look up the new veth '%s': %s",
+		api_fail(e, PODLANE_ERR_INTERNAL, "failed to look up the new veth '%s': %s",
 			res->host_ifname, strerror(-err));
 		/* Find it by name for the rollback, whatever failed. */
 		if (!u.host_ifindex && !nl_link_get(&a->nl, res->host_ifname, 0, &host))
@@ -598,7 +598,7 @@ out:
 }
 
 int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
-		 const char *network, struct op_error *e)
+		 const char *network, struct api_error *e)
 {
 	char host_ifname[IF_NAMESIZE];
 	struct endpoint_meta meta;
@@ -622,7 +622,7 @@ int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
 }
 
 int endpoint_check(struct agent *a, const char *container_id, const char *ifname,
-		   const char *network, const char *netns, const char *ip, struct op_error *e)
+		   const char *network, const char *netns, const char *ip, struct api_error *e)
 {
 	in_addr_t gw = inet_addr(PODLANE_GATEWAY4);
 	struct endpoint_value val;
@@ -636,49 +636,49 @@ int endpoint_check(struct agent *a, const char *container_id, const char *ifname
 	if (validate_ids(container_id, ifname, network, e))
 		return -1;
 	if (!endpoint_find(a, container_id, ifname, network, &ifindex, &meta, true))
-		return op_fail(e, PODLANE_ERR_CHECK, "no endpoint for container '%s' ifname '%s' "
+		return api_fail(e, PODLANE_ERR_CHECK, "no endpoint for container '%s' ifname '%s' "
 			       "in network '%s'", container_id, ifname, network);
 	inet_ntop(AF_INET, &meta.addr.ip4, have, sizeof(have));
 	if (ip && ip[0] && inet_addr(ip) != meta.addr.ip4)
-		return op_fail(e, PODLANE_ERR_CHECK, "endpoint has address %s, expected %s", have,
+		return api_fail(e, PODLANE_ERR_CHECK, "endpoint has address %s, expected %s", have,
 			       ip);
 	if (netns && netns[0] && strcmp(netns, meta.netns))
-		return op_fail(e, PODLANE_ERR_CHECK, "endpoint lives in netns '%s', not '%s'",
+		return api_fail(e, PODLANE_ERR_CHECK, "endpoint lives in netns '%s', not '%s'",
 			       meta.netns, netns);
 	if (!host_veth_alive(a, ifindex, &meta, &link))
-		return op_fail(e, PODLANE_ERR_CHECK, "host veth '%s' is gone", meta.host_ifname);
+		return api_fail(e, PODLANE_ERR_CHECK, "host veth '%s' is gone", meta.host_ifname);
 	if (!(link.flags & IFF_UP))
-		return op_fail(e, PODLANE_ERR_CHECK, "host veth '%s' is down", meta.host_ifname);
+		return api_fail(e, PODLANE_ERR_CHECK, "host veth '%s' is down", meta.host_ifname);
 	if (eps_lookup(a, meta.addr.ip4, &val) || val.ifindex != ifindex ||
 	    !(val.flags & PODLANE_EP_F_READY))
-		return op_fail(e, PODLANE_ERR_CHECK, "no ready datapath entry for %s", have);
+		return api_fail(e, PODLANE_ERR_CHECK, "no ready datapath entry for %s", have);
 	if (datapath_endpoint_attached(ifindex) != 1)
-		return op_fail(e, PODLANE_ERR_CHECK, "podlane programs are not attached to '%s'",
+		return api_fail(e, PODLANE_ERR_CHECK, "podlane programs are not attached to '%s'",
 			       meta.host_ifname);
 	if (!netns_alive(&meta))
-		return op_fail(e, PODLANE_ERR_CHECK, "netns '%s' is gone or was replaced",
+		return api_fail(e, PODLANE_ERR_CHECK, "netns '%s' is gone or was replaced",
 			       meta.netns);
 
 	fd = open(meta.netns, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return op_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", meta.netns,
+		return api_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", meta.netns,
 			       strerror(errno));
 	err = nl_open_netns(&pod, fd);
 	close(fd);
 	if (err)
-		return op_fail(e, PODLANE_ERR_NETNS, "failed to enter netns '%s': %s", meta.netns,
+		return api_fail(e, PODLANE_ERR_NETNS, "failed to enter netns '%s': %s", meta.netns,
 			       strerror(-err));
 	if (nl_link_get(&pod, ifname, 0, &link)) {
-		op_fail(e, PODLANE_ERR_CHECK, "interface '%s' is missing in the pod", ifname);
+		api_fail(e, PODLANE_ERR_CHECK, "interface '%s' is missing in the pod", ifname);
 	} else if (!(link.flags & IFF_UP)) {
-		op_fail(e, PODLANE_ERR_CHECK, "interface '%s' is down in the pod", ifname);
+		api_fail(e, PODLANE_ERR_CHECK, "interface '%s' is down in the pod", ifname);
 	} else if (nl_addr_has(&pod, link.ifindex, meta.addr.ip4, 32) != 1) {
-		op_fail(e, PODLANE_ERR_CHECK, "interface '%s' does not hold %s/32", ifname, have);
+		api_fail(e, PODLANE_ERR_CHECK, "interface '%s' does not hold %s/32", ifname, have);
 	} else if (nl_route_has(&pod, link.ifindex, gw, 32, 0) != 1) {
-		op_fail(e, PODLANE_ERR_CHECK, "pod has no route to %s dev %s", PODLANE_GATEWAY4,
+		api_fail(e, PODLANE_ERR_CHECK, "pod has no route to %s dev %s", PODLANE_GATEWAY4,
 			ifname);
 	} else if (nl_route_has(&pod, link.ifindex, 0, 0, gw) != 1) {
-		op_fail(e, PODLANE_ERR_CHECK, "pod has no default route via %s dev %s",
+		api_fail(e, PODLANE_ERR_CHECK, "pod has no default route via %s dev %s",
 			PODLANE_GATEWAY4, ifname);
 	} else {
 		ret = 0;

@@ -13,7 +13,7 @@
 #include <netinet/in.h>
 
 struct agent;
-struct op_error;
+struct api_error;
 
 struct add_request {
 	const char *container_id;
@@ -35,11 +35,11 @@ struct add_result {
 };
 
 int endpoint_add(struct agent *a, const struct add_request *req, struct add_result *res,
-		 struct op_error *e);
+		 struct api_error *e);
 int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
-		 const char *network, struct op_error *e);
+		 const char *network, struct api_error *e);
 int endpoint_check(struct agent *a, const char *container_id, const char *ifname,
-		   const char *network, const char *netns, const char *ip, struct op_error *e);
+		   const char *network, const char *netns, const char *ip, struct api_error *e);
 
 struct gc_keep {
 	const char *container_id;
@@ -48,7 +48,7 @@ struct gc_keep {
 
 /* Remove network's endpoints and allocations not in keep; returns how many went, or -1. */
 int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep, size_t nkeep,
-		struct op_error *e);
+		struct api_error *e);
 /* Start-up: drop endpoints whose veth or netns vanished, re-attach the live ones. */
 void endpoint_reconcile(struct agent *a);
 /*

@@ -64,7 +64,7 @@ static int gc_ipam_cb(const char *network, const struct ipam_entry *ent, void *d
 }
 
 int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep, size_t nkeep,
-		struct op_error *e)
+		struct api_error *e)
 {
 	struct gc_state g = { .a = a, .network = network, .keep = keep, .nkeep = nkeep };
 	struct endpoint_meta meta;
@@ -72,7 +72,7 @@ int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep
 	size_t i;
 
 	if (!network_name_ok(network))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid network name '%s'",
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid network name '%s'",
 			       network ? network : "");
 	for (rounds = 0; rounds < 1024; rounds++) {
 		g.nvictims = 0;
@@ -107,7 +107,7 @@ static int reconcile_cb(__u32 ifindex, const struct endpoint_meta *meta, void *d
 	struct reconcile_state *r = data;
 	struct agent *a = r->a;
 	struct endpoint_value val = {};
-	struct op_error e = {};
+	struct api_error e = {};
 	struct nl_link host;
 	char ip[INET_ADDRSTRLEN];
 	int err;

@@ -115,7 +115,7 @@ static int count_cb(const char *network, const struct ipam_entry *ent, void *dat
 
 /* Make sure network's recorded subnet is sn; a change is refused while addresses are out. */
 static int check_subnet(struct agent *a, const char *network, const struct subnet4 *sn,
-			struct op_error *e)
+			struct api_error *e)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16], want[CIDR4_STRLEN], have[64];
 	struct owner_search s = {};
@@ -124,7 +124,7 @@ static int check_subnet(struct agent *a, const char *network, const struct subne
 	network_dir(a, network, dir, sizeof(dir));
 	err = mkdir_p(dir, 0755);
 	if (err)
-		return op_fail(e, PODLANE_ERR_IO, "failed to create IPAM directory '%s': %s", dir,
+		return api_fail(e, PODLANE_ERR_IO, "failed to create IPAM directory '%s': %s", dir,
 			       strerror(-err));
 	cidr4_str(sn->net, sn->prefix_len, want);
 	snprintf(path, sizeof(path), "%s/subnet", dir);
@@ -134,7 +134,7 @@ static int check_subnet(struct agent *a, const char *network, const struct subne
 			return 0;
 		walk_network(a, network, count_cb, &s);
 		if (s.count)
-			return op_fail(e, PODLANE_ERR_INVALID_CONFIG,
+			return api_fail(e, PODLANE_ERR_INVALID_CONFIG,
 				       "network '%s' allocates from %s, cannot switch to %s while "
 				       "%d addresses are allocated", network, have, want, s.count);
 		log_info("network subnet changed network=%s old=%s new=%s", network, have, want);
@@ -142,13 +142,13 @@ static int check_subnet(struct agent *a, const char *network, const struct subne
 	snprintf(have, sizeof(have), "%s\n", want);
 	err = write_file_atomic(path, have, true);
 	if (err)
-		return op_fail(e, PODLANE_ERR_IO, "failed to write '%s': %s", path,
+		return api_fail(e, PODLANE_ERR_IO, "failed to write '%s': %s", path,
 			       strerror(-err));
 	return 0;
 }
 
 int ipam_alloc(struct agent *a, const char *network, const char *subnet, const char *container_id,
-	       const char *ifname, in_addr_t *addr, bool *fresh, struct op_error *e)
+	       const char *ifname, in_addr_t *addr, bool *fresh, struct api_error *e)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32], text[PODLANE_CONTAINER_ID_LEN + 32];
 	uint32_t first, last, start, cur, span, i;
@@ -158,10 +158,10 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 
 	*fresh = false;
 	if (subnet_parse(subnet, &sn))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG,
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG,
 			       "invalid subnet '%s': want a.b.c.d/len", subnet ? subnet : "");
 	if (sn.prefix_len > 30)
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG,
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG,
 			       "subnet '%s' is too small: a /30 or larger is needed", subnet);
 	err = check_subnet(a, network, &sn, e);
 	if (err)
@@ -199,7 +199,7 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 		if (fd < 0) {
 			if (errno == EEXIST)
 				continue;
-			return op_fail(e, PODLANE_ERR_IO, "failed to create '%s': %s", path,
+			return api_fail(e, PODLANE_ERR_IO, "failed to create '%s': %s", path,
 				       strerror(errno));
 		}
 		/*
@@ -211,7 +211,7 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 			err = errno ? errno : EIO;
 			close(fd);
 			unlink(path);
-			return op_fail(e, PODLANE_ERR_IO, "failed to write '%s': %s", path,
+			return api_fail(e, PODLANE_ERR_IO, "failed to write '%s': %s", path,
 				       strerror(err));
 		}
 		close(fd);
@@ -224,7 +224,7 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 		*fresh = true;
 		return 0;
 	}
-	return op_fail(e, PODLANE_ERR_POOL_EXHAUSTED, "no free address left in %s for network '%s'",
+	return api_fail(e, PODLANE_ERR_POOL_EXHAUSTED, "no free address left in %s for network '%s'",
 		       subnet, network);
 }
 

@@ -13,7 +13,7 @@
 #include "podlane.h"
 
 struct agent;
-struct op_error;
+struct api_error;
 struct subnet4;
 
 /*
@@ -21,7 +21,7 @@ struct subnet4;
  * *fresh: a new file was created (false: nothing was allocated).
  */
 int ipam_alloc(struct agent *a, const char *network, const char *subnet, const char *container_id,
-	       const char *ifname, in_addr_t *addr, bool *fresh, struct op_error *e);
+	       const char *ifname, in_addr_t *addr, bool *fresh, struct api_error *e);
 /* Release every address network has allocated to container_id+ifname; returns how many. */
 int ipam_release(struct agent *a, const char *network, const char *container_id,
 		 const char *ifname);

@@ -64,7 +64,7 @@ no:
 /* A persisted service at start-up: adopted as the maps hold it, or written again. */
 void svc_restore(struct agent *a, struct service_spec *spec, const char *path)
 {
-	struct op_error e = {};
+	struct api_error e = {};
 	struct svc *s;
 
 	s = svc_new(a, spec, &e);

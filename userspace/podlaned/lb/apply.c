@@ -63,7 +63,7 @@ struct flip {
  * persist: write the state file (not when re-applying what was read from it).
  */
 int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persist,
-	      struct op_error *e)
+	      struct api_error *e)
 {
 	struct lb_state *lb = a->lb;
 	struct flip *flips = NULL;
@@ -81,7 +81,7 @@ int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persist,
 		if (cur.id < PODLANE_MAX_SERVICES && lb->owner[cur.id] &&
 		    lb->owner[cur.id] != OWNER_STALE && lb->owner[cur.id] != old) {
 			fe_text(&s->fe[i].key, text, sizeof(text));
-			return op_fail(e, PODLANE_ERR_CONFLICT, "%s: %s %s is already used by "
+			return api_fail(e, PODLANE_ERR_CONFLICT, "%s: %s %s is already used by "
 				       "service %s", s->name,
 				       service_frontend_kind_name(s->fe[i].kind), text,
 				       lb->owner[cur.id]->name);
@@ -97,7 +97,7 @@ int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persist,
 		}
 	}
 	if (!ids_enough(lb, fresh))
-		return op_fail(e, PODLANE_ERR_MAP_FULL, "%s: no free service id (%d in use)",
+		return api_fail(e, PODLANE_ERR_MAP_FULL, "%s: no free service id (%d in use)",
 			       s->name, PODLANE_MAX_SERVICES - 1);
 
 	/* 1: new slots under new ids, invisible until a frontend points there. */
@@ -112,7 +112,7 @@ int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persist,
 		 */
 		err = slots_write(lb, &s->ports[p], s->store && !old);
 		if (err) {
-			op_fail(e, err == -E2BIG || err == -ENOSPC ? PODLANE_ERR_MAP_FULL :
+			api_fail(e, err == -E2BIG || err == -ENOSPC ? PODLANE_ERR_MAP_FULL :
 				PODLANE_ERR_INTERNAL, "%s: failed to write backends: %s", s->name,
 				strerror(-err));
 			goto undo_slots;
@@ -126,7 +126,7 @@ int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persist,
 	/* 2: flip every frontend, remembering what it said before. */
 	flips = calloc(s->nfe ? s->nfe : 1, sizeof(*flips));
 	if (!flips) {
-		op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 		goto undo_file;
 	}
 	for (i = 0; i < s->nfe; i++) {
@@ -140,7 +140,7 @@ int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persist,
 		err = frontend_write(lb, &f->key, &v);
 		if (err) {
 			fe_text(&f->key, text, sizeof(text));
-			op_fail(e, err == -E2BIG ? PODLANE_ERR_MAP_FULL : PODLANE_ERR_INTERNAL,
+			api_fail(e, err == -E2BIG ? PODLANE_ERR_MAP_FULL : PODLANE_ERR_INTERNAL,
 				"%s: failed to write frontend %s: %s", s->name, text,
 				strerror(-err));
 			goto undo_flips;

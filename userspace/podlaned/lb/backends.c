@@ -128,7 +128,7 @@ void locality_done(struct lb_state *lb)
  * Slots of port p: active local, active remote, then terminating or drained (weight 0),
  * which the datapath never picks for a new connection but the per-packet path still knows.
  */
-int build_slots(struct svc *s, unsigned int p, struct op_error *e)
+int build_slots(struct svc *s, unsigned int p, struct api_error *e)
 {
 	const struct service_spec *sp = &s->spec;
 	struct svc_slots *ss = &s->ports[p];
@@ -143,7 +143,7 @@ int build_slots(struct svc *s, unsigned int p, struct op_error *e)
 	ss->count = ss->local_count = 0;
 	w = calloc(3 * (n ? n : 1), sizeof(*w));
 	if (!w)
-		return op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	keep = w + n;
 	alias = keep + n;
 	for (pass = 0; pass < 3; pass++) {
@@ -193,7 +193,7 @@ bool slots_equal(struct svc *s, struct svc *old, unsigned int p)
 {
 	const struct svc_slots *a = &s->ports[p];
 	struct svc_slots *b = &old->ports[p];
-	struct op_error e = {};
+	struct api_error e = {};
 	bool equal;
 
 	if (a->nslots != b->nslots || a->count != b->count || a->local_count != b->local_count ||

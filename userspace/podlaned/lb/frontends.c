@@ -29,7 +29,7 @@ void fe_text(const struct lb_service_key *k, char *out, size_t len)
 }
 
 static int add_frontend(struct svc *s, unsigned int cap, __be32 addr, __u16 port, __u8 proto,
-			__u8 pidx, __u8 kind, __u32 flags, struct op_error *e)
+			__u8 pidx, __u8 kind, __u32 flags, struct api_error *e)
 {
 	struct svc_frontend *f;
 	unsigned int i;
@@ -39,13 +39,13 @@ static int add_frontend(struct svc *s, unsigned int cap, __be32 addr, __u16 port
 		if (s->fe[i].key.addr == addr && s->fe[i].key.port == htons(port) &&
 		    s->fe[i].key.proto == proto) {
 			fe_text(&s->fe[i].key, text, sizeof(text));
-			return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "service %s: frontend %s "
+			return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "service %s: frontend %s "
 				       "appears twice (%s and %s)", s->name, text,
 				       fe_kind_names[s->fe[i].kind], fe_kind_names[kind]);
 		}
 	}
 	if (s->nfe >= cap)
-		return op_fail(e, PODLANE_ERR_INTERNAL, "too many frontends");
+		return api_fail(e, PODLANE_ERR_INTERNAL, "too many frontends");
 	f = &s->fe[s->nfe++];
 	f->key.addr = addr;
 	f->key.port = htons(port);
@@ -58,7 +58,7 @@ static int add_frontend(struct svc *s, unsigned int cap, __be32 addr, __u16 port
 }
 
 /* Fill s->fe from the spec and the node addresses; a frontend twice is an invalid spec. */
-int build_frontends(struct lb_state *lb, struct svc *s, struct op_error *e)
+int build_frontends(struct lb_state *lb, struct svc *s, struct api_error *e)
 {
 	const struct service_spec *sp = &s->spec;
 	unsigned int cap = s->fe_cap, p, i;

@@ -24,7 +24,7 @@
 #include "service_spec.h"
 
 struct agent;
-struct op_error;
+struct api_error;
 
 /* ---- lb/datapath.c ---- */
 /*
@@ -71,7 +71,7 @@ void service_tick(struct agent *a);
  * service_store_sweep deletes the store's services not confirmed at gen (after a full list)
  * and what the maps kept over a restart that nobody claimed; returns how many services went.
  */
-int service_store_put(struct agent *a, struct service_spec *spec, __u32 gen, struct op_error *e);
+int service_store_put(struct agent *a, struct service_spec *spec, __u32 gen, struct api_error *e);
 bool service_store_del(struct agent *a, const char *name);
 unsigned int service_store_sweep(struct agent *a, __u32 gen);
 /* Install what service_store_put left pending (Maglev tables): once per batch of puts. */
@@ -85,9 +85,9 @@ unsigned int service_store_count(struct agent *a);
  * with e set (PODLANE_ERR_CONFLICT, _MAP_FULL, _IO, ...) and nothing changed.
  */
 int service_upsert(struct agent *a, struct service_spec *spec, bool *changed,
-		   struct op_error *e);
+		   struct api_error *e);
 /* Delete the service "namespace/name" and its state file; PODLANE_ERR_NOT_FOUND in e. */
-int service_delete(struct agent *a, const char *name, struct op_error *e);
+int service_delete(struct agent *a, const char *name, struct api_error *e);
 
 enum service_frontend_kind {
 	SERVICE_FE_CLUSTER_IP,

@@ -138,17 +138,17 @@ void svc_link(struct lb_state *lb, struct svc *s);
 void svc_free(struct svc *s);
 void svc_settle(struct svc *s);
 /* A fresh svc built from spec, which is taken over (the caller must not use it again). */
-struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op_error *e);
+struct svc *svc_new(struct agent *a, struct service_spec *spec, struct api_error *e);
 
 /* ---- apply.c ---- */
 int svc_apply(struct agent *a, struct svc *s, struct svc *old, bool persist,
-	      struct op_error *e);
+	      struct api_error *e);
 void svc_remove(struct lb_state *lb, struct svc *s);
 
 /* ---- frontends.c ---- */
 /* "a.b.c.d:port/PROTO" */
 void fe_text(const struct lb_service_key *k, char *out, size_t len);
-int build_frontends(struct lb_state *lb, struct svc *s, struct op_error *e);
+int build_frontends(struct lb_state *lb, struct svc *s, struct api_error *e);
 struct lb_service svc_value(const struct svc *s, const struct svc_frontend *f);
 bool svc_has_frontend(const struct svc *s, const struct lb_service_key *key);
 bool svc_per_packet(const struct svc *s);
@@ -168,7 +168,7 @@ void locality_events_stop(struct agent *a);
 bool locality_pending(const struct lb_state *lb);
 bool locality_touched(const struct lb_state *lb, const struct svc *s);
 void locality_done(struct lb_state *lb);
-int build_slots(struct svc *s, unsigned int p, struct op_error *e);
+int build_slots(struct svc *s, unsigned int p, struct api_error *e);
 bool slots_equal(struct svc *s, struct svc *old, unsigned int p);
 int backend_refs_init(struct lb_state *lb);
 void backend_refs_free(struct lb_state *lb);
@@ -202,9 +202,9 @@ unsigned int stale_ids_delete(struct lb_state *lb);
 void ct_tick(struct agent *a);
 
 /* ---- state.c ---- */
-int state_write_tmp(struct agent *a, const struct svc *s, struct op_error *e);
+int state_write_tmp(struct agent *a, const struct svc *s, struct api_error *e);
 void state_commit(struct agent *a, const struct svc *s);
-int state_write(struct agent *a, const struct svc *s, struct op_error *e);
+int state_write(struct agent *a, const struct svc *s, struct api_error *e);
 void state_discard(struct agent *a, const struct svc *s, const char *suffix);
 /*
  * Hand every persisted spec to load() (which takes it over), with its file's path for

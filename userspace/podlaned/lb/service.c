@@ -105,7 +105,7 @@ void svc_settle(struct svc *s)
 }
 
 /* Everything about s that goes into the maps, except ids. */
-static int svc_build(struct agent *a, struct svc *s, struct op_error *e)
+static int svc_build(struct agent *a, struct svc *s, struct api_error *e)
 {
 	unsigned int p;
 	int err;
@@ -121,7 +121,7 @@ static int svc_build(struct agent *a, struct svc *s, struct op_error *e)
 
 /* A fresh svc for spec, its arrays and strings copied into the svc's block (see struct svc). */
 static struct svc *svc_new_from(struct agent *a, const struct service_spec *spec,
-				struct op_error *e)
+				struct api_error *e)
 {
 	size_t np = spec->nports, nb = spec->nbackends, nx = spec->nexternal, o_ports, o_sports,
 	       o_backends, o_ext, o_fe, o_local, o_name, o_ns, o_id, size, p;
@@ -147,7 +147,7 @@ static struct svc *svc_new_from(struct agent *a, const struct service_spec *spec
 	size = o_id + ns_len + name_len + pnames;	/* the port names last */
 	block = calloc(1, size);
 	if (!block) {
-		op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
 	s = (struct svc *)block;
@@ -155,7 +155,7 @@ static struct svc *svc_new_from(struct agent *a, const struct service_spec *spec
 	s->slots = calloc(np && nb ? np * nb : 1, sizeof(*s->slots));
 	if (!s->slots) {
 		free(block);
-		op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
 	s->ports = (struct svc_slots *)(block + o_ports);
@@ -194,7 +194,7 @@ static struct svc *svc_new_from(struct agent *a, const struct service_spec *spec
 }
 
 /* The same, for a parsed spec: taken over (the caller must not use it again). */
-struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op_error *e)
+struct svc *svc_new(struct agent *a, struct service_spec *spec, struct api_error *e)
 {
 	struct svc *s = svc_new_from(a, spec, e);
 
@@ -209,7 +209,7 @@ struct svc *svc_new(struct agent *a, struct service_spec *spec, struct op_error 
  */
 static bool svc_refresh(struct agent *a, struct svc *s)
 {
-	struct op_error e = {};
+	struct api_error e = {};
 	struct svc *n;
 
 	n = svc_new_from(a, &s->spec, &e);
@@ -250,7 +250,7 @@ static void svc_delete(struct agent *a, struct svc *s)
  * when the maps already said the same.
  */
 static struct svc *svc_upsert(struct agent *a, struct service_spec *spec, bool store,
-			      bool *changed, struct op_error *e)
+			      bool *changed, struct api_error *e)
 {
 	struct lb_state *lb = a->lb;
 	struct svc *s, *old;
@@ -305,17 +305,17 @@ static struct svc *svc_upsert(struct agent *a, struct service_spec *spec, bool s
 }
 
 int service_upsert(struct agent *a, struct service_spec *spec, bool *changed,
-		   struct op_error *e)
+		   struct api_error *e)
 {
 	return svc_upsert(a, spec, false, changed, e) ? 0 : -1;
 }
 
-int service_delete(struct agent *a, const char *name, struct op_error *e)
+int service_delete(struct agent *a, const char *name, struct api_error *e)
 {
 	struct svc *s = svc_find(a->lb, name);
 
 	if (!s)
-		return op_fail(e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
+		return api_fail(e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
 	/* File first: a crash after it leaves stale entries that the next start sweeps. */
 	state_discard(a, s, "");
 	svc_remove(a->lb, s);
@@ -326,14 +326,14 @@ int service_delete(struct agent *a, const char *name, struct op_error *e)
 	return 0;
 }
 
-int service_store_put(struct agent *a, struct service_spec *spec, __u32 gen, struct op_error *e)
+int service_store_put(struct agent *a, struct service_spec *spec, __u32 gen, struct api_error *e)
 {
 	struct svc *s;
 	bool changed;
 
 	if (!a->lb || !a->lb->owner) {
 		service_spec_free(spec);
-		return op_fail(e, PODLANE_ERR_INTERNAL, "services are not set up");
+		return api_fail(e, PODLANE_ERR_INTERNAL, "services are not set up");
 	}
 	s = svc_upsert(a, spec, true, &changed, e);
 	if (!s)

@@ -27,7 +27,7 @@ static void state_path(struct agent *a, const struct svc *s, const char *suffix,
 }
 
 /* <file>.tmp with s's spec, before its frontends flip (apply.c); PODLANE_ERR_IO in e. */
-int state_write_tmp(struct agent *a, const struct svc *s, struct op_error *e)
+int state_write_tmp(struct agent *a, const struct svc *s, struct api_error *e)
 {
 	struct json_object *o = service_spec_to_json(&s->spec);
 	char path[PATH_MAX];
@@ -46,7 +46,7 @@ int state_write_tmp(struct agent *a, const struct svc *s, struct op_error *e)
 	json_object_put(o);
 	if (err) {
 		unlink(path);
-		return op_fail(e, PODLANE_ERR_IO, "failed to write service state '%s': %s", path,
+		return api_fail(e, PODLANE_ERR_IO, "failed to write service state '%s': %s", path,
 			       strerror(-err));
 	}
 	return 0;
@@ -64,7 +64,7 @@ void state_commit(struct agent *a, const struct svc *s)
 }
 
 /* The state file of a service that has none yet, or that changes hands to podlanectl. */
-int state_write(struct agent *a, const struct svc *s, struct op_error *e)
+int state_write(struct agent *a, const struct svc *s, struct api_error *e)
 {
 	if (state_write_tmp(a, s, e))
 		return -1;

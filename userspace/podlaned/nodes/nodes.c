@@ -75,7 +75,7 @@ static int pool_clash(const struct ipam_pool *pool, void *data)
 }
 
 /* The checks against this node and the other nodes; the record itself is already sane. */
-static int check_against(struct agent *a, const struct node_record *n, struct op_error *e)
+static int check_against(struct agent *a, const struct node_record *n, struct api_error *e)
 {
 	struct subnet_clash c = { .n = n };
 	char ip[INET_ADDRSTRLEN], cidr[CIDR4_STRLEN];
@@ -83,10 +83,10 @@ static int check_against(struct agent *a, const struct node_record *n, struct op
 	size_t i;
 
 	if (!strcmp(n->name, a->node_name))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: '%s' is this node "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: '%s' is this node "
 			       "(--node-name); its own pods need no route", n->name);
 	if (a->node_ip && n->node_ip == a->node_ip)
-		return op_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s is this node's own address "
+		return api_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s is this node's own address "
 			       "(--node-ip)", ip4_str(n->node_ip, ip));
 	for (i = 0; i < t->n; i++) {
 		const struct node_record *o = &t->v[i];
@@ -94,41 +94,41 @@ static int check_against(struct agent *a, const struct node_record *n, struct op
 		if (!strcmp(o->name, n->name))
 			continue;
 		if (cidr4_overlap(o->pod_cidr, o->pod_cidr_len, n->pod_cidr, n->pod_cidr_len))
-			return op_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: overlaps %s of node "
+			return api_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: overlaps %s of node "
 				       "'%s'", cidr4_str(o->pod_cidr, o->pod_cidr_len, cidr),
 				       o->name);
 		if (o->node_ip == n->node_ip)
-			return op_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s already belongs to "
+			return api_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s already belongs to "
 				       "node '%s'", ip4_str(n->node_ip, ip), o->name);
 		if (cidr4_overlap(o->pod_cidr, o->pod_cidr_len, n->node_ip, 32))
-			return op_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s lies inside the pod "
+			return api_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s lies inside the pod "
 				       "CIDR of node '%s'", ip4_str(n->node_ip, ip), o->name);
 		if (cidr4_overlap(n->pod_cidr, n->pod_cidr_len, o->node_ip, 32))
-			return op_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: contains the address of "
+			return api_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: contains the address of "
 				       "node '%s'", o->name);
 	}
 	/* This node's own pod CIDRs are the subnets its IPAM hands out. */
 	if (ipam_pools(a, pool_clash, &c))
-		return op_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: overlaps this node's own pod "
+		return api_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: overlaps this node's own pod "
 			       "CIDR %s (network '%s')", c.subnet, c.network);
 	return 0;
 }
 
 static int node_value_for(struct agent *a, struct node_value *v, const struct node_record *n,
-			  struct op_error *e)
+			  struct api_error *e)
 {
 	memset(v, 0, sizeof(*v));
 	v->node_ip = n->node_ip;
 	if (a->routing == NODE_ROUTING_VXLAN) {
 		if (a->vxlan_ifindex <= 0)
-			return op_fail(e, PODLANE_ERR_INTERNAL, "the vxlan device is not set up");
+			return api_fail(e, PODLANE_ERR_INTERNAL, "the vxlan device is not set up");
 		v->ifindex = a->vxlan_ifindex;
 		v->flags = PODLANE_NODE_F_VXLAN;
 		v->vni = PODLANE_VXLAN_VNI;
 		return 0;
 	}
 	if (a->uplink_ifindex <= 0)
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "direct routing sends through the "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "direct routing sends through the "
 			       "uplink, and podlaned runs without --uplink");
 	v->ifindex = a->uplink_ifindex;
 	return 0;
@@ -189,7 +189,7 @@ static int table_append(struct node_table *t, const struct node_record *n)
 	return 0;
 }
 
-int node_upsert(struct agent *a, const struct node_record *in, bool *changed, struct op_error *e)
+int node_upsert(struct agent *a, const struct node_record *in, bool *changed, struct api_error *e)
 {
 	struct node_record n = *in, *old;
 	struct node_key key, old_key;
@@ -201,7 +201,7 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		changed = &dummy;
 	*changed = false;
 	if (!a->nodes)
-		return op_fail(e, PODLANE_ERR_TRY_AGAIN, "podlaned is still starting");
+		return api_fail(e, PODLANE_ERR_TRY_AGAIN, "podlaned is still starting");
 	n.name[sizeof(n.name) - 1] = '\0';
 	if (node_record_check(&n, e) || check_against(a, &n, e) || node_value_for(a, &val, &n, e))
 		return -1;
@@ -214,14 +214,14 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 	} else if (!old && a->nodes->n >= (addr_entries(a) ? PODLANE_MAX_NODES / 2 :
 					    PODLANE_MAX_NODES)) {
 		/* VXLAN takes two entries per node: its pod CIDR and its address. */
-		return op_fail(e, PODLANE_ERR_MAP_FULL, "already %zu nodes, the most podlane_nodes "
+		return api_fail(e, PODLANE_ERR_MAP_FULL, "already %zu nodes, the most podlane_nodes "
 			       "holds", a->nodes->n);
 	}
 
 	/* New route first, then the record, then the old route: a failure leaves the old state. */
 	key = node_key_of(&n);
 	if (bpf_map_update_elem(a->nodes->map_fd, &key, &val, BPF_ANY))
-		return op_fail(e, errno == E2BIG || errno == ENOMEM ? PODLANE_ERR_MAP_FULL :
+		return api_fail(e, errno == E2BIG || errno == ENOMEM ? PODLANE_ERR_MAP_FULL :
 			       PODLANE_ERR_INTERNAL, "failed to update map 'podlane_nodes': %s",
 			       strerror(errno));
 	if (addr_entries(a)) {
@@ -240,7 +240,7 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		} else {
 			bpf_map_delete_elem(a->nodes->map_fd, &key);
 		}
-		return op_fail(e, PODLANE_ERR_IO, "failed to write node record '%s': %s", n.name,
+		return api_fail(e, PODLANE_ERR_IO, "failed to write node record '%s': %s", n.name,
 			       strerror(-err));
 	}
 	if (old) {
@@ -258,14 +258,14 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		*old = n;
 	} else if (table_append(a->nodes, &n)) {
 		/* Map and disk have it; the next start picks it up from the record. */
-		return op_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	}
 	kroute_install(a, &n);
 	*changed = true;
 	return 0;
 }
 
-int node_remove(struct agent *a, const char *name, bool *found, struct op_error *e)
+int node_remove(struct agent *a, const char *name, bool *found, struct api_error *e)
 {
 	struct node_table *t = a->nodes;
 	struct node_record *n = node_find(a, name);
@@ -275,13 +275,13 @@ int node_remove(struct agent *a, const char *name, bool *found, struct op_error 
 	if (found)
 		*found = false;
 	if (!t)
-		return op_fail(e, PODLANE_ERR_TRY_AGAIN, "podlaned is still starting");
+		return api_fail(e, PODLANE_ERR_TRY_AGAIN, "podlaned is still starting");
 	if (!n)
 		return 0;
 	/* Record first: should the map delete fail, the next start removes the stray entry. */
 	err = node_store_unlink(a, name);
 	if (err)
-		return op_fail(e, PODLANE_ERR_IO, "failed to remove node record '%s': %s", name,
+		return api_fail(e, PODLANE_ERR_IO, "failed to remove node record '%s': %s", name,
 			       strerror(-err));
 	key = node_key_of(n);
 	if (bpf_map_delete_elem(a->nodes->map_fd, &key) && errno != ENOENT)
@@ -302,7 +302,7 @@ int node_walk(struct agent *a, node_walk_cb cb, void *data)
 {
 	struct node_table *t = a->nodes;
 	struct node_value want;
-	struct op_error e;
+	struct api_error e;
 	size_t i;
 	int ret;
 
@@ -327,7 +327,7 @@ size_t nodes_count(struct agent *a)
 static void load_one(const char *file, const struct node_record *n, void *data)
 {
 	struct agent *a = data;
-	struct op_error e = {};
+	struct api_error e = {};
 
 	if (check_against(a, n, &e)) {
 		log_warn("ignoring node record name=%s err=\"%s\"", file, e.msg);
@@ -344,7 +344,7 @@ static void nodes_sync_map(struct agent *a)
 	struct node_key key, next, *prev = NULL, *stray = NULL;
 	struct node_value val;
 	size_t i, j, nstray = 0, kept = 0, written = 0, failed = 0;
-	struct op_error e = {};
+	struct api_error e = {};
 
 	for (i = 0; i < t->n; i++) {
 		key = node_key_of(&t->v[i]);

@@ -14,7 +14,7 @@
 #include <netinet/in.h>
 
 struct agent;
-struct op_error;
+struct api_error;
 
 #define PODLANE_NODE_NAME_LEN	64
 
@@ -34,16 +34,16 @@ struct node_record {
  * "<field>: <problem>", so a sync can skip one bad record with its reason. Pure: no agent.
  */
 int node_record_parse(struct node_record *n, const char *name, const char *node_ip,
-		      const char *pod_cidr, struct op_error *e);
+		      const char *pod_cidr, struct api_error *e);
 
 /*
- * Create or replace a remote node; refuses (op_error filled, nothing changed) a bad record,
+ * Create or replace a remote node; refuses (api_error filled, nothing changed) a bad record,
  * this node's own name, or a pod CIDR that overlaps another node's or this node's pools.
  * changed (may be NULL): false when the same record was in place.
  */
-int node_upsert(struct agent *a, const struct node_record *n, bool *changed, struct op_error *e);
+int node_upsert(struct agent *a, const struct node_record *n, bool *changed, struct api_error *e);
 /* Remove a remote node and its route; idempotent. found (may be NULL): there was one. */
-int node_remove(struct agent *a, const char *name, bool *found, struct op_error *e);
+int node_remove(struct agent *a, const char *name, bool *found, struct api_error *e);
 
 typedef int (*node_walk_cb)(const struct node_record *n, bool installed, void *data);
 /* cb for every known node; installed: podlane_nodes holds its route as the record says. */

@@ -10,7 +10,7 @@
 #include "nodes/nodes.h"
 
 struct agent;
-struct op_error;
+struct api_error;
 
 /* rtm_protocol of the kernel routes to remote pod CIDRs ("ip route show proto 112"). */
 #define PODLANE_RTPROT		112
@@ -22,12 +22,12 @@ struct node_table {
 };
 
 /* record.c: the checks that need nothing but the record itself. */
-int node_record_check(const struct node_record *n, struct op_error *e);
+int node_record_check(const struct node_record *n, struct api_error *e);
 
 /* store.c: <state-dir>/nodes/<name>, one JSON object each. */
 int node_store_write(struct agent *a, const struct node_record *n);
 int node_store_unlink(struct agent *a, const char *name);
-int node_store_read(const char *path, struct node_record *n, struct op_error *e);
+int node_store_read(const char *path, struct node_record *n, struct api_error *e);
 typedef void (*node_store_cb)(const char *file, const struct node_record *n, void *data);
 /* cb for every readable record under state_dir; unreadable ones are logged and skipped. */
 void node_store_walk(const char *state_dir, node_store_cb cb, void *data);

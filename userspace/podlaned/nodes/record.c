@@ -84,49 +84,49 @@ int nodes_option(struct agent *a, int which, const char *value)
 }
 
 /* The checks that need nothing but the record itself. */
-int node_record_check(const struct node_record *n, struct op_error *e)
+int node_record_check(const struct node_record *n, struct api_error *e)
 {
 	char ip[INET_ADDRSTRLEN], want[CIDR4_STRLEN];
 
 	if (!node_name_valid(n->name))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: '%.*s' is not a node name "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: '%.*s' is not a node name "
 			       "(1-%d characters of a-z, 0-9, '-' and '.', starting and ending "
 			       "with a letter or digit)", PODLANE_NODE_NAME_LEN, n->name,
 			       PODLANE_NODE_NAME_LEN - 1);
 	if (!node_ip_usable(n->node_ip))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s is not a unicast "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s is not a unicast "
 			       "address a node can have", ip4_str(n->node_ip, ip));
 	/* /0 would send every destination to one node, the node's own uplink traffic included. */
 	if (n->pod_cidr_len < 1 || n->pod_cidr_len > 32)
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: prefix length %u is not "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: prefix length %u is not "
 			       "1-32", n->pod_cidr_len);
 	if (n->pod_cidr & ~prefix_mask4(n->pod_cidr_len))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: %s/%u has host bits set "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: %s/%u has host bits set "
 			       "(did you mean %s?)", ip4_str(n->pod_cidr, ip), n->pod_cidr_len,
 			       cidr4_str(n->pod_cidr & prefix_mask4(n->pod_cidr_len),
 					 n->pod_cidr_len, want));
 	if (cidr4_overlap(n->pod_cidr, n->pod_cidr_len, n->node_ip, 32))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s lies inside the node's "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s lies inside the node's "
 			       "own pod CIDR", ip4_str(n->node_ip, ip));
 	return 0;
 }
 
 int node_record_parse(struct node_record *n, const char *name, const char *node_ip,
-		      const char *pod_cidr, struct op_error *e)
+		      const char *pod_cidr, struct api_error *e)
 {
 	struct in_addr in;
 
 	memset(n, 0, sizeof(*n));
 	if (!name || strlen(name) >= sizeof(n->name))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: missing or longer than %zu "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: missing or longer than %zu "
 			       "characters", sizeof(n->name) - 1);
 	strcpy(n->name, name);
 	if (!node_ip || inet_pton(AF_INET, node_ip, &in) != 1)
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: '%s' is not an IPv4 "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: '%s' is not an IPv4 "
 			       "address", node_ip ? node_ip : "");
 	n->node_ip = in.s_addr;
 	if (cidr4_parse(pod_cidr, &n->pod_cidr, &n->pod_cidr_len))
-		return op_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: '%s' is not an IPv4 "
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: '%s' is not an IPv4 "
 			       "CIDR (a.b.c.d/len)", pod_cidr ? pod_cidr : "");
 	return node_record_check(n, e);
 }

@@ -79,18 +79,18 @@ int node_store_unlink(struct agent *a, const char *name)
 	return 0;
 }
 
-int node_store_read(const char *path, struct node_record *n, struct op_error *e)
+int node_store_read(const char *path, struct node_record *n, struct api_error *e)
 {
 	struct json_object *o = json_object_from_file(path), *name, *ip, *cidr;
 	int err;
 
 	if (!o)
-		return op_fail(e, PODLANE_ERR_IO, "not a JSON file");
+		return api_fail(e, PODLANE_ERR_IO, "not a JSON file");
 	if (!json_object_object_get_ex(o, "name", &name) ||
 	    !json_object_object_get_ex(o, "node_ip", &ip) ||
 	    !json_object_object_get_ex(o, "pod_cidr", &cidr)) {
 		json_object_put(o);
-		return op_fail(e, PODLANE_ERR_IO, "name, node_ip or pod_cidr missing");
+		return api_fail(e, PODLANE_ERR_IO, "name, node_ip or pod_cidr missing");
 	}
 	err = node_record_parse(n, json_object_get_string(name), json_object_get_string(ip),
 				json_object_get_string(cidr), e);
@@ -102,7 +102,7 @@ void node_store_walk(const char *state_dir, node_store_cb cb, void *data)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 300];
 	struct node_record n;
-	struct op_error e;
+	struct api_error e;
 	struct dirent *d;
 	DIR *dh;
 
@@ -114,7 +114,7 @@ void node_store_walk(const char *state_dir, node_store_cb cb, void *data)
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		e = (struct op_error){};
+		e = (struct api_error){};
 		if (node_store_read(path, &n, &e)) {
 			log_warn("ignoring node record path=%s err=\"%s\"", path, e.msg);
 			continue;

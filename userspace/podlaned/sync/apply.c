@@ -101,7 +101,7 @@ static void gen_free(struct gen_table *t)
 
 static void node_apply(struct sync *s, struct item *it)
 {
-	struct op_error e = {};
+	struct api_error e = {};
 	struct node_record n;
 	char key[256];
 
@@ -130,7 +130,7 @@ static void node_apply(struct sync *s, struct item *it)
 
 static void service_apply(struct sync *s, struct item *it)
 {
-	struct op_error e = {};
+	struct api_error e = {};
 	char key[256];
 
 	snprintf(key, sizeof(key), "%s%s", RECORD_KEY_SERVICES, it->name);
@@ -153,7 +153,7 @@ static void service_apply(struct sync *s, struct item *it)
 static void sweep(struct sync *s)
 {
 	struct gen_table *t = &s->loop.nodes;
-	struct op_error e = {};
+	struct api_error e = {};
 	size_t i = 0;
 
 	while (i < t->n) {

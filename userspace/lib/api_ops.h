@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * api_ops.h - the schema of podlaned's local API (transport and error codes in api.h): one
+ * request and one reply struct per operation, with one encode and one decode each, used alike
+ * by podlane-cni, podlanectl and podlaned. A member's name is its JSON key; api_ops.c lists the
+ * members once for the codec (api_schema.h), with which are optional.
+ *
+ * Per operation <op> (the names below):
+ *   api_<op>_req_encode(req)          -> { "op": "<op>", ...req }    the client
+ *   api_<op>_req_decode(obj, req, e)                                 the agent
+ *   api_<op>_reply_encode(reply)      -> { "ok": true, ...reply }    the agent
+ *   api_<op>_reply_decode(obj, reply, e)                             the client
+ *   api_<op>_req_free(req), api_<op>_reply_free(reply): the arrays a decode allocated
+ *   api_<op>_call(sock, timeout_ms, req, reply, &raw, e): a client's whole round trip
+ * Decoded strings point into the JSON object they came from: keep it until done with them.
+ *
+ * Conventions of the structs: `const char *` is a string (NULL: absent or null, as the field
+ * says); int64_t an integer; `has_<m>` says whether field m is there, and a flag named for a
+ * group (has_details, has_bpf_counters, ...) does that for fields that come and go together;
+ * `n_<m>` counts the array m. Which fields are optional, and whether absent means left out or
+ * null, is written next to each field list in api_ops.c.
+ */
+#ifndef PODLANE_API_OPS_H
+#define PODLANE_API_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "api.h"
+#include "api_schema.h"
+
+#define PODLANE_API_LIST_LIMIT_DEFAULT	200	/* services per list reply: it must fit a message */
+#define PODLANE_API_LIST_LIMIT_MAX	500
+
+/* ---- envelopes ---- */
+
+/* What every request carries besides its op's fields. */
+struct api_req_head {
+	const char	*op;		/* PODLANE_OP_* */
+};
+
+/* What every reply carries: ok, and when it is false code, msg and details. */
+struct api_reply_head {
+	bool		ok;
+	bool		has_code;
+	int64_t		code;		/* enum podlane_err */
+	const char	*msg;
+	const char	*details;	/* absent when there are none */
+};
+
+/* ---- endpoints: podlane-cni's operations ---- */
+
+/*
+ * "add": wire a pod. Fails with PODLANE_ERR_IF_EXISTS, leaving nothing behind, when ifname
+ * exists in the netns. Repeating an add for the same container_id+ifname+network whose endpoint
+ * is still wired returns the existing endpoint.
+ */
+struct api_add_req {
+	const char	*container_id;
+	const char	*netns;		/* path of the pod's network namespace */
+	const char	*ifname;
+	const char	*network;
+	const char	*subnet;	/* optional, "10.244.0.0/24" */
+	bool		has_mtu;
+	int64_t		mtu;		/* optional, 0-65535 (else PODLANE_ERR_INVALID_CONFIG),
+					 * 0 = default 1500 */
+	const char	*ip;		/* optional "a.b.c.d": an address a delegated IPAM plugin
+					 * chose; the agent then allocates nothing */
+};
+
+struct api_add_reply {
+	const char	*ip;		/* "a.b.c.d" */
+	int64_t		prefix_len;	/* 32 */
+	const char	*gateway;	/* PODLANE_GATEWAY4 */
+	const char	*host_ifname;
+	int64_t		host_ifindex;
+	const char	*host_mac;	/* "aa:bb:cc:dd:ee:ff" */
+	const char	*pod_mac;
+	int64_t		pod_ifindex;
+};
+
+/* "del": idempotent, succeeds when the endpoint, netns or allocation is already gone. */
+struct api_del_req {
+	const char	*container_id;
+	const char	*ifname;
+	const char	*network;
+	const char	*netns;		/* optional, may be "" */
+};
+
+struct api_del_reply {
+};
+
+/*
+ * "check": verifies the pod interface exists, holds ip/32 and routes default via the
+ * gateway; fails with PODLANE_ERR_CHECK and a msg saying what differs.
+ */
+struct api_check_req {
+	const char	*container_id;
+	const char	*ifname;
+	const char	*network;
+	const char	*netns;		/* optional */
+	const char	*ip;		/* optional, "a.b.c.d" from prevResult */
+};
+
+struct api_check_reply {
+};
+
+/* One attachment that "gc" keeps. */
+struct api_gc_attachment {
+	const char	*container_id;
+	const char	*ifname;
+};
+
+/* "gc": removes the endpoints and releases the allocations of network not in attachments. */
+struct api_gc_req {
+	const char	*network;
+	bool		has_attachments;
+	struct api_gc_attachment *attachments;	/* optional: none kept */
+	size_t		n_attachments;
+};
+
+struct api_gc_reply {
+	int64_t		released;
+};
+
+/* ---- status ---- */
+
+/* "status" takes no fields; podlane-cni names its network, which the agent ignores. */
+struct api_status_req {
+	const char	*network;	/* optional */
+};
+
+/* Kernel features podlaned probed at start. */
+struct api_features {
+	bool		redirect_peer;
+	bool		ringbuf;
+	bool		percpu_hash;
+	bool		kernel_btf;
+	bool		drop_events;	/* --drop-events: drops go to the ring buffer */
+};
+
+/*
+ * A program podlaned attached: tc programs carry tc_handle and tc_priority; link-based ones
+ * link_id, and ifindex, xdp_mode and nodeport_fastpath (XDP) or cgroup (socket LB).
+ */
+struct api_program {
+	const char	*name;
+	const char	*hook;		/* "tc ingress, pod host veth", ... */
+	int64_t		id;		/* BPF program id */
+	bool		has_link_id;
+	int64_t		link_id;
+	bool		has_tc_handle;
+	int64_t		tc_handle;
+	bool		has_tc_priority;
+	int64_t		tc_priority;
+	bool		has_ifindex;
+	int64_t		ifindex;
+	const char	*xdp_mode;	/* optional */
+	bool		has_nodeport_fastpath;
+	bool		nodeport_fastpath;
+	const char	*cgroup;	/* optional */
+};
+
+/* podlane.ko as accounting found it: version, features and kernel only when present. */
+struct api_acct_module {
+	bool		present;
+	bool		has_version;
+	int64_t		version;
+	bool		has_features;
+	int64_t		features;
+	const char	*kernel;	/* optional */
+};
+
+struct api_acct_errors {
+	int64_t		full_sched;
+	int64_t		full_skb;
+	int64_t		task_state;
+};
+
+/*
+ * "status" accounting: enabled (BPF programs attached); the rest only while accounting runs
+ * (has_details): source ("module": podlane.ko answers, "cgroupfs" otherwise), cpu_source,
+ * traffic_source, memory_source, psi_source, cgroup2 and memcg_v1 (mount points, or null),
+ * psi_node, psi_cgroup, skb_links ("new" | "adopted" | "none"), map_entries, gc_deleted,
+ * tick_us, tie_us, module, errors.
+ */
+struct api_acct_status {
+	bool		enabled;
+	bool		has_details;
+	const char	*source;
+	const char	*cpu_source;
+	const char	*traffic_source;
+	const char	*memory_source;
+	const char	*psi_source;
+	const char	*cgroup2;
+	const char	*memcg_v1;
+	bool		psi_node;
+	bool		psi_cgroup;
+	const char	*skb_links;
+	int64_t		map_entries;
+	int64_t		gc_deleted;
+	int64_t		tick_us;
+	int64_t		tie_us;
+	struct api_acct_module module;
+	struct api_acct_errors errors;
+};
+
+/*
+ * How this node reaches the others (userspace/podlaned/nodes.h): routing is the agent's
+ * --routing, one per cluster. In "status" and "node_list".
+ */
+struct api_node_routing {
+	const char	*routing;	/* "direct" | "vxlan" */
+	const char	*node_name;	/* null unless --node-name */
+	const char	*node_ip;	/* null unless --node-ip */
+	const char	*vxlan_dev;	/* null unless VXLAN */
+};
+
+/* One network's address pool: a MAP entry keyed by the network's name. */
+struct api_ipam_pool {
+	const char	*network;	/* the key */
+	const char	*subnet;
+	int64_t		allocated;
+};
+
+struct api_status_reply {
+	const char	*version;
+	const char	*pin_root;
+	const char	*state_dir;
+	const char	*uplink;	/* null without --uplink */
+	int64_t		max_endpoints;
+	struct api_features features;
+	struct api_program *programs;
+	size_t		n_programs;
+	int64_t		endpoints;	/* how many */
+	struct api_count *drops;	/* node-wide { "<reason name>": packets } */
+	size_t		n_drops;
+	struct api_acct_status accounting;
+	struct api_node_routing node_routing;	/* inline: routing, node_name, ... */
+	int64_t		nodes;		/* other nodes known */
+	struct api_ipam_pool *ipam;	/* { "<network>": { subnet, allocated } } */
+	size_t		n_ipam;
+};
+
+/* ---- endpoint_list ---- */
+
+struct api_endpoint_list_req {
+};
+
+/*
+ * A pod endpoint with its counters and drops { "<reason name>": n }. cgroup (cgroup v2 path of
+ * the pod, null until a process of the pod's netns is found) and cgroup_id (its id = inode)
+ * are null until then; memcg_v1 (v1 memory cgroup or null) and processes (in the netns,
+ * outside the root cgroup) are only there once it is found (has_cgroup_details).
+ */
+struct api_endpoint {
+	const char	*container_id;
+	const char	*netns;
+	const char	*network;
+	const char	*ifname;
+	const char	*host_ifname;
+	int64_t		ifindex;
+	int64_t		pod_ifindex;
+	const char	*ip;
+	const char	*pod_mac;
+	const char	*host_mac;
+	bool		ready;
+	bool		ipam_delegated;
+	int64_t		created_ns;
+	int64_t		rx_packets;
+	int64_t		rx_bytes;
+	int64_t		tx_packets;
+	int64_t		tx_bytes;
+	struct api_count *drops;
+	size_t		n_drops;
+	const char	*cgroup;
+	bool		has_cgroup_id;
+	int64_t		cgroup_id;
+	bool		has_cgroup_details;
+	const char	*memcg_v1;
+	int64_t		processes;
+};
+
+struct api_endpoint_list_reply {
+	struct api_endpoint *endpoints;
+	size_t		n_endpoints;
+};
+
+/* ---- acct ---- */
+
+struct api_acct_req {
+};
+
+/* Pressure of one resource (/proc/pressure); full_* only where the kernel has them. */
+struct api_psi_resource {
+	double		some_avg10;
+	double		some_avg60;
+	double		some_avg300;
+	int64_t		some_total_us;
+	bool		has_full;
+	double		full_avg10;
+	int64_t		full_total_us;
+};
+
+/* { cpu|memory|io: {...} }, each only when readable. */
+struct api_psi {
+	bool		has_cpu;
+	struct api_psi_resource cpu;
+	bool		has_memory;
+	struct api_psi_resource memory;
+	bool		has_io;
+	struct api_psi_resource io;
+};
+
+struct api_acct_rates {
+	double		cpu_cores;
+	double		runq_per_s;
+	double		runq_share;
+	double		rx_bps;
+	double		tx_bps;
+	double		rx_pps;
+	double		tx_pps;
+};
+
+/*
+ * A pressure hint, 0 (idle) to 100 (saturated), recomputed every second; the formula is in
+ * userspace/podlaned/hints.c. dominant names the part that sets the score.
+ */
+struct api_hint {
+	double		score;
+	const char	*dominant;	/* "cpu" | "runq" | "memory" | "traffic" */
+	double		cpu;
+	double		runq;
+	double		memory;
+	double		traffic;
+};
+
+/*
+ * A pod's accounting. Cumulative counters (cpu_*, runq_*, rx_*, tx_*) are current to the
+ * request; rates, memory, PSI and hints are those of the last tick (at most 1 s old). runq_*
+ * and rx_/tx_* are there only with the accounting programs (has_bpf_counters). Bytes are IP
+ * packet lengths (no L2 header), see struct cgroup_acct in podlane.h.
+ */
+struct api_acct_pod {
+	const char	*container_id;
+	const char	*network;
+	const char	*ifname;
+	const char	*host_ifname;
+	int64_t		ifindex;
+	const char	*ip;
+	const char	*netns;
+	const char	*cgroup;	/* null until tied to the pod's processes */
+	bool		has_cgroup_id;
+	int64_t		cgroup_id;
+	int64_t		processes;
+	double		cpu_seconds;
+	int64_t		cpu_ns;
+	bool		has_bpf_counters;
+	double		runq_wait_seconds;
+	int64_t		runq_waits;
+	int64_t		rx_packets;
+	int64_t		rx_bytes;
+	int64_t		tx_packets;
+	int64_t		tx_bytes;
+	bool		has_memory_bytes;
+	int64_t		memory_bytes;	/* null when unknown */
+	bool		has_memory_max;
+	int64_t		memory_max;	/* null when unlimited or unknown */
+	struct api_psi	psi;
+	struct api_acct_rates rates;
+	struct api_hint	hint;
+};
+
+struct api_acct_node {
+	int64_t		cpus;
+	double		cpu_busy;	/* 0..1 */
+	double		runq_per_cpu;
+	double		rx_bps;
+	double		tx_bps;
+	bool		has_psi;
+	struct api_psi	psi;		/* null without /proc/pressure */
+};
+
+/* "acct": fails with PODLANE_ERR_NOT_AVAILABLE when accounting is not running. */
+struct api_acct_reply {
+	const char	*source;
+	bool		bpf;
+	const char	*memory_source;
+	const char	*psi_source;
+	int64_t		seq;		/* ticks so far */
+	int64_t		updated_ns;	/* CLOCK_REALTIME of the last tick */
+	int64_t		interval_ms;
+	struct api_acct_pod *pods;
+	size_t		n_pods;
+	struct api_acct_node node;
+};
+
+/* ---- hints ---- */
+
+struct api_hints_req {
+};
+
+struct api_hints_node {
+	struct api_hint	hint;		/* inline */
+	double		cpu_headroom;	/* % */
+};
+
+struct api_hints_pod {
+	const char	*container_id;
+	const char	*host_ifname;
+	const char	*ip;
+	const char	*cgroup;	/* null until tied */
+	struct api_hint	hint;		/* inline */
+};
+
+/* "hints": PODLANE_ERR_TRY_AGAIN before the first tick. */
+struct api_hints_reply {
+	int64_t		seq;
+	int64_t		updated_ns;
+	int64_t		interval_ms;
+	struct api_hints_node node;
+	struct api_hints_pod *pods;
+	size_t		n_pods;
+};
+
+/* ---- services (spec format and validation in service_spec.h; same rules for every client) */
+
+/*
+ * "service_add": adds the service, or replaces the one with the same namespace/name
+ * atomically: lookups see the old or the new version, never a mix. A bad spec fails with
+ * PODLANE_ERR_INVALID_CONFIG and a msg "<field>: <problem>"; a frontend (ClusterIP, external
+ * IP or NodePort on a node address) that another service owns fails with PODLANE_ERR_CONFLICT;
+ * no free service id or a full map with PODLANE_ERR_MAP_FULL. Nothing changes on any error.
+ * Persisted in <state-dir>/services/.
+ */
+struct api_service_add_req {
+	struct json_object *service;	/* the spec */
+};
+
+/* One frontend of a service: an address and port that the datapath translates. */
+struct api_frontend {
+	const char	*kind;		/* "ClusterIP" | "ExternalIP" | "NodePort" */
+	const char	*address;
+	int64_t		port;
+	const char	*protocol;	/* "TCP" | "UDP" */
+	int64_t		svc_id;
+	int64_t		active;		/* backends taking new connections */
+	int64_t		local_active;	/* ... of them on this node */
+	int64_t		slots;
+	bool		maglev;
+};
+
+/*
+ * Per-packet (NodePort/external) flows of one service port tracked in podlane_ct at the last
+ * collector pass (every 10 s); socket-LB connections are counted node-wide only.
+ */
+struct api_service_counters {
+	int64_t		svc_id;
+	int64_t		ct_flows;
+	int64_t		ct_packets;
+	int64_t		ct_bytes;
+};
+
+/*
+ * A service as the agent holds it: the spec with defaults and each backend's resolved "local"
+ * ("localAuto": true where the agent decided), its frontends, and in "service_list" its
+ * counters per port.
+ */
+struct api_service {
+	struct json_object *service;	/* the spec; service_spec_parse_listed() reads it */
+	struct api_frontend *frontends;
+	size_t		n_frontends;
+	bool		has_counters;
+	struct api_service_counters *counters;
+	size_t		n_counters;
+};
+
+struct api_service_add_reply {
+	bool		changed;	/* false when the spec was already in place */
+	struct api_service service;
+};
+
+/*
+ * "service_del": fails with PODLANE_ERR_NOT_FOUND when there is no such service. Established
+ * connections keep their backend; new ones to its frontends are no longer translated.
+ */
+struct api_service_del_req {
+	const char	*name;		/* "name" or "namespace/name" */
+	const char	*namespace;	/* optional, default "default" */
+};
+
+struct api_service_del_reply {
+};
+
+/* "service_list": one service by name, or a page of them all. */
+struct api_service_list_req {
+	const char	*name;		/* optional: that service only */
+	const char	*namespace;	/* optional */
+	bool		has_offset;
+	int64_t		offset;		/* optional, >= 0 */
+	bool		has_limit;
+	int64_t		limit;		/* optional, 1-500, default 200 */
+};
+
+/* podlane_ct as the last collector pass found it; the figures once a pass ran (has_pass). */
+struct api_conntrack {
+	bool		available;
+	bool		has_pass;
+	int64_t		live;
+	int64_t		max_entries;
+	int64_t		deleted_last_pass;
+};
+
+struct api_service_list_reply {
+	struct api_service *services;
+	size_t		n_services;
+	int64_t		total;		/* services on the node */
+	struct api_count *lbstat;	/* node-wide podlane_lbstat { connect, sendmsg, ... } */
+	size_t		n_lbstat;
+	struct api_conntrack conntrack;
+};
+
+/* ---- other nodes (userspace/podlaned/nodes.h) ---- */
+
+/*
+ * "node_add": adds the node's pod CIDR route to podlane_nodes, or replaces the node of that
+ * name (new route in place before the old one goes). Refused with nothing changed: a malformed
+ * field, this node's own name or --node-ip, a pod CIDR that contains a node IP, direct routing
+ * without --uplink (PODLANE_ERR_INVALID_CONFIG, msg "<field>: <problem>"); a pod CIDR
+ * overlapping another node's or this node's IPAM subnets, or a node IP another node has
+ * (PODLANE_ERR_CONFLICT); more than PODLANE_MAX_NODES (PODLANE_ERR_MAP_FULL). Persisted in
+ * <state-dir>/nodes/<name>.
+ */
+struct api_node_add_req {
+	const char	*name;		/* DNS-style node name */
+	const char	*node_ip;	/* "a.b.c.d", its underlay address */
+	const char	*pod_cidr;	/* "10.244.2.0/24", no host bits */
+};
+
+/* A node record; installed only in "node_list": podlane_nodes holds the route as it says. */
+struct api_node {
+	const char	*name;
+	const char	*node_ip;
+	const char	*pod_cidr;
+	const char	*routing;	/* "direct" | "vxlan" */
+	bool		has_installed;
+	bool		installed;
+};
+
+struct api_node_add_reply {
+	bool		changed;	/* false when the same record was in place */
+	struct api_node	node;
+};
+
+/* "node_del": removes the node and its route; idempotent. */
+struct api_node_del_req {
+	const char	*name;
+};
+
+struct api_node_del_reply {
+	bool		removed;	/* false when there was no such node */
+};
+
+struct api_node_list_req {
+};
+
+struct api_node_list_reply {
+	struct api_node_routing node_routing;	/* inline */
+	struct api_node	*nodes;
+	size_t		n_nodes;
+};
+
+/* ---- control-plane sync through etcd (userspace/podlaned/sync.c; key layout there) ---- */
+
+struct api_sync_status_req {
+};
+
+struct api_sync_lease {
+	int64_t		id;
+	int64_t		ttl;
+	int64_t		remaining;
+};
+
+struct api_sync_queue {
+	int64_t		depth;
+	int64_t		capacity;
+};
+
+struct api_sync_counters {
+	int64_t		events;
+	int64_t		listed;
+	int64_t		applied;
+	int64_t		ep_upserts;
+	int64_t		ep_deletes;
+	int64_t		ep_stale_deletes;
+	int64_t		node_upserts;
+	int64_t		node_deletes;
+	int64_t		svc_upserts;
+	int64_t		svc_deletes;
+	int64_t		resyncs;
+	int64_t		compactions;
+	int64_t		reconnects;
+	int64_t		failures;
+	int64_t		breaker_opens;
+	int64_t		queue_full_waits;
+	int64_t		deadletters;	/* ever */
+	int64_t		published_puts;
+	int64_t		published_deletes;
+	int64_t		publish_errors;
+	int64_t		lease_grants;
+	int64_t		swept;
+	int64_t		resync_ms_last;
+	int64_t		first_item_ns;
+	int64_t		last_apply_ns;
+};
+
+struct api_latency {
+	int64_t		count;
+	int64_t		p50_us;
+	int64_t		p90_us;
+	int64_t		p99_us;
+	int64_t		max_us;
+};
+
+/*
+ * From a record's "updated" to podlaned parsing it (delivery, etcd's share) and to the map
+ * update (apply), parsed -> map (agent), and node/service batches queued -> taken by the main
+ * thread (handover).
+ */
+struct api_sync_latency {
+	struct api_latency delivery;
+	struct api_latency apply;
+	struct api_latency agent;
+	struct api_latency handover;
+};
+
+struct api_loop_job {
+	int64_t		runs;
+	int64_t		avg_us;
+	int64_t		max_us;
+	int64_t		over_1ms;
+};
+
+/* The main loop's jobs, timed. */
+struct api_sync_loop {
+	struct api_loop_job sync_apply;
+	struct api_loop_job sync_snapshot;
+	struct api_loop_job acct_tick;
+	struct api_loop_job metrics;
+	struct api_loop_job service_tick;
+	struct api_loop_job api_request;
+};
+
+/* "sync_status": enabled false is standalone, and then none of the other fields is there. */
+struct api_sync_status_reply {
+	bool		enabled;
+	const char	*state;		/* "connecting" | "listing" | "watching" |
+					 * "reconnecting" | "breaker-open" */
+	const char	*endpoint;	/* etcd URL in use */
+	const char	*last_error;
+	int64_t		revision;	/* store revision applied up to */
+	const char	*pod_cidr;	/* "" until allocated or without --cluster-cidr */
+	const char	*breaker;	/* "open" | "closed" */
+	int64_t		consecutive_failures;
+	int64_t		deadletters;	/* listed now */
+	const char	*node;
+	const char	*node_ip;
+	struct api_sync_lease lease;
+	struct api_sync_queue queue;
+	struct api_sync_counters counters;
+	int64_t		remote_endpoints;	/* entries in podlane_remote */
+	int64_t		nodes;		/* applied from etcd */
+	int64_t		services;	/* applied from etcd */
+	struct api_sync_latency latency;
+	struct api_sync_loop loop;
+};
+
+struct api_sync_deadletters_req {
+};
+
+struct api_deadletter {
+	const char	*key;
+	const char	*reason;
+	int64_t		revision;
+	int64_t		at;		/* unix seconds */
+};
+
+/*
+ * "sync_deadletters": the last 256 store records refused; a key leaves the list once it holds a
+ * valid record or is deleted. total (ever) only when enabled.
+ */
+struct api_sync_deadletters_reply {
+	bool		enabled;
+	int64_t		total;
+	struct api_deadletter *deadletters;
+	size_t		n_deadletters;
+};
+
+/* ---- the operations ---- */
+
+struct api_op {
+	const char		*name;	/* PODLANE_OP_* */
+	const struct api_schema	*req;
+	const struct api_schema	*reply;
+};
+
+#define API_OP_DECLARE(op)								\
+	extern const struct api_op api_op_##op;						\
+	struct json_object *api_##op##_req_encode(const struct api_##op##_req *req);	\
+	int api_##op##_req_decode(struct json_object *o, struct api_##op##_req *req,	\
+				  struct api_error *e);					\
+	void api_##op##_req_free(struct api_##op##_req *req);				\
+	struct json_object *api_##op##_reply_encode(const struct api_##op##_reply *reply); \
+	int api_##op##_reply_decode(struct json_object *o, struct api_##op##_reply *reply, \
+				    struct api_error *e);				\
+	void api_##op##_reply_free(struct api_##op##_reply *reply);			\
+	int api_##op##_call(const char *sock_path, int timeout_ms,			\
+			    const struct api_##op##_req *req, struct api_##op##_reply *reply, \
+			    struct json_object **raw, struct api_error *e);
+
+API_OP_DECLARE(add)
+API_OP_DECLARE(del)
+API_OP_DECLARE(check)
+API_OP_DECLARE(gc)
+API_OP_DECLARE(status)
+API_OP_DECLARE(endpoint_list)
+API_OP_DECLARE(acct)
+API_OP_DECLARE(hints)
+API_OP_DECLARE(service_add)
+API_OP_DECLARE(service_del)
+API_OP_DECLARE(service_list)
+API_OP_DECLARE(node_add)
+API_OP_DECLARE(node_del)
+API_OP_DECLARE(node_list)
+API_OP_DECLARE(sync_status)
+API_OP_DECLARE(sync_deadletters)
+
+/* Every operation, for dispatch and tests; api_op_find() by name, NULL when unknown. */
+extern const struct api_op *const api_ops[];
+extern const size_t api_nops;
+const struct api_op *api_op_find(const char *name);
+
+/*
+ * The generic forms of the typed functions above. api_op_call: 0 with reply decoded and *raw
+ * the reply object (its strings back reply's; json_object_put() it after the reply's free);
+ * -errno with e filled otherwise:
+ *   podlaned not reached or garbage: -errno of api_call(), e->code PODLANE_ERR_TRY_AGAIN
+ *     (PODLANE_ERR_IO for garbage), msg "cannot reach podlaned at '<sock>': <strerror>",
+ *     details what api_call() said;
+ *   podlaned refused: -EREMOTEIO, e holds its code, msg and details;
+ *   the reply does not decode: -EBADMSG, e->code PODLANE_ERR_INTERNAL.
+ * *raw holds the result fields only: the envelope ("ok") is taken out.
+ */
+struct json_object *api_req_encode(const struct api_op *op, const void *req);
+struct json_object *api_reply_encode(const struct api_op *op, const void *reply);
+int api_op_call(const char *sock_path, int timeout_ms, const struct api_op *op, const void *req,
+		void *reply, struct json_object **raw, struct api_error *e);
+
+/* The agent's side of the envelope: a request's op, and the replies. */
+int api_req_op(struct json_object *req, const char **op, struct api_error *e);
+struct json_object *api_reply_ok(void);
+struct json_object *api_reply_error(const struct api_error *e);
+
+#endif /* PODLANE_API_OPS_H */
