@@ -43,8 +43,10 @@ podlaned_DIR	:= userspace/podlaned
 podlane-cni_DIR	:= userspace/cni
 podlanectl_DIR	:= userspace/podlanectl
 
-TEST_SRCS	:= $(wildcard selftests/bpf/*.c)
-TEST_BINS	:= $(patsubst selftests/bpf/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
+TEST_SRCS	:= $(wildcard selftests/datapath/*.c selftests/lb/*.c selftests/acct/*.c \
+			    selftests/etcd/*.c)
+TEST_BINS	:= $(addprefix $(OUTPUT)/selftests/,$(basename $(notdir $(TEST_SRCS))))
+vpath %.c $(sort $(dir $(TEST_SRCS)))
 
 .PHONY: all clean install deps check test bench demo
 .DELETE_ON_ERROR:
@@ -92,9 +94,9 @@ $(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
 $(podlaned_OBJS): $(SKELS)
 $(OUTPUT)/podlaned: LDLIBS += -lmicrohttpd -lcurl -lpthread
 
-$(OUTPUT)/selftests/%: selftests/bpf/%.c $(SKELS) $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
+$(TEST_BINS): $(OUTPUT)/selftests/%: %.c selftests/lib/testlib.h $(SKELS) $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(OUTPUT)/libpodlane.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) -Iselftests/lib $(CFLAGS) $< $(OUTPUT)/libpodlane.a $(LDLIBS) -o $@
 
 install: $(addprefix $(OUTPUT)/,$(BINS))
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # selftests/run.sh - run every podlane test (selftests/<area>/*.t) through prove, which prints
-# the TAP summary. Arguments select areas or files: selftests/run.sh cni bpf/datapath.t
+# the TAP summary. Arguments select areas or files: selftests/run.sh cni datapath/datapath.t
 set -u
 cd "$(dirname "$0")/.." || exit 1
 

@@ -2,7 +2,7 @@
 /*
  * testlib.h - what the BPF selftest programs share: TAP output, libbpf logging as TAP
  * diagnostics, loading the skeletons without pinning, and reading the per-CPU counters.
- * Header-only because every .c in selftests/bpf is built into its own binary.
+ * Header-only because every selftest .c is built into its own binary.
  */
 #ifndef PODLANE_TESTLIB_H
 #define PODLANE_TESTLIB_H

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/bpf/datapath.t - the table-driven BPF_PROG_TEST_RUN cases of the tc programs
+# selftests/datapath/datapath.t - the table-driven BPF_PROG_TEST_RUN cases of the tc programs
 # (build/selftests/test_datapath). The binary prints the TAP itself; this wrapper only decides
 # whether it can run at all.
 root=$(cd "$(dirname "$0")/../.." && pwd)

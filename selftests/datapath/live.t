@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/bpf/live.t - the tc programs attached to real veths in private namespaces, with
+# selftests/datapath/live.t - the tc programs attached to real veths in private namespaces, with
 # real traffic (build/selftests/test_live). The binary prints the TAP and cleans up after
 # itself (its namespaces die with it); this wrapper checks it can run and bounds its time.
 root=$(cd "$(dirname "$0")/../.." && pwd)
