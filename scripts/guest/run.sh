@@ -54,10 +54,10 @@ if [ -x "$out/selftests/guest/bpf_attach" ] && compgen -G "$out/bpf/*.bpf.o" > /
 else
 	add_skip bpf_attach "no BPF objects or bpf_attach built (make)"
 fi
-if [ -x "$out/selftests/test_datapath" ]; then
-	add test_datapath "$g/selftests/test_datapath"
+if [ -x "$out/selftests/datapath/test_datapath" ]; then
+	add test_datapath "$g/selftests/datapath/test_datapath"
 else
-	add_skip test_datapath "build/selftests/test_datapath is not built"
+	add_skip test_datapath "build/selftests/datapath/test_datapath is not built (make)"
 fi
 if [ -x "$out/selftests/guest/acct_agent" ] && [ -x "$out/podlaned" ]; then
 	add acct_agent "$g/selftests/guest/acct_agent $g/podlane.ko $g/podlaned"

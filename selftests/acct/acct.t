@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # selftests/acct/acct.t - the per-cgroup accounting programs (bpf/sched_acct.bpf.c,
 # bpf/cgroup_skb_acct.bpf.c) against the kernel's own figures: cpu.stat, schedstat, device
-# counters, BPF_PROG_TEST_RUN (build/selftests/test_acct prints the TAP). This wrapper picks
+# counters, BPF_PROG_TEST_RUN (build/selftests/acct/test_acct prints the TAP). This wrapper picks
 # the test's cgroup under the cgroup v2 mount and removes it even if the binary dies.
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${PL_BUILD:-$root/build}/selftests/test_acct
+bin=${PL_BUILD:-$root/build}/selftests/acct/test_acct
 
 [ -x "$bin" ] || { echo "1..0 # SKIP $bin is not built (run make)"; exit 0; }
 [ "$(id -u)" -eq 0 ] || { echo "1..0 # SKIP needs root (cgroups, BPF)"; exit 0; }

@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "sched_acct.skel.h"
 #include "cgroup_skb_acct.skel.h"
 

@@ -30,7 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "sched_acct.skel.h"
 #include "cgroup_skb_acct.skel.h"
 

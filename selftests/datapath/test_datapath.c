@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * test_datapath.c - unit tests of podlane's tc programs through BPF_PROG_TEST_RUN, printed as
- * TAP. Each case is one row: program, device it runs on, packet, expected verdict, expected
- * counter deltas (per endpoint and node-wide), expected drop reason and event, and for
- * redirects the rewritten packet.
+ * test_datapath.c - unit tests of podlane's tc programs through BPF_PROG_TEST_RUN, written with
+ * kselftest_harness.h. Each row of the packet table is a variant of the fixture of its program
+ * (from_pod, to_pod, from_uplink), so every row is its own named test: device it runs on,
+ * packet, expected verdict, expected counter deltas (per endpoint and node-wide), expected
+ * drop reason and event, and for redirects the rewritten packet.
  *
- * The process moves into a private network namespace and creates veths there, because
- * test_run needs a real device for skb->ifindex; the namespace and its devices vanish with
- * the process. Maps are never pinned: the skeletons are loaded with pinning switched off.
+ * main() moves the process into a private network namespace, creates veths there (test_run
+ * needs a real device for skb->ifindex) and loads the programs once, with private maps (never
+ * pinned), before the harness forks a child per test. No test changes a map: each reads the
+ * counters and events before and after its own packet. The namespace and its devices vanish
+ * with the process. The Debian 6.1 test guest runs this binary too (selftests/guest).
  */
 #include <sched.h>
 #include <unistd.h>
@@ -17,14 +20,14 @@
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 
+#include "kselftest_harness.h"
 #include "testlib.h"
 #include "tc_endpoint.skel.h"
 #include "tc_uplink.skel.h"
 
-#define IP4(a, b, c, d)	((__u32)(a) << 24 | (__u32)(b) << 16 | (__u32)(c) << 8 | (__u32)(d))
+#define IP4		TL_IP4
 #define PKT_MAX		256
 #define MAP_SIZE	64	/* the agent may shrink maps before load; so do we */
-
 /* Devices of the test namespace: three pods, the uplink, and a veth no endpoint owns. */
 enum role { R_NONE, R_A, R_B, R_C, R_UPLINK, R_STRAY, R_MAX };
 
@@ -95,197 +98,347 @@ struct expect {
 	bool short_ipv4;	/* test_run may refuse it: skip, do not fail, on EINVAL */
 };
 
-struct test_case {
-	const char *name;
-	enum prog prog;
-	enum role dev;
-	struct pkt_spec pkt;
-	struct expect want;
-};
+/* One row of the table: the fixture's variant. */
+#define TC_ROW								\
+	enum role dev;		/* device the program runs on */		\
+	struct pkt_spec pkt;						\
+	struct expect want
 
 #define UDP_TO(src, dst)	.saddr = (src), .daddr = (dst)
 
-static const struct test_case cases[] = {
-	/* Pod to pod on this node: the fast path. */
-	{ "from_pod: udp to local pod is redirected to its peer", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B) },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: tcp to local pod is redirected", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 40 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: icmp to local pod is redirected", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .proto = IPPROTO_ICMP, .payload = 8 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: reverse direction b->a is redirected", P_FROM_POD, R_B,
-	  { UDP_TO(IP_B, IP_A) },
-	  { TC_ACT_REDIRECT, .tx = R_B, .rx = R_A, .redirect_to = R_A } },
-	{ "from_pod: IPv4 options (ihl 6) are forwarded", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .ihl = 6 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: ttl 255 is forwarded with ttl 254", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .ttl = 255 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: ttl 2 is forwarded with ttl 1", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .ttl = 2 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: ethernet padding after the datagram is fine", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .payload = 8, .frame_len = 60 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: non-first fragment without l4 header is redirected", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .frag_off = 185, .payload = 4 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: other protocol (GRE) needs no l4 check", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .proto = IPPROTO_GRE, .payload = -1 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
-	{ "from_pod: BIG TCP gso packet with tot_len 0 is redirected", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 100, .tot_len = -1,
-	    .gso_size = 40 },
-	  { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B } },
+FIXTURE(from_pod) {};
+FIXTURE_VARIANT(from_pod) { TC_ROW; };
+FIXTURE(to_pod) {};
+FIXTURE_VARIANT(to_pod) { TC_ROW; };
+FIXTURE(from_uplink) {};
+FIXTURE_VARIANT(from_uplink) { TC_ROW; };
 
-	/* Everything else from a pod goes to the host stack. */
-	{ "from_pod: destination off node passes to the stack", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_OUTSIDE) },
-	  { TC_ACT_OK, .tx = R_A } },
-	{ "from_pod: endpoint not READY is not redirected", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_C) },
-	  { TC_ACT_OK, .tx = R_A } },
-	{ "from_pod: ttl 1 off node is the stack's business", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_OUTSIDE), .ttl = 1 },
-	  { TC_ACT_OK, .tx = R_A } },
-	{ "from_pod: truncated udp off node is not checked", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_OUTSIDE), .payload = 4 },
-	  { TC_ACT_OK, .tx = R_A } },
-	{ "from_pod: ARP passes and counts as tx", P_FROM_POD, R_A,
-	  { .eth_proto = ETH_P_ARP_, .payload = 28 },
-	  { TC_ACT_OK, .tx = R_A } },
-	{ "from_pod: IPv6 passes and counts as tx", P_FROM_POD, R_A,
-	  { .eth_proto = ETH_P_IPV6_, .payload = 48 },
-	  { TC_ACT_OK, .tx = R_A } },
-	{ "from_pod: ARP on a veth without endpoint passes uncounted", P_FROM_POD, R_STRAY,
-	  { .eth_proto = ETH_P_ARP_, .payload = 28 },
-	  { TC_ACT_OK } },
-
-	/* Drops that are the sender's fault. */
-	{ "from_pod: unknown source address is spoofed", P_FROM_POD, R_A,
-	  { UDP_TO(IP4(10, 244, 0, 99), IP_B) },
-	  { TC_ACT_SHOT, PODLANE_DROP_SOURCE_SPOOFED, .charged = R_A } },
-	{ "from_pod: another pod's source address is spoofed", P_FROM_POD, R_A,
-	  { UDP_TO(IP_B, IP_OUTSIDE) },
-	  { TC_ACT_SHOT, PODLANE_DROP_SOURCE_SPOOFED, .charged = R_A } },
-	{ "from_pod: veth without endpoint drops ipv4 as unknown endpoint", P_FROM_POD, R_STRAY,
-	  { UDP_TO(IP_A, IP_B) },
-	  { TC_ACT_SHOT, PODLANE_DROP_UNKNOWN_ENDPOINT } },
-	{ "from_pod: ttl 1 to local pod is dropped", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .ttl = 1 },
-	  { TC_ACT_SHOT, PODLANE_DROP_TTL_EXCEEDED, .charged = R_A } },
-	{ "from_pod: ttl 0 to local pod is dropped", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .ttl_zero = true },
-	  { TC_ACT_SHOT, PODLANE_DROP_TTL_EXCEEDED, .charged = R_A } },
-	{ "from_pod: ipv4 header cut at 19 bytes", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .frame_len = ETH_HLEN + 19 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_TRUNCATED, .charged = R_A, .no_addrs = true,
-	    .short_ipv4 = true } },
-	{ "from_pod: ethernet header only, EtherType IPv4", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .frame_len = ETH_HLEN },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_TRUNCATED, .charged = R_A, .no_addrs = true,
-	    .short_ipv4 = true } },
-	{ "from_pod: ip version 6 in an IPv4 frame", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .version = 6 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_VERSION, .charged = R_A, .no_addrs = true } },
-	{ "from_pod: ihl 4", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .ihl = 4 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_IHL, .charged = R_A } },
-	{ "from_pod: ihl 15 runs past the packet", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .ihl = 15, .payload = -1, .frame_len = ETH_HLEN + 40 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_IHL, .charged = R_A } },
-	{ "from_pod: tot_len below header length", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .tot_len = 19 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH, .charged = R_A } },
-	{ "from_pod: tot_len beyond the packet", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .tot_len = 20 + 32 + 1 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH, .charged = R_A } },
-	{ "from_pod: tot_len 0 without gso", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .tot_len = -1 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH, .charged = R_A } },
-	{ "from_pod: udp header truncated to local pod", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .payload = 7 },
-	  { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A } },
-	{ "from_pod: tcp header truncated to local pod", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 19 },
-	  { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A } },
-	{ "from_pod: icmp header truncated to local pod", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .proto = IPPROTO_ICMP, .payload = 7 },
-	  { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A } },
-	{ "from_pod: first fragment with truncated udp header", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .frag_off = 0x2000, .payload = 4 },
-	  { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A } },
-	{ "from_pod: l4 header in padding but outside tot_len", P_FROM_POD, R_A,
-	  { UDP_TO(IP_A, IP_B), .payload = 4, .frame_len = 60 },
-	  { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A } },
-
-	/* Host veth egress: what the stack delivers to the pod. */
-	{ "to_pod: delivery counts rx", P_TO_POD, R_B,
-	  { UDP_TO(IP_OUTSIDE, IP_B) },
-	  { TC_ACT_OK, .rx = R_B } },
-	{ "to_pod: ARP counts rx", P_TO_POD, R_A,
-	  { .eth_proto = ETH_P_ARP_, .payload = 28 },
-	  { TC_ACT_OK, .rx = R_A } },
-	{ "to_pod: veth without endpoint passes uncounted", P_TO_POD, R_STRAY,
-	  { UDP_TO(IP_OUTSIDE, IP_B) },
-	  { TC_ACT_OK } },
-
-	/* Node uplink ingress. */
-	{ "from_uplink: udp to local pod is redirected", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_B) },
-	  { TC_ACT_REDIRECT, .rx = R_B, .redirect_to = R_B } },
-	{ "from_uplink: tcp to local pod is redirected", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_A), .proto = IPPROTO_TCP, .payload = 20 },
-	  { TC_ACT_REDIRECT, .rx = R_A, .redirect_to = R_A } },
-	{ "from_uplink: unknown destination passes", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_OUTSIDE) },
-	  { TC_ACT_OK } },
-	{ "from_uplink: endpoint not READY passes", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_C) },
-	  { TC_ACT_OK } },
-	{ "from_uplink: ARP passes", P_FROM_UPLINK, R_UPLINK,
-	  { .eth_proto = ETH_P_ARP_, .payload = 28 },
-	  { TC_ACT_OK } },
-	{ "from_uplink: IPv6 passes", P_FROM_UPLINK, R_UPLINK,
-	  { .eth_proto = ETH_P_IPV6_, .payload = 48 },
-	  { TC_ACT_OK } },
-	{ "from_uplink: ttl 1 to local pod is charged to the pod", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_B), .ttl = 1 },
-	  { TC_ACT_SHOT, PODLANE_DROP_TTL_EXCEEDED, .charged = R_B } },
-	{ "from_uplink: udp header truncated to local pod", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_B), .payload = 3 },
-	  { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_B } },
-	{ "from_uplink: ipv4 header cut short is dropped", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_B), .frame_len = ETH_HLEN + 10 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_TRUNCATED, .no_addrs = true, .short_ipv4 = true } },
-	{ "from_uplink: bad ip version is dropped", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_OUTSIDE), .version = 5 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_VERSION, .no_addrs = true } },
-	{ "from_uplink: bad ihl to anywhere is dropped", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_OUTSIDE), .ihl = 3 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_IHL } },
-	{ "from_uplink: bad tot_len to anywhere is dropped", P_FROM_UPLINK, R_UPLINK,
-	  { UDP_TO(IP_REMOTE, IP_OUTSIDE), .tot_len = 1000 },
-	  { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH } },
+/* Pod to pod on this node: the fast path. */
+FIXTURE_VARIANT_ADD(from_pod, udp_to_local_pod_is_redirected_to_its_peer) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B) },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
 };
 
-/* Extra tests outside the table: see main(). */
-#define EXTRA_TESTS	4
+FIXTURE_VARIANT_ADD(from_pod, tcp_to_local_pod_is_redirected) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 40 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
 
-struct env {
+FIXTURE_VARIANT_ADD(from_pod, icmp_to_local_pod_is_redirected) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_ICMP, .payload = 8 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, reverse_direction_b_a_is_redirected) {
+	.dev = R_B,
+	.pkt = { UDP_TO(IP_B, IP_A) },
+	.want = { TC_ACT_REDIRECT, .tx = R_B, .rx = R_A, .redirect_to = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ipv4_options_ihl_6_are_forwarded) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .ihl = 6 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ttl_255_is_forwarded_with_ttl_254) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .ttl = 255 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ttl_2_is_forwarded_with_ttl_1) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .ttl = 2 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ethernet_padding_after_the_datagram_is_fine) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .payload = 8, .frame_len = 60 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, non_first_fragment_without_l4_header_is_redirected) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .frag_off = 185, .payload = 4 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, other_protocol_gre_needs_no_l4_check) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_GRE, .payload = -1 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, big_tcp_gso_packet_with_tot_len_0_is_redirected) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 100, .tot_len = -1, .gso_size = 40 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
+
+/* Everything else from a pod goes to the host stack. */
+FIXTURE_VARIANT_ADD(from_pod, destination_off_node_passes_to_the_stack) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_OUTSIDE) },
+	.want = { TC_ACT_OK, .tx = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, endpoint_not_ready_is_not_redirected) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_C) },
+	.want = { TC_ACT_OK, .tx = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ttl_1_off_node_is_the_stacks_business) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_OUTSIDE), .ttl = 1 },
+	.want = { TC_ACT_OK, .tx = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, truncated_udp_off_node_is_not_checked) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_OUTSIDE), .payload = 4 },
+	.want = { TC_ACT_OK, .tx = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, arp_passes_and_counts_as_tx) {
+	.dev = R_A,
+	.pkt = { .eth_proto = ETH_P_ARP_, .payload = 28 },
+	.want = { TC_ACT_OK, .tx = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ipv6_passes_and_counts_as_tx) {
+	.dev = R_A,
+	.pkt = { .eth_proto = ETH_P_IPV6_, .payload = 48 },
+	.want = { TC_ACT_OK, .tx = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, arp_on_a_veth_without_endpoint_passes_uncounted) {
+	.dev = R_STRAY,
+	.pkt = { .eth_proto = ETH_P_ARP_, .payload = 28 },
+	.want = { TC_ACT_OK },
+};
+
+
+/* Drops that are the sender's fault. */
+FIXTURE_VARIANT_ADD(from_pod, unknown_source_address_is_spoofed) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP4(10, 244, 0, 99), IP_B) },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_SOURCE_SPOOFED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, another_pods_source_address_is_spoofed) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_B, IP_OUTSIDE) },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_SOURCE_SPOOFED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, veth_without_endpoint_drops_ipv4_as_unknown_endpoint) {
+	.dev = R_STRAY,
+	.pkt = { UDP_TO(IP_A, IP_B) },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_UNKNOWN_ENDPOINT },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ttl_1_to_local_pod_is_dropped) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .ttl = 1 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_TTL_EXCEEDED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ttl_0_to_local_pod_is_dropped) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .ttl_zero = true },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_TTL_EXCEEDED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ipv4_header_cut_at_19_bytes) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .frame_len = ETH_HLEN + 19 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_TRUNCATED, .charged = R_A, .no_addrs = true,
+		  .short_ipv4 = true },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ethernet_header_only_ethertype_ipv4) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .frame_len = ETH_HLEN },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_TRUNCATED, .charged = R_A, .no_addrs = true,
+		  .short_ipv4 = true },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ip_version_6_in_an_ipv4_frame) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .version = 6 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_VERSION, .charged = R_A, .no_addrs = true },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ihl_4) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .ihl = 4 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_IHL, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, ihl_15_runs_past_the_packet) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .ihl = 15, .payload = -1, .frame_len = ETH_HLEN + 40 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_IHL, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, tot_len_below_header_length) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .tot_len = 19 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, tot_len_beyond_the_packet) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .tot_len = 20 + 32 + 1 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, tot_len_0_without_gso) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .tot_len = -1 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, udp_header_truncated_to_local_pod) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .payload = 7 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, tcp_header_truncated_to_local_pod) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 19 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, icmp_header_truncated_to_local_pod) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_ICMP, .payload = 7 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, first_fragment_with_truncated_udp_header) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .frag_off = 0x2000, .payload = 4 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, l4_header_in_padding_but_outside_tot_len) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .payload = 4, .frame_len = 60 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
+};
+
+
+/* Host veth egress: what the stack delivers to the pod. */
+FIXTURE_VARIANT_ADD(to_pod, delivery_counts_rx) {
+	.dev = R_B,
+	.pkt = { UDP_TO(IP_OUTSIDE, IP_B) },
+	.want = { TC_ACT_OK, .rx = R_B },
+};
+
+FIXTURE_VARIANT_ADD(to_pod, arp_counts_rx) {
+	.dev = R_A,
+	.pkt = { .eth_proto = ETH_P_ARP_, .payload = 28 },
+	.want = { TC_ACT_OK, .rx = R_A },
+};
+
+FIXTURE_VARIANT_ADD(to_pod, veth_without_endpoint_passes_uncounted) {
+	.dev = R_STRAY,
+	.pkt = { UDP_TO(IP_OUTSIDE, IP_B) },
+	.want = { TC_ACT_OK },
+};
+
+
+/* Node uplink ingress. */
+FIXTURE_VARIANT_ADD(from_uplink, udp_to_local_pod_is_redirected) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_B) },
+	.want = { TC_ACT_REDIRECT, .rx = R_B, .redirect_to = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, tcp_to_local_pod_is_redirected) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_A), .proto = IPPROTO_TCP, .payload = 20 },
+	.want = { TC_ACT_REDIRECT, .rx = R_A, .redirect_to = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, unknown_destination_passes) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_OUTSIDE) },
+	.want = { TC_ACT_OK },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, endpoint_not_ready_passes) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_C) },
+	.want = { TC_ACT_OK },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, arp_passes) {
+	.dev = R_UPLINK,
+	.pkt = { .eth_proto = ETH_P_ARP_, .payload = 28 },
+	.want = { TC_ACT_OK },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, ipv6_passes) {
+	.dev = R_UPLINK,
+	.pkt = { .eth_proto = ETH_P_IPV6_, .payload = 48 },
+	.want = { TC_ACT_OK },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, ttl_1_to_local_pod_is_charged_to_the_pod) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_B), .ttl = 1 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_TTL_EXCEEDED, .charged = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, udp_header_truncated_to_local_pod) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_B), .payload = 3 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_B },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, ipv4_header_cut_short_is_dropped) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_B), .frame_len = ETH_HLEN + 10 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_TRUNCATED, .no_addrs = true, .short_ipv4 = true },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, bad_ip_version_is_dropped) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_OUTSIDE), .version = 5 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_VERSION, .no_addrs = true },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, bad_ihl_to_anywhere_is_dropped) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_OUTSIDE), .ihl = 3 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_IHL },
+};
+
+FIXTURE_VARIANT_ADD(from_uplink, bad_tot_len_to_anywhere_is_dropped) {
+	.dev = R_UPLINK,
+	.pkt = { UDP_TO(IP_REMOTE, IP_OUTSIDE), .tot_len = 1000 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_IP4_BAD_LENGTH },
+};
+
+
+/* The node every test runs against, set up once by main(). */
+static struct env {
 	struct tc_endpoint *ep;
 	struct tc_endpoint *ep_quiet;	/* drop_events = false */
 	struct tc_uplink *up;
-	struct ring_buffer *rb;
-	int ncpus;
+	struct tl_events events;
 	int ifindex[R_MAX];
-	struct drop_event events[8];
-	int nevents;
-};
+} env;
 
 struct counters {
 	struct endpoint_stats ep[R_MAX];	/* summed over CPUs, by role */
@@ -294,33 +447,9 @@ struct counters {
 
 /* Packets --------------------------------------------------------------------------------- */
 
-static __u16 csum_fold(__u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
-
 static __u16 ip_checksum(const void *hdr, size_t len)
 {
-	const __u8 *p = hdr;
-	__u32 sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (__u32)p[i] << 8 | p[i + 1];
-	return htons((__u16)~csum_fold(sum));
-}
-
-static bool ip_checksum_valid(const void *hdr, size_t len)
-{
-	const __u8 *p = hdr;
-	__u32 sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (__u32)p[i] << 8 | p[i + 1];
-	return csum_fold(sum) == 0xffff;
+	return htons((__u16)~tl_csum_fold(tl_csum_add(0, hdr, len)));
 }
 
 static const __u8 mac_router[ETH_ALEN] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x01 };
@@ -367,144 +496,93 @@ static size_t build_packet(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	return len;
 }
 
-/* Setup ----------------------------------------------------------------------------------- */
+/* The node: devices, programs, endpoints ---------------------------------------------------- */
 
-static int run_cmd(const char *fmt, ...)
+static int make_devices(void)
 {
-	char cmd[512];
-	va_list ap;
-	int rc;
+	char peer[IFNAMSIZ];
+	int r, err;
 
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		diag("command failed (%d): %s", rc, cmd);
-	return rc;
-}
-
-static int make_devices(struct env *env)
-{
-	int r;
-
-	if (unshare(CLONE_NEWNET)) {
-		diag("failed to create network namespace: %s", strerror(errno));
-		return -errno;
-	}
+	err = tl_netns_enter();
+	if (err)
+		return err;
 	for (r = R_A; r < R_MAX; r++) {
-		if (run_cmd("ip link add %s type veth peer name %s-p", role_dev[r], role_dev[r]))
-			return -EIO;
-		env->ifindex[r] = if_nametoindex(role_dev[r]);
-		if (!env->ifindex[r]) {
-			diag("failed to find device '%s': %s", role_dev[r], strerror(errno));
-			return -errno;
-		}
+		snprintf(peer, sizeof(peer), "%s-p", role_dev[r]);
+		env.ifindex[r] = tl_veth_add(role_dev[r], NULL, peer, NULL, 0);
+		if (env.ifindex[r] < 0)
+			return env.ifindex[r];
 	}
 	return 0;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+static int load(void)
 {
-	struct env *env = ctx;
-
-	if (size < sizeof(struct drop_event) || env->nevents >= (int)ARRAY_SIZE(env->events))
-		return 0;
-	memcpy(&env->events[env->nevents++], data, sizeof(struct drop_event));
-	return 0;
-}
-
-static int load(struct env *env)
-{
-	static struct endpoint_stats zero_stats[MAX_CPUS];
 	size_t i;
 	int err;
 
-	env->ncpus = libbpf_num_possible_cpus();
-	if (env->ncpus <= 0 || env->ncpus > MAX_CPUS) {
-		diag("unsupported number of possible CPUs: %d", env->ncpus);
-		return -EINVAL;
-	}
-
-	env->ep = tc_endpoint__open();
-	env->ep_quiet = tc_endpoint__open();
-	env->up = tc_uplink__open();
-	if (!env->ep || !env->ep_quiet || !env->up) {
-		diag("failed to open skeletons: %s", strerror(errno));
+	env.ep = tc_endpoint__open();
+	env.ep_quiet = tc_endpoint__open();
+	env.up = tc_uplink__open();
+	if (!env.ep || !env.ep_quiet || !env.up) {
+		tl_log("failed to open skeletons: %s", strerror(errno));
 		return -errno;
 	}
-	maps_unpin_and_shrink(env->ep->obj, MAP_SIZE);
-	maps_unpin_and_shrink(env->ep_quiet->obj, MAP_SIZE);
-	maps_unpin_and_shrink(env->up->obj, MAP_SIZE);
-	env->ep_quiet->rodata->drop_events = false;
+	tl_maps_private(env.ep->obj, MAP_SIZE);
+	tl_maps_private(env.ep_quiet->obj, MAP_SIZE);
+	tl_maps_private(env.up->obj, MAP_SIZE);
+	env.ep_quiet->rodata->drop_events = false;
 
-	err = tc_endpoint__load(env->ep);
+	err = tc_endpoint__load(env.ep);
 	if (err) {
-		diag("failed to load object 'tc_endpoint': %s", strerror(-err));
+		tl_log("failed to load object 'tc_endpoint': %s", strerror(-err));
 		return err;
 	}
-	err = maps_share(env->up->obj, env->ep->obj);
-	err = err ?: maps_share(env->ep_quiet->obj, env->ep->obj);
+	err = tl_maps_share(env.up->obj, env.ep->obj);
+	err = err ?: tl_maps_share(env.ep_quiet->obj, env.ep->obj);
 	if (err)
 		return err;
-	err = tc_uplink__load(env->up);
+	err = tc_uplink__load(env.up);
 	if (err) {
-		diag("failed to load object 'tc_uplink': %s", strerror(-err));
+		tl_log("failed to load object 'tc_uplink': %s", strerror(-err));
 		return err;
 	}
-	err = tc_endpoint__load(env->ep_quiet);
+	err = tc_endpoint__load(env.ep_quiet);
 	if (err) {
-		diag("failed to load object 'tc_endpoint' (quiet): %s", strerror(-err));
+		tl_log("failed to load object 'tc_endpoint' (quiet): %s", strerror(-err));
 		return err;
 	}
-
-	env->rb = ring_buffer__new(bpf_map__fd(env->ep->maps.podlane_events), on_event, env, NULL);
-	if (!env->rb) {
-		diag("failed to create ring buffer 'podlane_events': %s", strerror(errno));
-		return -errno;
-	}
+	err = tl_events_open(&env.events, bpf_map__fd(env.ep->maps.podlane_events));
+	if (err)
+		return err;
 
 	for (i = 0; i < ARRAY_SIZE(endpoints); i++) {
-		struct endpoint_key key;
-		struct endpoint_value val;
-		__u32 ifindex = env->ifindex[endpoints[i].role];
-
-		memset(&key, 0, sizeof(key));
-		memset(&val, 0, sizeof(val));
-		key.addr.family = PODLANE_AF_INET;
-		key.addr.ip4 = htonl(endpoints[i].ip);
-		val.ifindex = ifindex;
-		val.flags = endpoints[i].flags;
-		memcpy(val.pod_mac, endpoints[i].pod_mac, ETH_ALEN);
-		memcpy(val.host_mac, endpoints[i].host_mac, ETH_ALEN);
-		if (bpf_map_update_elem(bpf_map__fd(env->ep->maps.podlane_eps), &key, &val,
-					BPF_NOEXIST) ||
-		    bpf_map_update_elem(bpf_map__fd(env->ep->maps.podlane_ep_stat), &ifindex,
-					zero_stats, BPF_NOEXIST)) {
-			diag("failed to add endpoint '%s': %s", role_dev[endpoints[i].role],
-			     strerror(errno));
-			return -errno;
-		}
+		err = tl_endpoint_add(bpf_map__fd(env.ep->maps.podlane_eps),
+				      bpf_map__fd(env.ep->maps.podlane_ep_stat),
+				      htonl(endpoints[i].ip), endpoints[i].pod_mac,
+				      endpoints[i].host_mac, env.ifindex[endpoints[i].role],
+				      endpoints[i].flags);
+		if (err)
+			return err;
 	}
 	return 0;
 }
 
 /* Running --------------------------------------------------------------------------------- */
 
-static int read_counters(struct env *env, struct counters *c)
+static int read_counters(struct counters *c)
 {
-	int fd = bpf_map__fd(env->ep->maps.podlane_ep_stat);
+	int fd = bpf_map__fd(env.ep->maps.podlane_ep_stat);
 	enum role r;
 
 	memset(c, 0, sizeof(*c));
 	for (r = R_A; r < R_MAX; r++)
-		ep_stats_read(fd, env->ifindex[r], env->ncpus, &c->ep[r]);	/* none: zero */
-	return node_drops_read(bpf_map__fd(env->ep->maps.podlane_drops), env->ncpus, c->node);
+		tl_ep_stats_read(fd, env.ifindex[r], &c->ep[r]);	/* none: zero */
+	return tl_node_drops_read(bpf_map__fd(env.ep->maps.podlane_drops), c->node);
 }
 
-static int prog_fd(struct env *env, enum prog p, bool quiet)
+static int prog_fd(enum prog p, bool quiet)
 {
-	struct tc_endpoint *ep = quiet ? env->ep_quiet : env->ep;
+	struct tc_endpoint *ep = quiet ? env.ep_quiet : env.ep;
 
 	switch (p) {
 	case P_FROM_POD:
@@ -512,7 +590,7 @@ static int prog_fd(struct env *env, enum prog p, bool quiet)
 	case P_TO_POD:
 		return bpf_program__fd(ep->progs.tc_to_pod);
 	case P_FROM_UPLINK:
-		return bpf_program__fd(env->up->progs.tc_from_uplink);
+		return bpf_program__fd(env.up->progs.tc_from_uplink);
 	}
 	return -1;
 }
@@ -545,186 +623,159 @@ static void run_prog(int fd, int ifindex, const __u8 *pkt, size_t len, __u32 gso
 	res->out_len = opts.data_size_out;
 }
 
-/* Compare counters before and after against what the case says should have moved. */
-static bool check_counters(const struct test_case *tc, size_t len, const struct counters *b,
-			   const struct counters *a)
+/* Counters before and after against what the row says should have moved, and nothing else. */
+static void check_counters(struct __test_metadata *_metadata, const struct expect *want,
+			   size_t len, const struct counters *b, const struct counters *a)
 {
-	int s, slot = tc->want.reason ? PODLANE_DROP_INDEX(tc->want.reason) : -1;
-	bool pass = true;
+	int s, slot = want->reason ? PODLANE_DROP_INDEX(want->reason) : -1;
 	enum role r;
 
 	for (r = R_A; r < R_MAX; r++) {
-		__u64 tx = tc->want.tx == r, rx = tc->want.rx == r;
-		__u64 got_tx = a->ep[r].tx_packets - b->ep[r].tx_packets;
-		__u64 got_rx = a->ep[r].rx_packets - b->ep[r].rx_packets;
-		__u64 got_txb = a->ep[r].tx_bytes - b->ep[r].tx_bytes;
-		__u64 got_rxb = a->ep[r].rx_bytes - b->ep[r].rx_bytes;
+		__u64 tx = want->tx == r, rx = want->rx == r;
 
-		if (got_tx != tx || got_rx != rx || got_txb != tx * len || got_rxb != rx * len) {
-			diag("%s: tx %llu/%llu bytes, rx %llu/%llu bytes; want tx %llu rx %llu of %zu bytes",
-			     role_dev[r], got_tx, got_txb, got_rx, got_rxb, tx, rx, len);
-			pass = false;
-		}
+		EXPECT_EQ(tx, a->ep[r].tx_packets - b->ep[r].tx_packets)
+			TH_LOG("%s: tx packets", role_dev[r]);
+		EXPECT_EQ(tx * len, a->ep[r].tx_bytes - b->ep[r].tx_bytes)
+			TH_LOG("%s: tx bytes", role_dev[r]);
+		EXPECT_EQ(rx, a->ep[r].rx_packets - b->ep[r].rx_packets)
+			TH_LOG("%s: rx packets", role_dev[r]);
+		EXPECT_EQ(rx * len, a->ep[r].rx_bytes - b->ep[r].rx_bytes)
+			TH_LOG("%s: rx bytes", role_dev[r]);
 		for (s = 0; s < PODLANE_DROP_SLOTS; s++) {
-			__u64 want = s == slot && tc->want.charged == r;
-			__u64 got = a->ep[r].drops[s] - b->ep[r].drops[s];
+			__u64 charged = s == slot && want->charged == r;
 
-			if (got != want) {
-				diag("%s: drops[%s] grew by %llu, want %llu", role_dev[r],
-				     reason_name(-PODLANE_DROP_FIRST - s), got, want);
-				pass = false;
-			}
+			EXPECT_EQ(charged, a->ep[r].drops[s] - b->ep[r].drops[s])
+				TH_LOG("%s: drops[%s]", role_dev[r],
+				       tl_reason_name(-PODLANE_DROP_FIRST - s));
 		}
 	}
 	for (s = 0; s < PODLANE_DROP_SLOTS; s++) {
-		__u64 want = s == slot;
-		__u64 got = a->node[s].packets - b->node[s].packets;
-		__u64 got_b = a->node[s].bytes - b->node[s].bytes;
+		__u64 dropped = s == slot;
 
-		if (got != want || got_b != want * len) {
-			diag("node drops[%s] grew by %llu packets / %llu bytes, want %llu / %llu",
-			     reason_name(-PODLANE_DROP_FIRST - s), got, got_b, want, want * len);
-			pass = false;
-		}
+		EXPECT_EQ(dropped, a->node[s].packets - b->node[s].packets)
+			TH_LOG("node drops[%s] packets", tl_reason_name(-PODLANE_DROP_FIRST - s));
+		EXPECT_EQ(dropped * len, a->node[s].bytes - b->node[s].bytes)
+			TH_LOG("node drops[%s] bytes", tl_reason_name(-PODLANE_DROP_FIRST - s));
 	}
-	return pass;
 }
 
-static const struct endpoint_value *endpoint_of(enum role r, struct endpoint_value *buf)
+static const typeof(endpoints[0]) *endpoint_of(enum role r)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(endpoints); i++) {
-		if (endpoints[i].role != r)
-			continue;
-		memcpy(buf->pod_mac, endpoints[i].pod_mac, ETH_ALEN);
-		memcpy(buf->host_mac, endpoints[i].host_mac, ETH_ALEN);
-		return buf;
-	}
+	for (i = 0; i < ARRAY_SIZE(endpoints); i++)
+		if (endpoints[i].role == r)
+			return &endpoints[i];
 	return NULL;
 }
 
-/* A redirected packet differs from the input in MACs, TTL and checksum only. */
-static bool check_output(const struct test_case *tc, const __u8 *in, size_t len,
-			 const struct run_result *res)
+/* What goes on must be exact: a redirect differs from the input in MACs, TTL and checksum. */
+static void check_output(struct __test_metadata *_metadata, const struct expect *want,
+			 const __u8 *in, size_t len, const struct run_result *res)
 {
 	const struct iphdr *ip_in = (const void *)(in + ETH_HLEN);
 	const struct iphdr *ip_out = (const void *)(res->out + ETH_HLEN);
-	struct endpoint_value ep;
 	__u8 expect[PKT_MAX];
+	size_t i;
 
-	if (res->out_len != len) {
-		diag("output is %u bytes, input was %zu", res->out_len, len);
-		return false;
-	}
+	ASSERT_EQ(len, res->out_len) TH_LOG("output length differs from the input's");
 	memcpy(expect, in, len);
-	if (tc->want.redirect_to) {
+	if (want->redirect_to) {
 		struct iphdr *ip_exp = (void *)(expect + ETH_HLEN);
+		const typeof(endpoints[0]) *ep = endpoint_of(want->redirect_to);
 
-		endpoint_of(tc->want.redirect_to, &ep);
-		memcpy(expect, ep.pod_mac, ETH_ALEN);
-		memcpy(expect + ETH_ALEN, ep.host_mac, ETH_ALEN);
+		ASSERT_NE(NULL, ep);
+		memcpy(expect, ep->pod_mac, ETH_ALEN);
+		memcpy(expect + ETH_ALEN, ep->host_mac, ETH_ALEN);
 		ip_exp->ttl = ip_in->ttl - 1;
-		ip_exp->check = ip_out->check;	/* judged below on its own */
-		if (!ip_checksum_valid(ip_out, ip_out->ihl * 4)) {
-			diag("ipv4 checksum of the output is invalid: 0x%04x", ntohs(ip_out->check));
-			return false;
-		}
+		ip_exp->check = ip_out->check;	/* judged on its own */
+		EXPECT_TRUE(tl_ip_csum_ok(ip_out, ip_out->ihl * 4))
+			TH_LOG("ipv4 checksum of the output is invalid: 0x%04x",
+			       ntohs(ip_out->check));
 	}
-	if (memcmp(expect, res->out, len)) {
-		size_t i;
-
-		for (i = 0; i < len && expect[i] == res->out[i]; i++)
-			;
-		diag("output differs from expected at byte %zu: got 0x%02x want 0x%02x", i,
-		     res->out[i], expect[i]);
-		return false;
-	}
-	return true;
+	for (i = 0; i < len && expect[i] == res->out[i]; i++)
+		;
+	EXPECT_EQ(len, i) TH_LOG("output differs at byte %zu: got 0x%02x want 0x%02x", i,
+				 res->out[i], expect[i]);
 }
 
-static bool check_events(struct env *env, const struct test_case *tc, const __u8 *pkt,
+/* Exactly one event for a drop, with what the packet said; none otherwise. */
+static void check_events(struct __test_metadata *_metadata, enum prog p, enum role dev,
+			 const struct pkt_spec *pkt, const struct expect *want, const __u8 *buf,
 			 size_t len)
 {
-	const struct iphdr *ip = (const void *)(pkt + ETH_HLEN);
-	const struct drop_event *ev = &env->events[0];
-	__u16 eth_proto = tc->pkt.eth_proto ? tc->pkt.eth_proto : ETH_P_IP;
-	int want = tc->want.reason ? 1 : 0;
-	bool pass = true;
+	const struct iphdr *ip = (const void *)(buf + ETH_HLEN);
+	const struct drop_event *ev = &env.events.ev[0];
+	__u16 eth_proto = pkt->eth_proto ? pkt->eth_proto : ETH_P_IP;
 
-	if (env->nevents != want) {
-		diag("%d drop events, want %d", env->nevents, want);
-		return false;
+	ASSERT_EQ(want->reason ? 1 : 0, tl_events_poll(&env.events)) TH_LOG("drop events");
+	if (!want->reason)
+		return;
+	EXPECT_EQ(PODLANE_EVENT_DROP, ev->type);
+	EXPECT_EQ(want->reason, ev->reason) TH_LOG("event reason %s", tl_reason_name(ev->reason));
+	EXPECT_EQ(env.ifindex[dev], ev->ifindex);
+	EXPECT_EQ(len, ev->len);
+	EXPECT_EQ(hook_of_prog[p], ev->hook);
+	EXPECT_EQ(eth_proto, ev->eth_proto);
+	EXPECT_NE(0, ev->ts_ns);
+	if (want->no_addrs) {
+		EXPECT_EQ(0, ev->saddr);
+		EXPECT_EQ(0, ev->daddr);
+		EXPECT_EQ(0, ev->ip_proto);
+	} else {
+		EXPECT_EQ(ip->saddr, ev->saddr);
+		EXPECT_EQ(ip->daddr, ev->daddr);
+		EXPECT_EQ(ip->protocol, ev->ip_proto);
 	}
-	if (!want)
-		return true;
-	if (ev->type != PODLANE_EVENT_DROP || ev->reason != tc->want.reason ||
-	    ev->ifindex != (__u32)env->ifindex[tc->dev] || ev->len != len ||
-	    ev->hook != hook_of_prog[tc->prog] || ev->eth_proto != eth_proto || !ev->ts_ns) {
-		diag("event: type %u reason %s ifindex %u len %u hook %u eth_proto 0x%04x ts %llu",
-		     ev->type, reason_name(ev->reason), ev->ifindex, ev->len, ev->hook,
-		     ev->eth_proto, (unsigned long long)ev->ts_ns);
-		pass = false;
-	}
-	if (tc->want.no_addrs ? ev->saddr || ev->daddr || ev->ip_proto :
-	    ev->saddr != ip->saddr || ev->daddr != ip->daddr || ev->ip_proto != ip->protocol) {
-		char s[INET_ADDRSTRLEN], d[INET_ADDRSTRLEN];
-
-		inet_ntop(AF_INET, &ev->saddr, s, sizeof(s));
-		inet_ntop(AF_INET, &ev->daddr, d, sizeof(d));
-		diag("event addresses %s -> %s proto %u do not match the packet", s, d,
-		     ev->ip_proto);
-		pass = false;
-	}
-	return pass;
 }
 
-static void drain_events(struct env *env)
-{
-	ring_buffer__consume(env->rb);
-	env->nevents = 0;
-}
-
-static void run_case(struct env *env, const struct test_case *tc)
+/* One packet through one program: verdict, counters, event, and what goes on. */
+static void run_case(struct __test_metadata *_metadata, enum prog p, enum role dev,
+		     const struct pkt_spec *pkt, const struct expect *want)
 {
 	struct counters before, after;
 	struct run_result res;
-	__u8 pkt[PKT_MAX];
+	__u8 buf[PKT_MAX];
 	size_t len;
-	bool pass = true;
 
-	len = build_packet(&tc->pkt, pkt, sizeof(pkt));
-	drain_events(env);
-	if (read_counters(env, &before)) {
-		report(false, tc->name);
-		return;
-	}
-	run_prog(prog_fd(env, tc->prog, false), env->ifindex[tc->dev], pkt, len, tc->pkt.gso_size,
-		 &res);
-	if (res.err == -EINVAL && tc->want.short_ipv4) {
-		report_skip(tc->name, "kernel's BPF_PROG_TEST_RUN rejects EtherType IPv4 frames "
-			    "shorter than ETH_HLEN + 20 (EINVAL); covered by the live test");
-		return;
-	}
-	if (res.err) {
-		diag("failed to run program '%s': %s", prog_hook_name[tc->prog],
-		     strerror(-res.err));
-		report(false, tc->name);
-		return;
-	}
-	if ((int)res.retval != tc->want.retval) {
-		diag("retval %d, want %d", (int)res.retval, tc->want.retval);
-		pass = false;
-	}
-	if (read_counters(env, &after) || !check_counters(tc, len, &before, &after))
-		pass = false;
-	ring_buffer__consume(env->rb);
-	if (!check_events(env, tc, pkt, len))
-		pass = false;
+	len = build_packet(pkt, buf, sizeof(buf));
+	tl_events_drain(&env.events);
+	ASSERT_EQ(0, read_counters(&before));
+	run_prog(prog_fd(p, false), env.ifindex[dev], buf, len, pkt->gso_size, &res);
+	if (res.err == -EINVAL && want->short_ipv4)
+		SKIP(return, "kernel's BPF_PROG_TEST_RUN rejects EtherType IPv4 frames shorter "
+		     "than ETH_HLEN + 20 (EINVAL); covered by the live test");
+	ASSERT_EQ(0, res.err) TH_LOG("failed to run program '%s': %s", prog_hook_name[p],
+				     strerror(-res.err));
+	EXPECT_EQ(want->retval, (int)res.retval);
+	ASSERT_EQ(0, read_counters(&after));
+	check_counters(_metadata, want, len, &before, &after);
+	check_events(_metadata, p, dev, pkt, want, buf, len);
 	/* A dropped packet's bytes do not matter; anything that goes on must be exact. */
-	if (tc->want.retval != TC_ACT_SHOT && !check_output(tc, pkt, len, &res))
-		pass = false;
-	report(pass, tc->name);
+	if (want->retval != TC_ACT_SHOT)
+		check_output(_metadata, want, buf, len, &res);
+}
+
+FIXTURE_SETUP(from_pod) {}
+FIXTURE_TEARDOWN(from_pod) {}
+FIXTURE_SETUP(to_pod) {}
+FIXTURE_TEARDOWN(to_pod) {}
+FIXTURE_SETUP(from_uplink) {}
+FIXTURE_TEARDOWN(from_uplink) {}
+
+TEST_F(from_pod, packet)
+{
+	run_case(_metadata, P_FROM_POD, variant->dev, &variant->pkt, &variant->want);
+}
+
+TEST_F(to_pod, packet)
+{
+	run_case(_metadata, P_TO_POD, variant->dev, &variant->pkt, &variant->want);
+}
+
+TEST_F(from_uplink, packet)
+{
+	run_case(_metadata, P_FROM_UPLINK, variant->dev, &variant->pkt, &variant->want);
 }
 
 /* Tests outside the table ----------------------------------------------------------------- */
@@ -733,34 +784,42 @@ static void run_case(struct env *env, const struct test_case *tc)
  * A pod never sends less than an Ethernet header, but the program must still cope. test_run
  * refuses such input on the kernels we know; say so instead of pretending.
  */
-static void test_eth_truncated(struct env *env, enum prog p, const char *name)
+static void runt_frame(struct __test_metadata *_metadata, enum prog p)
 {
 	static const __u8 runt[10] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02 };
-	struct counters before, after;
-	struct run_result res;
 	int slot = PODLANE_DROP_INDEX(PODLANE_DROP_ETH_TRUNCATED);
 	int dev = p == P_FROM_UPLINK ? R_UPLINK : R_A;
+	struct counters before, after;
+	struct run_result res;
 
-	drain_events(env);
-	read_counters(env, &before);
-	run_prog(prog_fd(env, p, false), env->ifindex[dev], runt, sizeof(runt), 0, &res);
-	if (res.err == -EINVAL) {
-		report_skip(name, "kernel rejects BPF_PROG_TEST_RUN input shorter than ETH_HLEN "
-			    "(EINVAL), a runt frame cannot be expressed");
-		return;
-	}
-	read_counters(env, &after);
-	ring_buffer__consume(env->rb);
-	report(!res.err && res.retval == TC_ACT_SHOT &&
-	       after.node[slot].packets - before.node[slot].packets == 1 && env->nevents == 1 &&
-	       env->events[0].reason == PODLANE_DROP_ETH_TRUNCATED, name);
+	tl_events_drain(&env.events);
+	ASSERT_EQ(0, read_counters(&before));
+	run_prog(prog_fd(p, false), env.ifindex[dev], runt, sizeof(runt), 0, &res);
+	if (res.err == -EINVAL)
+		SKIP(return, "kernel rejects BPF_PROG_TEST_RUN input shorter than ETH_HLEN "
+		     "(EINVAL), a runt frame cannot be expressed");
+	ASSERT_EQ(0, read_counters(&after));
+	ASSERT_EQ(0, res.err);
+	EXPECT_EQ(TC_ACT_SHOT, res.retval);
+	EXPECT_EQ(1, after.node[slot].packets - before.node[slot].packets);
+	ASSERT_EQ(1, tl_events_poll(&env.events));
+	EXPECT_EQ(PODLANE_DROP_ETH_TRUNCATED, env.events.ev[0].reason);
+}
+
+TEST(from_pod_runt_frame_is_eth_truncated)
+{
+	runt_frame(_metadata, P_FROM_POD);
+}
+
+TEST(from_uplink_runt_frame_is_eth_truncated)
+{
+	runt_frame(_metadata, P_FROM_UPLINK);
 }
 
 /* The incremental checksum update must agree with a full recomputation for any header. */
-static void test_checksum_sweep(struct env *env)
+TEST(from_pod_ttl_checksum_rewrite_valid_for_2000_random_headers)
 {
-	const char *name = "from_pod: ttl/checksum rewrite valid for 2000 random headers";
-	int fd = prog_fd(env, P_FROM_POD, false), i, bad = 0;
+	int fd = prog_fd(P_FROM_POD, false), i, bad = 0;
 	struct run_result res;
 	__u8 pkt[PKT_MAX];
 
@@ -778,87 +837,56 @@ static void test_checksum_sweep(struct env *env)
 		ip->frag_off = htons(random() % 2 ? 0x4000 : 0);
 		ip->check = 0;
 		ip->check = ip_checksum(ip, ip->ihl * 4);
-		run_prog(fd, env->ifindex[R_A], pkt, len, 0, &res);
+		run_prog(fd, env.ifindex[R_A], pkt, len, 0, &res);
 		if (res.err || res.retval != TC_ACT_REDIRECT || out->ttl != ip->ttl - 1 ||
-		    !ip_checksum_valid(out, out->ihl * 4)) {
-			diag("header %d: err %d retval %u ttl %u->%u check 0x%04x->0x%04x", i,
-			     res.err, res.retval, ip->ttl, out->ttl, ntohs(ip->check),
-			     ntohs(out->check));
+		    !tl_ip_csum_ok(out, out->ihl * 4)) {
+			TH_LOG("header %d: err %d retval %u ttl %u->%u check 0x%04x->0x%04x", i,
+			       res.err, res.retval, ip->ttl, out->ttl, ntohs(ip->check),
+			       ntohs(out->check));
 			bad++;
 		}
 	}
-	drain_events(env);
-	report(bad == 0, name);
+	tl_events_drain(&env.events);
+	EXPECT_EQ(0, bad);
 }
 
 /* With the rodata knob off, drops are still counted but nothing reaches the ring buffer. */
-static void test_events_off(struct env *env)
+TEST(drop_events_off_spoofed_packet_counted_no_event)
 {
-	struct test_case tc = {
-		"drop_events=false: spoofed packet counted, no event", P_FROM_POD, R_A,
-		{ UDP_TO(IP_C, IP_B) },
-		{ TC_ACT_SHOT, PODLANE_DROP_SOURCE_SPOOFED, .charged = R_A },
-	};
+	const struct pkt_spec pkt = { UDP_TO(IP_C, IP_B) };
+	const struct expect want = { TC_ACT_SHOT, PODLANE_DROP_SOURCE_SPOOFED, .charged = R_A };
 	struct counters before, after;
 	struct run_result res;
-	__u8 pkt[PKT_MAX];
-	size_t len = build_packet(&tc.pkt, pkt, sizeof(pkt));
-	bool pass;
+	__u8 buf[PKT_MAX];
+	size_t len = build_packet(&pkt, buf, sizeof(buf));
 
-	drain_events(env);
-	read_counters(env, &before);
-	run_prog(prog_fd(env, P_FROM_POD, true), env->ifindex[R_A], pkt, len, 0, &res);
-	read_counters(env, &after);
-	ring_buffer__consume(env->rb);
-	pass = !res.err && res.retval == TC_ACT_SHOT && check_counters(&tc, len, &before, &after);
-	if (env->nevents) {
-		diag("%d events with drop_events off", env->nevents);
-		pass = false;
-	}
-	report(pass, tc.name);
+	tl_events_drain(&env.events);
+	ASSERT_EQ(0, read_counters(&before));
+	run_prog(prog_fd(P_FROM_POD, true), env.ifindex[R_A], buf, len, 0, &res);
+	ASSERT_EQ(0, read_counters(&after));
+	ASSERT_EQ(0, res.err);
+	EXPECT_EQ(TC_ACT_SHOT, res.retval);
+	check_counters(_metadata, &want, len, &before, &after);
+	EXPECT_EQ(0, tl_events_poll(&env.events)) TH_LOG("events with drop_events off");
 }
 
 int main(int argc, char **argv)
 {
-	struct env env = {};
-	size_t i;
-	int err;
+	int fd, err;
 
-	verbose = argc > 1 && !strcmp(argv[1], "-v");
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root for BPF_PROG_TEST_RUN and a network namespace\n");
-		return 0;
-	}
-	libbpf_set_print(libbpf_print_tap);
+	if (geteuid() != 0)
+		ksft_exit_skip("needs root for BPF_PROG_TEST_RUN and a network namespace\n");
+	/* Can this process use bpf() at all? */
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (fd < 0)
+		ksft_exit_skip("bpf() unavailable: %s\n", strerror(errno));
+	close(fd);
+	if (tl_sh_may_fail("command -v ip"))
+		ksft_exit_skip("needs ip (iproute2)\n");
 
-	/* Probe: can this process use bpf() at all? */
-	err = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
-	if (err < 0) {
-		printf("1..0 # SKIP bpf() unavailable: %s\n", strerror(errno));
-		return 0;
-	}
-	close(err);
-
-	printf("1..%zu\n", ARRAY_SIZE(cases) + EXTRA_TESTS);
-	if (make_devices(&env) || load(&env)) {
-		for (i = 0; i < ARRAY_SIZE(cases) + EXTRA_TESTS; i++)
-			report(false, i == 0 ? "set up namespace, load and fill maps" :
-			       "not run: setup failed");
-		return 1;
-	}
-
-	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		run_case(&env, &cases[i]);
-	test_eth_truncated(&env, P_FROM_POD, "from_pod: runt frame (< ETH_HLEN) is eth_truncated");
-	test_eth_truncated(&env, P_FROM_UPLINK,
-			   "from_uplink: runt frame (< ETH_HLEN) is eth_truncated");
-	test_checksum_sweep(&env);
-	test_events_off(&env);
-
-	ring_buffer__free(env.rb);
-	tc_uplink__destroy(env.up);
-	tc_endpoint__destroy(env.ep_quiet);
-	tc_endpoint__destroy(env.ep);
-	return failures ? 1 : 0;
+	err = make_devices();
+	err = err ?: load();
+	if (err)
+		ksft_exit_fail_msg("set up namespace, load and fill maps: %s\n", strerror(-err));
+	return test_harness_run(argc, argv);
 }

@@ -8,7 +8,7 @@
  */
 #include <arpa/inet.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "keyidx.h"
 
 #define N_EP	150000

@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # selftests/lb/sock.t - the socket-level service LB (bpf/sock_lb.bpf.c) live: connections and
 # datagrams to 10.96.x.x services from a process in a test cgroup, inside a private network
-# namespace with only lo, to TCP/UDP backends on 127.0.0.2-5. build/selftests/test_lb_sock
+# namespace with only lo, to TCP/UDP backends on 127.0.0.2-5. build/selftests/lb/test_lb_sock
 # prints the TAP; this wrapper owns the cgroup (unique name, removed on exit). The programs
 # are attached through links that die with the test process, and its maps are never pinned.
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${PL_BUILD:-$root/build}/selftests/test_lb_sock
+bin=${PL_BUILD:-$root/build}/selftests/lb/test_lb_sock
 
 [ -x "$bin" ] || { echo "1..0 # SKIP $bin is not built (run make)"; exit 0; }
 [ "$(id -u)" -eq 0 ] || { echo "1..0 # SKIP needs root (cgroups, BPF, network namespace)"; exit 0; }

@@ -7,7 +7,7 @@
  */
 #include <math.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "maglev.h"
 
 #define M	PODLANE_MAGLEV_M

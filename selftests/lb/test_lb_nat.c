@@ -28,7 +28,7 @@
 #include <linux/udp.h>
 #include <linux/pkt_cls.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "maglev.h"
 #include "ct_gc.h"
 #include "tc_endpoint.skel.h"

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "maglev.h"
 #include "ct_gc.h"
 #include "tc_endpoint.skel.h"

@@ -23,7 +23,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "maglev.h"
 #include "sock_lb.skel.h"
 

@@ -19,7 +19,7 @@
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 
-#include "testlib.h"
+#include "tap.h"
 #include "xdp_uplink.skel.h"
 
 #define IP4(a, b, c, d)	((__u32)(a) << 24 | (__u32)(b) << 16 | (__u32)(c) << 8 | (__u32)(d))

@@ -1,159 +1,127 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * testlib.h - what the BPF selftest programs share: TAP output, libbpf logging as TAP
- * diagnostics, loading the skeletons without pinning, and reading the per-CPU counters.
- * Header-only because every selftest .c is built into its own binary.
+ * testlib.h - what podlane's C selftests share. testlib.c is compiled once
+ * (build/selftests/lib/testlib.o) and linked into every test binary; the tests themselves are
+ * written with the kernel's kselftest_harness.h. This library knows nothing of the harness: it
+ * logs to stderr as "# ..." lines, like TH_LOG, and returns 0 or -errno (NULL and errno, or a
+ * negative pid) for the caller to ASSERT on.
+ *
+ * What is here: private network namespaces and veths, shell commands run for their status,
+ * cgroups that are removed however the test ends, BPF objects loaded without pins, per-CPU
+ * counters summed over CPUs, drop events collected from the ring buffer, checksums.
+ * Set PL_VERBOSE=1 to see libbpf's debug output and every command's output.
  */
 #ifndef PODLANE_TESTLIB_H
 #define PODLANE_TESTLIB_H
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
+#include <sys/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "podlane.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#define MAX_CPUS	256
+#define TL_MAX_CPUS	256
+#define TL_IP4(a, b, c, d) \
+	((__u32)(a) << 24 | (__u32)(b) << 16 | (__u32)(c) << 8 | (__u32)(d))
 
-static int test_num;
-static int failures;
-static bool verbose;
+extern bool tl_verbose;
 
-static inline void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline void diag(const char *fmt, ...)
-{
-	va_list ap;
+void tl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__u64 tl_now_ns(void);
 
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
+/* Namespaces and devices --------------------------------------------------------------- */
 
-static inline void report(bool pass, const char *name)
-{
-	test_num++;
-	printf("%s %d - %s\n", pass ? "ok" : "not ok", test_num, name);
-	if (!pass)
-		failures++;
-	fflush(stdout);
-}
+/* Move this process into a new network namespace with lo up; it dies with the process. */
+int tl_netns_enter(void);
+/* A child that holds a fresh network namespace until it is killed or we exit; its pid. */
+pid_t tl_netns_spawn(void);
+/* A socket created inside the namespace held by pid; this process stays where it was. */
+int tl_socket_in(pid_t holder, int type);
+/* Run fn in a child inside holder's namespace; its exit status, or -1. */
+int tl_run_in(pid_t holder, int (*fn)(void *arg), void *arg);
 
-static inline void report_skip(const char *name, const char *why)
-{
-	test_num++;
-	printf("ok %d - %s # SKIP %s\n", test_num, name, why);
-	fflush(stdout);
-}
+/*
+ * A shell command, for its exit status (0 is success, -1 when it could not run). Its output
+ * shows as diagnostics only when it fails (tl_sh) or with PL_VERBOSE; tl_sh_may_fail() is for
+ * commands a test expects to fail.
+ */
+int tl_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int tl_sh_may_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* libbpf's chatter becomes TAP diagnostics; the verifier log only shows when a load fails. */
-static inline int libbpf_print_tap(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char *text = NULL, *line, *save = NULL;
+/*
+ * A veth pair: name (with mac, or one the kernel picks when NULL) here, peer (with peer_mac) in
+ * the namespace held by peer_ns, or here when peer_ns is 0. Returns name's ifindex or -errno.
+ */
+int tl_veth_add(const char *name, const char *mac, const char *peer, const char *peer_mac,
+		pid_t peer_ns);
+int tl_sysctl_write(const char *path, const char *val);
+int tl_forwarding_set(const char *dev, bool on);
+int tl_mac_parse(const char *s, __u8 mac[6]);
 
-	if (level == LIBBPF_DEBUG && !verbose)
-		return 0;
-	if (vasprintf(&text, fmt, ap) < 0)
-		return 0;
-	/* The verifier log arrives as one multi-line message. */
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		fprintf(stderr, "# %s\n", line);
-	free(text);
-	return 0;
-}
+/* cgroups ------------------------------------------------------------------------------ */
+
+int tl_cgroup2_mount(char *buf, size_t len);
+/*
+ * A fresh cgroup <cgroup2 mount>/podlane-<what>-<main pid>-<pid>. Whatever this test binary
+ * leaves behind is removed when its main process exits, even after a crash or timeout of the
+ * test process that made it.
+ */
+int tl_cgroup_create(const char *what, char *path, size_t len);
+int tl_cgroup_join(const char *dir);
+/* Kill what runs in dir and below, then remove them all (the caller must not be inside). */
+int tl_cgroup_destroy(const char *dir);
+
+/* BPF objects and maps -------------------------------------------------------------------- */
 
 /* Tests keep their maps to themselves: no pins, and small hash maps to load fast. */
-static inline void maps_unpin_and_shrink(struct bpf_object *obj, __u32 entries)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj) {
-		bpf_map__set_pin_path(map, NULL);
-		if (bpf_map__type(map) == BPF_MAP_TYPE_HASH ||
-		    bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH)
-			bpf_map__set_max_entries(map, entries);
-	}
-}
-
+void tl_maps_private(struct bpf_object *obj, __u32 hash_entries);
 /* Make obj use owner's podlane_* maps, as pinning by name does in the agent. */
-static inline int maps_share(struct bpf_object *obj, struct bpf_object *owner)
-{
-	struct bpf_map *map, *theirs;
-	int err;
-
-	bpf_object__for_each_map(map, obj) {
-		if (strncmp(bpf_map__name(map), "podlane_", 8))
-			continue;	/* .rodata and friends stay private */
-		theirs = bpf_object__find_map_by_name(owner, bpf_map__name(map));
-		if (!theirs)
-			return -ENOENT;
-		err = bpf_map__reuse_fd(map, bpf_map__fd(theirs));
-		if (err) {
-			diag("failed to reuse map '%s': %s", bpf_map__name(map), strerror(-err));
-			return err;
-		}
-	}
-	return 0;
-}
-
-/* Sum of one endpoint's per-CPU counters; -ENOENT when the endpoint has no entry. */
-static inline int ep_stats_read(int fd, __u32 ifindex, int ncpus, struct endpoint_stats *sum)
-{
-	static struct endpoint_stats per_cpu[MAX_CPUS];
-	int cpu, s;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpus > MAX_CPUS)
-		return -E2BIG;
-	if (bpf_map_lookup_elem(fd, &ifindex, per_cpu))
-		return -errno;
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		sum->rx_packets += per_cpu[cpu].rx_packets;
-		sum->rx_bytes += per_cpu[cpu].rx_bytes;
-		sum->tx_packets += per_cpu[cpu].tx_packets;
-		sum->tx_bytes += per_cpu[cpu].tx_bytes;
-		for (s = 0; s < PODLANE_DROP_SLOTS; s++)
-			sum->drops[s] += per_cpu[cpu].drops[s];
-	}
-	return 0;
-}
-
+int tl_maps_share(struct bpf_object *obj, struct bpf_object *owner);
+int tl_ncpus(void);
+/* Sum over CPUs of a per-CPU __u64 array slot (podlane_lbstat and friends); ~0 on error. */
+__u64 tl_percpu_sum(int fd, __u32 key);
+/* One endpoint's per-CPU counters summed; -ENOENT when it has no entry. */
+int tl_ep_stats_read(int fd, __u32 ifindex, struct endpoint_stats *sum);
 /* Node-wide drops by slot, summed over CPUs. */
-static inline int node_drops_read(int fd, int ncpus, struct drop_counter sum[PODLANE_DROP_SLOTS])
-{
-	static struct drop_counter per_cpu[MAX_CPUS];
-	__u32 slot;
-	int cpu;
+int tl_node_drops_read(int fd, struct drop_counter sum[PODLANE_DROP_SLOTS]);
+/* Packets dropped node-wide for one reason; ~0 on error. */
+__u64 tl_node_drops(int fd, int reason);
+const char *tl_reason_name(int reason);
+/*
+ * An endpoint as the agent writes it: zeroed counters first (kept when they exist), then the
+ * endpoint (created or replaced). ip in network order.
+ */
+int tl_endpoint_add(int eps_fd, int stat_fd, __be32 ip, const __u8 pod_mac[6],
+		    const __u8 host_mac[6], __u32 ifindex, __u32 flags);
+/* One clsact per device, then one filter per direction (either may be NULL): handle 1, prio 1. */
+int tl_tc_attach(int ifindex, const struct bpf_program *ingress,
+		 const struct bpf_program *egress);
 
-	if (ncpus > MAX_CPUS)
-		return -E2BIG;
-	for (slot = 0; slot < PODLANE_DROP_SLOTS; slot++) {
-		if (bpf_map_lookup_elem(fd, &slot, per_cpu)) {
-			diag("failed to read map 'podlane_drops': %s", strerror(errno));
-			return -errno;
-		}
-		sum[slot].packets = sum[slot].bytes = 0;
-		for (cpu = 0; cpu < ncpus; cpu++) {
-			sum[slot].packets += per_cpu[cpu].packets;
-			sum[slot].bytes += per_cpu[cpu].bytes;
-		}
-	}
-	return 0;
-}
+/* Drop events from podlane_events. */
+struct tl_events {
+	struct ring_buffer *rb;
+	struct drop_event ev[64];
+	int n;
+};
 
-static inline const char *reason_name(int reason)
-{
-	const char *n = podlane_drop_name(reason);
+int tl_events_open(struct tl_events *e, int map_fd);
+void tl_events_close(struct tl_events *e);
+/* Consume what is queued and forget it. */
+void tl_events_drain(struct tl_events *e);
+/* Consume what is queued into ev[]; returns n. */
+int tl_events_poll(struct tl_events *e);
+/* After a poll, the first event with this reason, or NULL. */
+const struct drop_event *tl_events_find(struct tl_events *e, int reason);
 
-	return n ? n : "none";
-}
+/* Checksums ------------------------------------------------------------------------------ */
+
+/* Big-endian 16-bit words of p added to sum (an odd last byte padded with zero). */
+__u32 tl_csum_add(__u32 sum, const void *p, size_t len);
+__u16 tl_csum_fold(__u32 sum);
+/* True when the header's own checksum is right. */
+bool tl_ip_csum_ok(const void *iphdr, size_t len);
 
 #endif /* PODLANE_TESTLIB_H */
