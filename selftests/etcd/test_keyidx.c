@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * test_keyidx.c - the sync's endpoint key -> pod IP index (userspace/lib/keyidx.c), printed as
- * TAP: 150,000 endpoint keys go in and come back with their IPs in about 3 MB; updates return
- * the old value; deletes (backward shift) leave every other key findable, checked against a
- * plain array through a long random mix of operations on a crowded table; a clear empties it.
- * Pure userspace: no BPF, no root.
+ * test_keyidx.c - the sync's endpoint key -> pod IP index (userspace/lib/keyidx.c), which
+ * resolves etcd delete events (they carry only the key) without asking etcd for the previous
+ * values. Written with kselftest_harness.h: 150,000 endpoint keys go in and come back with
+ * their IPs in about 3 MB; updates return the old value; deletes (backward shift) leave every
+ * other key findable; a clear empties it; a long random mix of operations on a crowded table
+ * agrees with a plain array. Pure userspace: no BPF, no root.
  */
 #include <arpa/inet.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "testlib.h"
 #include "keyidx.h"
 
 #define N_EP	150000
@@ -33,52 +35,124 @@ static __u32 ep_ip(unsigned int i)
 	return htonl((10U << 24 | 128U << 16) + i + 1);
 }
 
-static void test_endpoints(void)
+/* The index of 150,000 endpoint keys, each set to its IP. */
+FIXTURE(endpoints) {
+	struct keyidx t;
+	unsigned int set_failed;
+};
+
+FIXTURE_SETUP(endpoints)
 {
-	struct keyidx t = KEYIDX_INIT;
-	unsigned int i, bad = 0, replaced = 0, wrong_old = 0;
-	__u32 v, old;
-	bool ok;
+	unsigned int i;
 
+	self->t = (struct keyidx)KEYIDX_INIT;
 	for (i = 0; i < N_EP; i++)
-		if (keyidx_set(&t, ep_hash(i), ep_ip(i), NULL))
-			bad++;
-	for (i = 0; i < N_EP; i++)
-		if (!keyidx_get(&t, ep_hash(i), &v) || v != ep_ip(i))
-			bad++;
-	diag("%u keys: %u slots, %zu bytes", t.n, t.cap, keyidx_bytes(&t));
-	report(!bad && t.n == N_EP, "150000 endpoint keys in, each found with its IP");
-	report(keyidx_bytes(&t) <= 3 * 1024 * 1024 + 64 * 1024,
-	       "150000 keys take at most about 3 MB (12-byte slots, at most 3/4 full)");
+		if (keyidx_set(&self->t, ep_hash(i), ep_ip(i), NULL))
+			self->set_failed++;
+	tl_log("%u keys: %u slots, %zu bytes", self->t.n, self->t.cap, keyidx_bytes(&self->t));
+}
 
-	/* An update that changes the IP hands back the old one: the agent removes it. */
+FIXTURE_TEARDOWN(endpoints)
+{
+	keyidx_free(&self->t);
+}
+
+/* Every third key gets its IP + 1; returns how many sets reported a replacement. */
+static unsigned int update_every_third(struct __test_metadata *_metadata, struct keyidx *t)
+{
+	unsigned int i, replaced = 0, wrong_old = 0;
+	__u32 old;
+
 	for (i = 0; i < N_EP; i += 3) {
-		int r = keyidx_set(&t, ep_hash(i), ep_ip(i) + 1, &old);
+		int r = keyidx_set(t, ep_hash(i), ep_ip(i) + 1, &old);
 
 		replaced += r == 1;
 		wrong_old += old != ep_ip(i);
 	}
-	report(replaced == (N_EP + 2) / 3 && !wrong_old && t.n == N_EP,
-	       "updates replace in place and return the previous IP");
+	EXPECT_EQ(0, wrong_old) TH_LOG("updates handed back a wrong previous IP");
+	return replaced;
+}
 
-	/* Delete every other key: the rest must stay reachable across the shifted runs. */
+/* The IP key i has after update_every_third(). */
+static __u32 ep_ip_now(unsigned int i)
+{
+	return i % 3 ? ep_ip(i) : ep_ip(i) + 1;
+}
+
+/* Delete every even key: the rest must stay reachable across the shifted runs. */
+static void delete_half(struct __test_metadata *_metadata, struct keyidx *t)
+{
+	unsigned int i, bad = 0;
+	__u32 v;
+	bool ok;
+
 	for (i = 0; i < N_EP; i += 2)
-		if (!keyidx_del(&t, ep_hash(i), &v) || v != (i % 3 ? ep_ip(i) : ep_ip(i) + 1))
+		if (!keyidx_del(t, ep_hash(i), &v) || v != ep_ip_now(i))
 			bad++;
 	for (i = 0; i < N_EP; i++) {
-		ok = keyidx_get(&t, ep_hash(i), &v);
-		if (i % 2 ? !ok || v != (i % 3 ? ep_ip(i) : ep_ip(i) + 1) : ok)
+		ok = keyidx_get(t, ep_hash(i), &v);
+		if (i % 2 ? !ok || v != ep_ip_now(i) : ok)
 			bad++;
 	}
-	report(!bad && t.n == N_EP / 2, "deleting half: those gone, the other half intact");
-	report(!keyidx_del(&t, ep_hash(0), NULL) && !keyidx_del(&t, ep_hash(N_EP + 1), NULL) &&
-	       t.n == N_EP / 2, "deleting an absent key changes nothing");
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(N_EP / 2, t->n);
+}
 
-	keyidx_clear(&t);
-	for (i = 0, ok = true; i < N_EP; i++)
-		ok = ok && !keyidx_get(&t, ep_hash(i), NULL);
-	report(ok && !t.n && t.cap, "a clear empties the index and keeps its memory");
-	keyidx_free(&t);
+TEST_F(endpoints, keys_150000_in_each_found_with_its_ip)
+{
+	unsigned int i, bad = 0;
+	__u32 v;
+
+	for (i = 0; i < N_EP; i++)
+		if (!keyidx_get(&self->t, ep_hash(i), &v) || v != ep_ip(i))
+			bad++;
+	EXPECT_EQ(0, self->set_failed);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(N_EP, self->t.n);
+}
+
+/* 12-byte slots, at most 3/4 full. */
+TEST_F(endpoints, keys_150000_take_at_most_about_3_mb)
+{
+	EXPECT_LE(keyidx_bytes(&self->t), 3 * 1024 * 1024 + 64 * 1024);
+}
+
+/* An update that changes the IP hands back the old one: the agent removes it. */
+TEST_F(endpoints, updates_replace_in_place_and_return_the_previous_ip)
+{
+	EXPECT_EQ((N_EP + 2) / 3, update_every_third(_metadata, &self->t));
+	EXPECT_EQ(N_EP, self->t.n);
+}
+
+TEST_F(endpoints, deleting_half_those_gone_the_other_half_intact)
+{
+	ASSERT_EQ(0, self->set_failed);
+	update_every_third(_metadata, &self->t);
+	delete_half(_metadata, &self->t);
+}
+
+TEST_F(endpoints, deleting_an_absent_key_changes_nothing)
+{
+	ASSERT_EQ(0, self->set_failed);
+	update_every_third(_metadata, &self->t);
+	delete_half(_metadata, &self->t);
+	EXPECT_FALSE(keyidx_del(&self->t, ep_hash(0), NULL));
+	EXPECT_FALSE(keyidx_del(&self->t, ep_hash(N_EP + 1), NULL));
+	EXPECT_EQ(N_EP / 2, self->t.n);
+}
+
+TEST_F(endpoints, a_clear_empties_the_index_and_keeps_its_memory)
+{
+	unsigned int i, found = 0;
+
+	update_every_third(_metadata, &self->t);
+	delete_half(_metadata, &self->t);
+	keyidx_clear(&self->t);
+	for (i = 0; i < N_EP; i++)
+		found += keyidx_get(&self->t, ep_hash(i), NULL);
+	EXPECT_EQ(0, found);
+	EXPECT_EQ(0, self->t.n);
+	EXPECT_NE(0, self->t.cap);
 }
 
 /* A deterministic xorshift: the same mix of operations on every run. */
@@ -92,7 +166,7 @@ static __u32 rnd(void)
 	return x;
 }
 
-static void test_random_mix(void)
+TEST(random_sets_and_deletes_200000_agree_with_a_plain_array)
 {
 	static __u32 ref[N_REF];	/* 0 = absent */
 	static bool have[N_REF];
@@ -136,15 +210,10 @@ static void test_random_mix(void)
 				if (keyidx_get(&t, h[k], &v) != have[k] || (have[k] && v != ref[k]))
 					bad++;
 	}
-	diag("random mix: %u ops, %u keys present at the end in %u slots", N_OPS, t.n, t.cap);
-	report(!bad && t.n == present, "200000 random sets and deletes agree with a plain array");
+	tl_log("random mix: %u ops, %u keys present at the end in %u slots", N_OPS, t.n, t.cap);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(present, t.n);
 	keyidx_free(&t);
 }
 
-int main(void)
-{
-	printf("1..7\n");
-	test_endpoints();
-	test_random_mix();
-	return failures ? 1 : 0;
-}
+TEST_HARNESS_MAIN

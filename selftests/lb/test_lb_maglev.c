@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * test_lb_maglev.c - the service LB's selection tables from userspace/lib/maglev.c, printed as
- * TAP: Maglev tables are complete, balanced, respect weights and move about 1/N of their
- * entries when one of N backends goes away or comes back; the alias columns give every backend
- * exactly its weighted probability. Pure userspace: no BPF, no root.
+ * test_lb_maglev.c - the service LB's selection tables from userspace/lib/maglev.c, written
+ * with kselftest_harness.h: Maglev tables are complete, balanced, respect weights and move
+ * about 1/N of their entries when one of N backends goes away or comes back; the alias columns
+ * give every backend exactly its weighted probability. Pure userspace: no BPF, no root.
  */
 #include <math.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "testlib.h"
 #include "maglev.h"
 
 #define M	PODLANE_MAGLEV_M
@@ -75,39 +76,72 @@ static double removal_churn(unsigned int n, unsigned int gone, double *excess)
 	return (double)changed / M;
 }
 
-static void test_sizes(void)
+/* No state: the fixtures only name the two families of tests. */
+FIXTURE(maglev) {};
+FIXTURE_SETUP(maglev) {}
+FIXTURE_TEARDOWN(maglev) {}
+FIXTURE(alias) {};
+FIXTURE_SETUP(alias) {}
+FIXTURE_TEARDOWN(alias) {}
+
+TEST_F(maglev, podlane_maglev_m_is_a_usable_prime)
 {
-	report(maglev_size_ok(PODLANE_MAGLEV_M), "PODLANE_MAGLEV_M is a usable prime");
-	report(!maglev_size_ok(4092) && !maglev_size_ok(4095) && !maglev_size_ok(1) &&
-	       !maglev_size_ok(2) && maglev_size_ok(65537) && maglev_size_ok(1021) &&
-	       maglev_size_ok(16381), "table sizes: odd primes only");
+	EXPECT_TRUE(maglev_size_ok(PODLANE_MAGLEV_M));
 }
 
-static void test_errors(void)
+TEST_F(maglev, table_sizes_odd_primes_only)
+{
+	EXPECT_FALSE(maglev_size_ok(4092));
+	EXPECT_FALSE(maglev_size_ok(4095));
+	EXPECT_FALSE(maglev_size_ok(1));
+	EXPECT_FALSE(maglev_size_ok(2));
+	EXPECT_TRUE(maglev_size_ok(65537));
+	EXPECT_TRUE(maglev_size_ok(1021));
+	EXPECT_TRUE(maglev_size_ok(16381));
+}
+
+TEST_F(maglev, all_weights_0_is_einval)
 {
 	static __u32 table[M];
 	struct maglev_backend b = { .key = 1, .weight = 0 };
-	__u32 w = 0, keep, alias;
 
-	report(maglev_build(&b, 1, table, M) == -EINVAL, "maglev: all weights 0 is -EINVAL");
-	report(maglev_build(&b, 0, table, M) == -EINVAL, "maglev: no backends is -EINVAL");
-	b.weight = 1;
-	report(maglev_build(&b, 1, table, 4092) == -EINVAL, "maglev: non-prime size is -EINVAL");
-	report(lb_alias_build(&w, 1, &keep, &alias) == -EINVAL, "alias: all weights 0 is -EINVAL");
+	EXPECT_EQ(-EINVAL, maglev_build(&b, 1, table, M));
 }
 
-static void test_balance(void)
+TEST_F(maglev, no_backends_is_einval)
 {
-	static __u32 table[M], again[M];
-	unsigned int ids[MAX_N], count[MAX_N], n, i, lo, hi;
-	bool ok = true;
+	static __u32 table[M];
+	struct maglev_backend b = { .key = 1, .weight = 0 };
+
+	EXPECT_EQ(-EINVAL, maglev_build(&b, 0, table, M));
+}
+
+TEST_F(maglev, non_prime_size_is_einval)
+{
+	static __u32 table[M];
+	struct maglev_backend b = { .key = 1, .weight = 1 };
+
+	EXPECT_EQ(-EINVAL, maglev_build(&b, 1, table, 4092));
+}
+
+TEST_F(alias, all_weights_0_is_einval)
+{
+	__u32 w = 0, keep, alias;
+
+	EXPECT_EQ(-EINVAL, lb_alias_build(&w, 1, &keep, &alias));
+}
+
+TEST_F(maglev, equal_weights_1_to_50_backends_complete_and_within_one_entry)
+{
+	static __u32 table[M];
+	unsigned int ids[MAX_N], count[MAX_N], n, i, lo, hi, bad = 0;
 
 	for (i = 0; i < MAX_N; i++)
 		ids[i] = i;
 	for (n = 1; n <= 50; n += 7) {
 		if (build(ids, NULL, n, table) || !shares(table, n, count)) {
-			ok = false;
-			diag("n=%u: table incomplete", n);
+			bad++;
+			TH_LOG("n=%u: table incomplete", n);
 			continue;
 		}
 		lo = hi = count[0];
@@ -117,23 +151,30 @@ static void test_balance(void)
 		}
 		/* Equal weights take turns: shares differ by one entry at most. */
 		if (hi - lo > 1) {
-			ok = false;
-			diag("n=%u: shares %u..%u", n, lo, hi);
+			bad++;
+			TH_LOG("n=%u: shares %u..%u", n, lo, hi);
 		}
 	}
-	report(ok, "maglev: equal weights, 1..50 backends: complete and within one entry");
-
-	build(ids, NULL, 10, table);
-	build(ids, NULL, 10, again);
-	report(!memcmp(table, again, sizeof(table)), "maglev: same input, same table");
+	EXPECT_EQ(0, bad);
 }
 
-static void test_disruption(void)
+TEST_F(maglev, same_input_same_table)
+{
+	static __u32 table[M], again[M];
+	unsigned int ids[MAX_N], i;
+
+	for (i = 0; i < MAX_N; i++)
+		ids[i] = i;
+	ASSERT_EQ(0, build(ids, NULL, 10, table));
+	ASSERT_EQ(0, build(ids, NULL, 10, again));
+	EXPECT_EQ(0, memcmp(table, again, sizeof(table)));
+}
+
+TEST_F(maglev, removing_1_of_n_moves_at_most_1_6_over_n_and_1_5_over_n_on_average)
 {
 	static const unsigned int sizes[] = { 3, 5, 10, 20, 50 };
 	double churn, excess, worst_ratio = 0, worst_excess = 0;
-	unsigned int s, gone;
-	bool ok = true;
+	unsigned int s, gone, bad = 0;
 
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		unsigned int n = sizes[s];
@@ -148,61 +189,61 @@ static void test_disruption(void)
 			 * bound any single removal at 1.6/N (tables are deterministic).
 			 */
 			if (churn > 1.6 / n) {
-				ok = false;
-				diag("n=%u remove %u: %.2f%% moved (1/N = %.2f%%)", n, gone,
-				     100 * churn, 100.0 / n);
+				bad++;
+				TH_LOG("n=%u remove %u: %.2f%% moved (1/N = %.2f%%)", n, gone,
+				       100 * churn, 100.0 / n);
 			}
 			if (churn * n > worst_ratio)
 				worst_ratio = churn * n;
 			if (excess > worst_excess)
 				worst_excess = excess;
 		}
-		diag("n=%2u: removing one backend moves %.2f%% of the table on average "
-		     "(1/N = %.2f%%; survivors' entries moved: %.2f%%)", n, 100 * sum / n,
-		     100.0 / n, 100 * sum_excess / n);
-		if (sum / n > 1.5 / n)
-			ok = false;
+		tl_log("n=%2u: removing one backend moves %.2f%% of the table on average "
+		       "(1/N = %.2f%%; survivors' entries moved: %.2f%%)", n, 100 * sum / n,
+		       100.0 / n, 100 * sum_excess / n);
+		if (sum / n > 1.5 / n) {
+			bad++;
+			TH_LOG("n=%u: %.2f%% moved on average", n, 100 * sum / n);
+		}
 	}
-	diag("worst single removal: %.3f x 1/N moved, %.2f%% of the table moved between survivors",
-	     worst_ratio, 100 * worst_excess);
-	report(ok, "maglev: removing 1 of N (3..50) moves <= 1.6/N, <= 1.5/N on average");
+	tl_log("worst single removal: %.3f x 1/N moved, %.2f%% of the table moved between "
+	       "survivors", worst_ratio, 100 * worst_excess);
+	EXPECT_EQ(0, bad);
 }
 
 /* Coming back is the mirror image: the returning backend takes about 1/N back. */
-static void test_readd(void)
+TEST_F(maglev, adding_the_10th_backend_moves_at_most_1_5_over_n)
 {
 	static __u32 small[M], full[M];
 	unsigned int ids[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 }, i, changed = 0;
 
-	build(ids, NULL, 9, small);
-	build(ids, NULL, 10, full);
+	ASSERT_EQ(0, build(ids, NULL, 9, small));
+	ASSERT_EQ(0, build(ids, NULL, 10, full));
 	for (i = 0; i < M; i++)
 		changed += ids[small[i]] != ids[full[i]];
-	diag("adding a 10th backend moves %.2f%% of the table", 100.0 * changed / M);
-	report(changed <= 1.5 * M / 10, "maglev: adding the 10th backend moves at most 1.5/N");
+	tl_log("adding a 10th backend moves %.2f%% of the table", 100.0 * changed / M);
+	EXPECT_LE(changed, 1.5 * M / 10);
 }
 
-static void test_weights(void)
+TEST_F(maglev, weights_1_2_3_4_0_10_give_shares_within_0_2_percent_of_weight_over_sum)
 {
 	static const __u32 w[] = { 1, 2, 3, 4, 0, 10 };
 	unsigned int ids[ARRAY_SIZE(w)], count[ARRAY_SIZE(w)], i, total = 0;
 	static __u32 table[M];
-	bool ok;
 
 	for (i = 0; i < ARRAY_SIZE(w); i++) {
 		ids[i] = i;
 		total += w[i];
 	}
-	ok = !build(ids, w, ARRAY_SIZE(w), table) && shares(table, ARRAY_SIZE(w), count);
-	for (i = 0; ok && i < ARRAY_SIZE(w); i++) {
+	ASSERT_EQ(0, build(ids, w, ARRAY_SIZE(w), table));
+	ASSERT_TRUE(shares(table, ARRAY_SIZE(w), count));
+	for (i = 0; i < ARRAY_SIZE(w); i++) {
 		double want = (double)w[i] / total, got = (double)count[i] / M;
 
-		diag("weight %2u: %4u entries, %.3f of the table (want %.3f)", w[i], count[i], got,
-		     want);
-		if (fabs(got - want) > 0.002)
-			ok = false;
+		tl_log("weight %2u: %4u entries, %.3f of the table (want %.3f)", w[i], count[i],
+		       got, want);
+		EXPECT_LE(fabs(got - want), 0.002) TH_LOG("weight %u", w[i]);
 	}
-	report(ok, "maglev: weights 1,2,3,4,0,10 give shares within 0.2% of weight/sum");
 }
 
 /* Exact probability of each slot under the alias columns, against weight / sum. */
@@ -225,43 +266,45 @@ static bool alias_exact(const __u32 *w, unsigned int n)
 	}
 	for (i = 0; i < n; i++) {
 		if (fabs(p[i] - w[i] / total) > 1e-6) {
-			diag("n=%u slot %u: probability %.6f, want %.6f", n, i, p[i], w[i] / total);
+			tl_log("n=%u slot %u: probability %.6f, want %.6f", n, i, p[i], w[i] / total);
 			return false;
 		}
 	}
 	return true;
 }
 
-static void test_alias(void)
+TEST_F(alias, equal_weights_keep_every_slot_one_lookup_no_coin)
 {
 	static const __u32 a[] = { 1, 1, 1, 1 };
+	__u32 keep[4], alias[4];
+	unsigned int i;
+
+	ASSERT_EQ(0, lb_alias_build(a, 4, keep, alias));
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(PODLANE_ALIAS_KEEP_ALL, keep[i]);
+		EXPECT_EQ(i, alias[i]);
+	}
+}
+
+TEST_F(alias, slot_probabilities_equal_weight_over_sum_1_2_3_4_zeros_10e6_1_1)
+{
 	static const __u32 b[] = { 1, 2, 3, 4 };
 	static const __u32 c[] = { 0, 5, 0, 1, 100 };
 	static const __u32 d[] = { 1000000, 1, 1 };
-	__u32 keep[4], alias[4], big[MAX_N];
-	unsigned int i;
-	bool uniform = true;
 
-	lb_alias_build(a, 4, keep, alias);
-	for (i = 0; i < 4; i++)
-		uniform &= keep[i] == PODLANE_ALIAS_KEEP_ALL && alias[i] == i;
-	report(uniform, "alias: equal weights keep every slot (one lookup, no coin)");
-	report(alias_exact(b, 4) && alias_exact(c, 5) && alias_exact(d, 3),
-	       "alias: slot probabilities equal weight/sum (1:2:3:4, zeros, 10^6:1:1)");
+	EXPECT_TRUE(alias_exact(b, 4));
+	EXPECT_TRUE(alias_exact(c, 5));
+	EXPECT_TRUE(alias_exact(d, 3));
+}
+
+TEST_F(alias, 64_backends_with_mixed_weights_are_exact)
+{
+	__u32 big[MAX_N];
+	unsigned int i;
+
 	for (i = 0; i < MAX_N; i++)
 		big[i] = 1 + (i * 7919) % 97;
-	report(alias_exact(big, MAX_N), "alias: 64 backends with mixed weights are exact");
+	EXPECT_TRUE(alias_exact(big, MAX_N));
 }
 
-int main(void)
-{
-	printf("1..14\n");
-	test_sizes();
-	test_errors();
-	test_balance();
-	test_disruption();
-	test_readd();
-	test_weights();
-	test_alias();
-	return failures ? 1 : 0;
-}
+TEST_HARNESS_MAIN
