@@ -176,7 +176,8 @@ FIXTURE_VARIANT_ADD(from_pod, other_protocol_gre_needs_no_l4_check) {
 
 FIXTURE_VARIANT_ADD(from_pod, big_tcp_gso_packet_with_tot_len_0_is_redirected) {
 	.dev = R_A,
-	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 100, .tot_len = -1, .gso_size = 40 },
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 100, .tot_len = -1,
+		 .gso_size = 40 },
 	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
 };
 

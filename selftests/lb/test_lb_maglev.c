@@ -266,7 +266,8 @@ static bool alias_exact(const __u32 *w, unsigned int n)
 	}
 	for (i = 0; i < n; i++) {
 		if (fabs(p[i] - w[i] / total) > 1e-6) {
-			tl_log("n=%u slot %u: probability %.6f, want %.6f", n, i, p[i], w[i] / total);
+			tl_log("n=%u slot %u: probability %.6f, want %.6f", n, i, p[i],
+			       w[i] / total);
 			return false;
 		}
 	}

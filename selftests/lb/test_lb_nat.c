@@ -2,13 +2,18 @@
 /*
  * test_lb_nat.c - the per-packet service path (bpf/lib/nat.h, bpf/lib/conntrack.h in
  * tc_from_uplink and tc_from_pod) and the conntrack collector (userspace/lib/ct_gc.c) through
- * BPF_PROG_TEST_RUN, printed as TAP; also xdp_from_uplink's NodePort early drop and fast path
- * on the same maps, so XDP and tc are seen to agree on one flow.
+ * BPF_PROG_TEST_RUN, written with kselftest_harness.h; also xdp_from_uplink's NodePort early
+ * drop and fast path on the same maps, so XDP and tc are seen to agree on one flow.
  *
- * The process moves into a private network namespace with three pod veths (local backends
- * A, B, C) and an uplink whose neighbour table knows the client, so the reply path's FIB
- * lookup has a real answer. Maps are private (never pinned). Output packets are checked
- * byte by byte where it matters: addresses, ports, MACs, TTL and full L3 and L4 checksums.
+ * main() moves the process into a private network namespace with three pod veths (local
+ * backends A, B, C) and an uplink whose neighbour table knows the client, so the reply path's
+ * FIB lookup has a real answer, and loads the programs once with private maps (never pinned;
+ * verifying them is most of a test's cost). The harness runs each test in a child; its
+ * fixture first puts the maps back as main() left them: conntrack empty, the test's services
+ * and endpoints (flags included) written afresh. Counters only grow, and tests read them
+ * before and after. A test that continues a story (a flow's SYN, then its reply, then its FIN)
+ * replays the steps before it. Output packets are checked byte by byte where it matters:
+ * addresses, ports, MACs, TTL and full L3 and L4 checksums.
  *
  * With --bench it measures instead and prints a markdown table: ns per packet (median of
  * single-packet test runs) for an empty tc program (the floor), tc_from_uplink on a packet
@@ -28,14 +33,15 @@
 #include <linux/udp.h>
 #include <linux/pkt_cls.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "testlib.h"
 #include "maglev.h"
 #include "ct_gc.h"
 #include "tc_endpoint.skel.h"
 #include "tc_uplink.skel.h"
 #include "xdp_uplink.skel.h"
 
-#define IP4(a, b, c, d)	((__u32)(a) << 24 | (__u32)(b) << 16 | (__u32)(c) << 8 | (__u32)(d))
+#define IP4		TL_IP4
 #define PKT_MAX		256
 #define MAP_SIZE	256
 #define CT_SIZE		65536
@@ -87,13 +93,11 @@ enum {
 struct env {
 	struct tc_endpoint *ep;
 	struct tc_uplink *up;
-	struct ring_buffer *rb;
-	int ncpus;
+	struct xdp_uplink *xdp, *xdp_off;	/* on the same maps, when a test loads them */
+	struct tl_events events;
 	int ifindex[R_MAX];
 	int svc_fd, be_fd, maglev_fd, ct_fd, lbstat_fd, drops_fd, stat_fd;
 	int from_uplink, from_pod;
-	struct drop_event events[16];
-	int nevents;
 };
 
 /* Packets --------------------------------------------------------------------------------- */
@@ -108,37 +112,18 @@ struct flow {
 	__u16 frag_off;		/* host order, flags included */
 };
 
-static __u16 csum_fold(__u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
-
-static __u32 csum_add(__u32 sum, const void *p, size_t len)
-{
-	const __u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (__u32)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (__u32)b[len - 1] << 8;
-	return sum;
-}
-
 static __u32 pseudo_sum(const struct iphdr *ip, __u16 l4_len)
 {
 	__u32 sum = 0;
 
-	sum = csum_add(sum, &ip->saddr, 4);
-	sum = csum_add(sum, &ip->daddr, 4);
+	sum = tl_csum_add(sum, &ip->saddr, 4);
+	sum = tl_csum_add(sum, &ip->daddr, 4);
 	return sum + ip->protocol + l4_len;
 }
 
 static bool l3_csum_ok(const struct iphdr *ip)
 {
-	return csum_fold(csum_add(0, ip, ip->ihl * 4)) == 0xffff;
+	return tl_ip_csum_ok(ip, ip->ihl * 4);
 }
 
 /* The transport checksum of a whole (unfragmented) datagram; UDP 0 means "none". */
@@ -149,7 +134,7 @@ static bool l4_csum_ok(const struct iphdr *ip)
 
 	if (ip->protocol == IPPROTO_UDP && ((const struct udphdr *)l4)->check == 0)
 		return true;
-	return csum_fold(csum_add(pseudo_sum(ip, len), l4, len)) == 0xffff;
+	return tl_csum_fold(tl_csum_add(pseudo_sum(ip, len), l4, len)) == 0xffff;
 }
 
 static size_t build(const struct flow *f, __u8 *buf)
@@ -195,9 +180,9 @@ static size_t build(const struct flow *f, __u8 *buf)
 	ip->protocol = proto;
 	ip->saddr = htonl(f->saddr);
 	ip->daddr = htonl(f->daddr);
-	ip->check = htons(~csum_fold(csum_add(0, ip, sizeof(*ip))));
+	ip->check = htons(~tl_csum_fold(tl_csum_add(0, ip, sizeof(*ip))));
 	if (!(proto == IPPROTO_UDP && f->udp_nocsum)) {
-		__u16 c = ~csum_fold(csum_add(pseudo_sum(ip, l4_len), l4, l4_len));
+		__u16 c = ~tl_csum_fold(tl_csum_add(pseudo_sum(ip, l4_len), l4, l4_len));
 
 		if (proto == IPPROTO_TCP)
 			((struct tcphdr *)l4)->check = htons(c);
@@ -275,40 +260,12 @@ static void send_flow(struct env *e, enum role dev, const struct flow *f, struct
 
 static __u64 lbstat(struct env *e, enum lb_stat which)
 {
-	static __u64 per_cpu[MAX_CPUS];
-	__u32 slot = which;
-	__u64 sum = 0;
-	int cpu;
-
-	if (bpf_map_lookup_elem(e->lbstat_fd, &slot, per_cpu))
-		return ~0ULL;
-	for (cpu = 0; cpu < e->ncpus; cpu++)
-		sum += per_cpu[cpu];
-	return sum;
+	return tl_percpu_sum(e->lbstat_fd, which);
 }
 
 static __u64 node_drops(struct env *e, int reason)
 {
-	struct drop_counter dc[PODLANE_DROP_SLOTS];
-
-	if (node_drops_read(e->drops_fd, e->ncpus, dc))
-		return ~0ULL;
-	return dc[PODLANE_DROP_INDEX(reason)].packets;
-}
-
-static int on_event(void *ctx, void *data, size_t size)
-{
-	struct env *e = ctx;
-
-	if (size >= sizeof(struct drop_event) && e->nevents < (int)ARRAY_SIZE(e->events))
-		memcpy(&e->events[e->nevents++], data, sizeof(struct drop_event));
-	return 0;
-}
-
-static void events_drain(struct env *e)
-{
-	ring_buffer__consume(e->rb);
-	e->nevents = 0;
+	return tl_node_drops(e->drops_fd, reason);
 }
 
 static int ct_get(struct env *e, __u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
@@ -333,73 +290,47 @@ static void ct_flush(struct env *e)
 
 /* Setup ----------------------------------------------------------------------------------- */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		diag("command failed (%d): %s", rc, cmd);
-	return rc;
-}
-
 static int devices_make(struct env *e)
 {
-	int r;
+	char peer[IFNAMSIZ];
+	int r, err;
 
-	if (unshare(CLONE_NEWNET)) {
-		diag("failed to create network namespace: %s", strerror(errno));
-		return -errno;
-	}
+	err = tl_netns_enter();
+	if (err)
+		return err;
 	for (r = R_A; r < R_MAX; r++) {
-		if (sh("ip link add %s type veth peer name %s-p", role_dev[r], role_dev[r]) ||
-		    sh("ip link set %s-p up && ip link set %s up", role_dev[r], role_dev[r]))
+		snprintf(peer, sizeof(peer), "%s-p", role_dev[r]);
+		e->ifindex[r] = tl_veth_add(role_dev[r], r == R_UP ? "02:00:00:00:0f:01" : NULL,
+					    peer, NULL, 0);
+		if (e->ifindex[r] < 0)
+			return e->ifindex[r];
+		if (tl_sh("ip link set %s up && ip link set %s up", peer, role_dev[r]))
 			return -EIO;
-		e->ifindex[r] = if_nametoindex(role_dev[r]);
-		if (!e->ifindex[r])
-			return -errno;
 		/* The reply path's FIB lookup starts on the pod's host veth, as a forward would. */
-		if (r != R_UP && sh("sysctl -qw net.ipv4.conf.%s.forwarding=1", role_dev[r]))
+		if (r != R_UP && tl_forwarding_set(role_dev[r], true))
 			return -EIO;
 	}
-	if (sh("ip link set %s address 02:00:00:00:0f:01", role_dev[R_UP]) ||
-	    sh("ip addr add 192.168.50.1/32 dev %s", role_dev[R_UP]) ||
-	    sh("ip addr add 198.51.100.1/24 dev %s", role_dev[R_UP]) ||
-	    sh("ip neigh replace 198.51.100.7 lladdr 02:00:00:00:c1:1e dev %s nud permanent",
-	       role_dev[R_UP]) ||
-	    sh("ip route add 203.0.113.0/24 via 198.51.100.254 dev %s", role_dev[R_UP]))
+	if (tl_sh("ip addr add 192.168.50.1/32 dev %s && ip addr add 198.51.100.1/24 dev %s && "
+		  "ip neigh replace 198.51.100.7 lladdr 02:00:00:00:c1:1e dev %s nud permanent && "
+		  "ip route add 203.0.113.0/24 via 198.51.100.254 dev %s", role_dev[R_UP],
+		  role_dev[R_UP], role_dev[R_UP], role_dev[R_UP]))
 		return -EIO;
 	return 0;
 }
 
 static int endpoints_add(struct env *e)
 {
-	static struct endpoint_stats zero[MAX_CPUS];
 	size_t i;
+	int err;
 
 	for (i = 0; i < ARRAY_SIZE(endpoints); i++) {
-		struct endpoint_key key;
-		struct endpoint_value val;
-		__u32 ifindex = e->ifindex[endpoints[i].role];
-
-		memset(&key, 0, sizeof(key));
-		memset(&val, 0, sizeof(val));
-		key.addr.family = PODLANE_AF_INET;
-		key.addr.ip4 = htonl(endpoints[i].ip);
-		val.ifindex = ifindex;
 		/* All three are backends of the test's services, as the agent would flag them. */
-		val.flags = PODLANE_EP_F_READY | PODLANE_EP_F_LB_BACKEND;
-		memcpy(val.pod_mac, endpoints[i].pod_mac, ETH_ALEN);
-		memcpy(val.host_mac, endpoints[i].host_mac, ETH_ALEN);
-		if (bpf_map_update_elem(bpf_map__fd(e->ep->maps.podlane_eps), &key, &val, 0) ||
-		    bpf_map_update_elem(e->stat_fd, &ifindex, zero, 0))
-			return -errno;
+		err = tl_endpoint_add(bpf_map__fd(e->ep->maps.podlane_eps), e->stat_fd,
+				      htonl(endpoints[i].ip), endpoints[i].pod_mac,
+				      endpoints[i].host_mac, e->ifindex[endpoints[i].role],
+				      PODLANE_EP_F_READY | PODLANE_EP_F_LB_BACKEND);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -514,26 +445,33 @@ static int services_add(struct env *e)
 	return err;
 }
 
-static int load(struct env *e)
+/*
+ * The programs with private maps: every LRU map of lru_size entries, podlane_ct of ct_type and
+ * ct_size (the tests' own node, and small copies to fill it up), events collected.
+ */
+static int env_load(struct env *e, enum bpf_map_type ct_type, __u32 ct_size, __u32 lru_size)
 {
 	struct bpf_map *map;
 	int err;
 
-	e->ncpus = libbpf_num_possible_cpus();
 	e->ep = tc_endpoint__open();
 	e->up = tc_uplink__open();
 	if (!e->ep || !e->up)
 		return -errno;
-	maps_unpin_and_shrink(e->ep->obj, MAP_SIZE);
-	maps_unpin_and_shrink(e->up->obj, MAP_SIZE);
+	tl_maps_private(e->ep->obj, MAP_SIZE);
+	tl_maps_private(e->up->obj, MAP_SIZE);
 	bpf_object__for_each_map(map, e->ep->obj)
 		if (bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH)
-			bpf_map__set_max_entries(map, CT_SIZE);
+			bpf_map__set_max_entries(map, lru_size);
+	bpf_map__set_type(e->ep->maps.podlane_ct, ct_type);
+	bpf_map__set_max_entries(e->ep->maps.podlane_ct, ct_size);
 	err = tc_endpoint__load(e->ep);
-	err = err ?: maps_share(e->up->obj, e->ep->obj);
+	err = err ?: tl_maps_share(e->up->obj, e->ep->obj);
 	err = err ?: tc_uplink__load(e->up);
-	if (err)
+	if (err) {
+		tl_log("failed to load tc_endpoint and tc_uplink: %s", strerror(-err));
 		return err;
+	}
 	e->svc_fd = bpf_map__fd(e->ep->maps.podlane_svc);
 	e->be_fd = bpf_map__fd(e->ep->maps.podlane_backend);
 	e->maglev_fd = bpf_map__fd(e->ep->maps.podlane_maglev);
@@ -543,17 +481,129 @@ static int load(struct env *e)
 	e->stat_fd = bpf_map__fd(e->ep->maps.podlane_ep_stat);
 	e->from_uplink = bpf_program__fd(e->up->progs.tc_from_uplink);
 	e->from_pod = bpf_program__fd(e->ep->progs.tc_from_pod);
-	e->rb = ring_buffer__new(bpf_map__fd(e->ep->maps.podlane_events), on_event, e, NULL);
-	if (!e->rb)
-		return -errno;
-	err = endpoints_add(e);
+	return tl_events_open(&e->events, bpf_map__fd(e->ep->maps.podlane_events));
+}
+
+static void env_unload(struct env *e)
+{
+	xdp_uplink__destroy(e->xdp);
+	xdp_uplink__destroy(e->xdp_off);
+	tl_events_close(&e->events);
+	tc_uplink__destroy(e->up);
+	tc_endpoint__destroy(e->ep);
+}
+
+/* The tests' node: namespace, devices, programs, endpoints and services. */
+static int env_setup(struct env *e)
+{
+	int err = devices_make(e);
+
+	err = err ?: env_load(e, BPF_MAP_TYPE_LRU_HASH, CT_SIZE, CT_SIZE);
+	err = err ?: endpoints_add(e);
 	return err ?: services_add(e);
+}
+
+/* Delete every entry of a hash map (keys up to 64 bytes). */
+static int map_clear(int fd)
+{
+	__u8 key[64], next[64];
+
+	while (!bpf_map_get_next_key(fd, NULL, next)) {
+		memcpy(key, next, sizeof(key));
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	}
+	return 0;
+}
+
+/* The maps as env_setup() left them; counters go on. */
+static int env_reset(struct env *e)
+{
+	__u32 id;
+	int err;
+
+	ct_flush(e);
+	err = map_clear(e->svc_fd);
+	err = err ?: map_clear(e->be_fd);
+	/* An array of maps: the Maglev tables of the service ids the tests use. */
+	for (id = 0; id < 16 && !err; id++)
+		if (bpf_map_delete_elem(e->maglev_fd, &id) && errno != ENOENT)
+			err = -errno;
+	err = err ?: endpoints_add(e);
+	err = err ?: services_add(e);
+	tl_events_drain(&e->events);
+	return err;
+}
+
+/* Set up once by main(); the harness forks each test from it. */
+static struct env node;
+
+FIXTURE(nat) {
+	struct env *e;
+};
+
+FIXTURE_SETUP(nat)
+{
+	self->e = &node;
+	ASSERT_EQ(0, env_reset(self->e));
+}
+
+FIXTURE_TEARDOWN(nat)
+{
+}
+
+/* What the other tests stand on: the services and endpoints read back from the maps. */
+TEST_F(nat, services_and_endpoints_are_in_the_maps)
+{
+	static const struct {
+		__u32 id, addr;
+		__u16 port;
+		__u8 proto;
+		bool maglev;
+	} svcs[] = {
+		{ SVC_WEB, NODE_IP, 30080, IPPROTO_TCP, true },
+		{ SVC_DNS, NODE_IP, 30053, IPPROTO_UDP },
+		{ SVC_LOCAL_NONE, NODE_IP, 30090, IPPROTO_TCP },
+		{ SVC_EMPTY, NODE_IP, 30091, IPPROTO_TCP },
+		{ SVC_LOCAL_MIXED, NODE_IP, 30092, IPPROTO_TCP, true },
+		{ SVC_CLUSTER, CLUSTER_IP, 80, IPPROTO_TCP },
+		{ SVC_REMOTE, NODE_IP, 30093, IPPROTO_TCP },
+		{ SVC_TERM, NODE_IP, 30095, IPPROTO_TCP },
+	};
+	struct env *e = self->e;
+	struct endpoint_value val;
+	struct lb_service svc;
+	size_t i;
+	__u32 inner;
+
+	for (i = 0; i < ARRAY_SIZE(svcs); i++) {
+		struct lb_service_key k = { .addr = htonl(svcs[i].addr),
+					    .port = htons(svcs[i].port), .proto = svcs[i].proto };
+
+		ASSERT_EQ(0, bpf_map_lookup_elem(e->svc_fd, &k, &svc))
+			TH_LOG("service %u", svcs[i].id);
+		EXPECT_EQ(svcs[i].id, svc.id);
+		if (svcs[i].maglev)
+			EXPECT_EQ(0, bpf_map_lookup_elem(e->maglev_fd, &svcs[i].id, &inner))
+				TH_LOG("no Maglev table for service %u", svcs[i].id);
+	}
+	for (i = 0; i < ARRAY_SIZE(endpoints); i++) {
+		struct endpoint_key key = { .addr.family = PODLANE_AF_INET,
+					    .addr.ip4 = htonl(endpoints[i].ip) };
+
+		ASSERT_EQ(0, bpf_map_lookup_elem(bpf_map__fd(e->ep->maps.podlane_eps), &key, &val));
+		EXPECT_EQ(e->ifindex[endpoints[i].role], val.ifindex);
+		EXPECT_EQ(PODLANE_EP_F_READY | PODLANE_EP_F_LB_BACKEND, val.flags);
+	}
 }
 
 /* Table: one packet from outside, what must come out ---------------------------------------- */
 
-struct nat_case {
-	const char *name;
+FIXTURE(from_outside) {
+	struct env *e;
+};
+
+FIXTURE_VARIANT(from_outside) {
 	struct flow f;
 	int retval;
 	int reason;		/* drop reason behind TC_ACT_SHOT */
@@ -564,104 +614,113 @@ struct nat_case {
 
 #define TCP_TO(sp, dst, dp)	{ CLIENT_IP, (dst), (sp), (dp) }
 
-static const struct nat_case table[] = {
-	{ "udp NodePort: DNAT to the only backend, checksums valid",
-	  { CLIENT_IP, NODE_IP, 41000, 30053, IPPROTO_UDP },
-	  TC_ACT_REDIRECT, 0, IP_A, 53, R_A },
-	{ "udp NodePort without checksum: DNAT keeps checksum 0",
-	  { CLIENT_IP, NODE_IP, 41001, 30053, IPPROTO_UDP, .udp_nocsum = true },
-	  TC_ACT_REDIRECT, 0, IP_A, 53, R_A },
-	{ "ClusterIP reached from the uplink: DNAT to its backend",
-	  TCP_TO(42000, CLUSTER_IP, 80), TC_ACT_REDIRECT, 0, IP_B, 80, R_B },
-	{ "externalTrafficPolicy Local, no local backend: dropped (no_local_backend)",
-	  TCP_TO(42002, NODE_IP, 30090), TC_ACT_SHOT, PODLANE_DROP_NO_LOCAL_BACKEND },
-	{ "service without backends: dropped (no_backend)",
-	  TCP_TO(42003, NODE_IP, 30091), TC_ACT_SHOT, PODLANE_DROP_NO_BACKEND },
-	{ "first fragment to a NodePort: dropped (service_fragment)",
-	  { CLIENT_IP, NODE_IP, 42004, 30053, IPPROTO_UDP, .frag_off = 0x2000 },
-	  TC_ACT_SHOT, PODLANE_DROP_SERVICE_FRAGMENT },
-	{ "NodePort port nobody serves passes untouched",
-	  TCP_TO(42005, NODE_IP, 31999), TC_ACT_OK },
-	{ "same port, other protocol (UDP 30080) passes untouched",
-	  { CLIENT_IP, NODE_IP, 42006, 30080, IPPROTO_UDP }, TC_ACT_OK },
+FIXTURE_VARIANT_ADD(from_outside, udp_nodeport_dnat_to_the_only_backend_checksums_valid) {
+	.f = { CLIENT_IP, NODE_IP, 41000, 30053, IPPROTO_UDP },
+	.retval = TC_ACT_REDIRECT, .to_ip = IP_A, .to_port = 53, .delivered = R_A,
 };
+
+FIXTURE_VARIANT_ADD(from_outside, udp_nodeport_without_checksum_dnat_keeps_checksum_0) {
+	.f = { CLIENT_IP, NODE_IP, 41001, 30053, IPPROTO_UDP, .udp_nocsum = true },
+	.retval = TC_ACT_REDIRECT, .to_ip = IP_A, .to_port = 53, .delivered = R_A,
+};
+
+FIXTURE_VARIANT_ADD(from_outside, clusterip_reached_from_the_uplink_dnat_to_its_backend) {
+	.f = TCP_TO(42000, CLUSTER_IP, 80),
+	.retval = TC_ACT_REDIRECT, .to_ip = IP_B, .to_port = 80, .delivered = R_B,
+};
+
+FIXTURE_VARIANT_ADD(from_outside, external_traffic_policy_local_no_local_backend_dropped) {
+	.f = TCP_TO(42002, NODE_IP, 30090),
+	.retval = TC_ACT_SHOT, .reason = PODLANE_DROP_NO_LOCAL_BACKEND,
+};
+
+FIXTURE_VARIANT_ADD(from_outside, service_without_backends_dropped_no_backend) {
+	.f = TCP_TO(42003, NODE_IP, 30091),
+	.retval = TC_ACT_SHOT, .reason = PODLANE_DROP_NO_BACKEND,
+};
+
+FIXTURE_VARIANT_ADD(from_outside, first_fragment_to_a_nodeport_dropped_service_fragment) {
+	.f = { CLIENT_IP, NODE_IP, 42004, 30053, IPPROTO_UDP, .frag_off = 0x2000 },
+	.retval = TC_ACT_SHOT, .reason = PODLANE_DROP_SERVICE_FRAGMENT,
+};
+
+FIXTURE_VARIANT_ADD(from_outside, nodeport_port_nobody_serves_passes_untouched) {
+	.f = TCP_TO(42005, NODE_IP, 31999),
+	.retval = TC_ACT_OK,
+};
+
+FIXTURE_VARIANT_ADD(from_outside, same_port_other_protocol_udp_30080_passes_untouched) {
+	.f = { CLIENT_IP, NODE_IP, 42006, 30080, IPPROTO_UDP },
+	.retval = TC_ACT_OK,
+};
+
+FIXTURE_SETUP(from_outside)
+{
+	self->e = &node;
+	ASSERT_EQ(0, env_reset(self->e));
+}
+
+FIXTURE_TEARDOWN(from_outside)
+{
+}
 
 static bool mac_is(const __u8 *got, const __u8 *want)
 {
 	return !memcmp(got, want, ETH_ALEN);
 }
 
-static void run_table_case(struct env *e, const struct nat_case *c)
+/* The packet through tc_from_uplink: dropped with its reason, passed untouched or translated. */
+TEST_F(from_outside, packet)
 {
-	__u64 ct_before, drops_before = c->reason ? node_drops(e, c->reason) : 0;
+	const struct flow *f = &variant->f;
+	struct env *e = self->e;
+	__u64 ct_before, drops_before = variant->reason ? node_drops(e, variant->reason) : 0;
+	__u8 proto = f->proto ? f->proto : IPPROTO_TCP;
 	struct ct_entry ct;
 	struct result r;
-	bool ok = true;
-	__u8 proto = c->f.proto ? c->f.proto : IPPROTO_TCP;
 
-	events_drain(e);
+	tl_events_drain(&e->events);
 	ct_before = lbstat(e, PODLANE_LB_NAT_NEW);
-	send_flow(e, R_UP, &c->f, &r);
-	ring_buffer__consume(e->rb);
-	if (r.err || r.retval != c->retval) {
-		diag("err %d retval %d, want %d", r.err, r.retval, c->retval);
-		report(false, c->name);
+	send_flow(e, R_UP, f, &r);
+	tl_events_poll(&e->events);
+	ASSERT_EQ(0, r.err);
+	ASSERT_EQ(variant->retval, r.retval);
+	if (variant->reason) {
+		EXPECT_EQ(drops_before + 1, node_drops(e, variant->reason))
+			TH_LOG("drop of %s not counted", tl_reason_name(variant->reason));
+		ASSERT_EQ(1, e->events.n) TH_LOG("drop events");
+		EXPECT_EQ(variant->reason, e->events.ev[0].reason);
+		EXPECT_EQ(PODLANE_HOOK_FROM_UPLINK, e->events.ev[0].hook);
 		return;
 	}
-	if (c->reason) {
-		if (node_drops(e, c->reason) != drops_before + 1 || e->nevents != 1 ||
-		    e->events[0].reason != c->reason ||
-		    e->events[0].hook != PODLANE_HOOK_FROM_UPLINK) {
-			diag("drop of %s not counted or reported (%d events)",
-			     reason_name(c->reason), e->nevents);
-			ok = false;
-		}
-		report(ok, c->name);
+	if (!variant->to_ip) {
+		EXPECT_EQ(f->daddr, r.s.daddr) TH_LOG("passing packet was rewritten");
+		EXPECT_EQ(f->dport, r.s.dport) TH_LOG("passing packet was rewritten");
 		return;
 	}
-	if (!c->to_ip) {
-		if (r.s.daddr != c->f.daddr || r.s.dport != c->f.dport) {
-			diag("passing packet was rewritten");
-			ok = false;
-		}
-		report(ok, c->name);
-		return;
+	EXPECT_EQ(variant->to_ip, r.s.daddr);
+	EXPECT_EQ(variant->to_port, r.s.dport);
+	EXPECT_EQ(f->saddr, r.s.saddr) TH_LOG("the client's address must be kept");
+	EXPECT_EQ(f->sport, r.s.sport);
+	EXPECT_TRUE(r.s.l3_ok) TH_LOG("ipv4 checksum");
+	EXPECT_TRUE(r.s.l4_ok) TH_LOG("l4 checksum");
+	if (f->udp_nocsum)
+		EXPECT_EQ(0, r.s.l4_check) TH_LOG("udp checksum 0 became 0x%04x",
+						  ntohs(r.s.l4_check));
+	if (variant->delivered) {
+		EXPECT_TRUE(mac_is(r.s.dmac, endpoints[variant->delivered - R_A].pod_mac));
+		EXPECT_TRUE(mac_is(r.s.smac, endpoints[variant->delivered - R_A].host_mac));
+		EXPECT_EQ(63, r.s.ttl);
 	}
-	if (r.s.daddr != c->to_ip || r.s.dport != c->to_port || r.s.saddr != c->f.saddr ||
-	    r.s.sport != c->f.sport) {
-		diag("output %08x:%u -> %08x:%u, want client kept and %08x:%u", r.s.saddr,
-		     r.s.sport, r.s.daddr, r.s.dport, c->to_ip, c->to_port);
-		ok = false;
-	}
-	if (!r.s.l3_ok || !r.s.l4_ok) {
-		diag("checksums: ipv4 %s, l4 %s", r.s.l3_ok ? "ok" : "BAD",
-		     r.s.l4_ok ? "ok" : "BAD");
-		ok = false;
-	}
-	if (c->f.udp_nocsum && r.s.l4_check != 0) {
-		diag("udp checksum 0 became 0x%04x", ntohs(r.s.l4_check));
-		ok = false;
-	}
-	if (c->delivered) {
-		const __u8 *pod = endpoints[c->delivered - R_A].pod_mac;
-		const __u8 *host = endpoints[c->delivered - R_A].host_mac;
-
-		if (!mac_is(r.s.dmac, pod) || !mac_is(r.s.smac, host) || r.s.ttl != 63) {
-			diag("not rewritten for delivery into the pod (MACs or TTL %u)", r.s.ttl);
-			ok = false;
-		}
-	}
-	if (ct_get(e, c->f.saddr, c->f.daddr, c->f.sport, c->f.dport, proto,
-		   PODLANE_CT_ORIGINAL, &ct) ||
-	    ct.nat_addr != htonl(c->to_ip) || ct.nat_port != htons(c->to_port) ||
-	    ct_get(e, c->to_ip, c->f.saddr, c->to_port, c->f.sport, proto, PODLANE_CT_REPLY,
-		   &ct) ||
-	    ct.nat_addr != htonl(c->f.daddr) || ct.nat_port != htons(c->f.dport) ||
-	    lbstat(e, PODLANE_LB_NAT_NEW) != ct_before + 1) {
-		diag("conntrack entries (original and reply) not as expected");
-		ok = false;
-	}
-	report(ok, c->name);
+	ASSERT_EQ(0, ct_get(e, f->saddr, f->daddr, f->sport, f->dport, proto,
+			    PODLANE_CT_ORIGINAL, &ct));
+	EXPECT_EQ(htonl(variant->to_ip), ct.nat_addr);
+	EXPECT_EQ(htons(variant->to_port), ct.nat_port);
+	ASSERT_EQ(0, ct_get(e, variant->to_ip, f->saddr, variant->to_port, f->sport, proto,
+			    PODLANE_CT_REPLY, &ct));
+	EXPECT_EQ(htonl(f->daddr), ct.nat_addr);
+	EXPECT_EQ(htons(f->dport), ct.nat_port);
+	EXPECT_EQ(ct_before + 1, lbstat(e, PODLANE_LB_NAT_NEW));
 }
 
 /* Scenarios ------------------------------------------------------------------------------- */
@@ -682,168 +741,235 @@ static struct flow web_flow(__u16 sport, bool ack)
 	return f;
 }
 
-/* SYN, ACK, reply, FIN: the life of one NodePort TCP connection. */
-static enum role test_tcp_flow(struct env *e)
+/*
+ * The life of one NodePort TCP connection, flow 40000 to the web service: SYN, five ACKs, the
+ * backend's SYN-ACK, the client's FIN. Each step checks what its test asserts; a later test
+ * replays the steps before its own.
+ */
+static enum role tcp_syn(struct __test_metadata *_metadata, struct env *e)
 {
-	struct flow syn = web_flow(40000, false), ack = web_flow(40000, true);
-	struct ct_entry orig, reply;
-	struct endpoint_stats st;
+	struct flow syn = web_flow(40000, false);
+	struct ct_entry orig;
 	struct result r;
-	enum role be, be2;
-	__u64 hits, replies;
-	bool ok;
+	enum role be;
 
 	be = flow_backend(e, &syn, &r);
-	ok = be != R_NONE && r.s.dport == 8080 && r.s.l3_ok && r.s.l4_ok && r.s.ttl == 63 &&
-	     r.s.saddr == CLIENT_IP && r.s.sport == 40000;
-	ok = ok && !ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
-			   &orig) &&
-	     orig.flags == (PODLANE_CT_F_SYN_SEEN | PODLANE_CT_F_LOCAL) && orig.packets == 1 &&
-	     orig.svc_id == SVC_WEB;
-	report(ok, "NodePort SYN from outside: DNAT to a Maglev-chosen local backend, checksums "
-	       "valid, conntrack entry in SYN state");
-	if (be == R_NONE)
-		return R_NONE;
-	diag("flow 40000 went to %s", role_dev[be]);
-
-	hits = lbstat(e, PODLANE_LB_NAT_CT_HIT);
-	ok = true;
-	for (int i = 0; i < 5; i++) {
-		be2 = flow_backend(e, &ack, &r);
-		ok = ok && be2 == be && r.s.l3_ok && r.s.l4_ok;
-	}
-	ok = ok && lbstat(e, PODLANE_LB_NAT_CT_HIT) == hits + 5 &&
-	     !ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
-		     &orig) && orig.packets == 6;
-	report(ok, "follow-up packets of the flow use conntrack: same backend, counted as hits");
-
-	/* The backend answers (SYN-ACK) from its pod. */
-	{
-		struct flow back = { endpoints[be - R_A].ip, CLIENT_IP, 8080, 40000, IPPROTO_TCP,
-				     .tcp_flags = 0x12 };
-		__u64 now = ct_now_ns();
-
-		ep_stats_read(e->stat_fd, e->ifindex[be], e->ncpus, &st);
-		replies = lbstat(e, PODLANE_LB_NAT_REPLY);
-		send_flow(e, be, &back, &r);
-		ok = !r.err && r.retval == TC_ACT_REDIRECT && r.s.saddr == NODE_IP &&
-		     r.s.sport == 30080 && r.s.daddr == CLIENT_IP && r.s.dport == 40000 &&
-		     r.s.l3_ok && r.s.l4_ok && r.s.ttl == 63 && mac_is(r.s.dmac, client_mac) &&
-		     mac_is(r.s.smac, uplink_mac) &&
-		     lbstat(e, PODLANE_LB_NAT_REPLY) == replies + 1;
-		if (!ok)
-			diag("reply: err %d retval %d %08x:%u -> %08x:%u ttl %u l3 %d l4 %d", r.err,
-			     r.retval, r.s.saddr, r.s.sport, r.s.daddr, r.s.dport, r.s.ttl,
-			     r.s.l3_ok, r.s.l4_ok);
-		ok = ok && !ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP,
-				   PODLANE_CT_ORIGINAL, &orig) &&
-		     !ct_get(e, endpoints[be - R_A].ip, CLIENT_IP, 8080, 40000, IPPROTO_TCP,
-			     PODLANE_CT_REPLY, &reply) &&
-		     (orig.flags & PODLANE_CT_F_ESTABLISHED) &&
-		     (reply.flags & PODLANE_CT_F_ESTABLISHED) &&
-		     orig.expires_ns > now + (PODLANE_CT_TCP_LIFETIME_S - 5) * 1000000000ULL;
-		report(ok, "reply from the backend: source back to node:NodePort, checksums valid, "
-		       "sent to the client's MAC on the uplink, both entries established (6 h)");
-		{
-			struct endpoint_stats st2;
-
-			ep_stats_read(e->stat_fd, e->ifindex[be], e->ncpus, &st2);
-			report(st2.tx_packets == st.tx_packets + 1,
-			       "the reply counts as tx of the backend endpoint");
-		}
-	}
-
-	/* The client closes. */
-	{
-		struct flow fin = web_flow(40000, false);
-		__u64 now = ct_now_ns();
-
-		fin.tcp_flags = 0x11;	/* FIN|ACK */
-		be2 = flow_backend(e, &fin, &r);
-		ok = be2 == be &&
-		     !ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
-			     &orig) &&
-		     !ct_get(e, endpoints[be - R_A].ip, CLIENT_IP, 8080, 40000, IPPROTO_TCP,
-			     PODLANE_CT_REPLY, &reply) &&
-		     (orig.flags & PODLANE_CT_F_CLOSING) && (reply.flags & PODLANE_CT_F_CLOSING) &&
-		     orig.expires_ns < now + (PODLANE_CT_CLOSE_LIFETIME_S + 1) * 1000000000ULL &&
-		     reply.expires_ns < now + (PODLANE_CT_CLOSE_LIFETIME_S + 1) * 1000000000ULL;
-		report(ok, "FIN from the client: both entries closing (10 s lifetime)");
-	}
+	ASSERT_NE(R_NONE, be) TH_LOG("SYN not redirected to a backend pod (retval %d)", r.retval);
+	tl_log("flow 40000 went to %s", role_dev[be]);
+	EXPECT_EQ(8080, r.s.dport);
+	EXPECT_TRUE(r.s.l3_ok);
+	EXPECT_TRUE(r.s.l4_ok);
+	EXPECT_EQ(63, r.s.ttl);
+	EXPECT_EQ(CLIENT_IP, r.s.saddr);
+	EXPECT_EQ(40000, r.s.sport);
+	ASSERT_EQ(0, ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
+			    &orig));
+	EXPECT_EQ(PODLANE_CT_F_SYN_SEEN | PODLANE_CT_F_LOCAL, orig.flags);
+	EXPECT_EQ(1, orig.packets);
+	EXPECT_EQ(SVC_WEB, orig.svc_id);
 	return be;
 }
 
+static void tcp_acks(struct __test_metadata *_metadata, struct env *e, enum role be)
+{
+	struct flow ack = web_flow(40000, true);
+	__u64 hits = lbstat(e, PODLANE_LB_NAT_CT_HIT);
+	struct ct_entry orig;
+	struct result r;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(be, flow_backend(e, &ack, &r));
+		EXPECT_TRUE(r.s.l3_ok);
+		EXPECT_TRUE(r.s.l4_ok);
+	}
+	EXPECT_EQ(hits + 5, lbstat(e, PODLANE_LB_NAT_CT_HIT));
+	ASSERT_EQ(0, ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
+			    &orig));
+	EXPECT_EQ(6, orig.packets);
+}
+
+/* The backend answers (SYN-ACK) from its pod; its endpoint's tx before and after. */
+static void tcp_reply(struct __test_metadata *_metadata, struct env *e, enum role be,
+		      struct endpoint_stats *st, struct endpoint_stats *st2)
+{
+	struct flow back = { endpoints[be - R_A].ip, CLIENT_IP, 8080, 40000, IPPROTO_TCP,
+			     .tcp_flags = 0x12 };
+	__u64 now = ct_now_ns(), replies;
+	struct ct_entry orig, reply;
+	struct result r;
+
+	tl_ep_stats_read(e->stat_fd, e->ifindex[be], st);
+	replies = lbstat(e, PODLANE_LB_NAT_REPLY);
+	send_flow(e, be, &back, &r);
+	tl_ep_stats_read(e->stat_fd, e->ifindex[be], st2);
+	ASSERT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_REDIRECT, r.retval);
+	EXPECT_EQ(NODE_IP, r.s.saddr);
+	EXPECT_EQ(30080, r.s.sport);
+	EXPECT_EQ(CLIENT_IP, r.s.daddr);
+	EXPECT_EQ(40000, r.s.dport);
+	EXPECT_TRUE(r.s.l3_ok);
+	EXPECT_TRUE(r.s.l4_ok);
+	EXPECT_EQ(63, r.s.ttl);
+	EXPECT_TRUE(mac_is(r.s.dmac, client_mac)) TH_LOG("not sent to the client's MAC");
+	EXPECT_TRUE(mac_is(r.s.smac, uplink_mac)) TH_LOG("not sent from the uplink's MAC");
+	EXPECT_EQ(replies + 1, lbstat(e, PODLANE_LB_NAT_REPLY));
+	ASSERT_EQ(0, ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
+			    &orig));
+	ASSERT_EQ(0, ct_get(e, endpoints[be - R_A].ip, CLIENT_IP, 8080, 40000, IPPROTO_TCP,
+			    PODLANE_CT_REPLY, &reply));
+	EXPECT_TRUE(orig.flags & PODLANE_CT_F_ESTABLISHED);
+	EXPECT_TRUE(reply.flags & PODLANE_CT_F_ESTABLISHED);
+	EXPECT_LT(now + (PODLANE_CT_TCP_LIFETIME_S - 5) * 1000000000ULL, orig.expires_ns);
+}
+
+static void tcp_fin(struct __test_metadata *_metadata, struct env *e, enum role be)
+{
+	struct flow fin = web_flow(40000, false);
+	__u64 now = ct_now_ns(), close_by = now + (PODLANE_CT_CLOSE_LIFETIME_S + 1) * 1000000000ULL;
+	struct ct_entry orig, reply;
+	struct result r;
+
+	fin.tcp_flags = 0x11;	/* FIN|ACK */
+	EXPECT_EQ(be, flow_backend(e, &fin, &r));
+	ASSERT_EQ(0, ct_get(e, CLIENT_IP, NODE_IP, 40000, 30080, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
+			    &orig));
+	ASSERT_EQ(0, ct_get(e, endpoints[be - R_A].ip, CLIENT_IP, 8080, 40000, IPPROTO_TCP,
+			    PODLANE_CT_REPLY, &reply));
+	EXPECT_TRUE(orig.flags & PODLANE_CT_F_CLOSING);
+	EXPECT_TRUE(reply.flags & PODLANE_CT_F_CLOSING);
+	EXPECT_GT(close_by, orig.expires_ns);
+	EXPECT_GT(close_by, reply.expires_ns);
+}
+
+TEST_F(nat, nodeport_syn_dnat_to_a_maglev_chosen_local_backend_conntrack_in_syn_state)
+{
+	tcp_syn(_metadata, self->e);
+}
+
+TEST_F(nat, follow_up_packets_use_conntrack_same_backend_counted_as_hits)
+{
+	enum role be = tcp_syn(_metadata, self->e);
+
+	tcp_acks(_metadata, self->e, be);
+}
+
+/* Source back to node:NodePort, checksums valid, to the client's MAC, both entries 6 h. */
+TEST_F(nat, reply_from_the_backend_translated_back_to_the_client_both_entries_established)
+{
+	struct endpoint_stats st, st2;
+	enum role be = tcp_syn(_metadata, self->e);
+
+	tcp_acks(_metadata, self->e, be);
+	tcp_reply(_metadata, self->e, be, &st, &st2);
+}
+
+TEST_F(nat, the_reply_counts_as_tx_of_the_backend_endpoint)
+{
+	struct endpoint_stats st, st2;
+	enum role be = tcp_syn(_metadata, self->e);
+
+	tcp_acks(_metadata, self->e, be);
+	tcp_reply(_metadata, self->e, be, &st, &st2);
+	EXPECT_EQ(st.tx_packets + 1, st2.tx_packets);
+}
+
+TEST_F(nat, fin_from_the_client_both_entries_closing_10_s_lifetime)
+{
+	struct endpoint_stats st, st2;
+	enum role be = tcp_syn(_metadata, self->e);
+
+	tcp_acks(_metadata, self->e, be);
+	tcp_reply(_metadata, self->e, be, &st, &st2);
+	tcp_fin(_metadata, self->e, be);
+}
+
 /* Another reply path: the client sits behind a gateway whose MAC is not known yet. */
-static void test_reply_no_neigh(struct env *e)
+TEST_F(nat, reply_to_a_client_behind_an_unresolved_gateway_bpf_redirect_neigh_resolves_it)
 {
 	struct flow syn = { FAR_CLIENT_IP, NODE_IP, 40100, 30080, IPPROTO_TCP };
+	struct env *e = self->e;
 	struct result r;
 	enum role be = flow_backend(e, &syn, &r);
-	bool ok = be != R_NONE;
+	struct flow back = { 0, FAR_CLIENT_IP, 8080, 40100, IPPROTO_TCP, .tcp_flags = 0x12 };
 
-	if (ok) {
-		struct flow back = { endpoints[be - R_A].ip, FAR_CLIENT_IP, 8080, 40100,
-				     IPPROTO_TCP, .tcp_flags = 0x12 };
-
-		send_flow(e, be, &back, &r);
-		ok = !r.err && r.retval == TC_ACT_REDIRECT && r.s.saddr == NODE_IP &&
-		     r.s.sport == 30080 && r.s.l3_ok && r.s.l4_ok;
-	}
-	report(ok, "reply to a client behind an unresolved gateway: translated, "
-	       "bpf_redirect_neigh() resolves it");
+	ASSERT_NE(R_NONE, be);
+	back.saddr = endpoints[be - R_A].ip;
+	send_flow(e, be, &back, &r);
+	ASSERT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_REDIRECT, r.retval);
+	EXPECT_EQ(NODE_IP, r.s.saddr);
+	EXPECT_EQ(30080, r.s.sport);
+	EXPECT_TRUE(r.s.l3_ok);
+	EXPECT_TRUE(r.s.l4_ok);
 }
 
 /*
  * NodePort whose only backend is on another node (PODLANE_CT_F_SNAT): DNAT and SNAT to the
  * node address and a port of the SNAT range, both entries written; the node of the backend is
- * unknown here (no podlane_nodes entry), so the stack gets it. The backend's answer arriving
- * on the uplink is translated back to frontend -> client.
+ * unknown here (no podlane_nodes entry), so the stack gets it. Returns the SNAT port.
  */
-static void test_remote_snat(struct env *e)
+static __u16 remote_snat_syn(struct __test_metadata *_metadata, struct env *e)
 {
 	struct flow syn = { CLIENT_IP, NODE_IP, 42001, 30093, IPPROTO_TCP };
 	struct ct_entry orig = {}, reply = {};
 	struct result r;
-	char name[200];
 	__u16 port;
-	bool ok;
 
 	send_flow(e, R_UP, &syn, &r);
 	port = r.s.sport;
-	ok = !r.err && r.retval == TC_ACT_OK && r.s.daddr == REMOTE_BE && r.s.dport == 80 &&
-	     r.s.saddr == NODE_IP && port >= PODLANE_SNAT_PORT_MIN && r.s.l3_ok && r.s.l4_ok;
-	if (!ok)
-		diag("output %08x:%u -> %08x:%u retval %d, want node:61000+ -> remote backend",
-		     r.s.saddr, r.s.sport, r.s.daddr, r.s.dport, r.retval);
-	ok = ok && !ct_get(e, CLIENT_IP, NODE_IP, 42001, 30093, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
-			   &orig) &&
-	     !ct_get(e, REMOTE_BE, NODE_IP, 80, port, IPPROTO_TCP, PODLANE_CT_REPLY, &reply) &&
-	     (orig.flags & PODLANE_CT_F_SNAT) && orig.nat_addr == htonl(REMOTE_BE) &&
-	     orig.rev_addr == htonl(NODE_IP) && orig.rev_port == htons(port) &&
-	     (reply.flags & PODLANE_CT_F_SNAT) && reply.nat_addr == htonl(NODE_IP) &&
-	     reply.nat_port == htons(30093) && reply.rev_addr == htonl(CLIENT_IP) &&
-	     reply.rev_port == htons(42001);
-	snprintf(name, sizeof(name), "NodePort with only a remote backend: DNAT and SNAT to "
-		 "node:%u, both entries written, the stack routes it (no node known for the "
-		 "backend)", port);
-	report(ok, name);
-
-	if (ok) {
-		struct flow back = { REMOTE_BE, NODE_IP, 80, port, IPPROTO_TCP, .tcp_flags = 0x12 };
-
-		send_flow(e, R_UP, &back, &r);
-		ok = !r.err && (r.retval == TC_ACT_REDIRECT || r.retval == TC_ACT_OK) &&
-		     r.s.saddr == NODE_IP && r.s.sport == 30093 && r.s.daddr == CLIENT_IP &&
-		     r.s.dport == 42001 && r.s.l3_ok && r.s.l4_ok;
-		if (!ok)
-			diag("reply out %08x:%u -> %08x:%u retval %d", r.s.saddr, r.s.sport,
-			     r.s.daddr, r.s.dport, r.retval);
-	}
-	report(ok, "its answer on the uplink: source back to node:30093, destination back to the "
-	       "client, checksums valid");
+	tl_log("SNAT to node:%u", port);
+	ASSERT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_OK, r.retval);
+	EXPECT_EQ(REMOTE_BE, r.s.daddr);
+	EXPECT_EQ(80, r.s.dport);
+	EXPECT_EQ(NODE_IP, r.s.saddr);
+	EXPECT_LE(PODLANE_SNAT_PORT_MIN, port);
+	EXPECT_TRUE(r.s.l3_ok);
+	EXPECT_TRUE(r.s.l4_ok);
+	ASSERT_EQ(0, ct_get(e, CLIENT_IP, NODE_IP, 42001, 30093, IPPROTO_TCP, PODLANE_CT_ORIGINAL,
+			    &orig));
+	ASSERT_EQ(0, ct_get(e, REMOTE_BE, NODE_IP, 80, port, IPPROTO_TCP, PODLANE_CT_REPLY,
+			    &reply));
+	EXPECT_TRUE(orig.flags & PODLANE_CT_F_SNAT);
+	EXPECT_EQ(htonl(REMOTE_BE), orig.nat_addr);
+	EXPECT_EQ(htonl(NODE_IP), orig.rev_addr);
+	EXPECT_EQ(htons(port), orig.rev_port);
+	EXPECT_TRUE(reply.flags & PODLANE_CT_F_SNAT);
+	EXPECT_EQ(htonl(NODE_IP), reply.nat_addr);
+	EXPECT_EQ(htons(30093), reply.nat_port);
+	EXPECT_EQ(htonl(CLIENT_IP), reply.rev_addr);
+	EXPECT_EQ(htons(42001), reply.rev_port);
+	return port;
 }
 
-/* Set or clear PODLANE_EP_F_LB_BACKEND on the endpoint of role, as the agent does. */
+TEST_F(nat, nodeport_with_only_a_remote_backend_dnat_and_snat_the_stack_routes_it)
+{
+	remote_snat_syn(_metadata, self->e);
+}
+
+/* Its answer on the uplink: source back to node:30093, destination back to the client. */
+TEST_F(nat, remote_backends_answer_on_the_uplink_translated_back_to_the_client)
+{
+	struct env *e = self->e;
+	__u16 port = remote_snat_syn(_metadata, e);
+	struct flow back = { REMOTE_BE, NODE_IP, 80, port, IPPROTO_TCP, .tcp_flags = 0x12 };
+	struct result r;
+
+	send_flow(e, R_UP, &back, &r);
+	ASSERT_EQ(0, r.err);
+	EXPECT_TRUE(r.retval == TC_ACT_REDIRECT || r.retval == TC_ACT_OK)
+		TH_LOG("retval %d", r.retval);
+	EXPECT_EQ(NODE_IP, r.s.saddr);
+	EXPECT_EQ(30093, r.s.sport);
+	EXPECT_EQ(CLIENT_IP, r.s.daddr);
+	EXPECT_EQ(42001, r.s.dport);
+	EXPECT_TRUE(r.s.l3_ok);
+	EXPECT_TRUE(r.s.l4_ok);
+}
+
+/* Set or clear a flag on the endpoint of role, as the agent does. */
 static int ep_flag(struct env *e, enum role role, __u32 flag, bool on)
 {
 	int fd = bpf_map__fd(e->ep->maps.podlane_eps);
@@ -866,142 +992,183 @@ static int ep_backend_flag(struct env *e, enum role role, bool on)
 
 /*
  * tc_from_pod looks for replies only in the packets of endpoints flagged as service backends:
- * the same reply of a tracked flow passes untouched from an unflagged endpoint.
+ * the reply of a tracked flow (flow 40200) passes untouched from an unflagged endpoint.
+ * Returns the backend, with the reply in *back.
  */
-static void test_reply_needs_flag(struct env *e)
+static enum role reply_unflagged(struct __test_metadata *_metadata, struct env *e,
+				 struct flow *back)
 {
 	struct flow syn = web_flow(40200, false);
-	struct flow back = { 0, CLIENT_IP, 8080, 40200, IPPROTO_TCP, .tcp_flags = 0x12 };
-	__u64 replies;
 	struct result r;
+	__u64 replies;
 	enum role be;
-	bool ok;
 
 	be = flow_backend(e, &syn, &r);
-	ok = be != R_NONE && !ep_backend_flag(e, be, false);
-	if (ok) {
-		back.saddr = endpoints[be - R_A].ip;
-		replies = lbstat(e, PODLANE_LB_NAT_REPLY);
-		send_flow(e, be, &back, &r);
-		ok = !r.err && r.retval != TC_ACT_SHOT && r.s.saddr == back.saddr &&
-		     r.s.sport == 8080 && lbstat(e, PODLANE_LB_NAT_REPLY) == replies;
-		if (!ok)
-			diag("unflagged: err %d retval %d %08x:%u", r.err, r.retval, r.s.saddr,
-			     r.s.sport);
-	}
-	report(ok, "reply of a tracked flow from an endpoint without the LB backend flag: "
-	       "not translated, not counted");
+	ASSERT_NE(R_NONE, be);
+	ASSERT_EQ(0, ep_backend_flag(e, be, false));
+	*back = (struct flow){ endpoints[be - R_A].ip, CLIENT_IP, 8080, 40200, IPPROTO_TCP,
+			       .tcp_flags = 0x12 };
+	replies = lbstat(e, PODLANE_LB_NAT_REPLY);
+	send_flow(e, be, back, &r);
+	ASSERT_EQ(0, r.err);
+	EXPECT_NE(TC_ACT_SHOT, r.retval);
+	EXPECT_EQ(back->saddr, r.s.saddr);
+	EXPECT_EQ(8080, r.s.sport);
+	EXPECT_EQ(replies, lbstat(e, PODLANE_LB_NAT_REPLY));
+	return be;
+}
 
-	ok = be != R_NONE && !ep_backend_flag(e, be, true);
-	if (ok) {
-		replies = lbstat(e, PODLANE_LB_NAT_REPLY);
-		send_flow(e, be, &back, &r);
-		ok = !r.err && r.retval == TC_ACT_REDIRECT && r.s.saddr == NODE_IP &&
-		     r.s.sport == 30080 && r.s.l3_ok && r.s.l4_ok &&
-		     lbstat(e, PODLANE_LB_NAT_REPLY) == replies + 1;
-	}
-	report(ok, "the same reply once the endpoint is flagged: source back to node:NodePort");
+TEST_F(nat, reply_of_a_tracked_flow_from_an_endpoint_without_the_lb_backend_flag_untranslated)
+{
+	struct flow back;
+
+	reply_unflagged(_metadata, self->e, &back);
+}
+
+TEST_F(nat, the_same_reply_once_the_endpoint_is_flagged_source_back_to_node_nodeport)
+{
+	struct env *e = self->e;
+	struct flow back;
+	struct result r;
+	enum role be = reply_unflagged(_metadata, e, &back);
+	__u64 replies;
+
+	ASSERT_EQ(0, ep_backend_flag(e, be, true));
+	replies = lbstat(e, PODLANE_LB_NAT_REPLY);
+	send_flow(e, be, &back, &r);
+	ASSERT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_REDIRECT, r.retval);
+	EXPECT_EQ(NODE_IP, r.s.saddr);
+	EXPECT_EQ(30080, r.s.sport);
+	EXPECT_TRUE(r.s.l3_ok);
+	EXPECT_TRUE(r.s.l4_ok);
+	EXPECT_EQ(replies + 1, lbstat(e, PODLANE_LB_NAT_REPLY));
 }
 
 /* Pod traffic that is no reply keeps its source. */
-static void test_pod_not_reply(struct env *e)
+TEST_F(nat, pod_packet_matching_no_translated_flow_passes_with_its_own_source)
 {
 	struct flow f = { IP_A, CLIENT_IP, 8080, 40999, IPPROTO_TCP, .ack = true };
 	struct result r;
 
-	send_flow(e, R_A, &f, &r);
-	report(!r.err && r.retval == TC_ACT_OK && r.s.saddr == IP_A && r.s.sport == 8080,
-	       "pod packet matching no translated flow passes with its own source");
+	send_flow(self->e, R_A, &f, &r);
+	ASSERT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_OK, r.retval);
+	EXPECT_EQ(IP_A, r.s.saddr);
+	EXPECT_EQ(8080, r.s.sport);
 }
 
 /*
- * The backend of an established flow leaves the service: its flows stay with it (conntrack
- * holds it), new flows never reach it.
+ * The backend of an established flow (flow 40000 after its FIN) leaves the service: its flows
+ * stay with it (conntrack holds it), new flows never reach it. Returns that backend.
  */
-static void test_backend_removed(struct env *e, enum role gone)
+static enum role backend_removed(struct __test_metadata *_metadata, struct env *e)
 {
+	struct endpoint_stats st, st2;
 	struct be_def rest[3];
-	struct flow ack = web_flow(40000, true);
-	struct result r;
-	int i, n = 0, hits_gone = 0, bad = 0;
+	enum role gone;
+	int i, n = 0;
 
+	gone = tcp_syn(_metadata, e);
+	tcp_acks(_metadata, e, gone);
+	tcp_reply(_metadata, e, gone, &st, &st2);
+	tcp_fin(_metadata, e, gone);
 	for (i = 0; i < 3; i++)
 		if (role_of_ip(web_be[i].ip) != gone)
 			rest[n++] = web_be[i];
-	/* Keep the connection open again after the FIN above. */
-	ack.tcp_flags = 0;
-	if (svc_write(e, SVC_WEB, NODE_IP, 30080, IPPROTO_TCP,
-		      PODLANE_SVC_F_NODEPORT | PODLANE_SVC_F_MAGLEV, rest, n, n, n)) {
-		report(false, "remove a backend from the service");
-		report(false, "new flows avoid the removed backend");
-		return;
-	}
-	report(flow_backend(e, &ack, &r) == gone,
-	       "removing its backend from the service keeps an established flow on it");
+	ASSERT_EQ(0, svc_write(e, SVC_WEB, NODE_IP, 30080, IPPROTO_TCP,
+			       PODLANE_SVC_F_NODEPORT | PODLANE_SVC_F_MAGLEV, rest, n, n, n));
+	return gone;
+}
+
+TEST_F(nat, removing_its_backend_from_the_service_keeps_an_established_flow_on_it)
+{
+	struct flow ack = web_flow(40000, true);
+	enum role gone = backend_removed(_metadata, self->e);
+	struct result r;
+
+	EXPECT_EQ(gone, flow_backend(self->e, &ack, &r));
+}
+
+TEST_F(nat, new_flows_300_all_avoid_the_removed_backend)
+{
+	enum role gone = backend_removed(_metadata, self->e);
+	int i, hits_gone = 0, bad = 0;
+	struct result r;
+
 	for (i = 0; i < 300; i++) {
 		struct flow f = web_flow(50000 + i, false);
-		enum role be = flow_backend(e, &f, &r);
+		enum role be = flow_backend(self->e, &f, &r);
 
 		hits_gone += be == gone;
 		bad += be == R_NONE;
 	}
-	if (hits_gone || bad)
-		diag("%d of 300 new flows went to the removed backend, %d failed", hits_gone, bad);
-	report(!hits_gone && !bad, "300 new flows all avoid the removed backend");
-	svc_write(e, SVC_WEB, NODE_IP, 30080, IPPROTO_TCP,
-		  PODLANE_SVC_F_NODEPORT | PODLANE_SVC_F_MAGLEV, web_be, 3, 3, 3);
+	EXPECT_EQ(0, hits_gone) TH_LOG("new flows went to the removed backend");
+	EXPECT_EQ(0, bad) TH_LOG("new flows failed");
 }
 
-/* A backend turned terminating in place (before the agent repacks): no new flows. */
-static void test_terminating(struct env *e)
+/*
+ * A backend turned terminating in place (before the agent repacks): an established flow that
+ * landed on C, then C terminating. Returns that flow (an ACK of it).
+ */
+static struct flow terminating_c(struct __test_metadata *_metadata, struct env *e)
 {
-	struct be_def be[3];
 	struct flow old = { CLIENT_IP, NODE_IP, 0, 30095, IPPROTO_TCP };
+	struct be_def be[3];
 	struct result r;
-	int i, to_c = 0, bad = 0;
+	int i;
 
-	/* First an established flow that landed on C. */
 	for (i = 0; i < 200; i++) {
 		old.sport = 45000 + i;
 		old.ack = false;
 		if (flow_backend(e, &old, &r) == R_C)
 			break;
 	}
-	if (i == 200) {
-		report(false, "terminating backend: set up a flow on it");
-		report(false, "terminating backend gets no new flows");
-		return;
-	}
+	ASSERT_LT(i, 200) TH_LOG("no flow of 200 landed on C");
 	memcpy(be, term_be, sizeof(be));
 	be[2].state = PODLANE_BACKEND_TERMINATING;
-	svc_write(e, SVC_TERM, NODE_IP, 30095, IPPROTO_TCP, PODLANE_SVC_F_NODEPORT, be, 3, 3, 3);
+	ASSERT_EQ(0, svc_write(e, SVC_TERM, NODE_IP, 30095, IPPROTO_TCP, PODLANE_SVC_F_NODEPORT, be,
+			       3, 3, 3));
 	old.ack = true;
-	report(flow_backend(e, &old, &r) == R_C,
-	       "terminating backend keeps its established flow");
+	return old;
+}
+
+TEST_F(nat, terminating_backend_keeps_its_established_flow)
+{
+	struct flow old = terminating_c(_metadata, self->e);
+	struct result r;
+
+	EXPECT_EQ(R_C, flow_backend(self->e, &old, &r));
+}
+
+TEST_F(nat, terminating_backend_gets_no_new_flows_300_tried)
+{
+	int i, to_c = 0, bad = 0;
+	struct result r;
+
+	terminating_c(_metadata, self->e);
 	for (i = 0; i < 300; i++) {
 		struct flow f = { CLIENT_IP, NODE_IP, 46000 + i, 30095, IPPROTO_TCP };
-		enum role got = flow_backend(e, &f, &r);
+		enum role got = flow_backend(self->e, &f, &r);
 
 		to_c += got == R_C;
 		bad += got == R_NONE;
 	}
-	if (to_c || bad)
-		diag("%d of 300 new flows went to the terminating backend, %d failed", to_c, bad);
-	report(!to_c && !bad, "terminating backend gets no new flows (300 tried)");
+	EXPECT_EQ(0, to_c) TH_LOG("new flows went to the terminating backend");
+	EXPECT_EQ(0, bad) TH_LOG("new flows failed");
 }
 
-static void test_local_mixed(struct env *e)
+TEST_F(nat, external_traffic_policy_local_with_a_local_and_a_remote_backend_100_flows_local)
 {
 	struct result r;
-	int i, ok = 0;
+	int i, local = 0;
 
 	for (i = 0; i < 100; i++) {
 		struct flow f = { CLIENT_IP, NODE_IP, 47000 + i, 30092, IPPROTO_TCP };
 
-		ok += flow_backend(e, &f, &r) == R_B;
+		local += flow_backend(self->e, &f, &r) == R_B;
 	}
-	report(ok == 100, "externalTrafficPolicy Local with a local and a remote backend: all 100 "
-	       "flows stay on the local one");
+	EXPECT_EQ(100, local);
 }
 
 /* Maglev disruption ----------------------------------------------------------------------- */
@@ -1044,38 +1211,52 @@ static void spread_run(struct env *e, __u8 *dst)
 	}
 }
 
-static void test_maglev_disruption(struct env *e)
+/* 5000 flows to the Maglev service over 10 (remote) backends; failed ones counted. */
+static int spread_before(struct __test_metadata *_metadata, struct env *e, __u8 *before)
 {
-	static __u8 before[SPREAD_FLOWS], after[SPREAD_FLOWS];
-	int i, removed = 4, on_removed = 0, moved = 0, moved_other = 0, failed = 0;
-	int per_be[SPREAD_N + 1] = {};
-	double min_share = 1.0, max_share = 0.0, excess;
+	int i, failed = 0;
 
-	if (spread_write(e, -1)) {
-		report(false, "Maglev service with 10 backends");
-		report(false, "Maglev: removing 1 of 10 backends moves about 1/10 of flows");
-		return;
-	}
+	ASSERT_EQ(0, spread_write(e, -1)) TH_LOG("Maglev service with 10 backends");
 	ct_flush(e);
 	spread_run(e, before);
-	for (i = 0; i < SPREAD_FLOWS; i++) {
+	for (i = 0; i < SPREAD_FLOWS; i++)
 		failed += !before[i];
+	return failed;
+}
+
+TEST_F(nat, maglev_spreads_5000_flows_over_10_backends_each_share_within_0_07_to_0_13)
+{
+	static __u8 before[SPREAD_FLOWS];
+	int per_be[SPREAD_N + 1] = {};
+	double min_share = 1.0, max_share = 0.0;
+	int i, failed = spread_before(_metadata, self->e, before);
+
+	for (i = 0; i < SPREAD_FLOWS; i++)
 		if (before[i] && before[i] <= SPREAD_N)
 			per_be[before[i]]++;
-	}
 	for (i = 1; i <= SPREAD_N; i++) {
 		double s = (double)per_be[i] / SPREAD_FLOWS;
 
 		min_share = s < min_share ? s : min_share;
 		max_share = s > max_share ? s : max_share;
 	}
-	diag("Maglev over 10 backends, %d flows: shares %.3f .. %.3f", SPREAD_FLOWS, min_share,
-	     max_share);
-	report(!failed && min_share > 0.07 && max_share < 0.13,
-	       "Maglev spreads 5000 flows over 10 backends (each share within 0.07 .. 0.13)");
+	tl_log("Maglev over 10 backends, %d flows: shares %.3f .. %.3f", SPREAD_FLOWS, min_share,
+	       max_share);
+	EXPECT_EQ(0, failed);
+	EXPECT_LT(0.07, min_share);
+	EXPECT_GT(0.13, max_share);
+}
 
-	/* Remove backend 10.244.2.5, forget all flows, send the same flows again. */
-	spread_write(e, removed);
+/* Remove backend 10.244.2.5, forget all flows, send the same flows again. */
+TEST_F(nat, maglev_removing_1_of_10_backends_moves_about_1_10_of_flows_excess_below_3_percent)
+{
+	static __u8 before[SPREAD_FLOWS], after[SPREAD_FLOWS];
+	struct env *e = self->e;
+	int i, removed = 4, on_removed = 0, moved = 0, moved_other = 0, failed;
+	double excess;
+
+	failed = spread_before(_metadata, e, before);
+	ASSERT_EQ(0, spread_write(e, removed));
 	ct_flush(e);
 	spread_run(e, after);
 	for (i = 0; i < SPREAD_FLOWS; i++) {
@@ -1091,152 +1272,135 @@ static void test_maglev_disruption(struct env *e)
 			failed++;
 	}
 	excess = (double)moved_other / SPREAD_FLOWS;
-	diag("removed 1 of 10 backends: %d of %d flows moved (%.2f%%): %d were on it (%.2f%%), "
-	     "%d others moved (%.2f%% excess over the minimum 1/N)", moved, SPREAD_FLOWS,
-	     100.0 * moved / SPREAD_FLOWS, on_removed, 100.0 * on_removed / SPREAD_FLOWS,
-	     moved_other, 100.0 * excess);
-	report(!failed && moved >= on_removed && excess < 0.03 &&
-	       (double)moved / SPREAD_FLOWS < 0.1 + 0.04,
-	       "Maglev via BPF_PROG_TEST_RUN: removing 1 of 10 backends moves ~1/10 of flows "
-	       "(excess over 1/N < 3%)");
-	ct_flush(e);
+	tl_log("removed 1 of 10 backends: %d of %d flows moved (%.2f%%): %d were on it (%.2f%%), "
+	       "%d others moved (%.2f%% excess over the minimum 1/N)", moved, SPREAD_FLOWS,
+	       100.0 * moved / SPREAD_FLOWS, on_removed, 100.0 * on_removed / SPREAD_FLOWS,
+	       moved_other, 100.0 * excess);
+	EXPECT_EQ(0, failed);
+	EXPECT_LE(on_removed, moved);
+	EXPECT_GT(0.03, excess);
+	EXPECT_GT(0.1 + 0.04, (double)moved / SPREAD_FLOWS);
 }
 
 /* Conntrack capacity ---------------------------------------------------------------------- */
 
 /* A second, private copy of the programs with podlane_ct of another type and size. */
-static int env_load_small(struct env *f, enum bpf_map_type ct_type, __u32 ct_size)
+static int env_load_small(struct env *f, const struct env *e, enum bpf_map_type ct_type,
+			  __u32 ct_size)
 {
-	struct bpf_map *map;
-	int err, r;
+	int err;
 
-	f->ncpus = libbpf_num_possible_cpus();
-	f->ep = tc_endpoint__open();
-	f->up = tc_uplink__open();
-	if (!f->ep || !f->up)
-		return -errno;
-	maps_unpin_and_shrink(f->ep->obj, MAP_SIZE);
-	maps_unpin_and_shrink(f->up->obj, MAP_SIZE);
-	bpf_object__for_each_map(map, f->ep->obj)
-		if (bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH)
-			bpf_map__set_max_entries(map, 64);
-	bpf_map__set_type(f->ep->maps.podlane_ct, ct_type);
-	bpf_map__set_max_entries(f->ep->maps.podlane_ct, ct_size);
-	err = tc_endpoint__load(f->ep);
-	err = err ?: maps_share(f->up->obj, f->ep->obj);
-	err = err ?: tc_uplink__load(f->up);
-	if (err)
-		return err;
-	f->svc_fd = bpf_map__fd(f->ep->maps.podlane_svc);
-	f->be_fd = bpf_map__fd(f->ep->maps.podlane_backend);
-	f->maglev_fd = bpf_map__fd(f->ep->maps.podlane_maglev);
-	f->ct_fd = bpf_map__fd(f->ep->maps.podlane_ct);
-	f->lbstat_fd = bpf_map__fd(f->ep->maps.podlane_lbstat);
-	f->drops_fd = bpf_map__fd(f->ep->maps.podlane_drops);
-	f->stat_fd = bpf_map__fd(f->ep->maps.podlane_ep_stat);
-	f->from_uplink = bpf_program__fd(f->up->progs.tc_from_uplink);
-	f->from_pod = bpf_program__fd(f->ep->progs.tc_from_pod);
-	f->rb = ring_buffer__new(bpf_map__fd(f->ep->maps.podlane_events), on_event, f, NULL);
-	if (!f->rb)
-		return -errno;
-	for (r = R_A; r < R_MAX; r++)
-		f->ifindex[r] = if_nametoindex(role_dev[r]);
-	err = endpoints_add(f);
+	memcpy(f->ifindex, e->ifindex, sizeof(f->ifindex));
+	err = env_load(f, ct_type, ct_size, 64);
+	err = err ?: endpoints_add(f);
 	return err ?: svc_write(f, SVC_WEB, NODE_IP, 30080, IPPROTO_TCP,
 				PODLANE_SVC_F_NODEPORT | PODLANE_SVC_F_MAGLEV, web_be, 3, 3, 3);
-}
-
-static void env_unload(struct env *f)
-{
-	ring_buffer__free(f->rb);
-	tc_uplink__destroy(f->up);
-	tc_endpoint__destroy(f->ep);
 }
 
 /*
  * An LRU map makes room by evicting, so a real insert failure cannot be provoked on demand.
  * The drop path is exercised by loading the same programs with podlane_ct as a plain hash
- * of 2 entries (one flow), where the second flow's insert fails with E2BIG.
+ * of 2 entries (one flow), where the second flow's insert fails with E2BIG: the new flow is
+ * dropped with reason ct_full, counted node-wide and reported; the tracked flow goes on.
  */
-static void test_ct_full(void)
+TEST_F(nat, ct_full_map_of_2_entries_new_flow_dropped_ct_full_tracked_flow_goes_on)
 {
-	const char *name = "CT full (map of 2 entries): a new flow is dropped with reason ct_full, "
-			   "counted node-wide and reported; the tracked flow goes on";
 	struct flow one = web_flow(40500, false), two = web_flow(40501, false);
 	struct env f = {};
 	struct result r;
 	__u64 before;
-	bool ok;
 	int err;
 
-	err = env_load_small(&f, BPF_MAP_TYPE_HASH, 2);
-	if (err) {
-		diag("ct full: setup failed: %s", strerror(-err));
-		report(false, name);
+	err = env_load_small(&f, self->e, BPF_MAP_TYPE_HASH, 2);
+	if (err)
 		env_unload(&f);
-		return;
-	}
+	ASSERT_EQ(0, err) TH_LOG("ct full: setup failed: %s", strerror(-err));
 	send_flow(&f, R_UP, &one, &r);
-	ok = !r.err && r.retval == TC_ACT_REDIRECT;
+	EXPECT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_REDIRECT, r.retval);
 	before = node_drops(&f, PODLANE_DROP_CT_FULL);
-	events_drain(&f);
+	tl_events_drain(&f.events);
 	send_flow(&f, R_UP, &two, &r);
-	ring_buffer__consume(f.rb);
-	ok = ok && !r.err && r.retval == TC_ACT_SHOT &&
-	     node_drops(&f, PODLANE_DROP_CT_FULL) == before + 1 && f.nevents == 1 &&
-	     f.events[0].reason == PODLANE_DROP_CT_FULL;
+	tl_events_poll(&f.events);
+	EXPECT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_SHOT, r.retval);
+	EXPECT_EQ(before + 1, node_drops(&f, PODLANE_DROP_CT_FULL));
+	EXPECT_EQ(1, f.events.n);
+	EXPECT_EQ(PODLANE_DROP_CT_FULL, f.events.ev[0].reason);
 	one.ack = true;
 	send_flow(&f, R_UP, &one, &r);
-	ok = ok && !r.err && r.retval == TC_ACT_REDIRECT;
-	report(ok, name);
+	EXPECT_EQ(0, r.err);
+	EXPECT_EQ(TC_ACT_REDIRECT, r.retval);
 	env_unload(&f);
 }
 
-/* A tiny LRU conntrack: flows evict each other instead of failing, and that is visible. */
-static void test_ct_lru_evict(void)
+/*
+ * A tiny LRU conntrack (32 entries): flows evict each other instead of failing. 200 new
+ * flows; the backend of the first in *first.
+ */
+static void lru_flows(struct __test_metadata *_metadata, struct env *f, const struct env *e,
+		      enum role *first)
 {
-	const char *n1 = "LRU conntrack of 32 entries, 200 new flows: none dropped, occupancy "
-			 "stays within the map (collector count)";
-	const char *n2 = "a flow whose entries were evicted is counted (ct_midflow) and Maglev "
-			 "puts it back on the same backend";
 	struct ct_gc_stats st;
-	struct env f = {};
 	struct result r;
-	enum role first = R_NONE, again;
-	__u64 midflow, full;
 	int i, lost = 0, err;
+	__u64 full;
 
-	err = env_load_small(&f, BPF_MAP_TYPE_LRU_HASH, 32);
-	if (err) {
-		diag("lru: setup failed: %s", strerror(-err));
-		report(false, n1);
-		report(false, n2);
-		env_unload(&f);
-		return;
-	}
-	full = node_drops(&f, PODLANE_DROP_CT_FULL);
+	err = env_load_small(f, e, BPF_MAP_TYPE_LRU_HASH, 32);
+	ASSERT_EQ(0, err) TH_LOG("lru: setup failed: %s", strerror(-err));
+	full = node_drops(f, PODLANE_DROP_CT_FULL);
 	for (i = 0; i < 200; i++) {
 		struct flow fl = web_flow(48000 + i, false);
-		enum role got = flow_backend(&f, &fl, &r);
+		enum role got = flow_backend(f, &fl, &r);
 
 		if (i == 0)
-			first = got;
+			*first = got;
 		lost += got == R_NONE;
 	}
-	err = ct_gc(f.ct_fd, ct_now_ns(), &st, NULL, NULL);
-	diag("after 200 flows: %llu live entries in a map of %u, %d flows not translated",
-	     (unsigned long long)st.live, st.max_entries, lost);
-	report(!err && !lost && st.live <= 32 && st.live > 0 && st.max_entries == 32 &&
-	       node_drops(&f, PODLANE_DROP_CT_FULL) == full, n1);
+	err = ct_gc(f->ct_fd, ct_now_ns(), &st, NULL, NULL);
+	tl_log("after 200 flows: %llu live entries in a map of %u, %d flows not translated",
+	       (unsigned long long)st.live, st.max_entries, lost);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(0, lost);
+	EXPECT_GE(32, st.live);
+	EXPECT_LT(0, st.live);
+	EXPECT_EQ(32, st.max_entries);
+	EXPECT_EQ(full, node_drops(f, PODLANE_DROP_CT_FULL));
+}
 
-	midflow = lbstat(&f, PODLANE_LB_CT_MIDFLOW);
-	{
-		struct flow fl = web_flow(48000, true);
+/* Its own small copy of the programs, on the node's devices. */
+FIXTURE(lru) {
+	struct env small;
+};
 
-		again = flow_backend(&f, &fl, &r);
-	}
-	report(again == first && lbstat(&f, PODLANE_LB_CT_MIDFLOW) == midflow + 1, n2);
-	env_unload(&f);
+FIXTURE_SETUP(lru)
+{
+}
+
+FIXTURE_TEARDOWN(lru)
+{
+	env_unload(&self->small);
+}
+
+/* None dropped, occupancy stays within the map (the collector's count). */
+TEST_F(lru, conntrack_of_32_entries_200_new_flows_none_dropped_occupancy_within_the_map)
+{
+	enum role first;
+
+	lru_flows(_metadata, &self->small, &node, &first);
+}
+
+TEST_F(lru, a_flow_whose_entries_were_evicted_is_counted_ct_midflow_and_keeps_its_backend)
+{
+	struct flow fl = web_flow(48000, true);
+	enum role first = R_NONE;
+	struct result r;
+	__u64 midflow;
+
+	lru_flows(_metadata, &self->small, &node, &first);
+	midflow = lbstat(&self->small, PODLANE_LB_CT_MIDFLOW);
+	EXPECT_EQ(first, flow_backend(&self->small, &fl, &r));
+	EXPECT_EQ(midflow + 1, lbstat(&self->small, PODLANE_LB_CT_MIDFLOW));
 }
 
 /* NodePort at XDP -------------------------------------------------------------------------- */
@@ -1275,7 +1439,7 @@ static struct xdp_uplink *xdp_load(struct env *e, bool fastpath)
 	x->rodata->nodeport_fastpath = fastpath;
 	err = err ?: xdp_uplink__load(x);
 	if (err) {
-		diag("failed to load 'xdp_uplink': %s", strerror(-err));
+		tl_log("failed to load 'xdp_uplink': %s", strerror(-err));
 		xdp_uplink__destroy(x);
 		errno = -err;
 		return NULL;
@@ -1303,63 +1467,74 @@ static void xdp_run_out(int prog, const __u8 *pkt, size_t len, struct result *r,
 		parse_out(r->out, &r->s);
 }
 
-static void test_xdp(struct env *e)
-{
-	struct xdp_uplink *x = xdp_load(e, true);
-	struct result r;
-	__u64 nolocal, nobe;
+/* The tests' node with xdp_uplink on its maps: fast path on (e.xdp) and off (e.xdp_off). */
+FIXTURE(xdp) {
+	struct env *e;
 	int prog;
-	bool ok;
+};
 
-	if (!x) {
-		for (int i = 0; i < 4; i++)
-			report(false, "xdp NodePort early drop (not loaded)");
-		return;
-	}
-	prog = bpf_program__fd(x->progs.xdp_from_uplink);
+FIXTURE_SETUP(xdp)
+{
+	self->e = &node;
+	ASSERT_EQ(0, env_reset(self->e));
+	self->e->xdp = xdp_load(self->e, true);
+	ASSERT_NE(NULL, self->e->xdp) TH_LOG("xdp_uplink (fast path on) does not load");
+	self->e->xdp_off = xdp_load(self->e, false);
+	ASSERT_NE(NULL, self->e->xdp_off) TH_LOG("xdp_uplink (fast path off) does not load");
+	self->prog = bpf_program__fd(self->e->xdp->progs.xdp_from_uplink);
+}
 
-	nolocal = node_drops(e, PODLANE_DROP_NO_LOCAL_BACKEND);
-	nobe = node_drops(e, PODLANE_DROP_NO_BACKEND);
-	{
-		struct flow f = { CLIENT_IP, NODE_IP, 43000, 30090, IPPROTO_TCP };
+FIXTURE_TEARDOWN(xdp)
+{
+	xdp_uplink__destroy(self->e->xdp);
+	xdp_uplink__destroy(self->e->xdp_off);
+}
 
-		ok = xdp_run(prog, &f) == XDP_DROP &&
-		     node_drops(e, PODLANE_DROP_NO_LOCAL_BACKEND) == nolocal + 1;
-		report(ok, "XDP: NodePort with externalTrafficPolicy Local and no local backend is "
-		       "dropped before an skb exists (no_local_backend, counted)");
-	}
-	{
-		struct flow f = { CLIENT_IP, NODE_IP, 43001, 30091, IPPROTO_TCP };
+/* Before an skb exists: no_local_backend, counted. */
+TEST_F(xdp, nodeport_with_etp_local_and_no_local_backend_is_dropped)
+{
+	struct flow f = { CLIENT_IP, NODE_IP, 43000, 30090, IPPROTO_TCP };
+	__u64 nolocal = node_drops(self->e, PODLANE_DROP_NO_LOCAL_BACKEND);
 
-		ok = xdp_run(prog, &f) == XDP_DROP &&
-		     node_drops(e, PODLANE_DROP_NO_BACKEND) == nobe + 1;
-		report(ok, "XDP: NodePort without any backend is dropped (no_backend, counted)");
-	}
-	{
-		struct flow f = web_flow(43002, false);
+	EXPECT_EQ(XDP_DROP, xdp_run(self->prog, &f));
+	EXPECT_EQ(nolocal + 1, node_drops(self->e, PODLANE_DROP_NO_LOCAL_BACKEND));
+}
 
-		report(xdp_run(prog, &f) == XDP_PASS,
-		       "XDP: NodePort with backends passes on to tc for translation");
-	}
-	{
-		/* A tracked flow of a service that just lost its last backend keeps going. */
-		const struct be_def be[] = { { IP_B, 80, 801, true } };
-		struct flow f = { CLIENT_IP, NODE_IP, 43003, 30096, IPPROTO_TCP };
+TEST_F(xdp, nodeport_without_any_backend_is_dropped_no_backend_counted)
+{
+	struct flow f = { CLIENT_IP, NODE_IP, 43001, 30091, IPPROTO_TCP };
+	__u64 nobe = node_drops(self->e, PODLANE_DROP_NO_BACKEND);
 
-		ok = !svc_write(e, 10, NODE_IP, 30096, IPPROTO_TCP, PODLANE_SVC_F_NODEPORT, be, 1,
-				1, 1) &&
-		     flow_backend(e, &f, &r) == R_B &&
-		     !svc_write(e, 10, NODE_IP, 30096, IPPROTO_TCP, PODLANE_SVC_F_NODEPORT, be, 0,
-				0, 0);
-		f.ack = true;
-		ok = ok && xdp_run(prog, &f) == XDP_PASS && flow_backend(e, &f, &r) == R_B;
-		f.sport++;
-		f.ack = false;
-		ok = ok && xdp_run(prog, &f) == XDP_DROP;
-		report(ok, "XDP: a tracked flow passes after its service lost every backend; a new "
-		       "flow to it is dropped");
-	}
-	xdp_uplink__destroy(x);
+	EXPECT_EQ(XDP_DROP, xdp_run(self->prog, &f));
+	EXPECT_EQ(nobe + 1, node_drops(self->e, PODLANE_DROP_NO_BACKEND));
+}
+
+TEST_F(xdp, nodeport_with_backends_passes_on_to_tc_for_translation)
+{
+	struct flow f = web_flow(43002, false);
+
+	EXPECT_EQ(XDP_PASS, xdp_run(self->prog, &f));
+}
+
+/* A tracked flow of a service that just lost its last backend keeps going. */
+TEST_F(xdp, a_tracked_flow_passes_after_its_service_lost_every_backend_a_new_flow_is_dropped)
+{
+	const struct be_def be[] = { { IP_B, 80, 801, true } };
+	struct flow f = { CLIENT_IP, NODE_IP, 43003, 30096, IPPROTO_TCP };
+	struct env *e = self->e;
+	struct result r;
+
+	ASSERT_EQ(0, svc_write(e, 10, NODE_IP, 30096, IPPROTO_TCP, PODLANE_SVC_F_NODEPORT, be, 1,
+			       1, 1));
+	ASSERT_EQ(R_B, flow_backend(e, &f, &r));
+	ASSERT_EQ(0, svc_write(e, 10, NODE_IP, 30096, IPPROTO_TCP, PODLANE_SVC_F_NODEPORT, be, 0,
+			       0, 0));
+	f.ack = true;
+	EXPECT_EQ(XDP_PASS, xdp_run(self->prog, &f));
+	EXPECT_EQ(R_B, flow_backend(e, &f, &r));
+	f.sport++;
+	f.ack = false;
+	EXPECT_EQ(XDP_DROP, xdp_run(self->prog, &f));
 }
 
 static int ep_xdp_rx_all(struct env *e, bool on)
@@ -1375,7 +1550,7 @@ static __u64 ep_rx(struct env *e, enum role ro)
 {
 	struct endpoint_stats st;
 
-	if (ep_stats_read(e->stat_fd, e->ifindex[ro], e->ncpus, &st))
+	if (tl_ep_stats_read(e->stat_fd, e->ifindex[ro], &st))
 		return ~0ULL;
 	return st.rx_packets;
 }
@@ -1398,34 +1573,34 @@ static bool xdp_fast_ok(struct env *e, int prog, const struct flow *f, enum role
 		return false;
 	xdp_run_out(prog, pkt, len, &r, NULL);
 	if (r.err || r.retval != XDP_REDIRECT) {
-		diag("xdp verdict %d (err %d), want XDP_REDIRECT", r.retval, r.err);
+		tl_log("xdp verdict %d (err %d), want XDP_REDIRECT", r.retval, r.err);
 		return false;
 	}
 	if (r.s.daddr != endpoints[be - R_A].ip || r.s.dport != be_port ||
 	    r.s.saddr != f->saddr || r.s.sport != f->sport || r.s.ttl != 63) {
-		diag("xdp output %08x:%u from %08x:%u ttl %u", r.s.daddr, r.s.dport, r.s.saddr,
-		     r.s.sport, r.s.ttl);
+		tl_log("xdp output %08x:%u from %08x:%u ttl %u", r.s.daddr, r.s.dport, r.s.saddr,
+		       r.s.sport, r.s.ttl);
 		ok = false;
 	}
 	if (!r.s.l3_ok || !r.s.l4_ok) {
-		diag("xdp output checksums: ip %d, l4 %d", r.s.l3_ok, r.s.l4_ok);
+		tl_log("xdp output checksums: ip %d, l4 %d", r.s.l3_ok, r.s.l4_ok);
 		ok = false;
 	}
 	if (!mac_is(r.s.dmac, endpoints[be - R_A].pod_mac) ||
 	    !mac_is(r.s.smac, endpoints[be - R_A].host_mac)) {
-		diag("xdp output MACs are not host veth -> pod");
+		tl_log("xdp output MACs are not host veth -> pod");
 		ok = false;
 	}
 	if (ct_get(e, f->saddr, f->daddr, f->sport, f->dport, proto, PODLANE_CT_ORIGINAL,
 		   &after) ||
 	    after.packets != before.packets + 1 || after.bytes != before.bytes + len ||
 	    after.expires_ns == before.expires_ns) {
-		diag("conntrack entry not counted or refreshed by XDP");
+		tl_log("conntrack entry not counted or refreshed by XDP");
 		ok = false;
 	}
 	if (lbstat(e, PODLANE_LB_NAT_CT_HIT) != hit + 1 ||
 	    lbstat(e, PODLANE_LB_XDP_FAST) != fast + 1 || ep_rx(e, be) != rx + 1) {
-		diag("ct_hit/xdp_fast/endpoint rx counters did not move by one");
+		tl_log("ct_hit/xdp_fast/endpoint rx counters did not move by one");
 		ok = false;
 	}
 	return ok;
@@ -1441,133 +1616,181 @@ static bool xdp_pass_untouched(struct env *e, int prog, const struct flow *f)
 
 	xdp_run_out(prog, pkt, len, &r, NULL);
 	if (r.err || r.retval != XDP_PASS) {
-		diag("xdp verdict %d (err %d), want XDP_PASS", r.retval, r.err);
+		tl_log("xdp verdict %d (err %d), want XDP_PASS", r.retval, r.err);
 		return false;
 	}
 	if (memcmp(r.out, pkt, len) || lbstat(e, PODLANE_LB_NAT_CT_HIT) != hit ||
 	    lbstat(e, PODLANE_LB_XDP_FAST) != fast) {
-		diag("a passed frame was rewritten or counted");
+		tl_log("a passed frame was rewritten or counted");
 		return false;
 	}
 	return true;
 }
 
-static void test_xdp_fast(struct env *e)
+/* The NodePort fast path: every pod's interface takes XDP frames (PODLANE_EP_F_XDP_RX). */
+FIXTURE(xdp_fast) {
+	struct env *e;
+	int prog;
+};
+
+FIXTURE_SETUP(xdp_fast)
 {
-	struct xdp_uplink *x = xdp_load(e, true), *off = xdp_load(e, false);
+	self->e = &node;
+	ASSERT_EQ(0, env_reset(self->e));
+	self->e->xdp = xdp_load(self->e, true);
+	ASSERT_NE(NULL, self->e->xdp) TH_LOG("xdp_uplink (fast path on) does not load");
+	self->e->xdp_off = xdp_load(self->e, false);
+	ASSERT_NE(NULL, self->e->xdp_off) TH_LOG("xdp_uplink (fast path off) does not load");
+	self->prog = bpf_program__fd(self->e->xdp->progs.xdp_from_uplink);
+	ASSERT_EQ(0, ep_xdp_rx_all(self->e, true));
+}
+
+FIXTURE_TEARDOWN(xdp_fast)
+{
+	xdp_uplink__destroy(self->e->xdp);
+	xdp_uplink__destroy(self->e->xdp_off);
+}
+
+TEST_F(xdp_fast, a_nodeport_syn_without_a_conntrack_entry_passes_to_tc_untouched_untracked)
+{
+	struct flow f = web_flow(44000, false);
 	struct ct_entry ct;
+
+	EXPECT_TRUE(xdp_pass_untouched(self->e, self->prog, &f));
+	EXPECT_EQ(-ENOENT, ct_get(self->e, f.saddr, f.daddr, f.sport, f.dport, IPPROTO_TCP,
+				  PODLANE_CT_ORIGINAL, &ct));
+}
+
+/* The next packet of tracked flow 44001 through XDP; its backend. */
+static enum role fast_tracked(struct __test_metadata *_metadata, FIXTURE_DATA(xdp_fast) *self,
+			      struct flow *f)
+{
 	struct result r;
 	enum role be;
-	int prog;
-	bool ok;
 
-	if (!x || !off || ep_xdp_rx_all(e, true)) {
-		for (int i = 0; i < 8; i++)
-			report(false, "xdp NodePort fast path (not loaded)");
-		xdp_uplink__destroy(x);
-		xdp_uplink__destroy(off);
-		return;
-	}
-	prog = bpf_program__fd(x->progs.xdp_from_uplink);
-	{
-		struct flow f = web_flow(44000, false);
+	*f = web_flow(44001, false);
+	be = flow_backend(self->e, f, &r);
+	ASSERT_NE(R_NONE, be);
+	f->ack = true;
+	EXPECT_TRUE(xdp_fast_ok(self->e, self->prog, f, be, 8080));
+	return be;
+}
 
-		ok = xdp_pass_untouched(e, prog, &f) &&
-		     ct_get(e, f.saddr, f.daddr, f.sport, f.dport, IPPROTO_TCP,
-			    PODLANE_CT_ORIGINAL, &ct) == -ENOENT;
-		report(ok, "XDP fast path: a NodePort SYN without a conntrack entry passes to tc, "
-		       "untouched, nothing tracked");
-	}
-	{
-		struct flow f = web_flow(44001, false);
+/* XDP_REDIRECT to its pod, DNAT with valid checksums, counted. */
+TEST_F(xdp_fast, the_next_packet_of_a_tracked_tcp_nodeport_flow_is_redirected_to_its_pod)
+{
+	struct flow f;
 
-		be = flow_backend(e, &f, &r);
-		f.ack = true;
-		ok = be != R_NONE && xdp_fast_ok(e, prog, &f, be, 8080);
-		report(ok, "XDP fast path: the next packet of a tracked TCP NodePort flow is "
-		       "XDP_REDIRECT to its pod, DNAT with valid checksums, counted");
-		f.ack = false;
-		f.tcp_flags = 0x11;	/* FIN|ACK */
-		ok = be != R_NONE && xdp_fast_ok(e, prog, &f, be, 8080) &&
-		     !ct_get(e, endpoints[be - R_A].ip, CLIENT_IP, 8080, f.sport, IPPROTO_TCP,
-			     PODLANE_CT_REPLY, &ct) && (ct.flags & PODLANE_CT_F_CLOSING);
-		report(ok, "XDP fast path: a FIN moves both conntrack entries to closing, as tc "
-		       "does");
-	}
-	{
-		struct flow f = { CLIENT_IP, NODE_IP, 44002, 30053, IPPROTO_UDP };
-		struct flow g = { CLIENT_IP, NODE_IP, 44003, 30053, IPPROTO_UDP,
-				  .udp_nocsum = true };
+	fast_tracked(_metadata, self, &f);
+}
 
-		ok = flow_backend(e, &f, &r) == R_A && xdp_fast_ok(e, prog, &f, R_A, 53) &&
-		     flow_backend(e, &g, &r) == R_A && xdp_fast_ok(e, prog, &g, R_A, 53);
-		if (ok) {
-			__u8 pkt[PKT_MAX];
+TEST_F(xdp_fast, a_fin_moves_both_conntrack_entries_to_closing_as_tc_does)
+{
+	struct ct_entry ct;
+	struct flow f;
+	enum role be = fast_tracked(_metadata, self, &f);
 
-			xdp_run_out(prog, pkt, build(&g, pkt), &r, NULL);
-			ok = r.retval == XDP_REDIRECT && r.s.l4_check == 0;
-		}
-		report(ok, "XDP fast path: tracked UDP NodePort flows too; a UDP checksum of 0 "
-		       "stays 0");
-	}
-	{
-		struct flow f = { CLIENT_IP, NODE_IP, 44004, 30093, IPPROTO_TCP };
+	f.ack = false;
+	f.tcp_flags = 0x11;	/* FIN|ACK */
+	EXPECT_TRUE(xdp_fast_ok(self->e, self->prog, &f, be, 8080));
+	ASSERT_EQ(0, ct_get(self->e, endpoints[be - R_A].ip, CLIENT_IP, 8080, f.sport,
+			    IPPROTO_TCP, PODLANE_CT_REPLY, &ct));
+	EXPECT_TRUE(ct.flags & PODLANE_CT_F_CLOSING);
+}
 
-		send_flow(e, R_UP, &f, &r);
-		ok = r.retval == TC_ACT_OK && r.s.daddr == REMOTE_BE;
-		f.ack = true;
-		ok = ok && xdp_pass_untouched(e, prog, &f);
-		report(ok, "XDP fast path: a tracked flow to a backend on another node passes to "
-		       "tc");
-	}
-	{
-		struct flow f = web_flow(44005, false);
-		struct xdp_uplink *dflt;
+TEST_F(xdp_fast, tracked_udp_nodeport_flows_too_a_udp_checksum_of_0_stays_0)
+{
+	struct flow f = { CLIENT_IP, NODE_IP, 44002, 30053, IPPROTO_UDP };
+	struct flow g = { CLIENT_IP, NODE_IP, 44003, 30053, IPPROTO_UDP, .udp_nocsum = true };
+	struct env *e = self->e;
+	__u8 pkt[PKT_MAX];
+	struct result r;
 
-		be = flow_backend(e, &f, &r);
-		f.ack = true;
-		ok = be != R_NONE && !ep_flag(e, be, PODLANE_EP_F_XDP_RX, false) &&
-		     xdp_pass_untouched(e, prog, &f);
-		ok = ok && !ep_flag(e, be, PODLANE_EP_F_XDP_RX, true) &&
-		     xdp_fast_ok(e, prog, &f, be, 8080);
-		report(ok, "XDP fast path: a pod whose interface does not take XDP frames "
-		       "(no PODLANE_EP_F_XDP_RX) keeps its flows in tc");
-		dflt = xdp_uplink__open();
-		ok = be != R_NONE &&
-		     xdp_pass_untouched(e, bpf_program__fd(off->progs.xdp_from_uplink), &f) &&
-		     dflt && !dflt->rodata->nodeport_fastpath;
-		xdp_uplink__destroy(dflt);
-		report(ok, "XDP fast path: nodeport_fastpath=false (the default) passes tracked "
-		       "flows to tc");
-	}
-	{
-		struct flow f = web_flow(44006, false);
-		struct flow cut = web_flow(44006, true);
+	ASSERT_EQ(R_A, flow_backend(e, &f, &r));
+	EXPECT_TRUE(xdp_fast_ok(e, self->prog, &f, R_A, 53));
+	ASSERT_EQ(R_A, flow_backend(e, &g, &r));
+	EXPECT_TRUE(xdp_fast_ok(e, self->prog, &g, R_A, 53));
+	xdp_run_out(self->prog, pkt, build(&g, pkt), &r, NULL);
+	EXPECT_EQ(XDP_REDIRECT, r.retval);
+	EXPECT_EQ(0, r.s.l4_check);
+}
 
-		be = flow_backend(e, &f, &r);
-		f.ack = true;
-		cut.frag_off = 0x4000;	/* DF: still one piece */
-		ok = be != R_NONE && xdp_fast_ok(e, prog, &cut, be, 8080);
-		cut.frag_off = 0x2000;	/* MF: a first fragment, tc's business */
-		ok = ok && xdp_pass_untouched(e, prog, &cut);
-		report(ok, "XDP fast path: DF frames take it, fragments pass to tc");
-	}
-	ep_xdp_rx_all(e, false);
-	xdp_uplink__destroy(x);
-	xdp_uplink__destroy(off);
+TEST_F(xdp_fast, a_tracked_flow_to_a_backend_on_another_node_passes_to_tc)
+{
+	struct flow f = { CLIENT_IP, NODE_IP, 44004, 30093, IPPROTO_TCP };
+	struct result r;
+
+	send_flow(self->e, R_UP, &f, &r);
+	ASSERT_EQ(TC_ACT_OK, r.retval);
+	ASSERT_EQ(REMOTE_BE, r.s.daddr);
+	f.ack = true;
+	EXPECT_TRUE(xdp_pass_untouched(self->e, self->prog, &f));
+}
+
+/* A pod whose interface does not take XDP frames (no PODLANE_EP_F_XDP_RX) keeps them in tc. */
+TEST_F(xdp_fast, a_pod_without_podlane_ep_f_xdp_rx_keeps_its_flows_in_tc)
+{
+	struct flow f = web_flow(44005, false);
+	struct env *e = self->e;
+	struct result r;
+	enum role be;
+
+	be = flow_backend(e, &f, &r);
+	ASSERT_NE(R_NONE, be);
+	f.ack = true;
+	ASSERT_EQ(0, ep_flag(e, be, PODLANE_EP_F_XDP_RX, false));
+	EXPECT_TRUE(xdp_pass_untouched(e, self->prog, &f));
+	ASSERT_EQ(0, ep_flag(e, be, PODLANE_EP_F_XDP_RX, true));
+	EXPECT_TRUE(xdp_fast_ok(e, self->prog, &f, be, 8080));
+}
+
+TEST_F(xdp_fast, nodeport_fastpath_false_the_default_passes_tracked_flows_to_tc)
+{
+	struct flow f = web_flow(44005, false);
+	struct env *e = self->e;
+	struct xdp_uplink *dflt;
+	struct result r;
+	bool fastpath;
+
+	ASSERT_NE(R_NONE, flow_backend(e, &f, &r));
+	f.ack = true;
+	EXPECT_TRUE(xdp_pass_untouched(e, bpf_program__fd(e->xdp_off->progs.xdp_from_uplink),
+				       &f));
+	dflt = xdp_uplink__open();
+	ASSERT_NE(NULL, dflt);
+	fastpath = dflt->rodata->nodeport_fastpath;
+	xdp_uplink__destroy(dflt);
+	EXPECT_FALSE(fastpath);
+}
+
+TEST_F(xdp_fast, df_frames_take_it_fragments_pass_to_tc)
+{
+	struct flow f = web_flow(44006, false);
+	struct flow cut = web_flow(44006, true);
+	struct result r;
+	enum role be;
+
+	be = flow_backend(self->e, &f, &r);
+	ASSERT_NE(R_NONE, be);
+	cut.frag_off = 0x4000;	/* DF: still one piece */
+	EXPECT_TRUE(xdp_fast_ok(self->e, self->prog, &cut, be, 8080));
+	cut.frag_off = 0x2000;	/* MF: a first fragment, tc's business */
+	EXPECT_TRUE(xdp_pass_untouched(self->e, self->prog, &cut));
 }
 
 /* The collector ---------------------------------------------------------------------------- */
 
-static void test_gc(struct env *e)
+/*
+ * 10 established flows (SYN + reply), 5 closed (SYN + FIN), 5 closed by RST with a UDP flow
+ * each: 20 TCP flows (40 entries) and 5 UDP flows (10 entries). Returns the time before.
+ */
+static __u64 gc_flows(struct env *e)
 {
-	struct ct_gc_stats st;
 	__u64 now = ct_now_ns();
 	struct result r;
-	int i, err;
+	int i;
 
 	ct_flush(e);
-	/* 10 established flows (SYN + reply), 5 closed (SYN + FIN), 5 UDP. */
 	for (i = 0; i < 20; i++) {
 		struct flow f = web_flow(49000 + i, false);
 		enum role be = flow_backend(e, &f, &r);
@@ -1590,39 +1813,83 @@ static void test_gc(struct env *e)
 			send_flow(e, R_UP, &u, &r);
 		}
 	}
-	/* Now: 20 TCP flows (40 entries) + 5 UDP flows (10 entries). */
-	err = ct_gc(e->ct_fd, now, &st, NULL, NULL);
-	report(!err && st.scanned == 50 && st.deleted == 0 && st.live == 50 &&
-	       st.live_tcp == 40 && st.live_udp == 10 && st.live_closing == 20,
-	       "GC at the present time deletes nothing (50 live: 40 tcp, 10 udp, 20 closing)");
-
-	/* 11 s later the closing TCP entries (10 s) are gone, the rest stays. */
-	err = ct_gc(e->ct_fd, now + 11 * 1000000000ULL, &st, NULL, NULL);
-	report(!err && st.deleted == 20 && st.live == 30,
-	       "GC 11 s later deletes the 20 closing entries and keeps 30 live ones");
-	if (err || st.deleted != 20)
-		diag("gc: err %d scanned %llu deleted %llu live %llu", err,
-		     (unsigned long long)st.scanned, (unsigned long long)st.deleted,
-		     (unsigned long long)st.live);
-
-	/* 61 s: UDP (60 s) goes, established TCP (6 h) stays. */
-	err = ct_gc(e->ct_fd, now + 61 * 1000000000ULL, &st, NULL, NULL);
-	report(!err && st.deleted == 10 && st.live == 20 && st.live_tcp == 20,
-	       "GC 61 s later deletes UDP entries, keeps the 20 established TCP entries");
-
-	err = ct_gc(e->ct_fd, now + (PODLANE_CT_TCP_LIFETIME_S + 1) * 1000000000ULL, &st, NULL,
-		    NULL);
-	report(!err && st.deleted == 20 && st.live == 0, "GC past 6 h empties the map");
+	return now;
 }
 
-static void test_sizing(void)
+/* One collector pass at `at`; its counts in *st. */
+static void gc_at(struct __test_metadata *_metadata, struct env *e, __u64 at,
+		  struct ct_gc_stats *st)
+{
+	int err = ct_gc(e->ct_fd, at, st, NULL, NULL);
+
+	ASSERT_EQ(0, err);
+	tl_log("gc: scanned %llu deleted %llu live %llu", (unsigned long long)st->scanned,
+	       (unsigned long long)st->deleted, (unsigned long long)st->live);
+}
+
+#define SEC_NS		1000000000ULL
+
+TEST_F(nat, gc_at_the_present_time_deletes_nothing_50_live_40_tcp_10_udp_20_closing)
+{
+	__u64 now = gc_flows(self->e);
+	struct ct_gc_stats st;
+
+	gc_at(_metadata, self->e, now, &st);
+	EXPECT_EQ(50, st.scanned);
+	EXPECT_EQ(0, st.deleted);
+	EXPECT_EQ(50, st.live);
+	EXPECT_EQ(40, st.live_tcp);
+	EXPECT_EQ(10, st.live_udp);
+	EXPECT_EQ(20, st.live_closing);
+}
+
+/* The closing TCP entries (10 s) are gone, the rest stays. */
+TEST_F(nat, gc_11_s_later_deletes_the_20_closing_entries_and_keeps_30_live_ones)
+{
+	__u64 now = gc_flows(self->e);
+	struct ct_gc_stats st;
+
+	gc_at(_metadata, self->e, now, &st);
+	gc_at(_metadata, self->e, now + 11 * SEC_NS, &st);
+	EXPECT_EQ(20, st.deleted);
+	EXPECT_EQ(30, st.live);
+}
+
+/* UDP (60 s) goes, established TCP (6 h) stays. */
+TEST_F(nat, gc_61_s_later_deletes_udp_entries_keeps_the_20_established_tcp_entries)
+{
+	__u64 now = gc_flows(self->e);
+	struct ct_gc_stats st;
+
+	gc_at(_metadata, self->e, now, &st);
+	gc_at(_metadata, self->e, now + 11 * SEC_NS, &st);
+	gc_at(_metadata, self->e, now + 61 * SEC_NS, &st);
+	EXPECT_EQ(10, st.deleted);
+	EXPECT_EQ(20, st.live);
+	EXPECT_EQ(20, st.live_tcp);
+}
+
+TEST_F(nat, gc_past_6_h_empties_the_map)
+{
+	__u64 now = gc_flows(self->e);
+	struct ct_gc_stats st;
+
+	gc_at(_metadata, self->e, now, &st);
+	gc_at(_metadata, self->e, now + 11 * SEC_NS, &st);
+	gc_at(_metadata, self->e, now + 61 * SEC_NS, &st);
+	gc_at(_metadata, self->e, now + (PODLANE_CT_TCP_LIFETIME_S + 1) * SEC_NS, &st);
+	EXPECT_EQ(20, st.deleted);
+	EXPECT_EQ(0, st.live);
+}
+
+/* 1 GiB -> 16384, 24 GiB -> 262144, 4 TiB -> the cap. */
+TEST(conntrack_size_from_memory)
 {
 	__u64 gib = 1ULL << 30;
 
-	report(ct_size_from_memory(gib) == PODLANE_MIN_CT &&
-	       ct_size_from_memory(24 * gib) == PODLANE_MAX_CT &&
-	       ct_size_from_memory(4096 * gib) == PODLANE_MAX_CT_LIMIT,
-	       "conntrack size from memory: 1 GiB -> 16384, 24 GiB -> 262144, 4 TiB -> cap");
+	EXPECT_EQ(PODLANE_MIN_CT, ct_size_from_memory(gib));
+	EXPECT_EQ(PODLANE_MAX_CT, ct_size_from_memory(24 * gib));
+	EXPECT_EQ(PODLANE_MAX_CT_LIMIT, ct_size_from_memory(4096 * gib));
 }
 
 /* --bench --------------------------------------------------------------------------------- */
@@ -1700,9 +1967,9 @@ static int run_bench(struct env *e, int samples)
 	struct tc_uplink *off = tc_uplink__open();
 
 	if (off) {
-		maps_unpin_and_shrink(off->obj, MAP_SIZE);
+		tl_maps_private(off->obj, MAP_SIZE);
 		off->rodata->service_nat = false;
-		if (maps_share(off->obj, e->ep->obj) || tc_uplink__load(off)) {
+		if (tl_maps_share(off->obj, e->ep->obj) || tc_uplink__load(off)) {
 			tc_uplink__destroy(off);
 			off = NULL;
 		}
@@ -1781,82 +2048,43 @@ bad:
 	return 1;
 }
 
-int main(int argc, char **argv)
+/* test_lb_nat --bench [-n SAMPLES]: the table instead of the tests. */
+static int bench_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "bench", no_argument, NULL, 'b' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{}
-	};
 	struct env e = {};
 	int samples = 20001, opt, err;
-	bool bench = false;
-	size_t i;
-	enum role be;
 
-	while ((opt = getopt_long(argc, argv, "bvn:", opts, NULL)) != -1) {
+	while ((opt = getopt(argc, argv, "n:")) != -1) {
 		switch (opt) {
-		case 'b':
-			bench = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
 		case 'n':
 			samples = atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-v] [--bench [-n SAMPLES]]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--bench [-n SAMPLES]]\n", argv[0]);
 			return 2;
 		}
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_print_tap);
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root for BPF_PROG_TEST_RUN and a network namespace\n");
-		return 0;
-	}
-	err = devices_make(&e);
-	err = err ?: load(&e);
-	if (bench) {
-		if (err) {
-			fprintf(stderr, "bench: setup failed: %s\n", strerror(-err));
-			return 1;
-		}
-		return run_bench(&e, samples < 1 ? 1 : samples);
-	}
-
-	printf("1..%zu\n", 1 + ARRAY_SIZE(table) + 2 + 28 + 8);
-	report(!err, "set up namespace, load tc_endpoint + tc_uplink, services and endpoints");
+	err = env_setup(&e);
 	if (err) {
-		diag("setup: %s", strerror(-err));
+		fprintf(stderr, "bench: setup failed: %s\n", strerror(-err));
 		return 1;
 	}
-	for (i = 0; i < ARRAY_SIZE(table); i++)
-		run_table_case(&e, &table[i]);
-	test_remote_snat(&e);
-	be = test_tcp_flow(&e);
-	test_reply_no_neigh(&e);
-	test_reply_needs_flag(&e);
-	test_pod_not_reply(&e);
-	if (be != R_NONE) {
-		test_backend_removed(&e, be);
-	} else {
-		report(false, "removing a backend keeps its flow (not run: no flow)");
-		report(false, "new flows avoid the removed backend (not run: no flow)");
-	}
-	test_terminating(&e);
-	test_local_mixed(&e);
-	test_maglev_disruption(&e);
-	test_ct_full();
-	test_ct_lru_evict();
-	test_xdp(&e);
-	test_xdp_fast(&e);
-	test_gc(&e);
-	test_sizing();
+	return run_bench(&e, samples < 1 ? 1 : samples);
+}
 
-	ring_buffer__free(e.rb);
-	tc_uplink__destroy(e.up);
-	tc_endpoint__destroy(e.ep);
-	return failures ? 1 : 0;
+int main(int argc, char **argv)
+{
+	int err;
+
+	if (geteuid() != 0)
+		ksft_exit_skip("needs root for BPF_PROG_TEST_RUN and a network namespace\n");
+	if (argc > 1 && !strcmp(argv[1], "--bench"))
+		return bench_main(argc - 1, argv + 1);
+	if (tl_sh_may_fail("command -v ip"))
+		ksft_exit_skip("needs ip (iproute2)\n");
+	err = env_setup(&node);
+	if (err)
+		ksft_exit_fail_msg("set up namespace, load tc_endpoint + tc_uplink, services and "
+				   "endpoints: %s\n", strerror(-err));
+	return test_harness_run(argc, argv);
 }

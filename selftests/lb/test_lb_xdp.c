@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * test_lb_xdp.c - the uplink XDP prefilter (bpf/xdp_uplink.bpf.c) through BPF_PROG_TEST_RUN,
- * printed as TAP: with 100,000 prefixes in the IPv4 deny list, a frame from a denied source is
- * XDP_DROP with reason prefilter_denied, counted node-wide, on its rule and on the ring buffer;
- * everything else passes. Maps are private (never pinned).
+ * written with kselftest_harness.h: with 100,000 prefixes in the IPv4 deny list, a frame from a
+ * denied source is XDP_DROP with reason prefilter_denied, counted node-wide, on its rule and on
+ * the ring buffer; everything else passes. Each row of the frame table is a variant of the
+ * fixture `frame`. Every test loads its own copy of the program and the list; maps are
+ * private (never pinned) and nothing is attached, so there is nothing to clean up.
  *
  * With --bench it measures instead and prints a markdown table: ns per frame (median of runs)
  * for an empty XDP program (the floor of test_run itself) and for the prefilter with an empty
@@ -19,10 +21,11 @@
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "testlib.h"
 #include "xdp_uplink.skel.h"
 
-#define IP4(a, b, c, d)	((__u32)(a) << 24 | (__u32)(b) << 16 | (__u32)(c) << 8 | (__u32)(d))
+#define IP4		TL_IP4
 #define N_PREFIXES	100000
 #define FRAME_MAX	128
 #define LRU_SIZE	64	/* this test never touches the LB's LRU maps: keep them small */
@@ -51,34 +54,88 @@ struct frame_spec {
 	int cut;		/* > 0: truncate the frame to this many bytes */
 };
 
-struct test_case {
-	const char *name;
+/* The prefilter with its lists: N_PREFIXES generated IPv4 prefixes and the fixed rules. */
+struct prefilter {
+	struct xdp_uplink *skel;
+	int fd4, fd6, prog;
+	int loaded;		/* generated prefixes in the list, or -errno */
+	int fixed_err;
+};
+
+/* One frame and what must become of it: the variant of the fixture `frame`. */
+FIXTURE(frame) {
+	struct prefilter p;
+	struct tl_events events;
+};
+
+FIXTURE_VARIANT(frame) {
 	struct frame_spec f;
 	int verdict;		/* XDP_PASS or XDP_DROP */
 	__u32 rule_addr;	/* IPv4 rule whose counter must grow (drops) */
 	__u32 rule_len;
 };
 
-static const struct test_case cases[] = {
-	{ "ipv4 source in a denied /24 is dropped", { 4, IP4(203, 0, 113, 5) }, XDP_DROP,
-	  IP4(203, 0, 113, 0), 24 },
-	{ "ipv4 source in an allowed /25 inside the denied /24 passes",
-	  { 4, IP4(203, 0, 113, 200) }, XDP_PASS },
-	{ "ipv4 source equal to a denied /32 is dropped", { 4, IP4(198, 51, 100, 7) }, XDP_DROP,
-	  IP4(198, 51, 100, 7), 32 },
-	{ "ipv4 source next to a denied /32 passes", { 4, IP4(198, 51, 100, 8) }, XDP_PASS },
-	{ "ipv4 source in no list passes", { 4, IP4(192, 0, 2, 1) }, XDP_PASS },
-	{ "ipv4 source in a generated /24 is dropped", { 4, IP4(11, 0, 0, 9) }, XDP_DROP,
-	  IP4(11, 0, 0, 0), 24 },
-	{ "vlan-tagged ipv4 from a denied source is dropped",
-	  { 4, IP4(203, 0, 113, 6), .vlan = true }, XDP_DROP, IP4(203, 0, 113, 0), 24 },
-	{ "ipv6 source in a denied /48 is dropped", { 6, .src6 = deny6_net, .src6_last = 1 },
-	  XDP_DROP },
-	{ "ipv6 source in an allowed /64 inside it passes",
-	  { 6, .src6 = allow6_net, .src6_last = 1 }, XDP_PASS },
-	{ "ARP passes", { 0 }, XDP_PASS },
-	{ "truncated ipv4 header passes (tc drops it with a reason)",
-	  { 4, IP4(203, 0, 113, 5), .cut = ETH_HLEN + 10 }, XDP_PASS },
+FIXTURE_VARIANT_ADD(frame, ipv4_source_in_a_denied_24_is_dropped) {
+	.f = { 4, IP4(203, 0, 113, 5) },
+	.verdict = XDP_DROP,
+	.rule_addr = IP4(203, 0, 113, 0),
+	.rule_len = 24,
+};
+
+FIXTURE_VARIANT_ADD(frame, ipv4_source_in_an_allowed_25_inside_the_denied_24_passes) {
+	.f = { 4, IP4(203, 0, 113, 200) },
+	.verdict = XDP_PASS,
+};
+
+FIXTURE_VARIANT_ADD(frame, ipv4_source_equal_to_a_denied_32_is_dropped) {
+	.f = { 4, IP4(198, 51, 100, 7) },
+	.verdict = XDP_DROP,
+	.rule_addr = IP4(198, 51, 100, 7),
+	.rule_len = 32,
+};
+
+FIXTURE_VARIANT_ADD(frame, ipv4_source_next_to_a_denied_32_passes) {
+	.f = { 4, IP4(198, 51, 100, 8) },
+	.verdict = XDP_PASS,
+};
+
+FIXTURE_VARIANT_ADD(frame, ipv4_source_in_no_list_passes) {
+	.f = { 4, IP4(192, 0, 2, 1) },
+	.verdict = XDP_PASS,
+};
+
+FIXTURE_VARIANT_ADD(frame, ipv4_source_in_a_generated_24_is_dropped) {
+	.f = { 4, IP4(11, 0, 0, 9) },
+	.verdict = XDP_DROP,
+	.rule_addr = IP4(11, 0, 0, 0),
+	.rule_len = 24,
+};
+
+FIXTURE_VARIANT_ADD(frame, vlan_tagged_ipv4_from_a_denied_source_is_dropped) {
+	.f = { 4, IP4(203, 0, 113, 6), .vlan = true },
+	.verdict = XDP_DROP,
+	.rule_addr = IP4(203, 0, 113, 0),
+	.rule_len = 24,
+};
+
+FIXTURE_VARIANT_ADD(frame, ipv6_source_in_a_denied_48_is_dropped) {
+	.f = { 6, .src6 = deny6_net, .src6_last = 1 },
+	.verdict = XDP_DROP,
+};
+
+FIXTURE_VARIANT_ADD(frame, ipv6_source_in_an_allowed_64_inside_it_passes) {
+	.f = { 6, .src6 = allow6_net, .src6_last = 1 },
+	.verdict = XDP_PASS,
+};
+
+FIXTURE_VARIANT_ADD(frame, arp_passes) {
+	.f = { 0 },
+	.verdict = XDP_PASS,
+};
+
+FIXTURE_VARIANT_ADD(frame, truncated_ipv4_header_passes_tc_drops_it_with_a_reason) {
+	.f = { 4, IP4(203, 0, 113, 5), .cut = ETH_HLEN + 10 },
+	.verdict = XDP_PASS,
 };
 
 static int frame_build(const struct frame_spec *f, __u8 *buf)
@@ -229,17 +286,17 @@ static struct xdp_uplink *prefilter_open(bool events)
 
 	skel = xdp_uplink__open();
 	if (!skel) {
-		diag("failed to open skeleton 'xdp_uplink': %s", strerror(errno));
+		tl_log("failed to open skeleton 'xdp_uplink': %s", strerror(errno));
 		return NULL;
 	}
-	maps_unpin_and_shrink(skel->obj, LRU_SIZE);
+	tl_maps_private(skel->obj, LRU_SIZE);
 	bpf_object__for_each_map(map, skel->obj)
 		if (bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH)
 			bpf_map__set_max_entries(map, LRU_SIZE);
 	skel->rodata->drop_events = events;
 	err = xdp_uplink__load(skel);
 	if (err) {
-		diag("failed to load skeleton 'xdp_uplink': %s", strerror(-err));
+		tl_log("failed to load skeleton 'xdp_uplink': %s", strerror(-err));
 		xdp_uplink__destroy(skel);
 		return NULL;
 	}
@@ -262,41 +319,12 @@ static int run_frame(int prog_fd, const __u8 *frame, int len, __u32 repeat, __u3
 	return opts.retval;
 }
 
-static __u64 lbstat_read(int fd, __u32 slot, int ncpus)
-{
-	static __u64 per_cpu[MAX_CPUS];
-	__u64 sum = 0;
-	int cpu;
-
-	if (bpf_map_lookup_elem(fd, &slot, per_cpu))
-		return 0;
-	for (cpu = 0; cpu < ncpus; cpu++)
-		sum += per_cpu[cpu];
-	return sum;
-}
-
 static __u64 rule_hits(int fd4, __u32 addr, __u32 len)
 {
 	struct prefilter_key4 key = { .prefixlen = len, .addr = htonl(addr) };
 	struct prefilter_rule rule;
 
 	return bpf_map_lookup_elem(fd4, &key, &rule) ? ~0ULL : rule.packets;
-}
-
-struct event_log {
-	int count;
-	struct drop_event last;
-};
-
-static int on_event(void *ctx, void *data, size_t size)
-{
-	struct event_log *log = ctx;
-
-	if (size >= sizeof(struct drop_event)) {
-		memcpy(&log->last, data, sizeof(log->last));
-		log->count++;
-	}
-	return 0;
 }
 
 static double now_s(void)
@@ -307,97 +335,132 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int run_tests(void)
+/* Tests ----------------------------------------------------------------------------------- */
+
+static void prefilter_load(struct __test_metadata *_metadata, struct prefilter *p)
 {
-	int slot = PODLANE_DROP_INDEX(PODLANE_DROP_PREFILTER_DENIED);
-	int ncpus = libbpf_num_possible_cpus(), fd4, fd6, prog, n, ret;
-	struct drop_counter before[PODLANE_DROP_SLOTS], after[PODLANE_DROP_SLOTS];
-	struct event_log log = {};
-	struct ring_buffer *rb;
-	struct xdp_uplink *skel;
-	__u8 frame[FRAME_MAX];
-	unsigned int i;
 	double t0;
-	__u32 ns;
 
-	printf("1..%zu\n", 3 + ARRAY_SIZE(cases) + 1);
-	skel = prefilter_open(true);
-	report(skel != NULL, "xdp_uplink loads (maps private)");
-	if (!skel)
-		return 1;
-	fd4 = bpf_map__fd(skel->maps.podlane_deny4);
-	fd6 = bpf_map__fd(skel->maps.podlane_deny6);
-	prog = bpf_program__fd(skel->progs.xdp_from_uplink);
-
+	p->skel = prefilter_open(true);
+	ASSERT_NE(NULL, p->skel) TH_LOG("xdp_uplink does not load");
+	p->fd4 = bpf_map__fd(p->skel->maps.podlane_deny4);
+	p->fd6 = bpf_map__fd(p->skel->maps.podlane_deny6);
+	p->prog = bpf_program__fd(p->skel->progs.xdp_from_uplink);
 	t0 = now_s();
-	n = deny_list_load(fd4, N_PREFIXES);
-	diag("loaded %d prefixes in %.2f s", n, now_s() - t0);
-	report(n == N_PREFIXES, "100,000 distinct IPv4 prefixes in the deny list");
-	report(fixed_rules_load(fd4, fd6) == 0, "fixed deny and allow rules (IPv4 and IPv6)");
+	p->loaded = deny_list_load(p->fd4, N_PREFIXES);
+	tl_log("loaded %d prefixes in %.2f s", p->loaded, now_s() - t0);
+	p->fixed_err = fixed_rules_load(p->fd4, p->fd6);
+}
 
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.podlane_events), on_event, &log, NULL);
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		const struct test_case *c = &cases[i];
-		__u64 hits = 0, pass_before, pass_after;
-		bool ok = true;
-		int len = frame_build(&c->f, frame);
+FIXTURE(prefilter) {
+	struct prefilter p;
+};
 
-		if (c->rule_len)
-			hits = rule_hits(fd4, c->rule_addr, c->rule_len);
-		pass_before = lbstat_read(bpf_map__fd(skel->maps.podlane_lbstat),
-					  PODLANE_LB_PREFILTER_PASS, ncpus);
-		node_drops_read(bpf_map__fd(skel->maps.podlane_drops), ncpus, before);
-		log.count = 0;
-		ret = run_frame(prog, frame, len, 1, NULL);
-		node_drops_read(bpf_map__fd(skel->maps.podlane_drops), ncpus, after);
-		pass_after = lbstat_read(bpf_map__fd(skel->maps.podlane_lbstat),
-					 PODLANE_LB_PREFILTER_PASS, ncpus);
-		if (rb)
-			ring_buffer__consume(rb);
+FIXTURE_SETUP(prefilter)
+{
+	prefilter_load(_metadata, &self->p);
+}
 
-		if (ret != c->verdict) {
-			diag("verdict %d, want %d", ret, c->verdict);
-			ok = false;
-		}
-		if (c->verdict == XDP_DROP) {
-			if (after[slot].packets != before[slot].packets + 1 ||
-			    after[slot].bytes != before[slot].bytes + len) {
-				diag("node-wide prefilter_denied did not count the frame");
-				ok = false;
-			}
-			if (c->rule_len && rule_hits(fd4, c->rule_addr, c->rule_len) != hits + 1) {
-				diag("rule /%u did not count the hit", c->rule_len);
-				ok = false;
-			}
-			if (log.count != 1 || log.last.reason != PODLANE_DROP_PREFILTER_DENIED ||
-			    log.last.hook != PODLANE_HOOK_XDP_UPLINK ||
-			    (c->f.family == 4 && log.last.saddr != htonl(c->f.src4))) {
-				diag("drop event: %d seen, reason %s, hook %u", log.count,
-				     reason_name(log.last.reason), log.last.hook);
-				ok = false;
-			}
-		} else {
-			if (after[slot].packets != before[slot].packets || log.count) {
-				diag("a passed frame was counted as dropped");
-				ok = false;
-			}
-			if (c->f.family && !c->f.cut && pass_after != pass_before + 1) {
-				diag("lbstat prefilter_pass did not count the frame");
-				ok = false;
-			}
-		}
-		report(ok, c->name);
+FIXTURE_TEARDOWN(prefilter)
+{
+	xdp_uplink__destroy(self->p.skel);
+}
+
+TEST_F(prefilter, xdp_uplink_loads_with_private_maps)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, self->p.skel->obj) {
+		EXPECT_FALSE(bpf_map__is_pinned(map)) TH_LOG("%s", bpf_map__name(map));
+		EXPECT_EQ(NULL, bpf_map__pin_path(map)) TH_LOG("%s", bpf_map__name(map));
 	}
+	EXPECT_LE(0, self->p.prog);
+}
 
-	/* Informational: what a passing frame costs with the full list. */
-	frame_build(&cases[4].f, frame);
-	ret = run_frame(prog, frame, 60, 100000, &ns);
-	diag("a passing frame costs %u ns with %d prefixes (test_run mean of 100000)", ns, n);
-	report(ret == XDP_PASS, "repeated test_run of a passing frame still passes");
+TEST_F(prefilter, deny_list_holds_100000_distinct_ipv4_prefixes)
+{
+	EXPECT_EQ(N_PREFIXES, self->p.loaded);
+}
 
-	ring_buffer__free(rb);
-	xdp_uplink__destroy(skel);
-	return failures ? 1 : 0;
+TEST_F(prefilter, fixed_deny_and_allow_rules_ipv4_and_ipv6)
+{
+	EXPECT_EQ(0, self->p.fixed_err);
+}
+
+/* Informational: what a passing frame costs with the full list. */
+TEST_F(prefilter, repeated_test_run_of_a_passing_frame_still_passes)
+{
+	const struct frame_spec pass = { 4, IP4(192, 0, 2, 1) };
+	__u8 frame[FRAME_MAX];
+	__u32 ns;
+	int ret;
+
+	frame_build(&pass, frame);
+	ret = run_frame(self->p.prog, frame, 60, 100000, &ns);
+	tl_log("a passing frame costs %u ns with %d prefixes (test_run mean of 100000)", ns,
+	       self->p.loaded);
+	EXPECT_EQ(XDP_PASS, ret);
+}
+
+FIXTURE_SETUP(frame)
+{
+	prefilter_load(_metadata, &self->p);
+	ASSERT_EQ(0, tl_events_open(&self->events,
+				    bpf_map__fd(self->p.skel->maps.podlane_events)));
+}
+
+FIXTURE_TEARDOWN(frame)
+{
+	tl_events_close(&self->events);
+	xdp_uplink__destroy(self->p.skel);
+}
+
+/* One frame: its verdict; a drop counted node-wide, on its rule and reported; a pass not. */
+TEST_F(frame, verdict)
+{
+	const struct frame_spec *f = &variant->f;
+	int slot = PODLANE_DROP_INDEX(PODLANE_DROP_PREFILTER_DENIED);
+	int drops_fd = bpf_map__fd(self->p.skel->maps.podlane_drops);
+	int lbstat_fd = bpf_map__fd(self->p.skel->maps.podlane_lbstat);
+	struct drop_counter before[PODLANE_DROP_SLOTS], after[PODLANE_DROP_SLOTS];
+	__u64 hits = 0, pass_before, pass_after;
+	__u8 frame[FRAME_MAX];
+	int len = frame_build(f, frame), ret;
+	const struct drop_event *ev = &self->events.ev[0];
+
+	if (variant->rule_len)
+		hits = rule_hits(self->p.fd4, variant->rule_addr, variant->rule_len);
+	pass_before = tl_percpu_sum(lbstat_fd, PODLANE_LB_PREFILTER_PASS);
+	ASSERT_EQ(0, tl_node_drops_read(drops_fd, before));
+	tl_events_drain(&self->events);
+	ret = run_frame(self->p.prog, frame, len, 1, NULL);
+	ASSERT_EQ(0, tl_node_drops_read(drops_fd, after));
+	pass_after = tl_percpu_sum(lbstat_fd, PODLANE_LB_PREFILTER_PASS);
+	tl_events_poll(&self->events);
+
+	EXPECT_EQ(variant->verdict, ret);
+	if (variant->verdict == XDP_DROP) {
+		EXPECT_EQ(before[slot].packets + 1, after[slot].packets)
+			TH_LOG("node-wide prefilter_denied did not count the frame");
+		EXPECT_EQ(before[slot].bytes + len, after[slot].bytes);
+		if (variant->rule_len)
+			EXPECT_EQ(hits + 1, rule_hits(self->p.fd4, variant->rule_addr,
+						      variant->rule_len))
+				TH_LOG("rule /%u did not count the hit", variant->rule_len);
+		ASSERT_EQ(1, self->events.n) TH_LOG("drop events");
+		EXPECT_EQ(PODLANE_DROP_PREFILTER_DENIED, ev->reason)
+			TH_LOG("reason %s", tl_reason_name(ev->reason));
+		EXPECT_EQ(PODLANE_HOOK_XDP_UPLINK, ev->hook);
+		if (f->family == 4)
+			EXPECT_EQ(htonl(f->src4), ev->saddr);
+	} else {
+		EXPECT_EQ(before[slot].packets, after[slot].packets)
+			TH_LOG("a passed frame was counted as dropped");
+		EXPECT_EQ(0, self->events.n);
+		if (f->family && !f->cut)
+			EXPECT_EQ(pass_before + 1, pass_after)
+				TH_LOG("lbstat prefilter_pass did not count the frame");
+	}
 }
 
 /* ---- --bench ------------------------------------------------------------------------- */
@@ -508,25 +571,14 @@ static int run_bench(int runs, __u32 repeat, int prefixes)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* test_lb_xdp --bench [-r RUNS] [-n REPEAT] [-p PREFIXES]: the table instead of the tests. */
+static int bench_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "bench", no_argument, NULL, 'b' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{}
-	};
 	int runs = 9, prefixes = N_PREFIXES, opt;
 	__u32 repeat = 1000000;
-	bool bench = false;
 
-	while ((opt = getopt_long(argc, argv, "bvr:n:p:", opts, NULL)) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:p:")) != -1) {
 		switch (opt) {
-		case 'b':
-			bench = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
 		case 'r':
 			runs = atoi(optarg);
 			break;
@@ -542,9 +594,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_print_tap);
-	if (runs < 1)
-		runs = 1;
-	return bench ? run_bench(runs, repeat, prefixes) : run_tests();
+	return run_bench(runs < 1 ? 1 : runs, repeat, prefixes);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--bench"))
+		return bench_main(argc - 1, argv + 1);
+	if (geteuid() != 0)
+		ksft_exit_skip("needs root (BPF_PROG_TEST_RUN)\n");
+	return test_harness_run(argc, argv);
 }
