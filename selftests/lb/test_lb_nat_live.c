@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * test_lb_nat_live.c - a NodePort reached from outside the node, end to end, printed as TAP.
+ * test_lb_nat_live.c - a NodePort reached from outside the node, end to end, written with
+ * kselftest_harness.h.
  *
- * The process unshares a network namespace that plays the node. A client namespace "outside"
+ * The fixture unshares a network namespace that plays the node. A client namespace "outside"
  * is joined to it by a veth (the node's uplink, 192.168.88.1), and a backend pod is wired as
  * podlaned wires pods (veth, /32 route, permanent neighbours, per-device forwarding) with a
  * TCP echo server on 8080. tc_from_uplink, tc_from_pod and tc_to_pod are attached privately
  * (maps never pinned). The client connects to 192.168.88.1:30080: only the BPF service path
  * makes that work (nothing on the node listens there), and the handshake completes only if
- * the backend's replies are translated back. Every namespace dies with the process.
+ * the backend's replies are translated back. Every namespace dies with the test's process.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -22,7 +23,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "testlib.h"
 #include "maglev.h"
 #include "ct_gc.h"
 #include "tc_endpoint.skel.h"
@@ -38,78 +40,13 @@
 #define HOST_MAC	"ee:00:00:00:00:0a"
 #define NODE_PORT	30080
 #define BE_PORT		8080
-#define NTESTS		9
 
 struct env {
 	struct tc_endpoint *ep;
 	struct tc_uplink *up;
 	pid_t client_ns, pod_ns, server;
-	int node_netns;		/* fd of our own (the node's) namespace */
 	int uplink_ifindex, pod_ifindex;
-	int ncpus;
 };
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	rc = system(cmd);
-	if (rc)
-		diag("command failed (%d): %s", rc, cmd);
-	return rc;
-}
-
-/* A child that holds a fresh network namespace until we exit. */
-static pid_t ns_spawn(void)
-{
-	int ready[2];
-	pid_t pid;
-	char c = 1;
-
-	if (pipe(ready))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(ready[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (unshare(CLONE_NEWNET) || write(ready[1], &c, 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(ready[1]);
-	if (pid < 0 || read(ready[0], &c, 1) != 1)
-		pid = -1;
-	close(ready[0]);
-	return pid;
-}
-
-/* A socket created inside the namespace held by pid; we return to the node afterwards. */
-static int socket_in(struct env *e, pid_t pid, int type)
-{
-	char path[64];
-	int fd, s = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (!setns(fd, CLONE_NEWNET))
-		s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	close(fd);
-	if (setns(e->node_netns, CLONE_NEWNET)) {
-		diag("failed to return to the node namespace: %s", strerror(errno));
-		exit(1);
-	}
-	return s;
-}
 
 static struct sockaddr_in sin_of(const char *ip, int port)
 {
@@ -126,7 +63,7 @@ static struct sockaddr_in sin_of(const char *ip, int port)
 static pid_t server_start(struct env *e)
 {
 	struct sockaddr_in a = sin_of("0.0.0.0", BE_PORT);
-	int one = 1, ls = socket_in(e, e->pod_ns, SOCK_STREAM);
+	int one = 1, ls = tl_socket_in(e->pod_ns, SOCK_STREAM);
 	pid_t pid;
 
 	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -164,7 +101,7 @@ static int client_connect(struct env *e, int timeout_ms)
 {
 	struct sockaddr_in a = sin_of(NODE_IP, NODE_PORT);
 	struct pollfd p;
-	int s = socket_in(e, e->client_ns, SOCK_STREAM), err = 0;
+	int s = tl_socket_in(e->client_ns, SOCK_STREAM), err = 0;
 	socklen_t len = sizeof(err);
 
 	if (s < 0)
@@ -200,58 +137,25 @@ static bool exchange(int s, const char *msg)
 	buf[n] = '\0';
 	snprintf(want, sizeof(want), "pong %s from %s", msg, CLIENT_IP);
 	if (strcmp(buf, want)) {
-		diag("answer '%s', want '%s'", buf, want);
+		tl_log("answer '%s', want '%s'", buf, want);
 		return false;
 	}
 	return true;
 }
 
-static int tc_attach(int ifindex, const struct bpf_program *ingress,
-		     const struct bpf_program *egress)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	int err = bpf_tc_hook_create(&hook);
-
-	if (err)
-		return err;
-	if (ingress) {
-		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(ingress));
-
-		hook.attach_point = BPF_TC_INGRESS;
-		err = bpf_tc_attach(&hook, &opts);
-	}
-	if (!err && egress) {
-		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(egress));
-
-		hook.attach_point = BPF_TC_EGRESS;
-		err = bpf_tc_attach(&hook, &opts);
-	}
-	return err;
-}
-
 static int endpoint_add(struct env *e)
 {
-	static struct endpoint_stats zero[MAX_CPUS];
-	struct endpoint_key key;
-	struct endpoint_value val;
-	__u32 ifindex = e->pod_ifindex;
+	__u8 pod_mac[6], host_mac[6];
+	struct in_addr ip;
 
-	memset(&key, 0, sizeof(key));
-	memset(&val, 0, sizeof(val));
-	key.addr.family = PODLANE_AF_INET;
-	inet_pton(AF_INET, POD_IP, &key.addr.ip4);
-	val.ifindex = ifindex;
+	inet_pton(AF_INET, POD_IP, &ip);
+	tl_mac_parse(POD_MAC, pod_mac);
+	tl_mac_parse(HOST_MAC, host_mac);
 	/* The pod is the NodePort's backend: the agent flags it so its replies are looked at. */
-	val.flags = PODLANE_EP_F_READY | PODLANE_EP_F_LB_BACKEND;
-	sscanf(POD_MAC, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &val.pod_mac[0], &val.pod_mac[1],
-	       &val.pod_mac[2], &val.pod_mac[3], &val.pod_mac[4], &val.pod_mac[5]);
-	sscanf(HOST_MAC, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &val.host_mac[0], &val.host_mac[1],
-	       &val.host_mac[2], &val.host_mac[3], &val.host_mac[4], &val.host_mac[5]);
-	if (bpf_map_update_elem(bpf_map__fd(e->ep->maps.podlane_ep_stat), &ifindex, zero, 0) ||
-	    bpf_map_update_elem(bpf_map__fd(e->ep->maps.podlane_eps), &key, &val, 0))
-		return -errno;
-	return 0;
+	return tl_endpoint_add(bpf_map__fd(e->ep->maps.podlane_eps),
+			       bpf_map__fd(e->ep->maps.podlane_ep_stat), ip.s_addr, pod_mac,
+			       host_mac, e->pod_ifindex,
+			       PODLANE_EP_F_READY | PODLANE_EP_F_LB_BACKEND);
 }
 
 /* The NodePort service on the uplink address, with the pod as its one (local) backend. */
@@ -295,56 +199,54 @@ static int setup(struct env *e)
 {
 	int err;
 
-	if (unshare(CLONE_NEWNET))
-		return -errno;
-	e->node_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	e->client_ns = ns_spawn();
-	e->pod_ns = ns_spawn();
-	if (e->node_netns < 0 || e->client_ns < 0 || e->pod_ns < 0)
+	err = tl_netns_enter();
+	if (err)
+		return err;
+	e->client_ns = tl_netns_spawn();
+	e->pod_ns = tl_netns_spawn();
+	if (e->client_ns < 0 || e->pod_ns < 0)
 		return -ECHILD;
-	if (sh("ip link set lo up") ||
-	    /* The uplink and the client outside. */
-	    sh("ip link add %s type veth peer name eth0 netns %d", UPLINK_DEV, e->client_ns) ||
-	    sh("ip addr add %s/24 dev %s", NODE_IP, UPLINK_DEV) ||
-	    sh("ip link set %s up", UPLINK_DEV) ||
-	    sh("nsenter -t %d -n ip link set lo up", e->client_ns) ||
-	    sh("nsenter -t %d -n ip addr add %s/24 dev eth0", e->client_ns, CLIENT_IP) ||
-	    sh("nsenter -t %d -n ip link set eth0 up", e->client_ns) ||
-	    /* The backend pod, wired as podlaned does it. */
-	    sh("ip link add %s address %s type veth peer name eth0 address %s netns %d", POD_DEV,
-	       HOST_MAC, POD_MAC, e->pod_ns) ||
-	    sh("ip link set %s up", POD_DEV) ||
-	    sh("ip route add %s/32 dev %s scope link", POD_IP, POD_DEV) ||
-	    sh("ip neigh replace %s lladdr %s dev %s nud permanent", POD_IP, POD_MAC, POD_DEV) ||
-	    sh("sysctl -qw net.ipv4.conf.%s.forwarding=1", POD_DEV) ||
-	    sh("nsenter -t %d -n ip link set lo up", e->pod_ns) ||
-	    sh("nsenter -t %d -n ip addr add %s/32 dev eth0", e->pod_ns, POD_IP) ||
-	    sh("nsenter -t %d -n ip link set eth0 up", e->pod_ns) ||
-	    sh("nsenter -t %d -n ip route add 169.254.1.1 dev eth0 scope link", e->pod_ns) ||
-	    sh("nsenter -t %d -n ip route add default via 169.254.1.1 dev eth0", e->pod_ns) ||
-	    sh("nsenter -t %d -n ip neigh replace 169.254.1.1 lladdr %s dev eth0 nud permanent",
-	       e->pod_ns, HOST_MAC))
+	/* The uplink and the client outside. */
+	e->uplink_ifindex = tl_veth_add(UPLINK_DEV, NULL, "eth0", NULL, e->client_ns);
+	if (e->uplink_ifindex < 0)
+		return e->uplink_ifindex;
+	if (tl_sh("ip addr add %s/24 dev %s && ip link set %s up", NODE_IP, UPLINK_DEV,
+		  UPLINK_DEV) ||
+	    tl_sh("nsenter -t %d -n sh -c 'ip link set lo up && ip addr add %s/24 dev eth0 && "
+		  "ip link set eth0 up'", e->client_ns, CLIENT_IP))
 		return -EIO;
-	e->uplink_ifindex = if_nametoindex(UPLINK_DEV);
-	e->pod_ifindex = if_nametoindex(POD_DEV);
-	e->ncpus = libbpf_num_possible_cpus();
+	/* The backend pod, wired as podlaned does it. */
+	e->pod_ifindex = tl_veth_add(POD_DEV, HOST_MAC, "eth0", POD_MAC, e->pod_ns);
+	if (e->pod_ifindex < 0)
+		return e->pod_ifindex;
+	if (tl_sh("ip link set %s up && ip route add %s/32 dev %s scope link && "
+		  "ip neigh replace %s lladdr %s dev %s nud permanent", POD_DEV, POD_IP, POD_DEV,
+		  POD_IP, POD_MAC, POD_DEV) ||
+	    tl_forwarding_set(POD_DEV, true) ||
+	    tl_sh("nsenter -t %d -n sh -c 'ip link set lo up && ip addr add %s/32 dev eth0 && "
+		  "ip link set eth0 up && ip route add 169.254.1.1 dev eth0 scope link && "
+		  "ip route add default via 169.254.1.1 dev eth0 && "
+		  "ip neigh replace 169.254.1.1 lladdr %s dev eth0 nud permanent'", e->pod_ns,
+		  POD_IP, HOST_MAC))
+		return -EIO;
 
 	e->ep = tc_endpoint__open();
 	e->up = tc_uplink__open();
 	if (!e->ep || !e->up)
 		return -errno;
-	maps_unpin_and_shrink(e->ep->obj, MAP_SIZE);
-	maps_unpin_and_shrink(e->up->obj, MAP_SIZE);
+	tl_maps_private(e->ep->obj, MAP_SIZE);
+	tl_maps_private(e->up->obj, MAP_SIZE);
 	bpf_map__set_max_entries(e->ep->maps.podlane_ct, 4096);
 	bpf_map__set_max_entries(e->ep->maps.podlane_revnat, 64);
 	bpf_map__set_max_entries(e->ep->maps.podlane_affin, 64);
 	err = tc_endpoint__load(e->ep);
-	err = err ?: maps_share(e->up->obj, e->ep->obj);
+	err = err ?: tl_maps_share(e->up->obj, e->ep->obj);
 	err = err ?: tc_uplink__load(e->up);
 	err = err ?: endpoint_add(e);
 	err = err ?: service_set(e, 1);
-	err = err ?: tc_attach(e->pod_ifindex, e->ep->progs.tc_from_pod, e->ep->progs.tc_to_pod);
-	err = err ?: tc_attach(e->uplink_ifindex, e->up->progs.tc_from_uplink, NULL);
+	err = err ?: tl_tc_attach(e->pod_ifindex, e->ep->progs.tc_from_pod,
+				  e->ep->progs.tc_to_pod);
+	err = err ?: tl_tc_attach(e->uplink_ifindex, e->up->progs.tc_from_uplink, NULL);
 	if (err)
 		return err;
 	e->server = server_start(e);
@@ -353,118 +255,186 @@ static int setup(struct env *e)
 
 static __u64 lbstat(struct env *e, enum lb_stat which)
 {
-	static __u64 per_cpu[MAX_CPUS];
-	__u32 slot = which;
-	__u64 sum = 0;
-	int cpu;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(e->ep->maps.podlane_lbstat), &slot, per_cpu))
-		return 0;
-	for (cpu = 0; cpu < e->ncpus; cpu++)
-		sum += per_cpu[cpu];
-	return sum;
+	return tl_percpu_sum(bpf_map__fd(e->ep->maps.podlane_lbstat), which);
 }
 
 static __u64 node_drops(struct env *e, int reason)
 {
-	struct drop_counter dc[PODLANE_DROP_SLOTS];
-
-	if (node_drops_read(bpf_map__fd(e->ep->maps.podlane_drops), e->ncpus, dc))
-		return 0;
-	return dc[PODLANE_DROP_INDEX(reason)].packets;
+	return tl_node_drops(bpf_map__fd(e->ep->maps.podlane_drops), reason);
 }
 
-int main(int argc, char **argv)
+/* Tests ----------------------------------------------------------------------------------- */
+
+FIXTURE(nodeport) {
+	struct env e;
+	int s;		/* the client's connection, when a test made one */
+};
+
+FIXTURE_SETUP(nodeport)
 {
-	struct env e = { .node_netns = -1 };
-	struct ct_gc_stats st;
+	self->s = -1;
+	ASSERT_EQ(0, setup(&self->e)) TH_LOG("set up node, client and pod namespaces; attach "
+					      "the tc programs");
+}
+
+FIXTURE_TEARDOWN(nodeport)
+{
+	pid_t pids[] = { self->e.server, self->e.client_ns, self->e.pod_ns };
+	size_t i;
+
+	if (self->s >= 0)
+		close(self->s);
+	for (i = 0; i < ARRAY_SIZE(pids); i++) {
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+	}
+	tc_uplink__destroy(self->e.up);
+	tc_endpoint__destroy(self->e.ep);
+}
+
+/* A connection from the client with one answered request: the test's self->s. */
+static void connect_hello(struct __test_metadata *_metadata, FIXTURE_DATA(nodeport) *self)
+{
+	self->s = client_connect(&self->e, 3000);
+	ASSERT_LE(0, self->s) TH_LOG("no connection to node:NodePort");
+	ASSERT_TRUE(exchange(self->s, "hello"));
+}
+
+static __u32 prog_id(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) ? 0 : info.id;
+}
+
+static __u32 attached_id(int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+
+	return bpf_tc_query(&hook, &opts) ? 0 : opts.prog_id;
+}
+
+/* What the other tests stand on: programs on the hooks, the service and its backend. */
+TEST_F(nodeport, tc_programs_attached_service_and_backend_endpoint_written)
+{
+	struct env *e = &self->e;
+	struct lb_service_key k = { .port = htons(NODE_PORT), .proto = IPPROTO_TCP };
+	struct lb_service svc;
+
+	EXPECT_EQ(prog_id(e->ep->progs.tc_from_pod), attached_id(e->pod_ifindex, BPF_TC_INGRESS));
+	EXPECT_EQ(prog_id(e->ep->progs.tc_to_pod), attached_id(e->pod_ifindex, BPF_TC_EGRESS));
+	EXPECT_EQ(prog_id(e->up->progs.tc_from_uplink),
+		  attached_id(e->uplink_ifindex, BPF_TC_INGRESS));
+	inet_pton(AF_INET, NODE_IP, &k.addr);
+	ASSERT_EQ(0, bpf_map_lookup_elem(bpf_map__fd(e->ep->maps.podlane_svc), &k, &svc));
+	EXPECT_EQ(1, svc.count);
+}
+
+/* The client's address is preserved: the backend answers "from 192.168.88.2". */
+TEST_F(nodeport, client_outside_the_node_connects_to_node_nodeport_and_gets_the_backends_answer)
+{
+	connect_hello(_metadata, self);
+}
+
+/* Replies are reverse-translated. */
+TEST_F(nodeport, the_client_only_ever_sees_node_nodeport)
+{
+	char who[INET_ADDRSTRLEN] = "";
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+
+	connect_hello(_metadata, self);
+	ASSERT_EQ(0, getpeername(self->s, (void *)&peer, &plen));
+	inet_ntop(AF_INET, &peer.sin_addr, who, sizeof(who));
+	EXPECT_STREQ(NODE_IP, who);
+	EXPECT_EQ(NODE_PORT, ntohs(peer.sin_port));
+}
+
+/* The backend leaves the service while the connection is open. */
+TEST_F(nodeport, after_its_backend_left_the_service_the_established_connection_goes_on)
+{
+	connect_hello(_metadata, self);
+	ASSERT_EQ(0, service_set(&self->e, 0));
+	EXPECT_TRUE(exchange(self->s, "still there?"));
+	EXPECT_TRUE(exchange(self->s, "and again"));
+}
+
+TEST_F(nodeport, a_new_connection_to_the_service_without_backends_is_dropped_no_backend)
+{
+	__u64 no_be;
+
+	ASSERT_EQ(0, service_set(&self->e, 0));
+	no_be = node_drops(&self->e, PODLANE_DROP_NO_BACKEND);
+	self->s = client_connect(&self->e, 1000);
+	EXPECT_GT(0, self->s) TH_LOG("connected to a service without backends");
+	EXPECT_LT(no_be, node_drops(&self->e, PODLANE_DROP_NO_BACKEND));
+}
+
+/* The backend back in the service after it left it. */
+TEST_F(nodeport, connections_20_more_through_the_nodeport_all_answered)
+{
 	char msg[32];
-	int s, i, ok_n;
-	__u64 replies, no_be;
-	bool ok;
+	int i, s, ok_n = 0;
 
-	verbose = argc > 1 && !strcmp(argv[1], "-v");
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_print_tap);
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root (namespaces, tc, BPF)\n");
-		return 0;
-	}
-	printf("1..%d\n", NTESTS);
-	if (setup(&e)) {
-		report(false, "set up node, client and pod namespaces; attach the tc programs");
-		for (i = 1; i < NTESTS; i++)
-			report(false, "not run: setup failed");
-		return 1;
-	}
-	report(true, "set up node, client and pod namespaces; attach the tc programs");
-
-	s = client_connect(&e, 3000);
-	ok = s >= 0 && exchange(s, "hello");
-	report(ok, "client outside the node connects to node:NodePort and gets the backend's "
-	       "answer (client address preserved)");
-
-	{
-		struct sockaddr_in peer;
-		socklen_t plen = sizeof(peer);
-		char who[INET_ADDRSTRLEN] = "";
-
-		ok = s >= 0 && !getpeername(s, (void *)&peer, &plen) &&
-		     inet_ntop(AF_INET, &peer.sin_addr, who, sizeof(who)) &&
-		     !strcmp(who, NODE_IP) && ntohs(peer.sin_port) == NODE_PORT;
-		report(ok, "the client only ever sees node:NodePort (replies reverse-translated)");
-	}
-
-	/* The backend leaves the service while the connection is open. */
-	replies = lbstat(&e, PODLANE_LB_NAT_REPLY);
-	service_set(&e, 0);
-	ok = s >= 0 && exchange(s, "still there?") && exchange(s, "and again");
-	report(ok, "after its backend left the service the established connection goes on");
-	if (s >= 0)
-		close(s);
-
-	no_be = node_drops(&e, PODLANE_DROP_NO_BACKEND);
-	s = client_connect(&e, 1000);
-	report(s < 0 && node_drops(&e, PODLANE_DROP_NO_BACKEND) > no_be,
-	       "a new connection to the service without backends is dropped (no_backend)");
-	if (s >= 0)
-		close(s);
-
-	service_set(&e, 1);
-	for (i = 0, ok_n = 0; i < 20; i++) {
+	ASSERT_EQ(0, service_set(&self->e, 0));
+	ASSERT_EQ(0, service_set(&self->e, 1));
+	for (i = 0; i < 20; i++) {
 		snprintf(msg, sizeof(msg), "request %d", i);
-		s = client_connect(&e, 3000);
+		s = client_connect(&self->e, 3000);
 		ok_n += s >= 0 && exchange(s, msg);
 		if (s >= 0)
 			close(s);
 	}
-	report(ok_n == 20, "20 more connections through the NodePort all answered");
-	diag("%d of 20 connections answered", ok_n);
+	tl_log("%d of 20 connections answered", ok_n);
+	EXPECT_EQ(20, ok_n);
+}
 
-	diag("replies translated: %llu, of which handed to the stack (no FIB answer): %llu",
-	     (unsigned long long)lbstat(&e, PODLANE_LB_NAT_REPLY),
-	     (unsigned long long)lbstat(&e, PODLANE_LB_REPLY_STACK));
-	report(lbstat(&e, PODLANE_LB_NAT_REPLY) > replies,
-	       "replies are counted as reverse-translated (lbstat nat_reply)");
-	ok = !ct_gc(bpf_map__fd(e.ep->maps.podlane_ct), ct_now_ns(), &st, NULL, NULL) &&
-	     st.live >= 2 && st.live_tcp == st.live;
-	diag("conntrack: %llu live entries, %llu closing", (unsigned long long)st.live,
-	     (unsigned long long)st.live_closing);
-	report(ok, "conntrack holds the connections (collector sees them)");
-	{
-		struct endpoint_stats es;
+TEST_F(nodeport, replies_are_counted_as_reverse_translated_lbstat_nat_reply)
+{
+	__u64 replies = lbstat(&self->e, PODLANE_LB_NAT_REPLY);
 
-		ep_stats_read(bpf_map__fd(e.ep->maps.podlane_ep_stat), e.pod_ifindex, e.ncpus,
-			      &es);
-		diag("backend pod: rx %llu tx %llu packets", (unsigned long long)es.rx_packets,
-		     (unsigned long long)es.tx_packets);
-		report(es.rx_packets > 0 && es.tx_packets > 0,
-		       "the backend endpoint's rx and tx counters saw the traffic");
-	}
+	connect_hello(_metadata, self);
+	tl_log("replies translated: %llu, of which handed to the stack (no FIB answer): %llu",
+	       (unsigned long long)lbstat(&self->e, PODLANE_LB_NAT_REPLY),
+	       (unsigned long long)lbstat(&self->e, PODLANE_LB_REPLY_STACK));
+	EXPECT_LT(replies, lbstat(&self->e, PODLANE_LB_NAT_REPLY));
+}
 
-	kill(e.server, SIGKILL);
-	waitpid(e.server, NULL, 0);
-	tc_uplink__destroy(e.up);
-	tc_endpoint__destroy(e.ep);
-	return failures ? 1 : 0;
+TEST_F(nodeport, conntrack_holds_the_connections_the_collector_sees_them)
+{
+	struct ct_gc_stats st;
+
+	connect_hello(_metadata, self);
+	ASSERT_EQ(0, ct_gc(bpf_map__fd(self->e.ep->maps.podlane_ct), ct_now_ns(), &st, NULL,
+			   NULL));
+	tl_log("conntrack: %llu live entries, %llu closing", (unsigned long long)st.live,
+	       (unsigned long long)st.live_closing);
+	EXPECT_LE(2, st.live);
+	EXPECT_EQ(st.live, st.live_tcp);
+}
+
+TEST_F(nodeport, the_backend_endpoints_rx_and_tx_counters_saw_the_traffic)
+{
+	struct endpoint_stats es;
+
+	connect_hello(_metadata, self);
+	ASSERT_EQ(0, tl_ep_stats_read(bpf_map__fd(self->e.ep->maps.podlane_ep_stat),
+				      self->e.pod_ifindex, &es));
+	tl_log("backend pod: rx %llu tx %llu packets", (unsigned long long)es.rx_packets,
+	       (unsigned long long)es.tx_packets);
+	EXPECT_LT(0, es.rx_packets);
+	EXPECT_LT(0, es.tx_packets);
+}
+
+int main(int argc, char **argv)
+{
+	if (geteuid() != 0)
+		ksft_exit_skip("needs root (namespaces, tc, BPF)\n");
+	if (tl_sh_may_fail("command -v ip && command -v nsenter"))
+		ksft_exit_skip("needs ip and nsenter\n");
+	return test_harness_run(argc, argv);
 }

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * test_lb_sock.c - the socket-level service LB (bpf/sock_lb.bpf.c) live, printed as TAP.
+ * test_lb_sock.c - the socket-level service LB (bpf/sock_lb.bpf.c) live, written with
+ * kselftest_harness.h.
  *
- * Usage: test_lb_sock <cgroup-v2-dir>
- * The caller creates the (empty) cgroup and removes it afterwards (selftests/lb/sock.t). This
- * process moves into a private network namespace with only lo up, attaches the four sock_addr
- * programs to the cgroup through links (gone when the process exits; maps private, never
- * pinned) and moves itself into the cgroup. Backends are TCP and UDP servers on 127.0.0.2-5;
- * services are 10.96.x.x addresses that exist nowhere: connect4 turns them into a loopback
- * backend, and a VIP the LB does not know fails with ENETUNREACH instead of leaving the box.
+ * Each test's fixture moves its process into a private network namespace with only lo up,
+ * creates a cgroup of its own (removed at teardown, or by the main process if the test dies),
+ * attaches the four sock_addr programs to it through links (gone when the process exits; maps
+ * private, never pinned) and moves the process into it. Backends are TCP and UDP servers on
+ * 127.0.0.2-5; services are 10.96.x.x addresses that exist nowhere: connect4 turns them into
+ * a loopback backend, and a VIP the LB does not know fails with ENETUNREACH instead of leaving
+ * the box. A test that continues another (affinity, then its timeout) replays what it needs.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -23,11 +24,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "testlib.h"
 #include "maglev.h"
 #include "sock_lb.skel.h"
 
-#define IP4(a, b, c, d)	((__u32)(a) << 24 | (__u32)(b) << 16 | (__u32)(c) << 8 | (__u32)(d))
+#define IP4		TL_IP4
 #define N_BACKENDS	4
 #define BE_TCP_PORT	8080
 #define BE_UDP_PORT	5353
@@ -51,7 +53,6 @@ struct env {
 	int tcp[N_BACKENDS];	/* listeners */
 	int udp[N_BACKENDS];	/* echo servers */
 	int svc_fd, be_fd, aff_fd, stat_fd, maglev_fd, revnat_fd, sk_fd;
-	int ncpus;
 };
 
 struct be_spec {
@@ -63,16 +64,7 @@ struct be_spec {
 
 static __u64 stat_read(struct env *e, enum lb_stat which)
 {
-	static __u64 per_cpu[MAX_CPUS];
-	__u32 slot = which;
-	__u64 sum = 0;
-	int cpu;
-
-	if (bpf_map_lookup_elem(e->stat_fd, &slot, per_cpu))
-		return 0;
-	for (cpu = 0; cpu < e->ncpus; cpu++)
-		sum += per_cpu[cpu];
-	return sum;
+	return tl_percpu_sum(e->stat_fd, which);
 }
 
 /*
@@ -217,7 +209,7 @@ static bool tcp_spread(struct env *e, __u32 vip, __u16 port, int n, int counts[N
 	for (i = 0; i < n; i++) {
 		who = tcp_pick(e, vip, port);
 		if (who < 0) {
-			diag("connection %d to the service failed: %s", i, strerror(-who));
+			tl_log("connection %d to the service failed: %s", i, strerror(-who));
 			return false;
 		}
 		counts[who]++;
@@ -240,66 +232,10 @@ static double chi_square(const int *counts, const double *p, int k, int n)
 
 static void diag_counts(const char *what, const int *c)
 {
-	diag("%s: 127.0.0.2: %d, .3: %d, .4: %d, .5: %d", what, c[0], c[1], c[2], c[3]);
+	tl_log("%s: 127.0.0.2: %d, .3: %d, .4: %d, .5: %d", what, c[0], c[1], c[2], c[3]);
 }
 
 /* ---- cases ------------------------------------------------------------------------------ */
-
-static void test_plain(struct env *e)
-{
-	int who;
-
-	who = tcp_pick(e, be_ip(1), BE_TCP_PORT);
-	report(who == 1, "a connect to a non-service address is left alone");
-	who = tcp_pick(e, IP4(10, 96, 200, 1), 80);
-	if (who != -ENETUNREACH)
-		diag("connect to an unknown VIP: %s", who < 0 ? strerror(-who) : "connected");
-	report(who == -ENETUNREACH,
-	       "an unknown 10.96 VIP has no route here (ENETUNREACH): nothing leaves the box");
-}
-
-static void test_spread(struct env *e)
-{
-	const struct be_spec b[] = { { 0, 1 }, { 1, 1 }, { 2, 1 }, { 3, 1 } };
-	const double p[N_BACKENDS] = { 0.25, 0.25, 0.25, 0.25 };
-	__u64 before = stat_read(e, PODLANE_LB_CONNECT);
-	int counts[N_BACKENDS], n = 400, i;
-	bool ok;
-	double x2;
-
-	ok = !svc_set(e, IP4(10, 96, 0, 10), 80, IPPROTO_TCP, 10, 0, 0, b, 4) &&
-	     tcp_spread(e, IP4(10, 96, 0, 10), 80, n, counts);
-	x2 = chi_square(counts, p, 4, n);
-	diag_counts("equal weights, 400 connections", counts);
-	diag("chi-square %.2f (df 3, bound %.2f at p = 1e-4)", x2, CHI2_DF3);
-	for (i = 0; i < N_BACKENDS; i++)
-		ok &= counts[i] > 0;
-	report(ok && x2 < CHI2_DF3, "ClusterIP: 400 connections spread evenly over 4 backends");
-	report(stat_read(e, PODLANE_LB_CONNECT) - before == (__u64)n,
-	       "lbstat connect counts every translated connect");
-}
-
-static void test_peername(struct env *e)
-{
-	struct sockaddr_in peer = {}, local = {};
-	socklen_t len = sizeof(peer);
-	int fd, who;
-	bool ok;
-
-	fd = tcp_connect(IP4(10, 96, 0, 10), 80);
-	ok = fd >= 0 && !getpeername(fd, (struct sockaddr *)&peer, &len);
-	who = accepted_by(e);
-	len = sizeof(local);
-	if (fd >= 0)
-		getsockname(fd, (struct sockaddr *)&local, &len);
-	if (fd >= 0)
-		close(fd);
-	diag("getpeername: %s:%u (accepted by backend %d)", inet_ntoa(peer.sin_addr),
-	     ntohs(peer.sin_port), who);
-	report(ok && who >= 0 && peer.sin_addr.s_addr == htonl(IP4(10, 96, 0, 10)) &&
-	       peer.sin_port == htons(80),
-	       "getpeername returns the service address, not the backend");
-}
 
 static unsigned int map_count(int fd)
 {
@@ -315,87 +251,372 @@ static unsigned int map_count(int fd)
 	return n;
 }
 
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- setup ------------------------------------------------------------------------------ */
+
+static int servers_start(struct env *e)
+{
+	struct sockaddr_in sin;
+	int i, one = 1;
+
+	for (i = 0; i < N_BACKENDS; i++) {
+		e->tcp[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		e->udp[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (e->tcp[i] < 0 || e->udp[i] < 0)
+			return -errno;
+		setsockopt(e->tcp[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		sin_set(&sin, be_ip(i), BE_TCP_PORT);
+		if (bind(e->tcp[i], (struct sockaddr *)&sin, sizeof(sin)) ||
+		    listen(e->tcp[i], 1024))
+			return -errno;
+		sin_set(&sin, be_ip(i), BE_UDP_PORT);
+		if (bind(e->udp[i], (struct sockaddr *)&sin, sizeof(sin)))
+			return -errno;
+	}
+	return 0;
+}
+
+static int lb_load(struct env *e, const char *cgroup)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int cg, err;
+
+	e->skel = sock_lb__open();
+	if (!e->skel)
+		return -errno;
+	bpf_object__for_each_map(map, e->skel->obj) {
+		bpf_map__set_pin_path(map, NULL);
+		if (bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH ||
+		    map == e->skel->maps.podlane_backend)
+			bpf_map__set_max_entries(map, SMALL_MAP);
+	}
+	err = sock_lb__load(e->skel);
+	if (err)
+		return err;
+	cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0)
+		return -errno;
+	bpf_object__for_each_program(prog, e->skel->obj) {
+		struct bpf_link *link = bpf_program__attach_cgroup(prog, cg);
+
+		if (!link) {
+			err = -errno;
+			tl_log("failed to attach program '%s' to cgroup '%s': %s",
+			       bpf_program__name(prog), cgroup, strerror(-err));
+			close(cg);
+			return err;
+		}
+		/* Kept for the life of the test's process; the kernel detaches when it exits. */
+	}
+	close(cg);
+	e->svc_fd = bpf_map__fd(e->skel->maps.podlane_svc);
+	e->be_fd = bpf_map__fd(e->skel->maps.podlane_backend);
+	e->aff_fd = bpf_map__fd(e->skel->maps.podlane_affin);
+	e->stat_fd = bpf_map__fd(e->skel->maps.podlane_lbstat);
+	e->maglev_fd = bpf_map__fd(e->skel->maps.podlane_maglev);
+	e->revnat_fd = bpf_map__fd(e->skel->maps.podlane_revnat);
+	e->sk_fd = bpf_map__fd(e->skel->maps.podlane_sk_svc);
+	return 0;
+}
+
+/*
+ * A private network namespace with only lo, a cgroup of the test's own that sock_lb is
+ * attached to through links (maps private, never pinned), backends listening on 127.0.0.2-5,
+ * and the test's process inside the cgroup.
+ */
+FIXTURE(sock_lb) {
+	struct env e;
+	char cgroup[512];
+	char cg_mount[512];
+};
+
+FIXTURE_SETUP(sock_lb)
+{
+	struct env *e = &self->e;
+	int i;
+
+	for (i = 0; i < N_BACKENDS; i++)
+		e->tcp[i] = e->udp[i] = -1;
+	ASSERT_EQ(0, tl_netns_enter());
+	ASSERT_EQ(0, tl_cgroup2_mount(self->cg_mount, sizeof(self->cg_mount)));
+	ASSERT_EQ(0, tl_cgroup_create("lb", self->cgroup, sizeof(self->cgroup)));
+	ASSERT_EQ(0, lb_load(e, self->cgroup)) TH_LOG("failed to load and attach 'sock_lb'");
+	ASSERT_EQ(0, servers_start(e));
+	ASSERT_EQ(0, tl_cgroup_join(self->cgroup));
+}
+
+FIXTURE_TEARDOWN(sock_lb)
+{
+	int i;
+
+	for (i = 0; i < N_BACKENDS; i++) {
+		if (self->e.tcp[i] >= 0)
+			close(self->e.tcp[i]);
+		if (self->e.udp[i] >= 0)
+			close(self->e.udp[i]);
+	}
+	sock_lb__destroy(self->e.skel);
+	if (self->cgroup[0]) {
+		tl_cgroup_join(self->cg_mount);
+		tl_cgroup_destroy(self->cgroup);
+	}
+}
+
+/* ---- cases ------------------------------------------------------------------------------ */
+
+static __u32 prog_id(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) ? 0 : info.id;
+}
+
+/* The one program attached to the cgroup for a hook, by id; 0 when none or several. */
+static __u32 cgroup_prog(const char *cgroup, enum bpf_attach_type type)
+{
+	__u32 ids[4], count = ARRAY_SIZE(ids);
+	int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return 0;
+	err = bpf_prog_query(fd, type, 0, NULL, ids, &count);
+	close(fd);
+	return err || count != 1 ? 0 : ids[0];
+}
+
+TEST_F(sock_lb, loads_and_attaches_connect4_sendmsg4_recvmsg4_getpeername4)
+{
+	struct sock_lb *skel = self->e.skel;
+
+	EXPECT_EQ(prog_id(skel->progs.sock_connect4),
+		  cgroup_prog(self->cgroup, BPF_CGROUP_INET4_CONNECT));
+	EXPECT_EQ(prog_id(skel->progs.sock_sendmsg4),
+		  cgroup_prog(self->cgroup, BPF_CGROUP_UDP4_SENDMSG));
+	EXPECT_EQ(prog_id(skel->progs.sock_recvmsg4),
+		  cgroup_prog(self->cgroup, BPF_CGROUP_UDP4_RECVMSG));
+	EXPECT_EQ(prog_id(skel->progs.sock_getpeername4),
+		  cgroup_prog(self->cgroup, BPF_CGROUP_INET4_GETPEERNAME));
+}
+
+TEST_F(sock_lb, backends_listen_on_127_0_0_2_to_5_this_process_is_in_the_test_cgroup)
+{
+	char line[1024], want[600];
+	struct sockaddr_in sin;
+	socklen_t len;
+	bool inside = false;
+	FILE *f;
+	int i;
+
+	for (i = 0; i < N_BACKENDS; i++) {
+		len = sizeof(sin);
+		ASSERT_EQ(0, getsockname(self->e.tcp[i], (struct sockaddr *)&sin, &len));
+		EXPECT_EQ(htonl(be_ip(i)), sin.sin_addr.s_addr);
+		EXPECT_EQ(htons(BE_TCP_PORT), sin.sin_port);
+	}
+	snprintf(want, sizeof(want), "0::%s\n", self->cgroup + strlen(self->cg_mount));
+	f = fopen("/proc/self/cgroup", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		inside |= !strcmp(line, want);
+	fclose(f);
+	EXPECT_TRUE(inside) TH_LOG("not in %s", self->cgroup);
+}
+
+TEST_F(sock_lb, a_connect_to_a_non_service_address_is_left_alone)
+{
+	EXPECT_EQ(1, tcp_pick(&self->e, be_ip(1), BE_TCP_PORT));
+}
+
+/* Nothing leaves the box. */
+TEST_F(sock_lb, an_unknown_10_96_vip_has_no_route_here_enetunreach)
+{
+	int who = tcp_pick(&self->e, IP4(10, 96, 200, 1), 80);
+
+	EXPECT_EQ(-ENETUNREACH, who) TH_LOG("connect to an unknown VIP: %s",
+					    who < 0 ? strerror(-who) : "connected");
+}
+
+static const struct be_spec even4[] = { { 0, 1 }, { 1, 1 }, { 2, 1 }, { 3, 1 } };
+
+/* ClusterIP 10.96.0.10:80 over the four backends, equal weights. */
+static void svc_10(struct __test_metadata *_metadata, struct env *e)
+{
+	ASSERT_EQ(0, svc_set(e, IP4(10, 96, 0, 10), 80, IPPROTO_TCP, 10, 0, 0, even4, 4));
+}
+
+/* 400 connections to it; their spread. */
+static void spread_400(struct __test_metadata *_metadata, struct env *e, int counts[N_BACKENDS])
+{
+	svc_10(_metadata, e);
+	ASSERT_TRUE(tcp_spread(e, IP4(10, 96, 0, 10), 80, 400, counts));
+}
+
+TEST_F(sock_lb, clusterip_400_connections_spread_evenly_over_4_backends)
+{
+	const double p[N_BACKENDS] = { 0.25, 0.25, 0.25, 0.25 };
+	int counts[N_BACKENDS], i;
+	double x2;
+
+	spread_400(_metadata, &self->e, counts);
+	x2 = chi_square(counts, p, 4, 400);
+	diag_counts("equal weights, 400 connections", counts);
+	tl_log("chi-square %.2f (df 3, bound %.2f at p = 1e-4)", x2, CHI2_DF3);
+	for (i = 0; i < N_BACKENDS; i++)
+		EXPECT_LT(0, counts[i]);
+	EXPECT_GT(CHI2_DF3, x2);
+}
+
+TEST_F(sock_lb, lbstat_connect_counts_every_translated_connect)
+{
+	__u64 before = stat_read(&self->e, PODLANE_LB_CONNECT);
+	int counts[N_BACKENDS];
+
+	spread_400(_metadata, &self->e, counts);
+	EXPECT_EQ(400, stat_read(&self->e, PODLANE_LB_CONNECT) - before);
+}
+
+TEST_F(sock_lb, getpeername_returns_the_service_address_not_the_backend)
+{
+	struct sockaddr_in peer = {};
+	socklen_t len = sizeof(peer);
+	int fd, who, err;
+
+	svc_10(_metadata, &self->e);
+	fd = tcp_connect(IP4(10, 96, 0, 10), 80);
+	ASSERT_LE(0, fd);
+	err = getpeername(fd, (struct sockaddr *)&peer, &len);
+	who = accepted_by(&self->e);
+	close(fd);
+	tl_log("getpeername: %s:%u (accepted by backend %d)", inet_ntoa(peer.sin_addr),
+	       ntohs(peer.sin_port), who);
+	ASSERT_EQ(0, err);
+	EXPECT_LE(0, who);
+	EXPECT_EQ(htonl(IP4(10, 96, 0, 10)), peer.sin_addr.s_addr);
+	EXPECT_EQ(htons(80), peer.sin_port);
+}
+
 /*
  * Connected sockets keep their translation in socket storage, read back with the socket's fd
  * as the key; podlane_revnat stays for unconnected UDP, so connection churn never fills it.
  */
-static void test_sock_storage(struct env *e)
+TEST_F(sock_lb, tcp_connections_leave_podlane_revnat_empty)
+{
+	int counts[N_BACKENDS], fd;
+	__u32 revnat;
+
+	spread_400(_metadata, &self->e, counts);
+	fd = tcp_connect(IP4(10, 96, 0, 10), 80);
+	ASSERT_LE(0, fd);
+	accepted_by(&self->e);
+	close(fd);
+	revnat = map_count(self->e.revnat_fd);
+	EXPECT_EQ(0, revnat) TH_LOG("podlane_revnat holds %u entries", revnat);
+}
+
+TEST_F(sock_lb, a_connected_tcp_socket_carries_its_service_and_backend_in_podlane_sk_svc)
+{
+	struct lb_sock_nat nat = {};
+	int fd, err;
+
+	svc_10(_metadata, &self->e);
+	fd = tcp_connect(IP4(10, 96, 0, 10), 80);
+	ASSERT_LE(0, fd);
+	err = bpf_map_lookup_elem(self->e.sk_fd, &fd, &nat);
+	accepted_by(&self->e);
+	close(fd);
+	ASSERT_EQ(0, err);
+	EXPECT_EQ(htonl(IP4(10, 96, 0, 10)), nat.addr);
+	EXPECT_EQ(htons(80), nat.port);
+	EXPECT_LE(be_ip(0), ntohl(nat.backend_addr));
+	EXPECT_GE(be_ip(N_BACKENDS - 1), ntohl(nat.backend_addr));
+	EXPECT_EQ(htons(BE_TCP_PORT), nat.backend_port);
+}
+
+/* A UDP socket connected to a service, then to a plain address, shows the plain peer. */
+TEST_F(sock_lb, udp_reconnected_from_a_service_to_a_plain_address_record_dropped)
 {
 	struct sockaddr_in vip, be, peer;
 	socklen_t len = sizeof(peer);
 	struct lb_sock_nat nat = {};
-	__u32 revnat = map_count(e->revnat_fd);
-	int fd;
-	bool ok;
+	int fd, err;
 
-	report(revnat == 0, "the TCP connections so far left podlane_revnat empty");
-	if (revnat)
-		diag("podlane_revnat holds %u entries", revnat);
-
-	fd = tcp_connect(IP4(10, 96, 0, 10), 80);
-	ok = fd >= 0 && !bpf_map_lookup_elem(e->sk_fd, &fd, &nat);
-	accepted_by(e);
-	if (fd >= 0)
-		close(fd);
-	ok = ok && nat.addr == htonl(IP4(10, 96, 0, 10)) && nat.port == htons(80) &&
-	     ntohl(nat.backend_addr) >= be_ip(0) &&
-	     ntohl(nat.backend_addr) <= be_ip(N_BACKENDS - 1) &&
-	     nat.backend_port == htons(BE_TCP_PORT);
-	report(ok, "a connected TCP socket carries its service and backend in podlane_sk_svc");
-
-	/* A UDP socket connected to a service, then to a plain address, shows the plain peer. */
 	sin_set(&be, be_ip(2), BE_UDP_PORT);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ok = fd >= 0 && !svc_set(e, IP4(10, 96, 0, 21), 53, IPPROTO_UDP, 21, 0, 0,
-				 (const struct be_spec[]){ { 2, 1 } }, 1);
 	sin_set(&vip, IP4(10, 96, 0, 21), 53);
-	ok = ok && !connect(fd, (struct sockaddr *)&vip, sizeof(vip)) &&
-	     !bpf_map_lookup_elem(e->sk_fd, &fd, &nat) &&
-	     !connect(fd, (struct sockaddr *)&be, sizeof(be)) &&
-	     bpf_map_lookup_elem(e->sk_fd, &fd, &nat) && errno == ENOENT &&
-	     !getpeername(fd, (struct sockaddr *)&peer, &len);
-	if (fd >= 0)
-		close(fd);
-	report(ok && peer.sin_addr.s_addr == be.sin_addr.s_addr && peer.sin_port == be.sin_port,
-	       "UDP reconnected from a service to a plain address: record dropped, "
-	       "getpeername shows the new peer");
+	ASSERT_EQ(0, svc_set(&self->e, IP4(10, 96, 0, 21), 53, IPPROTO_UDP, 21, 0, 0,
+			     (const struct be_spec[]){ { 2, 1 } }, 1));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, connect(fd, (struct sockaddr *)&vip, sizeof(vip)));
+	EXPECT_EQ(0, bpf_map_lookup_elem(self->e.sk_fd, &fd, &nat));
+	EXPECT_EQ(0, connect(fd, (struct sockaddr *)&be, sizeof(be)));
+	err = bpf_map_lookup_elem(self->e.sk_fd, &fd, &nat) ? errno : 0;
+	EXPECT_EQ(ENOENT, err) TH_LOG("the service's record outlived the reconnect");
+	EXPECT_EQ(0, getpeername(fd, (struct sockaddr *)&peer, &len));
+	close(fd);
+	EXPECT_EQ(be.sin_addr.s_addr, peer.sin_addr.s_addr) TH_LOG("getpeername: not the new peer");
+	EXPECT_EQ(be.sin_port, peer.sin_port);
 }
 
-static void test_weights(struct env *e)
+TEST_F(sock_lb, clusterip_weights_1_1_2_4_are_respected_alias_method)
 {
 	const struct be_spec b[] = { { 0, 1 }, { 1, 1 }, { 2, 2 }, { 3, 4 } };
 	const double p[N_BACKENDS] = { 0.125, 0.125, 0.25, 0.5 };
 	int counts[N_BACKENDS], n = 800;
-	bool ok;
 	double x2;
 
-	ok = !svc_set(e, IP4(10, 96, 0, 11), 80, IPPROTO_TCP, 11, 0, 0, b, 4) &&
-	     tcp_spread(e, IP4(10, 96, 0, 11), 80, n, counts);
+	ASSERT_EQ(0, svc_set(&self->e, IP4(10, 96, 0, 11), 80, IPPROTO_TCP, 11, 0, 0, b, 4));
+	ASSERT_TRUE(tcp_spread(&self->e, IP4(10, 96, 0, 11), 80, n, counts));
 	x2 = chi_square(counts, p, 4, n);
 	diag_counts("weights 1:1:2:4, 800 connections", counts);
-	diag("chi-square %.2f (df 3, bound %.2f)", x2, CHI2_DF3);
-	report(ok && x2 < CHI2_DF3, "ClusterIP: weights 1:1:2:4 are respected (alias method)");
+	tl_log("chi-square %.2f (df 3, bound %.2f)", x2, CHI2_DF3);
+	EXPECT_GT(CHI2_DF3, x2);
 }
 
-static void test_terminating(struct env *e)
+/* Service 12: backend .5 terminating; 200 connections. */
+static void terminating_spread(struct __test_metadata *_metadata, struct env *e,
+			       int counts[N_BACKENDS])
 {
 	const struct be_spec b[] = { { 0, 1 }, { 1, 1 }, { 2, 1 },
 				     { 3, 1, PODLANE_BACKEND_TERMINATING } };
-	int counts[N_BACKENDS], n = 200;
-	bool ok;
 
-	ok = !svc_set(e, IP4(10, 96, 0, 12), 80, IPPROTO_TCP, 12, 0, 0, b, 4) &&
-	     tcp_spread(e, IP4(10, 96, 0, 12), 80, n, counts);
+	ASSERT_EQ(0, svc_set(e, IP4(10, 96, 0, 12), 80, IPPROTO_TCP, 12, 0, 0, b, 4));
+	ASSERT_TRUE(tcp_spread(e, IP4(10, 96, 0, 12), 80, 200, counts));
 	diag_counts("backend .5 terminating", counts);
-	report(ok && counts[3] == 0 && counts[0] && counts[1] && counts[2],
-	       "terminating backend gets no new connections, the others share them");
+}
 
-	/* The agent flips a state before it repacks the slots: the datapath must not care. */
-	ok = !backend_set_state(e, 12, 1, PODLANE_BACKEND_TERMINATING) &&
-	     tcp_spread(e, IP4(10, 96, 0, 12), 80, n, counts);
+TEST_F(sock_lb, terminating_backend_gets_no_new_connections_the_others_share_them)
+{
+	int counts[N_BACKENDS];
+
+	terminating_spread(_metadata, &self->e, counts);
+	EXPECT_EQ(0, counts[3]);
+	EXPECT_LT(0, counts[0]);
+	EXPECT_LT(0, counts[1]);
+	EXPECT_LT(0, counts[2]);
+}
+
+/* The agent flips a state before it repacks the slots: the datapath must not care. */
+TEST_F(sock_lb, a_backend_turned_terminating_in_place_is_skipped_as_well)
+{
+	int counts[N_BACKENDS];
+
+	terminating_spread(_metadata, &self->e, counts);
+	ASSERT_EQ(0, backend_set_state(&self->e, 12, 1, PODLANE_BACKEND_TERMINATING));
+	ASSERT_TRUE(tcp_spread(&self->e, IP4(10, 96, 0, 12), 80, 200, counts));
 	diag_counts("slot 1 (.3) terminating inside the active range", counts);
-	report(ok && counts[3] == 0 && counts[1] == 0 && counts[0] && counts[2],
-	       "a backend turned terminating in place is skipped as well");
+	EXPECT_EQ(0, counts[3]);
+	EXPECT_EQ(0, counts[1]);
+	EXPECT_LT(0, counts[0]);
+	EXPECT_LT(0, counts[2]);
 }
 
 /* The affinity entry of service id, found by walking the map (its key has our netns cookie). */
@@ -415,26 +636,19 @@ static bool affinity_find(struct env *e, __u32 id, struct lb_affinity_key *found
 	return false;
 }
 
-static __u64 mono_ns(void)
+/*
+ * sessionAffinity ClientIP on service 13 (timeout 60 s): 50 connections. Returns the backend
+ * they all went to, -1 when they did not stick; *hits the affinity_hit counter before.
+ */
+static int affinity_50(struct __test_metadata *_metadata, struct env *e, __u64 *hits)
 {
-	struct timespec ts;
+	int counts[N_BACKENDS], i, first = -1;
+	bool sticky = true;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void test_affinity(struct env *e)
-{
-	const struct be_spec b[] = { { 0, 1 }, { 1, 1 }, { 2, 1 }, { 3, 1 } };
-	__u64 hits = stat_read(e, PODLANE_LB_AFFINITY_HIT), cookie = 0;
-	int counts[N_BACKENDS], n = 50, i, first = -1, who, seen = 0, k;
-	struct lb_affinity_key key;
-	struct lb_affinity aff;
-	socklen_t len = sizeof(cookie);
-	bool ok, sticky = true;
-
-	ok = !svc_set(e, IP4(10, 96, 0, 13), 80, IPPROTO_TCP, 13, PODLANE_SVC_F_AFFINITY, 60, b, 4)
-	     && tcp_spread(e, IP4(10, 96, 0, 13), 80, n, counts);
+	*hits = stat_read(e, PODLANE_LB_AFFINITY_HIT);
+	ASSERT_EQ(0, svc_set(e, IP4(10, 96, 0, 13), 80, IPPROTO_TCP, 13, PODLANE_SVC_F_AFFINITY,
+			     60, even4, 4));
+	ASSERT_TRUE(tcp_spread(e, IP4(10, 96, 0, 13), 80, 50, counts));
 	for (i = 0; i < N_BACKENDS; i++) {
 		if (counts[i] && first >= 0)
 			sticky = false;
@@ -442,122 +656,207 @@ static void test_affinity(struct env *e)
 			first = i;
 	}
 	diag_counts("ClientIP affinity, 50 connections", counts);
-	report(ok && sticky && first >= 0, "sessionAffinity ClientIP: every connection sticks");
-	report(stat_read(e, PODLANE_LB_AFFINITY_HIT) - hits == (__u64)n - 1,
-	       "lbstat affinity_hit counts the 49 reuses");
+	return sticky ? first : -1;
+}
 
-	/* The key is the client's netns cookie, which the application can read too. */
+/* The affinity entry of service 13 and its value. */
+static void affinity_entry(struct __test_metadata *_metadata, struct env *e,
+			   struct lb_affinity_key *key, struct lb_affinity *aff)
+{
+	ASSERT_TRUE(affinity_find(e, 13, key));
+	ASSERT_EQ(0, bpf_map_lookup_elem(e->aff_fd, key, aff));
+}
+
+/* A fresh entry pointing elsewhere: the slot the next connection must take. */
+static int affinity_fresh_elsewhere(struct __test_metadata *_metadata, struct env *e,
+				    struct lb_affinity_key *key, struct lb_affinity *aff)
+{
+	affinity_entry(_metadata, e, key, aff);
+	aff->slot = (aff->slot + 1) % 4;
+	aff->backend_id = 1000 + aff->slot;	/* svc_set packs these in order */
+	aff->last_ns = mono_ns();
+	ASSERT_EQ(0, bpf_map_update_elem(e->aff_fd, key, aff, BPF_EXIST));
+	return tcp_pick(e, IP4(10, 96, 0, 13), 80);
+}
+
+TEST_F(sock_lb, session_affinity_clientip_every_connection_sticks)
+{
+	__u64 hits;
+
+	EXPECT_LE(0, affinity_50(_metadata, &self->e, &hits));
+}
+
+TEST_F(sock_lb, lbstat_affinity_hit_counts_the_49_reuses)
+{
+	__u64 hits;
+
+	affinity_50(_metadata, &self->e, &hits);
+	EXPECT_EQ(49, stat_read(&self->e, PODLANE_LB_AFFINITY_HIT) - hits);
+}
+
+/* The key is the client's netns cookie, which the application can read too. */
+TEST_F(sock_lb, affinity_is_keyed_by_the_clients_netns_cookie)
+{
+	struct lb_affinity_key key;
+	socklen_t len = sizeof(__u64);
+	__u64 hits, cookie = 0;
+	int k;
+
+	affinity_50(_metadata, &self->e, &hits);
 	k = socket(AF_INET, SOCK_DGRAM, 0);
 	getsockopt(k, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
 	close(k);
-	ok = affinity_find(e, 13, &key);
-	report(ok && key.client == cookie, "affinity is keyed by the client's netns cookie");
+	ASSERT_TRUE(affinity_find(&self->e, 13, &key));
+	EXPECT_EQ(cookie, key.client);
+}
 
-	/* A fresh entry pointing elsewhere is honoured ... */
-	ok = ok && !bpf_map_lookup_elem(e->aff_fd, &key, &aff);
-	aff.slot = (aff.slot + 1) % 4;
-	aff.backend_id = 1000 + aff.slot;	/* svc_set packs these in order */
-	aff.last_ns = mono_ns();
-	ok = ok && !bpf_map_update_elem(e->aff_fd, &key, &aff, BPF_EXIST);
-	who = tcp_pick(e, IP4(10, 96, 0, 13), 80);
-	report(ok && who == (int)aff.slot, "a remembered backend is used while fresh");
+TEST_F(sock_lb, a_remembered_backend_is_used_while_fresh)
+{
+	struct lb_affinity_key key;
+	struct lb_affinity aff;
+	__u64 hits;
+	int who;
 
-	/* ... a stale one is not: over 12 expiries the choice must change at least once. */
-	for (i = 0; ok && i < 12; i++) {
+	affinity_50(_metadata, &self->e, &hits);
+	who = affinity_fresh_elsewhere(_metadata, &self->e, &key, &aff);
+	EXPECT_EQ(aff.slot, who);
+}
+
+/* A stale entry is not: over 12 expiries the choice must change at least once. */
+TEST_F(sock_lb, after_the_affinity_timeout_a_new_backend_is_chosen)
+{
+	struct lb_affinity_key key;
+	struct lb_affinity aff;
+	int i, who, seen = 0;
+	__u64 hits;
+
+	affinity_50(_metadata, &self->e, &hits);
+	affinity_fresh_elsewhere(_metadata, &self->e, &key, &aff);
+	for (i = 0; i < 12; i++) {
 		aff.last_ns = mono_ns() - 61 * 1000000000ULL;
-		ok = !bpf_map_update_elem(e->aff_fd, &key, &aff, BPF_EXIST);
-		who = tcp_pick(e, IP4(10, 96, 0, 13), 80);
+		ASSERT_EQ(0, bpf_map_update_elem(self->e.aff_fd, &key, &aff, BPF_EXIST));
+		who = tcp_pick(&self->e, IP4(10, 96, 0, 13), 80);
 		seen |= who >= 0 ? 1 << who : 0;
 	}
-	report(ok && __builtin_popcount(seen) >= 2,
-	       "after the affinity timeout a new backend is chosen");
-
-	/* The remembered backend starts terminating: the client moves on at once. */
-	ok = ok && affinity_find(e, 13, &key) && !bpf_map_lookup_elem(e->aff_fd, &key, &aff);
-	first = aff.slot;
-	ok = ok && !backend_set_state(e, 13, first, PODLANE_BACKEND_TERMINATING) &&
-	     tcp_spread(e, IP4(10, 96, 0, 13), 80, 20, counts);
-	report(ok && counts[first] == 0, "affinity to a terminating backend is given up");
+	EXPECT_LE(2, __builtin_popcount(seen));
 }
 
-static void test_local(struct env *e)
+/* The remembered backend starts terminating: the client moves on at once. */
+TEST_F(sock_lb, affinity_to_a_terminating_backend_is_given_up)
+{
+	struct lb_affinity_key key;
+	struct lb_affinity aff;
+	int counts[N_BACKENDS], i, who;
+	__u64 hits;
+
+	affinity_50(_metadata, &self->e, &hits);
+	affinity_fresh_elsewhere(_metadata, &self->e, &key, &aff);
+	for (i = 0; i < 12; i++) {
+		aff.last_ns = mono_ns() - 61 * 1000000000ULL;
+		ASSERT_EQ(0, bpf_map_update_elem(self->e.aff_fd, &key, &aff, BPF_EXIST));
+		who = tcp_pick(&self->e, IP4(10, 96, 0, 13), 80);
+		ASSERT_LE(0, who);
+	}
+	affinity_entry(_metadata, &self->e, &key, &aff);
+	ASSERT_EQ(0, backend_set_state(&self->e, 13, aff.slot, PODLANE_BACKEND_TERMINATING));
+	ASSERT_TRUE(tcp_spread(&self->e, IP4(10, 96, 0, 13), 80, 20, counts));
+	EXPECT_EQ(0, counts[aff.slot]);
+}
+
+TEST_F(sock_lb, internal_traffic_policy_local_only_the_local_backend_is_used)
 {
 	const struct be_spec b[] = { { 0, 1 }, { 1, 1 }, { 2, 1, 0, true }, { 3, 1 } };
-	const struct be_spec remote[] = { { 0, 1 }, { 1, 1 } };
-	__u64 refused = stat_read(e, PODLANE_LB_NO_BACKEND);
-	int counts[N_BACKENDS], who;
-	bool ok;
+	int counts[N_BACKENDS];
 
-	ok = !svc_set(e, IP4(10, 96, 0, 14), 80, IPPROTO_TCP, 14, PODLANE_SVC_F_INT_LOCAL, 0, b,
-		      4) && tcp_spread(e, IP4(10, 96, 0, 14), 80, 50, counts);
+	ASSERT_EQ(0, svc_set(&self->e, IP4(10, 96, 0, 14), 80, IPPROTO_TCP, 14,
+			     PODLANE_SVC_F_INT_LOCAL, 0, b, 4));
+	ASSERT_TRUE(tcp_spread(&self->e, IP4(10, 96, 0, 14), 80, 50, counts));
 	diag_counts("internalTrafficPolicy Local, .4 local", counts);
-	report(ok && counts[2] == 50,
-	       "internalTrafficPolicy Local: only the local backend is used");
-
-	ok = !svc_set(e, IP4(10, 96, 0, 15), 80, IPPROTO_TCP, 15, PODLANE_SVC_F_INT_LOCAL, 0,
-		      remote, 2);
-	who = tcp_pick(e, IP4(10, 96, 0, 15), 80);
-	report(ok && who == -EPERM && stat_read(e, PODLANE_LB_NO_BACKEND) == refused + 1,
-	       "Local without a local backend: connect refused (EPERM), counted no_backend");
+	EXPECT_EQ(50, counts[2]);
 }
 
-static void test_maglev(struct env *e)
+TEST_F(sock_lb, local_without_a_local_backend_connect_refused_eperm_counted_no_backend)
+{
+	const struct be_spec remote[] = { { 0, 1 }, { 1, 1 } };
+	__u64 refused = stat_read(&self->e, PODLANE_LB_NO_BACKEND);
+
+	ASSERT_EQ(0, svc_set(&self->e, IP4(10, 96, 0, 15), 80, IPPROTO_TCP, 15,
+			     PODLANE_SVC_F_INT_LOCAL, 0, remote, 2));
+	EXPECT_EQ(-EPERM, tcp_pick(&self->e, IP4(10, 96, 0, 15), 80));
+	EXPECT_EQ(refused + 1, stat_read(&self->e, PODLANE_LB_NO_BACKEND));
+}
+
+/* Service 16, Maglev, weights 1:3, no table yet: one connection. */
+static void maglev_without_table(struct __test_metadata *_metadata, struct env *e)
 {
 	const struct be_spec b[] = { { 0, 1 }, { 1, 3 } };
+
+	ASSERT_EQ(0, svc_set(e, IP4(10, 96, 0, 16), 80, IPPROTO_TCP, 16, PODLANE_SVC_F_MAGLEV, 0,
+			     b, 2));
+	/* Without its table the service still works, on the alias columns, and says so. */
+	EXPECT_LE(0, tcp_pick(e, IP4(10, 96, 0, 16), 80));
+}
+
+TEST_F(sock_lb, maglev_service_without_a_table_falls_back_to_weighted_random_counted)
+{
+	__u64 fallback = stat_read(&self->e, PODLANE_LB_NO_MAGLEV);
+
+	maglev_without_table(_metadata, &self->e);
+	EXPECT_EQ(fallback + 1, stat_read(&self->e, PODLANE_LB_NO_MAGLEV));
+}
+
+/*
+ * The kernel takes only inner maps with the template's flags: podlaned relies on this EINVAL
+ * to notice an outer map pinned by an older agent (non-mmapable template).
+ */
+TEST_F(sock_lb, maglev_table_without_the_templates_bpf_f_mmapable_einval)
+{
+	__u32 id = 16;
+	int inner, err;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl_16", 4, 4, PODLANE_MAGLEV_M, NULL);
+	ASSERT_LE(0, inner);
+	err = bpf_map_update_elem(self->e.maglev_fd, &id, &inner, BPF_ANY) ? errno : 0;
+	EXPECT_EQ(EINVAL, err);
+	close(inner);
+}
+
+TEST_F(sock_lb, maglev_service_picks_through_its_table_in_podlane_maglev_weights_1_3)
+{
 	const struct maglev_backend mb[] = { { 1000, 1 }, { 1001, 3 } };
 	const double p[2] = { 0.25, 0.75 };
-	__u64 fallback = stat_read(e, PODLANE_LB_NO_MAGLEV);
+	__u64 fallback = stat_read(&self->e, PODLANE_LB_NO_MAGLEV);
 	static __u32 table[PODLANE_MAGLEV_M];
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_MMAPABLE);
 	size_t mlen = ((size_t)PODLANE_MAGLEV_M * 8 + getpagesize() - 1) &
 		      ~((size_t)getpagesize() - 1);
 	int counts[N_BACKENDS], inner, n = 400;
-	__u32 id = 16, i;
-	bool ok;
+	__u32 id = 16, i, v, *m;
 	double x2;
 
-	ok = !svc_set(e, IP4(10, 96, 0, 16), 80, IPPROTO_TCP, id, PODLANE_SVC_F_MAGLEV, 0, b, 2);
-	/* Without its table the service still works, on the alias columns, and says so. */
-	ok = ok && tcp_pick(e, IP4(10, 96, 0, 16), 80) >= 0;
-	report(ok && stat_read(e, PODLANE_LB_NO_MAGLEV) == fallback + 1,
-	       "Maglev service without a table falls back to weighted random, counted");
-
-	/*
-	 * The kernel takes only inner maps with the template's flags: podlaned relies on this
-	 * EINVAL to notice an outer map pinned by an older agent (non-mmapable template).
-	 */
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl_16", 4, 4, PODLANE_MAGLEV_M, NULL);
-	report(inner >= 0 && bpf_map_update_elem(e->maglev_fd, &id, &inner, BPF_ANY) &&
-	       errno == EINVAL, "Maglev table without the template's BPF_F_MMAPABLE: EINVAL");
-	if (inner >= 0)
-		close(inner);
-
+	maglev_without_table(_metadata, &self->e);
 	/* Written the way podlaned writes it: through mmap, a __u32 every 8 bytes. */
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl_16", 4, 4, PODLANE_MAGLEV_M, &mopts);
-	ok = inner >= 0 && !maglev_build(mb, 2, table, PODLANE_MAGLEV_M);
-	if (ok) {
-		__u32 *m = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
-
-		ok = m != MAP_FAILED;
-		for (i = 0; ok && i < PODLANE_MAGLEV_M; i++)
-			m[2 * i] = table[i];
-		if (ok)
-			munmap(m, mlen);
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "podlane_mgl_16", 4, 4, PODLANE_MAGLEV_M,
+			       &mopts);
+	ASSERT_LE(0, inner);
+	ASSERT_EQ(0, maglev_build(mb, 2, table, PODLANE_MAGLEV_M));
+	m = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	for (i = 0; i < PODLANE_MAGLEV_M; i++)
+		m[2 * i] = table[i];
+	munmap(m, mlen);
+	for (i = 0; i < PODLANE_MAGLEV_M; i += 997) {
+		ASSERT_EQ(0, bpf_map_lookup_elem(inner, &i, &v));
+		ASSERT_EQ(table[i], v);
 	}
-	for (i = 0; ok && i < PODLANE_MAGLEV_M; i += 997) {
-		__u32 v;
-
-		ok = !bpf_map_lookup_elem(inner, &i, &v) && v == table[i];
-	}
-	ok = ok && !bpf_map_update_elem(e->maglev_fd, &id, &inner, BPF_ANY);
-	if (inner >= 0)
-		close(inner);	/* the outer map holds it now */
-	ok = ok && tcp_spread(e, IP4(10, 96, 0, 16), 80, n, counts);
+	ASSERT_EQ(0, bpf_map_update_elem(self->e.maglev_fd, &id, &inner, BPF_ANY));
+	close(inner);	/* the outer map holds it now */
+	ASSERT_TRUE(tcp_spread(&self->e, IP4(10, 96, 0, 16), 80, n, counts));
 	x2 = chi_square(counts, p, 2, n);
 	diag_counts("Maglev table weights 1:3, 400 connections", counts);
-	diag("chi-square %.2f (df 1, bound %.2f)", x2, CHI2_DF1);
-	report(ok && x2 < CHI2_DF1 && stat_read(e, PODLANE_LB_NO_MAGLEV) == fallback + 1,
-	       "Maglev service picks through its table in podlane_maglev (weights 1:3)");
+	tl_log("chi-square %.2f (df 1, bound %.2f)", x2, CHI2_DF1);
+	EXPECT_GT(CHI2_DF1, x2);
+	EXPECT_EQ(fallback + 1, stat_read(&self->e, PODLANE_LB_NO_MAGLEV));
 }
 
 /* UDP echo: whatever a backend receives goes back to the sender from the backend's address. */
@@ -598,52 +897,86 @@ static int udp_reply(int fd, struct sockaddr_in *from)
 	return recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)from, &len) < 0 ? -errno : 0;
 }
 
-static void test_udp(struct env *e)
-{
-	const struct be_spec b[] = { { 0, 1 }, { 1, 1 }, { 2, 1 }, { 3, 1 } };
-	__u64 restored = stat_read(e, PODLANE_LB_RECVMSG), sent = stat_read(e, PODLANE_LB_SENDMSG);
-	struct sockaddr_in vip, from, peer;
-	int fd, i, who, got = 0, seen = 0, n = 40;
-	socklen_t len = sizeof(peer);
-	bool ok;
+#define UDP_N	40
 
-	ok = !svc_set(e, IP4(10, 96, 0, 20), 53, IPPROTO_UDP, 20, 0, 0, b, 4);
-	sin_set(&vip, IP4(10, 96, 0, 20), 53);
+/* Service 10.96.0.20:53 over the four backends. */
+static void svc_20(struct __test_metadata *_metadata, struct env *e, struct sockaddr_in *vip)
+{
+	ASSERT_EQ(0, svc_set(e, IP4(10, 96, 0, 20), 53, IPPROTO_UDP, 20, 0, 0, even4, 4));
+	sin_set(vip, IP4(10, 96, 0, 20), 53);
+}
+
+/* UDP_N datagrams sent to the VIP unconnected; replies that came from the VIP. */
+static int udp_unconnected(struct __test_metadata *_metadata, struct env *e, int *seen)
+{
+	struct sockaddr_in vip, from;
+	int fd, i, who, got = 0;
+
+	svc_20(_metadata, e, &vip);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	for (i = 0; ok && i < n; i++) {
+	ASSERT_LE(0, fd);
+	*seen = 0;
+	for (i = 0; i < UDP_N; i++) {
 		if (sendto(fd, "ping", 4, 0, (struct sockaddr *)&vip, sizeof(vip)) != 4)
 			break;
 		who = udp_echo_once(e);
 		if (who < 0)
 			break;
-		seen |= 1 << who;
+		*seen |= 1 << who;
 		if (udp_reply(fd, &from))
 			break;
 		if (from.sin_addr.s_addr != vip.sin_addr.s_addr || from.sin_port != vip.sin_port) {
-			diag("reply %d came from %s:%u", i, inet_ntoa(from.sin_addr),
-			     ntohs(from.sin_port));
+			tl_log("reply %d came from %s:%u", i, inet_ntoa(from.sin_addr),
+			       ntohs(from.sin_port));
 			break;
 		}
 		got++;
 	}
 	close(fd);
-	diag("unconnected UDP: %d of %d replies from the VIP, %d backends used", got, n,
-	     __builtin_popcount(seen));
-	report(ok && got == n && __builtin_popcount(seen) >= 2,
-	       "unconnected UDP: sendto the VIP reaches backends, replies come from the VIP");
-	report(stat_read(e, PODLANE_LB_SENDMSG) - sent == (__u64)n &&
-	       stat_read(e, PODLANE_LB_RECVMSG) - restored == (__u64)n,
-	       "lbstat sendmsg and recvmsg count each datagram");
+	tl_log("unconnected UDP: %d of %d replies from the VIP, %d backends used", got, UDP_N,
+	       __builtin_popcount(*seen));
+	return got;
+}
 
-	/* Connected UDP: connect4 translates once, recvmsg4 and getpeername4 restore. */
+TEST_F(sock_lb, unconnected_udp_sendto_the_vip_reaches_backends_replies_come_from_the_vip)
+{
+	int seen;
+
+	EXPECT_EQ(UDP_N, udp_unconnected(_metadata, &self->e, &seen));
+	EXPECT_LE(2, __builtin_popcount(seen));
+}
+
+TEST_F(sock_lb, lbstat_sendmsg_and_recvmsg_count_each_datagram)
+{
+	__u64 restored = stat_read(&self->e, PODLANE_LB_RECVMSG);
+	__u64 sent = stat_read(&self->e, PODLANE_LB_SENDMSG);
+	int seen;
+
+	udp_unconnected(_metadata, &self->e, &seen);
+	EXPECT_EQ(UDP_N, stat_read(&self->e, PODLANE_LB_SENDMSG) - sent);
+	EXPECT_EQ(UDP_N, stat_read(&self->e, PODLANE_LB_RECVMSG) - restored);
+}
+
+/* Connected UDP: connect4 translates once, recvmsg4 and getpeername4 restore. */
+TEST_F(sock_lb, connected_udp_reply_source_and_getpeername_are_the_vip)
+{
+	struct sockaddr_in vip, from, peer;
+	socklen_t len = sizeof(peer);
+	int fd;
+
+	svc_20(_metadata, &self->e, &vip);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ok = !connect(fd, (struct sockaddr *)&vip, sizeof(vip)) && send(fd, "ping", 4, 0) == 4 &&
-	     udp_echo_once(e) >= 0 && !udp_reply(fd, &from) &&
-	     !getpeername(fd, (struct sockaddr *)&peer, &len);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, connect(fd, (struct sockaddr *)&vip, sizeof(vip)));
+	EXPECT_EQ(4, send(fd, "ping", 4, 0));
+	EXPECT_LE(0, udp_echo_once(&self->e));
+	EXPECT_EQ(0, udp_reply(fd, &from));
+	EXPECT_EQ(0, getpeername(fd, (struct sockaddr *)&peer, &len));
 	close(fd);
-	report(ok && from.sin_addr.s_addr == vip.sin_addr.s_addr && from.sin_port == vip.sin_port &&
-	       peer.sin_addr.s_addr == vip.sin_addr.s_addr && peer.sin_port == vip.sin_port,
-	       "connected UDP: reply source and getpeername are the VIP");
+	EXPECT_EQ(vip.sin_addr.s_addr, from.sin_addr.s_addr);
+	EXPECT_EQ(vip.sin_port, from.sin_port);
+	EXPECT_EQ(vip.sin_addr.s_addr, peer.sin_addr.s_addr);
+	EXPECT_EQ(vip.sin_port, peer.sin_port);
 }
 
 /* Average run time of connect4 from the kernel's BPF run-time statistics. */
@@ -667,27 +1000,25 @@ static double connect4_ns(struct env *e, int n)
 	return (double)(info.run_time_ns - t0) / (info.run_cnt - c0);
 }
 
-static void test_scale(struct env *e)
+TEST_F(sock_lb, connect4_cost_is_flat_from_10_to_20000_services)
 {
 	struct lb_service svc = { .id = 50000, .count = 0 };
+	struct env *e = &self->e;
 	double small[3], big[3], s, b;
 	int stats_fd, i, r;
-	bool ok = true;
 
+	svc_10(_metadata, e);
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (stats_fd < 0) {
-		report_skip("connect4 cost is flat from 10 to 20,000 services",
-			    "bpf_enable_stats(BPF_STATS_RUN_TIME) unavailable");
-		return;
-	}
+	if (stats_fd < 0)
+		SKIP(return, "bpf_enable_stats(BPF_STATS_RUN_TIME) unavailable");
 	/* Interleave the two sizes: fill, measure, empty, measure, ... */
-	for (r = 0; r < 3 && ok; r++) {
+	for (r = 0; r < 3; r++) {
 		small[r] = connect4_ns(e, 300);
-		for (i = 0; i < SCALE_SERVICES && ok; i++) {
+		for (i = 0; i < SCALE_SERVICES; i++) {
 			struct lb_service_key k = { .addr = htonl(IP4(10, 97, 0, 0) + i),
 						    .port = htons(80), .proto = IPPROTO_TCP };
 
-			ok = !bpf_map_update_elem(e->svc_fd, &k, &svc, BPF_ANY);
+			ASSERT_EQ(0, bpf_map_update_elem(e->svc_fd, &k, &svc, BPF_ANY));
 		}
 		big[r] = connect4_ns(e, 300);
 		for (i = 0; i < SCALE_SERVICES; i++) {
@@ -696,166 +1027,24 @@ static void test_scale(struct env *e)
 
 			bpf_map_delete_elem(e->svc_fd, &k);
 		}
-		ok = ok && small[r] > 0 && big[r] > 0;
+		ASSERT_LT(0, small[r]);
+		ASSERT_LT(0, big[r]);
 	}
 	close(stats_fd);
 	s = (small[0] + small[1] + small[2]) / 3;
 	b = (big[0] + big[1] + big[2]) / 3;
-	diag("connect4 run time: %.0f ns with ~10 services, %.0f ns with %d more (ratio %.2f)", s,
-	     b, SCALE_SERVICES, b / s);
-	report(ok && b < 1.5 * s, "connect4 cost is flat from 10 to 20,000 services (< 1.5x)");
-}
-
-/* ---- setup ------------------------------------------------------------------------------ */
-
-static int netns_private(void)
-{
-	struct ifreq ifr = {};
-	int fd, err = 0;
-
-	if (unshare(CLONE_NEWNET))
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0)
-		return -errno;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-			err = -errno;
-	} else {
-		err = -errno;
-	}
-	close(fd);
-	return err;
-}
-
-static int servers_start(struct env *e)
-{
-	struct sockaddr_in sin;
-	int i, one = 1;
-
-	for (i = 0; i < N_BACKENDS; i++) {
-		e->tcp[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		e->udp[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (e->tcp[i] < 0 || e->udp[i] < 0)
-			return -errno;
-		setsockopt(e->tcp[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		sin_set(&sin, be_ip(i), BE_TCP_PORT);
-		if (bind(e->tcp[i], (struct sockaddr *)&sin, sizeof(sin)) ||
-		    listen(e->tcp[i], 1024))
-			return -errno;
-		sin_set(&sin, be_ip(i), BE_UDP_PORT);
-		if (bind(e->udp[i], (struct sockaddr *)&sin, sizeof(sin)))
-			return -errno;
-	}
-	return 0;
-}
-
-static int cgroup_join(const char *dir)
-{
-	char path[512], pid[32];
-	int fd, n, err = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(pid, sizeof(pid), "%d\n", getpid());
-	if (write(fd, pid, n) != n)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int lb_load(struct env *e, const char *cgroup)
-{
-	struct bpf_program *prog;
-	struct bpf_map *map;
-	int cg, err;
-
-	e->skel = sock_lb__open();
-	if (!e->skel)
-		return -errno;
-	bpf_object__for_each_map(map, e->skel->obj) {
-		bpf_map__set_pin_path(map, NULL);
-		if (bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH ||
-		    map == e->skel->maps.podlane_backend)
-			bpf_map__set_max_entries(map, SMALL_MAP);
-	}
-	err = sock_lb__load(e->skel);
-	if (err)
-		return err;
-	cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0)
-		return -errno;
-	bpf_object__for_each_program(prog, e->skel->obj) {
-		struct bpf_link *link = bpf_program__attach_cgroup(prog, cg);
-
-		if (!link) {
-			err = -errno;
-			diag("failed to attach program '%s' to cgroup '%s': %s",
-			     bpf_program__name(prog), cgroup, strerror(-err));
-			close(cg);
-			return err;
-		}
-		/* Kept for the life of the process; the kernel detaches when it exits. */
-	}
-	close(cg);
-	e->svc_fd = bpf_map__fd(e->skel->maps.podlane_svc);
-	e->be_fd = bpf_map__fd(e->skel->maps.podlane_backend);
-	e->aff_fd = bpf_map__fd(e->skel->maps.podlane_affin);
-	e->stat_fd = bpf_map__fd(e->skel->maps.podlane_lbstat);
-	e->maglev_fd = bpf_map__fd(e->skel->maps.podlane_maglev);
-	e->revnat_fd = bpf_map__fd(e->skel->maps.podlane_revnat);
-	e->sk_fd = bpf_map__fd(e->skel->maps.podlane_sk_svc);
-	e->ncpus = libbpf_num_possible_cpus();
-	return 0;
+	tl_log("connect4 run time: %.0f ns with ~10 services, %.0f ns with %d more (ratio %.2f)",
+	       s, b, SCALE_SERVICES, b / s);
+	EXPECT_GT(1.5 * s, b) TH_LOG("connect4 costs more than 1.5x with 20,000 more services");
 }
 
 int main(int argc, char **argv)
 {
-	struct env e = {};
-	int err;
+	char mnt[512];
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_print_tap);
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s <cgroup-v2-dir>\n", argv[0]);
-		return 2;
-	}
-	err = netns_private();
-	if (err) {
-		printf("1..0 # SKIP no private network namespace: %s\n", strerror(-err));
-		return 0;
-	}
-	printf("1..28\n");
-	err = lb_load(&e, argv[1]);
-	report(!err, "sock_lb loads and attaches connect4/sendmsg4/recvmsg4/getpeername4");
-	if (err) {
-		diag("failed to load and attach 'sock_lb': %s", strerror(-err));
-		return 1;
-	}
-	err = servers_start(&e);
-	if (!err)
-		err = cgroup_join(argv[1]);
-	report(!err, "backends listen on 127.0.0.2-5, this process is in the test cgroup");
-	if (err) {
-		diag("setup: %s", strerror(-err));
-		return 1;
-	}
-
-	test_plain(&e);
-	test_spread(&e);
-	test_peername(&e);
-	test_sock_storage(&e);
-	test_weights(&e);
-	test_terminating(&e);
-	test_affinity(&e);
-	test_local(&e);
-	test_maglev(&e);
-	test_udp(&e);
-	test_scale(&e);
-	sock_lb__destroy(e.skel);
-	return failures ? 1 : 0;
+	if (geteuid() != 0)
+		ksft_exit_skip("needs root (cgroups, BPF, network namespace)\n");
+	if (tl_cgroup2_mount(mnt, sizeof(mnt)))
+		ksft_exit_skip("no cgroup v2 hierarchy mounted\n");
+	return test_harness_run(argc, argv);
 }
