@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "tap.h"
+#include "testlib.h"
 #include "sched_acct.skel.h"
 #include "cgroup_skb_acct.skel.h"
 
@@ -74,17 +74,16 @@ static int hold(int argc, char **argv)
 		case 'i': interval_ms = atoi(optarg); break;
 		case 's': stats = true; break;
 		case 'c': cgroup = optarg; break;
-		case 'v': verbose = true; break;
+		case 'v': tl_verbose = true; break;
 		default: return 2;
 		}
 	}
-	libbpf_set_print(libbpf_print_tap);
 	s = sched_acct__open();
 	if (!s) {
 		fprintf(stderr, "failed to open object 'sched_acct': %s\n", strerror(errno));
 		return 1;
 	}
-	maps_unpin_and_shrink(s->obj, PODLANE_MAX_CGROUPS);
+	tl_maps_private(s->obj, PODLANE_MAX_CGROUPS);
 	s->rodata->runq_by_wakeup = wakeup;
 	err = sched_acct__load(s);
 	if (err) {
@@ -110,8 +109,8 @@ static int hold(int argc, char **argv)
 		k = cgroup_skb_acct__open();
 		err = k ? 0 : -errno;
 		if (!err) {
-			maps_unpin_and_shrink(k->obj, PODLANE_MAX_CGROUPS);
-			err = maps_share(k->obj, s->obj);
+			tl_maps_private(k->obj, PODLANE_MAX_CGROUPS);
+			err = tl_maps_share(k->obj, s->obj);
 		}
 		if (!err)
 			err = cgroup_skb_acct__load(k);

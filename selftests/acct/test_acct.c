@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * test_acct.c - podlane's per-cgroup accounting programs (sched_acct, cgroup_skb_acct) checked
- * against the kernel's own numbers, printed as TAP.
+ * against the kernel's own numbers, written with kselftest_harness.h.
  *
  * Every workload runs in a process born straight into its own cgroup v2 cgroup (clone3 with
  * CLONE_INTO_CGROUP), so the cgroup holds exactly what the test put there and the kernel's
@@ -12,9 +12,10 @@
  *     cgroups of sender and receiver and the veth's own counters (bytes + 14 per packet);
  *   - BPF_PROG_TEST_RUN of the cgroup_skb programs, the rodata knobs, and a full map.
  *
- * Usage: test_acct [-v] [CGROUP_DIR]. CGROUP_DIR (default <cgroup2 mount>/podlane-acct-<pid>)
- * is created and removed here; the .t wrapper removes it too if we die. The process works in a
- * private network namespace; maps are never pinned.
+ * Each test's fixture makes its own cgroup tree (<cgroup2 mount>/podlane-acct-<main pid>-<pid>,
+ * removed at teardown and swept by the main process if the test dies), loads the programs with
+ * private maps and works in a private network namespace. A check that shared a workload with
+ * another (a busy loop measured against cpu.stat and against schedstat) runs its own.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -30,11 +31,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "testlib.h"
 #include "sched_acct.skel.h"
 #include "cgroup_skb_acct.skel.h"
 
-#define NTESTS		25
 #define MAP_SIZE	1024
 
 #define BUSY_CPU_SECS	5
@@ -72,31 +73,14 @@ struct clone3_args {
 	__u64	cgroup;
 };
 
+/* The test's own cgroup, made by the fixture. */
 static char cg_base[1024];
-static int ncpus;
 
 static const char *const cg_names[] = {
 	"cpu", "runq", "runq-wakeup", "tx", "rx", "nest", "nest/inner", "run", "knob", "old",
 };
 
 /* --- cgroups ---------------------------------------------------------------------------- */
-
-static int cgroup2_mount(char *buf, size_t len)
-{
-	char dev[256], dir[512], type[64];
-	FILE *f = fopen("/proc/mounts", "r");
-	int found = 0;
-
-	if (!f)
-		return -errno;
-	while (!found && fscanf(f, "%255s %511s %63s %*[^\n]", dev, dir, type) == 3)
-		if (!strcmp(type, "cgroup2")) {
-			snprintf(buf, len, "%s", dir);
-			found = 1;
-		}
-	fclose(f);
-	return found ? 0 : -ENOENT;
-}
 
 static void cg_path(char *buf, size_t len, const char *name)
 {
@@ -115,7 +99,7 @@ static __u64 cg_id(const char *name)
 
 	cg_path(path, sizeof(path), name);
 	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0)) {
-		diag("failed to get handle of cgroup '%s': %s", path, strerror(errno));
+		tl_log("failed to get handle of cgroup '%s': %s", path, strerror(errno));
 		return 0;
 	}
 	return h.id;
@@ -129,7 +113,7 @@ static int cg_fd(const char *name)
 	cg_path(path, sizeof(path), name);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		diag("failed to open cgroup '%s': %s", path, strerror(errno));
+		tl_log("failed to open cgroup '%s': %s", path, strerror(errno));
 	return fd;
 }
 
@@ -152,33 +136,19 @@ static long long cg_cpu_stat(const char *name, const char *key)
 	return found;
 }
 
-static void cg_remove_all(void)
-{
-	char path[1200];
-	int i;
-
-	if (!cg_base[0])
-		return;
-	for (i = ARRAY_SIZE(cg_names) - 1; i >= 0; i--) {
-		cg_path(path, sizeof(path), cg_names[i]);
-		rmdir(path);
-	}
-	rmdir(cg_base);
-}
-
 static int cg_create_all(void)
 {
 	char path[1200];
 	size_t i;
 
 	if (mkdir(cg_base, 0755) && errno != EEXIST) {
-		diag("failed to create cgroup '%s': %s", cg_base, strerror(errno));
+		tl_log("failed to create cgroup '%s': %s", cg_base, strerror(errno));
 		return -errno;
 	}
 	for (i = 0; i < ARRAY_SIZE(cg_names); i++) {
 		cg_path(path, sizeof(path), cg_names[i]);
 		if (mkdir(path, 0755) && errno != EEXIST) {
-			diag("failed to create cgroup '%s': %s", path, strerror(errno));
+			tl_log("failed to create cgroup '%s': %s", path, strerror(errno));
 			return -errno;
 		}
 	}
@@ -208,7 +178,7 @@ static pid_t spawn(const char *name, __u64 extra_flags, child_fn fn, void *arg)
 		_exit(fn(arg));
 	}
 	if (pid < 0)
-		diag("failed to clone into cgroup '%s': %s", name, strerror(errno));
+		tl_log("failed to clone into cgroup '%s': %s", name, strerror(errno));
 	close(fd);
 	return pid;
 }
@@ -299,13 +269,13 @@ static int busy_short(void *arg)
 /* A cgroup's counters summed over CPUs; -ENOENT when it has no entry. */
 static int acct_read(int fd, __u64 cgid, struct cgroup_acct *sum)
 {
-	static struct cgroup_acct per_cpu[MAX_CPUS];
+	static struct cgroup_acct per_cpu[TL_MAX_CPUS];
 	int cpu;
 
 	memset(sum, 0, sizeof(*sum));
 	if (bpf_map_lookup_elem(fd, &cgid, per_cpu))
 		return -errno;
-	for (cpu = 0; cpu < ncpus; cpu++) {
+	for (cpu = 0; cpu < tl_ncpus(); cpu++) {
 		sum->cpu_ns += per_cpu[cpu].cpu_ns;
 		sum->runq_wait_ns += per_cpu[cpu].runq_wait_ns;
 		sum->runq_waits += per_cpu[cpu].runq_waits;
@@ -319,14 +289,14 @@ static int acct_read(int fd, __u64 cgid, struct cgroup_acct *sum)
 
 static int errs_read(int fd, struct cgroup_acct_errors *sum)
 {
-	static struct cgroup_acct_errors per_cpu[MAX_CPUS];
+	static struct cgroup_acct_errors per_cpu[TL_MAX_CPUS];
 	__u32 zero = 0;
 	int cpu;
 
 	memset(sum, 0, sizeof(*sum));
 	if (bpf_map_lookup_elem(fd, &zero, per_cpu))
 		return -errno;
-	for (cpu = 0; cpu < ncpus; cpu++) {
+	for (cpu = 0; cpu < tl_ncpus(); cpu++) {
 		sum->full_sched += per_cpu[cpu].full_sched;
 		sum->full_skb += per_cpu[cpu].full_skb;
 		sum->task_state += per_cpu[cpu].task_state;
@@ -357,7 +327,7 @@ static double rel_err(double got, double want)
 
 static void acct_diag(const char *what, const struct cgroup_acct *a)
 {
-	diag("%s: cpu_ns %llu runq_wait_ns %llu runq_waits %llu rx %llu/%llu tx %llu/%llu", what,
+	tl_log("%s: cpu_ns %llu runq_wait_ns %llu runq_waits %llu rx %llu/%llu tx %llu/%llu", what,
 	     (unsigned long long)a->cpu_ns, (unsigned long long)a->runq_wait_ns,
 	     (unsigned long long)a->runq_waits, (unsigned long long)a->rx_packets,
 	     (unsigned long long)a->rx_bytes, (unsigned long long)a->tx_packets,
@@ -371,10 +341,10 @@ static struct sched_acct *sched_open_private(void)
 	struct sched_acct *s = sched_acct__open();
 
 	if (!s) {
-		diag("failed to open object 'sched_acct': %s", strerror(errno));
+		tl_log("failed to open object 'sched_acct': %s", strerror(errno));
 		return NULL;
 	}
-	maps_unpin_and_shrink(s->obj, MAP_SIZE);
+	tl_maps_private(s->obj, MAP_SIZE);
 	return s;
 }
 
@@ -383,10 +353,10 @@ static struct cgroup_skb_acct *skb_open_private(void)
 	struct cgroup_skb_acct *k = cgroup_skb_acct__open();
 
 	if (!k) {
-		diag("failed to open object 'cgroup_skb_acct': %s", strerror(errno));
+		tl_log("failed to open object 'cgroup_skb_acct': %s", strerror(errno));
 		return NULL;
 	}
-	maps_unpin_and_shrink(k->obj, MAP_SIZE);
+	tl_maps_private(k->obj, MAP_SIZE);
 	return k;
 }
 
@@ -398,7 +368,7 @@ static int acct_iterate(struct sched_acct *s)
 
 	fd = bpf_iter_create(bpf_link__fd(s->links.acct_iter_tasks));
 	if (fd < 0) {
-		diag("failed to create iterator 'acct_iter_tasks': %s", strerror(errno));
+		tl_log("failed to create iterator 'acct_iter_tasks': %s", strerror(errno));
 		return -errno;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -436,7 +406,7 @@ static int sched_attach(struct sched_acct *s)
 	return acct_iterate(s);
 fail:
 	err = -errno;
-	diag("failed to attach object 'sched_acct': %s", strerror(-err));
+	tl_log("failed to attach object 'sched_acct': %s", strerror(-err));
 	return err;
 }
 
@@ -477,22 +447,7 @@ static int pick_cpu(void)
 	return 0;
 }
 
-/* What podlane.h promises readers: the id is the directory's inode number as well. */
-static void test_cgroup_id(void)
-{
-	char path[1200];
-	struct stat st;
-	__u64 id = cg_id("cpu");
-
-	cg_path(path, sizeof(path), "cpu");
-	if (stat(path, &st))
-		st.st_ino = 0;
-	diag("cgroup cpu: handle id %llu, st_ino %llu", (unsigned long long)id,
-	     (unsigned long long)st.st_ino);
-	report(id && id == st.st_ino, "cgroup id: the file handle and st_ino of the directory agree");
-}
-
-/* --- tests: CPU time and run-queue wait ---------------------------------------------------- */
+/* --- workloads and the kernel's figures ---------------------------------------------------- */
 
 /* A loop still running is charged up to the read: cpu.stat before <= map <= cpu.stat after. */
 static bool sample_live(struct sched_acct *s, __u64 cgid)
@@ -505,46 +460,11 @@ static bool sample_live(struct sched_acct *s, __u64 cgid)
 	if (acct_iterate(s) || acct_read(bpf_map__fd(s->maps.podlane_cgacct), cgid, &a))
 		return false;
 	after_us = cg_cpu_stat("cpu", "usage_usec");
-	diag("running loop: cpu.stat %lld us, then cpu_ns %llu, then cpu.stat %lld us", before_us,
+	tl_log("running loop: cpu.stat %lld us, then cpu_ns %llu, then cpu.stat %lld us", before_us,
 	     (unsigned long long)a.cpu_ns, after_us);
 	/* cpu.stat folds in the running slice at the tick: allow one tick (4 ms at HZ=250). */
 	return before_us > 0 && a.cpu_ns / 1000 + 4000 >= (__u64)before_us &&
 	       a.cpu_ns / 1000 <= (__u64)after_us + 4000;
-}
-
-static void test_cpu(struct sched_acct *s)
-{
-	struct cgroup_acct a;
-	struct schedstat ss;
-	long long usage_us;
-	__u64 cgid = cg_id("cpu");
-	double e_stat, e_task;
-	bool live = false;
-	pid_t pid;
-	int rc;
-
-	pid = spawn("cpu", 0, busy_loop, NULL);
-	if (pid > 0)
-		live = sample_live(s, cgid);
-	report(live, "cpu: a running loop is charged up to the moment of the read");
-	rc = pid > 0 ? reap(pid, &ss) : -1;
-	if (rc || acct_wait(s, cgid, ss.cpu_ns, 0, &a)) {
-		diag("busy loop exit %d", rc);
-		report(false, "cpu: 5 s busy loop's cpu_ns agrees with cpu.stat usage_usec (2%)");
-		report(false, "cpu: cpu_ns agrees with the task's own sum_exec_runtime (0.1%)");
-		return;
-	}
-	usage_us = cg_cpu_stat("cpu", "usage_usec");
-	acct_diag("cgroup cpu", &a);
-	e_stat = rel_err(a.cpu_ns / 1000.0, usage_us);
-	e_task = rel_err(a.cpu_ns, ss.cpu_ns);
-	diag("cpu.stat usage_usec %lld -> error %+.4f%%; schedstat sum_exec_runtime %llu -> "
-	     "error %+.4f%%", usage_us, e_stat * 100, (unsigned long long)ss.cpu_ns,
-	     e_task * 100);
-	report(usage_us > 0 && a.cpu_ns > 500000000ULL && e_stat < 0.02 && e_stat > -0.02,
-	       "cpu: 5 s busy loop's cpu_ns agrees with cpu.stat usage_usec (2%)");
-	report(e_task < 0.001 && e_task > -0.001,
-	       "cpu: cpu_ns agrees with the task's own sum_exec_runtime (0.1%)");
 }
 
 /* Two busy loops on one CPU; the sum of their schedstats is the reference. */
@@ -571,97 +491,6 @@ static int run_two_on_one_cpu(const char *cg, struct schedstat *sum)
 	return rc;
 }
 
-static void test_runq(struct sched_acct *s)
-{
-	struct cgroup_acct a;
-	struct schedstat sum;
-	long long usage_us;
-	__u64 cgid = cg_id("runq");
-	double e_stat;
-
-	if (run_two_on_one_cpu("runq", &sum) ||
-	    acct_wait(s, cgid, sum.cpu_ns, sum.pcount, &a)) {
-		report(false, "runq: two loops on one CPU wait on the run queue (runq_wait_ns > 0)");
-		report(false, "runq: runq_wait_ns and runq_waits equal the tasks' schedstat");
-		report(false, "runq: cpu_ns of both loops agrees with cpu.stat usage_usec (2%)");
-		return;
-	}
-	acct_diag("cgroup runq", &a);
-	diag("schedstat sums: sum_exec_runtime %llu run_delay %llu pcount %llu",
-	     (unsigned long long)sum.cpu_ns, (unsigned long long)sum.run_delay_ns,
-	     (unsigned long long)sum.pcount);
-	usage_us = cg_cpu_stat("runq", "usage_usec");
-	e_stat = rel_err(a.cpu_ns / 1000.0, usage_us);
-	diag("cpu.stat usage_usec %lld -> error %+.4f%%", usage_us, e_stat * 100);
-	report(a.runq_wait_ns > 100000000ULL && a.runq_waits > 0,
-	       "runq: two loops on one CPU wait on the run queue (runq_wait_ns > 0)");
-	report(a.runq_wait_ns == sum.run_delay_ns && a.runq_waits == sum.pcount,
-	       "runq: runq_wait_ns and runq_waits equal the tasks' schedstat");
-	report(usage_us > 0 && e_stat < 0.02 && e_stat > -0.02,
-	       "runq: cpu_ns of both loops agrees with cpu.stat usage_usec (2%)");
-}
-
-/* The fallback times waits itself from the wakeup tracepoints: close, not identical. */
-static void test_runq_wakeup(void)
-{
-	struct sched_acct *s = sched_open_private();
-	struct cgroup_acct a;
-	struct schedstat sum;
-	double e_wait;
-	int err = -1;
-
-	if (s) {
-		s->rodata->runq_by_wakeup = true;
-		err = sched_acct__load(s);
-		if (err)
-			diag("failed to load object 'sched_acct': %s", strerror(-err));
-		else
-			err = sched_attach(s);
-	}
-	report(!err, "runq (wakeup fallback): load and attach the wakeup-timing programs too");
-	if (err || run_two_on_one_cpu("runq-wakeup", &sum) ||
-	    acct_wait(s, cg_id("runq-wakeup"), sum.cpu_ns, 1, &a)) {
-		report(false, "runq (wakeup fallback): runq_wait_ns within 5% of schedstat");
-		sched_acct__destroy(s);
-		return;
-	}
-	acct_diag("cgroup runq-wakeup", &a);
-	e_wait = rel_err(a.runq_wait_ns, sum.run_delay_ns);
-	diag("schedstat run_delay %llu pcount %llu -> wait error %+.4f%%",
-	     (unsigned long long)sum.run_delay_ns, (unsigned long long)sum.pcount, e_wait * 100);
-	report(a.runq_wait_ns > 0 && e_wait < 0.05 && e_wait > -0.05,
-	       "runq (wakeup fallback): runq_wait_ns within 5% of schedstat");
-	sched_acct__destroy(s);
-}
-
-/* acct_cpu off: the same switch still charges run-queue waits but never CPU time. */
-static void test_sched_knob(void)
-{
-	struct sched_acct *s = sched_open_private();
-	struct cgroup_acct a = {};
-	static int cpu;
-	int err = -1;
-	pid_t pid;
-
-	cpu = pick_cpu();
-	if (s) {
-		s->rodata->acct_cpu = false;
-		err = sched_acct__load(s);
-		if (!err)
-			err = sched_attach(s);
-	}
-	if (!err) {
-		pid = spawn("knob", 0, busy_short, &cpu);
-		err = pid > 0 ? reap(pid, NULL) : -1;
-	}
-	if (!err)
-		err = acct_wait(s, cg_id("knob"), 0, 1, &a);
-	acct_diag("cgroup knob", &a);
-	report(!err && a.cpu_ns == 0 && a.runq_waits > 0,
-	       "knob: acct_cpu=false charges run-queue waits but no cpu_ns");
-	sched_acct__destroy(s);
-}
-
 static int schedstat_read(pid_t pid, struct schedstat *ss)
 {
 	char path[64];
@@ -678,50 +507,7 @@ static int schedstat_read(pid_t pid, struct schedstat *ss)
 	return n == 3 ? 0 : -EINVAL;
 }
 
-/*
- * Tasks already running when accounting starts are charged from the first iteration that sees
- * them (sched_attach runs one), not for their past: two loops that ran a while before a fresh
- * instance is attached show what they used after it.
- */
-static void test_preexisting(void)
-{
-	struct schedstat before[2] = {}, after[2] = {};
-	struct sched_acct *s = sched_open_private();
-	struct cgroup_acct a = {};
-	static int cpu;
-	__u64 used = 0, slack = 50000000ULL;	/* schedstat read to baseline iteration */
-	pid_t pids[2] = { -1, -1 };
-	int i, err = s ? 0 : -ENOENT;
-
-	cpu = pick_cpu();
-	for (i = 0; i < 2 && !err; i++) {
-		pids[i] = spawn("old", 0, busy_loop, &cpu);
-		err = pids[i] > 0 ? 0 : -1;
-	}
-	if (!err) {
-		usleep(500000);
-		err = sched_acct__load(s);
-	}
-	for (i = 0; i < 2 && !err; i++)
-		err = schedstat_read(pids[i], &before[i]);
-	if (!err)
-		err = sched_attach(s);
-	for (i = 0; i < 2; i++) {
-		if (pids[i] > 0 && reap(pids[i], &after[i]))
-			err = -1;
-		used += after[i].cpu_ns - before[i].cpu_ns;
-	}
-	if (!err)
-		err = acct_wait(s, cg_id("old"), 0, 0, &a);
-	acct_diag("cgroup old", &a);
-	diag("used after attach %llu of %llu ns in total", (unsigned long long)used,
-	     (unsigned long long)(after[0].cpu_ns + after[1].cpu_ns));
-	report(!err && a.cpu_ns <= used && a.cpu_ns + slack >= used,
-	       "cpu: tasks older than the accounting are charged only from attach on");
-	sched_acct__destroy(s);
-}
-
-/* --- tests: traffic ----------------------------------------------------------------------- */
+/* --- traffic ------------------------------------------------------------------------------ */
 
 struct udp_peer {
 	int ready[2];	/* child -> parent: set up (receiver) / sent (sender) */
@@ -854,140 +640,24 @@ static int dev_stats_read(pid_t pid, const char *dev, struct dev_stats *st)
 	return found;
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, verbose ? " 1>&2" : " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	rc = system(cmd);
-	if (rc)
-		diag("failed to run '%s': exit %d", cmd, rc);
-	return rc;
-}
-
 /*
  * A pod-like namespace behind a veth, wired without ARP or IPv6 so the devices carry our
  * datagrams and nothing else: permanent neighbours both ways, IPv6 off before link up.
  */
 static int wire_veth(pid_t pod)
 {
-	return sh("ip link add %s address %s type veth peer name %s address %s netns %d",
-		  HOST_DEV, HOST_MAC, POD_DEV, POD_MAC, pod) ||
-	       sh("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", HOST_DEV) ||
-	       sh("ip addr add %s/24 dev %s", HOST_IP, HOST_DEV) ||
-	       sh("ip neigh replace %s lladdr %s dev %s nud permanent", POD_IP, POD_MAC,
-		  HOST_DEV) ||
-	       sh("ip link set %s up", HOST_DEV) ||
-	       sh("nsenter -t %d -n sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", pod, POD_DEV) ||
-	       sh("nsenter -t %d -n ip addr add %s/24 dev %s", pod, POD_IP, POD_DEV) ||
-	       sh("nsenter -t %d -n ip neigh replace %s lladdr %s dev %s nud permanent", pod,
-		  HOST_IP, HOST_MAC, POD_DEV) ||
-	       sh("nsenter -t %d -n ip link set %s up", pod, POD_DEV);
+	if (tl_veth_add(HOST_DEV, HOST_MAC, POD_DEV, POD_MAC, pod) < 0)
+		return -1;
+	return tl_sh("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 && ip addr add %s/24 dev %s && "
+		     "ip neigh replace %s lladdr %s dev %s nud permanent && ip link set %s up",
+		     HOST_DEV, HOST_IP, HOST_DEV, POD_IP, POD_MAC, HOST_DEV, HOST_DEV) ||
+	       tl_sh("nsenter -t %d -n sh -c 'sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 && "
+		     "ip addr add %s/24 dev %s && "
+		     "ip neigh replace %s lladdr %s dev %s nud permanent && ip link set %s up'",
+		     pod, POD_DEV, POD_IP, POD_DEV, HOST_IP, HOST_MAC, POD_DEV, POD_DEV) ? -1 : 0;
 }
 
-static void test_traffic_veth(int acct_fd)
-{
-	struct udp_peer rx = { .count = UDP_COUNT }, tx = { .count = UDP_COUNT };
-	struct dev_stats pod0 = {}, pod1 = {}, host0 = {}, host1 = {};
-	struct cgroup_acct a_tx = {}, a_rx = {};
-	pid_t rpid = -1, spid = -1;
-	__u64 pkt_bytes = (__u64)UDP_COUNT * IP_UDP_LEN;
-	bool sent = false, recvd = false;
-
-	if (pipe(rx.ready) || pipe(tx.ready) || pipe(tx.go))
-		goto out;
-	rpid = spawn("rx", 0, udp_receiver, &rx);
-	if (rpid <= 0 || read_byte(rx.ready[0], 5000))
-		goto out;
-	spid = spawn("tx", CLONE_NEWNET, udp_sender, &tx);
-	if (spid <= 0 || wire_veth(spid))
-		goto out;
-	if (dev_stats_read(spid, POD_DEV, &pod0) || dev_stats_read(getpid(), HOST_DEV, &host0))
-		goto out;
-	if (write_byte(tx.go[1]) || read_byte(tx.ready[0], 10000))
-		goto out;
-	sent = true;
-	recvd = reap(rpid, NULL) == 0;
-	rpid = -1;
-	dev_stats_read(spid, POD_DEV, &pod1);
-	dev_stats_read(getpid(), HOST_DEV, &host1);
-	write_byte(tx.go[1]);
-	reap(spid, NULL);
-	spid = -1;
-	acct_read(acct_fd, cg_id("tx"), &a_tx);
-	acct_read(acct_fd, cg_id("rx"), &a_rx);
-out:
-	if (rpid > 0) {
-		kill(rpid, SIGKILL);
-		reap(rpid, NULL);
-	}
-	if (spid > 0) {
-		kill(spid, SIGKILL);
-		reap(spid, NULL);
-	}
-	acct_diag("cgroup tx", &a_tx);
-	acct_diag("cgroup rx", &a_rx);
-	diag("pod veth tx %llu/%llu, host veth rx %llu/%llu (packets/bytes); sent %d received %d",
-	     (unsigned long long)(pod1.tx_packets - pod0.tx_packets),
-	     (unsigned long long)(pod1.tx_bytes - pod0.tx_bytes),
-	     (unsigned long long)(host1.rx_packets - host0.rx_packets),
-	     (unsigned long long)(host1.rx_bytes - host0.rx_bytes), sent, recvd);
-	report(sent && a_tx.tx_packets == UDP_COUNT && a_tx.tx_bytes == pkt_bytes &&
-	       a_tx.rx_packets == 0, "traffic: sender's cgroup has tx = datagrams x IP length");
-	report(recvd && a_rx.rx_packets == UDP_COUNT && a_rx.rx_bytes == pkt_bytes &&
-	       a_rx.tx_packets == 0, "traffic: receiver's cgroup has rx = datagrams x IP length");
-	report(sent && pod1.tx_packets - pod0.tx_packets == a_tx.tx_packets &&
-	       pod1.tx_bytes - pod0.tx_bytes == a_tx.tx_bytes + ETH_HDR * a_tx.tx_packets,
-	       "traffic: pod veth tx counters = cgroup tx bytes + 14 per packet");
-	report(recvd && host1.rx_packets - host0.rx_packets == a_rx.rx_packets &&
-	       host1.rx_bytes - host0.rx_bytes == a_rx.rx_bytes + ETH_HDR * a_rx.rx_packets,
-	       "traffic: host veth rx counters = cgroup rx bytes + 14 per packet");
-	close(rx.ready[0]);
-	close(rx.ready[1]);
-	close(tx.ready[0]);
-	close(tx.ready[1]);
-	close(tx.go[0]);
-	close(tx.go[1]);
-}
-
-static void test_traffic_nested(int acct_fd)
-{
-	struct udp_peer self = { .count = 50 };
-	struct dev_stats lo0 = {}, lo1 = {};
-	struct cgroup_acct inner = {}, parent = {};
-	__u64 bytes = (__u64)self.count * IP_UDP_LEN;
-	int rc = -1, parent_err;
-	pid_t pid;
-
-	dev_stats_read(getpid(), "lo", &lo0);
-	pid = spawn("nest/inner", 0, udp_self, &self);
-	if (pid > 0)
-		rc = reap(pid, NULL);
-	dev_stats_read(getpid(), "lo", &lo1);
-	acct_read(acct_fd, cg_id("nest/inner"), &inner);
-	parent_err = acct_read(acct_fd, cg_id("nest"), &parent);
-	acct_diag("cgroup nest/inner", &inner);
-	diag("lo tx %llu/%llu (packets/bytes); parent cgroup entry: %s",
-	     (unsigned long long)(lo1.tx_packets - lo0.tx_packets),
-	     (unsigned long long)(lo1.tx_bytes - lo0.tx_bytes),
-	     parent_err ? "none" : "present");
-	report(!rc && inner.tx_packets == (__u64)self.count && inner.tx_bytes == bytes &&
-	       inner.rx_packets == (__u64)self.count && inner.rx_bytes == bytes &&
-	       parent_err == -ENOENT,
-	       "traffic: a nested cgroup's sockets are charged to it, not to its parent");
-	/* loopback_xmit() counts after eth_type_trans() took its header off: L3 bytes. */
-	report(!rc && lo1.tx_packets - lo0.tx_packets == inner.tx_packets &&
-	       lo1.tx_bytes - lo0.tx_bytes == inner.tx_bytes,
-	       "traffic: lo tx counters = cgroup tx (lo counts no L2 header)");
-}
-
-/* --- tests: BPF_PROG_TEST_RUN ------------------------------------------------------------- */
+/* --- BPF_PROG_TEST_RUN ------------------------------------------------------------------- */
 
 #define RUN_PAYLOAD	64
 #define RUN_FRAME	(ETH_HDR + 20 + 8 + RUN_PAYLOAD)
@@ -1037,56 +707,585 @@ static int run_both(void *arg)
 	return 0;
 }
 
-static void test_prog_run(struct cgroup_skb_acct *k)
+/* --- the fixture ------------------------------------------------------------------------- */
+
+/*
+ * A private network namespace; the test's cgroup tree (podlane-acct-<main pid>-<pid> with the
+ * children in cg_names); sched_acct loaded and attached (iterator and free tracepoint, a first
+ * iteration); cgroup_skb_acct on sched_acct's maps, attached to the test's cgroup.
+ */
+FIXTURE(acct) {
+	struct sched_acct *s;
+	struct cgroup_skb_acct *k;
+	struct bpf_link *l_in, *l_out;
+	int acct_fd;
+};
+
+FIXTURE_SETUP(acct)
+{
+	int base_fd;
+
+	ASSERT_EQ(0, tl_netns_enter());
+	ASSERT_EQ(0, tl_cgroup_create("acct", cg_base, sizeof(cg_base)));
+	ASSERT_EQ(0, cg_create_all());
+	self->s = sched_open_private();
+	self->k = skb_open_private();
+	ASSERT_NE(NULL, self->s);
+	ASSERT_NE(NULL, self->k);
+	ASSERT_EQ(0, sched_acct__load(self->s)) TH_LOG("failed to load object 'sched_acct'");
+	ASSERT_EQ(0, sched_attach(self->s));
+	ASSERT_EQ(0, tl_maps_share(self->k->obj, self->s->obj));
+	ASSERT_EQ(0, cgroup_skb_acct__load(self->k)) TH_LOG("failed to load 'cgroup_skb_acct'");
+	base_fd = cg_fd(".");
+	ASSERT_LE(0, base_fd);
+	self->l_in = bpf_program__attach_cgroup(self->k->progs.acct_skb_ingress, base_fd);
+	self->l_out = bpf_program__attach_cgroup(self->k->progs.acct_skb_egress, base_fd);
+	close(base_fd);
+	ASSERT_NE(NULL, self->l_in) TH_LOG("failed to attach to '%s'", cg_base);
+	ASSERT_NE(NULL, self->l_out) TH_LOG("failed to attach to '%s'", cg_base);
+	self->acct_fd = bpf_map__fd(self->s->maps.podlane_cgacct);
+}
+
+FIXTURE_TEARDOWN(acct)
+{
+	struct cgroup_acct_errors e = {};
+
+	errs_read(bpf_map__fd(self->s->maps.podlane_cgerrs), &e);
+	tl_log("podlane_cgerrs: full_sched %llu full_skb %llu task_state %llu; entries %d",
+	       (unsigned long long)e.full_sched, (unsigned long long)e.full_skb,
+	       (unsigned long long)e.task_state, map_count(self->acct_fd));
+	bpf_link__destroy(self->l_in);
+	bpf_link__destroy(self->l_out);
+	cgroup_skb_acct__destroy(self->k);
+	sched_acct__destroy(self->s);
+	tl_cgroup_destroy(cg_base);
+}
+
+/* --- tests: loading ------------------------------------------------------------------------ */
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static __u32 prog_id(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) ? 0 : info.id;
+}
+
+TEST_F(acct, load_sched_acct_private_maps)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, self->s->obj)
+		EXPECT_FALSE(bpf_map__is_pinned(map)) TH_LOG("%s", bpf_map__name(map));
+	EXPECT_EQ(MAP_SIZE, bpf_map__max_entries(self->s->maps.podlane_cgacct));
+}
+
+TEST_F(acct, attach_iter_task_and_tp_btf_sched_process_free_first_iteration)
+{
+	EXPECT_NE(NULL, self->s->links.acct_iter_tasks);
+	EXPECT_NE(NULL, self->s->links.acct_task_free);
+	EXPECT_EQ(0, acct_iterate(self->s));
+}
+
+TEST_F(acct, load_cgroup_skb_acct_sharing_sched_accts_maps)
+{
+	EXPECT_EQ(map_id(self->acct_fd), map_id(bpf_map__fd(self->k->maps.podlane_cgacct)));
+	EXPECT_EQ(map_id(bpf_map__fd(self->s->maps.podlane_cgerrs)),
+		  map_id(bpf_map__fd(self->k->maps.podlane_cgerrs)));
+}
+
+static __u32 cgroup_prog(enum bpf_attach_type type)
+{
+	__u32 ids[4], count = ARRAY_SIZE(ids);
+	int fd = cg_fd("."), err;
+
+	if (fd < 0)
+		return 0;
+	err = bpf_prog_query(fd, type, 0, NULL, ids, &count);
+	close(fd);
+	return err || count != 1 ? 0 : ids[0];
+}
+
+TEST_F(acct, attach_cgroup_skb_ingress_and_egress_to_the_test_cgroup)
+{
+	EXPECT_EQ(prog_id(self->k->progs.acct_skb_ingress), cgroup_prog(BPF_CGROUP_INET_INGRESS));
+	EXPECT_EQ(prog_id(self->k->progs.acct_skb_egress), cgroup_prog(BPF_CGROUP_INET_EGRESS));
+}
+
+/* What podlane.h promises readers: the id is the directory's inode number as well. */
+TEST_F(acct, cgroup_id_the_file_handle_and_st_ino_of_the_directory_agree)
+{
+	char path[1200];
+	struct stat st;
+	__u64 id = cg_id("cpu");
+
+	cg_path(path, sizeof(path), "cpu");
+	ASSERT_EQ(0, stat(path, &st));
+	tl_log("cgroup cpu: handle id %llu, st_ino %llu", (unsigned long long)id,
+	       (unsigned long long)st.st_ino);
+	EXPECT_NE(0, id);
+	EXPECT_EQ(st.st_ino, id);
+}
+
+/* --- tests: CPU time and run-queue wait ---------------------------------------------------- */
+
+/* A loop still running is charged up to the read: cpu.stat before <= map <= cpu.stat after. */
+TEST_F(acct, cpu_a_running_loop_is_charged_up_to_the_moment_of_the_read)
+{
+	pid_t pid = spawn("cpu", 0, busy_loop, NULL);
+	bool live;
+
+	ASSERT_LT(0, pid);
+	live = sample_live(self->s, cg_id("cpu"));
+	kill(pid, SIGKILL);
+	reap(pid, NULL);
+	EXPECT_TRUE(live);
+}
+
+/* A 5 s busy loop in cgroup cpu, its charge once the kernel freed it, and its schedstat. */
+static void cpu_loop(struct __test_metadata *_metadata, struct sched_acct *s,
+		     struct cgroup_acct *a, struct schedstat *ss)
+{
+	pid_t pid = spawn("cpu", 0, busy_loop, NULL);
+	int rc;
+
+	ASSERT_LT(0, pid);
+	rc = reap(pid, ss);
+	ASSERT_EQ(0, rc) TH_LOG("busy loop exit %d", rc);
+	ASSERT_EQ(0, acct_wait(s, cg_id("cpu"), ss->cpu_ns, 0, a));
+	acct_diag("cgroup cpu", a);
+}
+
+TEST_F(acct, cpu_5_s_busy_loops_cpu_ns_agrees_with_cpu_stat_usage_usec_2_percent)
+{
+	struct cgroup_acct a;
+	struct schedstat ss;
+	long long usage_us;
+	double e_stat;
+
+	cpu_loop(_metadata, self->s, &a, &ss);
+	usage_us = cg_cpu_stat("cpu", "usage_usec");
+	e_stat = rel_err(a.cpu_ns / 1000.0, usage_us);
+	tl_log("cpu.stat usage_usec %lld -> error %+.4f%%", usage_us, e_stat * 100);
+	EXPECT_LT(0, usage_us);
+	EXPECT_LT(500000000ULL, a.cpu_ns);
+	EXPECT_GT(0.02, e_stat);
+	EXPECT_LT(-0.02, e_stat);
+}
+
+TEST_F(acct, cpu_cpu_ns_agrees_with_the_tasks_own_sum_exec_runtime_0_1_percent)
+{
+	struct cgroup_acct a;
+	struct schedstat ss;
+	double e_task;
+
+	cpu_loop(_metadata, self->s, &a, &ss);
+	e_task = rel_err(a.cpu_ns, ss.cpu_ns);
+	tl_log("schedstat sum_exec_runtime %llu -> error %+.4f%%", (unsigned long long)ss.cpu_ns,
+	       e_task * 100);
+	EXPECT_GT(0.001, e_task);
+	EXPECT_LT(-0.001, e_task);
+}
+
+/* Two busy loops on one CPU in cgroup cg; their charge and the sum of their schedstats. */
+static void runq_loops(struct __test_metadata *_metadata, struct sched_acct *s, const char *cg,
+		       __u64 min_waits, struct cgroup_acct *a, struct schedstat *sum)
+{
+	ASSERT_EQ(0, run_two_on_one_cpu(cg, sum));
+	ASSERT_EQ(0, acct_wait(s, cg_id(cg), sum->cpu_ns, min_waits ?: sum->pcount, a));
+	acct_diag(cg, a);
+	tl_log("schedstat sums: sum_exec_runtime %llu run_delay %llu pcount %llu",
+	       (unsigned long long)sum->cpu_ns, (unsigned long long)sum->run_delay_ns,
+	       (unsigned long long)sum->pcount);
+}
+
+TEST_F(acct, runq_two_loops_on_one_cpu_wait_on_the_run_queue)
+{
+	struct cgroup_acct a;
+	struct schedstat sum;
+
+	runq_loops(_metadata, self->s, "runq", 0, &a, &sum);
+	EXPECT_LT(100000000ULL, a.runq_wait_ns);
+	EXPECT_LT(0, a.runq_waits);
+}
+
+TEST_F(acct, runq_runq_wait_ns_and_runq_waits_equal_the_tasks_schedstat)
+{
+	struct cgroup_acct a;
+	struct schedstat sum;
+
+	runq_loops(_metadata, self->s, "runq", 0, &a, &sum);
+	EXPECT_EQ(sum.run_delay_ns, a.runq_wait_ns);
+	EXPECT_EQ(sum.pcount, a.runq_waits);
+}
+
+TEST_F(acct, runq_cpu_ns_of_both_loops_agrees_with_cpu_stat_usage_usec_2_percent)
+{
+	struct cgroup_acct a;
+	struct schedstat sum;
+	long long usage_us;
+	double e_stat;
+
+	runq_loops(_metadata, self->s, "runq", 0, &a, &sum);
+	usage_us = cg_cpu_stat("runq", "usage_usec");
+	e_stat = rel_err(a.cpu_ns / 1000.0, usage_us);
+	tl_log("cpu.stat usage_usec %lld -> error %+.4f%%", usage_us, e_stat * 100);
+	EXPECT_LT(0, usage_us);
+	EXPECT_GT(0.02, e_stat);
+	EXPECT_LT(-0.02, e_stat);
+}
+
+/* A private instance that times waits itself from the wakeup tracepoints (the fallback). */
+static struct sched_acct *wakeup_instance(struct __test_metadata *_metadata)
+{
+	struct sched_acct *w = sched_open_private();
+	int err;
+
+	ASSERT_NE(NULL, w);
+	w->rodata->runq_by_wakeup = true;
+	err = sched_acct__load(w);
+	err = err ?: sched_attach(w);
+	if (err)
+		sched_acct__destroy(w);
+	ASSERT_EQ(0, err) TH_LOG("failed to load and attach 'sched_acct' (wakeup): %s",
+				 strerror(-err));
+	return w;
+}
+
+TEST_F(acct, runq_wakeup_fallback_load_and_attach_the_wakeup_timing_programs_too)
+{
+	struct sched_acct *w = wakeup_instance(_metadata);
+
+	EXPECT_NE(NULL, w->links.acct_sched_switch);
+	EXPECT_NE(NULL, w->links.acct_sched_wakeup);
+	EXPECT_NE(NULL, w->links.acct_sched_wakeup_new);
+	sched_acct__destroy(w);
+}
+
+/* The fallback times waits itself: close to schedstat, not identical. */
+TEST_F(acct, runq_wakeup_fallback_runq_wait_ns_within_5_percent_of_schedstat)
+{
+	struct sched_acct *w = wakeup_instance(_metadata);
+	struct cgroup_acct a;
+	struct schedstat sum;
+	double e_wait;
+
+	runq_loops(_metadata, w, "runq-wakeup", 1, &a, &sum);
+	e_wait = rel_err(a.runq_wait_ns, sum.run_delay_ns);
+	tl_log("schedstat run_delay %llu pcount %llu -> wait error %+.4f%%",
+	       (unsigned long long)sum.run_delay_ns, (unsigned long long)sum.pcount, e_wait * 100);
+	sched_acct__destroy(w);
+	EXPECT_LT(0, a.runq_wait_ns);
+	EXPECT_GT(0.05, e_wait);
+	EXPECT_LT(-0.05, e_wait);
+}
+
+/* acct_cpu off: the same switch still charges run-queue waits but never CPU time. */
+TEST_F(acct, knob_acct_cpu_false_charges_run_queue_waits_but_no_cpu_ns)
+{
+	struct sched_acct *s = sched_open_private();
+	struct cgroup_acct a = {};
+	static int cpu;
+	int err;
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	cpu = pick_cpu();
+	s->rodata->acct_cpu = false;
+	err = sched_acct__load(s);
+	err = err ?: sched_attach(s);
+	if (!err) {
+		pid = spawn("knob", 0, busy_short, &cpu);
+		err = pid > 0 ? reap(pid, NULL) : -1;
+	}
+	err = err ?: acct_wait(s, cg_id("knob"), 0, 1, &a);
+	acct_diag("cgroup knob", &a);
+	sched_acct__destroy(s);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(0, a.cpu_ns);
+	EXPECT_LT(0, a.runq_waits);
+}
+
+/*
+ * Tasks already running when accounting starts are charged from the first iteration that sees
+ * them (sched_attach runs one), not for their past: two loops that ran a while before a fresh
+ * instance is attached show what they used after it.
+ */
+TEST_F(acct, cpu_tasks_older_than_the_accounting_are_charged_only_from_attach_on)
+{
+	struct schedstat before[2] = {}, after[2] = {};
+	struct sched_acct *s = sched_open_private();
+	struct cgroup_acct a = {};
+	static int cpu;
+	__u64 used = 0, slack = 50000000ULL;	/* schedstat read to baseline iteration */
+	pid_t pids[2] = { -1, -1 };
+	int i, err = s ? 0 : -ENOENT;
+
+	cpu = pick_cpu();
+	for (i = 0; i < 2 && !err; i++) {
+		pids[i] = spawn("old", 0, busy_loop, &cpu);
+		err = pids[i] > 0 ? 0 : -1;
+	}
+	if (!err) {
+		usleep(500000);
+		err = sched_acct__load(s);
+	}
+	for (i = 0; i < 2 && !err; i++)
+		err = schedstat_read(pids[i], &before[i]);
+	if (!err)
+		err = sched_attach(s);
+	for (i = 0; i < 2; i++) {
+		if (pids[i] > 0 && reap(pids[i], &after[i]))
+			err = -1;
+		used += after[i].cpu_ns - before[i].cpu_ns;
+	}
+	if (!err)
+		err = acct_wait(s, cg_id("old"), 0, 0, &a);
+	acct_diag("cgroup old", &a);
+	tl_log("used after attach %llu of %llu ns in total", (unsigned long long)used,
+	       (unsigned long long)(after[0].cpu_ns + after[1].cpu_ns));
+	sched_acct__destroy(s);
+	EXPECT_EQ(0, err);
+	EXPECT_GE(used, a.cpu_ns);
+	EXPECT_LE(used, a.cpu_ns + slack);
+}
+
+/* --- tests: traffic ----------------------------------------------------------------------- */
+
+struct veth_run {
+	bool sent, recvd;
+	struct cgroup_acct a_tx, a_rx;
+	struct dev_stats pod0, pod1, host0, host1;
+};
+
+/*
+ * UDP_COUNT datagrams from a pod-like namespace (sender's cgroup tx) over a veth to a
+ * receiver in cgroup rx, with the devices' counters before and after.
+ */
+static void traffic_veth(int acct_fd, struct veth_run *v)
+{
+	struct udp_peer rx = { .count = UDP_COUNT }, tx = { .count = UDP_COUNT };
+	pid_t rpid = -1, spid = -1;
+
+	memset(v, 0, sizeof(*v));
+	if (pipe(rx.ready) || pipe(tx.ready) || pipe(tx.go))
+		goto out;
+	rpid = spawn("rx", 0, udp_receiver, &rx);
+	if (rpid <= 0 || read_byte(rx.ready[0], 5000))
+		goto out;
+	spid = spawn("tx", CLONE_NEWNET, udp_sender, &tx);
+	if (spid <= 0 || wire_veth(spid))
+		goto out;
+	if (dev_stats_read(spid, POD_DEV, &v->pod0) ||
+	    dev_stats_read(getpid(), HOST_DEV, &v->host0))
+		goto out;
+	if (write_byte(tx.go[1]) || read_byte(tx.ready[0], 10000))
+		goto out;
+	v->sent = true;
+	v->recvd = reap(rpid, NULL) == 0;
+	rpid = -1;
+	dev_stats_read(spid, POD_DEV, &v->pod1);
+	dev_stats_read(getpid(), HOST_DEV, &v->host1);
+	write_byte(tx.go[1]);
+	reap(spid, NULL);
+	spid = -1;
+	acct_read(acct_fd, cg_id("tx"), &v->a_tx);
+	acct_read(acct_fd, cg_id("rx"), &v->a_rx);
+out:
+	if (rpid > 0) {
+		kill(rpid, SIGKILL);
+		reap(rpid, NULL);
+	}
+	if (spid > 0) {
+		kill(spid, SIGKILL);
+		reap(spid, NULL);
+	}
+	acct_diag("cgroup tx", &v->a_tx);
+	acct_diag("cgroup rx", &v->a_rx);
+	tl_log("pod veth tx %llu/%llu, host veth rx %llu/%llu (packets/bytes); sent %d received %d",
+	       (unsigned long long)(v->pod1.tx_packets - v->pod0.tx_packets),
+	       (unsigned long long)(v->pod1.tx_bytes - v->pod0.tx_bytes),
+	       (unsigned long long)(v->host1.rx_packets - v->host0.rx_packets),
+	       (unsigned long long)(v->host1.rx_bytes - v->host0.rx_bytes), v->sent, v->recvd);
+}
+
+#define PKT_BYTES	((__u64)UDP_COUNT * IP_UDP_LEN)
+
+TEST_F(acct, traffic_senders_cgroup_has_tx_datagrams_times_ip_length)
+{
+	struct veth_run v;
+
+	traffic_veth(self->acct_fd, &v);
+	ASSERT_TRUE(v.sent);
+	EXPECT_EQ(UDP_COUNT, v.a_tx.tx_packets);
+	EXPECT_EQ(PKT_BYTES, v.a_tx.tx_bytes);
+	EXPECT_EQ(0, v.a_tx.rx_packets);
+}
+
+TEST_F(acct, traffic_receivers_cgroup_has_rx_datagrams_times_ip_length)
+{
+	struct veth_run v;
+
+	traffic_veth(self->acct_fd, &v);
+	ASSERT_TRUE(v.recvd);
+	EXPECT_EQ(UDP_COUNT, v.a_rx.rx_packets);
+	EXPECT_EQ(PKT_BYTES, v.a_rx.rx_bytes);
+	EXPECT_EQ(0, v.a_rx.tx_packets);
+}
+
+TEST_F(acct, traffic_pod_veth_tx_counters_equal_cgroup_tx_bytes_plus_14_per_packet)
+{
+	struct veth_run v;
+
+	traffic_veth(self->acct_fd, &v);
+	ASSERT_TRUE(v.sent);
+	EXPECT_EQ(v.a_tx.tx_packets, v.pod1.tx_packets - v.pod0.tx_packets);
+	EXPECT_EQ(v.a_tx.tx_bytes + ETH_HDR * v.a_tx.tx_packets, v.pod1.tx_bytes - v.pod0.tx_bytes);
+}
+
+TEST_F(acct, traffic_host_veth_rx_counters_equal_cgroup_rx_bytes_plus_14_per_packet)
+{
+	struct veth_run v;
+
+	traffic_veth(self->acct_fd, &v);
+	ASSERT_TRUE(v.recvd);
+	EXPECT_EQ(v.a_rx.rx_packets, v.host1.rx_packets - v.host0.rx_packets);
+	EXPECT_EQ(v.a_rx.rx_bytes + ETH_HDR * v.a_rx.rx_packets,
+		  v.host1.rx_bytes - v.host0.rx_bytes);
+}
+
+struct nested_run {
+	int rc, parent_err, count;
+	struct dev_stats lo0, lo1;
+	struct cgroup_acct inner, parent;
+};
+
+/* 50 datagrams to itself over loopback from a process in nest/inner. */
+static void traffic_nested(int acct_fd, struct nested_run *n)
+{
+	struct udp_peer self = { .count = 50 };
+	pid_t pid;
+
+	memset(n, 0, sizeof(*n));
+	n->rc = -1;
+	n->count = self.count;
+	dev_stats_read(getpid(), "lo", &n->lo0);
+	pid = spawn("nest/inner", 0, udp_self, &self);
+	if (pid > 0)
+		n->rc = reap(pid, NULL);
+	dev_stats_read(getpid(), "lo", &n->lo1);
+	acct_read(acct_fd, cg_id("nest/inner"), &n->inner);
+	n->parent_err = acct_read(acct_fd, cg_id("nest"), &n->parent);
+	acct_diag("cgroup nest/inner", &n->inner);
+	tl_log("lo tx %llu/%llu (packets/bytes); parent cgroup entry: %s",
+	       (unsigned long long)(n->lo1.tx_packets - n->lo0.tx_packets),
+	       (unsigned long long)(n->lo1.tx_bytes - n->lo0.tx_bytes),
+	       n->parent_err ? "none" : "present");
+}
+
+TEST_F(acct, traffic_a_nested_cgroups_sockets_are_charged_to_it_not_to_its_parent)
+{
+	struct nested_run n;
+	__u64 bytes;
+
+	traffic_nested(self->acct_fd, &n);
+	bytes = (__u64)n.count * IP_UDP_LEN;
+	ASSERT_EQ(0, n.rc);
+	EXPECT_EQ(n.count, n.inner.tx_packets);
+	EXPECT_EQ(bytes, n.inner.tx_bytes);
+	EXPECT_EQ(n.count, n.inner.rx_packets);
+	EXPECT_EQ(bytes, n.inner.rx_bytes);
+	EXPECT_EQ(-ENOENT, n.parent_err);
+}
+
+/* loopback_xmit() counts after eth_type_trans() took its header off: L3 bytes. */
+TEST_F(acct, traffic_lo_tx_counters_equal_cgroup_tx_lo_counts_no_l2_header)
+{
+	struct nested_run n;
+
+	traffic_nested(self->acct_fd, &n);
+	ASSERT_EQ(0, n.rc);
+	EXPECT_EQ(n.inner.tx_packets, n.lo1.tx_packets - n.lo0.tx_packets);
+	EXPECT_EQ(n.inner.tx_bytes, n.lo1.tx_bytes - n.lo0.tx_bytes);
+}
+
+/* --- tests: BPF_PROG_TEST_RUN ------------------------------------------------------------- */
+
+/* Both programs once, in a child of cgroup run (the dummy socket test_run makes is its). */
+static void prog_run(struct __test_metadata *_metadata, FIXTURE_DATA(acct) *self,
+		     struct cgroup_acct *a)
 {
 	struct run_args r = {
-		.ingress_fd = bpf_program__fd(k->progs.acct_skb_ingress),
-		.egress_fd = bpf_program__fd(k->progs.acct_skb_egress),
+		.ingress_fd = bpf_program__fd(self->k->progs.acct_skb_ingress),
+		.egress_fd = bpf_program__fd(self->k->progs.acct_skb_egress),
 	};
-	struct cgroup_acct a = {};
 	pid_t pid = spawn("run", 0, run_both, &r);
 	int rc = pid > 0 ? reap(pid, NULL) : -1;
 
-	acct_read(bpf_map__fd(k->maps.podlane_cgacct), cg_id("run"), &a);
-	acct_diag("cgroup run", &a);
-	report(!rc && a.rx_packets == 1 && a.rx_bytes == RUN_FRAME - ETH_HDR,
-	       "test_run: ingress allows and counts the frame minus its 14-byte L2 header");
-	report(!rc && a.tx_packets == 1 && a.tx_bytes == RUN_FRAME - ETH_HDR,
-	       "test_run: egress allows and counts the frame minus its 14-byte L2 header");
+	memset(a, 0, sizeof(*a));
+	acct_read(self->acct_fd, cg_id("run"), a);
+	acct_diag("cgroup run", a);
+	ASSERT_EQ(0, rc) TH_LOG("a program did not allow the frame");
+}
+
+TEST_F(acct, test_run_ingress_allows_and_counts_the_frame_minus_its_14_byte_l2_header)
+{
+	struct cgroup_acct a;
+
+	prog_run(_metadata, self, &a);
+	EXPECT_EQ(1, a.rx_packets);
+	EXPECT_EQ(RUN_FRAME - ETH_HDR, a.rx_bytes);
+}
+
+TEST_F(acct, test_run_egress_allows_and_counts_the_frame_minus_its_14_byte_l2_header)
+{
+	struct cgroup_acct a;
+
+	prog_run(_metadata, self, &a);
+	EXPECT_EQ(1, a.tx_packets);
+	EXPECT_EQ(RUN_FRAME - ETH_HDR, a.tx_bytes);
 }
 
 /* With acct_traffic off every packet is still allowed and nothing is counted. */
-static void test_skb_knob(void)
+TEST_F(acct, knob_acct_traffic_false_allows_and_counts_nothing)
 {
 	struct cgroup_skb_acct *k = skb_open_private();
-	int err = -1, verdict = -1, n = -1;
+	int err, verdict = -1, n = -1;
 
-	if (k) {
-		k->rodata->acct_traffic = false;
-		err = cgroup_skb_acct__load(k);
-	}
+	ASSERT_NE(NULL, k);
+	k->rodata->acct_traffic = false;
+	err = cgroup_skb_acct__load(k);
 	if (!err) {
 		verdict = test_run(bpf_program__fd(k->progs.acct_skb_egress));
 		n = map_count(bpf_map__fd(k->maps.podlane_cgacct));
 	}
-	diag("acct_traffic=false: verdict %d, entries %d", verdict, n);
-	report(!err && verdict == 1 && n == 0, "knob: acct_traffic=false allows and counts nothing");
+	tl_log("acct_traffic=false: verdict %d, entries %d", verdict, n);
 	cgroup_skb_acct__destroy(k);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(1, verdict);
+	EXPECT_EQ(0, n);
 }
 
 /* A map with room for one cgroup: the second cgroup's packet is counted as lost, not hidden. */
-static void test_map_full(void)
+TEST_F(acct, map_full_the_packet_of_a_cgroup_without_room_is_allowed_and_counted_in_cgerrs)
 {
 	struct cgroup_skb_acct *k = skb_open_private();
 	struct cgroup_acct_errors e = {};
 	struct run_args r = { .egress_fd = -1 };
-	int err = -1, own = -1, child = -1, n = -1;
+	int err, own = -1, child = -1, n = -1;
 	pid_t pid;
 
-	if (k) {
-		bpf_map__set_max_entries(k->maps.podlane_cgacct, 1);
-		err = cgroup_skb_acct__load(k);
-	}
+	ASSERT_NE(NULL, k);
+	bpf_map__set_max_entries(k->maps.podlane_cgacct, 1);
+	err = cgroup_skb_acct__load(k);
 	if (!err) {
 		r.ingress_fd = bpf_program__fd(k->progs.acct_skb_ingress);
 		own = test_run(r.ingress_fd);
@@ -1095,135 +1294,28 @@ static void test_map_full(void)
 		n = map_count(bpf_map__fd(k->maps.podlane_cgacct));
 		errs_read(bpf_map__fd(k->maps.podlane_cgerrs), &e);
 	}
-	diag("map full: verdicts %d/%d, entries %d, full_skb %llu", own, child, n,
-	     (unsigned long long)e.full_skb);
-	report(!err && own == 1 && child == 0 && n == 1 && e.full_skb == 1,
-	       "map full: the packet of a cgroup without room is allowed and counted in "
-	       "podlane_cgerrs");
+	tl_log("map full: verdicts %d/%d, entries %d, full_skb %llu", own, child, n,
+	       (unsigned long long)e.full_skb);
 	cgroup_skb_acct__destroy(k);
-}
-
-/* --- main --------------------------------------------------------------------------------- */
-
-static void cleanup(void)
-{
-	cg_remove_all();
-}
-
-static void on_signal(int sig)
-{
-	cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(1, own);
+	EXPECT_EQ(0, child);
+	EXPECT_EQ(1, n);
+	EXPECT_EQ(1, e.full_skb);
 }
 
 int main(int argc, char **argv)
 {
-	struct sched_acct *s = NULL;
-	struct cgroup_skb_acct *k = NULL;
-	struct bpf_link *l_in = NULL, *l_out = NULL;
 	char mnt[512];
-	int err, i, base_fd = -1, acct_fd;
 
-	if (argc > 1 && !strcmp(argv[1], "-v")) {
-		verbose = true;
-		argc--;
-		argv++;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root (cgroups, BPF)\n");
-		return 0;
-	}
-	if (cgroup2_mount(mnt, sizeof(mnt))) {
-		printf("1..0 # SKIP no cgroup v2 hierarchy mounted\n");
-		return 0;
-	}
-	if (access("/proc/self/schedstat", R_OK)) {
-		printf("1..0 # SKIP no /proc/<pid>/schedstat (CONFIG_SCHED_INFO) for reference\n");
-		return 0;
-	}
-	if (argc > 1)
-		snprintf(cg_base, sizeof(cg_base), "%s", argv[1]);
-	else
-		snprintf(cg_base, sizeof(cg_base), "%s/podlane-acct-%d", mnt, getpid());
-	libbpf_set_print(libbpf_print_tap);
-	ncpus = libbpf_num_possible_cpus();
+	if (geteuid() != 0)
+		ksft_exit_skip("needs root (cgroups, BPF)\n");
+	if (tl_cgroup2_mount(mnt, sizeof(mnt)))
+		ksft_exit_skip("no cgroup v2 hierarchy mounted\n");
+	if (access("/proc/self/schedstat", R_OK))
+		ksft_exit_skip("no /proc/<pid>/schedstat (CONFIG_SCHED_INFO) for reference\n");
+	if (tl_sh_may_fail("command -v ip && command -v nsenter && command -v sysctl"))
+		ksft_exit_skip("needs ip, nsenter and sysctl\n");
 	build_frame();
-
-	printf("1..%d\n", NTESTS);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = unshare(CLONE_NEWNET) ? -errno : 0;
-	if (!err)
-		err = sh("ip link set lo up");
-	if (!err)
-		err = cg_create_all();
-	if (!err) {
-		s = sched_open_private();
-		k = skb_open_private();
-		err = s && k ? 0 : -ENOENT;
-	}
-	if (!err) {
-		err = sched_acct__load(s);
-		if (err)
-			diag("failed to load object 'sched_acct': %s", strerror(-err));
-	}
-	report(!err, "load sched_acct (private maps)");
-	if (!err)
-		err = sched_attach(s);
-	report(!err, "attach iter/task and tp_btf/sched_process_free, first iteration");
-	if (!err)
-		err = maps_share(k->obj, s->obj);
-	if (!err) {
-		err = cgroup_skb_acct__load(k);
-		if (err)
-			diag("failed to load object 'cgroup_skb_acct': %s", strerror(-err));
-	}
-	report(!err, "load cgroup_skb_acct sharing sched_acct's maps");
-	if (!err) {
-		base_fd = cg_fd(".");
-		l_in = bpf_program__attach_cgroup(k->progs.acct_skb_ingress, base_fd);
-		l_out = bpf_program__attach_cgroup(k->progs.acct_skb_egress, base_fd);
-		err = l_in && l_out ? 0 : -errno;
-		if (err)
-			diag("failed to attach cgroup_skb programs to '%s': %s", cg_base,
-			     strerror(-err));
-	}
-	report(!err, "attach cgroup_skb ingress and egress to the test cgroup");
-	if (err) {
-		for (i = test_num; i < NTESTS; i++)
-			report(false, "not run: setup failed");
-		goto out;
-	}
-	acct_fd = bpf_map__fd(s->maps.podlane_cgacct);
-
-	test_cgroup_id();
-	test_cpu(s);
-	test_runq(s);
-	test_runq_wakeup();
-	test_sched_knob();
-	test_preexisting();
-	test_traffic_veth(acct_fd);
-	test_traffic_nested(acct_fd);
-	test_prog_run(k);
-	test_skb_knob();
-	test_map_full();
-	{
-		struct cgroup_acct_errors e = {};
-
-		errs_read(bpf_map__fd(s->maps.podlane_cgerrs), &e);
-		diag("podlane_cgerrs: full_sched %llu full_skb %llu task_state %llu; entries %d",
-		     (unsigned long long)e.full_sched, (unsigned long long)e.full_skb,
-		     (unsigned long long)e.task_state, map_count(acct_fd));
-	}
-out:
-	bpf_link__destroy(l_in);
-	bpf_link__destroy(l_out);
-	if (base_fd >= 0)
-		close(base_fd);
-	cgroup_skb_acct__destroy(k);
-	sched_acct__destroy(s);
-	return failures ? 1 : 0;
+	return test_harness_run(argc, argv);
 }
