@@ -6,10 +6,11 @@
  *	Load the accounting programs privately (no pins), attach the task iterator and
  *	tp_btf/sched_process_free (plus the switch and wakeup programs with -w, the
  *	runqslower-style fallback) and, with -c, the cgroup_skb programs to that cgroup; run the
- *	iterator every MS milliseconds (default 1000) as podlaned would before reading. Prints "ready" once attached, then holds until SIGINT or
- *	SIGTERM; detaches on exit. -s turns on the kernel's BPF run-time statistics while
- *	holding and prints the average cost of one program run at exit (this costs time itself:
- *	never combine it with a throughput measurement).
+ *	iterator every MS milliseconds (default 1000) as podlaned would before reading. Prints
+ *	"ready" once attached, then holds until SIGINT or SIGTERM; detaches on exit. -s turns
+ *	on the kernel's BPF run-time statistics while holding and prints the average cost of one
+ *	program run at exit (this costs time itself: never combine it with a throughput
+ *	measurement).
  *
  *   acct_bench pipe [-l LOOPS]
  *	A context-switch-heavy workload for when `perf bench sched pipe` is not installed: two
@@ -123,8 +124,8 @@ static int hold(int argc, char **argv)
 			err = l_in && l_out ? 0 : -errno;
 		}
 		if (err) {
-			fprintf(stderr, "failed to attach cgroup_skb programs to '%s': %s\n", cgroup,
-				strerror(-err));
+			fprintf(stderr, "failed to attach cgroup_skb programs to '%s': %s\n",
+				cgroup, strerror(-err));
 			goto out;
 		}
 	}
