@@ -205,4 +205,4 @@ guest-tests: selftests-guest selftests-datapath
 guest-deps: kmod guest-tests $(BPF_OBJS) $(OUTPUT)/podlaned
 
 check-guest: guest-deps
-	$(Q)prove -v selftests/guest/guest.t
+	$(Q)selftests/run.sh guest/guest.t

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/agent/agent_lib.sh - helpers for the podlaned tests on top of selftests/lib.sh:
+# selftests/agent/lib.sh - helpers for the podlaned tests on top of selftests/lib.sh:
 # talk to the agent with api.py (so these tests need neither podlanectl nor podlane-cni) and
 # add pods in test-owned namespaces.
 # shellcheck source=../lib.sh

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/lb/agent_lib.sh - helpers for the service tests that run a real podlaned
+# selftests/lb/lib.sh - helpers for the service tests that run a real podlaned
 # (selftests/lb/agent*.t): a cgroup v2 child the agent attaches the socket LB to (so nothing
 # else on the machine is translated), clients started inside it, backend pods with servers.
-# shellcheck source=../agent/agent_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../agent/agent_lib.sh"
+# shellcheck source=../agent/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../agent/lib.sh"
 
 SVC_TOOL=$PL_ROOT/selftests/lb/svc_tool.py
 SVC_CG=""

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/cni/cni_lib.sh - helpers shared by the CNI tests, on top of selftests/lib.sh:
+# selftests/cni/lib.sh - helpers shared by the CNI tests, on top of selftests/lib.sh:
 # invoke podlane-cni with an exact environment (as a runtime does, nothing inherited), and
 # judge its stdout with cnicheck.py.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/integration/helpers.sh - what the integration tests share on top of selftests/lib.sh:
+# selftests/integration/lib.sh - what the integration tests share on top of selftests/lib.sh:
 # pods wired through podlane-cni, a node uplink veth into a namespace the test owns, bounded
 # TCP/UDP servers (scripts/nettool.py) and readers for the agent's JSON.
 

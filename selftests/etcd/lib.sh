@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/etcd/etcd_lib.sh - helpers for the control-plane sync tests on top of
+# selftests/etcd/lib.sh - helpers for the control-plane sync tests on top of
 # selftests/lib.sh: a three-member etcd cluster on loopback with the test's own CA
 # (etcd_cluster.sh), and several podlaned "nodes" on the host, each with its own pin root,
 # state dir, socket, cgroup and uplink veth. They share the host netns, so they run with

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# selftests/multinode/mn_lib.sh - a cluster of three podlane nodes on one machine. Each node is
+# selftests/multinode/lib.sh - a cluster of three podlane nodes on one machine. Each node is
 # a network namespace with its own podlaned (own pin root, state dir and socket) and pods in
 # namespaces of their own, wired by podlane-cni run in the node's namespace. The nodes are
 # joined either by a bridge in a "fab" namespace (one shared link: direct routing) or through
