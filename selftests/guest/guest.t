@@ -8,8 +8,9 @@
 # Builds what it needs first (`make guest-deps`); skips when qemu, the kernel headers or the
 # kernel package are missing. The guest part is bounded by GUEST_TIMEOUT (default 300 s).
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-skip_all() { echo "1..0 # SKIP $*"; exit 4; }
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+root=$PL_ROOT
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 command -v qemu-system-x86_64 > /dev/null || skip_all "needs qemu-system-x86_64 (qemu-system-x86)"
