@@ -9,7 +9,7 @@
 # Arguments select areas or tests: selftests/run.sh cni datapath/test_datapath lb/agent.t
 set -u
 cd "$(dirname "$0")/.." || exit 1
-build=${PL_BUILD:-$PWD/build}
+build=${PL_BUILD:-build}
 
 # area_tests <area>: the paths of the area's tests, in the order its Makefile lists them.
 area_tests() {
