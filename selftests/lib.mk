@@ -61,7 +61,7 @@ SETTINGS	:= $(wildcard settings)
 UNLISTED	:= $(filter-out $(addsuffix .c,$(TEST_GEN_PROGS) $(TEST_GEN_PROGS_EXTENDED)), \
 			$(wildcard *.c)) $(filter-out $(TEST_PROGS),$(wildcard *.t))
 ifneq ($(strip $(UNLISTED)),)
-$(error selftests/$(AREA)/Makefile does not list $(UNLISTED))
+$(error selftests/$(AREA)/Makefile does not list $(strip $(UNLISTED)))
 endif
 
 ifeq ($(PL_DEPS_DONE),)
