@@ -43,19 +43,24 @@ podlaned_DIR	:= userspace/podlaned
 podlane-cni_DIR	:= userspace/cni
 podlanectl_DIR	:= userspace/podlanectl
 
-TEST_SRCS	:= $(wildcard selftests/bpf/*.c)
-TEST_BINS	:= $(patsubst selftests/bpf/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
-# Userspace-only tests of the shared library: no skeletons needed.
-LIB_TEST_SRCS	:= $(wildcard selftests/api/*.c)
-TEST_BINS	+= $(patsubst selftests/api/%.c,$(OUTPUT)/selftests/%,$(LIB_TEST_SRCS))
+# Selftest areas: every selftests/<area>/ with a kselftest-style Makefile (selftests/lib.mk).
+SELFTEST_AREAS	:= $(patsubst selftests/%/Makefile,%,$(wildcard selftests/*/Makefile))
+SELFTEST_BUILDS	:= $(addprefix selftests-,$(SELFTEST_AREAS))
+KSFT_DIR	:= $(OUTPUT)/selftests
+KSFT_SRC	?= /usr/src/linux-source-6.1.tar.xz
+KSFT_FILES	:= kselftest.h kselftest_harness.h run_kselftest.sh kselftest/runner.sh \
+		   kselftest/prefix.pl
+KSFT_INSTALL	?= $(OUTPUT)/kselftest_install
+TESTLIB		:= $(KSFT_DIR)/lib/testlib.o
 
-.PHONY: all clean install deps check test bench demo
+.PHONY: all clean install deps check test bench demo selftests selftest-deps $(SELFTEST_BUILDS) \
+	kselftest kselftest-install
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
-all: $(addprefix $(OUTPUT)/,$(BINS)) $(TEST_BINS)
+all: $(addprefix $(OUTPUT)/,$(BINS)) selftests
 
-$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/obj $(OUTPUT)/selftests:
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/obj:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -98,20 +103,63 @@ $(podlaned_OBJS): $(SKELS)
 $(podlaned_OBJS): CPPFLAGS += -Iuserspace/podlaned
 $(OUTPUT)/podlaned: LDLIBS += -lmicrohttpd -lcurl -lpthread
 
-$(OUTPUT)/selftests/%: selftests/bpf/%.c $(SKELS) $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
-	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(OUTPUT)/libpodlane.a $(LDLIBS) -o $@
+# ---- selftests (selftests/<area>/, kselftest conventions) -----------------------------------
+# Each area's Makefile lists its tests (TEST_GEN_PROGS, TEST_PROGS, ...) and includes
+# selftests/lib.mk. What they all need is built here first: the skeletons, libpodlane.a, the
+# shared test library and kselftest's harness and runner, taken from Debian's linux-source-6.1
+# at build time (a few files out of the tarball, never copied into the tree).
+$(KSFT_DIR)/kselftest_harness.h: $(KSFT_SRC)
+	$(call msg,KSFT,$(KSFT_DIR))
+	$(Q)test -r $(KSFT_SRC) || { echo "no $(KSFT_SRC): apt-get install linux-source-6.1" >&2; exit 1; }
+	$(Q)mkdir -p $(KSFT_DIR)
+	$(Q)tar -xJf $(KSFT_SRC) -C $(KSFT_DIR) --strip-components=4 --wildcards \
+		$(addprefix */tools/testing/selftests/,$(KSFT_FILES))
+	$(Q)touch $@
 
-# The sync's record decoders alone (records.o, core/addr.o, libpodlane), as a fuzzer links them.
+$(TESTLIB): selftests/lib/testlib.c selftests/lib/testlib.h $(LIB_HDRS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Iselftests/lib $(CFLAGS) -c $< -o $@
+
+# The sync's record decoders link alone into selftests/sync (as a fuzzer links them).
 SYNC_RECORDS_OBJS := $(addprefix $(OUTPUT)/obj/podlaned/,sync/records.o core/addr.o)
-all: $(OUTPUT)/selftests/test_sync_records
-$(OUTPUT)/selftests/test_sync_records: selftests/sync/test_records.c $(SYNC_RECORDS_OBJS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
-	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CPPFLAGS) -Iuserspace/podlaned $(CFLAGS) $^ -ljson-c -o $@
 
-$(OUTPUT)/selftests/%: selftests/api/%.c $(LIB_HDRS) $(OUTPUT)/libpodlane.a | $(OUTPUT)/selftests
-	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(OUTPUT)/libpodlane.a $(LDLIBS) -o $@
+selftest-deps: $(SKELS) $(OUTPUT)/libpodlane.a $(TESTLIB) $(KSFT_DIR)/kselftest_harness.h 	       $(SYNC_RECORDS_OBJS)
+
+SELFTEST_VARS	= OUTPUT=$(abspath $(OUTPUT))/selftests/$(1) PL_BUILD=$(abspath $(OUTPUT)) \
+		  PL_DEPS_DONE=1
+
+selftests: $(SELFTEST_BUILDS)
+
+$(SELFTEST_BUILDS): selftests-%: selftest-deps
+	$(Q)$(MAKE) --no-print-directory -C selftests/$* $(call SELFTEST_VARS,$*) all
+
+# Every area through the kernel's kselftest runner (prove runs them all too: make check).
+kselftest: selftests
+	$(Q)fail=0; for a in $(SELFTEST_AREAS); do \
+		$(MAKE) --no-print-directory -C selftests/$$a $(call SELFTEST_VARS,$$a) \
+			run_tests || fail=1; \
+	done; exit $$fail
+
+# A tree to run with the kernel's run_kselftest.sh, one folder per area. The shell tests in it
+# still use this checkout (its lib.sh, helpers and build/) through the lib.sh it gets.
+kselftest-install: selftests
+	$(call msg,INSTALL,$(KSFT_INSTALL))
+	$(Q)rm -rf $(KSFT_INSTALL) && mkdir -p $(KSFT_INSTALL)/kselftest
+	$(Q)cp -p $(KSFT_DIR)/run_kselftest.sh $(KSFT_INSTALL)/
+	$(Q)cp -p $(KSFT_DIR)/kselftest/runner.sh $(KSFT_DIR)/kselftest/prefix.pl \
+		$(KSFT_INSTALL)/kselftest/
+	$(Q)printf '%s\n' '# SPDX-License-Identifier: GPL-2.0-only' \
+		'# podlane selftests installed by make kselftest-install: the shell tests use' \
+		'# the checkout and build they were installed from.' \
+		'PL_ROOT=$(CURDIR)' 'PL_BUILD=$(abspath $(OUTPUT))' \
+		'. "$$PL_ROOT/selftests/lib.sh"' > $(KSFT_INSTALL)/lib.sh
+	$(Q)for a in $(SELFTEST_AREAS); do \
+		$(MAKE) --no-print-directory -C selftests/$$a $(call SELFTEST_VARS,$$a) \
+			INSTALL_PATH=$(abspath $(KSFT_INSTALL))/$$a install && \
+		$(MAKE) --no-print-directory -s -C selftests/$$a emit_tests \
+			>> $(KSFT_INSTALL)/kselftest-list.txt || exit 1; \
+	done
 
 install: $(addprefix $(OUTPUT)/,$(BINS))
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
@@ -145,8 +193,6 @@ clean:
 KABI		?= $(shell scripts/guest/kabi.sh)
 KDIR		?= /usr/src/linux-headers-$(KABI)
 KBUILD_OUT	:= $(abspath $(OUTPUT))/kbuild
-GUEST_SRCS	:= $(wildcard selftests/guest/*.c)
-GUEST_BINS	:= $(patsubst selftests/guest/%.c,$(OUTPUT)/selftests/guest/%,$(GUEST_SRCS))
 
 .PHONY: kmod kmod-checkpatch guest-tests guest-deps check-guest
 
@@ -161,17 +207,10 @@ kmod: | $(OUTPUT)
 kmod-checkpatch:
 	$(Q)scripts/guest/checkpatch.sh
 
-$(OUTPUT)/selftests/guest:
-	$(Q)mkdir -p $@
+# The guest's own programs (selftests/guest/) and the datapath tests it runs on 6.1 too.
+guest-tests: selftests-guest selftests-datapath
 
-$(OUTPUT)/selftests/guest/%: selftests/guest/%.c kmod/uapi/podlane_genl.h | $(OUTPUT)/selftests/guest
-	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CPPFLAGS) -Ikmod/uapi $(CFLAGS) $< $(LDLIBS) -o $@
-
-guest-tests: $(GUEST_BINS)
-
-# What the guest runs; build/selftests/test_datapath comes from `make all` when it is there.
-guest-deps: kmod guest-tests $(BPF_OBJS)
+guest-deps: kmod guest-tests $(BPF_OBJS) $(OUTPUT)/podlaned
 
 check-guest: guest-deps
-	$(Q)prove -v selftests/guest/guest.t
+	$(Q)selftests/run.sh guest/guest.t

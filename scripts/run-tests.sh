@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # scripts/run-tests.sh - the one test command: install what is missing, build everything, run
-# every selftest (selftests/<area>/*.t) through prove. Exits non-zero if any step or test fails.
-# Arguments go to selftests/run.sh to pick areas or files: scripts/run-tests.sh integration
+# every selftest (what each selftests/<area>/Makefile lists: C tests and .t scripts) through
+# prove. Exits non-zero if any step or test fails. Arguments go to selftests/run.sh to pick
+# areas or tests: scripts/run-tests.sh integration lb/test_lb_nat
 # Needs root (namespaces, BPF, apt-get); works on a fresh clone.
 set -eu
 cd "$(dirname "$0")/.."

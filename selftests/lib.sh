@@ -14,9 +14,23 @@ PL_CLEANUP_HOOKS=()
 PL_TESTS=0
 PL_FAILED=0
 
-# TAP ---------------------------------------------------------------------------------
+# TAP, and kselftest's exit codes: 0 pass, 1 fail, 4 skip ---------------------------------
+# End a test with done_testing: the plan follows the results, so no count can drift.
 plan() { echo "1..$1"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() {
+	echo "1..$PL_TESTS"
+	[ "$PL_FAILED" -eq 0 ] || exit 1
+	exit 0
+}
+# skip_all <reason>: the whole test cannot run here. Only before the first result.
+skip_all() {
+	if [ "$PL_TESTS" -gt 0 ]; then
+		echo "Bail out! skip_all after $PL_TESTS results: $*"
+		exit 1
+	fi
+	echo "1..0 # SKIP $*"
+	exit 4
+}
 diag() { printf '# %s\n' "$@"; }
 ok() {	# ok <status> <description>
 	PL_TESTS=$((PL_TESTS + 1))

@@ -33,7 +33,7 @@ while getopts "r:l:c:m:sh" opt; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bench=${PL_BUILD:-$root/build}/selftests/acct_bench
+bench=${PL_BUILD:-$root/build}/selftests/acct/acct_bench
 die() { echo "bench-acct: $*" >&2; exit 1; }
 log() { echo "bench-acct: $*" >&2; }
 

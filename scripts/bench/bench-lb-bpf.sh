@@ -26,7 +26,7 @@ while getopts "r:n:p:c:h" opt; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${PL_BUILD:-$root/build}/selftests/test_lb_xdp
+bin=${PL_BUILD:-$root/build}/selftests/lb/test_lb_xdp
 
 die() { echo "bench-lb-bpf: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF_PROG_TEST_RUN)"

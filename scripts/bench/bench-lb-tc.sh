@@ -27,7 +27,7 @@ while getopts "n:c:h" opt; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${PL_BUILD:-$root/build}/selftests/test_lb_nat
+bin=${PL_BUILD:-$root/build}/selftests/lb/test_lb_nat
 
 die() { echo "bench-lb-tc: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF_PROG_TEST_RUN, namespaces)"

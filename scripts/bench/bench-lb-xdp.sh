@@ -30,8 +30,8 @@ while getopts "r:t:c:h" opt; do
 	esac
 done
 
-# shellcheck source=../../selftests/lb/agent_lib.sh
-. "$(dirname "$0")/../../selftests/lb/agent_lib.sh"
+# shellcheck source=../../selftests/lb/lib.sh
+. "$(dirname "$0")/../../selftests/lb/lib.sh"
 
 die() { echo "bench-lb-xdp: $*" >&2; exit 1; }
 log() { echo "bench-lb-xdp: $*" >&2; }

@@ -31,7 +31,7 @@ log() { echo "bench-snapshot: $*" >&2; }
 command -v qemu-system-x86_64 > /dev/null || die "needs qemu-system-x86_64 (qemu-system-x86)"
 
 log "building podlane.ko and the guest benchmark"
-make -C "$root" -s kmod "$out/selftests/guest/acct_snapshot" >&2 || die "build failed"
+make -C "$root" -s kmod selftests-guest >&2 || die "build failed"
 
 mkdir -p "$guest"
 exec 9> "$guest/.lock"

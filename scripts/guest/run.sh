@@ -6,8 +6,8 @@
 # GUEST_TIMEOUT seconds (default 300). Logs: $OUTPUT/guest/console.log (kernel) and
 # results.log (raw protocol, see scripts/guest/init).
 #
-# Exit: 0 all passed, 1 something failed; "1..0 # SKIP ..." and exit 0 when the guest cannot be
-# built or booted on this machine (no qemu, no kernel package).
+# Exit: 0 all passed, 1 something failed; "1..0 # SKIP ..." and exit 4 (kselftest's skip) when
+# the guest cannot be built or booted on this machine (no qemu, no kernel package).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +18,7 @@ console=$guest/console.log
 results=$guest/results.log
 tests_file=$guest/tests.list
 
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+skip_all() { echo "1..0 # SKIP $*"; exit 4; }
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (apt-get download, dpkg -x)"
 command -v qemu-system-x86_64 > /dev/null || skip_all "needs qemu-system-x86_64 (qemu-system-x86)"
@@ -54,10 +54,10 @@ if [ -x "$out/selftests/guest/bpf_attach" ] && compgen -G "$out/bpf/*.bpf.o" > /
 else
 	add_skip bpf_attach "no BPF objects or bpf_attach built (make)"
 fi
-if [ -x "$out/selftests/test_datapath" ]; then
-	add test_datapath "$g/selftests/test_datapath"
+if [ -x "$out/selftests/datapath/test_datapath" ]; then
+	add test_datapath "$g/selftests/datapath/test_datapath"
 else
-	add_skip test_datapath "build/selftests/test_datapath is not built"
+	add_skip test_datapath "build/selftests/datapath/test_datapath is not built (make)"
 fi
 if [ -x "$out/selftests/guest/acct_agent" ] && [ -x "$out/podlaned" ]; then
 	add acct_agent "$g/selftests/guest/acct_agent $g/podlane.ko $g/podlaned"
@@ -116,7 +116,8 @@ else
 fi
 
 # A guest test passes when it exited 0 and its TAP is whole: a plan, that many results, no
-# "not ok", no bail out. A "1..0 # SKIP" plan makes it a skip.
+# "not ok", no bail out. A "1..0 # SKIP" plan with exit 0 or 4 (kselftest's skip) makes it a
+# skip.
 for i in "${!names[@]}"; do
 	name=${names[$i]}
 	if [ -n "${skipped[$i]}" ]; then
@@ -139,7 +140,7 @@ for i in "${!names[@]}"; do
 	skipmsg=$(grep -m1 -E '^1\.\.0 # SKIP' <<< "$body" | sed 's/^1\.\.0 # SKIP *//')
 	results_n=$(grep -cE '^(ok|not ok) ' <<< "$body")
 	notok=$(grep -E '^not ok ' <<< "$body" | grep -vc '# TODO')
-	if [ -n "$skipmsg" ] && [ "$test_rc" -eq 0 ]; then
+	if [ -n "$skipmsg" ] && { [ "$test_rc" -eq 0 ] || [ "$test_rc" -eq 4 ]; }; then
 		report 0 "$name" "SKIP $skipmsg"
 	elif [ "$test_rc" -eq 0 ] && [ -n "$plan" ] && [ "$plan" -gt 0 ] &&
 	     [ "$results_n" -eq "$plan" ] && [ "$notok" -eq 0 ] && ! grep -q '^Bail out!' <<< "$body"; then

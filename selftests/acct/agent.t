@@ -11,8 +11,8 @@
 # Byte convention: the cgroup_skb programs count IP bytes (skb->len at the socket hooks), a
 # veth counts the Ethernet frame, so device bytes = cgroup bytes + 14 * packets.
 # Datagrams stay under the MTU: a fragmented one counts once here and per fragment on eth0.
-# shellcheck source=../agent/agent_lib.sh
-. "$(dirname "$0")/../agent/agent_lib.sh"
+# shellcheck source=../agent/lib.sh
+. "$(dirname "$0")/../agent/lib.sh"
 
 agent_requires
 require_build podlanectl
@@ -21,7 +21,6 @@ cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 [ -n "$cg2" ] || skip_all "no cgroup v2 hierarchy mounted"
 
 pl_setup
-plan 18
 
 CG=$cg2/podlane-agent-$PL_ID
 BUSY=""
@@ -180,3 +179,4 @@ poll 10 nocpu
 rc=$?
 ok $([ $rc -eq 0 ] && [ ! -e "$PL_PIN/links/acct_skb_ingress" ] && echo 0 || echo 1) \
 	"--no-accounting: links removed, pod CPU from cpu.stat"
+done_testing

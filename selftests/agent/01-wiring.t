@@ -4,10 +4,9 @@
 # pod, route/neighbour/forwarding on the host veth, both tc programs attached, the endpoint in
 # the pinned maps; two pods then reach each other (ICMP and TCP) and the host reaches a pod;
 # CHECK, endpoint_list counters and status reflect it.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 agent_requires
 pl_setup
-plan 23
 
 agent_start || { ok 1 "podlaned starts"; exit 1; }
 ok 0 "podlaned starts with an isolated pin root, state dir and socket"
@@ -94,3 +93,4 @@ ST=$(api '{"op":"status"}')
 check "status: 2 endpoints, redirect_peer feature, network allocations" \
 	bash -c "jq -e '.endpoints == 2 and .features.redirect_peer == true and
 			.ipam.$NET.allocated == 2 and (.programs | length) >= 2' >/dev/null <<<'$ST'"
+done_testing

@@ -5,10 +5,9 @@
 # subnet (7), a subnet change under live allocations (7), an exhausted pool (102). DEL is
 # idempotent, a repeated ADD returns the same endpoint, a delegated address is not recorded in
 # podlane's IPAM, and GC releases what is not listed.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 agent_requires
 pl_setup
-plan 25
 
 agent_start || { ok 1 "podlaned starts"; exit 1; }
 ok 0 "podlaned starts"
@@ -101,3 +100,4 @@ REL=$(api "{\"op\":\"gc\",\"network\":\"tiny\",
 	    \"attachments\":[{\"container_id\":\"c-p1-$PL_ID\",\"ifname\":\"eth0\"}]}" released)
 [ "$REL" = 1 ] && [ "$(ipam_list)" = 10.252.0.1 ] && [ "$(map_len podlane_ep_meta)" = 2 ]
 ok $? "gc releases the one unlisted attachment (released=$REL)"
+done_testing

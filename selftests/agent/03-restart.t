@@ -5,10 +5,9 @@
 # restart adopts the same maps (same ids) and replaces the programs in place; after kill -9
 # and a pod netns deleted meanwhile, the restart removes that endpoint and its address. A second
 # agent on the same socket is refused, and --uninstall removes our filters and the pins.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 agent_requires
 pl_setup
-plan 22
 
 agent_start || { ok 1 "podlaned starts"; exit 1; }
 ok 0 "podlaned starts"
@@ -81,3 +80,4 @@ agent_kill TERM
 ok $? "--uninstall succeeds once podlaned is stopped"
 [ ! -e "$PL_PIN" ] && [ -z "$(tc_prog "$HA" ingress)" ] && [ -z "$(tc_prog "$HA" egress)" ]
 ok $? "--uninstall removed the pins, the pin dir and our filters"
+done_testing

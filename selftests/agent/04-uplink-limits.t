@@ -5,10 +5,9 @@
 # endpoint maps, a full map fails ADD with 105 and leaves nothing behind, and a restart with a
 # different --max-endpoints keeps the pinned maps (and their endpoints) instead of failing;
 # more simultaneous clients than the agent has slots all get answered.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 agent_requires
 pl_setup
-plan 13
 
 # The uplink is a veth into a namespace the test owns, never the machine's own interface.
 UP=pl${PL_ID}up
@@ -67,3 +66,4 @@ agent_kill TERM
 "$PL_BUILD/podlaned" --uninstall --pin-root "$PL_PIN" --state-dir "$PL_STATE" --uplink "$UP" \
 	2>/dev/null && [ -z "$(tc_prog "$UP" ingress)" ] && [ ! -e "$PL_PIN" ]
 ok $? "--uninstall detaches tc_from_uplink and removes the pins"
+done_testing

@@ -5,9 +5,9 @@
 # for byte, decode errors and api_<op>_call(). build/selftests/test_api_codec prints the TAP;
 # under valgrind when it is installed, so a leak or a bad read fails the test. No root needed.
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${PL_BUILD:-$root/build}/selftests/test_api_codec
+bin=${PL_BUILD:-$root/build}/selftests/api/test_api_codec
 
-[ -x "$bin" ] || { echo "1..0 # SKIP $bin is not built (run make)"; exit 0; }
+[ -x "$bin" ] || { echo "1..0 # SKIP $bin is not built (run make)"; exit 4; }
 if command -v valgrind >/dev/null 2>&1; then
 	exec timeout 120 valgrind -q --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect "$bin"

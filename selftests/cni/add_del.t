@@ -3,14 +3,13 @@
 # selftests/cni/add_del.t - podlane-cni against a real podlaned, invoked exactly as a runtime
 # does: ADD results field by field for every result format, ADD on an existing interface
 # failing cleanly, DEL idempotence, CHECK catching drift, and GC.
-. "$(dirname "$0")/cni_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_build podlane-cni podlanectl podlaned
 require_cmd python3 ip bpftool
 require_bpffs
 pl_setup
-plan 53
 
 agent_start || { skip_all "podlaned did not start"; }
 NET=adddel$$
@@ -183,3 +182,4 @@ for r in "$PL_TMP"/result-*.json "$PL_TMP"/gc-result-*.json; do
 done
 check "no host veth of this test left after all DELs" test -z "$left"
 check "no address left allocated" test -z "$(ipam_files "$NET")"
+done_testing

@@ -8,7 +8,7 @@
 # portmap rewrites the nat table of the netns it runs in. The node's firewall is not ours to
 # change, so portmap runs in a scratch "node" netns of this test: what is under test here is
 # that it accepts podlane's result, not the DNAT itself.
-. "$(dirname "$0")/cni_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_build podlane-cni podlanectl podlaned
@@ -17,7 +17,6 @@ require_bpffs
 [ -x /usr/lib/cni/portmap ] && [ -x /usr/lib/cni/tuning ] && [ -x /usr/lib/cni/host-local ] ||
 	skip_all "needs containernetworking-plugins (/usr/lib/cni)"
 pl_setup
-plan 27
 
 agent_start || skip_all "podlaned did not start"
 NET=chain$$
@@ -145,3 +144,4 @@ check "host-local: GC removed the unlisted endpoint h$$-2" \
 cni_run DEL h$$-2 "/run/netns/$POD" eth0 "$PL_TMP/hl11.json"
 expect_success "host-local: DEL after GC succeeds"
 check "host-local: nothing left allocated" test "$(hl_allocated)" -eq 0
+done_testing

@@ -3,14 +3,13 @@
 # selftests/cni/concurrency.t - a runtime starting many pods at once: 64 ADDs in parallel,
 # then 64 DELs in parallel. Every pod gets its own address, and afterwards nothing is left:
 # no allocation, no host veth, no podlane_eps entry.
-. "$(dirname "$0")/cni_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_build podlane-cni podlanectl podlaned
 require_cmd python3 ip bpftool
 require_bpffs
 pl_setup
-plan 10
 
 N=${PL_CNI_PODS:-64}
 NET=conc$$
@@ -79,3 +78,4 @@ veths_left() {
 poll 10 veths_left
 check "no host veth left within 10 s" test -z "$left"
 check "podlane_eps is empty" test "$(eps_count)" = 0
+done_testing

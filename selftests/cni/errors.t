@@ -3,13 +3,12 @@
 # selftests/cni/errors.t - podlane-cni answers every bad invocation with the CNI spec's error
 # object and code, on stdout, exit non-zero; VERSION needs nothing but CNI_COMMAND. No agent
 # runs here, so agent-dependent commands must report it unreachable (11, STATUS 50).
-. "$(dirname "$0")/cni_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_build podlane-cni
 require_cmd python3 ip
 pl_setup
-plan 52
 
 NS=$(netns_add pod) || exit 1
 NSP=/run/netns/$NS
@@ -139,3 +138,4 @@ plugin "$CONF11" CNI_COMMAND=STATUS
 expect_error 50 "" "STATUS needs only CNI_COMMAND (and says 50, not 4)"
 check "nothing but JSON ever reached stdout" \
 	python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$PLUGIN_OUT"
+done_testing

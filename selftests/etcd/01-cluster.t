@@ -8,7 +8,7 @@
 # from a compacted revision ends in a full resync. The watch gets no previous values (no
 # prev_kv): deletes and IP changes are resolved from the agent's own key -> IP index, also
 # for records it learned from a resync's list.
-. "$(dirname "$0")/etcd_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 etcd_requires
 pl_setup
@@ -36,7 +36,6 @@ resynced_after_compaction() {
 			   .state == "watching"')" = true ]
 }
 
-plan 25
 
 make_pki || bail "openssl failed"
 pick_ports || skip_all "no free loopback ports for etcd"
@@ -173,3 +172,4 @@ check "after the resync, a listed record's IP change removes the old IP on node 
 	poll 10 eval 'remote_has 4 10.1.2.10 192.0.2.9 && remote_lacks 4 10.1.2.9'
 check "node 1 followed both changes as well" \
 	poll 10 eval 'remote_lacks 1 10.1.2.8 && remote_lacks 1 10.1.2.9 && remote_has 1 10.1.2.10'
+done_testing

@@ -6,7 +6,7 @@
 # pinned maps: without etcd the restarted agent keeps serving them, and once etcd is back
 # its first full list adopts the unchanged ones as they are (same service id) and removes
 # what etcd deleted meanwhile. podlanectl's service, persisted in a state file, stays.
-. "$(dirname "$0")/etcd_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 etcd_requires
 pl_setup
@@ -39,7 +39,6 @@ maglev_of() {	# maglev_of <name> <address>: whether that frontend of t$X/<name> 
 }
 state_files() { ls "$(node_dir 1)/state/services" 2>/dev/null | grep "^t$X\." | sort | tr '\n' ' '; }
 
-plan 9
 
 make_pki || bail "openssl failed"
 pick_ports || skip_all "no free loopback ports for etcd"
@@ -94,3 +93,4 @@ ectl del "/podlane/v1/services/t$X/c" >/dev/null
 sleep 0.5
 check "a delete in etcd leaves podlanectl's own service alone" \
 	eval '[ "$(fe_id 10.97.$X.3 80)" = "$idc" ] && [ "$(state_files)" = "t$X.c.json " ]'
+done_testing

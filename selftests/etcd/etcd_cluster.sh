@@ -3,7 +3,7 @@
 # CA: clients speak TLS and must present a client certificate, peers talk plain HTTP on the
 # loopback of the namespace the members run in. Sourced after selftests/lib.sh.
 #
-# By default the members run in the host netns and listen on 127.0.0.1 (etcd_lib.sh). A test
+# By default the members run in the host netns and listen on 127.0.0.1 (etcd/lib.sh). A test
 # whose agents live in other namespaces sets, before make_pki:
 #   ETCD_NS     a namespace of the test's own to run the members (and etcdctl) in
 #   ETCD_HOSTS  the client address of each member (an array of three, any may repeat)

@@ -3,13 +3,14 @@
 # selftests/guest/checkpatch.t - podlane.ko's sources pass the kernel's checkpatch.pl --strict
 # with no error, warning or check. One result per file.
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root" || exit 1
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+cd "$PL_ROOT" || exit 1
 files=(Kbuild kmod/Kbuild kmod/*.c kmod/*.h kmod/uapi/*.h)
 
 # Extract checkpatch once (a skip when linux-source-6.1 is not installed).
 scripts/guest/checkpatch.sh Kbuild > /dev/null 2>&1
-[ $? -eq 4 ] && { echo "1..0 # SKIP needs linux-source-6.1 for checkpatch.pl"; exit 0; }
+[ $? -eq 4 ] && skip_all "needs linux-source-6.1 for checkpatch.pl"
 
 echo "1..${#files[@]}"
 n=0 failed=0

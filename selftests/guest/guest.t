@@ -3,13 +3,14 @@
 # selftests/guest/guest.t - boot Debian's 6.1 kernel under qemu (TCG) and run podlane's guest
 # tests there: podlane.ko's generic-netlink tests (selftests/guest/kmod_genl.c), every BPF
 # program of build/bpf/*.bpf.o loaded and attached on a veth (bpf_attach.c), the datapath unit
-# tests (build/selftests/test_datapath), podlaned's accounting reading the module
-# (selftests/guest/acct_agent.c), and a dmesg check. Builds what it needs first
-# (`make guest-deps`); skips when qemu, the kernel headers or the kernel package are missing.
-# The guest part is bounded by GUEST_TIMEOUT (default 300 s).
+# tests (build/selftests/datapath/test_datapath, the same kselftest binary as on the host),
+# podlaned's accounting reading the module (selftests/guest/acct_agent.c), and a dmesg check.
+# Builds what it needs first (`make guest-deps`); skips when qemu, the kernel headers or the
+# kernel package are missing. The guest part is bounded by GUEST_TIMEOUT (default 300 s).
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+root=$PL_ROOT
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 command -v qemu-system-x86_64 > /dev/null || skip_all "needs qemu-system-x86_64 (qemu-system-x86)"

@@ -4,7 +4,7 @@
 # reference portmap plugin after podlane (hostPort DNAT reaching the pod from outside the node
 # and from the node itself, CHECK, DEL in reverse order with the cached result), and a network
 # whose addresses come from the reference host-local IPAM plugin that podlane-cni delegates to.
-. "$(dirname "$0")/helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_cmd ip jq python3 ping iptables nft
@@ -13,7 +13,6 @@ require_build podlaned podlane-cni podlanectl
 	skip_all "needs /usr/lib/cni/portmap and host-local (containernetworking-plugins)"
 
 integration_setup
-plan 15
 
 # portmap programs the node's nat table. Leave the firewall as found: remove the top-level
 # CNI-HOSTPORT-* chains and any nft table that only exist because of this test.
@@ -103,3 +102,4 @@ ok $(grep -rqs "b-$PL_ID" "$PL_TMP/host-local" && echo 1 || echo 0) \
 ok $(cni_chain DEL "$LIST" "a-$PL_ID" "/run/netns/$NS_A" eth0 >/dev/null 2>&1 &&
      cni_chain DEL "$HL_LIST" "b-$PL_ID" "/run/netns/$NS_B" eth0 >/dev/null 2>&1; echo $?) \
 	"a repeated DEL succeeds (idempotent)"
+done_testing

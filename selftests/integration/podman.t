@@ -6,7 +6,7 @@
 # the container releases its endpoint. Everything podman creates lives under a temporary
 # --root/--runroot and is reset at cleanup. If podman cannot run even a network-less container
 # on this machine, that is outside podlane and the test skips with podman's own words.
-. "$(dirname "$0")/helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_cmd ip jq python3 ping podman runc busybox
@@ -61,7 +61,6 @@ out=$(pm import "$PM/rootfs.tar" "$IMG" 2>&1) || skip_all "podman import failed:
 out=$(pm run --rm --network none "$IMG" /bin/sh -c 'echo up' 2>&1)
 [ "$out" = up ] || skip_all "podman cannot run a container here: $(tail -n 1 <<< "$out")"
 
-plan 11
 
 agent_start
 ok $? "podlaned starts"
@@ -92,3 +91,4 @@ check "TCP node -> container" probe host tcp "$CIP" 7301
 check "podman rm removes the container" pm rm -f -t 0 "plc$PL_ID"
 ok $(endpoints_json | jq -e --arg c "$CID" '(.endpoints? // .) | any(.container_id == $c) | not' \
 	>/dev/null 2>&1; echo $?) "its endpoint is gone (podman ran CNI DEL)"
+done_testing

@@ -3,14 +3,13 @@
 # pods.t - three pods wired through podlane-cni by an isolated podlaned: pod<->pod and
 # pod<->node over ICMP, TCP and UDP, proof that pod-to-pod traffic took the fast path (endpoint
 # counters rise, the host IP stack forwards none of it), node uplink reachability, and a clean DEL.
-. "$(dirname "$0")/helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_cmd ip jq python3 ping bpftool
 require_build podlaned podlane-cni podlanectl
 
 integration_setup
-plan 24
 
 uplink_setup 11 || { diag "failed to create the uplink veth"; exit 1; }
 CONF=$PL_TMP/podlane.conf
@@ -84,3 +83,4 @@ for p in a b c; do
 	done
 done
 ok $([ $left -eq 0 ]; echo $?) "the pods' host veths are gone after DEL"
+done_testing

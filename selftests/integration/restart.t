@@ -4,14 +4,13 @@
 # SIGKILL and started again: bytes keep arriving with the agent down and after it is back, the
 # connection ends cleanly with every byte accounted for (no reset), the pinned maps are the same
 # maps (ids unchanged), endpoints are adopted, not rebuilt, and the restarted agent serves CNI.
-. "$(dirname "$0")/helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 require_root
 require_cmd ip jq python3 ping bpftool
 require_build podlaned podlane-cni podlanectl
 
 integration_setup
-plan 15
 
 CONF=$PL_TMP/podlane.conf
 cni_conf "$CONF" plint-restart 10.244.12.0/24
@@ -82,3 +81,4 @@ ok $([ $send_rc -eq 0 ] && grep -q '^done' "$SEND"; echo $?) \
 	"the sender ended cleanly: $(cat "$SEND" 2>/dev/null)"
 ok $([ "$(head -c 4 "$RECV")" = done ] && [ "$(recv_bytes)" = "$(status_bytes "$SEND")" ]; echo $?) \
 	"the receiver got every byte, no reset: $(cat "$RECV" 2>/dev/null)"
+done_testing

@@ -51,5 +51,4 @@ plant "a writer of a BPF-only map" acct/bpf.c \
 plant "a skeleton's map fd" lb/datapath.c \
 	'static int f(struct sock_lb *s) { return bpf_map__fd(s->maps.podlane_svc); }' \
 	"a skeleton's map fd"
-echo "1..$PL_TESTS"
-[ "$PL_FAILED" -eq 0 ]
+done_testing

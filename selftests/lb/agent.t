@@ -11,7 +11,7 @@
 # replies from the service address, NodePort and an external IP from outside the node, the
 # LB backend flag in podlane_eps following the services, agent kill -9 + restart
 # (connections live, links and service ids unchanged), delete.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 svc_requires
 pl_setup
@@ -236,4 +236,4 @@ ok $? "a connection established before the delete keeps working"
 [ ! -e "$PL_STATE/services/default.web.json" ] && [ -e "$PL_STATE/services/default.np.json" ]
 ok $? "the state file of web is gone, the others stay"
 
-plan "$PL_TESTS"
+done_testing

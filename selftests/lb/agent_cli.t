@@ -4,7 +4,7 @@
 # flags and files, what list shows, bad specs refused with the field named and nothing
 # changed (maps and state files compared byte for byte), conflicts, updates that reuse or
 # replace service ids, paging through many services, and a restart that adopts them all.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 svc_requires
 pl_setup
@@ -166,4 +166,4 @@ ctl service del shop/web >/dev/null && [ "$(map_len podlane_svc)" -eq 600 ] &&
 	[ ! -e "$PL_STATE/services/shop.web.json" ]
 ok $? "service del shop/web removes its frontends and its state file"
 
-plan "$PL_TESTS"
+done_testing

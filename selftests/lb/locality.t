@@ -7,7 +7,7 @@
 # checks below read the service right after the pod's ADD or DEL, without retrying). NodePorts
 # sit on the uplink's addresses, which the agent polls every 2 s; a change refreshes every
 # NodePort service once.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 svc_requires
 pl_setup
@@ -74,4 +74,4 @@ ok $? "the address removed: its NodePort goes ($(np_addrs))"
 agent_ready
 ok $? "the agent still answers (each refresh walk ended)"
 
-plan "$PL_TESTS"
+done_testing

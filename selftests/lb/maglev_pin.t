@@ -6,13 +6,12 @@
 # plain template it must notice (EINVAL on its first table) and write plain tables, keeping
 # the outer map (and traffic on it). On fresh pins the tables are mmapable; both ways write
 # the same table.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 svc_requires
 require_cmd bpftool jq md5sum
 pl_setup
 svc_cgroup || skip_all "cannot create a cgroup under $(cg2_mount)"
-plan 7
 
 X=$((PL_ID % 250 + 1))
 # inner_ids: the inner map id of every entry of podlane_maglev (values are little endian).
@@ -71,3 +70,4 @@ ok $? "on fresh pins both tables are mmapable (flags $(echo $flags), BPF_F_MMAPA
 new_tabs=$(for i in $ids; do inner_values "$i" | md5sum; done | sort -u)
 [ -n "$new_tabs" ] && [ "$new_tabs" = "$old_tabs" ]
 ok $? "the tables written through mmap equal those written element by element"
+done_testing

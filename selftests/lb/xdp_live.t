@@ -18,7 +18,7 @@
 # xdp_fast counter of podlane_lbstat rising; no TCP/UDP checksum errors in the pods; frames
 # longer than the pod's MTU left to tc; off again: flags cleared, counter still, traffic
 # through tc.
-. "$(dirname "$0")/agent_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 svc_requires
 pl_setup
@@ -221,4 +221,4 @@ x1=$(xdp_fast)
 [ "$x1" -eq "$x0" ]
 ok $? "off: xdp_fast does not move ($x0 -> $x1)"
 
-plan "$PL_TESTS"
+done_testing

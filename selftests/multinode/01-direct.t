@@ -8,12 +8,11 @@
 # a restarted agent keeps a running TCP stream between nodes alive. The nodes' own stacks reach
 # remote pods through kernel routes the agents keep (via <node IP> dev up0), and --uninstall
 # removes them.
-# shellcheck source=mn_lib.sh
-. "$(dirname "$0")/mn_lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 mn_requires
 mn_setup
 . "$(dirname "$0")/mn_traffic.sh"
-plan 24
 
 fabric_direct; ok $? "three node namespaces on one bridge"
 for n in "${NODES[@]}"; do
@@ -31,3 +30,4 @@ agent_down 1
 in_node 1 "$PL_BUILD/podlaned" --uninstall --pin-root "$(node_pin 1)" \
 	--state-dir "$(node_dir 1)/state" >/dev/null 2>&1 && [ -z "$(kroutes 1)" ]
 ok $? "podlaned --uninstall deletes node1's kernel routes to remote pod CIDRs"
+done_testing

@@ -9,12 +9,11 @@
 # stream, VXLAN from a host that is not a node is dropped, and --uninstall removes the device.
 # The nodes' own stacks reach remote pods through lightweight-tunnel kernel routes
 # (encap ip id 1 dst <node IP> dev pl-vxlan) the agents keep.
-# shellcheck source=mn_lib.sh
-. "$(dirname "$0")/mn_lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 mn_requires
 mn_setup
 . "$(dirname "$0")/mn_traffic.sh"
-plan 26
 
 fabric_routed; ok $? "three node namespaces in three subnets behind a router"
 for n in "${NODES[@]}"; do
@@ -39,3 +38,4 @@ in_node 1 "$PL_BUILD/podlaned" --uninstall --pin-root "$(node_pin 1)" \
 	--state-dir "$(node_dir 1)/state" >/dev/null 2>&1 &&
 	! in_node 1 ip link show pl-vxlan >/dev/null 2>&1 && [ -z "$(kroutes 1)" ]
 ok $? "podlaned --uninstall deletes the vxlan device it created, and its kernel routes"
+done_testing

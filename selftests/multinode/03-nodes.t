@@ -7,11 +7,10 @@
 # survive a restart, stray podlane_nodes entries and kernel routes do not (the kernel route of
 # each node follows its record); direct routing without --uplink is
 # refused; podlanectl node prints and exits as documented.
-# shellcheck source=mn_lib.sh
-. "$(dirname "$0")/mn_lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 mn_requires
 mn_setup
-plan 16
 
 NODES=(1)
 API=$PL_ROOT/selftests/agent/api.py
@@ -112,3 +111,4 @@ agent_up 1 && R=$(api1 '{"op":"node_add","name":"node5","node_ip":"192.168.90.5"
 	[ "$(nodes_json | jq -c '[.nodes[] | "\(.name) \(.installed)"]')" = '["node2 false"]' ] &&
 	[ "$(map_entries)" = 0 ]
 ok $? "without --uplink direct routing is refused, and node2's route is not installed"
+done_testing

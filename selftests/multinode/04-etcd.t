@@ -18,8 +18,8 @@
 # addresses; the three router ports), their peer ports on its loopback. That is the issue's
 # "etcd cluster on loopback" moved one namespace up: addresses only the test's namespaces see,
 # gone with them.
-# shellcheck source=mn_lib.sh
-. "$(dirname "$0")/mn_lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 # shellcheck source=../etcd/etcd_cluster.sh
 . "$(dirname "$0")/../etcd/etcd_cluster.sh"
 mn_requires
@@ -28,7 +28,6 @@ mn_setup
 on_cleanup etcd_cluster_kill
 LEASE_TTL=4
 CLUSTER_CIDR=10.202.0.0/16
-plan 40
 
 sync_state() { ctl_n "$1" --json sync status 2>/dev/null | jq -r "$2"; }
 synced() {	# synced <n>...: watching, with a pod CIDR
@@ -231,3 +230,4 @@ for MODE in direct vxlan; do
 	run_mode || diag "$MODE: stopped early"
 	mode_down
 done
+done_testing

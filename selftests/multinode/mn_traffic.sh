@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # selftests/multinode/mn_traffic.sh - the checks both routing modes must pass, on a cluster
-# that mn_lib.sh built: three nodes with agents up and pods p1, p2, p3 (pN on node N).
+# that lib.sh built: three nodes with agents up and pods p1, p2, p3 (pN on node N).
 # cross_node_traffic <direct|vxlan> prints 20 TAP lines.
 
 # A VXLAN packet (VNI 1) from the router, not from a node, carrying a pod source of node2.

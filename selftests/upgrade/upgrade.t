@@ -41,7 +41,7 @@ OLD_BUILD=$NEW_BUILD/upgrade-$OLD_REV
 pl_setup
 T=$PL_TMP
 # bail <reason>: the rest cannot run; end the TAP stream as a failure.
-bail() { ok 1 "$*"; plan "$PL_TESTS"; exit 1; }
+bail() { ok 1 "$*"; done_testing; }
 [ -e "$SVC_TOOL" ] || bail "the ClusterIP backend server $SVC_TOOL is missing"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -92,7 +92,7 @@ t0=$(now_ms)
 old_build
 rc=$?
 ok $rc "podlaned and podlane-cni of $PL_UPGRADE_FROM (${OLD_REV:0:12}) are built ($(( ($(now_ms) - t0) / 1000 )) s)"
-[ $rc -eq 0 ] || { diag "$(tail -n 20 "$T/old-build.log" 2>/dev/null)"; plan "$PL_TESTS"; exit 1; }
+[ $rc -eq 0 ] || { diag "$(tail -n 20 "$T/old-build.log" 2>/dev/null)"; done_testing; }
 
 # ---- the old agent --------------------------------------------------------------------
 # Both agents answer to the new podlanectl: one client reads the state before and after.
@@ -350,4 +350,4 @@ gone() { ! ip link show dev "${HOST[b]}" >/dev/null 2>&1; }
 		>/dev/null && poll 10 gone
 ok $? "the new CNI's DEL of old pod b releases ${IP[b]} and its veth ${HOST[b]} (allocated $n0 -> $(alloc))"
 
-plan "$PL_TESTS"
+done_testing
