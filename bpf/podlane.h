@@ -594,7 +594,7 @@ _Static_assert(sizeof(struct ct_entry) == 56, "ct_entry layout");
 
 /* ---- end of per-packet service path ---- */
 
-/* ---- pods on other nodes (bpf/lib/route.h, userspace/podlaned/nodes.c) -----------------------
+/* ---- pods on other nodes (bpf/lib/route.h, userspace/podlaned/nodes/) ---------------------------
  *
  * Pinned map: podlane_nodes. Every other node of the cluster owns one pod CIDR; a pod's packet
  * to an address that is not a local endpoint is looked up here by longest prefix. A hit goes

@@ -30,10 +30,10 @@
  * whose TCP/UDP field holds only the pseudo-header sum; XDP cannot tell (an xdp_md has no
  * ip_summed, and a partial sum looks like any other checksum), the incremental update is then
  * wrong and the pod drops the segment (TcpInCsumErrors). So the knob defaults off here, and
- * podlaned sets it from --xdp-nodeport (lb_datapath.c): auto turns it on for a NIC uplink in
+ * podlaned sets it from --xdp-nodeport (lb/datapath.c): auto turns it on for a NIC uplink in
  * native XDP mode only, never for a veth; `on` forces it (the tests emulate a wire by turning
  * the client's transmit checksum offload off). Endpoints get PODLANE_EP_F_XDP_RX from their
- * ADD, or at agent start, once GRO is on at the pod end (endpoint.c).
+ * ADD, or at agent start, once GRO is on at the pod end (endpoint/).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

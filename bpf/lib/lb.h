@@ -44,7 +44,7 @@ struct {
  * podlaned fills a new table with plain stores instead of a syscall that copies element by
  * element (measured 0.05 ms a table instead of 3.3 ms). Every inner map must carry the
  * template's flags; podlaned follows an older pinned outer map whose template is not
- * mmapable (service.c, maglev_write).
+ * mmapable (podlaned lb/maps.c).
  */
 struct lb_maglev_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

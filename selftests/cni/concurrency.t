@@ -67,7 +67,7 @@ ok "$([ -z "$bad" ]; echo $?)" "$N parallel DELs all succeed"
 [ -z "$bad" ] || diag "failed pods: $bad" "first error: $(cat "$PL_TMP/DEL.${bad%%$'\n'*}.out")"
 
 check "IPAM state dir holds no allocation afterwards" test -z "$(ipam_files "$NET")"
-# podlaned deletes host veths off the request path (endpoint.c, the reaper): wait for them.
+# podlaned deletes host veths off the request path (endpoint/reaper.c): wait for them.
 veths_left() {
 	left=""
 	for h in $hosts; do

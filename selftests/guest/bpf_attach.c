@@ -153,7 +153,7 @@ static void attach_one(struct bpf_program *prog, int ifindex)
 
 /*
  * podlaned fills each Maglev table through mmap in a fresh BPF_F_MMAPABLE array and puts it
- * into podlane_maglev (bpf/lib/lb.h, userspace/podlaned/service.c): check that this kernel
+ * into podlane_maglev (bpf/lib/lb.h, userspace/podlaned/lb/maps.c): check that this kernel
  * takes such an inner map and reads back what was stored through the mapping.
  */
 static void maglev_check(struct bpf_object *obj, const char *path)
