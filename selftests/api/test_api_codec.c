@@ -813,8 +813,6 @@ static void test_envelope(void)
 	snprintf(e.details, sizeof(e.details), "more");
 	EXPECT_TEXT(api_reply_error(&e), "{\"ok\":false,\"code\":7,\"msg\":\"field 'mtu' must be "
 		    "an integer 0-65535\",\"details\":\"more\"}");
-	EXPECT_TEXT(api_error(PODLANE_ERR_TRY_AGAIN, "no hints computed yet", NULL),
-		    "{\"ok\":false,\"code\":11,\"msg\":\"no hints computed yet\"}");
 	EXPECT(api_fail(&e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", "a/b") == -1 &&
 	       e.code == 106 && !strcmp(e.msg, "service 'a/b' not found") &&
 	       !strcmp(e.details, "more"), "api_fail keeps details");

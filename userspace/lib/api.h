@@ -89,7 +89,4 @@ int api_fail(struct api_error *e, int code, const char *fmt, ...)
 int api_call(const char *sock_path, struct json_object *req, struct json_object **reply,
 	     int timeout_ms, char *errbuf, size_t errlen);
 
-/* An error reply object; podlaned's until its handlers use api_reply_error() (api_ops.h). */
-struct json_object *api_error(int code, const char *msg, const char *details);
-
 #endif /* PODLANE_API_H */

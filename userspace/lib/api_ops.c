@@ -668,15 +668,6 @@ struct json_object *api_reply_error(const struct api_error *e)
 	return api_encode(&reply_head_schema, &head);
 }
 
-struct json_object *api_error(int code, const char *msg, const char *details)
-{
-	struct api_error e = { .code = code };
-
-	snprintf(e.msg, sizeof(e.msg), "%s", msg ? msg : "");
-	snprintf(e.details, sizeof(e.details), "%s", details ? details : "");
-	return api_reply_error(&e);
-}
-
 int api_req_op(struct json_object *req, const char **op, struct api_error *e)
 {
 	struct api_req_head head;

@@ -208,7 +208,7 @@ struct api_acct_status {
 };
 
 /*
- * How this node reaches the others (userspace/podlaned/nodes.h): routing is the agent's
+ * How this node reaches the others (userspace/podlaned/nodes/nodes.h): routing is the agent's
  * --routing, one per cluster. In "status" and "node_list".
  */
 struct api_node_routing {
@@ -326,7 +326,7 @@ struct api_acct_rates {
 
 /*
  * A pressure hint, 0 (idle) to 100 (saturated), recomputed every second; the formula is in
- * userspace/podlaned/hints.c. dominant names the part that sets the score.
+ * userspace/podlaned/acct/hints.c. dominant names the part that sets the score.
  */
 struct api_hint {
 	double		score;
@@ -522,7 +522,7 @@ struct api_service_list_reply {
 	struct api_conntrack conntrack;
 };
 
-/* ---- other nodes (userspace/podlaned/nodes.h) ---- */
+/* ---- other nodes (userspace/podlaned/nodes/nodes.h) ---- */
 
 /*
  * "node_add": adds the node's pod CIDR route to podlane_nodes, or replaces the node of that
@@ -572,7 +572,7 @@ struct api_node_list_reply {
 	size_t		n_nodes;
 };
 
-/* ---- control-plane sync through etcd (userspace/podlaned/sync.c; key layout there) ---- */
+/* ---- control-plane sync through etcd (userspace/podlaned/sync/) ---- */
 
 struct api_sync_status_req {
 };

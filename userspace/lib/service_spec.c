@@ -521,7 +521,8 @@ static struct json_object *ip_json(__be32 addr)
 	return json_object_new_string(text);
 }
 
-struct json_object *service_spec_to_json(const struct service_spec *s)
+/* local NULL: the spec as persisted; else as listed, with the resolved locality. */
+static struct json_object *to_json(const struct service_spec *s, const __s8 *local)
 {
 	struct json_object *o = json_object_new_object(), *arr;
 	unsigned int i;
@@ -568,10 +569,24 @@ struct json_object *service_spec_to_json(const struct service_spec *s)
 		json_object_object_add(bo, "weight", json_object_new_int(b->weight));
 		json_object_object_add(bo, "state", json_object_new_string(
 			b->state == PODLANE_BACKEND_TERMINATING ? "terminating" : "active"));
-		if (b->local != SVC_LOCAL_AUTO)
+		if (local)
+			json_object_object_add(bo, "local", json_object_new_boolean(local[i]));
+		else if (b->local != SVC_LOCAL_AUTO)
 			json_object_object_add(bo, "local", json_object_new_boolean(b->local));
+		if (local && b->local == SVC_LOCAL_AUTO)
+			json_object_object_add(bo, "localAuto", json_object_new_boolean(1));
 		json_object_array_add(arr, bo);
 	}
 	json_object_object_add(o, "backends", arr);
 	return o;
+}
+
+struct json_object *service_spec_to_json(const struct service_spec *s)
+{
+	return to_json(s, NULL);
+}
+
+struct json_object *service_spec_to_json_listed(const struct service_spec *s, const __s8 *local)
+{
+	return to_json(s, local);
 }

@@ -100,6 +100,14 @@ void service_spec_free(struct service_spec *spec);
 /* The spec with every default spelled out: what is persisted and listed. New reference. */
 struct json_object *service_spec_to_json(const struct service_spec *spec);
 
+/*
+ * The same as podlaned lists it, what service_spec_parse_listed() reads: each backend's "local"
+ * is local[i] (1 or 0, as the agent resolved it) and "localAuto": true where the spec said
+ * "auto". New reference.
+ */
+struct json_object *service_spec_to_json_listed(const struct service_spec *spec,
+						const __s8 *local);
+
 /* Whether two valid specs say the same thing (what service_spec_to_json() would show). */
 bool service_spec_equal(const struct service_spec *a, const struct service_spec *b);
 

@@ -34,6 +34,7 @@
 
 #include "acct/acct.h"
 #include "api.h"
+#include "api_ops.h"
 #include "api/api.h"
 #include "core/agent.h"
 #include "core/fs.h"
@@ -281,9 +282,12 @@ static void send_reply(int fd, struct json_object *reply)
 	size_t len = strlen(text);
 
 	if (len > PODLANE_API_MAX_MSG) {
-		struct json_object *err = api_error(PODLANE_ERR_INTERNAL,
-						    "reply exceeds the API message limit", NULL);
+		struct api_error e = {};
+		struct json_object *err;
 
+		api_fail(&e, PODLANE_ERR_INTERNAL, "reply exceeds the API message limit (%zu "
+			 "bytes, at most %d)", len, PODLANE_API_MAX_MSG);
+		err = api_reply_error(&e);
 		log_warn("reply too large bytes=%zu max=%d", len, PODLANE_API_MAX_MSG);
 		text = json_object_to_json_string_ext(err, JSON_C_TO_STRING_PLAIN);
 		if (send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -299,6 +303,7 @@ static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
 {
 	struct json_object *req, *reply;
 	enum json_tokener_error jerr;
+	struct api_error e = {};
 	ssize_t n;
 
 	n = recv(c->fd, buf, PODLANE_API_MAX_MSG + 1, MSG_TRUNC);
@@ -309,14 +314,16 @@ static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
 		return;
 	}
 	if (n > PODLANE_API_MAX_MSG) {
-		reply = api_error(PODLANE_ERR_DECODE, "request exceeds the API message limit",
-				  NULL);
+		api_fail(&e, PODLANE_ERR_DECODE, "request exceeds the API message limit (%d bytes)",
+			 PODLANE_API_MAX_MSG);
+		reply = api_reply_error(&e);
 	} else {
 		buf[n] = '\0';
 		req = json_tokener_parse_verbose(buf, &jerr);
 		if (!req) {
-			reply = api_error(PODLANE_ERR_DECODE, "request is not valid JSON",
-					  json_tokener_error_desc(jerr));
+			api_fail(&e, PODLANE_ERR_DECODE, "request is not valid JSON");
+			snprintf(e.details, sizeof(e.details), "%s", json_tokener_error_desc(jerr));
+			reply = api_reply_error(&e);
 		} else {
 			reply = api_handle(a, req);
 			json_object_put(req);

@@ -4,6 +4,7 @@
  * endpoint_list: per-pod accounting (acct/) as the API shows it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "api.h"
 #include "acct/acct.h"
@@ -15,225 +16,221 @@ static double round2(double v)
 	return (long long)(v * 100 + 0.5) / 100.0;
 }
 
-static void hints_json_terms(const struct hint *h, struct json_object *o)
+static struct api_hint hint_api(const struct hint *h)
 {
-	json_object_object_add(o, "score", json_object_new_double(round2(h->score)));
-	json_object_object_add(o, "dominant", json_object_new_string(h->dominant ?
-								      h->dominant : "cpu"));
-	json_object_object_add(o, "cpu", json_object_new_double(round2(h->cpu)));
-	json_object_object_add(o, "runq", json_object_new_double(round2(h->runq)));
-	json_object_object_add(o, "memory", json_object_new_double(round2(h->memory)));
-	json_object_object_add(o, "traffic", json_object_new_double(round2(h->traffic)));
+	return (struct api_hint){
+		.score = round2(h->score),
+		.dominant = h->dominant ? h->dominant : "cpu",
+		.cpu = round2(h->cpu),
+		.runq = round2(h->runq),
+		.memory = round2(h->memory),
+		.traffic = round2(h->traffic),
+	};
 }
 
 struct json_object *api_hints(struct agent *a, struct json_object *req)
 {
 	struct acct *ac = a->acct;
-	struct json_object *o, *n, *pods;
+	struct api_hints_reply r;
+	struct api_hints_req rq;
+	struct api_error e = {};
+	struct json_object *o;
 	size_t i;
 
-	if (!ac || !ac->seq)
-		return api_error(PODLANE_ERR_TRY_AGAIN, "no hints computed yet", NULL);
-	o = json_object_new_object();
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "seq", json_object_new_int64(ac->seq));
-	json_object_object_add(o, "updated_ns", json_object_new_int64(ac->updated_ns));
-	json_object_object_add(o, "interval_ms", json_object_new_int(ACCT_TICK_MS));
-	n = json_object_new_object();
-	hints_json_terms(&ac->node.hint, n);
-	json_object_object_add(n, "cpu_headroom", json_object_new_double(
-		round2(100 * (1 - ac->node.busy))));
-	json_object_object_add(o, "node", n);
-	pods = json_object_new_array();
-	for (i = 0; i < ac->npods; i++) {
-		struct acct_pod *p = &ac->pods[i];
-		struct json_object *e = json_object_new_object();
-
-		json_object_object_add(e, "container_id",
-				       json_object_new_string(p->meta.container_id));
-		json_object_object_add(e, "host_ifname",
-				       json_object_new_string(p->meta.host_ifname));
-		json_object_object_add(e, "ip", json_object_new_string(p->ip));
-		json_object_object_add(e, "cgroup", p->tied ? json_object_new_string(p->cgroup) :
-				       NULL);
-		hints_json_terms(&p->hint, e);
-		json_object_array_add(pods, e);
+	if (api_hints_req_decode(req, &rq, &e))
+		return api_reply_error(&e);
+	if (!ac || !ac->seq) {
+		api_fail(&e, PODLANE_ERR_TRY_AGAIN, "no hints computed yet");
+		return api_reply_error(&e);
 	}
-	json_object_object_add(o, "pods", pods);
+	r = (struct api_hints_reply){
+		.seq = ac->seq,
+		.updated_ns = ac->updated_ns,
+		.interval_ms = ACCT_TICK_MS,
+		.node = {
+			.hint = hint_api(&ac->node.hint),
+			.cpu_headroom = round2(100 * (1 - ac->node.busy)),
+		},
+		.pods = calloc(ac->npods ? ac->npods : 1, sizeof(*r.pods)),
+		.n_pods = ac->npods,
+	};
+	if (!r.pods)
+		return api_reply_oom();
+	for (i = 0; i < ac->npods; i++) {
+		const struct acct_pod *p = &ac->pods[i];
+
+		r.pods[i] = (struct api_hints_pod){
+			.container_id = p->meta.container_id,
+			.host_ifname = p->meta.host_ifname,
+			.ip = p->ip,
+			.cgroup = p->tied ? p->cgroup : NULL,
+			.hint = hint_api(&p->hint),
+		};
+	}
+	o = api_hints_reply_encode(&r);
+	api_hints_reply_free(&r);
 	return o;
 }
 
-static struct json_object *psi_json(const struct pl_psi *psi)
+static void psi_api(const struct pl_psi *psi, struct api_psi *out)
 {
-	static const char *const names[PL_PSI_NR] = { "cpu", "memory", "io" };
-	struct json_object *o = json_object_new_object();
+	struct api_psi_resource *res[PL_PSI_NR] = { &out->cpu, &out->memory, &out->io };
+	bool *has[PL_PSI_NR] = { &out->has_cpu, &out->has_memory, &out->has_io };
 	int i;
 
 	for (i = 0; i < PL_PSI_NR; i++) {
-		struct json_object *r;
-
-		if (!psi[i].valid)
-			continue;
-		r = json_object_new_object();
-		json_object_object_add(r, "some_avg10", json_object_new_double(psi[i].some_avg[0]));
-		json_object_object_add(r, "some_avg60", json_object_new_double(psi[i].some_avg[1]));
-		json_object_object_add(r, "some_avg300",
-				       json_object_new_double(psi[i].some_avg[2]));
-		json_object_object_add(r, "some_total_us",
-				       json_object_new_int64(psi[i].some_total_us));
-		if (psi[i].has_full) {
-			json_object_object_add(r, "full_avg10",
-					       json_object_new_double(psi[i].full_avg[0]));
-			json_object_object_add(r, "full_total_us",
-					       json_object_new_int64(psi[i].full_total_us));
-		}
-		json_object_object_add(o, names[i], r);
+		*has[i] = psi[i].valid;
+		*res[i] = (struct api_psi_resource){
+			.some_avg10 = psi[i].some_avg[0],
+			.some_avg60 = psi[i].some_avg[1],
+			.some_avg300 = psi[i].some_avg[2],
+			.some_total_us = psi[i].some_total_us,
+			.has_full = psi[i].has_full,
+			.full_avg10 = psi[i].full_avg[0],
+			.full_total_us = psi[i].full_total_us,
+		};
 	}
-	return o;
 }
 
-void api_acct_status(struct agent *a, struct json_object *o)
+void api_acct_status(struct agent *a, struct api_acct_status *s)
 {
 	struct acct *ac = a->acct;
-	struct json_object *s = json_object_new_object(), *m;
 
-	json_object_object_add(o, "accounting", s);
-	if (!ac) {
-		json_object_object_add(s, "enabled", json_object_new_boolean(0));
+	*s = (struct api_acct_status){};
+	if (!ac)
 		return;
-	}
-	json_object_object_add(s, "enabled", json_object_new_boolean(ac->bpf));
-	json_object_object_add(s, "source", json_object_new_string(acct_source(ac)));
-	json_object_object_add(s, "cpu_source", json_object_new_string(ac->bpf ? "bpf" :
-							acct_source(ac)));
-	json_object_object_add(s, "traffic_source", json_object_new_string(ac->bpf ? "bpf" :
-								       "none"));
-	json_object_object_add(s, "memory_source",
-			       json_object_new_string(acct_memory_source(ac)));
-	json_object_object_add(s, "psi_source", json_object_new_string(acct_psi_source(ac)));
-	json_object_object_add(s, "cgroup2", ac->cg2 ? json_object_new_string(ac->cg2_mount) :
-				NULL);
-	json_object_object_add(s, "memcg_v1", ac->memcg_v1 ?
-			       json_object_new_string(ac->memcg_v1_mount) : NULL);
-	json_object_object_add(s, "psi_node", json_object_new_boolean(ac->psi_node ||
-								     ac->module));
-	json_object_object_add(s, "psi_cgroup", json_object_new_boolean(ac->psi_cgroup));
-	json_object_object_add(s, "skb_links", json_object_new_string(
-		!ac->bpf ? "none" : ac->skb_adopted[0] && ac->skb_adopted[1] ? "adopted" : "new"));
-	json_object_object_add(s, "map_entries", json_object_new_int64(ac->map_entries));
-	json_object_object_add(s, "gc_deleted", json_object_new_int64(ac->gc_deleted));
-	json_object_object_add(s, "tick_us", json_object_new_int64((int64_t)ac->tick_us));
-	json_object_object_add(s, "tie_us", json_object_new_int64((int64_t)ac->tie_us));
-	m = json_object_new_object();
-	json_object_object_add(m, "present", json_object_new_boolean(ac->module));
-	if (ac->module) {
-		json_object_object_add(m, "version", json_object_new_int(ac->modver.version));
-		json_object_object_add(m, "features",
-				       json_object_new_int64(ac->modver.features));
-		json_object_object_add(m, "kernel",
-				       json_object_new_string(ac->modver.kernel_release));
-	}
-	json_object_object_add(s, "module", m);
-	m = json_object_new_object();
-	json_object_object_add(m, "full_sched", json_object_new_int64(ac->errs.full_sched));
-	json_object_object_add(m, "full_skb", json_object_new_int64(ac->errs.full_skb));
-	json_object_object_add(m, "task_state", json_object_new_int64(ac->errs.task_state));
-	json_object_object_add(s, "errors", m);
+	*s = (struct api_acct_status){
+		.enabled = ac->bpf,
+		.has_details = true,
+		.source = acct_source(ac),
+		.cpu_source = ac->bpf ? "bpf" : acct_source(ac),
+		.traffic_source = ac->bpf ? "bpf" : "none",
+		.memory_source = acct_memory_source(ac),
+		.psi_source = acct_psi_source(ac),
+		.cgroup2 = ac->cg2 ? ac->cg2_mount : NULL,
+		.memcg_v1 = ac->memcg_v1 ? ac->memcg_v1_mount : NULL,
+		.psi_node = ac->psi_node || ac->module,
+		.psi_cgroup = ac->psi_cgroup,
+		.skb_links = !ac->bpf ? "none" :
+			     ac->skb_adopted[0] && ac->skb_adopted[1] ? "adopted" : "new",
+		.map_entries = ac->map_entries,
+		.gc_deleted = ac->gc_deleted,
+		.tick_us = (int64_t)ac->tick_us,
+		.tie_us = (int64_t)ac->tie_us,
+		.module = {
+			.present = ac->module,
+			.has_version = ac->module,
+			.version = ac->modver.version,
+			.has_features = ac->module,
+			.features = ac->modver.features,
+			.kernel = ac->module ? ac->modver.kernel_release : NULL,
+		},
+		.errors = {
+			.full_sched = ac->errs.full_sched,
+			.full_skb = ac->errs.full_skb,
+			.task_state = ac->errs.task_state,
+		},
+	};
 }
 
-void api_acct_endpoint_fields(struct agent *a, unsigned int ifindex, struct json_object *ep)
+void api_acct_endpoint(struct agent *a, unsigned int ifindex, struct api_endpoint *ep)
 {
 	struct acct_pod *p = a->acct ? acct_pod_find(a->acct, ifindex) : NULL;
 
-	if (!p || !p->tied) {
-		json_object_object_add(ep, "cgroup", NULL);
-		json_object_object_add(ep, "cgroup_id", NULL);
+	ep->cgroup = NULL;
+	ep->has_cgroup_id = ep->has_cgroup_details = p && p->tied;
+	if (!ep->has_cgroup_id)
 		return;
-	}
-	json_object_object_add(ep, "cgroup", json_object_new_string(p->cgroup));
-	json_object_object_add(ep, "cgroup_id", json_object_new_int64(p->cgroup_id));
-	json_object_object_add(ep, "memcg_v1", p->memcg_v1[0] ?
-			       json_object_new_string(p->memcg_v1) : NULL);
-	json_object_object_add(ep, "processes", json_object_new_int(p->nprocs));
+	ep->cgroup = p->cgroup;
+	ep->cgroup_id = p->cgroup_id;
+	ep->memcg_v1 = p->memcg_v1[0] ? p->memcg_v1 : NULL;
+	ep->processes = p->nprocs;
 }
 
-static struct json_object *pod_json(struct acct *ac, struct acct_pod *p)
+static void pod_api(const struct acct *ac, const struct acct_pod *p, struct api_acct_pod *o)
 {
-	struct json_object *o = json_object_new_object(), *r;
-
-	json_object_object_add(o, "container_id", json_object_new_string(p->meta.container_id));
-	json_object_object_add(o, "network", json_object_new_string(p->meta.network));
-	json_object_object_add(o, "ifname", json_object_new_string(p->meta.ifname));
-	json_object_object_add(o, "host_ifname", json_object_new_string(p->meta.host_ifname));
-	json_object_object_add(o, "ifindex", json_object_new_int64(p->ifindex));
-	json_object_object_add(o, "ip", json_object_new_string(p->ip));
-	json_object_object_add(o, "netns", json_object_new_string(p->meta.netns));
-	json_object_object_add(o, "cgroup", p->tied ? json_object_new_string(p->cgroup) : NULL);
-	json_object_object_add(o, "cgroup_id", p->tied ? json_object_new_int64(p->cgroup_id) :
-			       NULL);
-	json_object_object_add(o, "processes", json_object_new_int(p->nprocs));
-	json_object_object_add(o, "cpu_seconds", json_object_new_double(p->total.cpu_ns / 1e9));
-	json_object_object_add(o, "cpu_ns", json_object_new_int64(p->total.cpu_ns));
-	if (ac->bpf) {
-		json_object_object_add(o, "runq_wait_seconds",
-				       json_object_new_double(p->total.runq_wait_ns / 1e9));
-		json_object_object_add(o, "runq_waits", json_object_new_int64(p->total.runq_waits));
-		json_object_object_add(o, "rx_packets", json_object_new_int64(p->total.rx_packets));
-		json_object_object_add(o, "rx_bytes", json_object_new_int64(p->total.rx_bytes));
-		json_object_object_add(o, "tx_packets", json_object_new_int64(p->total.tx_packets));
-		json_object_object_add(o, "tx_bytes", json_object_new_int64(p->total.tx_bytes));
-	}
-	json_object_object_add(o, "memory_bytes", p->has_memory ?
-			       json_object_new_int64(p->memory_bytes) : NULL);
-	json_object_object_add(o, "memory_max", p->has_memory_max ?
-			       json_object_new_int64(p->memory_max) : NULL);
-	json_object_object_add(o, "psi", psi_json(p->psi));
-	r = json_object_new_object();
-	json_object_object_add(r, "cpu_cores", json_object_new_double(p->rate.cpu_cores));
-	json_object_object_add(r, "runq_per_s", json_object_new_double(p->rate.runq_per_s));
-	json_object_object_add(r, "runq_share", json_object_new_double(p->rate.runq_share));
-	json_object_object_add(r, "rx_bps", json_object_new_double(p->rate.rx_bps));
-	json_object_object_add(r, "tx_bps", json_object_new_double(p->rate.tx_bps));
-	json_object_object_add(r, "rx_pps", json_object_new_double(p->rate.rx_pps));
-	json_object_object_add(r, "tx_pps", json_object_new_double(p->rate.tx_pps));
-	json_object_object_add(o, "rates", r);
-	r = json_object_new_object();
-	hints_json_terms(&p->hint, r);
-	json_object_object_add(o, "hint", r);
-	return o;
+	*o = (struct api_acct_pod){
+		.container_id = p->meta.container_id,
+		.network = p->meta.network,
+		.ifname = p->meta.ifname,
+		.host_ifname = p->meta.host_ifname,
+		.ifindex = p->ifindex,
+		.ip = p->ip,
+		.netns = p->meta.netns,
+		.cgroup = p->tied ? p->cgroup : NULL,
+		.has_cgroup_id = p->tied,
+		.cgroup_id = p->cgroup_id,
+		.processes = p->nprocs,
+		.cpu_seconds = p->total.cpu_ns / 1e9,
+		.cpu_ns = p->total.cpu_ns,
+		.has_bpf_counters = ac->bpf,
+		.runq_wait_seconds = p->total.runq_wait_ns / 1e9,
+		.runq_waits = p->total.runq_waits,
+		.rx_packets = p->total.rx_packets,
+		.rx_bytes = p->total.rx_bytes,
+		.tx_packets = p->total.tx_packets,
+		.tx_bytes = p->total.tx_bytes,
+		.has_memory_bytes = p->has_memory,
+		.memory_bytes = p->memory_bytes,
+		.has_memory_max = p->has_memory_max,
+		.memory_max = p->memory_max,
+		.rates = {
+			.cpu_cores = p->rate.cpu_cores,
+			.runq_per_s = p->rate.runq_per_s,
+			.runq_share = p->rate.runq_share,
+			.rx_bps = p->rate.rx_bps,
+			.tx_bps = p->rate.tx_bps,
+			.rx_pps = p->rate.rx_pps,
+			.tx_pps = p->rate.tx_pps,
+		},
+		.hint = hint_api(&p->hint),
+	};
+	psi_api(p->psi, &o->psi);
 }
 
 struct json_object *api_acct(struct agent *a, struct json_object *req)
 {
 	struct acct *ac = a->acct;
-	struct json_object *o, *pods, *n;
+	struct api_acct_reply r;
+	struct api_acct_req rq;
+	struct api_error e = {};
+	struct json_object *o;
 	size_t i;
 
-	if (!ac)
-		return api_error(PODLANE_ERR_NOT_AVAILABLE, "accounting is not running", NULL);
+	if (api_acct_req_decode(req, &rq, &e))
+		return api_reply_error(&e);
+	if (!ac) {
+		api_fail(&e, PODLANE_ERR_NOT_AVAILABLE, "accounting is not running");
+		return api_reply_error(&e);
+	}
 	/* Cumulative counters as of now; rates and kernel figures are from the last tick. */
 	acct_refresh(ac);
-	o = json_object_new_object();
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "source", json_object_new_string(acct_source(ac)));
-	json_object_object_add(o, "bpf", json_object_new_boolean(ac->bpf));
-	json_object_object_add(o, "memory_source",
-			       json_object_new_string(acct_memory_source(ac)));
-	json_object_object_add(o, "psi_source", json_object_new_string(acct_psi_source(ac)));
-	json_object_object_add(o, "seq", json_object_new_int64(ac->seq));
-	json_object_object_add(o, "updated_ns", json_object_new_int64(ac->updated_ns));
-	json_object_object_add(o, "interval_ms", json_object_new_int(ACCT_TICK_MS));
-	pods = json_object_new_array();
+	r = (struct api_acct_reply){
+		.source = acct_source(ac),
+		.bpf = ac->bpf,
+		.memory_source = acct_memory_source(ac),
+		.psi_source = acct_psi_source(ac),
+		.seq = ac->seq,
+		.updated_ns = ac->updated_ns,
+		.interval_ms = ACCT_TICK_MS,
+		.pods = calloc(ac->npods ? ac->npods : 1, sizeof(*r.pods)),
+		.n_pods = ac->npods,
+		.node = {
+			.cpus = ac->online_cpus,
+			.cpu_busy = ac->node.busy,
+			.runq_per_cpu = ac->node.runq_per_cpu,
+			.rx_bps = ac->node.rx_bps,
+			.tx_bps = ac->node.tx_bps,
+			.has_psi = ac->node.has_psi,
+		},
+	};
+	if (!r.pods)
+		return api_reply_oom();
 	for (i = 0; i < ac->npods; i++)
-		json_object_array_add(pods, pod_json(ac, &ac->pods[i]));
-	json_object_object_add(o, "pods", pods);
-	n = json_object_new_object();
-	json_object_object_add(n, "cpus", json_object_new_int(ac->online_cpus));
-	json_object_object_add(n, "cpu_busy", json_object_new_double(ac->node.busy));
-	json_object_object_add(n, "runq_per_cpu", json_object_new_double(ac->node.runq_per_cpu));
-	json_object_object_add(n, "rx_bps", json_object_new_double(ac->node.rx_bps));
-	json_object_object_add(n, "tx_bps", json_object_new_double(ac->node.tx_bps));
-	json_object_object_add(n, "psi", ac->node.has_psi ? psi_json(ac->node.psi) : NULL);
-	json_object_object_add(o, "node", n);
+		pod_api(ac, &ac->pods[i], &r.pods[i]);
+	if (ac->node.has_psi)
+		psi_api(ac->node.psi, &r.node.psi);
+	o = api_acct_reply_encode(&r);
+	api_acct_reply_free(&r);
 	return o;
 }

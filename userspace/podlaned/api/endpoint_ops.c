@@ -16,31 +16,23 @@
 
 struct json_object *api_add(struct agent *a, struct json_object *req)
 {
-	struct add_request ar = {};
+	struct api_add_req rq;
+	struct add_request ar;
 	struct add_result res;
 	struct api_error e = {};
-	struct json_object *v, *o;
-	char ip[INET_ADDRSTRLEN], mac[18];
+	char ip[INET_ADDRSTRLEN], host_mac[18], pod_mac[18];
 
-	if (api_get_str(req, "container_id", &ar.container_id, true, &e) ||
-	    api_get_str(req, "netns", &ar.netns, true, &e) ||
-	    api_get_str(req, "ifname", &ar.ifname, true, &e) ||
-	    api_get_str(req, "network", &ar.network, true, &e) ||
-	    api_get_str(req, "subnet", &ar.subnet, false, &e) ||
-	    api_get_str(req, "ip", &ar.ip, false, &e))
+	if (api_add_req_decode(req, &rq, &e))
 		return api_reply_error(&e);
-	if (ar.ip && !ar.ip[0])
-		ar.ip = NULL;
-	if (json_object_object_get_ex(req, "mtu", &v) && !json_object_is_type(v, json_type_null)) {
-		int64_t mtu = json_object_get_int64(v);
-
-		if (!json_object_is_type(v, json_type_int) || mtu < 0 || mtu > 65535) {
-			api_fail(&e, PODLANE_ERR_INVALID_CONFIG, "field 'mtu' must be an integer "
-				"0-65535");
-			return api_reply_error(&e);
-		}
-		ar.mtu = mtu;
-	}
+	ar = (struct add_request){
+		.container_id = rq.container_id,
+		.netns = rq.netns,
+		.ifname = rq.ifname,
+		.network = rq.network,
+		.subnet = rq.subnet,
+		.ip = rq.ip && rq.ip[0] ? rq.ip : NULL,
+		.mtu = rq.has_mtu ? rq.mtu : 0,
+	};
 	if (endpoint_add(a, &ar, &res, &e)) {
 		log_warn("add failed container_id=%s ifname=%s netns=%s code=%d err=\"%s\"",
 			 ar.container_id, ar.ifname, ar.netns, e.code, e.msg);
@@ -50,99 +42,72 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 	log_info("endpoint added container_id=%s ifname=%s network=%s ip=%s host_ifname=%s",
 		 ar.container_id, ar.ifname, ar.network, ip, res.host_ifname);
 	acct_endpoint_changed(a);
-	o = api_reply_ok();
-	json_object_object_add(o, "ip", json_object_new_string(ip));
-	json_object_object_add(o, "prefix_len", json_object_new_int(32));
-	json_object_object_add(o, "gateway", json_object_new_string(PODLANE_GATEWAY4));
-	json_object_object_add(o, "host_ifname", json_object_new_string(res.host_ifname));
-	json_object_object_add(o, "host_ifindex", json_object_new_int(res.host_ifindex));
-	json_object_object_add(o, "host_mac", json_object_new_string(nl_mac_str(res.host_mac,
-										 mac)));
-	json_object_object_add(o, "pod_mac", json_object_new_string(nl_mac_str(res.pod_mac, mac)));
-	json_object_object_add(o, "pod_ifindex", json_object_new_int(res.pod_ifindex));
-	return o;
+	return api_add_reply_encode(&(struct api_add_reply){
+		.ip = ip,
+		.prefix_len = 32,
+		.gateway = PODLANE_GATEWAY4,
+		.host_ifname = res.host_ifname,
+		.host_ifindex = res.host_ifindex,
+		.host_mac = nl_mac_str(res.host_mac, host_mac),
+		.pod_mac = nl_mac_str(res.pod_mac, pod_mac),
+		.pod_ifindex = res.pod_ifindex,
+	});
 }
 
 struct json_object *api_del(struct agent *a, struct json_object *req)
 {
-	const char *cid, *ifname, *network, *netns;
+	struct api_del_req rq;
 	struct api_error e = {};
 
-	if (api_get_str(req, "container_id", &cid, true, &e) ||
-	    api_get_str(req, "ifname", &ifname, true, &e) ||
-	    api_get_str(req, "network", &network, true, &e) ||
-	    api_get_str(req, "netns", &netns, false, &e))
+	if (api_del_req_decode(req, &rq, &e) ||
+	    endpoint_del(a, rq.container_id, rq.ifname, rq.network, &e))
 		return api_reply_error(&e);
-	if (endpoint_del(a, cid, ifname, network, &e))
-		return api_reply_error(&e);
-	return api_reply_ok();
+	return api_del_reply_encode(&(struct api_del_reply){});
 }
 
 struct json_object *api_check(struct agent *a, struct json_object *req)
 {
-	const char *cid, *ifname, *network, *netns, *ip;
+	struct api_check_req rq;
 	struct api_error e = {};
 
-	if (api_get_str(req, "container_id", &cid, true, &e) ||
-	    api_get_str(req, "ifname", &ifname, true, &e) ||
-	    api_get_str(req, "network", &network, true, &e) ||
-	    api_get_str(req, "netns", &netns, false, &e) ||
-	    api_get_str(req, "ip", &ip, false, &e))
+	if (api_check_req_decode(req, &rq, &e) ||
+	    endpoint_check(a, rq.container_id, rq.ifname, rq.network, rq.netns, rq.ip, &e))
 		return api_reply_error(&e);
-	if (endpoint_check(a, cid, ifname, network, netns, ip, &e))
-		return api_reply_error(&e);
-	return api_reply_ok();
+	return api_check_reply_encode(&(struct api_check_reply){});
 }
 
 struct json_object *api_gc(struct agent *a, struct json_object *req)
 {
-	struct json_object *list = NULL, *o;
-	struct gc_keep *keep = NULL;
+	struct api_gc_req rq;
+	struct gc_keep *keep;
 	struct api_error e = {};
-	const char *network;
-	size_t i, n = 0;
 	int released;
+	size_t i;
 
-	if (api_get_str(req, "network", &network, true, &e))
+	if (api_gc_req_decode(req, &rq, &e))
 		return api_reply_error(&e);
-	if (json_object_object_get_ex(req, "attachments", &list) &&
-	    !json_object_is_type(list, json_type_null)) {
-		if (!json_object_is_type(list, json_type_array)) {
-			api_fail(&e, PODLANE_ERR_DECODE, "field 'attachments' must be an array");
-			return api_reply_error(&e);
-		}
-		n = json_object_array_length(list);
-	}
-	keep = calloc(n ? n : 1, sizeof(*keep));
+	keep = calloc(rq.n_attachments ? rq.n_attachments : 1, sizeof(*keep));
 	if (!keep) {
-		api_fail(&e, PODLANE_ERR_INTERNAL, "out of memory");
-		return api_reply_error(&e);
+		api_gc_req_free(&rq);
+		return api_reply_oom();
 	}
-	for (i = 0; i < n; i++) {
-		struct json_object *item = json_object_array_get_idx(list, i);
-
-		if (!json_object_is_type(item, json_type_object) ||
-		    api_get_str(item, "container_id", &keep[i].container_id, true, &e) ||
-		    api_get_str(item, "ifname", &keep[i].ifname, true, &e)) {
-			if (!e.code)
-				api_fail(&e, PODLANE_ERR_DECODE,
-					"attachments[%zu] must be an object", i);
-			free(keep);
-			return api_reply_error(&e);
-		}
-	}
-	released = endpoint_gc(a, network, keep, n, &e);
+	for (i = 0; i < rq.n_attachments; i++)
+		keep[i] = (struct gc_keep){ .container_id = rq.attachments[i].container_id,
+					    .ifname = rq.attachments[i].ifname };
+	released = endpoint_gc(a, rq.network, keep, rq.n_attachments, &e);
 	free(keep);
+	api_gc_req_free(&rq);
 	if (released < 0)
 		return api_reply_error(&e);
-	o = api_reply_ok();
-	json_object_object_add(o, "released", json_object_new_int(released));
-	return o;
+	return api_gc_reply_encode(&(struct api_gc_reply){ .released = released });
 }
 
 struct list_state {
 	struct agent *a;
-	struct json_object *arr;
+	struct api_endpoint_list_reply r;
+	size_t cap;
+	struct api_strs strs;
+	bool oom;
 };
 
 static int list_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
@@ -151,65 +116,61 @@ static int list_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 	struct agent *a = ls->a;
 	struct endpoint_stats sum = {};
 	struct endpoint_value val = {};
-	struct json_object *ep, *drops;
+	struct api_endpoint *ep;
 	char ip[INET_ADDRSTRLEN], mac[18];
-	bool ready, delegated;
-	int slot;
+
+	if (ls->r.n_endpoints == ls->cap) {
+		size_t cap = ls->cap ? 2 * ls->cap : 64;
+		struct api_endpoint *v = realloc(ls->r.endpoints, cap * sizeof(*v));
+
+		if (!v) {
+			ls->oom = true;
+			return 1;
+		}
+		ls->r.endpoints = v;
+		ls->cap = cap;
+	}
+	ep = &ls->r.endpoints[ls->r.n_endpoints++];
+	*ep = (struct api_endpoint){};
 
 	eps_stat_read(a, ifindex, &sum);
 	eps_lookup(a, meta->addr.ip4, &val);
 	inet_ntop(AF_INET, &meta->addr.ip4, ip, sizeof(ip));
-
-	ep = json_object_new_object();
-	json_object_object_add(ep, "container_id", json_object_new_string(meta->container_id));
-	json_object_object_add(ep, "netns", json_object_new_string(meta->netns));
-	json_object_object_add(ep, "network", json_object_new_string(meta->network));
-	json_object_object_add(ep, "ifname", json_object_new_string(meta->ifname));
-	json_object_object_add(ep, "host_ifname", json_object_new_string(meta->host_ifname));
-	json_object_object_add(ep, "ifindex", json_object_new_int64(ifindex));
-	json_object_object_add(ep, "pod_ifindex", json_object_new_int64(meta->pod_ifindex));
-	json_object_object_add(ep, "ip", json_object_new_string(ip));
-	json_object_object_add(ep, "pod_mac", json_object_new_string(nl_mac_str(val.pod_mac,
-										  mac)));
-	json_object_object_add(ep, "host_mac", json_object_new_string(nl_mac_str(val.host_mac,
-										   mac)));
-	ready = val.ifindex == ifindex && (val.flags & PODLANE_EP_F_READY);
-	delegated = meta->flags & PODLANE_META_F_IPAM_DELEGATED;
-	json_object_object_add(ep, "ready", json_object_new_boolean(ready));
-	json_object_object_add(ep, "ipam_delegated", json_object_new_boolean(delegated));
-	json_object_object_add(ep, "created_ns", json_object_new_int64(meta->created_ns));
-	json_object_object_add(ep, "rx_packets", json_object_new_int64(sum.rx_packets));
-	json_object_object_add(ep, "rx_bytes", json_object_new_int64(sum.rx_bytes));
-	json_object_object_add(ep, "tx_packets", json_object_new_int64(sum.tx_packets));
-	json_object_object_add(ep, "tx_bytes", json_object_new_int64(sum.tx_bytes));
-	drops = json_object_new_object();
-	for (slot = 0; slot < PODLANE_DROP_SLOTS; slot++) {
-		int reason = -(slot + PODLANE_DROP_FIRST);
-		const char *name = podlane_drop_name(reason);
-		char unknown[32];
-
-		if (!name) {
-			if (!sum.drops[slot])
-				continue;
-			snprintf(unknown, sizeof(unknown), "reason_%d", reason);
-			name = unknown;
-		}
-		json_object_object_add(drops, name, json_object_new_int64(sum.drops[slot]));
+	/* meta lives for this call only: keep copies of its strings. */
+	ep->container_id = api_strs_add(&ls->strs, "%s", meta->container_id);
+	ep->netns = api_strs_add(&ls->strs, "%s", meta->netns);
+	ep->network = api_strs_add(&ls->strs, "%s", meta->network);
+	ep->ifname = api_strs_add(&ls->strs, "%s", meta->ifname);
+	ep->host_ifname = api_strs_add(&ls->strs, "%s", meta->host_ifname);
+	ep->ifindex = ifindex;
+	ep->pod_ifindex = meta->pod_ifindex;
+	ep->ip = api_strs_add(&ls->strs, "%s", ip);
+	ep->pod_mac = api_strs_add(&ls->strs, "%s", nl_mac_str(val.pod_mac, mac));
+	ep->host_mac = api_strs_add(&ls->strs, "%s", nl_mac_str(val.host_mac, mac));
+	ep->ready = val.ifindex == ifindex && (val.flags & PODLANE_EP_F_READY);
+	ep->ipam_delegated = meta->flags & PODLANE_META_F_IPAM_DELEGATED;
+	ep->created_ns = meta->created_ns;
+	ep->rx_packets = sum.rx_packets;
+	ep->rx_bytes = sum.rx_bytes;
+	ep->tx_packets = sum.tx_packets;
+	ep->tx_bytes = sum.tx_bytes;
+	if (api_drop_counts(sum.drops, &ls->strs, &ep->drops, &ep->n_drops)) {
+		ls->oom = true;
+		return 1;
 	}
-	json_object_object_add(ep, "drops", drops);
-	api_acct_endpoint_fields(a, ifindex, ep);
-	json_object_array_add(ls->arr, ep);
+	api_acct_endpoint(a, ifindex, ep);
 	return 0;
 }
 
 struct json_object *api_endpoint_list(struct agent *a, struct json_object *req)
 {
-	struct list_state ls = { .a = a, .arr = json_object_new_array() };
-	struct json_object *o;
+	struct list_state ls = { .a = a };
+	struct json_object *o = NULL;
 
 	eps_walk(a, list_cb, &ls);
-	o = api_reply_ok();
-	json_object_object_add(o, "endpoints", ls.arr);
-	return o;
+	if (!ls.oom && !ls.strs.oom)
+		o = api_endpoint_list_reply_encode(&ls.r);
+	api_endpoint_list_reply_free(&ls.r);
+	api_strs_free(&ls.strs);
+	return o ? o : api_reply_oom();
 }
-

@@ -1,56 +1,120 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * api/ops.c - the dispatcher of podlaned's local API (protocol in userspace/lib/api.h) and the
- * reply and field helpers every handler uses.
+ * api/ops.c - the dispatcher of podlaned's local API (protocol in userspace/lib/api.h, schema
+ * in userspace/lib/api_ops.h) and the helpers every handler uses.
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api.h"
 #include "api_ops.h"
+#include "podlane.h"
 #include "api/api.h"
 #include "api/ops.h"
 #include "core/agent.h"
 #include "log.h"
 
-int api_get_str(struct json_object *req, const char *key, const char **out, bool required,
-		struct api_error *e)
+const char *api_strs_add(struct api_strs *s, const char *fmt, ...)
 {
-	struct json_object *v;
+	char **v, *str;
+	va_list ap;
+	int len;
 
-	*out = NULL;
-	if (!json_object_object_get_ex(req, key, &v) || json_object_is_type(v, json_type_null)) {
-		if (required)
-			return api_fail(e, PODLANE_ERR_DECODE, "missing field '%s'", key);
-		return 0;
+	va_start(ap, fmt);
+	len = vasprintf(&str, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		goto oom;
+	v = realloc(s->v, (s->n + 1) * sizeof(*v));
+	if (!v) {
+		free(str);
+		goto oom;
 	}
-	if (!json_object_is_type(v, json_type_string))
-		return api_fail(e, PODLANE_ERR_DECODE, "field '%s' must be a string", key);
-	*out = json_object_get_string(v);
+	s->v = v;
+	s->v[s->n++] = str;
+	return str;
+oom:
+	s->oom = true;
+	return "";
+}
+
+void api_strs_free(struct api_strs *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	*s = (struct api_strs){};
+}
+
+int api_counts_by_slot(const __u64 *v, const char *const *names, unsigned int nslots,
+		       const char *fmt, long base, long step, struct api_strs *strs,
+		       struct api_count **out, size_t *n)
+{
+	struct api_count *c = calloc(nslots ? nslots : 1, sizeof(*c));
+	unsigned int i;
+
+	*out = c;
+	*n = 0;
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < nslots; i++) {
+		const char *key = names[i];
+
+		if (!key) {
+			if (!v[i])
+				continue;
+			key = api_strs_add(strs, fmt, base + step * (long)i);
+		}
+		c[(*n)++] = (struct api_count){ .key = key, .value = (int64_t)v[i] };
+	}
 	return 0;
 }
 
+int api_drop_counts(const __u64 *v, struct api_strs *strs, struct api_count **out, size_t *n)
+{
+	const char *names[PODLANE_DROP_SLOTS];
+	unsigned int i;
+
+	for (i = 0; i < PODLANE_DROP_SLOTS; i++)
+		names[i] = podlane_drop_name(-(int)(i + PODLANE_DROP_FIRST));
+	return api_counts_by_slot(v, names, PODLANE_DROP_SLOTS, "reason_%ld",
+				  -PODLANE_DROP_FIRST, -1, strs, out, n);
+}
+
+struct json_object *api_reply_oom(void)
+{
+	struct api_error e = {};
+
+	api_fail(&e, PODLANE_ERR_INTERNAL, "out of memory");
+	return api_reply_error(&e);
+}
+
 static const struct {
-	const char *name;
+	const struct api_op *op;
 	api_handler handler;
 } ops[] = {
-	{ PODLANE_OP_ADD, api_add },
-	{ PODLANE_OP_DEL, api_del },
-	{ PODLANE_OP_CHECK, api_check },
-	{ PODLANE_OP_GC, api_gc },
-	{ PODLANE_OP_STATUS, api_status },
-	{ PODLANE_OP_ENDPOINTS, api_endpoint_list },
-	{ PODLANE_OP_ACCT, api_acct },
-	{ PODLANE_OP_HINTS, api_hints },
-	{ PODLANE_OP_SERVICE_ADD, api_service_add },
-	{ PODLANE_OP_SERVICE_DEL, api_service_del },
-	{ PODLANE_OP_SERVICE_LIST, api_service_list },
-	{ PODLANE_OP_NODE_ADD, api_node_add },
-	{ PODLANE_OP_NODE_DEL, api_node_del },
-	{ PODLANE_OP_NODE_LIST, api_node_list },
-	{ PODLANE_OP_SYNC_STATUS, api_sync_status },
-	{ PODLANE_OP_DEADLETTERS, api_sync_deadletters },
+	{ &api_op_add, api_add },
+	{ &api_op_del, api_del },
+	{ &api_op_check, api_check },
+	{ &api_op_gc, api_gc },
+	{ &api_op_status, api_status },
+	{ &api_op_endpoint_list, api_endpoint_list },
+	{ &api_op_acct, api_acct },
+	{ &api_op_hints, api_hints },
+	{ &api_op_service_add, api_service_add },
+	{ &api_op_service_del, api_service_del },
+	{ &api_op_service_list, api_service_list },
+	{ &api_op_node_add, api_node_add },
+	{ &api_op_node_del, api_node_del },
+	{ &api_op_node_list, api_node_list },
+	{ &api_op_sync_status, api_sync_status },
+	{ &api_op_sync_deadletters, api_sync_deadletters },
 };
 
 struct json_object *api_handle(struct agent *a, struct json_object *req)
@@ -61,14 +125,10 @@ struct json_object *api_handle(struct agent *a, struct json_object *req)
 	const char *op;
 	size_t i;
 
-	if (!req || !json_object_is_type(req, json_type_object)) {
-		api_fail(&e, PODLANE_ERR_DECODE, "request is not a JSON object");
-		return api_reply_error(&e);
-	}
-	if (api_get_str(req, "op", &op, true, &e))
+	if (api_req_op(req, &op, &e))
 		return api_reply_error(&e);
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if (strcmp(op, ops[i].name))
+		if (strcmp(op, ops[i].op->name))
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		reply = ops[i].handler(a, req);

@@ -1,28 +1,53 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * api/ops.h - what the request handlers of api/ share: one set of reply and field helpers,
- * and the handlers the dispatcher (api/ops.c) knows. Handlers are named api_<op>.
+ * api/ops.h - what the request handlers of api/ share, and the handlers the dispatcher
+ * (api/ops.c) knows. A handler is named api_<op>: it decodes its request with
+ * api_<op>_req_decode(), fills the op's reply struct (userspace/lib/api_ops.h) from the modules
+ * below, and encodes it with api_<op>_reply_encode(). No handler writes a JSON key by hand.
  */
 #ifndef PODLANED_API_OPS_H
 #define PODLANED_API_OPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <json-c/json.h>
+#include <linux/types.h>
 
 #include "api_ops.h"
 
 struct agent;
-struct api_error;
 
 typedef struct json_object *(*api_handler)(struct agent *a, struct json_object *req);
 
 /*
- * String field key of req: NULL when absent or null (an error when required). A present
- * field of the wrong type is an error, so a client bug is reported instead of being treated
- * like a missing field.
+ * The strings a reply borrows until it is encoded (addresses, MACs, names a module gives only
+ * for the length of a callback): api_strs_add() keeps a copy, api_strs_free() frees them all.
+ * Out of memory sets oom and returns "", so a handler checks once, before it encodes.
  */
-int api_get_str(struct json_object *req, const char *key, const char **out, bool required,
-		struct api_error *e);
+struct api_strs {
+	char	**v;
+	size_t	n;
+	bool	oom;
+};
+
+const char *api_strs_add(struct api_strs *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void api_strs_free(struct api_strs *s);
+
+/*
+ * Counters by slot (podlane_drop, an endpoint's drops, podlane_lbstat) as a COUNTS field: slot
+ * i under names[i], or, when that is NULL and the counter is not zero, under fmt with
+ * base + step * i (a slot this build has no name for shows by number). *out is malloc'ed; the
+ * reply's free frees it. 0, or -ENOMEM.
+ */
+int api_counts_by_slot(const __u64 *v, const char *const *names, unsigned int nslots,
+		       const char *fmt, long base, long step, struct api_strs *strs,
+		       struct api_count **out, size_t *n);
+/* Drops by slot (PODLANE_DROP_SLOTS of them), named for their reason, else "reason_<n>". */
+int api_drop_counts(const __u64 *v, struct api_strs *strs, struct api_count **out, size_t *n);
+
+/* An internal error reply: out of memory while building one. */
+struct json_object *api_reply_oom(void);
 
 /* api/endpoint_ops.c */
 struct json_object *api_add(struct agent *a, struct json_object *req);
@@ -35,15 +60,15 @@ struct json_object *api_status(struct agent *a, struct json_object *req);
 /* api/acct_ops.c */
 struct json_object *api_acct(struct agent *a, struct json_object *req);
 struct json_object *api_hints(struct agent *a, struct json_object *req);
-/* The accounting fields of status and of one endpoint_list entry. */
-void api_acct_status(struct agent *a, struct json_object *o);
-void api_acct_endpoint_fields(struct agent *a, unsigned int ifindex, struct json_object *ep);
+/* The accounting of status, and of one endpoint_list entry (strings borrowed from acct/). */
+void api_acct_status(struct agent *a, struct api_acct_status *s);
+void api_acct_endpoint(struct agent *a, unsigned int ifindex, struct api_endpoint *ep);
 /* api/node_ops.c */
 struct json_object *api_node_add(struct agent *a, struct json_object *req);
 struct json_object *api_node_del(struct agent *a, struct json_object *req);
 struct json_object *api_node_list(struct agent *a, struct json_object *req);
-/* The node fields of status and node_list. */
-void api_node_status(struct agent *a, struct json_object *o);
+/* How this node reaches others, for status and node_list. */
+void api_node_routing(struct agent *a, struct api_node_routing *r, struct api_strs *strs);
 /* api/service_ops.c */
 struct json_object *api_service_add(struct agent *a, struct json_object *req);
 struct json_object *api_service_del(struct agent *a, struct json_object *req);

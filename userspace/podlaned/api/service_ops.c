@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * api/service_ops.c - service_add, service_del and service_list (userspace/lib/api.h): specs
- * in through service_spec_parse(), the services lb/ holds out as JSON, with the node-wide
- * podlane_lbstat and conntrack figures.
+ * api/service_ops.c - service_add, service_del and service_list (userspace/lib/api_ops.h):
+ * specs in through service_spec_parse(), the services lb/ holds out as the API's structs, with
+ * the node-wide podlane_lbstat and conntrack figures.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -15,112 +16,104 @@
 #include "lb/lb.h"
 #include "log.h"
 
-#define LIST_LIMIT_DEFAULT	200	/* services per list reply: a reply must fit the API */
-#define LIST_LIMIT_MAX		500
-
 /* podlane_lbstat's slots by enum lb_stat; a slot a newer datapath appended shows by number. */
-static const char *const lbstat_names[] = {
+static const char *const lbstat_names[PODLANE_LB_STAT_SLOTS] = {
 	"connect", "sendmsg", "recvmsg", "peername", "no_backend", "affinity_hit",
 	"affinity_full", "revnat_full", "no_maglev", "prefilter_pass", "nat_new",
 	"nat_ct_hit", "nat_reply", "ct_midflow", "ct_stale", "reply_stack", "xdp_fast",
 };
 
-static struct json_object *frontends_json(const struct service_view *v)
+/* The services of a reply being built; lb/ hands each one out for a callback only. */
+struct svc_list {
+	struct api_service *v;
+	size_t n;
+	bool counters;		/* service_list shows them, service_add does not */
+	struct api_strs strs;
+	bool oom;
+};
+
+static int svc_fill(const struct service_view *v, struct api_service *s, struct svc_list *l)
 {
-	struct json_object *arr = json_object_new_array();
 	unsigned int i;
 
+	s->service = service_spec_to_json_listed(v->spec, v->local);
+	s->frontends = calloc(v->nfrontends ? v->nfrontends : 1, sizeof(*s->frontends));
+	s->n_frontends = v->nfrontends;
+	s->has_counters = l->counters;
+	s->counters = calloc(v->spec->nports ? v->spec->nports : 1, sizeof(*s->counters));
+	s->n_counters = l->counters ? v->spec->nports : 0;
+	if (!s->service || !s->frontends || !s->counters)
+		return -ENOMEM;
 	for (i = 0; i < v->nfrontends; i++) {
 		const struct service_frontend *f = &v->frontends[i];
-		struct json_object *o = json_object_new_object();
 		char ip[INET_ADDRSTRLEN];
 
-		inet_ntop(AF_INET, &f->addr, ip, sizeof(ip));
-		json_object_object_add(o, "kind",
-				       json_object_new_string(service_frontend_kind_name(f->kind)));
-		json_object_object_add(o, "address", json_object_new_string(ip));
-		json_object_object_add(o, "port", json_object_new_int(f->port));
-		json_object_object_add(o, "protocol",
-				       json_object_new_string(service_proto_name(f->proto)));
-		json_object_object_add(o, "svc_id", json_object_new_int64(f->svc_id));
-		json_object_object_add(o, "active", json_object_new_int(f->active));
-		json_object_object_add(o, "local_active", json_object_new_int(f->local_active));
-		json_object_object_add(o, "slots", json_object_new_int64(f->slots));
-		json_object_object_add(o, "maglev", json_object_new_boolean(f->maglev));
-		json_object_array_add(arr, o);
+		s->frontends[i] = (struct api_frontend){
+			.kind = service_frontend_kind_name(f->kind),
+			.address = api_strs_add(&l->strs, "%s",
+						inet_ntop(AF_INET, &f->addr, ip, sizeof(ip))),
+			.port = f->port,
+			.protocol = service_proto_name(f->proto),
+			.svc_id = f->svc_id,
+			.active = f->active,
+			.local_active = f->local_active,
+			.slots = f->slots,
+			.maglev = f->maglev,
+		};
 	}
-	return arr;
-}
-
-/* { service, frontends } and, for service_list, counters. */
-static struct json_object *svc_json(const struct service_view *v, bool counters)
-{
-	struct json_object *o = json_object_new_object(), *spec, *bes, *ports;
-	unsigned int i, p;
-
-	spec = service_spec_to_json(v->spec);
-	/* The resolved locality, so that "auto" shows what the agent decided. */
-	if (json_object_object_get_ex(spec, "backends", &bes)) {
-		for (i = 0; i < v->spec->nbackends; i++) {
-			struct json_object *b = json_object_array_get_idx(bes, i);
-
-			json_object_object_add(b, "local", json_object_new_boolean(v->local[i]));
-			if (v->spec->backends[i].local == SVC_LOCAL_AUTO)
-				json_object_object_add(b, "localAuto", json_object_new_boolean(1));
-		}
-	}
-	json_object_object_add(o, "service", spec);
-	json_object_object_add(o, "frontends", frontends_json(v));
-	if (counters) {
-		ports = json_object_new_array();
-		for (p = 0; p < v->spec->nports; p++) {
-			const struct service_port_counters *c = &v->counters[p];
-			struct json_object *po = json_object_new_object();
-
-			json_object_object_add(po, "svc_id", json_object_new_int64(c->svc_id));
-			json_object_object_add(po, "ct_flows", json_object_new_int64(c->flows));
-			json_object_object_add(po, "ct_packets", json_object_new_int64(c->packets));
-			json_object_object_add(po, "ct_bytes", json_object_new_int64(c->bytes));
-			json_object_array_add(ports, po);
-		}
-		json_object_object_add(o, "counters", ports);
-	}
-	return o;
-}
-
-static int add_reply_cb(const struct service_view *v, void *data)
-{
-	*(struct json_object **)data = svc_json(v, false);
+	for (i = 0; i < s->n_counters; i++)
+		s->counters[i] = (struct api_service_counters){
+			.svc_id = v->counters[i].svc_id,
+			.ct_flows = v->counters[i].flows,
+			.ct_packets = v->counters[i].packets,
+			.ct_bytes = v->counters[i].bytes,
+		};
 	return 0;
 }
 
-static int list_cb(const struct service_view *v, void *data)
+static int svc_cb(const struct service_view *v, void *data)
 {
-	json_object_array_add(data, svc_json(v, true));
+	struct svc_list *l = data;
+	struct api_service *s = realloc(l->v, (l->n + 1) * sizeof(*s));
+
+	if (!s) {
+		l->oom = true;
+		return -ENOMEM;
+	}
+	l->v = s;
+	s = &l->v[l->n++];
+	*s = (struct api_service){};
+	if (svc_fill(v, s, l)) {
+		l->oom = true;
+		return -ENOMEM;
+	}
 	return 0;
 }
 
-static struct json_object *out_of_memory(void)
+/* Frees what svc_cb() built: the specs are ours to put, the arrays the reply's free takes. */
+static void svc_list_release(struct svc_list *l)
 {
-	struct api_error e = {};
+	size_t i;
 
-	api_fail(&e, PODLANE_ERR_INTERNAL, "out of memory");
-	return api_reply_error(&e);
+	for (i = 0; i < l->n; i++)
+		json_object_put(l->v[i].service);
+	api_strs_free(&l->strs);
 }
 
 struct json_object *api_service_add(struct agent *a, struct json_object *req)
 {
-	struct json_object *spec_obj, *o, *svc = NULL;
 	char why[512], name[2 * SVC_NAME_MAX + 2];
+	struct api_service_add_reply r = {};
+	struct api_service_add_req rq;
+	struct svc_list l = {};
 	struct service_spec spec;
+	struct json_object *o = NULL;
 	struct api_error e = {};
 	bool changed;
 
-	if (!json_object_object_get_ex(req, "service", &spec_obj)) {
-		api_fail(&e, PODLANE_ERR_DECODE, "missing field 'service' (the service spec)");
+	if (api_service_add_req_decode(req, &rq, &e))
 		return api_reply_error(&e);
-	}
-	if (service_spec_parse(spec_obj, &spec, why, sizeof(why))) {
+	if (service_spec_parse(rq.service, &spec, why, sizeof(why))) {
 		api_fail(&e, PODLANE_ERR_INVALID_CONFIG, "invalid service spec: %s", why);
 		log_warn("service refused err=\"%s\"", why);
 		return api_reply_error(&e);
@@ -129,28 +122,29 @@ struct json_object *api_service_add(struct agent *a, struct json_object *req)
 	if (service_upsert(a, &spec, &changed, &e))
 		return api_reply_error(&e);
 	/* The service in place now: the one just added, or the same one unchanged. */
-	if (service_get(a, name, add_reply_cb, &svc) || !svc)
-		return out_of_memory();
-	o = api_reply_ok();
-	json_object_object_add(o, "changed", json_object_new_boolean(changed));
-	json_object_object_add(o, "service", svc);
-	return o;
+	if (!service_get(a, name, svc_cb, &l) && !l.oom && !l.strs.oom && l.n == 1) {
+		r = (struct api_service_add_reply){ .changed = changed, .service = l.v[0] };
+		o = api_service_add_reply_encode(&r);
+	}
+	svc_list_release(&l);
+	if (l.n) {
+		/* The service's arrays, then the list that held it. */
+		r.service = l.v[0];
+		api_service_add_reply_free(&r);
+	}
+	free(l.v);
+	return o ? o : api_reply_oom();
 }
 
-/* namespace/name from a request's "name" (may be "ns/name") and optional "namespace". */
-static int req_name(struct json_object *req, char *out, size_t len, struct api_error *e)
+/* namespace/name from a request's name (may be "ns/name") and namespace (default "default"). */
+static int req_name(const char *name, const char *ns, char *out, size_t len,
+		    struct api_error *e)
 {
-	struct json_object *v;
-	const char *name, *ns = SVC_DEFAULT_NAMESPACE, *slash;
 	char nsbuf[SVC_NAME_MAX + 1];
+	const char *slash;
 
-	if (!json_object_object_get_ex(req, "name", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return api_fail(e, PODLANE_ERR_DECODE, "missing string field 'name'");
-	name = json_object_get_string(v);
-	if (json_object_object_get_ex(req, "namespace", &v) &&
-	    json_object_is_type(v, json_type_string) && *json_object_get_string(v))
-		ns = json_object_get_string(v);
+	if (!ns || !*ns)
+		ns = SVC_DEFAULT_NAMESPACE;
 	slash = strchr(name, '/');
 	if (slash && (size_t)(slash - name) <= SVC_NAME_MAX) {
 		memcpy(nsbuf, name, slash - name);
@@ -168,89 +162,77 @@ static int req_name(struct json_object *req, char *out, size_t len, struct api_e
 struct json_object *api_service_del(struct agent *a, struct json_object *req)
 {
 	char name[2 * SVC_NAME_MAX + 2];
+	struct api_service_del_req rq;
 	struct api_error e = {};
 
-	if (req_name(req, name, sizeof(name), &e) || service_delete(a, name, &e))
+	if (api_service_del_req_decode(req, &rq, &e) ||
+	    req_name(rq.name, rq.namespace, name, sizeof(name), &e) ||
+	    service_delete(a, name, &e))
 		return api_reply_error(&e);
-	return api_reply_ok();
+	return api_service_del_reply_encode(&(struct api_service_del_reply){});
 }
 
-static struct json_object *lbstat_json(struct agent *a)
+static int lbstat_counts(struct agent *a, struct api_service_list_reply *r,
+			 struct api_strs *strs)
 {
-	const unsigned int nnames = sizeof(lbstat_names) / sizeof(lbstat_names[0]);
-	struct json_object *o = json_object_new_object();
-	__u32 slot;
-	__u64 sum;
+	__u64 sum[PODLANE_LB_STAT_SLOTS] = {};
+	const char *names[PODLANE_LB_STAT_SLOTS];
+	unsigned int slot;
 
 	for (slot = 0; slot < PODLANE_LB_STAT_SLOTS; slot++) {
-		char unknown[24];
-
-		if (lb_stat_read(a, slot, &sum))
-			continue;
-		if (slot >= nnames) {
-			/* Slots a newer datapath appended: shown by number once they count. */
-			if (!sum)
-				continue;
-			snprintf(unknown, sizeof(unknown), "slot_%u", slot);
+		names[slot] = lbstat_names[slot];
+		/* A slot that cannot be read is left out. */
+		if (lb_stat_read(a, slot, &sum[slot])) {
+			names[slot] = NULL;
+			sum[slot] = 0;
 		}
-		json_object_object_add(o, slot < nnames ? lbstat_names[slot] : unknown,
-				       json_object_new_int64(sum));
 	}
-	return o;
-}
-
-static struct json_object *conntrack_json(struct agent *a)
-{
-	struct json_object *o = json_object_new_object();
-	struct lb_conntrack ct;
-
-	lb_conntrack_read(a, &ct);
-	json_object_object_add(o, "available", json_object_new_boolean(ct.available));
-	if (ct.collected) {
-		json_object_object_add(o, "live", json_object_new_int64(ct.live));
-		json_object_object_add(o, "max_entries", json_object_new_int64(ct.max_entries));
-		json_object_object_add(o, "deleted_last_pass",
-				       json_object_new_int64(ct.deleted_last_pass));
-	}
-	return o;
+	return api_counts_by_slot(sum, names, PODLANE_LB_STAT_SLOTS, "slot_%ld", 0, 1, strs,
+				  &r->lbstat, &r->n_lbstat);
 }
 
 struct json_object *api_service_list(struct agent *a, struct json_object *req)
 {
 	char name[2 * SVC_NAME_MAX + 2];
-	struct json_object *o, *arr, *v;
-	long offset = 0, limit = LIST_LIMIT_DEFAULT;
+	struct api_service_list_reply r = {};
+	struct api_service_list_req rq;
+	struct svc_list l = { .counters = true };
+	struct json_object *o = NULL;
+	struct lb_conntrack ct;
 	struct api_error e = {};
 	int err;
 
-	if (json_object_object_get_ex(req, "name", &v)) {
-		if (req_name(req, name, sizeof(name), &e))
+	if (api_service_list_req_decode(req, &rq, &e))
+		return api_reply_error(&e);
+	if (rq.name) {
+		if (req_name(rq.name, rq.namespace, name, sizeof(name), &e))
 			return api_reply_error(&e);
-		arr = json_object_new_array();
-		err = service_get(a, name, list_cb, arr);
+		err = service_get(a, name, svc_cb, &l);
 		if (err == -ENOENT)
 			api_fail(&e, PODLANE_ERR_NOT_FOUND, "service '%s' not found", name);
 	} else {
-		if (json_object_object_get_ex(req, "offset", &v))
-			offset = json_object_get_int64(v);
-		if (json_object_object_get_ex(req, "limit", &v))
-			limit = json_object_get_int64(v);
-		if (offset < 0 || limit < 1 || limit > LIST_LIMIT_MAX) {
-			api_fail(&e, PODLANE_ERR_DECODE, "offset must be >= 0 and limit 1-%d",
-				LIST_LIMIT_MAX);
-			return api_reply_error(&e);
-		}
-		arr = json_object_new_array();
-		err = service_walk(a, offset, limit, list_cb, arr);
+		err = service_walk(a, rq.has_offset ? rq.offset : 0,
+				   rq.has_limit ? rq.limit : PODLANE_API_LIST_LIMIT_DEFAULT,
+				   svc_cb, &l);
 	}
-	if (err) {
-		json_object_put(arr);
-		return e.code ? api_reply_error(&e) : out_of_memory();
+	r.services = l.v;
+	r.n_services = l.n;
+	if (!err && !l.oom) {
+		lb_conntrack_read(a, &ct);
+		r.total = service_count(a);
+		r.conntrack = (struct api_conntrack){
+			.available = ct.available,
+			.has_pass = ct.collected,
+			.live = ct.live,
+			.max_entries = ct.max_entries,
+			.deleted_last_pass = ct.deleted_last_pass,
+		};
+		if (!lbstat_counts(a, &r, &l.strs) && !l.strs.oom)
+			o = api_service_list_reply_encode(&r);
 	}
-	o = api_reply_ok();
-	json_object_object_add(o, "services", arr);
-	json_object_object_add(o, "total", json_object_new_int64(service_count(a)));
-	json_object_object_add(o, "lbstat", lbstat_json(a));
-	json_object_object_add(o, "conntrack", conntrack_json(a));
-	return o;
+	svc_list_release(&l);
+	api_service_list_reply_free(&r);
+	if (o)
+		return o;
+	return e.code ? api_reply_error(&e) : api_reply_oom();
 }

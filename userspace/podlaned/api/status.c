@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* api/status.c - the status op: the agent's options, features, programs, drops and modules. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "api.h"
 #include "api/ops.h"
@@ -9,113 +10,135 @@
 #include "datapath/eps.h"
 #include "ipam/ipam.h"
 #include "lb/lb.h"
+#include "nodes/nodes.h"
+
+#define MAX_TC_PROGS	4
+#define MAX_LB_PROGS	5
 
 static int count_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 {
-	(*(int *)data)++;
+	(*(int64_t *)data)++;
 	return 0;
 }
 
-/* Node-wide drops as { reason: packets }; an unnamed slot only when it counted something. */
-static struct json_object *node_drops(struct agent *a)
+/* Node-wide drops (podlane_drop) in packets. */
+static int node_drops(struct agent *a, struct api_status_reply *r, struct api_strs *strs)
 {
 	struct drop_counter sum[PODLANE_DROP_SLOTS];
-	struct json_object *o = json_object_new_object();
-	__u32 slot;
+	__u64 packets[PODLANE_DROP_SLOTS] = {};
+	unsigned int slot;
 
-	if (datapath_drops_read(a, sum))
-		return o;
-	for (slot = 0; slot < PODLANE_DROP_SLOTS; slot++) {
-		int reason = -(int)(slot + PODLANE_DROP_FIRST);
-		const char *name = podlane_drop_name(reason);
-		char unknown[32];
-
-		if (!name) {
-			if (!sum[slot].packets)
-				continue;
-			snprintf(unknown, sizeof(unknown), "reason_%d", reason);
-			name = unknown;
-		}
-		json_object_object_add(o, name, json_object_new_int64(sum[slot].packets));
-	}
-	return o;
+	if (!datapath_drops_read(a, sum))
+		for (slot = 0; slot < PODLANE_DROP_SLOTS; slot++)
+			packets[slot] = sum[slot].packets;
+	return api_drop_counts(packets, strs, &r->drops, &r->n_drops);
 }
 
-static struct json_object *programs(struct agent *a)
+static unsigned int programs(struct agent *a, struct api_program *p)
 {
-	struct json_object *arr = json_object_new_array(), *p;
-	struct datapath_prog tc[4];
-	struct lb_prog lb[5];
-	unsigned int i, n;
+	struct datapath_prog tc[MAX_TC_PROGS];
+	struct lb_prog lb[MAX_LB_PROGS];
+	unsigned int i, n, np = 0;
 
-	n = datapath_programs(a, tc, 4);
+	n = datapath_programs(a, tc, MAX_TC_PROGS);
+	for (i = 0; i < n; i++)
+		p[np++] = (struct api_program){
+			.name = tc[i].name,
+			.hook = tc[i].hook,
+			.id = tc[i].id,
+			.has_tc_handle = true,
+			.tc_handle = PODLANED_TC_HANDLE,
+			.has_tc_priority = true,
+			.tc_priority = PODLANED_TC_PRIO,
+		};
+	n = a->lb ? lb_datapath_programs(a, lb, MAX_LB_PROGS) : 0;
 	for (i = 0; i < n; i++) {
-		p = json_object_new_object();
-		json_object_object_add(p, "name", json_object_new_string(tc[i].name));
-		json_object_object_add(p, "hook", json_object_new_string(tc[i].hook));
-		json_object_object_add(p, "id", json_object_new_int64(tc[i].id));
-		json_object_object_add(p, "tc_handle", json_object_new_int(PODLANED_TC_HANDLE));
-		json_object_object_add(p, "tc_priority", json_object_new_int(PODLANED_TC_PRIO));
-		json_object_array_add(arr, p);
-	}
-	n = a->lb ? lb_datapath_programs(a, lb, 5) : 0;
-	for (i = 0; i < n; i++) {
-		p = json_object_new_object();
-		json_object_object_add(p, "name", json_object_new_string(lb[i].name));
-		json_object_object_add(p, "hook", json_object_new_string(lb[i].hook));
-		json_object_object_add(p, "id", json_object_new_int64(lb[i].prog_id));
-		json_object_object_add(p, "link_id", json_object_new_int64(lb[i].link_id));
+		p[np] = (struct api_program){
+			.name = lb[i].name,
+			.hook = lb[i].hook,
+			.id = lb[i].prog_id,
+			.has_link_id = true,
+			.link_id = lb[i].link_id,
+		};
 		if (lb[i].xdp) {
-			json_object_object_add(p, "ifindex", json_object_new_int64(lb[i].ifindex));
-			json_object_object_add(p, "xdp_mode", json_object_new_string(lb[i].xdp_mode));
-			json_object_object_add(p, "nodeport_fastpath",
-					       json_object_new_boolean(a->xdp_fastpath));
+			p[np].has_ifindex = true;
+			p[np].ifindex = lb[i].ifindex;
+			p[np].xdp_mode = lb[i].xdp_mode;
+			p[np].has_nodeport_fastpath = true;
+			p[np].nodeport_fastpath = a->xdp_fastpath;
 		} else {
-			json_object_object_add(p, "cgroup", json_object_new_string(lb[i].cgroup));
+			p[np].cgroup = lb[i].cgroup;
 		}
-		json_object_array_add(arr, p);
+		np++;
 	}
-	return arr;
+	return np;
 }
 
-static int pool_json(const struct ipam_pool *pool, void *data)
-{
-	struct json_object *net = json_object_new_object();
+struct pools {
+	struct api_status_reply *r;
+	struct api_strs *strs;
+	bool oom;
+};
 
-	json_object_object_add(net, "subnet", json_object_new_string(pool->subnet));
-	json_object_object_add(net, "allocated", json_object_new_int(pool->allocated));
-	json_object_object_add(data, pool->network, net);
+static int pool_cb(const struct ipam_pool *pool, void *data)
+{
+	struct pools *pl = data;
+	struct api_status_reply *r = pl->r;
+	struct api_ipam_pool *v = realloc(r->ipam, (r->n_ipam + 1) * sizeof(*v));
+
+	if (!v) {
+		pl->oom = true;
+		return 1;
+	}
+	r->ipam = v;
+	r->ipam[r->n_ipam++] = (struct api_ipam_pool){
+		.network = api_strs_add(pl->strs, "%s", pool->network),
+		.subnet = api_strs_add(pl->strs, "%s", pool->subnet),
+		.allocated = pool->allocated,
+	};
 	return 0;
 }
 
 struct json_object *api_status(struct agent *a, struct json_object *req)
 {
-	struct json_object *o = api_reply_ok(), *f, *ipam;
-	int n = 0;
+	struct api_program progs[MAX_TC_PROGS + MAX_LB_PROGS];
+	struct api_strs strs = {};
+	struct api_status_reply r = {
+		.version = PODLANE_VERSION,
+		.pin_root = a->pin_root,
+		.state_dir = a->state_dir,
+		.uplink = a->uplink,
+		.max_endpoints = a->max_endpoints,
+		.features = {
+			.redirect_peer = a->feat.redirect_peer,
+			.ringbuf = a->feat.ringbuf,
+			.percpu_hash = a->feat.percpu_hash,
+			.kernel_btf = a->feat.kernel_btf,
+			.drop_events = a->drop_events,
+		},
+		.programs = progs,
+	};
+	struct pools pl = { .r = &r, .strs = &strs };
+	struct json_object *o = NULL;
+	struct api_status_req rq;
+	struct api_error e = {};
+	int err;
 
-	eps_walk(a, count_cb, &n);
-	json_object_object_add(o, "version", json_object_new_string(PODLANE_VERSION));
-	json_object_object_add(o, "pin_root", json_object_new_string(a->pin_root));
-	json_object_object_add(o, "state_dir", json_object_new_string(a->state_dir));
-	json_object_object_add(o, "uplink", a->uplink ? json_object_new_string(a->uplink) : NULL);
-	json_object_object_add(o, "max_endpoints", json_object_new_int64(a->max_endpoints));
-
-	f = json_object_new_object();
-	json_object_object_add(f, "redirect_peer", json_object_new_boolean(a->feat.redirect_peer));
-	json_object_object_add(f, "ringbuf", json_object_new_boolean(a->feat.ringbuf));
-	json_object_object_add(f, "percpu_hash", json_object_new_boolean(a->feat.percpu_hash));
-	json_object_object_add(f, "kernel_btf", json_object_new_boolean(a->feat.kernel_btf));
-	json_object_object_add(f, "drop_events", json_object_new_boolean(a->drop_events));
-	json_object_object_add(o, "features", f);
-
-	json_object_object_add(o, "programs", programs(a));
-	json_object_object_add(o, "endpoints", json_object_new_int(n));
-	json_object_object_add(o, "drops", node_drops(a));
-	api_acct_status(a, o);
-	api_node_status(a, o);
-
-	ipam = json_object_new_object();
-	ipam_pools(a, pool_json, ipam);
-	json_object_object_add(o, "ipam", ipam);
-	return o;
+	if (api_status_req_decode(req, &rq, &e))
+		return api_reply_error(&e);
+	eps_walk(a, count_cb, &r.endpoints);
+	r.n_programs = programs(a, progs);
+	err = node_drops(a, &r, &strs);
+	api_acct_status(a, &r.accounting);
+	api_node_routing(a, &r.node_routing, &strs);
+	r.nodes = nodes_count(a);
+	ipam_pools(a, pool_cb, &pl);
+	if (!err && !pl.oom && !strs.oom)
+		o = api_status_reply_encode(&r);
+	/* programs is on the stack: the reply's free must not see it. */
+	r.programs = NULL;
+	r.n_programs = 0;
+	api_status_reply_free(&r);
+	api_strs_free(&strs);
+	return o ? o : api_reply_oom();
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * api/sync_ops.c - the etcd sync as the local API and Prometheus show it: sync_status and
- * sync_deadletters (protocol in userspace/lib/api.h) and the sync's metric families, all built
+ * sync_deadletters (userspace/lib/api_ops.h) and the sync's metric families, all built
  * from the typed snapshot sync/ gives (sync_status_get(), sync_deadletters_get()).
  */
 #include <errno.h>
@@ -14,118 +14,124 @@
 #include "core/loop.h"
 #include "sync/sync.h"
 
-/* The names of the latency histograms in sync_status, by enum sync_latency. */
-static const char *const latency_names[SYNC_LATENCIES] = {
-	[SYNC_LAT_DELIVERY] = "delivery",
-	[SYNC_LAT_APPLY] = "apply",
-	[SYNC_LAT_AGENT] = "agent",
-	[SYNC_LAT_HANDOVER] = "handover",
-};
-
-static struct json_object *percentiles_json(const struct sync_percentiles *p)
+static struct api_latency latency_api(const struct sync_percentiles *p)
 {
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "count", json_object_new_int64(p->count));
-	json_object_object_add(o, "p50_us", json_object_new_int64(p->p50_us));
-	json_object_object_add(o, "p90_us", json_object_new_int64(p->p90_us));
-	json_object_object_add(o, "p99_us", json_object_new_int64(p->p99_us));
-	json_object_object_add(o, "max_us", json_object_new_int64(p->max_us));
-	return o;
+	return (struct api_latency){
+		.count = p->count,
+		.p50_us = p->p50_us,
+		.p90_us = p->p90_us,
+		.p99_us = p->p99_us,
+		.max_us = p->max_us,
+	};
 }
 
 /* The main loop's jobs, timed (core/loop.c): what held the thread that applies. */
-static struct json_object *loop_json(struct agent *a)
+static void loop_api(struct agent *a, struct api_sync_loop *out)
 {
-	struct json_object *o = json_object_new_object();
+	struct api_loop_job *jobs[LOOP_JOBS] = {
+		[LOOP_SYNC_APPLY] = &out->sync_apply,
+		[LOOP_SYNC_SNAPSHOT] = &out->sync_snapshot,
+		[LOOP_ACCT] = &out->acct_tick,
+		[LOOP_METRICS] = &out->metrics,
+		[LOOP_SERVICE] = &out->service_tick,
+		[LOOP_CLIENT] = &out->api_request,
+	};
 	unsigned int i;
 
 	for (i = 0; i < LOOP_JOBS; i++) {
 		struct loop_stat l = loop_stat_get(a, i);
-		struct json_object *j = json_object_new_object();
 
-		json_object_object_add(j, "runs", json_object_new_int64(l.runs));
-		json_object_object_add(j, "avg_us", json_object_new_int64(l.runs ?
-				       l.total_ns / l.runs / 1000 : 0));
-		json_object_object_add(j, "max_us", json_object_new_int64(l.max_ns / 1000));
-		json_object_object_add(j, "over_1ms", json_object_new_int64(l.over_1ms));
-		json_object_object_add(o, loop_job_name(i), j);
+		*jobs[i] = (struct api_loop_job){
+			.runs = l.runs,
+			.avg_us = l.runs ? l.total_ns / l.runs / 1000 : 0,
+			.max_us = l.max_ns / 1000,
+			.over_1ms = l.over_1ms,
+		};
 	}
-	return o;
 }
 
 struct json_object *api_sync_status(struct agent *a, struct json_object *req)
 {
-	struct json_object *o = api_reply_ok(), *c, *lease, *q, *lat;
-	char ip[INET_ADDRSTRLEN];
+	struct api_sync_status_reply r = {};
+	struct api_sync_status_req rq;
 	struct sync_status status, *st = &status;
-	unsigned int i;
+	struct api_error e = {};
+	char ip[INET_ADDRSTRLEN];
 
-	if (!sync_status_get(a, st, SYNC_STATUS_SIZES | SYNC_STATUS_LATENCY)) {
-		json_object_object_add(o, "enabled", json_object_new_boolean(0));
-		return o;
-	}
-	json_object_object_add(o, "enabled", json_object_new_boolean(1));
-	json_object_object_add(o, "state", json_object_new_string(st->state));
-	json_object_object_add(o, "endpoint", json_object_new_string(st->endpoint));
-	json_object_object_add(o, "last_error", json_object_new_string(st->last_error));
-	json_object_object_add(o, "revision", json_object_new_int64(st->revision));
-	json_object_object_add(o, "pod_cidr", json_object_new_string(st->pod_cidr));
-	json_object_object_add(o, "breaker", json_object_new_string(st->breaker_open ? "open" :
-								    "closed"));
-	json_object_object_add(o, "consecutive_failures",
-			       json_object_new_int(st->consecutive_failures));
-	json_object_object_add(o, "deadletters", json_object_new_int(st->deadletters));
-	json_object_object_add(o, "node", json_object_new_string(st->node));
-	json_object_object_add(o, "node_ip", json_object_new_string(inet_ntop(AF_INET,
-							&st->node_ip, ip, sizeof(ip))));
-	lease = json_object_new_object();
-	json_object_object_add(lease, "id", json_object_new_int64(st->lease_id));
-	json_object_object_add(lease, "ttl", json_object_new_int(st->lease_ttl));
-	json_object_object_add(lease, "remaining", json_object_new_int64(st->lease_remaining));
-	json_object_object_add(o, "lease", lease);
-	q = json_object_new_object();
-	json_object_object_add(q, "depth", json_object_new_int(st->queue_depth));
-	json_object_object_add(q, "capacity", json_object_new_int(st->queue_capacity));
-	json_object_object_add(o, "queue", q);
-	c = json_object_new_object();
-#define X(f) json_object_object_add(c, #f, json_object_new_int64(st->c.f));
+	if (api_sync_status_req_decode(req, &rq, &e))
+		return api_reply_error(&e);
+	if (!sync_status_get(a, st, SYNC_STATUS_SIZES | SYNC_STATUS_LATENCY))
+		return api_sync_status_reply_encode(&r);
+	r = (struct api_sync_status_reply){
+		.enabled = true,
+		.state = st->state,
+		.endpoint = st->endpoint,
+		.last_error = st->last_error,
+		.revision = st->revision,
+		.pod_cidr = st->pod_cidr,
+		.breaker = st->breaker_open ? "open" : "closed",
+		.consecutive_failures = st->consecutive_failures,
+		.deadletters = st->deadletters,
+		.node = st->node,
+		.node_ip = inet_ntop(AF_INET, &st->node_ip, ip, sizeof(ip)),
+		.lease = {
+			.id = st->lease_id,
+			.ttl = st->lease_ttl,
+			.remaining = st->lease_remaining,
+		},
+		.queue = {
+			.depth = st->queue_depth,
+			.capacity = st->queue_capacity,
+		},
+		.remote_endpoints = st->remote_endpoints,
+		.nodes = st->nodes,
+		.services = st->services,
+		.latency = {
+			.delivery = latency_api(&st->latency[SYNC_LAT_DELIVERY]),
+			.apply = latency_api(&st->latency[SYNC_LAT_APPLY]),
+			.agent = latency_api(&st->latency[SYNC_LAT_AGENT]),
+			.handover = latency_api(&st->latency[SYNC_LAT_HANDOVER]),
+		},
+	};
+	/* Every counter the sync keeps, by its name: a missing one does not compile. */
+#define X(f) r.counters.f = st->c.f;
 	SYNC_COUNTERS(X)
 #undef X
-	json_object_object_add(o, "counters", c);
-	json_object_object_add(o, "remote_endpoints", json_object_new_int64(st->remote_endpoints));
-	json_object_object_add(o, "nodes", json_object_new_int64(st->nodes));
-	json_object_object_add(o, "services", json_object_new_int64(st->services));
-	lat = json_object_new_object();
-	for (i = 0; i < SYNC_LATENCIES; i++)
-		json_object_object_add(lat, latency_names[i], percentiles_json(&st->latency[i]));
-	json_object_object_add(o, "latency", lat);
-	json_object_object_add(o, "loop", loop_json(a));
-	return o;
+	loop_api(a, &r.loop);
+	return api_sync_status_reply_encode(&r);
 }
 
 struct json_object *api_sync_deadletters(struct agent *a, struct json_object *req)
 {
-	struct json_object *o = api_reply_ok(), *arr = json_object_new_array();
-	struct sync_deadletter *dl;
-	unsigned int i, n;
-	__u64 total;
-	int err = sync_deadletters_get(a, &dl, &n, &total);
+	struct api_sync_deadletters_reply r = {};
+	struct api_sync_deadletters_req rq;
+	struct sync_deadletter *dl = NULL;
+	struct api_error e = {};
+	struct json_object *o;
+	unsigned int i, n = 0;
+	__u64 total = 0;
+	int err;
 
-	json_object_object_add(o, "enabled", json_object_new_boolean(err != -ENOENT));
-	for (i = 0; i < n; i++) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "key", json_object_new_string(dl[i].key));
-		json_object_object_add(d, "reason", json_object_new_string(dl[i].reason));
-		json_object_object_add(d, "revision", json_object_new_int64(dl[i].revision));
-		json_object_object_add(d, "at", json_object_new_int64(dl[i].at));
-		json_object_array_add(arr, d);
+	if (api_sync_deadletters_req_decode(req, &rq, &e))
+		return api_reply_error(&e);
+	err = sync_deadletters_get(a, &dl, &n, &total);
+	r.enabled = err != -ENOENT;
+	r.total = total;
+	r.deadletters = calloc(n ? n : 1, sizeof(*r.deadletters));
+	if (!r.deadletters) {
+		free(dl);
+		return api_reply_oom();
 	}
+	for (i = 0; i < n; i++)
+		r.deadletters[r.n_deadletters++] = (struct api_deadletter){
+			.key = dl[i].key,
+			.reason = dl[i].reason,
+			.revision = dl[i].revision,
+			.at = dl[i].at,
+		};
+	o = api_sync_deadletters_reply_encode(&r);
+	api_sync_deadletters_reply_free(&r);
 	free(dl);
-	if (err != -ENOENT)
-		json_object_object_add(o, "total", json_object_new_int64(total));
-	json_object_object_add(o, "deadletters", arr);
 	return o;
 }
 
