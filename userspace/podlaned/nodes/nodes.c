@@ -207,7 +207,7 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		return -1;
 	old = node_find(a, n.name);
 	if (old && old->node_ip == n.node_ip && old->pod_cidr == n.pod_cidr &&
-	    old->pod_cidr_len == n.pod_cidr_len) {
+	    old->pod_cidr_len == n.pod_cidr_len && old->from_sync == n.from_sync) {
 		/* Same record: only repair the map entries if something removed or changed them. */
 		if (node_installed(a, &n, &val))
 			return 0;
