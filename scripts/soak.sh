@@ -361,9 +361,21 @@ ok $? "no address was ever given to two live pods ($(count ADD) grants from a /2
 [ -n "$dup" ] && diag "$dup"
 
 # ---- nothing leaked ---------------------------------------------------------------------
-host_veths() { ip -o link show type veth | grep -c ' pl[0-9a-f]\{12\}[@:]'; }
-[ "$(host_veths)" = 3 ]
-ok $? "host veths: the 3 long-lived pods' only ($(host_veths))"
+# The host veth of an attachment is named for it (pl + 48 bits of FNV-1a over "<cid>\0<ifname>"):
+# the ones this run's pods would have, so that other tests' veths do not count.
+our_veths() {
+	awk '{ print $NF }' "$EV" | grep "^[wc]-\{0,1\}[a-z0-9-]*-$PL_ID$" | sort -u | python3 -c '
+import sys
+for cid in sys.stdin.read().split():
+    h = 0xcbf29ce484222325
+    for b in cid.encode() + b"\0eth0":
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    print("pl%012x" % (h & 0xffffffffffff))' | sort -u > "$T/veth.names"
+	ip -o link show | sed -n 's/^[0-9]*: \(pl[0-9a-f]\{12\}\)[@:].*/\1/p' | sort -u |
+		comm -12 - "$T/veth.names" | wc -l
+}
+[ "$(our_veths)" = 3 ]
+ok $? "host veths of this run's pods: the 3 long-lived ones only ($(our_veths))"
 left_ns=$(ip netns list | awk -v p="pl$PL_ID-w" 'index($1, p) == 1' | wc -l)
 [ "$left_ns" = 0 ]
 ok $? "no worker netns left ($left_ns)"
