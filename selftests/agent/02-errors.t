@@ -36,6 +36,25 @@ CODE=$(api "{\"op\":\"add\",\"container_id\":\"nonet-$PL_ID\",\"netns\":\"/run/n
 [ "$CODE" = 104 ]; ok $? "add into a missing netns fails with 104 (got $CODE)"
 [ -z "$(ipam_list)" ]; ok $? "... and allocates nothing"
 
+# 2b. netns paths that are not network namespaces. A FIFO must not block the agent in open()
+# (it serves one request at a time: every other client would wait); nor may any other file.
+# Each request is bounded by timeout; a stuck agent is freed by opening the FIFO read-write.
+FIFO=$PL_TMP/fifo-netns
+mkfifo "$FIFO"
+on_cleanup "timeout 2 bash -c 'exec 3<>$FIFO; sleep 0.2'"
+echo plain > "$PL_TMP/plain-file"
+for p in "$FIFO" "$PL_TMP/plain-file" "$PL_TMP" /dev/null "/proc/$$/ns/mnt"; do
+	CODE=$(timeout 10 python3 "$AGENT_DIR/api.py" "$PL_SOCK" "{\"op\":\"add\",
+		\"container_id\":\"badns-$PL_ID\",\"netns\":\"$p\",\"ifname\":\"eth0\",
+		\"network\":\"$NET\",\"subnet\":\"10.250.0.0/24\"}" code)
+	[ "$CODE" = 104 ]; ok $? "add with netns '$p' fails with 104 at once (got '$CODE')"
+	[ -n "$CODE" ] || timeout 2 bash -c "exec 3<>$FIFO; sleep 0.2"
+done
+timeout 5 python3 "$AGENT_DIR/api.py" "$PL_SOCK" '{"op":"status"}' >/dev/null
+ok $? "the agent still answers after them"
+[ -z "$(ipam_list)" ] && [ "$(map_len podlane_ep_meta)" = 0 ]
+ok $? "... and nothing was allocated or recorded"
+
 # 3. invalid subnet / missing field.
 CODE=$(pod_add y 10.250.0.0/33 | jfield .code)
 [ "$CODE" = 7 ]; ok $? "add with an invalid subnet fails with 7 (got $CODE)"

@@ -12,12 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <linux/ethtool.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <linux/sockios.h>
 #include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
@@ -149,6 +153,51 @@ bool netns_alive(const struct endpoint_meta *meta)
 	if (!PODLANE_NETNS_DEV(meta->netns_cookie))
 		return PODLANE_NETNS_INO(meta->netns_cookie) == (__u32)st.st_ino;
 	return meta->netns_cookie == netns_cookie(&st);
+}
+
+/*
+ * A netns path comes from a client, so opening it must never block the agent, which serves one
+ * request at a time: open() of a FIFO waits for a writer, of a device may wait for its driver.
+ * O_PATH opens neither (no driver open, no side effect); only a file on nsfs is then reopened
+ * for setns(), through /proc/self/fd (the same file, not the path again), and must be a
+ * network namespace.
+ */
+int netns_open(const char *path, struct stat *st)
+{
+	char fdpath[32];
+	struct statfs sfs;
+	int pfd, fd, err;
+
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstatfs(pfd, &sfs) || fstat(pfd, st)) {
+		err = -errno;
+		close(pfd);
+		return err;
+	}
+	if (sfs.f_type != NSFS_MAGIC || !S_ISREG(st->st_mode)) {
+		close(pfd);
+		return -NETNS_ERR_NOT_NETNS;
+	}
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pfd);
+	fd = open(fdpath, O_RDONLY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (err)
+		return err;
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		return -NETNS_ERR_NOT_NETNS;
+	}
+	return fd;
+}
+
+const char *netns_strerror(int err)
+{
+	if (err == -NETNS_ERR_NOT_NETNS)
+		return "not a network namespace (a file on nsfs)";
+	return strerror(-err);
 }
 
 /*
@@ -431,15 +480,10 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	if (add_existing(a, req, res))
 		return 0;
 
-	netns_fd = open(req->netns, O_RDONLY | O_CLOEXEC);
+	netns_fd = netns_open(req->netns, &netns_st);
 	if (netns_fd < 0)
 		return api_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", req->netns,
-			       strerror(errno));
-	if (fstat(netns_fd, &netns_st)) {
-		api_fail(e, PODLANE_ERR_NETNS, "failed to stat netns '%s': %s", req->netns,
-			strerror(errno));
-		goto out;
-	}
+			       netns_strerror(netns_fd));
 	/* Wiring the agent's own netns would replace the node's default route: never. */
 	if (is_own_netns(&netns_st)) {
 		api_fail(e, PODLANE_ERR_INVALID_ENV, "netns '%s' is the node's own network "
@@ -630,6 +674,7 @@ int endpoint_check(struct agent *a, const char *container_id, const char *ifname
 	struct nl_link link;
 	struct nl_sock pod = {};
 	char have[INET_ADDRSTRLEN];
+	struct stat st;
 	__u32 ifindex;
 	int fd, err, ret = -1;
 
@@ -659,10 +704,10 @@ int endpoint_check(struct agent *a, const char *container_id, const char *ifname
 		return api_fail(e, PODLANE_ERR_CHECK, "netns '%s' is gone or was replaced",
 			       meta.netns);
 
-	fd = open(meta.netns, O_RDONLY | O_CLOEXEC);
+	fd = netns_open(meta.netns, &st);
 	if (fd < 0)
 		return api_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", meta.netns,
-			       strerror(errno));
+			       netns_strerror(fd));
 	err = nl_open_netns(&pod, fd);
 	close(fd);
 	if (err)

@@ -4,6 +4,7 @@
 #define PODLANED_ENDPOINT_INT_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <linux/types.h>
 
 #include "podlane.h"
@@ -22,6 +23,14 @@ bool host_veth_alive(struct agent *a, __u32 ifindex, const struct endpoint_meta 
 		     struct nl_link *link);
 /* The record's netns path still names the namespace the endpoint was wired into. */
 bool netns_alive(const struct endpoint_meta *meta);
+/*
+ * Open the netns file at path (from a client, or a record a client's request made) for
+ * setns() without ever blocking, and fill st; returns the fd or -errno, and
+ * -NETNS_ERR_NOT_NETNS when path is no network namespace. netns_strerror() words either.
+ */
+#define NETNS_ERR_NOT_NETNS	4096
+int netns_open(const char *path, struct stat *st);
+const char *netns_strerror(int err);
 /* NAPI on the pod end (GRO), through a netlink socket open in the pod's netns. */
 int pod_enable_gro(struct nl_sock *pod, const char *ifname);
 /* The network name rules of every request: 1-63 characters, no '/', no whitespace. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "core/agent.h"
 #include "datapath/datapath.h"
@@ -131,7 +132,8 @@ static int reconcile_cb(__u32 ifindex, const struct endpoint_meta *meta, void *d
 	if (eps_lookup(a, meta->addr.ip4, &val) || val.ifindex != ifindex) {
 		struct nl_sock pod = {};
 		struct nl_link pod_link;
-		int fd = open(meta->netns, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		int fd = netns_open(meta->netns, &st);
 
 		if (fd >= 0 && !nl_open_netns(&pod, fd) &&
 		    !nl_link_get(&pod, meta->ifname, 0, &pod_link)) {
@@ -171,6 +173,7 @@ static int xdp_rx_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data
 	struct agent *a = x->a;
 	struct endpoint_value val;
 	struct nl_sock pod = {};
+	struct stat st;
 	int fd, err;
 
 	if (eps_lookup(a, meta->addr.ip4, &val) || val.ifindex != ifindex)
@@ -188,8 +191,8 @@ static int xdp_rx_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data
 	/* Flagged ones were readied by their ADD or an earlier start. */
 	if (val.flags & PODLANE_EP_F_XDP_RX)
 		return 0;
-	fd = open(meta->netns, O_RDONLY | O_CLOEXEC);
-	err = fd < 0 ? -errno : nl_open_netns(&pod, fd);
+	fd = netns_open(meta->netns, &st);
+	err = fd < 0 ? fd : nl_open_netns(&pod, fd);
 	if (!err)
 		err = pod_enable_gro(&pod, meta->ifname);
 	if (pod.mnl)
@@ -200,7 +203,7 @@ static int xdp_rx_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data
 		err = eps_endpoint_flag(a, meta->addr.ip4, ifindex, PODLANE_EP_F_XDP_RX, true);
 	if (err) {
 		log_warn("no XDP fast path for endpoint dev=%s container_id=%s err=\"%s\"",
-			 meta->host_ifname, meta->container_id, strerror(-err));
+			 meta->host_ifname, meta->container_id, netns_strerror(err));
 		x->failed++;
 		return 0;
 	}
