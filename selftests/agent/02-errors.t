@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # 02-errors.t - failures leave nothing behind and carry the right code: an ifname that already
-# exists in the pod (101, the interface untouched), a netns that does not exist (104), a bad
+# exists in the pod (101, the interface untouched), a netns that does not exist or is no
+# network namespace (104, a FIFO never waited on), an ifname the kernel would not take verbatim
+# (4), a NUL inside a string (6), an address another network's pod holds (107), a bad
 # subnet (7), a subnet change under live allocations (7), an exhausted pool (102). DEL is
 # idempotent, a repeated ADD returns the same endpoint, a delegated address is not recorded in
 # podlane's IPAM, and GC releases what is not listed.
@@ -65,6 +67,48 @@ CODE=$(api '{"op":"add","netns":"/run/netns/x","ifname":"eth0","network":"n"}' c
 CODE=$(api "{\"op\":\"add\",\"container_id\":\"host-$PL_ID\",\"netns\":\"/proc/$$/ns/net\",
 	     \"ifname\":\"eth0\",\"network\":\"$NET\",\"subnet\":\"10.250.0.0/24\"}" code)
 [ "$CODE" = 4 ]; ok $? "add into the node's own netns fails with 4 (got $CODE)"
+
+# 3d. names the kernel would refuse or rewrite are refused with 4 before anything is created:
+# with '%' the kernel picks a name itself ("eth%d" becomes eth0); a NUL (JSON \u0000) would cut
+# an id short, so it is refused when the request is decoded (6, naming the field).
+NSI=$(netns_name i)
+ip netns add "$NSI"
+for ifn in 'eth%d' '.' '..' 'a/b' 'a:b' 'a b' 'averyveryverylongname'; do
+	CODE=$(api "{\"op\":\"add\",\"container_id\":\"ifn-$PL_ID\",\"netns\":\"/run/netns/$NSI\",
+		     \"ifname\":\"$ifn\",\"network\":\"$NET\",\"subnet\":\"10.250.0.0/24\"}" code)
+	[ "$CODE" = 4 ]; ok $? "add with ifname '$ifn' fails with 4 (got $CODE)"
+done
+[ "$(ip -n "$NSI" -o link show | wc -l)" = 1 ] && [ -z "$(ipam_list)" ]
+ok $? "... leaving no interface in the pod and no allocation"
+for f in container_id ifname network; do
+	R=$(python3 - "$f" "$NSI" "$NET" "$PL_ID" <<'PY'
+import json, sys
+f, ns, net, pid = sys.argv[1:]
+req = {"op": "add", "container_id": "nul-" + pid, "netns": "/run/netns/" + ns,
+       "ifname": "eth0", "network": net, "subnet": "10.250.0.0/24"}
+req[f] = req[f][:3] + "\0" + req[f][3:]
+print(json.dumps(req))
+PY
+	)
+	R=$(api "$R")
+	[ "$(jq -r .code <<<"$R")" = 6 ] &&
+		[ "$(jq -r .msg <<<"$R")" = "field '$f' must be a string without NUL characters" ]
+	ok $? "a NUL inside $f is refused, not cut short ($R)"
+done
+[ "$(ip -n "$NSI" -o link show | wc -l)" = 1 ] && [ -z "$(ipam_list)" ]
+ok $? "... leaving no interface in the pod and no allocation"
+
+# 3e. two networks over one subnet: the second network hands out an address the first one's
+# pod holds. The error says which address, and which network and pod hold it.
+NET=ovl1 pod_add o1 10.249.0.0/24 >/dev/null; ok $? "a pod in network ovl1"
+R=$(NET=ovl2 pod_add o2 10.249.0.0/24)
+jq -e --arg id "c-o1-$PL_ID" '.code == 107 and (.msg | contains("10.249.0.1") and
+	contains("ovl1") and contains($id) and contains("ovl2"))' <<<"$R" >/dev/null
+ok $? "the same address in network ovl2 fails with 107 naming it, ovl1 and its pod ($R)"
+[ -z "$(ls "$PL_STATE/ipam/ovl2" | grep -E '^[0-9.]+$')" ] &&
+	! ip -n "$(netns_name o2)" link show dev eth0 >/dev/null 2>&1
+ok $? "... and leaves no allocation in ovl2 and no interface in the pod"
+NET=ovl1 pod_del o1 >/dev/null; ok $? "del the pod of ovl1"
 
 # 3c. leftovers of an ADD interrupted by a crash (host veth named for the attachment, its pod
 # end already in the pod) do not block the retried ADD.

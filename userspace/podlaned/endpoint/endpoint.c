@@ -262,7 +262,17 @@ static bool valid_name(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	return n && n < max && !strpbrk(s, "/\n\r\t ") && strcmp(s, ".") && strcmp(s, "..");
+	return n && n < max && !strpbrk(s, "/\n\r\t\v\f ") && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/*
+ * An interface name as the kernel takes it verbatim (dev_valid_name): no ':', and no '%',
+ * with which the kernel picks a name itself ("eth%d" becomes eth0), so the pod would get an
+ * interface of another name than the runtime asked for.
+ */
+static bool ifname_ok(const char *ifname)
+{
+	return valid_name(ifname, PODLANE_IFNAME_LEN) && !strpbrk(ifname, ":%");
 }
 
 bool network_name_ok(const char *network)
@@ -277,10 +287,10 @@ static int validate_ids(const char *container_id, const char *ifname, const char
 		return api_fail(e, PODLANE_ERR_INVALID_ENV,
 			       "invalid container_id '%s': 1-%d characters, no '/' or whitespace",
 			       container_id ? container_id : "", PODLANE_CONTAINER_ID_LEN - 1);
-	if (!valid_name(ifname, PODLANE_IFNAME_LEN) || strchr(ifname, ':'))
+	if (!ifname_ok(ifname))
 		return api_fail(e, PODLANE_ERR_INVALID_ENV,
-			       "invalid ifname '%s': 1-%d characters, no '/', ':' or whitespace",
-			       ifname ? ifname : "", PODLANE_IFNAME_LEN - 1);
+			       "invalid ifname '%s': 1-%d characters, not '.' or '..', no '/', ':', "
+			       "'%%' or whitespace", ifname ? ifname : "", PODLANE_IFNAME_LEN - 1);
 	if (!network_name_ok(network))
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG,
 			       "invalid network name '%s': 1-%d characters, no '/' or whitespace",
@@ -532,17 +542,23 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		/* An allocation that survived a failed ADD is ours to give back on failure too. */
 		u.ipam_fresh = true;
 	}
-	/* podlane_eps is keyed by the address: one lookup tells who has it. */
+	/*
+	 * podlane_eps is keyed by the address: one lookup tells who has it. Two networks whose
+	 * subnets overlap (or a delegated IPAM plugin) can hand out an address a pod holds.
+	 */
 	if (!eps_lookup(a, u.addr, &val)) {
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &u.addr, ip, sizeof(ip));
 		if (!eps_meta_get(a, val.ifindex, &dup))
-			api_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by container "
-				"'%s' ifname '%s'", ip, dup.container_id, dup.ifname);
+			api_fail(e, PODLANE_ERR_CONFLICT, "address %s (%s in network '%s') is already "
+				"used by container '%s' ifname '%s' in network '%s'", ip,
+				req->ip ? "delegated" : "allocated", req->network,
+				dup.container_id, dup.ifname, dup.network);
 		else
-			api_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by the "
-				"endpoint on ifindex %u", ip, val.ifindex);
+			api_fail(e, PODLANE_ERR_CONFLICT, "address %s (%s in network '%s') is already "
+				"used by the endpoint on ifindex %u", ip,
+				req->ip ? "delegated" : "allocated", req->network, val.ifindex);
 		goto fail;
 	}
 
