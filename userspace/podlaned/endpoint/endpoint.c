@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
@@ -34,6 +35,51 @@
 #include "ipam/ipam.h"
 #include "log.h"
 
+/*
+ * Debugging only: PODLANE_DEBUG_CRASH_AT=<step> has podlaned kill itself with SIGKILL when a
+ * request reaches that step, so the tests can prove that a restart finds and removes whatever
+ * an ADD or DEL interrupted there left (selftests/agent/06-crash.t). Steps: add:ipam,
+ * add:veth, add:pod, add:host, add:meta, add:attach (after each step of an ADD), del:queued
+ * (DEL queued the host veth's deletion) and del:done (DEL did everything but answer). With a
+ * del: step the reaper thread holds its queue, as if the kill came before it ran. The agent
+ * logs the setting at start-up; unset, a crash point costs one compare.
+ */
+static const char *crash_step(void)
+{
+	static const char *step;
+	static bool read;
+
+	if (!read) {
+		step = getenv("PODLANE_DEBUG_CRASH_AT");
+		read = true;
+	}
+	return step;
+}
+
+void crash_point(const char *step)
+{
+	const char *at = crash_step();
+
+	if (!at || strcmp(at, step))
+		return;
+	log_warn("debug: killing podlaned at step %s (PODLANE_DEBUG_CRASH_AT)", step);
+	kill(getpid(), SIGKILL);
+}
+
+bool crash_reaper_held(void)
+{
+	const char *at = crash_step();
+
+	return at && !strncmp(at, "del:", 4);
+}
+
+void crash_announce(void)
+{
+	if (crash_step())
+		log_warn("debug: PODLANE_DEBUG_CRASH_AT=%s: podlaned kills itself when a request "
+			 "reaches that step (a test's fault injection)", crash_step());
+}
+
 /* FNV-1a, 64 bit: stable across builds and architectures, which is all the name needs. */
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
@@ -54,6 +100,21 @@ void endpoint_host_ifname(const char *container_id, const char *ifname, char *ou
 	h = fnv1a(h, container_id, strlen(container_id) + 1);
 	h = fnv1a(h, ifname, strlen(ifname));
 	snprintf(out, IF_NAMESIZE, "pl%012llx", (unsigned long long)(h & 0xffffffffffffULL));
+}
+
+/*
+ * This agent's host veths are created in a device group of their own, a hash of the pin root
+ * (one agent per pin root; tests run several agents side by side on one host): a host veth of
+ * ours without an endpoint record is what an ADD interrupted by a crash left, and start-up
+ * finds it by group without touching another agent's devices. Never 0 (every device's
+ * default) nor the reaper's group.
+ */
+uint32_t endpoint_host_group(struct agent *a)
+{
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, a->pin_root, strlen(a->pin_root));
+	uint32_t g = (uint32_t)(h ^ (h >> 32));
+
+	return (g & 0x7fffffff) | 0x10000;
 }
 
 struct ep_search {
@@ -222,7 +283,7 @@ void endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta 
 }
 
 /* A host veth with our name but no endpoint: what an ADD interrupted by a crash leaves. */
-static void remove_stray_host_veth(struct agent *a, const char *host_ifname)
+void remove_stray_host_veth(struct agent *a, const char *host_ifname)
 {
 	struct nl_link link;
 
@@ -541,6 +602,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 			goto out;
 		/* An allocation that survived a failed ADD is ours to give back on failure too. */
 		u.ipam_fresh = true;
+		crash_point("add:ipam");
 	}
 	/*
 	 * podlane_eps is keyed by the address: one lookup tells who has it. Two networks whose
@@ -562,7 +624,8 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 
-	err = nl_veth_create(&a->nl, res->host_ifname, req->ifname, netns_fd, mtu);
+	err = nl_veth_create(&a->nl, res->host_ifname, req->ifname, netns_fd, mtu,
+			     endpoint_host_group(a));
 	if (err) {
 		if (err == -EEXIST && !nl_link_get(&pod, req->ifname, 0, &pod_link))
 			api_fail(e, PODLANE_ERR_IF_EXISTS,
@@ -574,6 +637,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 	u.veth = true;
+	crash_point("add:veth");
 	err = nl_link_get(&a->nl, res->host_ifname, 0, &host);
 	if (!err) {
 		u.host_ifindex = host.ifindex;
@@ -588,9 +652,12 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 
-	if (wire_pod_side(&pod, req, pod_link.ifindex, u.addr, host.mac, e) ||
-	    wire_host_side(a, res->host_ifname, host.ifindex, u.addr, pod_link.mac, e))
+	if (wire_pod_side(&pod, req, pod_link.ifindex, u.addr, host.mac, e))
 		goto fail;
+	crash_point("add:pod");
+	if (wire_host_side(a, res->host_ifname, host.ifindex, u.addr, pod_link.mac, e))
+		goto fail;
+	crash_point("add:host");
 
 	snprintf(meta.container_id, sizeof(meta.container_id), "%s", req->container_id);
 	snprintf(meta.netns, sizeof(meta.netns), "%s", req->netns);
@@ -609,6 +676,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 	u.meta = true;
+	crash_point("add:meta");
 	err = eps_stat_reset(a, host.ifindex);
 	if (err) {
 		map_update_err(e, "podlane_ep_stat", err, a->max_endpoints);
@@ -617,6 +685,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 
 	if (datapath_attach_endpoint(a, host.ifindex, e))
 		goto fail;
+	crash_point("add:attach");
 
 	/*
 	 * Last: from here on the fast path may redirect to this pod. A service may list the
@@ -670,6 +739,7 @@ int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
 	/* endpoint_remove() releases the address; the walks below are for leftovers only. */
 	if (endpoint_find(a, container_id, ifname, network, &ifindex, &meta, true)) {
 		endpoint_remove(a, ifindex, &meta);
+		crash_point("del:done");
 		return 0;
 	}
 	endpoint_host_ifname(container_id, ifname, host_ifname);

@@ -21,6 +21,10 @@ void endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta 
 /* The host veth is still the device we created (same ifindex and name); fills link if set. */
 bool host_veth_alive(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta,
 		     struct nl_link *link);
+/* The device group of this agent's host veths (a hash of its pin root; never 0). */
+uint32_t endpoint_host_group(struct agent *a);
+/* Delete the veth host_ifname if it is one with no endpoint record (an interrupted ADD's). */
+void remove_stray_host_veth(struct agent *a, const char *host_ifname);
 /* The record's netns path still names the namespace the endpoint was wired into. */
 bool netns_alive(const struct endpoint_meta *meta);
 /*
@@ -36,7 +40,17 @@ int pod_enable_gro(struct nl_sock *pod, const char *ifname);
 /* The network name rules of every request: 1-63 characters, no '/', no whitespace. */
 bool network_name_ok(const char *network);
 
-/* reaper.c: delete a host veth off the request path (inline when the queue is full). */
+/* Fault injection for tests (PODLANE_DEBUG_CRASH_AT, endpoint.c): SIGKILL at that step. */
+void crash_point(const char *step);
+bool crash_reaper_held(void);
+void crash_announce(void);
+
+/*
+ * reaper.c: delete a host veth off the request path (inline when the queue is full); it is
+ * marked condemned in the kernel before this returns, so a crash cannot forget it.
+ */
 void host_veth_delete(struct agent *a, int ifindex, const char *name);
+/* Start-up: delete the host veths condemned before the agent stopped. */
+void host_veth_reap_leftovers(struct agent *a);
 
 #endif /* PODLANED_ENDPOINT_INT_H */
