@@ -20,12 +20,12 @@ ip netns add "$NSX"
 ip -n "$NSX" link add eth0 type veth peer name eth0peer
 ip -n "$NSX" addr add 192.0.2.7/24 dev eth0
 BEFORE=$(ip -n "$NSX" -d addr show dev eth0)
-VETHS_BEFORE=$(ip -o link show | grep -c ' pl[0-9a-f]\{12\}[@:]')
 CODE=$(pod_add x 10.250.0.0/24 | jfield .code)
 [ "$CODE" = 101 ]; ok $? "add with an existing ifname fails with 101 (got $CODE)"
 [ "$(ip -n "$NSX" -d addr show dev eth0)" = "$BEFORE" ]
 ok $? "the existing eth0 is untouched"
-[ "$(ip -o link show | grep -c ' pl[0-9a-f]\{12\}[@:]')" = "$VETHS_BEFORE" ]
+# By name: a host-wide count would see other tests' pods come and go.
+! host_veth_exists "$(host_ifname "c-x-$PL_ID" eth0)"
 ok $? "no host veth was left behind"
 [ -z "$(ipam_list)" ]; ok $? "no address stays allocated"
 [ "$(map_len podlane_ep_meta)" = 0 ] && [ "$(map_len podlane_eps)" = 0 ] &&
@@ -112,12 +112,7 @@ NET=ovl1 pod_del o1 >/dev/null; ok $? "del the pod of ovl1"
 
 # 3c. leftovers of an ADD interrupted by a crash (host veth named for the attachment, its pod
 # end already in the pod) do not block the retried ADD.
-HS=$(python3 -c '
-import sys
-h = 0xcbf29ce484222325
-for b in sys.argv[1].encode() + b"\0" + sys.argv[2].encode():
-    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-print("pl%012x" % (h & 0xffffffffffff))' "c-s-$PL_ID" eth0)
+HS=$(host_ifname "c-s-$PL_ID" eth0)
 NSS=$(netns_name s)
 ip netns add "$NSS"
 ip link add "$HS" type veth peer name eth0 netns "$NSS"
