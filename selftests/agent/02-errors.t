@@ -158,4 +158,34 @@ REL=$(api "{\"op\":\"gc\",\"network\":\"tiny\",
 	    \"attachments\":[{\"container_id\":\"c-p1-$PL_ID\",\"ifname\":\"eth0\"}]}" released)
 [ "$REL" = 1 ] && [ "$(ipam_list)" = 10.252.0.1 ] && [ "$(map_len podlane_ep_meta)" = 2 ]
 ok $? "gc releases the one unlisted attachment (released=$REL)"
+
+# 7. a read-only state dir (a read-only bind mount: root ignores file modes). DEL removes the
+# endpoint but cannot give its address back: it must say so (5, naming the address) instead of
+# answering success with the address still allocated; a DEL retried once the dir is writable
+# again, or else the next start-up, releases it.
+NET=rostate
+R1=$(pod_add r1 10.247.0.0/24 | jfield .ip) && R2=$(pod_add r2 10.247.0.0/24 | jfield .ip)
+ok $? "two pods in network rostate ($R1, $R2)"
+mount --bind "$PL_STATE" "$PL_STATE" && on_cleanup "umount -l '$PL_STATE'" &&
+	mount -o remount,bind,ro "$PL_STATE"
+ok $? "the state dir is now read-only"
+for p in r1 r2; do
+	R=$(pod_del $p)
+	[ "$(jfield .code <<<"$R")" = 5 ] && jfield .msg <<<"$R" | grep -q "10\.247\.0\."
+	ok $? "del of $p with a read-only state dir fails with 5, naming the address ($R)"
+done
+[ "$(ipam_list | sort | tr '\n' ' ')" = "$R1 $R2 " ] &&
+	! ip -n "$(netns_name r1)" link show dev eth0 >/dev/null 2>&1
+ok $? "... the pods are unwired, their addresses still allocated"
+R=$(pod_del r1)
+[ "$(jfield .code <<<"$R")" = 5 ]; ok $? "a retried del still fails with 5 while read-only"
+R=$(api '{"op":"gc","network":"rostate"}')
+[ "$(jfield .code <<<"$R")" = 5 ] && jfield .msg <<<"$R" | grep -q "2 addresses"
+ok $? "so does gc, counting the addresses it could not release ($R)"
+umount "$PL_STATE"; ok $? "the state dir is writable again"
+pod_del r1 >/dev/null && [ "$(ipam_list)" = "$R2" ]
+ok $? "the retried del of r1 succeeds and releases $R1"
+agent_kill TERM
+agent_start && [ -z "$(ipam_list)" ]
+ok $? "a restart releases $R2, which no DEL retry came for"
 done_testing

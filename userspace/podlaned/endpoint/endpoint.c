@@ -264,22 +264,26 @@ const char *netns_strerror(int err)
 /*
  * Tear an endpoint down: fast-path entry first (so nothing is redirected to a dying device),
  * then the veth (the kernel drops the pod end, routes, neighbours and tc filters with it; see
- * the reaper above), then the bookkeeping and the address.
+ * the reaper above), then the bookkeeping and the address. An address that cannot be released
+ * (a read-only state dir) stays allocated to the attachment with no endpoint: the caller hears
+ * -errno, and a later DEL of the attachment, GC or the next start-up releases it.
  */
-void endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta)
+int endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta)
 {
 	char ip[INET_ADDRSTRLEN];
+	int err = 0;
 
 	eps_unpublish(a, meta->addr.ip4, ifindex);
 	if (host_veth_alive(a, ifindex, meta, NULL))
 		host_veth_delete(a, ifindex, meta->host_ifname);
 	eps_forget(a, ifindex);
 	if (!(meta->flags & PODLANE_META_F_IPAM_DELEGATED))
-		ipam_release_addr(a, meta->network, meta->addr.ip4, meta->container_id,
-				  meta->ifname);
+		err = ipam_release_addr(a, meta->network, meta->addr.ip4, meta->container_id,
+					meta->ifname);
 	inet_ntop(AF_INET, &meta->addr.ip4, ip, sizeof(ip));
 	log_info("endpoint removed container_id=%s ifname=%s network=%s ip=%s host_ifname=%s",
 		 meta->container_id, meta->ifname, meta->network, ip, meta->host_ifname);
+	return err < 0 ? err : 0;
 }
 
 /* A host veth with our name but no endpoint: what an ADD interrupted by a crash leaves. */
@@ -726,11 +730,28 @@ out:
 	return ret;
 }
 
+/*
+ * A DEL that could not give the address back answers so (CNI code 5), never success with the
+ * address silently left allocated: the runtime retries DEL, which finds the allocation below.
+ */
+static int release_failed(struct api_error *e, const char *container_id, const char *ifname,
+			  const char *network, in_addr_t addr, int err)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	return api_fail(e, PODLANE_ERR_IO, "container '%s' ifname '%s' is unwired, but its address "
+		       "%s in network '%s' could not be released: %s; it stays allocated until DEL "
+		       "is retried (or podlaned restarts) with the state dir writable",
+		       container_id, ifname, ip, network, strerror(-err));
+}
+
 int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
 		 const char *network, struct api_error *e)
 {
 	char host_ifname[IF_NAMESIZE];
 	struct endpoint_meta meta;
+	in_addr_t stuck = 0;
 	__u32 ifindex;
 	int n;
 
@@ -738,13 +759,17 @@ int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
 		return -1;
 	/* endpoint_remove() releases the address; the walks below are for leftovers only. */
 	if (endpoint_find(a, container_id, ifname, network, &ifindex, &meta, true)) {
-		endpoint_remove(a, ifindex, &meta);
+		n = endpoint_remove(a, ifindex, &meta);
 		crash_point("del:done");
+		if (n)
+			return release_failed(e, container_id, ifname, network, meta.addr.ip4, n);
 		return 0;
 	}
 	endpoint_host_ifname(container_id, ifname, host_ifname);
 	remove_stray_host_veth(a, host_ifname);
-	n = ipam_release(a, network, container_id, ifname);
+	n = ipam_release(a, network, container_id, ifname, &stuck);
+	if (n < 0)
+		return release_failed(e, container_id, ifname, network, stuck, n);
 	if (n)
 		log_info("released leftover allocation container_id=%s ifname=%s count=%d",
 			 container_id, ifname, n);

@@ -16,8 +16,11 @@ struct agent;
  * gone (a walk over every record). */
 bool endpoint_find(struct agent *a, const char *container_id, const char *ifname,
 		   const char *network, __u32 *ifindex, struct endpoint_meta *meta, bool thorough);
-/* Tear an endpoint down: fast-path entry, veth, record, counters, address. */
-void endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta);
+/*
+ * Tear an endpoint down: fast-path entry, veth, record, counters, address. Returns 0, or -errno
+ * when the address could not be released (all else is done; it stays allocated).
+ */
+int endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta);
 /* The host veth is still the device we created (same ifindex and name); fills link if set. */
 bool host_veth_alive(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta,
 		     struct nl_link *link);

@@ -29,7 +29,22 @@ struct gc_state {
 	__u32 victims[256];
 	size_t nvictims;
 	int released;
+	int stuck;		/* addresses that could not be released */
+	int stuck_err;		/* the first one's -errno */
+	in_addr_t stuck_addr;
 };
+
+static void gc_count(struct gc_state *g, int err, in_addr_t addr)
+{
+	if (err >= 0) {
+		g->released += err;
+		return;
+	}
+	if (!g->stuck++) {
+		g->stuck_err = err;
+		g->stuck_addr = addr;
+	}
+}
 
 static bool gc_kept(const struct gc_state *g, const char *container_id, const char *ifname)
 {
@@ -60,8 +75,8 @@ static int gc_ipam_cb(const char *network, const struct ipam_entry *ent, void *d
 
 	if (gc_kept(g, ent->container_id, ent->ifname))
 		return 0;
-	g->released += ipam_release_addr(g->a, network, ent->addr, ent->container_id,
-					  ent->ifname);
+	gc_count(g, ipam_release_addr(g->a, network, ent->addr, ent->container_id, ent->ifname),
+		 ent->addr);
 	return 0;
 }
 
@@ -82,15 +97,25 @@ int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep
 		for (i = 0; i < g.nvictims; i++) {
 			if (eps_meta_get(a, g.victims[i], &meta))
 				continue;
-			endpoint_remove(a, g.victims[i], &meta);
-			g.released++;
+			/* An address it could not release is tried again, and counted, below. */
+			if (!endpoint_remove(a, g.victims[i], &meta))
+				g.released++;
 		}
 		if (g.nvictims < sizeof(g.victims) / sizeof(g.victims[0]))
 			break;
 	}
 	/* Allocations whose endpoint never got wired (or was removed without DEL). */
 	ipam_walk(a, network, gc_ipam_cb, &g);
-	log_info("gc done network=%s kept=%zu released=%d", network, nkeep, g.released);
+	log_info("gc done network=%s kept=%zu released=%d stuck=%d", network, nkeep, g.released,
+		 g.stuck);
+	if (g.stuck) {
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &g.stuck_addr, ip, sizeof(ip));
+		return api_fail(e, PODLANE_ERR_IO, "gc released %d, but %d addresses of network "
+			       "'%s' stay allocated (the first, %s: %s)", g.released, g.stuck,
+			       network, ip, strerror(-g.stuck_err));
+	}
 	return g.released;
 }
 
