@@ -64,6 +64,8 @@ void netconf_free(struct netconf *conf);
 int validate_cni_name(const char *what, const char *value, size_t max, int code,
 		      struct cni_error *err);
 int validate_ifname(const char *ifname, struct cni_error *err);
+/* v is a JSON string without an embedded NUL (which C strings would silently cut off at). */
+bool cni_json_string(struct json_object *v);
 
 /* delegate.c: run the configured IPAM plugin the standard CNI way. */
 int ipam_exec(const struct cni_args *args, const struct netconf *conf, const char *command,

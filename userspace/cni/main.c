@@ -310,11 +310,11 @@ static int gc_collect(const struct netconf *conf, const char *key, struct api_gc
 	for (i = 0; i < json_object_array_length(list); i++) {
 		entry = json_object_array_get_idx(list, i);
 		if (!json_object_object_get_ex(entry, "containerID", &id) ||
-		    !json_object_is_type(id, json_type_string) ||
+		    !cni_json_string(id) ||
 		    !json_object_object_get_ex(entry, "ifname", &ifname) ||
-		    !json_object_is_type(ifname, json_type_string))
+		    !cni_json_string(ifname))
 			return cni_fail(err, 7, "'%s' entry %zu needs string 'containerID' and "
-					"'ifname'", key, i);
+					"'ifname' (without NUL characters)", key, i);
 		req->attachments[req->n_attachments].container_id = json_object_get_string(id);
 		req->attachments[req->n_attachments++].ifname = json_object_get_string(ifname);
 	}

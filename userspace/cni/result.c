@@ -91,7 +91,7 @@ int prev_result_ipv4(const struct netconf *conf, const char *ifname, char *ip, s
 		size_t n;
 
 		entry = json_object_array_get_idx(ips, i);
-		if (!json_object_object_get_ex(entry, "address", &v))
+		if (!json_object_object_get_ex(entry, "address", &v) || !cni_json_string(v))
 			continue;
 		addr = json_object_get_string(v);
 		n = strcspn(addr, "/");

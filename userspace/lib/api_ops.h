@@ -81,7 +81,11 @@ struct api_add_reply {
 	int64_t		pod_ifindex;
 };
 
-/* "del": idempotent, succeeds when the endpoint, netns or allocation is already gone. */
+/*
+ * "del": idempotent, succeeds when the endpoint, netns or allocation is already gone. Fails
+ * with PODLANE_ERR_IO, naming the address, when the endpoint is gone but its address could not
+ * be released (a read-only state dir): a retried del (or gc, or the next start) releases it.
+ */
 struct api_del_req {
 	const char	*container_id;
 	const char	*ifname;
