@@ -37,7 +37,7 @@ R=$(pod_add b)
 	[ "$(ipam_list | wc -l)" = 1 ] && [ "$(map_len podlane_ep_meta)" = 1 ]
 ok $? "... and leaves no interface, veth, allocation or map entry"
 
-# 400 clients connect first and send afterwards: more than the 256 slots are held at once.
+# 400 clients connect first and send afterwards: all of them are held open at once.
 GOT=$(timeout 60 python3 - "$PL_SOCK" <<'PY'
 import json, socket, sys, time
 socks = []

@@ -493,6 +493,39 @@ int nl_addr_has(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int pr
 	return err ? err : m.found;
 }
 
+struct addr_list {
+	nl_addr_fn fn;
+	void *ctx;
+};
+
+static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFA_MAX + 1] = {};
+	struct addr_list *l = data;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb) < 0)
+		return 0;
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (a)
+		l->fn(ifa->ifa_index, mnl_attr_get_u32(a), ifa->ifa_prefixlen, l->ctx);
+	return 0;
+}
+
+int nl_addr_list4(struct nl_sock *nl, nl_addr_fn fn, void *ctx)
+{
+	struct addr_list l = { .fn = fn, .ctx = ctx };
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_GETADDR, NLM_F_DUMP);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+
+	ifa->ifa_family = AF_INET;
+	return nl_transact(nl, nlh, addr_list_cb, &l);
+}
+
 /* ---- routes ---- */
 
 int nl_route_add(struct nl_sock *nl, int ifindex, in_addr_t dst, unsigned int prefix_len,

@@ -82,6 +82,12 @@ int nl_link_del_group(struct nl_sock *nl, uint32_t group);
 int nl_addr_add(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int prefix_len);
 /* True when ifindex holds addr/prefix_len. Returns 1, 0 or -errno. */
 int nl_addr_has(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int prefix_len);
+/*
+ * Call fn for every IPv4 address in nl's netns (its local address, its device, its prefix
+ * length). Returns 0 or -errno; fn must not send requests through the same socket.
+ */
+typedef void (*nl_addr_fn)(int ifindex, in_addr_t addr, unsigned int prefix_len, void *ctx);
+int nl_addr_list4(struct nl_sock *nl, nl_addr_fn fn, void *ctx);
 
 /* Add a main-table route dst/prefix_len dev ifindex, via gw when gw != 0 (scope link when 0). */
 int nl_route_add(struct nl_sock *nl, int ifindex, in_addr_t dst, unsigned int prefix_len,

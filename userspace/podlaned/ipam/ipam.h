@@ -8,6 +8,7 @@
 #define PODLANED_IPAM_IPAM_H
 
 #include <stdbool.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include "podlane.h"
@@ -57,5 +58,22 @@ struct ipam_pool {
 typedef int (*ipam_pool_cb)(const struct ipam_pool *pool, void *data);
 /* Call cb for every network's pool until it returns non-zero (which is returned). */
 int ipam_pools(struct agent *a, ipam_pool_cb cb, void *data);
+
+/* ---- rules.c: the node's own addresses ---- */
+
+/* An address of this node, and where it is: "--node-ip" or the interface that holds it. */
+struct ipam_node_addr {
+	in_addr_t addr;
+	char where[IF_NAMESIZE + 16];
+};
+
+/*
+ * The first address of this node inside net/len (len 32: is net one of them?): --node-ip, or an
+ * address of one of the interfaces in the agent's netns (the reserved ranges of core/addr.h
+ * aside). 1 with *found filled, 0 when there is none, -errno when the interfaces cannot be
+ * read.
+ */
+int ipam_node_addr_in(struct agent *a, in_addr_t net, unsigned int len,
+		      struct ipam_node_addr *found);
 
 #endif /* PODLANED_IPAM_IPAM_H */
