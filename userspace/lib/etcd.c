@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "etcd.h"
+#include "json_tok.h"
 
 struct buf {
 	char	*p;
@@ -298,7 +299,7 @@ static struct json_object *jsplit_parse(struct jsplit *j, struct buf *b)
 {
 	struct json_object *o;
 
-	json_tokener_reset(j->tok);
+	json_tokener_reset_all(j->tok);
 	o = json_tokener_parse_ex(j->tok, b->p, b->len);
 	b->len = 0;
 	return o;
