@@ -42,7 +42,11 @@ static int ack_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-/* NLMSG_ERROR or NLMSG_DONE: the error code, and the kernel's message when it sent one. */
+/*
+ * NLMSG_ERROR or NLMSG_DONE: the error code, and the kernel's message when it sent one. A code
+ * the kernel never sends (above 0, below -MAX_ERRNO) is -EBADMSG: a positive one would read as
+ * "more to come" and leave the caller waiting for a datagram that never arrives.
+ */
 static int parse_ack(struct pl_genl *g, const struct nlmsghdr *nlh)
 {
 	unsigned int off;
@@ -65,7 +69,7 @@ static int parse_ack(struct pl_genl *g, const struct nlmsghdr *nlh)
 	}
 	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && mnl_nlmsg_size(off) <= nlh->nlmsg_len)
 		mnl_attr_parse(nlh, off, ack_attr_cb, g);
-	return err;
+	return err > 0 || err < -4095 ? -EBADMSG : err;
 }
 
 static struct nlmsghdr *msg_start(struct pl_genl *g, void *buf, uint16_t type, uint8_t cmd,
