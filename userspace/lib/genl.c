@@ -93,7 +93,13 @@ int pl_genl_rx(struct pl_genl *g, const void *buf, size_t len, uint32_t seq, pl_
 	const struct nlmsghdr *nlh = buf;
 	int left = len > INT_MAX ? INT_MAX : (int)len;
 
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+	/*
+	 * libmnl 1.0.4's mnl_nlmsg_ok() compares nlmsg_len as an int, so a length of 0xffffffff
+	 * passes and mnl_nlmsg_next() then steps by 0 (its 4-byte alignment wraps): the loop
+	 * would never end. The unsigned comparison refuses it.
+	 */
+	for (; mnl_nlmsg_ok(nlh, left) && nlh->nlmsg_len <= (unsigned int)left;
+	     nlh = mnl_nlmsg_next(nlh, &left)) {
 		if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != g->portid)
 			continue;
 		if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE) {
