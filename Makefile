@@ -134,8 +134,8 @@ FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,
 		   -fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-unused-parameter \
 		   -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
 FUZZ_SRCS	:= $(LIB_SRCS) userspace/cni/config.c userspace/cni/result.c \
-		   userspace/podlaned/sync/records.c userspace/podlaned/core/addr.c \
-		   userspace/podlaned/nodes/record.c
+		   userspace/cni/ipam.c userspace/podlaned/sync/records.c \
+		   userspace/podlaned/core/addr.c userspace/podlaned/nodes/record.c
 FUZZ_OBJS	:= $(patsubst userspace/%.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_SRCS))
 
 $(FUZZ_OUT)/obj/%.o: userspace/%.c

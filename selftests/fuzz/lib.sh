@@ -81,7 +81,7 @@ fuzz_run() {
 # fuzz_report <workdir>: what a failed run found, as TAP diagnostics: the report and the input.
 fuzz_report() {
 	local work=$1 a
-	grep -aE "ERROR|SUMMARY|fuzz: |runtime error|#[0-9]+ .* in .*(userspace|selftests)/" "$work/log" | head -n 30 |
+	grep -aE "ERROR|SUMMARY|fuzz: |runtime error|Assertion|#[0-9]+ .* in .*(userspace|selftests)/" "$work/log" | head -n 30 |
 		sed 's/^/# /'
 	for a in "$work"/artifacts/*; do
 		[ -f "$a" ] || continue
