@@ -18,9 +18,13 @@ bool ipam_versions_has(struct json_object *versions, const char *version)
 	if (!versions || !json_object_object_get_ex(versions, "supportedVersions", &list) ||
 	    !json_object_is_type(list, json_type_array))
 		return false;
-	for (i = 0; i < json_object_array_length(list); i++)
-		if (!strcmp(json_object_get_string(json_object_array_get_idx(list, i)), version))
+	for (i = 0; i < json_object_array_length(list); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(list, i));
+
+		/* A null entry has no string: strcmp(NULL) crashed the plugin. */
+		if (s && !strcmp(s, version))
 			return true;
+	}
 	return false;
 }
 
@@ -30,7 +34,9 @@ const char *ipam_version_pick(struct json_object *versions, const char *config_v
 	const char *best = NULL;
 	size_t i;
 
-	if (!versions || !json_object_object_get_ex(versions, "supportedVersions", &list))
+	/* Not an array: json_object_array_length() would assert and abort the plugin. */
+	if (!versions || !json_object_object_get_ex(versions, "supportedVersions", &list) ||
+	    !json_object_is_type(list, json_type_array))
 		return config_version;
 	for (i = 0; i < json_object_array_length(list); i++) {
 		const char *s;
