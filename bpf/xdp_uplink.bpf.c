@@ -221,7 +221,8 @@ static __always_inline bool l4_whole(const struct iphdr *ip, void *data_end)
 	__u32 tot_len = bpf_ntohs(ip->tot_len), l4_len, len;
 	const __u8 *l4 = (const void *)(ip + 1);
 
-	if (ip->version != 4 || tot_len < sizeof(*ip) || (void *)ip + tot_len > data_end)
+	/* Lengths compared as numbers: 6.1's verifier refuses ip + tot_len (up to 64k). */
+	if (ip->version != 4 || tot_len < sizeof(*ip) || tot_len > data_end - (void *)ip)
 		return false;
 	l4_len = tot_len - sizeof(*ip);
 	if (ip->protocol == IPPROTO_TCP) {

@@ -66,7 +66,7 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$FUZZ_BIN/fuzz_packets" ]; then
 	secs=$(( $(date +%s) - start ))
 	grep -E '^(ok|not ok|#)' "$work_root/packets.log" | tail -n 20
 	[ $rc -eq 0 ] || failed=1
-	pkt_row="| packets (fuzz_packets, every program) | $(sed -n 's/^# frames run: //p' \
+	pkt_row="| packets (fuzz_packets, every program) | $(sed -n 's/^# frames run: \([0-9]*\).*/\1/p' \
 		"$work_root/packets.log" | tail -n 1) | $secs | | $([ $rc -eq 0 ] && echo 0 ||
 		echo "see $work_root/packets.log") | seeds in fuzz_packets.c |"
 else
