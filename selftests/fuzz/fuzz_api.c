@@ -68,7 +68,7 @@ static void round_trip(const struct api_op *op, bool reply, const void *v)
 	json_object_put(o);
 }
 
-/* What the handler checks with shared code right after decoding (podlaned api/, service_ops.c and node_ops.c). */
+/* What a handler checks with shared code right after decoding (api/service_ops.c, node_ops.c). */
 static void handler_checks(const struct api_op *op, const void *req)
 {
 	char why[512];

@@ -1086,15 +1086,13 @@ static int fuzz(long count, __u64 seed)
 	struct tally t[P_MAX] = {};
 	struct frame f;
 	long i, total = 0;
-	int p, before;
+	int p;
 
 	rng = seed ? seed : 1;
 	for (i = 0; i < count * P_MAX; i++) {
 		p = i % P_MAX;
 		next_frame(&f, p);
-		before = failures;
 		one(&f, &t[p], seed, i);
-		(void)before;
 	}
 	for (p = 0; p < P_MAX; p++) {
 		total += t[p].frames;

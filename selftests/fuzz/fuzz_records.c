@@ -3,14 +3,14 @@
  * fuzz_records.c - every etcd record kind podlaned decodes (userspace/podlaned/sync/records.c),
  * as the sync's I/O thread gets them (io.c: record_in): keys and values as byte strings, one
  * after another through one json_tokener, as a list or a watch delivers them. The input is one
- * to four records separated by NUL bytes (more are ignored), each the key, a newline, then the value (a key
- * holding a newline or a NUL cannot be expressed, and no record key may hold one). The key is
- * classified and checked, then the value decoded as its kind says, with the checks the main
- * thread adds (nodes/record.c: node_record_parse for a node). What decodes must survive this
- * node's own encoder (the same record written back decodes to the same); record_stamp and
- * record_unstamp (the publisher's comparison of what etcd holds) must agree with each other
- * on any value; and a record must decode the same through the shared tokener as through a
- * fresh one, whatever came before it.
+ * to four records separated by NUL bytes (more are ignored), each the key, a newline, then the
+ * value (a key holding a newline or a NUL cannot be expressed, and no record key may hold
+ * one). The key is classified and checked, then the value decoded as its kind says, with the
+ * checks the main thread adds (nodes/record.c: node_record_parse for a node). What decodes
+ * must survive this node's own encoder (the same record written back decodes to the same);
+ * record_stamp and record_unstamp (the publisher's comparison of what etcd holds) must agree
+ * with each other on any value; and a record must decode the same through the shared
+ * tokener as through a fresh one, whatever came before it.
  */
 #include <errno.h>
 #include <math.h>

@@ -81,8 +81,8 @@ fuzz_run() {
 # fuzz_report <workdir>: what a failed run found, as TAP diagnostics: the report and the input.
 fuzz_report() {
 	local work=$1 a
-	grep -aE "ERROR|SUMMARY|fuzz: |runtime error|Assertion|#[0-9]+ .* in .*(userspace|selftests)/" "$work/log" | head -n 30 |
-		sed 's/^/# /'
+	grep -aE "ERROR|SUMMARY|fuzz: |runtime error|Assertion|#[0-9]+ .* in .*(userspace|selftests)/" \
+		"$work/log" | head -n 30 | sed 's/^/# /'
 	for a in "$work"/artifacts/*; do
 		[ -f "$a" ] || continue
 		diag "input $(basename "$a") ($(stat -c %s "$a") bytes), base64:"
