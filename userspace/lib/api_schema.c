@@ -289,7 +289,7 @@ static struct json_object *encode_value(const struct api_field *f, const void *v
 		n = *CAT(v, f->count_off, size_t);
 		for (i = 0; i < n; i++) {
 			const char *entry = *(const char *const *)p + i * s->size;
-			const char *key = kf ? *CAT(entry, kf->off, const char *) : NULL;
+			const char *key = kf ? *CAT(entry, kf->off, char *) : NULL;
 
 			json_object_object_add(j, key ? key : "", api_encode(s, entry));
 		}
