@@ -423,7 +423,7 @@ warm=$((SOAK_SECONDS * 10 * QUIET / 4))
 awk -v p="$last" -v t=$((QUIET_AT + warm)) '$1 == "MON" && $3 == p && $2 >= t { print $4, $5 }' \
 	"$EV" > "$T/footprint"
 n=$(wc -l < "$T/footprint")
-if [ "$n" -ge 4 ]; then
+if [ "$n" -ge 3 ]; then
 	read -r rss0 fd0 < "$T/footprint"
 	read -r rss1 fd1 < <(tail -n 1 "$T/footprint")
 	rssmax=$(awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { print m }' "$T/footprint")
