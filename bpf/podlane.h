@@ -168,6 +168,7 @@ struct endpoint_meta {
 };
 
 #define PODLANE_META_F_IPAM_DELEGATED	(1U << 0)	/* address came from another IPAM plugin */
+#define PODLANE_META_F_NO_DEFAULT_ROUTE	(1U << 1)	/* the pod's default route is not via it */
 
 /*
  * A network namespace is its nsfs file's device and inode: the inode (the namespace's proc

@@ -77,6 +77,33 @@ check "... and no podlane_eps entry" test "$(eps_count)" = "$eps_before"
 check "... and the pod's own eth0 untouched" \
 	bash -c "ip -n $busy -d link show eth0 | grep -q bridge"
 
+# --- a second interface in a pod: the pod's default route stays eth0's unless asked -------
+ns=$(netns_name v110)
+eth0_default_only() {
+	[ "$(ip -n "$ns" route show default | wc -l)" = 1 ] &&
+		ip -n "$ns" route show default | grep -q '^default via 169.254.1.1 dev eth0 '
+}
+cni_run ADD c$$-net1 "/run/netns/$ns" net1 "$PL_TMP/conf-1.1.0.json"
+expect_success "ADD of net1 next to eth0 exits 0" full
+check "... its result routes the network's podCIDR, not the default, via the gateway" \
+	test "$(jget "$PLUGIN_OUT" 'j["routes"]')" = "[{\"dst\": \"$CIDR\", \"gw\": \"169.254.1.1\"}]"
+check "... and the pod's default route is still eth0's alone" eth0_default_only
+cni_run DEL c$$-net1 "/run/netns/$ns" net1 "$PL_TMP/conf-1.1.0.json"
+expect_success "DEL of net1"
+check "... leaves eth0's default route" eth0_default_only
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["defaultRoute"]=True
+json.dump(c, open(sys.argv[2], "w"))' "$PL_TMP/conf-1.1.0.json" "$PL_TMP/conf-dr.json"
+cni_run ADD c$$-net2 "/run/netns/$ns" net2 "$PL_TMP/conf-dr.json"
+expect_success "ADD of net2 with \"defaultRoute\": true exits 0" full
+check "... its result has the default route" \
+	test "$(jget "$PLUGIN_OUT" 'j["routes"]')" = '[{"dst": "0.0.0.0/0", "gw": "169.254.1.1"}]'
+check "... which the pod now takes via net2, eth0's kept under it" \
+	bash -c "ip -n $ns route get 192.0.2.200 | grep -q 'dev net2' &&
+		 ip -n $ns route show default | grep -q 'dev eth0'"
+cni_run DEL c$$-net2 "/run/netns/$ns" net2 "$PL_TMP/conf-dr.json"
+expect_success "DEL of net2"
+check "... gives the default route back to eth0" poll 5 eth0_default_only
+
 # --- CHECK -------------------------------------------------------------------------------
 for v in 0.4.0 1.0.0 1.1.0; do
 	with_prev "$PL_TMP/conf-$v.json" "$PL_TMP/result-$v.json" "$PL_TMP/check-$v.json"

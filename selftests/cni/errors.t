@@ -117,6 +117,7 @@ bad_conf "podCIDR a number" '{"cniVersion": "1.0.0", "name": "n", "type": "podla
 bad_conf "mtu a string" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": "big"}' mtu
 bad_conf "mtu too small" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": 10}' mtu
 bad_conf "mtu too large" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": 70000}' mtu
+bad_conf "defaultRoute not a boolean" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "defaultRoute": "yes"}' defaultRoute
 bad_conf "ipam not an object" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "ipam": "host-local"}' ipam
 bad_conf "agentSocket relative" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "agentSocket": "x.sock"}' agentSocket
 # A NUL (\u0000) in a string would cut it short where podlane reads it as a C string.

@@ -51,6 +51,9 @@ struct netconf {
 	const char	*agent_socket;
 	const char	*ipam_type;	/* NULL: podlaned allocates from podCIDR */
 	int		mtu;		/* 0 = agent default */
+	bool		has_default_route;	/* "defaultRoute" given */
+	bool		default_route;	/* true: the pod's default route via this interface,
+					 * false: never; absent: only if the pod has none */
 	struct json_object *dns;	/* borrowed from root, may be NULL */
 	struct json_object *prev_result;	/* borrowed from root, may be NULL */
 };

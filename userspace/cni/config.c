@@ -315,6 +315,15 @@ int netconf_parse(struct netconf *conf, const struct cni_args *args, struct cni_
 		conf->mtu = mtu;
 	}
 
+	if (json_object_object_get_ex(conf->root, "defaultRoute", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return cni_fail(err, 7, "network config field 'defaultRoute' must be true "
+					"or false");
+		conf->has_default_route = true;
+		conf->default_route = json_object_get_boolean(v);
+	}
+
 	if (json_object_object_get_ex(conf->root, "ipam", &ipam) &&
 	    !json_object_is_type(ipam, json_type_null)) {
 		if (!json_object_is_type(ipam, json_type_object))

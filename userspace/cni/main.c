@@ -113,6 +113,8 @@ static int cmd_add(const struct cni_args *args, const struct netconf *conf, stru
 		.container_id = args->container_id, .netns = args->netns,
 		.ifname = args->ifname, .network = conf->name, .subnet = conf->pod_cidr,
 		.has_mtu = conf->mtu != 0, .mtu = conf->mtu,
+		.has_default_route = conf->has_default_route,
+		.default_route = conf->default_route,
 	};
 	struct api_add_reply reply;
 	char ip[INET_ADDRSTRLEN] = "";

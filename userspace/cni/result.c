@@ -51,11 +51,19 @@ struct json_object *cni_result_build(const struct netconf *conf, const struct cn
 	json_object_array_add(arr, o);
 	json_object_object_add(res, "ips", arr);
 
+	/*
+	 * The default route, or when the interface did not take it (an agent that does not say
+	 * took it), the route podlaned made to the network's podCIDR instead, if any.
+	 */
 	arr = json_object_new_array();
-	o = json_object_new_object();
-	json_object_object_add(o, "dst", json_object_new_string("0.0.0.0/0"));
-	json_object_object_add(o, "gw", json_object_new_string(gateway));
-	json_object_array_add(arr, o);
+	if (!reply->has_default_route || reply->default_route || conf->pod_cidr) {
+		o = json_object_new_object();
+		json_object_object_add(o, "dst", json_object_new_string(
+			!reply->has_default_route || reply->default_route ? "0.0.0.0/0" :
+			conf->pod_cidr));
+		json_object_object_add(o, "gw", json_object_new_string(gateway));
+		json_object_array_add(arr, o);
+	}
 	json_object_object_add(res, "routes", arr);
 
 	/* The config's dns wins; otherwise pass on what a delegated IPAM plugin suggested. */

@@ -36,6 +36,7 @@ API_SCHEMA(add_req_schema, T,
 	API_STR_OPT(T, subnet),
 	API_INT_IF(T, mtu, has_mtu, 0, 65535, PODLANE_ERR_INVALID_CONFIG),
 	API_STR_OPT(T, ip),
+	API_BOOL_IF(T, default_route, has_default_route),
 );
 #undef T
 
@@ -49,6 +50,7 @@ API_SCHEMA(add_reply_schema, T,
 	API_STR(T, host_mac),
 	API_STR(T, pod_mac),
 	API_I64(T, pod_ifindex),
+	API_BOOL_IF(T, default_route, has_default_route),
 );
 #undef T
 

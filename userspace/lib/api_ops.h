@@ -68,6 +68,10 @@ struct api_add_req {
 					 * 0 = default 1500 */
 	const char	*ip;		/* optional "a.b.c.d": an address a delegated IPAM plugin
 					 * chose; the agent then allocates nothing */
+	bool		has_default_route;
+	bool		default_route;	/* optional: true, the pod's default route goes via this
+					 * interface (before any it had, which serves again after
+					 * DEL); false, never; absent, only when the pod has none */
 };
 
 struct api_add_reply {
@@ -79,6 +83,9 @@ struct api_add_reply {
 	const char	*host_mac;	/* "aa:bb:cc:dd:ee:ff" */
 	const char	*pod_mac;
 	int64_t		pod_ifindex;
+	bool		has_default_route;	/* absent from agents before it was there */
+	bool		default_route;	/* the pod's default route goes via this interface;
+					 * false: it routes subnet (if given) via the gateway */
 };
 
 /*
@@ -97,8 +104,9 @@ struct api_del_reply {
 };
 
 /*
- * "check": verifies the pod interface exists, holds ip/32 and routes default via the
- * gateway; fails with PODLANE_ERR_CHECK and a msg saying what differs.
+ * "check": verifies the pod interface exists, holds ip/32 and, when its add took the pod's
+ * default route, routes default via the gateway; fails with PODLANE_ERR_CHECK and a msg saying
+ * what differs.
  */
 struct api_check_req {
 	const char	*container_id;

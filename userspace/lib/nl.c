@@ -706,6 +706,8 @@ static void route_msg(struct nlmsghdr *nlh, const struct nl_route *r)
 	rtm->rtm_protocol = r->protocol ? r->protocol : RTPROT_STATIC;
 	rtm->rtm_scope = r->gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
+	if (r->onlink)
+		rtm->rtm_flags |= RTNH_F_ONLINK;
 	if (r->prefix_len)
 		mnl_attr_put_u32(nlh, RTA_DST, r->dst);
 	mnl_attr_put_u32(nlh, RTA_OIF, r->ifindex);
@@ -729,6 +731,56 @@ int nl_route_replace(struct nl_sock *nl, const struct nl_route *r)
 
 	route_msg(nlh, r);
 	return nl_transact(nl, nlh, NULL, NULL);
+}
+
+int nl_route_insert(struct nl_sock *nl, const struct nl_route *r, bool first)
+{
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_NEWROUTE,
+					    NLM_F_CREATE | (first ? 0 : NLM_F_APPEND));
+
+	route_msg(nlh, r);
+	return nl_transact(nl, nlh, NULL, NULL);
+}
+
+struct route_exists {
+	in_addr_t dst;
+	unsigned int prefix_len;
+	bool found;
+};
+
+static int route_exists_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[RTA_MAX + 1] = {};
+	struct route_exists *m = data;
+	unsigned int table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET ||
+	    rtm->rtm_dst_len != m->prefix_len)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb) < 0)
+		return 0;
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table != RT_TABLE_MAIN)
+		return 0;
+	if (m->prefix_len && (!tb[RTA_DST] || mnl_attr_get_u32(tb[RTA_DST]) != m->dst))
+		return 0;
+	m->found = true;
+	return 0;
+}
+
+int nl_route_exists(struct nl_sock *nl, in_addr_t dst, unsigned int prefix_len)
+{
+	struct route_exists m = { .dst = dst, .prefix_len = prefix_len };
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_GETROUTE, NLM_F_DUMP);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	int err;
+
+	rtm->rtm_family = AF_INET;
+	err = nl_transact(nl, nlh, route_exists_cb, &m);
+	return err ? err : m.found;
 }
 
 int nl_route_del(struct nl_sock *nl, const struct nl_route *r)

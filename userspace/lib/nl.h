@@ -112,10 +112,20 @@ struct nl_route {
 	uint64_t	tun_id;		/* host order */
 	in_addr_t	tun_dst;
 	uint8_t		tun_ttl;
+	bool		onlink;		/* gw is on the link, whatever routes say (RTNH_F_ONLINK) */
 };
 
 /* Create or replace the route to r->dst/r->prefix_len (one route per prefix in the table). */
 int nl_route_replace(struct nl_sock *nl, const struct nl_route *r);
+/*
+ * Add a route to r->dst/r->prefix_len without touching the routes already there to that
+ * prefix (another device's, say): first puts it before them, so it is the one used until it
+ * goes (`ip route prepend`); otherwise after them (`ip route append`), used only when there is
+ * none. -EEXIST for a route with the same nexthop.
+ */
+int nl_route_insert(struct nl_sock *nl, const struct nl_route *r, bool first);
+/* 1 when the main table has any IPv4 route to exactly dst/prefix_len (any type or device). */
+int nl_route_exists(struct nl_sock *nl, in_addr_t dst, unsigned int prefix_len);
 /*
  * Delete the route to r->dst/r->prefix_len of r->protocol on r->ifindex (any device when
  * ifindex is 0); -ESRCH if there is none.

@@ -32,6 +32,7 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 		.subnet = rq.subnet,
 		.ip = rq.ip && rq.ip[0] ? rq.ip : NULL,
 		.mtu = rq.has_mtu ? rq.mtu : 0,
+		.default_route = rq.has_default_route ? rq.default_route : -1,
 	};
 	if (endpoint_add(a, &ar, &res, &e)) {
 		log_warn("add failed container_id=%s ifname=%s netns=%s code=%d err=\"%s\"",
@@ -51,6 +52,8 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 		.host_mac = nl_mac_str(res.host_mac, host_mac),
 		.pod_mac = nl_mac_str(res.pod_mac, pod_mac),
 		.pod_ifindex = res.pod_ifindex,
+		.has_default_route = true,
+		.default_route = res.default_route,
 	});
 }
 

@@ -4,7 +4,10 @@
  * sides, the endpoint maps (datapath/eps.h) and the tc programs; DEL and CHECK.
  *
  * ADD records each step in a struct add_undo as it goes, so a failure anywhere unwinds exactly
- * what this request did and nothing else: the pod keeps whatever it had before the call.
+ * what this request did and nothing else: the pod keeps whatever it had before the call. In the
+ * pod an ADD only adds: everything it creates hangs off its own interface (so deleting the veth
+ * takes it all), routes are inserted next to any the pod has to the same prefix, never over
+ * them, and the one pod-wide change, lo brought up, comes last, when nothing can fail anymore.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@
 #include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
 
+#include "core/addr.h"
 #include "core/agent.h"
 #include "datapath/datapath.h"
 #include "datapath/eps.h"
@@ -372,6 +376,7 @@ static void fill_result(struct add_result *res, __u32 ifindex, const struct endp
 	memcpy(res->pod_mac, val->pod_mac, 6);
 	res->pod_ifindex = meta->pod_ifindex;
 	res->host_ifindex = ifindex;
+	res->default_route = !(meta->flags & PODLANE_META_F_NO_DEFAULT_ROUTE);
 }
 
 /* What an ADD has done so far, so a failure undoes exactly that. */
@@ -412,34 +417,66 @@ static int map_update_err(struct api_error *e, const char *map, int err, unsigne
 		       strerror(-err));
 }
 
-/* Pod side: address, lo up, link up, gateway route, default route, gateway neighbour. */
+/*
+ * Does this interface take the pod's default route? Asked (req->default_route 1 or 0), or, not
+ * asked, only when the pod has none: a pod's first interface does, a second one (CNI_IFNAME
+ * net1 next to another plugin's eth0) leaves the default route where it is.
+ */
+static int pod_takes_default(struct nl_sock *pod, const struct add_request *req, bool *take)
+{
+	int n;
+
+	if (req->default_route >= 0) {
+		*take = req->default_route;
+		return 0;
+	}
+	n = nl_route_exists(pod, 0, 0);
+	if (n < 0)
+		return n;
+	*take = !n;
+	return 0;
+}
+
+/*
+ * Pod side: address, link up, then either the gateway route and the default route via
+ * it, each put before any route the pod has to that prefix (`ip route prepend`: it serves
+ * while this interface exists, and what was there serves again after DEL), or, without the
+ * default route, only the request's subnet via the gateway (onlink: the gateway's /32 stays
+ * another interface's), after any route the pod has to it. Last the gateway neighbour.
+ */
 static int wire_pod_side(struct nl_sock *pod, const struct add_request *req, int pod_ifindex,
-			 in_addr_t addr, const uint8_t host_mac[6], struct api_error *e)
+			 in_addr_t addr, const uint8_t host_mac[6], bool *take_default,
+			 struct api_error *e)
 {
 	in_addr_t gw = inet_addr(PODLANE_GATEWAY4);
-	struct nl_link lo;
+	struct subnet4 sn;
 	const char *step;
 	int err;
 
-	step = "add address";
-	err = nl_addr_add(pod, pod_ifindex, addr, 32);
+	step = "look at the default route";
+	err = pod_takes_default(pod, req, take_default);
 	if (!err) {
-		step = "bring up lo";
-		err = nl_link_get(pod, "lo", 0, &lo);
-		if (!err && !(lo.flags & IFF_UP))
-			err = nl_link_set_up(pod, lo.ifindex);
+		step = "add address";
+		err = nl_addr_add(pod, pod_ifindex, addr, 32);
 	}
 	if (!err) {
 		step = "bring up interface";
 		err = nl_link_set_up(pod, pod_ifindex);
 	}
-	if (!err) {
+	if (!err && *take_default) {
 		step = "add gateway route";
-		err = nl_route_add(pod, pod_ifindex, gw, 32, 0);
-	}
-	if (!err) {
-		step = "add default route";
-		err = nl_route_add(pod, pod_ifindex, 0, 0, gw);
+		err = nl_route_insert(pod, &(struct nl_route){ .ifindex = pod_ifindex,
+				      .dst = gw, .prefix_len = 32 }, true);
+		if (!err) {
+			step = "add default route";
+			err = nl_route_insert(pod, &(struct nl_route){ .ifindex = pod_ifindex,
+					      .gw = gw }, true);
+		}
+	} else if (!err && req->subnet && !subnet_parse(req->subnet, &sn)) {
+		step = "add subnet route";
+		err = nl_route_insert(pod, &(struct nl_route){ .ifindex = pod_ifindex,
+				      .dst = sn.net, .prefix_len = sn.prefix_len, .gw = gw,
+				      .onlink = true }, false);
 	}
 	if (!err) {
 		step = "add gateway neighbour";
@@ -533,12 +570,13 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	struct add_undo u = {};
 	struct endpoint_value val = {};
 	struct endpoint_meta meta = {}, dup;
-	struct nl_link host, pod_link;
+	struct nl_link host, pod_link, lo;
 	struct nl_sock pod = {};
 	struct timespec now;
 	struct stat netns_st;
 	unsigned int mtu = req->mtu ? req->mtu : datapath_pod_mtu(a);
 	int netns_fd = -1, ret = -1, err;
+	bool take_default = false;
 
 	memset(res, 0, sizeof(*res));
 	if (validate_ids(req->container_id, req->ifname, req->network, e))
@@ -656,7 +694,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 
-	if (wire_pod_side(&pod, req, pod_link.ifindex, u.addr, host.mac, e))
+	if (wire_pod_side(&pod, req, pod_link.ifindex, u.addr, host.mac, &take_default, e))
 		goto fail;
 	crash_point("add:pod");
 	if (wire_host_side(a, res->host_ifname, host.ifindex, u.addr, pod_link.mac, e))
@@ -674,6 +712,8 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	clock_gettime(CLOCK_REALTIME, &now);
 	meta.created_ns = (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec;
 	meta.pod_ifindex = pod_link.ifindex;
+	if (!take_default)
+		meta.flags |= PODLANE_META_F_NO_DEFAULT_ROUTE;
 	err = eps_meta_add(a, host.ifindex, &meta);
 	if (err) {
 		map_update_err(e, "podlane_ep_meta", err, a->max_endpoints);
@@ -716,6 +756,15 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 	u.eps = true;
+	/* The pod's own lo, a change no veth deletion would undo: only once nothing can fail. */
+	err = nl_link_get(&pod, "lo", 0, &lo);
+	if (!err && !(lo.flags & IFF_UP))
+		err = nl_link_set_up(&pod, lo.ifindex);
+	if (err) {
+		api_fail(e, PODLANE_ERR_INTERNAL, "failed to bring up lo in netns '%s': %s",
+			 req->netns, nl_strerror(&pod, err));
+		goto fail;
+	}
 
 	fill_result(res, host.ifindex, &meta, &val);
 	ret = 0;
@@ -830,6 +879,8 @@ int endpoint_check(struct agent *a, const char *container_id, const char *ifname
 		api_fail(e, PODLANE_ERR_CHECK, "interface '%s' is down in the pod", ifname);
 	} else if (nl_addr_has(&pod, link.ifindex, meta.addr.ip4, 32) != 1) {
 		api_fail(e, PODLANE_ERR_CHECK, "interface '%s' does not hold %s/32", ifname, have);
+	} else if (meta.flags & PODLANE_META_F_NO_DEFAULT_ROUTE) {
+		ret = 0;	/* the pod's routes are another interface's business */
 	} else if (nl_route_has(&pod, link.ifindex, gw, 32, 0) != 1) {
 		api_fail(e, PODLANE_ERR_CHECK, "pod has no route to %s dev %s", PODLANE_GATEWAY4,
 			ifname);

@@ -23,6 +23,7 @@ struct add_request {
 	const char *subnet;
 	const char *ip;		/* NULL unless a delegated IPAM plugin chose it */
 	unsigned int mtu;	/* 0: datapath_pod_mtu() */
+	int default_route;	/* 1: via this interface, first; 0: never; -1: if the pod has none */
 };
 
 struct add_result {
@@ -32,6 +33,7 @@ struct add_result {
 	uint8_t pod_mac[6];
 	int pod_ifindex;
 	int host_ifindex;
+	bool default_route;	/* the pod's default route goes via this interface */
 };
 
 int endpoint_add(struct agent *a, const struct add_request *req, struct add_result *res,
