@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# 07-routes.t - a pod's routes when podlane adds a second interface: a failed ADD leaves the pod
+# 08-routes.t - a pod's routes when podlane adds a second interface: a failed ADD leaves the pod
 # exactly as it was (links, addresses, routes, neighbours, lo down stays down); a second
 # interface leaves the pod's default route alone unless the request asks for it
 # ("default_route", the CNI config's "defaultRoute"), and its DEL gives the pod back the routes
