@@ -71,6 +71,11 @@ int ipam_exec(const struct cni_args *args, const struct netconf *conf, const cha
 int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct json_object **dns,
 		    struct cni_error *err);
 bool ipam_supports(const struct cni_args *args, const struct netconf *conf, const char *version);
+/*
+ * The subnet of the result's address ip ("a.b.c.0/24" from "a.b.c.d/24"), which podlaned needs
+ * to refuse its network and broadcast address; "" when the result gives no prefix length.
+ */
+void ipam_subnet_of(struct json_object *result, const char *ip, char *subnet, size_t len);
 
 /* result.c */
 struct json_object *cni_result_build(const struct netconf *conf, const struct cni_args *args,

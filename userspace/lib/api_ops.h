@@ -54,7 +54,9 @@ struct api_reply_head {
 
 /*
  * "add": wire a pod. Fails with PODLANE_ERR_IF_EXISTS, leaving nothing behind, when ifname
- * exists in the netns. Repeating an add for the same container_id+ifname+network whose endpoint
+ * exists in the netns, and with PODLANE_ERR_INVALID_CONFIG when the pod would get an address
+ * no pod may hold (a subnet holding one, or such an ip: the pods' gateway, a reserved range, the
+ * network or broadcast address of its subnet, an address of the node). Repeating an add for the same container_id+ifname+network whose endpoint
  * is still wired returns the existing endpoint.
  */
 struct api_add_req {
@@ -62,7 +64,8 @@ struct api_add_req {
 	const char	*netns;		/* path of the pod's network namespace */
 	const char	*ifname;
 	const char	*network;
-	const char	*subnet;	/* optional, "10.244.0.0/24" */
+	const char	*subnet;	/* optional, "10.244.0.0/24": the pool to allocate from;
+					 * with ip, the subnet of the plugin's result */
 	bool		has_mtu;
 	int64_t		mtu;		/* optional, 0-65535 (else PODLANE_ERR_INVALID_CONFIG),
 					 * 0 = default 1500 */
