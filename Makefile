@@ -54,7 +54,7 @@ KSFT_INSTALL	?= $(OUTPUT)/kselftest_install
 TESTLIB		:= $(KSFT_DIR)/lib/testlib.o
 
 .PHONY: all clean install deps check test bench demo selftests selftest-deps $(SELFTEST_BUILDS) \
-	kselftest kselftest-install
+	kselftest kselftest-install fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -124,10 +124,35 @@ $(TESTLIB): selftests/lib/testlib.c selftests/lib/testlib.h $(LIB_HDRS)
 # The sync's record decoders link alone into selftests/sync (as a fuzzer links them).
 SYNC_RECORDS_OBJS := $(addprefix $(OUTPUT)/obj/podlaned/,sync/records.o core/addr.o)
 
-selftest-deps: $(SKELS) $(OUTPUT)/libpodlane.a $(TESTLIB) $(KSFT_DIR)/kselftest_harness.h 	       $(SYNC_RECORDS_OBJS)
+# The parsers of outside input again, built with clang for libFuzzer (coverage, ASan, UBSan; a
+# sanitizer report aborts) into $(FUZZ_OUT)/libpodlane-fuzz.a, which the harnesses of
+# selftests/fuzz link: the shared library, podlane-cni's pure parts (no exec, no socket) and
+# podlaned's pure record codecs.
+FUZZ_OUT	:= $(OUTPUT)/fuzz
+FUZZ_CC		?= clang
+FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+		   -fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-unused-parameter \
+		   -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
+FUZZ_SRCS	:= $(LIB_SRCS) userspace/cni/config.c userspace/cni/result.c \
+		   userspace/cni/ipam.c userspace/podlaned/sync/records.c \
+		   userspace/podlaned/core/addr.c userspace/podlaned/nodes/record.c
+FUZZ_OBJS	:= $(patsubst userspace/%.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_SRCS))
 
-SELFTEST_VARS	= OUTPUT=$(abspath $(OUTPUT))/selftests/$(1) PL_BUILD=$(abspath $(OUTPUT)) \
-		  PL_DEPS_DONE=1
+$(FUZZ_OUT)/obj/%.o: userspace/%.c
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -Iuserspace/podlaned $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_OUT)/libpodlane-fuzz.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+selftest-deps: $(SKELS) $(OUTPUT)/libpodlane.a $(TESTLIB) $(KSFT_DIR)/kselftest_harness.h \
+	       $(SYNC_RECORDS_OBJS) $(FUZZ_OUT)/libpodlane-fuzz.a
+
+# An area builds into build/selftests/<area>; the fuzzing harnesses into build/fuzz.
+SELFTEST_VARS	= OUTPUT=$(abspath $(if $(filter fuzz,$(1)),$(FUZZ_OUT),$(OUTPUT)/selftests/$(1))) \
+		  PL_BUILD=$(abspath $(OUTPUT)) PL_DEPS_DONE=1
 
 selftests: $(SELFTEST_BUILDS)
 
@@ -161,6 +186,19 @@ kselftest-install: selftests
 			>> $(KSFT_INSTALL)/kselftest-list.txt || exit 1; \
 	done
 
+# The long fuzzing run (README "Fuzzing"): every libFuzzer target for FUZZ_TIME seconds or
+# FUZZ_RUNS executions each, then the packet fuzzer (root) for FUZZ_PACKETS frames a program;
+# FUZZ_MERGE=1 merges the grown corpus back into selftests/fuzz/corpus/, minimized.
+FUZZ_TIME	?= 60
+FUZZ_RUNS	?=
+FUZZ_PACKETS	?= 200000
+FUZZ_MERGE	?= 0
+
+fuzz: selftests-fuzz
+	$(Q)PL_BUILD=$(abspath $(OUTPUT)) FUZZ_TIME='$(FUZZ_TIME)' FUZZ_RUNS='$(FUZZ_RUNS)' \
+		FUZZ_PACKETS='$(FUZZ_PACKETS)' FUZZ_MERGE='$(FUZZ_MERGE)' \
+		$(if $(FUZZ_TARGETS),FUZZ_TARGETS='$(FUZZ_TARGETS)') selftests/fuzz/run-fuzz.sh
+
 install: $(addprefix $(OUTPUT)/,$(BINS))
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
@@ -184,7 +222,7 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(shell find $(OUTPUT)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(OUTPUT)/obj $(FUZZ_OUT)/obj -name '*.d' 2>/dev/null)
 
 # ---- podlane.ko and the Debian 6.1 test guest (kmod/, scripts/guest/, selftests/guest/) ------
 # `make kmod` builds $(OUTPUT)/podlane.ko against KDIR through the top-level Kbuild; the sources

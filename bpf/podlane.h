@@ -51,7 +51,9 @@ enum podlane_drop_reason {
 	PODLANE_DROP_SOURCE_SPOOFED	= -207,	/* pod sent with a source IP it does not own */
 	PODLANE_DROP_UNKNOWN_ENDPOINT	= -208,	/* program runs on a veth with no endpoint */
 	PODLANE_DROP_REDIRECT_FAILED	= -209,	/* bpf_redirect_peer() refused the target */
-	PODLANE_DROP_L4_TRUNCATED	= -210,	/* TCP/UDP/ICMP header runs past the packet */
+	PODLANE_DROP_L4_TRUNCATED	= -210,	/* TCP/UDP/ICMP header (TCP: with its data
+						 * offset; UDP: its length) runs past the
+						 * datagram */
 	PODLANE_DROP_PREFILTER_DENIED	= -211,	/* XDP prefilter: source in the deny list */
 	PODLANE_DROP_CT_FULL		= -212,	/* new service flow: podlane_ct insert failed */
 	PODLANE_DROP_NO_BACKEND		= -213,	/* service frontend without a usable backend */
@@ -71,6 +73,8 @@ enum podlane_drop_reason {
 						 * not a pod of the node that sent it */
 	PODLANE_DROP_SNAT_NO_PORT	= -221,	/* NodePort flow to another node's backend:
 						 * no free source port to translate to */
+	PODLANE_DROP_L4_BAD_HEADER	= -222,	/* TCP data offset below 5 words or UDP
+						 * length below 8 */
 };
 
 #define PODLANE_DROP_FIRST	201
@@ -687,6 +691,7 @@ static inline const char *podlane_drop_name(int reason)
 	case PODLANE_DROP_TUNNEL_FAILED:	return "tunnel_failed";
 	case PODLANE_DROP_TUNNEL_SOURCE:	return "tunnel_source";
 	case PODLANE_DROP_SNAT_NO_PORT:		return "snat_no_port";
+	case PODLANE_DROP_L4_BAD_HEADER:	return "l4_bad_header";
 	}
 	return NULL;
 }

@@ -210,10 +210,38 @@ static __always_inline int nodeport_fast(struct xdp_md *ctx, struct xdp_meta *m,
 }
 
 /*
+ * Whether an IPv4 TCP or UDP packet without options is whole as tc_from_uplink's parse would
+ * judge it (lib/common.h: parse_ipv4, ipv4_check_l4): version 4, a total length inside the
+ * frame, and a transport header whose own length (TCP data offset, UDP length) fits. Anything
+ * else is tc's to drop with its reason: XDP neither drops it for another one nor translates
+ * it.
+ */
+static __always_inline bool l4_whole(const struct iphdr *ip, void *data_end)
+{
+	__u32 tot_len = bpf_ntohs(ip->tot_len), l4_len, len;
+	const __u8 *l4 = (const void *)(ip + 1);
+
+	/* Lengths compared as numbers: 6.1's verifier refuses ip + tot_len (up to 64k). */
+	if (ip->version != 4 || tot_len < sizeof(*ip) || tot_len > data_end - (void *)ip)
+		return false;
+	l4_len = tot_len - sizeof(*ip);
+	if (ip->protocol == IPPROTO_TCP) {
+		if ((void *)(l4 + sizeof(struct tcphdr)) > data_end || l4_len < sizeof(struct tcphdr))
+			return false;
+		len = (l4[12] >> 4) * 4;
+		return len >= sizeof(struct tcphdr) && len <= l4_len;
+	}
+	if ((void *)(l4 + sizeof(struct udphdr)) > data_end || l4_len < sizeof(struct udphdr))
+		return false;
+	len = (__u32)l4[4] << 8 | l4[5];
+	return len >= sizeof(struct udphdr) && len <= l4_len;
+}
+
+/*
  * A TCP/UDP packet to a service frontend. A flow podlane_ct tracks may take the fast path
  * above; a new one to a frontend without a backend it may use is dropped now (unless tracked:
  * then tc_from_uplink keeps it on its backend). Everything else, including every doubt
- * (fragments, options that hide the ports), is left to tc.
+ * (fragments, options that hide the ports, a malformed header), is left to tc.
  */
 static __always_inline int nodeport_verdict(struct xdp_md *ctx, struct xdp_meta *m,
 					    struct ethhdr *eth, struct iphdr *ip, void *data_end)
@@ -229,7 +257,7 @@ static __always_inline int nodeport_verdict(struct xdp_md *ctx, struct xdp_meta 
 		return XDP_PASS;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return XDP_PASS;
-	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
+	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)) || !l4_whole(ip, data_end))
 		return XDP_PASS;
 	ports = (void *)(ip + 1);
 	if ((void *)(ports + 2) > data_end)

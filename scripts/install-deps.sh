@@ -34,6 +34,8 @@ pkgs=(
 	# control-plane sync: the etcd v3 client (libcurl with OpenSSL) in podlaned, a three-member
 	# etcd cluster and etcdctl in selftests/etcd, openssl for the tests' own CA and certificates
 	etcd-server etcd-client libcurl4-openssl-dev openssl
+	# fuzzing (selftests/fuzz, make fuzz): clang's libFuzzer and sanitizer runtimes
+	libclang-rt-14-dev
 )
 
 missing=()

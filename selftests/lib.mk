@@ -12,8 +12,10 @@
 #	include ../lib.mk
 #
 # A test <name> is built from <name>.c and linked with TEST_LIBS: by default the shared test
-# library (selftests/lib/testlib.c, compiled once) and libpodlane.a. An optional `settings`
-# file (timeout=<seconds>) bounds each test, as in the kernel.
+# library (selftests/lib/testlib.c, compiled once) and libpodlane.a. An area may build with
+# another compiler and more flags (TEST_CC, TEST_CFLAGS: selftests/fuzz uses clang's
+# libFuzzer). An optional `settings` file (timeout=<seconds>) bounds each test, as in the
+# kernel.
 #
 # Targets: all (build into OUTPUT, default build/selftests/<area>), run_tests (through the
 # kernel's kselftest/runner.sh, taken from linux-source-6.1 at build time), install
@@ -34,6 +36,7 @@ TEST_LIBS	?= $(TESTLIB) $(PL_BUILD)/libpodlane.a
 # from a failed ASSERT through longjmp() past locals the test never reads again
 # (-Wno-clobbered).
 CC		?= gcc
+TEST_CC		?= $(CC)
 CFLAGS		?= -O2 -g
 CFLAGS		+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 		   -Wno-sign-compare -Wno-clobbered -std=gnu11 -D_GNU_SOURCE
@@ -84,7 +87,7 @@ $(GEN_PROGS) $(GEN_PROGS_EXT): $(OUTPUT)/%: %.c $(TEST_LIBS) \
 		$(wildcard $(PL_BUILD)/*.skel.h $(TOP)/bpf/*.h $(TOP)/userspace/lib/*.h) \
 		$(selfdir)/lib/testlib.h $(KSFT_DIR)/kselftest_harness.h | $(OUTPUT)
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(TEST_LIBS) $(LDLIBS) -o $@
+	$(Q)$(TEST_CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) $< $(TEST_LIBS) $(LDLIBS) -o $@
 
 # The runner runs each test from its own directory and reads $(OUTPUT)/settings; the TAP it
 # prints is also kept in $(OUTPUT)/run_tests.log, and a "not ok" makes the target fail.

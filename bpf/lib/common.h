@@ -237,12 +237,19 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt_meta *m,
 }
 
 /*
- * Before forwarding, the transport header of a TCP, UDP or ICMP packet must be inside the IPv4
- * datagram. Non-first fragments carry no transport header and are not checked.
+ * Before forwarding or translating, the transport header of a TCP, UDP or ICMP packet must be
+ * inside the IPv4 datagram, and say so itself: a TCP data offset of at least 5 words that ends
+ * inside the datagram, a UDP length of at least 8 that does too (the receiving stack drops
+ * anything else; podlane drops it first, with a reason, rather than redirect or rewrite it).
+ * Non-first fragments carry no transport header and are not checked; a first fragment's UDP
+ * length is the whole datagram's, so only its lower bound is. Returns 0 or a drop reason.
  */
 static __always_inline int ipv4_check_l4(struct __sk_buff *skb, const struct iphdr *ip)
 {
-	__u32 hdr_len = ip->ihl * 4, tot_len = bpf_ntohs(ip->tot_len), need;
+	__u32 hdr_len = ip->ihl * 4, tot_len = bpf_ntohs(ip->tot_len), need, len;
+	__u8 buf[14];
+	int err = 0;
+	void *l4;
 
 	if (ip->frag_off & bpf_htons(IP_OFFSET))
 		return 0;
@@ -262,6 +269,36 @@ static __always_inline int ipv4_check_l4(struct __sk_buff *skb, const struct iph
 	if (tot_len == 0 && skb->gso_size)
 		tot_len = skb->len - ETH_HLEN;
 	if (hdr_len + need > tot_len)
+		return PODLANE_DROP_L4_TRUNCATED;
+	/* A GSO or GRO packet's headers were built or checked by a stack: nothing more. */
+	if (ip->protocol == IPPROTO_ICMP || skb->gso_size)
+		return 0;
+
+	/*
+	 * The header's own length field: in the linear area normally, else one load of what
+	 * the datagram is known to hold (TCP_MIN_HLEN or UDP_HLEN, checked above).
+	 */
+	l4 = (void *)ip + (hdr_len & 0x3c);
+	if (l4 + 14 <= skb_data_end(skb))
+		__builtin_memcpy(buf, l4, 14);
+	else if (ip->protocol == IPPROTO_TCP)
+		err = bpf_skb_load_bytes(skb, ETH_HLEN + hdr_len, buf, 14);
+	else
+		err = bpf_skb_load_bytes(skb, ETH_HLEN + hdr_len, buf, UDP_HLEN);
+	if (err)
+		return PODLANE_DROP_L4_TRUNCATED;
+	if (ip->protocol == IPPROTO_TCP) {
+		len = (buf[12] >> 4) * 4;
+		if (len < TCP_MIN_HLEN)
+			return PODLANE_DROP_L4_BAD_HEADER;
+	} else {
+		len = (__u32)buf[4] << 8 | buf[5];
+		if (len < UDP_HLEN)
+			return PODLANE_DROP_L4_BAD_HEADER;
+		if (ip->frag_off & bpf_htons(IP_MF))
+			return 0;
+	}
+	if (hdr_len + len > tot_len)
 		return PODLANE_DROP_L4_TRUNCATED;
 	return 0;
 }

@@ -65,6 +65,11 @@ cni_run ADD 'bad/id' "$NSP" eth0 "$CONF"
 expect_error 4 CNI_CONTAINERID "invalid container id -> 4"
 cni_run ADD "$ID" "$NSP" averyveryverylongname "$CONF"
 expect_error 4 CNI_IFNAME "interface name over 15 characters -> 4"
+# Names the kernel refuses or rewrites ('%' makes it pick one itself: eth%d becomes eth0).
+for ifn in 'eth%d' '.' '..' 'a/b' 'a:b' 'a b' "$(printf 'a\tb')"; do
+	cni_run ADD "$ID" "$NSP" "$ifn" "$CONF"
+	expect_error 4 CNI_IFNAME "interface name '$ifn' -> 4"
+done
 cni_run ADD "$ID" /proc/self/ns/net eth0 "$CONF"
 expect_error 4 CNI_NETNS "CNI_NETNS naming the plugin's own netns -> 4"
 
@@ -114,8 +119,44 @@ bad_conf "mtu too small" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-
 bad_conf "mtu too large" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": 70000}' mtu
 bad_conf "ipam not an object" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "ipam": "host-local"}' ipam
 bad_conf "agentSocket relative" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "agentSocket": "x.sock"}' agentSocket
+# A NUL (\u0000) in a string would cut it short where podlane reads it as a C string.
+bad_conf "a NUL in the name" '{"cniVersion": "1.0.0", "name": "n\u0000x", "type": "podlane-cni", "podCIDR": "10.1.0.0/24"}' name
+bad_conf "a NUL in podCIDR" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24\u0000x"}' podCIDR
+plugin "$(conf_with '{"cniVersion": "1.1.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24",
+	"cni.dev/valid-attachments": [{"containerID": "a\u0000b", "ifname": "eth0"}]}')" \
+	CNI_COMMAND=GC CNI_PATH=/usr/lib/cni
+expect_error 7 containerID "GC with a NUL in a containerID -> 7"
 cni_run CHECK "$ID" "$NSP" eth0 "$CONF"
 expect_error 7 prevResult "CHECK without prevResult -> 7"
+
+# --- null and mistyped fields where strings belong (selftests/fuzz/regressions/cni) ------
+# Each of these crashed podlane-cni (SIGSEGV, SIGABRT) before: no answer on stdout at all.
+cni_run CHECK "$ID" "$NSP" eth0 "$(conf_with '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni",
+	"podCIDR": "10.1.0.0/24", "prevResult": {"ips": [{"address": null}]}}')"
+expect_error 7 prevResult "CHECK with a null address in prevResult -> 7"
+cni_run CHECK "$ID" "$NSP" eth0 "$(conf_with '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni",
+	"podCIDR": "10.1.0.0/24", "agentSocket": "'"$PL_TMP"'/none.sock", "prevResult": {"interfaces":
+	[{"name": null}, {"name": "eth0", "sandbox": null}], "ips": [{"address": "10.1.0.2/32",
+	"interface": 0}, {"address": "10.1.0.3/32", "interface": 1}]}}')"
+expect_error 11 podlaned "CHECK with a null interface name and sandbox in prevResult -> on to the agent (11)"
+FAKE=$PL_TMP/fakebin
+mkdir -p "$FAKE"
+fake_ipam() {	# fake_ipam <VERSION answer>: an IPAM plugin that refuses every ADD
+	printf '#!/bin/sh
+if [ "$CNI_COMMAND" = VERSION ]; then echo '"'%s'"'; exit 0; fi
+' "$1" \
+		> "$FAKE/fakeipam"
+	printf 'echo '"'"'{"code": 7, "msg": "fake ipam refuses"}'"'"'; exit 1\n' >> "$FAKE/fakeipam"
+	chmod +x "$FAKE/fakeipam"
+}
+IPAM_CONF=$(conf_with '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni",
+	"ipam": {"type": "fakeipam"}}')
+for answer in '{"supportedVersions": "1.0.0"}' '{"supportedVersions": [null, "0.4.0"]}'; do
+	fake_ipam "$answer"
+	cni_env ADD "$ID" "$NSP" eth0
+	plugin "$IPAM_CONF" "${CNI_ENV[@]}" CNI_PATH="$FAKE"
+	expect_error 7 "fake ipam refuses" "ADD whose IPAM plugin answers VERSION with $answer -> its error"
+done
 
 # --- agent unreachable (11; STATUS 50) ---------------------------------------------------
 cni_run ADD "$ID" "$NSP" eth0 "$CONF"

@@ -489,6 +489,11 @@ static size_t build_packet(const struct pkt_spec *s, __u8 *buf, size_t cap)
 			((__u8 *)ip)[i] = 1;	/* IPOPT_NOOP */
 		for (i = 0; i < payload; i++)
 			buf[ETH_HLEN + hdr_len + i] = (__u8)i;
+		/* A whole transport header says its own length right (bpf/lib/common.h). */
+		if (ip->protocol == IPPROTO_UDP && payload >= 8)
+			*(__be16 *)(buf + ETH_HLEN + hdr_len + 4) = htons(payload);
+		if (ip->protocol == IPPROTO_TCP && payload >= 20)
+			buf[ETH_HLEN + hdr_len + 12] = 5 << 4;
 		ip->check = ip_checksum(ip, hdr_len);
 		len = ETH_HLEN + hdr_len + payload;
 	}

@@ -399,6 +399,32 @@ static void test_keys_out_and_stamps(void)
 	report(!record_stamp(tok, "[]", 1, &len), "only an object can be stamped");
 }
 
+/*
+ * One tokener decodes every record of a list or a watch. A value that ends between a UTF-16
+ * high surrogate and its low half (invalid, a dead letter) must not leave that half behind:
+ * json-c 0.16's json_tokener_reset() keeps it, and the next record's first \u escape came out
+ * as U+FFFD and its own character (found by selftests/fuzz/fuzz_records).
+ */
+static void test_tokener_state(void)
+{
+	const char *cut = "{\"name\":\"n2\",\"nodeIP\":\"\\ud800\\u00";
+	const char *good = "{\"name\":\"n2\",\"nodeIP\":\"\\u0031\\u0039\\u0032.168.1.2\","
+			   "\"podCIDR\":\"10.1.2.0/24\"}";
+	char why[RECORD_WHY_LEN] = "";
+	struct node_rec r;
+	int err;
+
+	err = record_node_decode(tok, "n2", 2, cut, strlen(cut), &r, why);
+	report(err == -EINVAL && !strcmp(why, "value: not a JSON object"),
+	       "node value cut after a high surrogate: %s", why);
+	record_node_free(&r);
+	err = record_node_decode(tok, "n2", 2, good, strlen(good), &r, why);
+	report(!err && r.node_ip && !strcmp(r.node_ip, "192.168.1.2"),
+	       "the next value through the same tokener: nodeIP \\u0031\\u0039\\u0032.168.1.2 is "
+	       "192.168.1.2 (got %s)", str(r.node_ip));
+	record_node_free(&r);
+}
+
 int main(void)
 {
 	tok = json_tokener_new();
@@ -413,6 +439,7 @@ int main(void)
 	test_hints();
 	test_cidrs_and_version();
 	test_keys_out_and_stamps();
+	test_tokener_state();
 	json_tokener_free(tok);
 	printf("1..%d\n", test_num);
 	return failures ? 1 : 0;

@@ -55,7 +55,13 @@ struct netconf {
 	struct json_object *prev_result;	/* borrowed from root, may be NULL */
 };
 
-/* config.c */
+/* config.c: pure, no environment, exec or socket */
+/* The CNI_* variables out of envp ("NAME=value", NULL-terminated); "" when unset. */
+void cni_args_from_env(struct cni_args *args, char *const envp[]);
+/* CNI_COMMAND into args->cmd; code 4 when it is missing or unknown. */
+int cni_command_parse(struct cni_args *args, struct cni_error *err);
+/* The variables args->cmd needs, present and valid (code 4 otherwise). */
+int cni_env_check(const struct cni_args *args, struct cni_error *err);
 int cni_version_cmp(const char *a, const char *b);
 bool cni_version_supported(const char *v);
 struct json_object *cni_supported_versions(void);
@@ -64,13 +70,36 @@ void netconf_free(struct netconf *conf);
 int validate_cni_name(const char *what, const char *value, size_t max, int code,
 		      struct cni_error *err);
 int validate_ifname(const char *ifname, struct cni_error *err);
+/* v is a JSON string without an embedded NUL (which C strings would silently cut off at). */
+bool cni_json_string(struct json_object *v);
+/*
+ * GC's attachments to keep: the union of the config's "cni.dev/valid-attachments" and
+ * "cni.dev/attachments" into req (attachments malloc'ed, strings borrowed from conf).
+ */
+int cni_gc_attachments(const struct netconf *conf, struct api_gc_req *req,
+		       struct cni_error *err);
+/* VERSION's answer, in the version stdin names if podlane supports it. New reference. */
+struct json_object *cni_version_reply(const char *stdin_data, size_t stdin_len);
 
 /* delegate.c: run the configured IPAM plugin the standard CNI way. */
 int ipam_exec(const struct cni_args *args, const struct netconf *conf, const char *command,
 	      struct json_object **result, struct cni_error *err);
+bool ipam_supports(const struct cni_args *args, const struct netconf *conf, const char *version);
+
+/* ipam.c: what the plugin printed, read (pure) */
+/* Whether its VERSION answer (NULL: none) lists version. */
+bool ipam_versions_has(struct json_object *versions, const char *version);
+/* The highest version it and podlane share, not above the config's (else the config's). */
+const char *ipam_version_pick(struct json_object *versions, const char *config_version);
+/*
+ * Its stdout after it exited with status: an error (its code, msg and details) unless 0; with
+ * result, the JSON object it printed (new reference).
+ */
+int ipam_output_parse(const char *output, int status, const char *type, const char *command,
+		      struct json_object **result, struct cni_error *err);
+/* The first IPv4 address of a result ("ips" or 0.2.0's "ip4"), and its "dns" (borrowed). */
 int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct json_object **dns,
 		    struct cni_error *err);
-bool ipam_supports(const struct cni_args *args, const struct netconf *conf, const char *version);
 /*
  * The subnet of the result's address ip ("a.b.c.0/24" from "a.b.c.d/24"), which podlaned needs
  * to refuse its network and broadcast address; "" when the result gives no prefix length.

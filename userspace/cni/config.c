@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * config.c - decode and validate podlane-cni's network config. Everything the spec or podlane
+ * config.c - decode and validate podlane-cni's invocation: the environment and the network
+ * config on stdin (and the GC lists and VERSION request in it). Everything the spec or podlane
  * rejects is caught here, before the agent is asked to do anything, so a bad config never
- * leaves half a pod behind.
+ * leaves half a pod behind. Pure functions of their arguments: selftests/fuzz/fuzz_cni calls
+ * them as main.c does, without environment, exec or socket.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -15,6 +17,11 @@
 #include "cni.h"
 
 static const char *const supported_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
+
+static const char *const command_names[] = {
+	[CMD_ADD] = "ADD", [CMD_DEL] = "DEL", [CMD_CHECK] = "CHECK",
+	[CMD_GC] = "GC", [CMD_STATUS] = "STATUS", [CMD_VERSION] = "VERSION",
+};
 
 int cni_fail(struct cni_error *err, int code, const char *fmt, ...)
 {
@@ -110,10 +117,78 @@ int validate_ifname(const char *ifname, struct cni_error *err)
 				PODLANE_IFNAME_LEN - 1);
 	if (!strcmp(ifname, ".") || !strcmp(ifname, ".."))
 		return cni_fail(err, 4, "CNI_IFNAME '%s' is not a valid interface name", ifname);
+	/* '%' would have the kernel pick the name itself ("eth%d" becomes eth0). */
 	for (p = ifname; *p; p++)
-		if (*p == '/' || *p == ':' || isspace((unsigned char)*p))
-			return cni_fail(err, 4, "CNI_IFNAME '%s' must not contain '/', ':' "
-					"or spaces", ifname);
+		if (*p == '/' || *p == ':' || *p == '%' || isspace((unsigned char)*p))
+			return cni_fail(err, 4, "CNI_IFNAME '%s' must not contain '/', ':', '%%' "
+					"or whitespace", ifname);
+	return 0;
+}
+
+/* name's value in envp ("NAME=value" strings, NULL-terminated), "" when it is not there. */
+static const char *env_get(char *const envp[], const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, name, n) && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return "";
+}
+
+void cni_args_from_env(struct cni_args *args, char *const envp[])
+{
+	args->command = env_get(envp, "CNI_COMMAND");
+	args->container_id = env_get(envp, "CNI_CONTAINERID");
+	args->netns = env_get(envp, "CNI_NETNS");
+	args->ifname = env_get(envp, "CNI_IFNAME");
+	args->args = env_get(envp, "CNI_ARGS");
+	args->path = env_get(envp, "CNI_PATH");
+}
+
+int cni_command_parse(struct cni_args *args, struct cni_error *err)
+{
+	size_t i;
+
+	if (!*args->command)
+		return cni_fail(err, 4, "required environment variables missing: CNI_COMMAND");
+	for (i = 0; i < sizeof(command_names) / sizeof(command_names[0]); i++)
+		if (!strcmp(args->command, command_names[i]))
+			break;
+	if (i == sizeof(command_names) / sizeof(command_names[0]))
+		return cni_fail(err, 4, "CNI_COMMAND '%s' is not one of ADD, DEL, CHECK, GC, "
+				"STATUS, VERSION", args->command);
+	args->cmd = i;
+	return 0;
+}
+
+/* Which environment variables each command needs; the spec's table. */
+int cni_env_check(const struct cni_args *args, struct cni_error *err)
+{
+	bool needs_ns = args->cmd == CMD_ADD || args->cmd == CMD_CHECK;
+	bool needs_id = needs_ns || args->cmd == CMD_DEL;
+	char missing[128] = "";
+
+	if (needs_id && !*args->container_id)
+		strcat(missing, ", CNI_CONTAINERID");
+	if (needs_ns && !*args->netns)
+		strcat(missing, ", CNI_NETNS");
+	if (needs_id && !*args->ifname)
+		strcat(missing, ", CNI_IFNAME");
+	if (needs_id && !*args->path)
+		strcat(missing, ", CNI_PATH");
+	if (*missing)
+		return cni_fail(err, 4, "required environment variables missing: %s", missing + 2);
+	if (!needs_id)
+		return 0;
+	if (validate_cni_name("CNI_CONTAINERID", args->container_id, PODLANE_CONTAINER_ID_LEN, 4,
+			      err))
+		return -1;
+	if (validate_ifname(args->ifname, err))
+		return -1;
+	if (*args->netns && strlen(args->netns) >= PODLANE_NETNS_LEN)
+		return cni_fail(err, 4, "CNI_NETNS '%s' is longer than %d characters", args->netns,
+				PODLANE_NETNS_LEN - 1);
 	return 0;
 }
 
@@ -140,6 +215,12 @@ static int validate_cidr(const char *cidr, struct cni_error *err)
 	return 0;
 }
 
+bool cni_json_string(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_string) &&
+	       strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
+}
+
 /* Optional string member: absent is fine, anything but a string is a config error. */
 static int opt_string(struct json_object *obj, const char *key, const char **out,
 		      struct cni_error *err)
@@ -149,8 +230,9 @@ static int opt_string(struct json_object *obj, const char *key, const char **out
 	*out = NULL;
 	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
 		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return cni_fail(err, 7, "network config field '%s' must be a string", key);
+	if (!cni_json_string(v))
+		return cni_fail(err, 7, "network config field '%s' must be a string (without NUL "
+				"characters)", key);
 	*out = json_object_get_string(v);
 	return 0;
 }
@@ -193,7 +275,7 @@ int netconf_parse(struct netconf *conf, const struct cni_args *args, struct cni_
 	/* The version decides how everything else is read, so it is checked first. */
 	if (!json_object_object_get_ex(conf->root, "cniVersion", &v))
 		return cni_fail(err, 7, "network config has no 'cniVersion'");
-	if (!json_object_is_type(v, json_type_string))
+	if (!cni_json_string(v))
 		return cni_fail(err, 7, "network config field 'cniVersion' must be a string");
 	conf->cni_version = json_object_get_string(v);
 	if (!cni_version_supported(conf->cni_version)) {
@@ -269,4 +351,89 @@ void netconf_free(struct netconf *conf)
 {
 	json_object_put(conf->root);
 	conf->root = NULL;
+}
+
+/* How many {containerID, ifname} entries one GC list of the config holds. */
+static int gc_count(const struct netconf *conf, const char *key, size_t *n,
+		    struct cni_error *err)
+{
+	struct json_object *list;
+
+	if (!json_object_object_get_ex(conf->root, key, &list) ||
+	    json_object_is_type(list, json_type_null))
+		return 0;
+	if (!json_object_is_type(list, json_type_array))
+		return cni_fail(err, 7, "'%s' must be an array of {containerID, ifname}", key);
+	*n += json_object_array_length(list);
+	return 0;
+}
+
+/* Append the {containerID, ifname} entries of one GC list to req's attachments. */
+static int gc_collect(const struct netconf *conf, const char *key, struct api_gc_req *req,
+		      struct cni_error *err)
+{
+	struct json_object *list, *entry, *id, *ifname;
+	size_t i;
+
+	if (!json_object_object_get_ex(conf->root, key, &list) ||
+	    json_object_is_type(list, json_type_null))
+		return 0;
+	for (i = 0; i < json_object_array_length(list); i++) {
+		entry = json_object_array_get_idx(list, i);
+		if (!json_object_object_get_ex(entry, "containerID", &id) ||
+		    !cni_json_string(id) ||
+		    !json_object_object_get_ex(entry, "ifname", &ifname) ||
+		    !cni_json_string(ifname))
+			return cni_fail(err, 7, "'%s' entry %zu needs string 'containerID' and "
+					"'ifname' (without NUL characters)", key, i);
+		req->attachments[req->n_attachments].container_id = json_object_get_string(id);
+		req->attachments[req->n_attachments++].ifname = json_object_get_string(ifname);
+	}
+	return 0;
+}
+
+int cni_gc_attachments(const struct netconf *conf, struct api_gc_req *req,
+		       struct cni_error *err)
+{
+	/* 1.1.0 says valid-attachments; early runtimes sent attachments. Keep the union. */
+	static const char *const lists[] = { "cni.dev/valid-attachments", "cni.dev/attachments" };
+	size_t i, n = 0;
+
+	req->has_attachments = true;
+	req->n_attachments = 0;
+	req->attachments = NULL;
+	for (i = 0; i < 2; i++)
+		if (gc_count(conf, lists[i], &n, err))
+			return -1;
+	req->attachments = calloc(n ? n : 1, sizeof(*req->attachments));
+	if (!req->attachments)
+		return cni_fail(err, PODLANE_ERR_IO, "out of memory");
+	for (i = 0; i < 2; i++) {
+		if (gc_collect(conf, lists[i], req, err)) {
+			free(req->attachments);
+			req->attachments = NULL;
+			req->n_attachments = 0;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct json_object *cni_version_reply(const char *stdin_data, size_t stdin_len)
+{
+	struct json_object *in = NULL, *v, *o = json_object_new_object();
+	const char *version = CNI_DEFAULT_VERSION;
+
+	if (!o)
+		return NULL;
+	if (stdin_len)
+		in = json_tokener_parse(stdin_data);
+	if (in && json_object_object_get_ex(in, "cniVersion", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    cni_version_supported(json_object_get_string(v)))
+		version = json_object_get_string(v);
+	json_object_object_add(o, "cniVersion", json_object_new_string(version));
+	json_object_object_add(o, "supportedVersions", cni_supported_versions());
+	json_object_put(in);
+	return o;
 }

@@ -7,7 +7,8 @@
  * Delegates often speak an older spec than the config (Debian's host-local stops at 1.0.0), so
  * the delegate is asked for its VERSION first and, if it does not know the config's version,
  * gets the config with the highest version both sides support. IPAM input and output did not
- * change between 0.3.0 and 1.1.0, so nothing else needs converting.
+ * change between 0.3.0 and 1.1.0, so nothing else needs converting. What the delegate prints
+ * is read by ipam.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,10 +160,8 @@ static int plugin_path(const struct cni_args *args, const struct netconf *conf, 
 
 bool ipam_supports(const struct cni_args *args, const struct netconf *conf, const char *version)
 {
-	struct json_object *list;
 	struct cni_error err;
 	char path[4096], input[64], *output = NULL;
-	size_t i;
 	int rc;
 
 	if (!ipam_versions_asked) {
@@ -178,43 +176,21 @@ bool ipam_supports(const struct cni_args *args, const struct netconf *conf, cons
 			log_warn("ipam plugin did not answer VERSION plugin=%s rc=%d", path, rc);
 		free(output);
 	}
-	if (!ipam_versions ||
-	    !json_object_object_get_ex(ipam_versions, "supportedVersions", &list) ||
-	    !json_object_is_type(list, json_type_array))
-		return false;
-	for (i = 0; i < json_object_array_length(list); i++)
-		if (!strcmp(json_object_get_string(json_object_array_get_idx(list, i)), version))
-			return true;
-	return false;
+	return ipam_versions_has(ipam_versions, version);
 }
 
 /* The highest version the delegate and podlane share that is not above the config's. */
 static const char *ipam_version(const struct cni_args *args, const struct netconf *conf)
 {
-	struct json_object *list, *v;
-	const char *best = NULL;
-	size_t i;
-
-	if (ipam_supports(args, conf, conf->cni_version) || !ipam_versions ||
-	    !json_object_object_get_ex(ipam_versions, "supportedVersions", &list))
+	if (ipam_supports(args, conf, conf->cni_version))
 		return conf->cni_version;
-	for (i = 0; i < json_object_array_length(list); i++) {
-		const char *s;
-
-		v = json_object_array_get_idx(list, i);
-		s = json_object_get_string(v);
-		if (!s || !cni_version_supported(s) || cni_version_cmp(s, conf->cni_version) > 0)
-			continue;
-		if (!best || cni_version_cmp(s, best) > 0)
-			best = s;
-	}
-	return best ? best : conf->cni_version;
+	return ipam_version_pick(ipam_versions, conf->cni_version);
 }
 
 int ipam_exec(const struct cni_args *args, const struct netconf *conf, const char *command,
 	      struct json_object **result, struct cni_error *err)
 {
-	struct json_object *input = NULL, *reply = NULL, *v;
+	struct json_object *input = NULL;
 	const char *version, *text;
 	char path[4096], *output = NULL;
 	int rc;
@@ -239,121 +215,7 @@ int ipam_exec(const struct cni_args *args, const struct netconf *conf, const cha
 	json_object_put(input);
 	if (rc < 0)
 		return cni_fail(err, 5, "failed to run ipam plugin '%s': %s", path, strerror(-rc));
-	if (output && *output)
-		reply = json_tokener_parse(output);
+	rc = ipam_output_parse(output, rc, conf->ipam_type, command, result, err);
 	free(output);
-
-	if (rc != 0) {
-		int code = PODLANE_ERR_INTERNAL;
-		const char *msg = "no error message";
-
-		if (reply && json_object_object_get_ex(reply, "code", &v))
-			code = json_object_get_int(v);
-		if (reply && json_object_object_get_ex(reply, "msg", &v))
-			msg = json_object_get_string(v);
-		cni_fail(err, code ? code : PODLANE_ERR_INTERNAL, "ipam plugin '%s' %s failed: %s",
-			 conf->ipam_type, command, msg);
-		if (reply && json_object_object_get_ex(reply, "details", &v))
-			snprintf(err->details, sizeof(err->details), "%s",
-				 json_object_get_string(v));
-		json_object_put(reply);
-		return -1;
-	}
-	if (result) {
-		if (!reply || !json_object_is_type(reply, json_type_object)) {
-			json_object_put(reply);
-			return cni_fail(err, 5, "ipam plugin '%s' %s printed no JSON result",
-					conf->ipam_type, command);
-		}
-		*result = reply;
-		return 0;
-	}
-	json_object_put(reply);
-	return 0;
-}
-
-/* Copy "a.b.c.d" out of "a.b.c.d/n" if it is an IPv4 address. */
-static bool ipv4_of(const char *cidr, char *ip, size_t iplen)
-{
-	struct in_addr in;
-	char buf[INET_ADDRSTRLEN];
-	size_t n = strcspn(cidr, "/");
-
-	if (n >= sizeof(buf))
-		return false;
-	memcpy(buf, cidr, n);
-	buf[n] = '\0';
-	if (inet_pton(AF_INET, buf, &in) != 1)
-		return false;
-	snprintf(ip, iplen, "%s", buf);
-	return true;
-}
-
-int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct json_object **dns,
-		    struct cni_error *err)
-{
-	struct json_object *ips, *entry, *addr, *ip4;
-	size_t i;
-
-	*dns = NULL;
-	if (json_object_object_get_ex(result, "dns", &entry) &&
-	    json_object_is_type(entry, json_type_object) && json_object_object_length(entry))
-		*dns = entry;
-	if (json_object_object_get_ex(result, "ips", &ips) &&
-	    json_object_is_type(ips, json_type_array)) {
-		for (i = 0; i < json_object_array_length(ips); i++) {
-			entry = json_object_array_get_idx(ips, i);
-			if (json_object_object_get_ex(entry, "address", &addr) &&
-			    json_object_is_type(addr, json_type_string) &&
-			    ipv4_of(json_object_get_string(addr), ip, iplen))
-				return 0;
-		}
-	}
-	/* 0.1.0/0.2.0 results: { "ip4": { "ip": "a.b.c.d/n" } } */
-	if (json_object_object_get_ex(result, "ip4", &ip4) &&
-	    json_object_object_get_ex(ip4, "ip", &addr) &&
-	    json_object_is_type(addr, json_type_string) &&
-	    ipv4_of(json_object_get_string(addr), ip, iplen))
-		return 0;
-	return cni_fail(err, 7, "ipam plugin returned no IPv4 address (podlane pods need one)");
-}
-
-/* "a.b.c.0/n" of "a.b.c.d/n" when it is ip with a prefix length 0-32, else false. */
-static bool subnet_of(const char *cidr, const char *ip, char *subnet, size_t len)
-{
-	size_t n = strlen(ip);
-	struct in_addr in;
-	char *end;
-	long plen;
-
-	if (strncmp(cidr, ip, n) || cidr[n] != '/' || inet_pton(AF_INET, ip, &in) != 1)
-		return false;
-	plen = strtol(cidr + n + 1, &end, 10);
-	if (end == cidr + n + 1 || *end || plen < 0 || plen > 32)
-		return false;
-	in.s_addr &= plen ? htonl(~0U << (32 - plen)) : 0;
-	snprintf(subnet, len, "%s/%ld", inet_ntoa(in), plen);
-	return true;
-}
-
-void ipam_subnet_of(struct json_object *result, const char *ip, char *subnet, size_t len)
-{
-	struct json_object *ips, *entry, *addr, *ip4;
-	size_t i;
-
-	subnet[0] = '\0';
-	if (json_object_object_get_ex(result, "ips", &ips) &&
-	    json_object_is_type(ips, json_type_array)) {
-		for (i = 0; i < json_object_array_length(ips); i++) {
-			entry = json_object_array_get_idx(ips, i);
-			if (json_object_object_get_ex(entry, "address", &addr) &&
-			    json_object_is_type(addr, json_type_string) &&
-			    subnet_of(json_object_get_string(addr), ip, subnet, len))
-				return;
-		}
-	}
-	if (json_object_object_get_ex(result, "ip4", &ip4) &&
-	    json_object_object_get_ex(ip4, "ip", &addr) &&
-	    json_object_is_type(addr, json_type_string))
-		subnet_of(json_object_get_string(addr), ip, subnet, len);
+	return rc;
 }

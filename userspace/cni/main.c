@@ -22,11 +22,6 @@
 #define AGENT_TIMEOUT_MS	60000	/* the agent serialises requests; 64 pods queue up */
 #define STATUS_TIMEOUT_MS	5000
 
-static const char *const command_names[] = {
-	[CMD_ADD] = "ADD", [CMD_DEL] = "DEL", [CMD_CHECK] = "CHECK",
-	[CMD_GC] = "GC", [CMD_STATUS] = "STATUS", [CMD_VERSION] = "VERSION",
-};
-
 static int print_json(struct json_object *o)
 {
 	int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
@@ -48,13 +43,6 @@ static void print_error(const char *version, const struct cni_error *err)
 	json_object_object_add(o, "details", json_object_new_string(err->details));
 	print_json(o);
 	json_object_put(o);
-}
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v ? v : "";
 }
 
 static int read_stdin(struct cni_args *args, struct cni_error *err)
@@ -88,42 +76,6 @@ static int read_stdin(struct cni_args *args, struct cni_error *err)
 		args->stdin_len += n;
 	}
 	args->stdin_data[args->stdin_len] = '\0';
-	return 0;
-}
-
-/* Which environment variables each command needs; the spec's table. */
-static int check_env(struct cni_args *args, struct cni_error *err)
-{
-	bool needs_ns = args->cmd == CMD_ADD || args->cmd == CMD_CHECK;
-	bool needs_id = needs_ns || args->cmd == CMD_DEL;
-	char missing[128] = "";
-
-	args->container_id = env("CNI_CONTAINERID");
-	args->netns = env("CNI_NETNS");
-	args->ifname = env("CNI_IFNAME");
-	args->args = env("CNI_ARGS");
-	args->path = env("CNI_PATH");
-
-	if (needs_id && !*args->container_id)
-		strcat(missing, ", CNI_CONTAINERID");
-	if (needs_ns && !*args->netns)
-		strcat(missing, ", CNI_NETNS");
-	if (needs_id && !*args->ifname)
-		strcat(missing, ", CNI_IFNAME");
-	if (needs_id && !*args->path)
-		strcat(missing, ", CNI_PATH");
-	if (*missing)
-		return cni_fail(err, 4, "required environment variables missing: %s", missing + 2);
-	if (!needs_id)
-		return 0;
-	if (validate_cni_name("CNI_CONTAINERID", args->container_id, PODLANE_CONTAINER_ID_LEN, 4,
-			      err))
-		return -1;
-	if (validate_ifname(args->ifname, err))
-		return -1;
-	if (*args->netns && strlen(args->netns) >= PODLANE_NETNS_LEN)
-		return cni_fail(err, 4, "CNI_NETNS '%s' is longer than %d characters", args->netns,
-				PODLANE_NETNS_LEN - 1);
 	return 0;
 }
 
@@ -285,67 +237,18 @@ static int cmd_status(const struct cni_args *args, const struct netconf *conf,
 	return 0;
 }
 
-/* How many {containerID, ifname} entries one GC list of the config holds. */
-static int gc_count(const struct netconf *conf, const char *key, size_t *n,
-		    struct cni_error *err)
-{
-	struct json_object *list;
-
-	if (!json_object_object_get_ex(conf->root, key, &list) ||
-	    json_object_is_type(list, json_type_null))
-		return 0;
-	if (!json_object_is_type(list, json_type_array))
-		return cni_fail(err, 7, "'%s' must be an array of {containerID, ifname}", key);
-	*n += json_object_array_length(list);
-	return 0;
-}
-
-/* Append the {containerID, ifname} entries of one GC list to req's attachments. */
-static int gc_collect(const struct netconf *conf, const char *key, struct api_gc_req *req,
-		      struct cni_error *err)
-{
-	struct json_object *list, *entry, *id, *ifname;
-	size_t i;
-
-	if (!json_object_object_get_ex(conf->root, key, &list) ||
-	    json_object_is_type(list, json_type_null))
-		return 0;
-	for (i = 0; i < json_object_array_length(list); i++) {
-		entry = json_object_array_get_idx(list, i);
-		if (!json_object_object_get_ex(entry, "containerID", &id) ||
-		    !json_object_is_type(id, json_type_string) ||
-		    !json_object_object_get_ex(entry, "ifname", &ifname) ||
-		    !json_object_is_type(ifname, json_type_string))
-			return cni_fail(err, 7, "'%s' entry %zu needs string 'containerID' and "
-					"'ifname'", key, i);
-		req->attachments[req->n_attachments].container_id = json_object_get_string(id);
-		req->attachments[req->n_attachments++].ifname = json_object_get_string(ifname);
-	}
-	return 0;
-}
-
 static int cmd_gc(const struct cni_args *args, const struct netconf *conf, struct cni_error *err)
 {
-	/* 1.1.0 says valid-attachments; early runtimes sent attachments. Keep the union. */
-	static const char *const lists[] = { "cni.dev/valid-attachments", "cni.dev/attachments" };
-	struct api_gc_req req = { .network = conf->name, .has_attachments = true };
+	struct api_gc_req req = { .network = conf->name };
 	struct api_gc_reply reply;
 	struct json_object *raw;
 	struct api_error e;
-	size_t i, n = 0;
-	int rc = 0;
+	int rc;
 
 	if (cni_version_cmp(conf->cni_version, "1.1.0") < 0)
 		return cni_fail(err, 1, "config version '%s' does not allow GC (needs 1.1.0)",
 				conf->cni_version);
-	for (i = 0; i < 2; i++)
-		if (gc_count(conf, lists[i], &n, err))
-			return -1;
-	req.attachments = calloc(n ? n : 1, sizeof(*req.attachments));
-	if (!req.attachments)
-		return cni_fail(err, PODLANE_ERR_IO, "out of memory");
-	for (i = 0; i < 2 && !rc; i++)
-		rc = gc_collect(conf, lists[i], &req, err);
+	rc = cni_gc_attachments(conf, &req, err);
 	if (!rc && api_gc_call(conf->agent_socket, AGENT_TIMEOUT_MS, &req, &reply, &raw, &e))
 		rc = agent_failed(&e, err);
 	free(req.attachments);
@@ -362,21 +265,11 @@ static int cmd_gc(const struct cni_args *args, const struct netconf *conf, struc
 /* VERSION needs nothing but CNI_COMMAND; stdin, if any, may name the version to answer in. */
 static int cmd_version(const struct cni_args *args)
 {
-	struct json_object *in = NULL, *v, *o = json_object_new_object();
-	const char *version = CNI_DEFAULT_VERSION;
+	struct json_object *o = cni_version_reply(args->stdin_data, args->stdin_len);
 	int rc;
 
-	if (args->stdin_len)
-		in = json_tokener_parse(args->stdin_data);
-	if (in && json_object_object_get_ex(in, "cniVersion", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    cni_version_supported(json_object_get_string(v)))
-		version = json_object_get_string(v);
-	json_object_object_add(o, "cniVersion", json_object_new_string(version));
-	json_object_object_add(o, "supportedVersions", cni_supported_versions());
-	rc = print_json(o);
+	rc = o ? print_json(o) : -1;
 	json_object_put(o);
-	json_object_put(in);
 	return rc;
 }
 
@@ -417,29 +310,18 @@ int main(int argc, char **argv)
 	struct netconf conf = { 0 };
 	struct cni_error err = { 0 };
 	const char *version = CNI_DEFAULT_VERSION;
-	size_t i;
 	int rc = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	log_open("podlane-cni", NULL, LOG_LVL_WARN);
 
-	args.command = env("CNI_COMMAND");
-	if (!*args.command) {
+	cni_args_from_env(&args, environ);
+	if (!*args.command)
 		fprintf(stderr, "podlane-cni: a CNI plugin for podlane, run by container runtimes "
 			"with CNI_COMMAND and friends set; CNI versions 0.3.0 0.3.1 0.4.0 1.0.0 "
 			"1.1.0\n");
-		cni_fail(&err, 4, "required environment variables missing: CNI_COMMAND");
+	if (cni_command_parse(&args, &err))
 		goto out;
-	}
-	for (i = 0; i < sizeof(command_names) / sizeof(command_names[0]); i++)
-		if (!strcmp(args.command, command_names[i]))
-			break;
-	if (i == sizeof(command_names) / sizeof(command_names[0])) {
-		cni_fail(&err, 4, "CNI_COMMAND '%s' is not one of ADD, DEL, CHECK, GC, STATUS, "
-			 "VERSION", args.command);
-		goto out;
-	}
-	args.cmd = i;
 
 	if (args.cmd == CMD_VERSION) {
 		/* Unreadable stdin is not an error here: VERSION must always answer. */
@@ -448,7 +330,7 @@ int main(int argc, char **argv)
 		rc = cmd_version(&args);
 		goto out;
 	}
-	if (check_env(&args, &err) || read_stdin(&args, &err))
+	if (cni_env_check(&args, &err) || read_stdin(&args, &err))
 		goto out;
 	rc = netconf_parse(&conf, &args, &err);
 	if (conf.cni_version && cni_version_supported(conf.cni_version))

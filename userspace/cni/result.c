@@ -66,14 +66,26 @@ struct json_object *cni_result_build(const struct netconf *conf, const struct cn
 	return res;
 }
 
+/* A string member of o, or NULL: a null, a number or a string with a NUL has none to compare. */
+static const char *str_member(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !cni_json_string(v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 /*
  * The IPv4 address that prevResult gives to ifname inside the sandbox; falls back to the
- * first IPv4 address when no entry names its interface (older results may omit it).
+ * first IPv4 address when no entry names its interface (older results may omit it). Fields
+ * of the wrong type are skipped like missing ones (a null "address" or "name" crashed CHECK).
  */
 int prev_result_ipv4(const struct netconf *conf, const char *ifname, char *ip, size_t iplen,
 		     struct cni_error *err)
 {
 	struct json_object *ifaces = NULL, *ips, *entry, *v, *iface;
+	const char *name, *sandbox;
 	char fallback[INET_ADDRSTRLEN] = "";
 	size_t i;
 
@@ -91,9 +103,9 @@ int prev_result_ipv4(const struct netconf *conf, const char *ifname, char *ip, s
 		size_t n;
 
 		entry = json_object_array_get_idx(ips, i);
-		if (!json_object_object_get_ex(entry, "address", &v))
+		addr = str_member(entry, "address");
+		if (!addr)
 			continue;
-		addr = json_object_get_string(v);
 		n = strcspn(addr, "/");
 		if (n >= sizeof(buf))
 			continue;
@@ -107,10 +119,9 @@ int prev_result_ipv4(const struct netconf *conf, const char *ifname, char *ip, s
 		    !json_object_is_type(ifaces, json_type_array))
 			continue;
 		iface = json_object_array_get_idx(ifaces, json_object_get_int(v));
-		if (iface && json_object_object_get_ex(iface, "name", &v) &&
-		    !strcmp(json_object_get_string(v), ifname) &&
-		    json_object_object_get_ex(iface, "sandbox", &v) &&
-		    *json_object_get_string(v)) {
+		name = str_member(iface, "name");
+		sandbox = str_member(iface, "sandbox");
+		if (name && !strcmp(name, ifname) && sandbox && *sandbox) {
 			snprintf(ip, iplen, "%s", buf);
 			return 0;
 		}

@@ -23,6 +23,17 @@ int api_fail(struct api_error *e, int code, const char *fmt, ...)
 	return -1;
 }
 
+int api_reply_parse(const char *msg, struct json_object **reply)
+{
+	*reply = json_tokener_parse(msg);
+	if (!*reply || !json_object_is_type(*reply, json_type_object)) {
+		json_object_put(*reply);
+		*reply = NULL;
+		return -EPROTO;
+	}
+	return 0;
+}
+
 int api_call(const char *sock_path, struct json_object *req, struct json_object **reply,
 	     int timeout_ms, char *errbuf, size_t errlen)
 {
@@ -81,15 +92,9 @@ int api_call(const char *sock_path, struct json_object *req, struct json_object 
 		goto out;
 	}
 	buf[n] = '\0';
-	*reply = json_tokener_parse(buf);
-	if (!*reply || !json_object_is_type(*reply, json_type_object)) {
-		json_object_put(*reply);
-		*reply = NULL;
-		err = -EPROTO;
+	err = api_reply_parse(buf, reply);
+	if (err)
 		snprintf(errbuf, errlen, "podlaned sent a reply that is not a JSON object");
-		goto out;
-	}
-	err = 0;
 out:
 	free(buf);
 	close(fd);

@@ -91,4 +91,7 @@ int api_fail(struct api_error *e, int code, const char *fmt, ...)
 int api_call(const char *sock_path, struct json_object *req, struct json_object **reply,
 	     int timeout_ms, char *errbuf, size_t errlen);
 
+/* A reply message as api_call() reads it (NUL-terminated): 0 and *reply, or -EPROTO. */
+int api_reply_parse(const char *msg, struct json_object **reply);
+
 #endif /* PODLANE_API_H */

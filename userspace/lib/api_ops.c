@@ -701,11 +701,28 @@ static int bad_reply(const struct api_op *op, struct api_error *e)
 	return -EBADMSG;
 }
 
+int api_op_reply_decode(const struct api_op *op, struct json_object *r, void *reply,
+			struct api_error *e)
+{
+	struct api_reply_head head;
+
+	memset(reply, 0, op->reply->size);
+	memset(e, 0, sizeof(*e));
+	if (api_decode(r, &reply_head_schema, &head, e))
+		return bad_reply(op, e);
+	if (!head.ok)
+		return reply_error(&head, e);
+	/* The result fields only: what podlanectl prints, and what it decodes. */
+	api_remove_fields(r, &reply_head_schema);
+	if (api_decode(r, op->reply, reply, e))
+		return bad_reply(op, e);
+	return 0;
+}
+
 int api_op_call(const char *sock_path, int timeout_ms, const struct api_op *op, const void *req,
 		void *reply, struct json_object **raw, struct api_error *e)
 {
 	struct json_object *o, *r = NULL;
-	struct api_reply_head head;
 	char why[256];
 	int err;
 
@@ -725,16 +742,7 @@ int api_op_call(const char *sock_path, int timeout_ms, const struct api_op *op, 
 		snprintf(e->details, sizeof(e->details), "%s", why);
 		return err;
 	}
-	if (api_decode(r, &reply_head_schema, &head, e)) {
-		err = bad_reply(op, e);
-	} else if (!head.ok) {
-		err = reply_error(&head, e);
-	} else {
-		/* The result fields only: what podlanectl prints, and what it decodes. */
-		api_remove_fields(r, &reply_head_schema);
-		if (api_decode(r, op->reply, reply, e))
-			err = bad_reply(op, e);
-	}
+	err = api_op_reply_decode(op, r, reply, e);
 	if (err) {
 		json_object_put(r);
 		return err;

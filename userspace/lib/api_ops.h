@@ -84,7 +84,11 @@ struct api_add_reply {
 	int64_t		pod_ifindex;
 };
 
-/* "del": idempotent, succeeds when the endpoint, netns or allocation is already gone. */
+/*
+ * "del": idempotent, succeeds when the endpoint, netns or allocation is already gone. Fails
+ * with PODLANE_ERR_IO, naming the address, when the endpoint is gone but its address could not
+ * be released (a read-only state dir): a retried del (or gc, or the next start) releases it.
+ */
 struct api_del_req {
 	const char	*container_id;
 	const char	*ifname;
@@ -767,6 +771,12 @@ struct json_object *api_req_encode(const struct api_op *op, const void *req);
 struct json_object *api_reply_encode(const struct api_op *op, const void *reply);
 int api_op_call(const char *sock_path, int timeout_ms, const struct api_op *op, const void *req,
 		void *reply, struct json_object **raw, struct api_error *e);
+/*
+ * api_op_call()'s reading of the reply r (what api_reply_parse() made of the message): 0 with
+ * reply decoded and r's envelope taken out; -EREMOTEIO or -EBADMSG with e filled, as above.
+ */
+int api_op_reply_decode(const struct api_op *op, struct json_object *r, void *reply,
+			struct api_error *e);
 
 /* The agent's side of the envelope: a request's op, and the replies. */
 int api_req_op(struct json_object *req, const char **op, struct api_error *e);

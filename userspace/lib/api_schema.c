@@ -162,6 +162,9 @@ static int decode_value(struct dec *d, size_t len, const struct api_field *f,
 	case API_K_STR:
 		if (!json_object_is_type(j, json_type_string))
 			return bad_value(d, f, "a string");
+		/* Everyone reads it as a C string: an embedded NUL would cut it short unseen. */
+		if (strlen(json_object_get_string(j)) != (size_t)json_object_get_string_len(j))
+			return bad_value(d, f, "a string without NUL characters");
 		*(const char **)p = json_object_get_string(j);
 		return 0;
 	case API_K_INT:
@@ -286,7 +289,7 @@ static struct json_object *encode_value(const struct api_field *f, const void *v
 		n = *CAT(v, f->count_off, size_t);
 		for (i = 0; i < n; i++) {
 			const char *entry = *(const char *const *)p + i * s->size;
-			const char *key = kf ? *CAT(entry, kf->off, const char *) : NULL;
+			const char *key = kf ? *CAT(entry, kf->off, char *) : NULL;
 
 			json_object_object_add(j, key ? key : "", api_encode(s, entry));
 		}

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "etcd.h"
+#include "json_tok.h"
 
 struct buf {
 	char	*p;
@@ -298,7 +299,7 @@ static struct json_object *jsplit_parse(struct jsplit *j, struct buf *b)
 {
 	struct json_object *o;
 
-	json_tokener_reset(j->tok);
+	json_tokener_reset_all(j->tok);
 	o = json_tokener_parse_ex(j->tok, b->p, b->len);
 	b->len = 0;
 	return o;
@@ -432,8 +433,9 @@ static int scan_str(const char **pp, const char *end, struct span *out)
 
 	if (p >= end || *p != '"')
 		return -EAGAIN;
+	/* Escapes are json-c's to read, and a NUL ends its input: both leave the fast path. */
 	for (q = p + 1; q < end && *q != '"'; q++)
-		if (*q == '\\')
+		if (*q == '\\' || *q == '\0')
 			return -EAGAIN;
 	if (q >= end)
 		return -EAGAIN;
@@ -477,8 +479,11 @@ static int scan_kv(const char **pp, const char *end, struct kv_spans *kv)
 			dst = &kv->lease;
 		if (dst)
 			*dst = val;
+		/* Members are separated by commas: anything else is not JSON, json-c's to refuse. */
 		if (p < end && *p == ',')
 			p++;
+		else if (p < end && *p != '}')
+			return -EAGAIN;
 	}
 	if (p >= end || !kv->key.p)
 		return -EAGAIN;
@@ -487,21 +492,35 @@ static int scan_kv(const char **pp, const char *end, struct kv_spans *kv)
 	return 0;
 }
 
-static int64_t span_int(const struct span *s)
+/*
+ * A revision as the gateway writes it: up to 18 digits (no overflow), or absent (0). Anything
+ * else (a sign, more digits, letters) is -EAGAIN: json-c reads it, so both paths agree.
+ */
+static int span_int(const struct span *s, int64_t *v)
 {
-	int64_t v = 0;
 	size_t i;
 
-	for (i = 0; i < s->n && s->p[i] >= '0' && s->p[i] <= '9'; i++)
-		v = v * 10 + (s->p[i] - '0');
-	return v;
+	*v = 0;
+	if (s->n > 18)
+		return -EAGAIN;
+	for (i = 0; i < s->n; i++) {
+		if (s->p[i] < '0' || s->p[i] > '9')
+			return -EAGAIN;
+		*v = *v * 10 + (s->p[i] - '0');
+	}
+	return 0;
 }
 
 static int kv_from_spans(const struct kv_spans *sp, struct etcd_kv *kv, struct buf *kb,
 			 struct buf *vb)
 {
-	int err = b64_decode(sp->key.p, sp->key.n, kb);
+	int err = span_int(&sp->create, &kv->create_revision) ?:
+		  span_int(&sp->mod, &kv->mod_revision) ?:
+		  span_int(&sp->version, &kv->version) ?:
+		  span_int(&sp->lease, &kv->lease);
 
+	if (!err)
+		err = b64_decode(sp->key.p, sp->key.n, kb);
 	if (!err)
 		err = b64_decode(sp->value.p ? sp->value.p : "", sp->value.n, vb);
 	if (err)
@@ -510,10 +529,6 @@ static int kv_from_spans(const struct kv_spans *sp, struct etcd_kv *kv, struct b
 	kv->key_len = kb->len;
 	kv->value = vb->p;
 	kv->value_len = vb->len;
-	kv->create_revision = span_int(&sp->create);
-	kv->mod_revision = span_int(&sp->mod);
-	kv->version = span_int(&sp->version);
-	kv->lease = span_int(&sp->lease);
 	return 0;
 }
 
@@ -687,7 +702,7 @@ static int remote_error(struct etcd_client *c, long http, struct json_object *o)
 	int64_t code = j_int(o, "code");
 
 	if (o && (json_object_object_get_ex(o, "message", &m) ||
-		  json_object_object_get_ex(o, "error", &m)))
+		  json_object_object_get_ex(o, "error", &m)) && json_object_get_string(m))
 		msg = json_object_get_string(m);
 	set_err(c, "%s answered HTTP %ld: %s", etcd_endpoint(c), http, msg);
 	/* gRPC OutOfRange: the revision was compacted. */
@@ -1044,7 +1059,8 @@ static int watch_event(struct jsplit *j, struct json_object *eo)
 	struct etcd_event ev = {};
 	struct json_object *kv, *t;
 
-	if (json_object_object_get_ex(eo, "type", &t) &&
+	/* A type that is no string (null crashed strcmp) is no DELETE. */
+	if (json_object_object_get_ex(eo, "type", &t) && json_object_is_type(t, json_type_string) &&
 	    !strcmp(json_object_get_string(t), "DELETE"))
 		ev.type = ETCD_EVENT_DELETE;
 	if (!json_object_object_get_ex(eo, "kv", &kv) || decode_kv(kv, &ev.kv, &c->dk, &c->dv)) {
@@ -1083,6 +1099,8 @@ static int watch_event_raw(struct jsplit *j, const char *p, size_t len)
 		}
 		if (p < end && *p == ',')
 			p++;
+		else if (p < end && *p != '}')
+			return -EAGAIN;
 	}
 	if (p + 1 != end || !kv.present || kv_from_spans(&kv, &ev.kv, &c->dk, &c->dv))
 		return -EAGAIN;
@@ -1246,4 +1264,81 @@ void etcd_watch_stop(struct etcd_watch *w)
 	jsplit_free(&w->split);
 	free(w->body);
 	free(w);
+}
+
+/* ---- reading answers without a connection ---- */
+
+/* A client with no endpoint and no handle: what the readers need of one (scratch, errors). */
+static void reader_init(struct etcd_client *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->endpoints[0] = (char *)"(read)";
+	c->nendpoints = 1;
+	b64_table_init();
+}
+
+static int feed(struct jsplit *j, const char *body, size_t len, size_t chunk)
+{
+	size_t off, n;
+	int err = 0;
+
+	if (!chunk)
+		chunk = len ? len : 1;
+	for (off = 0; off < len && !err; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		err = jsplit_feed(j, body + off, n);
+	}
+	return err;
+}
+
+int etcd_range_read(const char *body, size_t len, size_t chunk, long http, bool raw,
+		    etcd_kv_cb cb, void *data, int64_t *rev, bool *more)
+{
+	struct etcd_client c;
+	struct range_walk rw = { .c = &c, .cb = cb, .data = data };
+	struct json_object *o = NULL;
+	int err;
+
+	reader_init(&c);
+	if (jsplit_init(&rw.j, "kvs", &o))
+		return -ENOMEM;
+	rw.j.on_elem = range_elem;
+	rw.j.on_raw = raw ? range_raw : NULL;
+	rw.j.on_value = keep_value;
+	/* call_split(): a callback's error ends the transfer; HTTP 200 must leave a value. */
+	err = feed(&rw.j, body, len, chunk);
+	if (!err && http == 200 && !o)
+		err = -EPROTO;
+	else if (!err && http != 200)
+		err = remote_error(&c, http, o);
+	if (!err) {
+		*rev = header_revision(o);
+		*more = j_bool(o, "more");
+	}
+	json_object_put(o);
+	jsplit_free(&rw.j);
+	buf_free(&c.dk);
+	buf_free(&c.dv);
+	return err;
+}
+
+int etcd_watch_read(const char *body, size_t len, size_t chunk, bool raw,
+		    const struct etcd_watch_ops *ops, void *data, int64_t *compacted)
+{
+	struct etcd_client c;
+	struct etcd_watch w = { .c = &c, .ops = ops, .data = data };
+	int err;
+
+	reader_init(&c);
+	if (jsplit_init(&w.split, "events", &w))
+		return -ENOMEM;
+	w.split.on_elem = watch_event;
+	w.split.on_raw = raw ? watch_event_raw : NULL;
+	w.split.on_value = watch_message;
+	err = feed(&w.split, body, len, chunk);
+	*compacted = w.compacted;
+	jsplit_free(&w.split);
+	buf_free(&c.dk);
+	buf_free(&c.dv);
+	return err;
 }

@@ -134,4 +134,18 @@ int etcd_watch_poll(struct etcd_watch *w, int timeout_ms);
 int64_t etcd_watch_compacted(const struct etcd_watch *w);
 void etcd_watch_stop(struct etcd_watch *w);
 
+/*
+ * The reading of the gateway's answers without a connection: what etcd_range() and a watch do
+ * with the bytes they receive (selftests/fuzz/fuzz_etcd feeds them anything), the body given in
+ * pieces of chunk bytes (0: whole) as a transfer hands them over. etcd_range_read: a range
+ * answer with HTTP status http, each kv to cb, *rev and *more as etcd_range() says;
+ * etcd_watch_read: a watch stream, each event and response to ops, *compacted as
+ * etcd_watch_compacted(). They return what the calls would for the same body. raw false reads
+ * every element through json-c instead of the fast scanner first (a comparison, not for use).
+ */
+int etcd_range_read(const char *body, size_t len, size_t chunk, long http, bool raw,
+		    etcd_kv_cb cb, void *data, int64_t *rev, bool *more);
+int etcd_watch_read(const char *body, size_t len, size_t chunk, bool raw,
+		    const struct etcd_watch_ops *ops, void *data, int64_t *compacted);
+
 #endif /* PODLANE_ETCD_H */

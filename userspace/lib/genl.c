@@ -27,7 +27,7 @@
 
 struct genl_call {
 	struct pl_genl	*g;
-	mnl_cb_t	cb;	/* per data message */
+	pl_genl_msg_cb	cb;	/* per data message */
 	void		*data;
 	int		stopped;	/* cb asked to stop: drain, then return this */
 };
@@ -42,7 +42,11 @@ static int ack_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-/* NLMSG_ERROR or NLMSG_DONE: the error code, and the kernel's message when it sent one. */
+/*
+ * NLMSG_ERROR or NLMSG_DONE: the error code, and the kernel's message when it sent one. A code
+ * the kernel never sends (above 0, below -MAX_ERRNO) is -EBADMSG: a positive one would read as
+ * "more to come" and leave the caller waiting for a datagram that never arrives.
+ */
 static int parse_ack(struct pl_genl *g, const struct nlmsghdr *nlh)
 {
 	unsigned int off;
@@ -65,7 +69,7 @@ static int parse_ack(struct pl_genl *g, const struct nlmsghdr *nlh)
 	}
 	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && mnl_nlmsg_size(off) <= nlh->nlmsg_len)
 		mnl_attr_parse(nlh, off, ack_attr_cb, g);
-	return err;
+	return err > 0 || err < -4095 ? -EBADMSG : err;
 }
 
 static struct nlmsghdr *msg_start(struct pl_genl *g, void *buf, uint16_t type, uint8_t cmd,
@@ -83,35 +87,51 @@ static struct nlmsghdr *msg_start(struct pl_genl *g, void *buf, uint16_t type, u
 	return nlh;
 }
 
+int pl_genl_rx(struct pl_genl *g, const void *buf, size_t len, uint32_t seq, pl_genl_msg_cb cb,
+	       void *data, int *stopped)
+{
+	const struct nlmsghdr *nlh = buf;
+	int left = len > INT_MAX ? INT_MAX : (int)len;
+
+	/*
+	 * libmnl 1.0.4's mnl_nlmsg_ok() compares nlmsg_len as an int, so a length of 0xffffffff
+	 * passes and mnl_nlmsg_next() then steps by 0 (its 4-byte alignment wraps): the loop
+	 * would never end. The unsigned comparison refuses it.
+	 */
+	for (; mnl_nlmsg_ok(nlh, left) && nlh->nlmsg_len <= (unsigned int)left;
+	     nlh = mnl_nlmsg_next(nlh, &left)) {
+		if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != g->portid)
+			continue;
+		if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE) {
+			int err = parse_ack(g, nlh);
+
+			return *stopped && !err ? *stopped : err;
+		}
+		if (*stopped || !cb)
+			continue;
+		if (cb(nlh, data) != MNL_CB_OK)
+			*stopped = -ECANCELED;
+	}
+	return 1;
+}
+
 /* Send one request and read to its final ACK or DONE, handing data messages to c->cb. */
 static int transact(struct genl_call *c, const struct nlmsghdr *req)
 {
 	struct pl_genl *g = c->g;
+	int ret;
 
 	g->errmsg[0] = '\0';
 	if (mnl_socket_sendto(g->nl, req, req->nlmsg_len) < 0)
 		return -errno;
-	for (;;) {
+	do {
 		ssize_t n = mnl_socket_recvfrom(g->nl, g->rx, GENL_BUF_SIZE);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)g->rx;
-		int left = n;
 
 		if (n < 0)
 			return -errno;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_seq != req->nlmsg_seq || nlh->nlmsg_pid != g->portid)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE) {
-				int err = parse_ack(g, nlh);
-
-				return c->stopped && !err ? c->stopped : err;
-			}
-			if (c->stopped || !c->cb)
-				continue;
-			if (c->cb(nlh, c->data) != MNL_CB_OK)
-				c->stopped = -ECANCELED;
-		}
-	}
+		ret = pl_genl_rx(g, g->rx, n, req->nlmsg_seq, c->cb, c->data, &c->stopped);
+	} while (ret == 1);
+	return ret;
 }
 
 static int family_attr_cb(const struct nlattr *attr, void *data)
@@ -122,16 +142,16 @@ static int family_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static int family_msg_cb(const struct nlmsghdr *nlh, void *data)
+int pl_genl_family_parse(const struct nlmsghdr *nlh, void *family)
 {
-	mnl_attr_parse(nlh, GENL_HDRLEN, family_attr_cb, data);
+	mnl_attr_parse(nlh, GENL_HDRLEN, family_attr_cb, family);
 	return MNL_CB_OK;
 }
 
 int pl_genl_open(struct pl_genl *g)
 {
 	char buf[256];
-	struct genl_call c = { .g = g, .cb = family_msg_cb, .data = &g->family };
+	struct genl_call c = { .g = g, .cb = pl_genl_family_parse, .data = &g->family };
 	struct nlmsghdr *nlh;
 	int one = 1, err;
 
@@ -243,7 +263,7 @@ static void parse_psi(const struct nlattr *nest, struct pl_psi *p)
 		mnl_attr_parse_nested(nest, psi_attr_cb, p);
 }
 
-static int version_cb(const struct nlmsghdr *nlh, void *data)
+int pl_genl_version_parse(const struct nlmsghdr *nlh, void *data)
 {
 	struct pl_genl_version *v = data;
 	struct top_attrs t;
@@ -265,14 +285,14 @@ static int version_cb(const struct nlmsghdr *nlh, void *data)
 int pl_genl_version(struct pl_genl *g, struct pl_genl_version *v)
 {
 	char buf[256];
-	struct genl_call c = { .g = g, .cb = version_cb, .data = v };
+	struct genl_call c = { .g = g, .cb = pl_genl_version_parse, .data = v };
 
 	memset(v, 0, sizeof(*v));
 	return transact(&c, msg_start(g, buf, g->family, PODLANE_CMD_GET_VERSION,
 				      PODLANE_GENL_VERSION, 0));
 }
 
-static int pressure_cb(const struct nlmsghdr *nlh, void *data)
+int pl_genl_pressure_parse(const struct nlmsghdr *nlh, void *data)
 {
 	struct pl_psi *psi = data;
 	struct top_attrs t;
@@ -287,11 +307,46 @@ static int pressure_cb(const struct nlmsghdr *nlh, void *data)
 int pl_genl_node_pressure(struct pl_genl *g, struct pl_psi psi[PL_PSI_NR])
 {
 	char buf[256];
-	struct genl_call c = { .g = g, .cb = pressure_cb, .data = psi };
+	struct genl_call c = { .g = g, .cb = pl_genl_pressure_parse, .data = psi };
 
 	memset(psi, 0, sizeof(*psi) * PL_PSI_NR);
 	return transact(&c, msg_start(g, buf, g->family, PODLANE_CMD_NODE_PRESSURE,
 				      PODLANE_GENL_VERSION, 0));
+}
+
+int pl_genl_cgroup_parse(const struct nlmsghdr *nlh, struct pl_cgroup_info *info)
+{
+	struct top_attrs t;
+	const struct nlattr *a;
+
+	memset(info, 0, sizeof(*info));
+	parse_top(nlh, &t);
+	if (!t.tb[PODLANE_A_CGROUP_ID] || !t.tb[PODLANE_A_CGROUP_PATH] ||
+	    mnl_attr_validate(t.tb[PODLANE_A_CGROUP_PATH], MNL_TYPE_NUL_STRING))
+		return -EINVAL;
+	info->id = attr_u64(t.tb[PODLANE_A_CGROUP_ID]);
+	info->path = mnl_attr_get_str(t.tb[PODLANE_A_CGROUP_PATH]);
+	a = t.tb[PODLANE_A_CGROUP_LEVEL];
+	if (a && !mnl_attr_validate(a, MNL_TYPE_U32))
+		info->level = mnl_attr_get_u32(a);
+	if (t.tb[PODLANE_A_CPU_USAGE_US]) {
+		info->has_cpu = true;
+		info->cpu_usage_us = attr_u64(t.tb[PODLANE_A_CPU_USAGE_US]);
+		info->cpu_user_us = attr_u64(t.tb[PODLANE_A_CPU_USER_US]);
+		info->cpu_system_us = attr_u64(t.tb[PODLANE_A_CPU_SYSTEM_US]);
+	}
+	if (t.tb[PODLANE_A_MEMORY_CURRENT]) {
+		info->has_memory = true;
+		info->memory_current = attr_u64(t.tb[PODLANE_A_MEMORY_CURRENT]);
+	}
+	if (t.tb[PODLANE_A_MEMORY_MAX]) {
+		info->has_memory_max = true;
+		info->memory_max = attr_u64(t.tb[PODLANE_A_MEMORY_MAX]);
+	}
+	parse_psi(t.tb[PODLANE_A_PSI_CPU], &info->psi[PL_PSI_CPU]);
+	parse_psi(t.tb[PODLANE_A_PSI_MEMORY], &info->psi[PL_PSI_MEMORY]);
+	parse_psi(t.tb[PODLANE_A_PSI_IO], &info->psi[PL_PSI_IO]);
+	return 0;
 }
 
 struct dump_ctx {
@@ -302,36 +357,11 @@ struct dump_ctx {
 static int dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump_ctx *d = data;
-	struct pl_cgroup_info info = {};
-	struct top_attrs t;
-	const struct nlattr *a;
+	struct pl_cgroup_info info;
 
-	parse_top(nlh, &t);
-	if (!t.tb[PODLANE_A_CGROUP_ID] || !t.tb[PODLANE_A_CGROUP_PATH] ||
-	    mnl_attr_validate(t.tb[PODLANE_A_CGROUP_PATH], MNL_TYPE_NUL_STRING))
+	/* A record without id or path is skipped. */
+	if (pl_genl_cgroup_parse(nlh, &info))
 		return MNL_CB_OK;
-	info.id = attr_u64(t.tb[PODLANE_A_CGROUP_ID]);
-	info.path = mnl_attr_get_str(t.tb[PODLANE_A_CGROUP_PATH]);
-	a = t.tb[PODLANE_A_CGROUP_LEVEL];
-	if (a && !mnl_attr_validate(a, MNL_TYPE_U32))
-		info.level = mnl_attr_get_u32(a);
-	if (t.tb[PODLANE_A_CPU_USAGE_US]) {
-		info.has_cpu = true;
-		info.cpu_usage_us = attr_u64(t.tb[PODLANE_A_CPU_USAGE_US]);
-		info.cpu_user_us = attr_u64(t.tb[PODLANE_A_CPU_USER_US]);
-		info.cpu_system_us = attr_u64(t.tb[PODLANE_A_CPU_SYSTEM_US]);
-	}
-	if (t.tb[PODLANE_A_MEMORY_CURRENT]) {
-		info.has_memory = true;
-		info.memory_current = attr_u64(t.tb[PODLANE_A_MEMORY_CURRENT]);
-	}
-	if (t.tb[PODLANE_A_MEMORY_MAX]) {
-		info.has_memory_max = true;
-		info.memory_max = attr_u64(t.tb[PODLANE_A_MEMORY_MAX]);
-	}
-	parse_psi(t.tb[PODLANE_A_PSI_CPU], &info.psi[PL_PSI_CPU]);
-	parse_psi(t.tb[PODLANE_A_PSI_MEMORY], &info.psi[PL_PSI_MEMORY]);
-	parse_psi(t.tb[PODLANE_A_PSI_IO], &info.psi[PL_PSI_IO]);
 	return d->cb(&info, d->data) ? MNL_CB_STOP : MNL_CB_OK;
 }
 

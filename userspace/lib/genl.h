@@ -12,7 +12,9 @@
 #define PODLANE_GENL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <linux/netlink.h>
 
 #include "podlane_genl.h"
 
@@ -75,6 +77,25 @@ int pl_genl_node_pressure(struct pl_genl *g, struct pl_psi psi[PL_PSI_NR]);
  * non-zero stops the reading (the rest of the dump is drained). Returns 0 or -errno.
  */
 int pl_genl_cgroup_dump(struct pl_genl *g, uint64_t id, pl_cgroup_cb cb, void *data);
+
+/*
+ * Reading the module's answers, without a socket (what the calls above do with what they
+ * receive; selftests/fuzz/fuzz_genl feeds them anything). pl_genl_rx() reads one datagram of
+ * the answer to request seq: messages of other requests or ports are skipped, each data
+ * message goes to cb until cb stops (then *stopped is -ECANCELED and the rest is drained), an
+ * NLMSG_ERROR or NLMSG_DONE ends the answer (the kernel's extended ACK message into
+ * g->errmsg). Returns 1 when the answer continues in the next datagram, else its status.
+ */
+typedef int (*pl_genl_msg_cb)(const struct nlmsghdr *nlh, void *data);
+
+int pl_genl_rx(struct pl_genl *g, const void *buf, size_t len, uint32_t seq, pl_genl_msg_cb cb,
+	       void *data, int *stopped);
+/* The data messages of each answer; they return MNL_CB_OK (1). family: a uint16_t. */
+int pl_genl_family_parse(const struct nlmsghdr *nlh, void *family);
+int pl_genl_version_parse(const struct nlmsghdr *nlh, void *version);
+int pl_genl_pressure_parse(const struct nlmsghdr *nlh, void *psi);
+/* One CGROUP_DUMP record: 0, or -EINVAL without id or path; info->path points into nlh. */
+int pl_genl_cgroup_parse(const struct nlmsghdr *nlh, struct pl_cgroup_info *info);
 
 /* ---- cgroupfs ---- */
 /* The cgroup2 mount point ("/sys/fs/cgroup" or ".../unified"); -ENOENT without one. */

@@ -24,10 +24,17 @@ struct subnet4;
  */
 int ipam_alloc(struct agent *a, const char *network, const char *subnet, const char *container_id,
 	       const char *ifname, in_addr_t *addr, bool *fresh, struct api_error *e);
-/* Release every address network has allocated to container_id+ifname; returns how many. */
+/*
+ * Release every address network has allocated to container_id+ifname; returns how many, or
+ * -errno when one could not be released (it stays allocated, in *stuck when stuck is not NULL:
+ * a later release can finish).
+ */
 int ipam_release(struct agent *a, const char *network, const char *container_id,
-		 const char *ifname);
-/* Release addr in network only when container_id+ifname own it; returns 1 when released. */
+		 const char *ifname, in_addr_t *stuck);
+/*
+ * Release addr in network only when container_id+ifname own it; returns 1 when released, 0
+ * when it is not theirs (or not allocated), -errno when it could not be released.
+ */
 int ipam_release_addr(struct agent *a, const char *network, in_addr_t addr,
 		      const char *container_id, const char *ifname);
 

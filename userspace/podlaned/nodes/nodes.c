@@ -252,7 +252,7 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		return -1;
 	old = node_find(a, n.name);
 	if (old && old->node_ip == n.node_ip && old->pod_cidr == n.pod_cidr &&
-	    old->pod_cidr_len == n.pod_cidr_len) {
+	    old->pod_cidr_len == n.pod_cidr_len && old->from_sync == n.from_sync) {
 		/*
 		 * Same record: only repair what something removed or changed. Writing the kernel
 		 * route again (a replace with the same route) is how it is checked; a route the

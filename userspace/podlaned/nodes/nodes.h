@@ -26,6 +26,12 @@ struct node_record {
 	in_addr_t	node_ip;	/* network byte order */
 	in_addr_t	pod_cidr;	/* network byte order */
 	unsigned int	pod_cidr_len;
+	/*
+	 * The record came from the control plane (sync/), not from podlanectl: a full list of
+	 * the store that no longer has it removes it, also when it was deleted while podlaned
+	 * was down. Kept in the state file.
+	 */
+	bool		from_sync;
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "json_tok.h"
 #include "podlane.h"
 #include "service_spec.h"
 #include "sync/records.h"
@@ -171,7 +172,7 @@ static struct json_object *parse_object(json_tokener *tok, const char *v, size_t
 {
 	struct json_object *o;
 
-	json_tokener_reset(tok);
+	json_tokener_reset_all(tok);
 	o = json_tokener_parse_ex(tok, v, len);
 	if (!o || json_tokener_get_parse_end(tok) != len ||
 	    !json_object_is_type(o, json_type_object)) {
