@@ -540,8 +540,8 @@ struct api_service_list_reply {
  * without --uplink (PODLANE_ERR_INVALID_CONFIG, msg "<field>: <problem>"); an address of this
  * node (--node-ip or one of its interfaces) as the node IP or inside the pod CIDR, a pod CIDR
  * overlapping another node's or this node's IPAM subnets, a node IP inside this node's IPAM
- * subnets or one another node has (PODLANE_ERR_CONFLICT); more than PODLANE_MAX_NODES
- * (PODLANE_ERR_MAP_FULL). Persisted in <state-dir>/nodes/<name>. The records of the etcd sync
+ * subnets or one another node has (PODLANE_ERR_CONFLICT); more nodes than podlaned takes
+ * (--max-nodes, or what a pinned podlane_nodes holds: PODLANE_ERR_MAP_FULL). Persisted in <state-dir>/nodes/<name>. The records of the etcd sync
  * pass the same checks (a refused one is a dead letter).
  */
 struct api_node_add_req {
