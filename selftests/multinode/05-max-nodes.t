@@ -5,7 +5,8 @@
 # maps each node's address too), so the 5,000 nodes Kubernetes supports fit, in VXLAN mode,
 # each with its map entries and kernel route. --max-nodes N sizes the map when it is first
 # created; one more node than the cap is refused with 105 and the reason, nothing changed; a
-# restart asking for another size keeps the pinned map (its size wins) and says so.
+# restart asking for another size keeps the pinned map (its size wins) and says so. node list
+# pages through them all.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 mn_requires
@@ -57,6 +58,10 @@ OUT=$(add_nodes 0 $N)
 ok $? "$N nodes are added in VXLAN mode (added $(head -n 1 <<<"$OUT"); $(tail -n 1 <<<"$OUT"))"
 [ "$(map_entries)" = $((2 * N)) ] && [ "$(nroutes)" = $N ]
 ok $? "... each with its two map entries and its kernel route"
+ctl_n 1 --json node list > "$PL_TMP/nodes.json" &&
+	[ "$(jq '[.nodes[] | select(.installed)] | length' "$PL_TMP/nodes.json")" = $N ] &&
+	[ "$(ctl_n 1 node list | grep -c ' vxlan *yes$')" = $N ]
+ok $? "podlanectl node list shows all $N, installed"
 agent_down 1
 agent_up 1 --uplink up0 --routing vxlan && [ "$(map_entries)" = $((2 * N)) ] &&
 	grep -q "node routes in place\" routing=vxlan nodes=$N kept=$N written=0" \
