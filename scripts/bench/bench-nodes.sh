@@ -169,10 +169,10 @@ for ((run = 1; run <= RUNS; run++)); do
 		R[map,$n]+="$(bpftool -j map dump pinned "$PIN/podlane_nodes" | jq length) "
 		R[routes,$n]+="$(ip route show proto 112 | wc -l) "
 		echo "run $run, $n nodes: wall $(( (t1 - t0) / 1000000 )) ms, resync" \
-		     "$(jq .counters.resync_ms_last <<<"$st") ms, RSS $(rss_kb "$AGENT_PID" VmRSS) kB" \
-		     "(peak $(rss_kb "$AGENT_PID" VmHWM) kB); main loop applying:" \
-		     "$(jq -r '.loop.sync_apply | "\(.runs) runs, avg \(.avg_us) us, max \(.max_us) us"' \
-			<<<"$st")" >&2
+		     "$(jq .counters.resync_ms_last <<<"$st") ms," \
+		     "RSS $(rss_kb "$AGENT_PID" VmRSS) kB (peak $(rss_kb "$AGENT_PID" VmHWM) kB);" \
+		     "main loop applying: $(jq -r '.loop.sync_apply |
+			"\(.runs) runs, avg \(.avg_us) us, max \(.max_us) us"' <<<"$st")" >&2
 		agent_stop
 		etcd_stop
 	done

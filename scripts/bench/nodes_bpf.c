@@ -186,6 +186,20 @@ static double run(int prog, int ifindex, const __u8 *pkt, int repeat, bool is_fl
 	return total / repeat;
 }
 
+/* Why a variant's packet was dropped, from its podlane_drops; returns 1 (the exit status). */
+static int drops_print(struct tc_endpoint *skel)
+{
+	struct drop_counter dc[PODLANE_DROP_SLOTS];
+	int s;
+
+	if (skel && !tl_node_drops_read(bpf_map__fd(skel->maps.podlane_drops), dc))
+		for (s = 0; s < PODLANE_DROP_SLOTS; s++)
+			if (dc[s].packets)
+				fprintf(stderr, "nodes_bpf: dropped as %s\n",
+					tl_reason_name(-(s + PODLANE_DROP_FIRST)));
+	return 1;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -225,7 +239,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (runs < 1 || repeat < 1 || small < 1 || big < small || big > 60000) {
-		fprintf(stderr, "nodes_bpf: want RUNS, REPEAT >= 1 and 1 <= SMALL <= BIG <= 60000\n");
+		fprintf(stderr, "nodes_bpf: want RUNS, REPEAT >= 1, 1 <= SMALL <= BIG <= "
+			"60000\n");
 		return 2;
 	}
 	err = tl_netns_enter();
@@ -241,15 +256,15 @@ int main(int argc, char **argv)
 	}
 	/* Targets: over all SMALL nodes for the small table, spread over BIG for the big one. */
 	for (t = 0; t < TARGETS; t++) {
-		int ks = t % small, kb = (int)((long)t * (big - 1) / (TARGETS - 1));
+		int target[2] = { t % small, (int)((long)t * (big - 1) / (TARGETS - 1)) };
 
-		build(ks, pkts[0][t]);
-		build(kb, pkts[1][t]);
-		for (k = 0; k < 2; k++)
+		for (k = 0; k < 2; k++) {
+			build(target[k], pkts[k][t]);
 			if (tl_sh("ip neigh replace 172.20.%d.%d lladdr 02:00:00:00:%02x:%02x dev "
-				  "plb-up nud permanent", (k ? kb : ks) / 250, (k ? kb : ks) % 250 + 2,
-				  (k ? kb : ks) >> 8, (k ? kb : ks) & 255))
+				  "plb-up nud permanent", target[k] / 250, target[k] % 250 + 2,
+				  target[k] >> 8, target[k] & 255))
 				return 1;
+		}
 	}
 	floor_fd = floor_load();
 	err = floor_fd < 0 ? -errno : 0;
@@ -272,19 +287,8 @@ int main(int argc, char **argv)
 			for (t = 0; t < TARGETS; t++) {
 				d = run(v[k].prog, pod_ifindex, pkts[k == 2 || k == 4][t],
 					repeat, k == 0);
-				if (d < 0) {
-					struct drop_counter dc[PODLANE_DROP_SLOTS];
-					int s;
-
-					if (k && !tl_node_drops_read(bpf_map__fd(
-						v[k].skel->maps.podlane_drops), dc))
-						for (s = 0; s < PODLANE_DROP_SLOTS; s++)
-							if (dc[s].packets)
-								fprintf(stderr, "nodes_bpf: dropped "
-									"as %s\n", tl_reason_name(
-									-(s + PODLANE_DROP_FIRST)));
-					return 1;
-				}
+				if (d < 0)
+					return drops_print(k ? v[k].skel : NULL);
 				sum += d;
 			}
 			v[k].ns[r] = sum / TARGETS;

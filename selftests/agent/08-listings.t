@@ -70,9 +70,10 @@ print(pages, biggest, len(seen), len(set(seen)), ",".join(map(str, sorted(totals
 PY
 )
 read -r npages biggest nseen nuniq totals <<<"$PAGES"
+what="seen $nseen, distinct $nuniq, total $totals"
 [ "${npages:-0}" -ge 2 ] && [ "${biggest:-999999}" -le 262144 ] && [ "$nseen" = $N ] &&
 	[ "$nuniq" = $N ] && [ "$totals" = $N ]
-ok $? "endpoint_list takes $npages replies of at most $biggest bytes, each endpoint once (seen $nseen, distinct $nuniq, total $totals)"
+ok $? "endpoint_list: $npages replies of at most $biggest bytes, each endpoint once ($what)"
 R=$(api '{"op":"endpoint_list","offset":399}')
 [ "$(jq '.endpoints | length' <<<"$R")" = 1 ] && ! jq -e .next_offset <<<"$R" >/dev/null
 ok $? "the page at offset 399 holds the last one and says nothing follows"

@@ -96,7 +96,8 @@ while IFS='|' read -r cidr why; do
 	run_add "b$i-$PL_ID" "$PL_TMP/b$i.json"
 	expect_error 7 "$why" "podCIDR $cidr is refused: $why"
 	undo_success "b$i-$PL_ID" "$PL_TMP/b$i.json"
-	check "... and nothing is left: no interface, veth, map entry or allocation" nothing_left "bi$i"
+	check "... and nothing is left: no interface, veth, map entry or allocation" \
+		nothing_left "bi$i"
 done <<<"$BUILTIN"
 
 # --- a delegated IPAM plugin's address -------------------------------------------------

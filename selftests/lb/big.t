@@ -40,7 +40,9 @@ backends_of() {
 }
 
 spec big "10.96.$X.50" 4096 200 > "$PL_TMP/big.json"
-for i in 0 1 2 3; do spec "mid$i" "10.96.$X.$((60 + i))" 900 $((210 + i)) > "$PL_TMP/mid$i.json"; done
+for i in 0 1 2 3; do
+	spec "mid$i" "10.96.$X.$((60 + i))" 900 $((210 + i)) > "$PL_TMP/mid$i.json"
+done
 diag "the 4,096-backend spec is $(wc -c < "$PL_TMP/big.json") bytes"
 
 out=$(ctl service add --file "$PL_TMP/big.json" 2>&1)
@@ -71,7 +73,8 @@ grep -q "^6 services; " <<<"$list" && [ "$(grep -c '^scale/' <<<"$list")" = 6 ]
 ok $? "... and shows all six services: $(grep services <<<"$list")"
 ctl --json service list > "$PL_TMP/list.json"
 ok $? "service list --json succeeds"
-[ "$(jq '.services | length' "$PL_TMP/list.json")" = 6 ] && [ "$(jq .total "$PL_TMP/list.json")" = 6 ]
+[ "$(jq '.services | length' "$PL_TMP/list.json")" = 6 ] &&
+	[ "$(jq .total "$PL_TMP/list.json")" = 6 ]
 ok $? "... with six services"
 same=0
 for s in big mid0 mid1 mid2 mid3; do

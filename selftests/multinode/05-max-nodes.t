@@ -47,12 +47,14 @@ PY
 
 netns_add node1 >/dev/null && netns_add peer >/dev/null &&
 	ip link add up0 netns "$(node_ns 1)" type veth peer name p0 netns "$(netns_name peer)" &&
-	ip -n "$(node_ns 1)" addr add 172.20.255.1/16 dev up0 && ip -n "$(node_ns 1)" link set up0 up
+	ip -n "$(node_ns 1)" addr add 172.20.255.1/16 dev up0 &&
+	ip -n "$(node_ns 1)" link set up0 up
 ok $? "node1 namespace with an uplink into a test namespace"
 NODE_IP[1]=172.20.255.1
 
 agent_up 1 --uplink up0 --routing vxlan || { ok 1 "podlaned starts"; exit 1; }
-[ "$(map_max)" = 16384 ]; ok $? "podlane_nodes is sized for 8,192 nodes by default ($(map_max) entries)"
+[ "$(map_max)" = 16384 ]
+ok $? "podlane_nodes is sized for 8,192 nodes by default ($(map_max) entries)"
 OUT=$(add_nodes 0 $N)
 [ "$(head -n 1 <<<"$OUT")" = $N ]
 ok $? "$N nodes are added in VXLAN mode (added $(head -n 1 <<<"$OUT"); $(tail -n 1 <<<"$OUT"))"
@@ -81,7 +83,7 @@ OUT=$(add_nodes 0 4)
 	grep -q "^105 .*already 3 nodes.*--max-nodes" <<<"$(tail -n 1 <<<"$OUT")" &&
 	[ "$(map_entries)" = 3 ] && [ "$(ls "$(node_dir 1)/state/nodes" | wc -l)" = 3 ] &&
 	[ "$(nroutes)" = 3 ]
-ok $? "three nodes fit, the fourth is refused with 105 and nothing of it stays: $(tail -n 1 <<<"$OUT")"
+ok $? "three nodes fit, the fourth is refused with 105, nothing of it stays: $(tail -n 1 <<<"$OUT")"
 agent_down 1
 agent_up 1 --uplink up0 --max-nodes 10 && [ "$(map_max)" = 6 ] &&
 	grep -q 'pinned map keeps its size" map=podlane_nodes pinned=6 wanted=20' \

@@ -699,8 +699,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
 			if (errno || *end || !n || n > PODLANED_MAX_NODES_LIMIT) {
-				fprintf(stderr, "podlaned: --max-nodes wants a number from 1 to %u, "
-					"got '%s'\n", PODLANED_MAX_NODES_LIMIT, optarg);
+				fprintf(stderr, "podlaned: --max-nodes wants a number from 1 "
+					"to %u, got '%s'\n", PODLANED_MAX_NODES_LIMIT, optarg);
 				return 2;
 			}
 			a.max_nodes = n;
