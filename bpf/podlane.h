@@ -615,6 +615,7 @@ _Static_assert(sizeof(struct ct_entry) == 56, "ct_entry layout");
  *
  * The node's own pod CIDR is never in the map: local pods are found in podlane_eps first.
  */
+/* The BPF objects' size of podlane_nodes; podlaned creates it for --max-nodes (2 a node). */
 #define PODLANE_MAX_NODES	4096
 #define PODLANE_VXLAN_PORT	4789	/* IANA VXLAN port, the vxlan device's dstport */
 #define PODLANE_VXLAN_VNI	1	/* one VNI per cluster: pod IPs are unique cluster-wide */

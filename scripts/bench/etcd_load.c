@@ -8,6 +8,8 @@
  *                                       txn (etcd's default --max-txn-ops)
  *   etcd_load services URL N            N services with 2 backends each (every 10th a
  *                                       NodePort), 128 per txn
+ *   etcd_load cluster URL NODES N       NODES node records and N endpoint records spread over
+ *                                       them, each in its node's pod CIDR (bench-nodes.sh)
  *   etcd_load live URL RATE SECONDS [BATCH]  puts at RATE per second over 10,000 keys, BATCH
  *                                       per txn (default 1: single puts), each value stamped
  *                                       with its send time ("updated")
@@ -101,6 +103,8 @@ static void slots_init(const char *url)
 {
 	int i;
 
+	if (multi)
+		return;		/* a second fill of the same run: the same URL */
 	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	multi = curl_multi_init();
@@ -222,7 +226,50 @@ static void service_record(long i, char *key, char *val)
 		(b + 1) & 255);
 }
 
-static int txn_fill(const char *base, long n, int nodes, bool services)
+/*
+ * A cluster of nodes (scripts/bench/bench-nodes.sh): node i is bn<i> at 172.20.<i / 250>.
+ * <i % 250 + 2>; its pod CIDR a /24 of 10.128.0.0/9 (10.<128 + i / 256>.<i % 256>.0/24), or
+ * with at most 64 nodes a /16 (10.<128 + i>.0.0/16), so that every node's share of the
+ * endpoints fits its CIDR. Endpoint j lives on node j % nodes, its IP in that node's CIDR.
+ */
+static long cluster_nodes;
+
+static unsigned int cluster_cidr(long i, int *len)
+{
+	*len = cluster_nodes <= 64 ? 16 : 24;
+	return cluster_nodes <= 64 ? (10U << 24 | (128U + i) << 16) :
+				     (10U << 24 | (128U + i / 256) << 16 | (i % 256) << 8);
+}
+
+static void cluster_node_record(long i, char *key, char *val)
+{
+	unsigned int net;
+	int len;
+
+	net = cluster_cidr(i, &len);
+	sprintf(key, "/podlane/v1/nodes/bn%ld", i);
+	sprintf(val, "{\"name\":\"bn%ld\",\"nodeIP\":\"172.20.%ld.%ld\",\"podCIDR\":"
+		"\"%u.%u.%u.%u/%d\",\"updated\":%llu}", i, i / 250, i % 250 + 2, net >> 24,
+		net >> 16 & 255, net >> 8 & 255, net & 255, len, wall_ns());
+}
+
+static void cluster_endpoint_record(long j, char *key, char *val)
+{
+	long node = j % cluster_nodes, pod = j / cluster_nodes;
+	unsigned int ip;
+	int len;
+
+	ip = cluster_cidr(node, &len) + (len == 16 ? (pod / 250) << 8 | (pod % 250 + 1) : pod + 1);
+	sprintf(key, "/podlane/v1/endpoints/bn%ld/c%08ld/eth0", node, j);
+	sprintf(val, "{\"node\":\"bn%ld\",\"nodeIP\":\"172.20.%ld.%ld\",\"ip\":"
+		"\"%u.%u.%u.%u\",\"containerID\":\"c%08ld\",\"ifname\":\"eth0\","
+		"\"network\":\"bench\",\"updated\":%llu}", node, node / 250, node % 250 + 2,
+		ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255, j, wall_ns());
+}
+
+enum fill_kind { FILL_ENDPOINTS, FILL_SERVICES, FILL_CLUSTER_NODES, FILL_CLUSTER_ENDPOINTS };
+
+static int txn_fill(const char *base, long n, int nodes, enum fill_kind kind)
 {
 	char url[512], key[256], val[1024];
 	double t0 = now_s(CLOCK_MONOTONIC);
@@ -236,8 +283,12 @@ static int txn_fill(const char *base, long n, int nodes, bool services)
 		int k;
 
 		for (k = 0; k < TXN_OPS && i < n; k++, i++) {
-			if (services)
+			if (kind == FILL_SERVICES)
 				service_record(i, key, val);
+			else if (kind == FILL_CLUSTER_NODES)
+				cluster_node_record(i, key, val);
+			else if (kind == FILL_CLUSTER_ENDPOINTS)
+				cluster_endpoint_record(i, key, val);
 			else
 				endpoint_record(i, nodes, key, val);
 			if (k)
@@ -505,9 +556,20 @@ int main(int argc, char **argv)
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (argc == 5 && !strcmp(argv[1], "fill"))
-		return txn_fill(argv[2], atol(argv[3]), atoi(argv[4]), false);
+		return txn_fill(argv[2], atol(argv[3]), atoi(argv[4]), FILL_ENDPOINTS);
 	if (argc == 4 && !strcmp(argv[1], "services"))
-		return txn_fill(argv[2], atol(argv[3]), 1, true);
+		return txn_fill(argv[2], atol(argv[3]), 1, FILL_SERVICES);
+	if (argc == 5 && !strcmp(argv[1], "cluster")) {
+		cluster_nodes = atol(argv[3]);
+		if (cluster_nodes < 1 || cluster_nodes > 32768 ||
+		    atol(argv[4]) / cluster_nodes >= (cluster_nodes <= 64 ? 62500 : 254)) {
+			fprintf(stderr, "etcd_load: cluster wants 1-32768 nodes, at most 62,500 "
+				"endpoints a node up to 64 nodes, 253 above\n");
+			return 2;
+		}
+		return txn_fill(argv[2], cluster_nodes, 1, FILL_CLUSTER_NODES) ||
+		       txn_fill(argv[2], atol(argv[4]), 1, FILL_CLUSTER_ENDPOINTS);
+	}
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "live"))
 		return live(argv[2], atof(argv[3]), atof(argv[4]), argc == 6 ? atoi(argv[5]) : 1);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "drain"))
@@ -515,6 +577,7 @@ int main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "watch"))
 		return watch(argv[2], atof(argv[3]), argc == 5 ? argv[4] : NULL);
 	fprintf(stderr, "usage: etcd_load fill URL N NODES | services URL N | "
+		"cluster URL NODES ENDPOINTS | "
 		"live URL RATE SECONDS [BATCH] | drain URL FROM COUNT [FILE] | "
 		"watch URL SECONDS [FILE]\n");
 	return 2;

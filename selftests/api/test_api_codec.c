@@ -60,7 +60,10 @@ static const char *text(struct json_object *o)
 		json_object_put(o_);							\
 	} while (0)
 
-/* ---- replies podlaned sends today (captured from bfde887), and variants in its order ---- */
+/*
+ * ---- replies podlaned sends today (captured from bfde887, still decoded: podlanectl talks to
+ * older agents), and variants in its order ----
+ */
 
 static const struct {
 	const char *op;
@@ -222,6 +225,28 @@ static const struct {
 	  "\"metrics\":{\"runs\":0,\"avg_us\":0,\"max_us\":0,\"over_1ms\":0},\"service_tick\":{"
 	  "\"runs\":0,\"avg_us\":0,\"max_us\":0,\"over_1ms\":0},\"api_request\":{\"runs\":9,"
 	  "\"avg_us\":10,\"max_us\":11,\"over_1ms\":1}}}" },
+	/*
+	 * This build's replies that older agents did not send: listings in pages (a service in
+	 * pieces) and service_add without the echoed spec.
+	 */
+	{ PODLANE_OP_ENDPOINTS, "{\"ok\":true,\"endpoints\":[],\"total\":400,\"next_offset\":"
+	  "281}" },
+	{ PODLANE_OP_ENDPOINTS, "{\"ok\":true,\"endpoints\":[],\"total\":0}" },
+	{ PODLANE_OP_SERVICE_ADD, "{\"ok\":true,\"changed\":false,\"name\":\"scale\\/big\","
+	  "\"frontends\":[{\"kind\":\"ClusterIP\",\"address\":\"10.96.10.50\",\"port\":80,"
+	  "\"protocol\":\"TCP\",\"svc_id\":1,\"active\":3724,\"local_active\":0,\"slots\":"
+	  "4096,\"maglev\":false}]}" },
+	{ PODLANE_OP_SERVICE_LIST, "{\"ok\":true,\"services\":[{\"service\":{\"name\":\"big\","
+	  "\"namespace\":\"scale\",\"clusterIP\":\"10.96.10.50\",\"ports\":[],"
+	  "\"externalIPs\":[],\"sessionAffinity\":\"None\",\"sessionAffinityTimeoutSeconds\":"
+	  "10800,\"externalTrafficPolicy\":\"Cluster\",\"internalTrafficPolicy\":\"Cluster\","
+	  "\"backends\":[{\"ip\":\"10.200.8.1\",\"weight\":3,\"state\":\"active\",\"local\":"
+	  "false,\"localAuto\":true}]},\"frontends\":[],\"backends_from\":2733,"
+	  "\"backends_total\":4096}],\"total\":6,\"lbstat\":{},\"conntrack\":{\"available\":"
+	  "true},\"next_offset\":0,\"next_backends_from\":2734}" },
+	{ PODLANE_OP_NODE_LIST, "{\"ok\":true,\"routing\":\"direct\",\"node_name\":\"node1\","
+	  "\"node_ip\":null,\"vxlan_dev\":null,\"nodes\":[],\"total\":5000,\"next_offset\":"
+	  "1750}" },
 	{ PODLANE_OP_DEADLETTERS, "{\"ok\":true,\"enabled\":false,\"deadletters\":[]}" },
 	{ PODLANE_OP_DEADLETTERS, "{\"ok\":true,\"enabled\":true,\"total\":3,\"deadletters\":[{"
 	  "\"key\":\"\\/podlane\\/v1\\/endpoints\\/n9\\/bad\\/eth0\",\"reason\":\"ip: not an "

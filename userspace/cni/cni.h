@@ -103,6 +103,11 @@ int ipam_output_parse(const char *output, int status, const char *type, const ch
 /* The first IPv4 address of a result ("ips" or 0.2.0's "ip4"), and its "dns" (borrowed). */
 int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct json_object **dns,
 		    struct cni_error *err);
+/*
+ * The subnet of the result's address ip ("a.b.c.0/24" from "a.b.c.d/24"), which podlaned needs
+ * to refuse its network and broadcast address; "" when the result gives no prefix length.
+ */
+void ipam_subnet_of(struct json_object *result, const char *ip, char *subnet, size_t len);
 
 /* result.c */
 struct json_object *cni_result_build(const struct netconf *conf, const struct cni_args *args,

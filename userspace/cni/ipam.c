@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cni.h"
@@ -133,4 +134,44 @@ int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct j
 	    ipv4_of(json_object_get_string(addr), ip, iplen))
 		return 0;
 	return cni_fail(err, 7, "ipam plugin returned no IPv4 address (podlane pods need one)");
+}
+
+/* "a.b.c.0/n" of "a.b.c.d/n" when it is ip with a prefix length 0-32, else false. */
+static bool subnet_of(const char *cidr, const char *ip, char *subnet, size_t len)
+{
+	size_t n = strlen(ip);
+	struct in_addr in;
+	char *end;
+	long plen;
+
+	if (strncmp(cidr, ip, n) || cidr[n] != '/' || inet_pton(AF_INET, ip, &in) != 1)
+		return false;
+	plen = strtol(cidr + n + 1, &end, 10);
+	if (end == cidr + n + 1 || *end || plen < 0 || plen > 32)
+		return false;
+	in.s_addr &= plen ? htonl(~0U << (32 - plen)) : 0;
+	snprintf(subnet, len, "%s/%ld", inet_ntoa(in), plen);
+	return true;
+}
+
+void ipam_subnet_of(struct json_object *result, const char *ip, char *subnet, size_t len)
+{
+	struct json_object *ips, *entry, *addr, *ip4;
+	size_t i;
+
+	subnet[0] = '\0';
+	if (json_object_object_get_ex(result, "ips", &ips) &&
+	    json_object_is_type(ips, json_type_array)) {
+		for (i = 0; i < json_object_array_length(ips); i++) {
+			entry = json_object_array_get_idx(ips, i);
+			if (json_object_object_get_ex(entry, "address", &addr) &&
+			    cni_json_string(addr) &&
+			    subnet_of(json_object_get_string(addr), ip, subnet, len))
+				return;
+		}
+	}
+	if (json_object_object_get_ex(result, "ip4", &ip4) &&
+	    json_object_object_get_ex(ip4, "ip", &addr) &&
+	    cni_json_string(addr))
+		subnet_of(json_object_get_string(addr), ip, subnet, len);
 }

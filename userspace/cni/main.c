@@ -117,7 +117,7 @@ static int cmd_add(const struct cni_args *args, const struct netconf *conf, stru
 		.default_route = conf->default_route,
 	};
 	struct api_add_reply reply;
-	char ip[INET_ADDRSTRLEN] = "";
+	char ip[INET_ADDRSTRLEN] = "", subnet[INET_ADDRSTRLEN + 3];
 	struct api_error e;
 	int rc;
 
@@ -132,6 +132,9 @@ static int cmd_add(const struct cni_args *args, const struct netconf *conf, stru
 		if (ipam_first_ipv4(ipam_res, ip, sizeof(ip), &ipam_dns, err))
 			goto release;
 		req.ip = ip;
+		/* The plugin's subnet, not podCIDR: podlaned checks the address against it. */
+		ipam_subnet_of(ipam_res, ip, subnet, sizeof(subnet));
+		req.subnet = subnet[0] ? subnet : NULL;
 	}
 
 	if (api_add_call(conf->agent_socket, AGENT_TIMEOUT_MS, &req, &reply, &raw, &e)) {

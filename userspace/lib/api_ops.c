@@ -204,7 +204,12 @@ API_SCHEMA(status_reply_schema, T,
 
 /* ---- endpoint_list ---- */
 
-API_SCHEMA_EMPTY(endpoint_list_req_schema, struct api_endpoint_list_req);
+#define T struct api_endpoint_list_req
+API_SCHEMA(endpoint_list_req_schema, T,
+	API_INT_IF(T, offset, has_offset, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, limit, has_limit, 1, PODLANE_API_LIST_LIMIT_MAX, NO_ERR),
+);
+#undef T
 
 #define T struct api_endpoint
 API_SCHEMA(endpoint_schema, T,
@@ -236,8 +241,15 @@ API_SCHEMA(endpoint_schema, T,
 #define T struct api_endpoint_list_reply
 API_SCHEMA(endpoint_list_reply_schema, T,
 	API_ARRAY(T, endpoints, endpoint_schema),
+	API_I64_IF(T, total, has_total),
+	API_I64_IF(T, next_offset, has_next_offset),
 );
 #undef T
+
+size_t api_endpoint_encoded_len(const struct api_endpoint *ep)
+{
+	return api_encoded_len(&endpoint_schema, ep);
+}
 
 /* ---- acct ---- */
 
@@ -400,18 +412,29 @@ API_SCHEMA(service_counters_schema, T,
 );
 #undef T
 
+/* counters only in service_list; backends_from and backends_total only in a piece. */
 #define T struct api_service
 API_SCHEMA(service_schema, T,
 	API_RAW(T, service),
 	API_ARRAY(T, frontends, frontend_schema),
 	API_ARRAY_IF(T, counters, service_counters_schema, has_counters),
+	API_I64_IF(T, backends_from, partial),
+	API_I64_IF(T, backends_total, partial),
 );
 #undef T
 
+size_t api_service_encoded_len(const struct api_service *s)
+{
+	return api_encoded_len(&service_schema, s);
+}
+
+/* name and frontends from this agent, service from older ones: each decodes. */
 #define T struct api_service_add_reply
 API_SCHEMA(service_add_reply_schema, T,
 	API_BOOL(T, changed),
-	API_OBJ(T, service, service_schema),
+	API_STR_OPT(T, name),
+	API_ARRAY_IF(T, frontends, frontend_schema, has_frontends),
+	API_OBJ_IF(T, service, service_schema, has_service),
 );
 #undef T
 
@@ -429,6 +452,7 @@ API_SCHEMA(service_list_req_schema, T,
 	API_STR_OPT(T, namespace),
 	API_INT_IF(T, offset, has_offset, 0, INT64_MAX, NO_ERR),
 	API_INT_IF(T, limit, has_limit, 1, PODLANE_API_LIST_LIMIT_MAX, NO_ERR),
+	API_INT_IF(T, backend_offset, has_backend_offset, 0, INT64_MAX, NO_ERR),
 );
 #undef T
 
@@ -447,6 +471,8 @@ API_SCHEMA(service_list_reply_schema, T,
 	API_I64(T, total),
 	API_COUNTS(T, lbstat),
 	API_OBJ(T, conntrack, conntrack_schema),
+	API_I64_IF(T, next_offset, has_next_offset),
+	API_I64_IF(T, next_backends_from, has_next_backends_from),
 );
 #undef T
 
@@ -470,6 +496,11 @@ API_SCHEMA(node_schema, T,
 );
 #undef T
 
+size_t api_node_encoded_len(const struct api_node *n)
+{
+	return api_encoded_len(&node_schema, n);
+}
+
 #define T struct api_node_add_reply
 API_SCHEMA(node_add_reply_schema, T,
 	API_BOOL(T, changed),
@@ -489,12 +520,19 @@ API_SCHEMA(node_del_reply_schema, T,
 );
 #undef T
 
-API_SCHEMA_EMPTY(node_list_req_schema, struct api_node_list_req);
+#define T struct api_node_list_req
+API_SCHEMA(node_list_req_schema, T,
+	API_INT_IF(T, offset, has_offset, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, limit, has_limit, 1, PODLANE_API_LIST_LIMIT_MAX, NO_ERR),
+);
+#undef T
 
 #define T struct api_node_list_reply
 API_SCHEMA(node_list_reply_schema, T,
 	API_INLINE(T, node_routing, node_routing_schema),
 	API_ARRAY(T, nodes, node_schema),
+	API_I64_IF(T, total, has_total),
+	API_I64_IF(T, next_offset, has_next_offset),
 );
 #undef T
 

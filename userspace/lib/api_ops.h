@@ -31,8 +31,22 @@
 #include "api.h"
 #include "api_schema.h"
 
-#define PODLANE_API_LIST_LIMIT_DEFAULT	200	/* services per list reply: it must fit a message */
+/*
+ * Listings (endpoint_list, service_list, node_list) answer in pages. A page stops taking entries
+ * once their JSON would pass PODLANE_API_PAGE_BYTES (one entry always fits: a service whose
+ * spec alone is larger comes in pieces, see struct api_service), and at limit entries when the
+ * request sets one (1-PODLANE_API_LIST_LIMIT_MAX; service_list's default
+ * PODLANE_API_LIST_LIMIT_DEFAULT). A reply with more to come says where the next page starts
+ * (next_offset); the last one has none. total counts every entry on the node. A client asks
+ * from offset 0 and then from each next_offset; an entry added or removed meanwhile can shift
+ * the pages by one. The rest of a reply (counters, routing) takes far less than the message
+ * limit's remainder.
+ */
+#define PODLANE_API_PAGE_BYTES		(192 * 1024)
+#define PODLANE_API_LIST_LIMIT_DEFAULT	200
 #define PODLANE_API_LIST_LIMIT_MAX	500
+_Static_assert(PODLANE_API_PAGE_BYTES + 32 * 1024 <= PODLANE_API_MAX_MSG,
+	       "a page and the rest of its reply fit one message");
 
 /* ---- envelopes ---- */
 
@@ -54,15 +68,19 @@ struct api_reply_head {
 
 /*
  * "add": wire a pod. Fails with PODLANE_ERR_IF_EXISTS, leaving nothing behind, when ifname
- * exists in the netns. Repeating an add for the same container_id+ifname+network whose endpoint
- * is still wired returns the existing endpoint.
+ * exists in the netns, and with PODLANE_ERR_INVALID_CONFIG when the pod would get an address
+ * no pod may hold (a subnet holding one, or such an ip: the pods' gateway, a reserved range,
+ * the network or broadcast address of its subnet, an address of the node). Repeating an add
+ * for the same container_id+ifname+network whose endpoint is still wired returns the existing
+ * endpoint.
  */
 struct api_add_req {
 	const char	*container_id;
 	const char	*netns;		/* path of the pod's network namespace */
 	const char	*ifname;
 	const char	*network;
-	const char	*subnet;	/* optional, "10.244.0.0/24" */
+	const char	*subnet;	/* optional, "10.244.0.0/24": the pool to allocate from;
+					 * with ip, the subnet of the plugin's result */
 	bool		has_mtu;
 	int64_t		mtu;		/* optional, 0-65535 (else PODLANE_ERR_INVALID_CONFIG),
 					 * 0 = default 1500 */
@@ -258,7 +276,12 @@ struct api_status_reply {
 
 /* ---- endpoint_list ---- */
 
+/* "endpoint_list": a page of the endpoints, in ifindex order (PODLANE_API_PAGE_BYTES). */
 struct api_endpoint_list_req {
+	bool		has_offset;
+	int64_t		offset;		/* optional, >= 0 */
+	bool		has_limit;
+	int64_t		limit;		/* optional, 1-500: at most that many */
 };
 
 /*
@@ -298,6 +321,10 @@ struct api_endpoint {
 struct api_endpoint_list_reply {
 	struct api_endpoint *endpoints;
 	size_t		n_endpoints;
+	bool		has_total;	/* absent from agents before paging: then it is all */
+	int64_t		total;		/* endpoints on the node */
+	bool		has_next_offset;
+	int64_t		next_offset;	/* where the next page starts; absent on the last */
 };
 
 /* ---- acct ---- */
@@ -479,6 +506,11 @@ struct api_service_counters {
  * A service as the agent holds it: the spec with defaults and each backend's resolved "local"
  * ("localAuto": true where the agent decided), its frontends, and in "service_list" its
  * counters per port.
+ *
+ * A service too big for one page comes in pieces (partial): each spec holds the backends
+ * [backends_from, backends_from + its count) of backends_total; the first piece (from 0) has
+ * the frontends and counters, the pieces after it (in the next pages) have none and continue the
+ * service before them. Put together, the backends are the spec's.
  */
 struct api_service {
 	struct json_object *service;	/* the spec; service_spec_parse_listed() reads it */
@@ -487,11 +519,24 @@ struct api_service {
 	bool		has_counters;
 	struct api_service_counters *counters;
 	size_t		n_counters;
+	bool		partial;
+	int64_t		backends_from;
+	int64_t		backends_total;
 };
 
+/*
+ * What service_add applied: its size does not depend on the spec's (the backends are not
+ * echoed; service_list shows them). An agent before that answered with service (the whole
+ * service as service_list shows it) instead of name and frontends.
+ */
 struct api_service_add_reply {
 	bool		changed;	/* false when the spec was already in place */
-	struct api_service service;
+	const char	*name;		/* "namespace/name"; absent from older agents */
+	bool		has_frontends;
+	struct api_frontend *frontends;
+	size_t		n_frontends;
+	bool		has_service;
+	struct api_service service;	/* older agents only */
 };
 
 /*
@@ -506,14 +551,20 @@ struct api_service_del_req {
 struct api_service_del_reply {
 };
 
-/* "service_list": one service by name, or a page of them all. */
+/*
+ * "service_list": one service by name, or a page of them all, in the order they were added.
+ * backend_offset continues a service cut at the end of the previous page (its
+ * next_backends_from): the page's first service starts at that backend.
+ */
 struct api_service_list_req {
-	const char	*name;		/* optional: that service only */
+	const char	*name;		/* optional: that service only (offset is then ignored) */
 	const char	*namespace;	/* optional */
 	bool		has_offset;
 	int64_t		offset;		/* optional, >= 0 */
 	bool		has_limit;
 	int64_t		limit;		/* optional, 1-500, default 200 */
+	bool		has_backend_offset;
+	int64_t		backend_offset;	/* optional, >= 0 */
 };
 
 /* podlane_ct as the last collector pass found it; the figures once a pass ran (has_pass). */
@@ -532,6 +583,11 @@ struct api_service_list_reply {
 	struct api_count *lbstat;	/* node-wide podlane_lbstat { connect, sendmsg, ... } */
 	size_t		n_lbstat;
 	struct api_conntrack conntrack;
+	bool		has_next_offset;
+	int64_t		next_offset;	/* the next page (its offset); absent on the last */
+	bool		has_next_backends_from;
+	int64_t		next_backends_from;	/* its backend_offset: the service at next_offset
+						 * continues from that backend */
 };
 
 /* ---- other nodes (userspace/podlaned/nodes/nodes.h) ---- */
@@ -545,9 +601,10 @@ struct api_service_list_reply {
  * without --uplink (PODLANE_ERR_INVALID_CONFIG, msg "<field>: <problem>"); an address of this
  * node (--node-ip or one of its interfaces) as the node IP or inside the pod CIDR, a pod CIDR
  * overlapping another node's or this node's IPAM subnets, a node IP inside this node's IPAM
- * subnets or one another node has (PODLANE_ERR_CONFLICT); more than PODLANE_MAX_NODES
- * (PODLANE_ERR_MAP_FULL). Persisted in <state-dir>/nodes/<name>. The records of the etcd sync
- * pass the same checks (a refused one is a dead letter).
+ * subnets or one another node has (PODLANE_ERR_CONFLICT); more nodes than podlaned takes
+ * (--max-nodes, or what a pinned podlane_nodes holds: PODLANE_ERR_MAP_FULL). Persisted in
+ * <state-dir>/nodes/<name>. The records of the etcd sync pass the same checks (a refused one
+ * is a dead letter).
  */
 struct api_node_add_req {
 	const char	*name;		/* DNS-style node name */
@@ -582,13 +639,22 @@ struct api_node_del_reply {
 	bool		removed;	/* false when there was no such node */
 };
 
+/* "node_list": a page of the other nodes, in the order they were added. */
 struct api_node_list_req {
+	bool		has_offset;
+	int64_t		offset;		/* optional, >= 0 */
+	bool		has_limit;
+	int64_t		limit;		/* optional, 1-500: at most that many */
 };
 
 struct api_node_list_reply {
 	struct api_node_routing node_routing;	/* inline */
 	struct api_node	*nodes;
 	size_t		n_nodes;
+	bool		has_total;	/* absent from agents before paging: then it is all */
+	int64_t		total;		/* nodes known */
+	bool		has_next_offset;
+	int64_t		next_offset;	/* where the next page starts; absent on the last */
 };
 
 /* ---- control-plane sync through etcd (userspace/podlaned/sync/) ---- */
@@ -776,6 +842,10 @@ struct json_object *api_req_encode(const struct api_op *op, const void *req);
 struct json_object *api_reply_encode(const struct api_op *op, const void *reply);
 int api_op_call(const char *sock_path, int timeout_ms, const struct api_op *op, const void *req,
 		void *reply, struct json_object **raw, struct api_error *e);
+/* What one entry of a listing adds to its page (api_encoded_len() of it). */
+size_t api_endpoint_encoded_len(const struct api_endpoint *ep);
+size_t api_service_encoded_len(const struct api_service *s);
+size_t api_node_encoded_len(const struct api_node *n);
 /*
  * api_op_call()'s reading of the reply r (what api_reply_parse() made of the message): 0 with
  * reply decoded and r's envelope taken out; -EREMOTEIO or -EBADMSG with e filled, as above.

@@ -355,6 +355,15 @@ struct json_object *api_encode(const struct api_schema *s, const void *v)
 	return o;
 }
 
+size_t api_encoded_len(const struct api_schema *s, const void *v)
+{
+	struct json_object *o = api_encode(s, v);
+	size_t len = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : 0;
+
+	json_object_put(o);
+	return len;
+}
+
 void api_free(const struct api_schema *s, void *v)
 {
 	size_t i, k;

@@ -97,6 +97,8 @@ int api_decode(struct json_object *o, const struct api_schema *s, void *v, struc
 /* Add v's fields to o; api_encode() into a new object. RAW members gain a reference. */
 void api_encode_into(struct json_object *o, const struct api_schema *s, const void *v);
 struct json_object *api_encode(const struct api_schema *s, const void *v);
+/* The length of v's JSON text as replies are sent (plain): what an entry adds to a page. */
+size_t api_encoded_len(const struct api_schema *s, const void *v);
 /* Free the arrays decode allocated (or any malloc'ed ones) and zero their members. */
 void api_free(const struct api_schema *s, void *v);
 /* Take the fields s describes out of o (a reply's envelope). */

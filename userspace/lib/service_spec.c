@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,10 +522,16 @@ static struct json_object *ip_json(__be32 addr)
 	return json_object_new_string(text);
 }
 
-/* local NULL: the spec as persisted; else as listed, with the resolved locality. */
-static struct json_object *to_json(const struct service_spec *s, const __s8 *local)
+/*
+ * local NULL: the spec as persisted; else as listed, with the resolved locality. Backends from
+ * from on, as many as keep the plain JSON text within max_bytes (at least one); *count says
+ * how many.
+ */
+static struct json_object *to_json(const struct service_spec *s, const __s8 *local,
+				   unsigned int from, size_t max_bytes, unsigned int *count)
 {
 	struct json_object *o = json_object_new_object(), *arr;
+	size_t used;
 	unsigned int i;
 
 	json_object_object_add(o, "name", json_object_new_string(s->name));
@@ -559,9 +566,15 @@ static struct json_object *to_json(const struct service_spec *s, const __s8 *loc
 	json_object_object_add(o, "internalTrafficPolicy",
 			       json_object_new_string(s->int_local ? "Local" : "Cluster"));
 	arr = json_object_new_array();
-	for (i = 0; i < s->nbackends; i++) {
+	json_object_object_add(o, "backends", arr);
+	/* The text so far, "[]" included; each backend adds its own and a comma after the first. */
+	used = max_bytes == SIZE_MAX ? 0 :
+	       strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	*count = 0;
+	for (i = from; i < s->nbackends; i++) {
 		const struct svc_backend *b = &s->backends[i];
 		struct json_object *bo = json_object_new_object();
+		size_t len;
 
 		json_object_object_add(bo, "ip", ip_json(b->addr));
 		if (b->port)
@@ -575,18 +588,66 @@ static struct json_object *to_json(const struct service_spec *s, const __s8 *loc
 			json_object_object_add(bo, "local", json_object_new_boolean(b->local));
 		if (local && b->local == SVC_LOCAL_AUTO)
 			json_object_object_add(bo, "localAuto", json_object_new_boolean(1));
+		/* Whole specs (persisted, listed whole) need no measuring. */
+		len = max_bytes == SIZE_MAX ? 0 :
+		      strlen(json_object_to_json_string_ext(bo, JSON_C_TO_STRING_PLAIN)) +
+		      (*count ? 1 : 0);
+		if (*count && used + len > max_bytes) {
+			json_object_put(bo);
+			break;
+		}
 		json_object_array_add(arr, bo);
+		used += len;
+		(*count)++;
 	}
-	json_object_object_add(o, "backends", arr);
 	return o;
 }
 
 struct json_object *service_spec_to_json(const struct service_spec *s)
 {
-	return to_json(s, NULL);
+	unsigned int n;
+
+	return to_json(s, NULL, 0, SIZE_MAX, &n);
 }
 
 struct json_object *service_spec_to_json_listed(const struct service_spec *s, const __s8 *local)
 {
-	return to_json(s, local);
+	unsigned int n;
+
+	return to_json(s, local, 0, SIZE_MAX, &n);
+}
+
+int service_spec_listed_append(struct json_object *spec, struct json_object *piece)
+{
+	static const char *const same[] = { "name", "namespace" };
+	struct json_object *a, *b;
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (!json_object_object_get_ex(spec, same[i], &a) ||
+		    !json_object_object_get_ex(piece, same[i], &b) ||
+		    !json_object_is_type(a, json_type_string) ||
+		    !json_object_is_type(b, json_type_string) ||
+		    strcmp(json_object_get_string(a), json_object_get_string(b)))
+			return -EINVAL;
+	if (!json_object_object_get_ex(spec, "backends", &a) ||
+	    !json_object_object_get_ex(piece, "backends", &b) ||
+	    !json_object_is_type(a, json_type_array) || !json_object_is_type(b, json_type_array))
+		return -EINVAL;
+	for (i = 0; i < json_object_array_length(b); i++) {
+		struct json_object *be = json_object_array_get_idx(b, i);
+
+		if (json_object_array_add(a, json_object_get(be))) {
+			json_object_put(be);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+struct json_object *service_spec_to_json_listed_part(const struct service_spec *s,
+						     const __s8 *local, unsigned int from,
+						     size_t max_bytes, unsigned int *count)
+{
+	return to_json(s, local, from, max_bytes, count);
 }

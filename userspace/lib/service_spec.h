@@ -107,6 +107,21 @@ struct json_object *service_spec_to_json(const struct service_spec *spec);
  */
 struct json_object *service_spec_to_json_listed(const struct service_spec *spec,
 						const __s8 *local);
+/*
+ * Part of it, for a listing page: the backends from from on, as many as keep the JSON text
+ * (plain) within max_bytes, at least one; *count says how many (0 when from is past the last).
+ * local is indexed like the spec's backends.
+ */
+struct json_object *service_spec_to_json_listed_part(const struct service_spec *spec,
+						     const __s8 *local, unsigned int from,
+						     size_t max_bytes, unsigned int *count);
+
+/*
+ * A listed service that came in pieces (a listing page, see api_ops.h): append piece's
+ * backends to spec's, both specs as podlaned lists them. 0, or -EINVAL when they are not the
+ * same service (or not specs with backends).
+ */
+int service_spec_listed_append(struct json_object *spec, struct json_object *piece);
 
 /* Whether two valid specs say the same thing (what service_spec_to_json() would show). */
 bool service_spec_equal(const struct service_spec *a, const struct service_spec *b);

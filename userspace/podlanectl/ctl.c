@@ -107,6 +107,60 @@ int ctl_failed(const struct ctl_opts *o, const char *op, int rc, const struct ap
 	return 1;
 }
 
+/* No listing of a node has nearly as many pages: a bound for an agent that never ends one. */
+#define CTL_PAGES_MAX	100000
+
+void *ctl_page(const struct api_op *op, const struct ctl_pages *p, size_t i)
+{
+	return (char *)p->replies + i * op->reply->size;
+}
+
+int ctl_list_pages(const struct ctl_opts *o, const struct api_op *op, void *req, int timeout_ms,
+		   int (*next)(const void *reply, void *req), struct ctl_pages *p)
+{
+	struct api_error e;
+	void *v;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	for (;;) {
+		v = realloc(p->replies, (p->n + 1) * op->reply->size);
+		if (v)
+			p->replies = v;
+		v = v ? realloc(p->raws, (p->n + 1) * sizeof(*p->raws)) : NULL;
+		if (!v) {
+			fprintf(stderr, "podlanectl: out of memory\n");
+			return 1;
+		}
+		p->raws = v;
+		rc = api_op_call(o->socket_path, timeout_ms, op, req, ctl_page(op, p, p->n),
+				 &p->raws[p->n], &e);
+		if (rc)
+			return ctl_failed(o, op->name, rc, &e);
+		rc = next(ctl_page(op, p, p->n++), req);
+		if (!rc)
+			return 0;
+		if (rc < 0 || p->n == CTL_PAGES_MAX) {
+			fprintf(stderr, "podlanectl: podlaned's '%s' pages do not come to an end "
+				"(page %zu)\n", op->name, p->n);
+			return 1;
+		}
+	}
+}
+
+void ctl_pages_free(const struct api_op *op, struct ctl_pages *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		api_free(op->reply, ctl_page(op, p, i));
+		json_object_put(p->raws[i]);
+	}
+	free(p->replies);
+	free(p->raws);
+	memset(p, 0, sizeof(*p));
+}
+
 void ctl_print_json(struct json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |

@@ -64,6 +64,24 @@ void table_free(struct table *t);
  * when podlaned is not there, podlaned's reason when it refused. Returns the exit status, 1.
  */
 int ctl_failed(const struct ctl_opts *o, const char *op, int rc, const struct api_error *e);
+/*
+ * A listing, page by page (api_ops.h, PODLANE_API_PAGE_BYTES): op is called with req, then
+ * again for as long as next(reply, req) returns 1, having set req's offset to the next page;
+ * it returns 0 after the last page, -1 when the reply's next page is not past the one just
+ * asked for (a misbehaving agent would have podlanectl ask forever). n replies of op's reply
+ * struct, with the JSON their strings point into. 0, or the exit status after printing why.
+ */
+struct ctl_pages {
+	void			*replies;
+	struct json_object	**raws;
+	size_t			n;
+};
+int ctl_list_pages(const struct ctl_opts *o, const struct api_op *op, void *req, int timeout_ms,
+		   int (*next)(const void *reply, void *req), struct ctl_pages *p);
+/* Page i's reply. */
+void *ctl_page(const struct api_op *op, const struct ctl_pages *p, size_t i);
+void ctl_pages_free(const struct api_op *op, struct ctl_pages *p);
+
 /* JSON as podlanectl prints it: indented, spaced, slashes as they are. */
 void ctl_print_json(struct json_object *o);
 /* A string for a table cell: "-" for none or "". */

@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -108,17 +109,31 @@ static int node_del(struct ctl_opts *o, int argc, char **argv)
 	return failed;
 }
 
+/* The next page of node_list: 1 (req set), 0 after the last, -1 when it would not advance. */
+static int nodes_next(const void *reply, void *req)
+{
+	const struct api_node_list_reply *r = reply;
+	struct api_node_list_req *q = req;
+
+	if (!r->has_next_offset)
+		return 0;
+	if (r->next_offset <= q->offset)
+		return -1;
+	q->offset = r->next_offset;
+	return 1;
+}
+
 static int node_list(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = { "NAME", "NODE-IP", "POD-CIDR", "ROUTING",
 					    "INSTALLED" };
+	const struct api_op *op = &api_op_node_list;
+	struct api_node_list_req req = { .has_offset = true };
+	struct api_node_list_reply r = {}, *page;
 	const struct api_node_routing *nr;
-	struct api_node_list_req req = {};
-	struct api_node_list_reply r;
-	struct json_object *raw;
-	struct api_error e;
+	struct ctl_pages pages;
 	struct table t;
-	size_t i;
+	size_t i, k;
 	int rc = node_opts(argc, argv, o, "podlanectl node list");
 
 	if (rc)
@@ -126,11 +141,31 @@ static int node_list(struct ctl_opts *o, int argc, char **argv)
 	if (optind < argc)
 		return usage_error("podlanectl node list", "unexpected argument '%s'",
 				   argv[optind]);
-	rc = api_node_list_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
+	rc = ctl_list_pages(o, op, &req, CTL_TIMEOUT_MS, nodes_next, &pages);
 	if (rc)
-		return ctl_failed(o, PODLANE_OP_NODE_LIST, rc, &e);
+		goto out;
+	/* Every page's nodes in one reply, with the last page's routing and total. */
+	for (k = 0; k < pages.n; k++)
+		r.n_nodes += ((struct api_node_list_reply *)ctl_page(op, &pages, k))->n_nodes;
+	r.nodes = calloc(r.n_nodes ? r.n_nodes : 1, sizeof(*r.nodes));
+	if (!r.nodes) {
+		fprintf(stderr, "podlanectl: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	for (r.n_nodes = 0, k = 0; k < pages.n; k++) {
+		page = ctl_page(op, &pages, k);
+		memcpy(&r.nodes[r.n_nodes], page->nodes, page->n_nodes * sizeof(*page->nodes));
+		r.n_nodes += page->n_nodes;
+		r.node_routing = page->node_routing;
+		r.has_total = page->has_total;
+		r.total = page->total;
+	}
 	if (o->json) {
-		ctl_print_json(raw);
+		struct json_object *j = api_encode(op->reply, &r);
+
+		ctl_print_json(j);
+		json_object_put(j);
 		goto out;
 	}
 	nr = &r.node_routing;
@@ -147,9 +182,9 @@ static int node_list(struct ctl_opts *o, int argc, char **argv)
 	table_print(&t);
 	table_free(&t);
 out:
-	api_node_list_reply_free(&r);
-	json_object_put(raw);
-	return 0;
+	free(r.nodes);
+	ctl_pages_free(op, &pages);
+	return rc;
 }
 
 int cmd_node(struct ctl_opts *o, int argc, char **argv)

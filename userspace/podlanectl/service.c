@@ -239,12 +239,13 @@ static int add_one(const struct ctl_opts *o, struct json_object *spec, const cha
 	if (o->json) {
 		printf("%s\n", json_object_to_json_string_ext(raw, JSON_C_TO_STRING_PLAIN));
 	} else {
-		printf("service %s %s:", id, r.changed ? "applied" : "unchanged");
-		for (i = 0; i < r.service.n_frontends; i++) {
-			const struct api_frontend *f = &r.service.frontends[i];
+		/* An older agent answered with the whole service, frontends inside. */
+		const struct api_frontend *fe = r.has_frontends ? r.frontends : r.service.frontends;
+		size_t nfe = r.has_frontends ? r.n_frontends : r.service.n_frontends;
 
-			printf(" %s:%" PRId64 "/%s", f->address, f->port, f->protocol);
-		}
+		printf("service %s %s:", id, r.changed ? "applied" : "unchanged");
+		for (i = 0; i < nfe; i++)
+			printf(" %s:%" PRId64 "/%s", fe[i].address, fe[i].port, fe[i].protocol);
 		printf("\n");
 	}
 	api_service_add_reply_free(&r);
@@ -487,13 +488,40 @@ static void list_rows(struct table *t, const struct api_service *s,
 	}
 }
 
-/* What service list gathers over its pages: the replies, and the services it shows. */
+/*
+ * The next page of service_list: from the reply's next_offset (and next_backends_from); an
+ * agent from before byte-bounded pages has none, and pages by count only.
+ */
+static int services_next(const void *reply, void *req)
+{
+	const struct api_service_list_reply *r = reply;
+	struct api_service_list_req *q = req;
+	int64_t from = r->has_next_backends_from ? r->next_backends_from : 0;
+
+	if (r->has_next_offset) {
+		if (r->next_offset < q->offset ||
+		    (r->next_offset == q->offset && from <= q->backend_offset))
+			return -1;
+		q->offset = r->next_offset;
+		q->backend_offset = from;
+		return 1;
+	}
+	if (q->name || (int64_t)r->n_services < q->limit ||
+	    q->offset + (int64_t)r->n_services >= r->total)
+		return 0;
+	q->offset += r->n_services;
+	q->backend_offset = 0;
+	return 1;
+}
+
+/*
+ * What service list shows: the services of every page, a service that came in pieces put
+ * back together (its spec holds every backend, its frontends and counters are the first
+ * piece's), and their specs parsed.
+ */
 struct listing {
-	struct api_service_list_reply *pages;
-	struct json_object **raws;	/* the pages' JSON, which their strings point into */
-	size_t npages;
-	struct api_service *svcs;	/* copies of the pages' entries */
-	struct service_spec *specs;	/* their specs, parsed */
+	struct api_service *svcs;
+	struct service_spec *specs;
 	size_t n;
 };
 
@@ -503,61 +531,62 @@ static void listing_free(struct listing *l)
 
 	for (i = 0; i < l->n; i++)
 		service_spec_free(&l->specs[i]);
-	for (i = 0; i < l->npages; i++) {
-		api_service_list_reply_free(&l->pages[i]);
-		json_object_put(l->raws[i]);
-	}
-	free(l->pages);
-	free(l->raws);
 	free(l->svcs);
 	free(l->specs);
 }
 
-/* Ask for one page (or the one service) and keep what it holds of namespace ns. */
-static int list_page(const struct ctl_opts *o, struct listing *l,
-		     const struct api_service_list_req *req, const char *ns)
+static int listing_build(const struct api_op *op, const struct ctl_pages *pages, const char *ns,
+			 bool by_name, struct listing *l)
 {
-	struct api_service_list_reply *r;
-	struct api_error e;
+	struct api_service *s, *cur = NULL;
+	size_t k, i, n = 0;
 	char why[512];
-	size_t i, more;
-	void *p;
-	int rc;
 
-	p = realloc(l->pages, (l->npages + 1) * sizeof(*l->pages));
-	if (p)
-		l->pages = p;
-	p = p ? realloc(l->raws, (l->npages + 1) * sizeof(*l->raws)) : NULL;
-	if (!p)
+	for (k = 0; k < pages->n; k++)
+		n += ((struct api_service_list_reply *)ctl_page(op, pages, k))->n_services;
+	l->svcs = calloc(n ? n : 1, sizeof(*l->svcs));
+	l->specs = calloc(n ? n : 1, sizeof(*l->specs));
+	if (!l->svcs || !l->specs)
 		goto oom;
-	l->raws = p;
-	r = &l->pages[l->npages];
-	rc = api_service_list_call(o->socket_path, CTL_SVC_TIMEOUT_MS, req, r,
-				   &l->raws[l->npages], &e);
-	if (rc)
-		return ctl_failed(o, PODLANE_OP_SERVICE_LIST, rc, &e);
-	l->npages++;
-	more = l->n + r->n_services;
-	p = realloc(l->svcs, (more ? more : 1) * sizeof(*l->svcs));
-	if (p)
-		l->svcs = p;
-	p = p ? realloc(l->specs, (more ? more : 1) * sizeof(*l->specs)) : NULL;
-	if (!p)
-		goto oom;
-	l->specs = p;
-	for (i = 0; i < r->n_services; i++) {
-		struct service_spec *spec = &l->specs[l->n];
+	for (n = 0, k = 0; k < pages->n; k++) {
+		struct api_service_list_reply *r = ctl_page(op, pages, k);
 
-		if (service_spec_parse_listed(r->services[i].service, spec, why, sizeof(why))) {
+		for (i = 0; i < r->n_services; i++) {
+			s = &r->services[i];
+			if (s->partial && s->backends_from > 0) {
+				/* The rest of the service before it (the previous page's last). */
+				if (!cur || service_spec_listed_append(cur->service, s->service)) {
+					fprintf(stderr, "podlanectl: podlaned listed a piece of a "
+						"service without its beginning\n");
+					return 1;
+				}
+				continue;
+			}
+			cur = &l->svcs[n++];
+			*cur = *s;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		s = &l->svcs[i];
+		if (service_spec_parse_listed(s->service, &l->specs[l->n], why, sizeof(why))) {
 			fprintf(stderr, "podlanectl: podlaned listed a service spec this "
 				"podlanectl cannot read: %s\n", why);
 			return 1;
 		}
-		if (ns && !req->name && strcmp(spec->namespace, ns)) {
-			service_spec_free(spec);
+		if (s->partial && l->specs[l->n].nbackends != s->backends_total) {
+			fprintf(stderr, "podlanectl: service %s/%s changed while it was listed (%u "
+				"of %" PRId64 " backends); list it again\n",
+				l->specs[l->n].namespace, l->specs[l->n].name,
+				l->specs[l->n].nbackends, s->backends_total);
+			service_spec_free(&l->specs[l->n]);
+			return 1;
+		}
+		if (ns && !by_name && strcmp(l->specs[l->n].namespace, ns)) {
+			service_spec_free(&l->specs[l->n]);
 			continue;
 		}
-		l->svcs[l->n++] = r->services[i];
+		s->partial = false;	/* whole again */
+		l->svcs[l->n++] = *s;
 	}
 	return 0;
 oom:
@@ -569,8 +598,13 @@ static int service_list(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = { "SERVICE", "FRONTEND", "KIND", "ID", "ACTIVE",
 					    "BACKENDS (*=local)", "CT-FLOWS", "CT-PKTS" };
-	struct api_service_list_req req = {};
+	const struct api_op *op = &api_op_service_list;
+	struct api_service_list_req req = {
+		.has_offset = true, .has_backend_offset = true,
+		.has_limit = true, .limit = PODLANE_API_LIST_LIMIT_DEFAULT,
+	};
 	struct api_service_list_reply *last;
+	struct ctl_pages pages = {};
 	struct listing l = {};
 	const char *ns = NULL;
 	struct table t;
@@ -582,20 +616,15 @@ static int service_list(struct ctl_opts *o, int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (req.name) {
 		req.namespace = ns;
-	} else {
-		req.has_offset = req.has_limit = true;
-		req.limit = PODLANE_API_LIST_LIMIT_DEFAULT;
+		req.has_limit = false;
 	}
 	/* Pages until everything is here: a reply must fit one API message. */
-	for (;;) {
-		rc = list_page(o, &l, &req, ns);
-		if (rc)
-			goto out;
-		last = &l.pages[l.npages - 1];
-		req.offset += last->n_services;
-		if (req.name || (int64_t)last->n_services < req.limit || req.offset >= last->total)
-			break;
-	}
+	rc = ctl_list_pages(o, op, &req, CTL_SVC_TIMEOUT_MS, services_next, &pages);
+	if (!rc)
+		rc = listing_build(op, &pages, ns, req.name != NULL, &l);
+	if (rc)
+		goto out;
+	last = ctl_page(op, &pages, pages.n - 1);
 	if (o->json) {
 		/* The last page's figures, with every page's services. */
 		struct api_service_list_reply all = *last;
@@ -603,7 +632,8 @@ static int service_list(struct ctl_opts *o, int argc, char **argv)
 
 		all.services = l.svcs;
 		all.n_services = l.n;
-		j = api_encode(api_op_service_list.reply, &all);
+		all.has_next_offset = all.has_next_backends_from = false;
+		j = api_encode(op->reply, &all);
 		ctl_print_json(j);
 		json_object_put(j);
 		goto out;
@@ -628,6 +658,7 @@ static int service_list(struct ctl_opts *o, int argc, char **argv)
 	}
 out:
 	listing_free(&l);
+	ctl_pages_free(op, &pages);
 	return rc;
 }
 

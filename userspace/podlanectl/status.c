@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -212,29 +213,64 @@ static const char *cgroup_text(const struct api_endpoint *ep, char *buf, size_t 
 	return buf;
 }
 
+/* The next page of endpoint_list: 1 (req set), 0 after the last, -1 when it would not advance. */
+static int endpoints_next(const void *reply, void *req)
+{
+	const struct api_endpoint_list_reply *r = reply;
+	struct api_endpoint_list_req *q = req;
+
+	if (!r->has_next_offset)
+		return 0;
+	if (r->next_offset <= q->offset)
+		return -1;
+	q->offset = r->next_offset;
+	return 1;
+}
+
 static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = {
 		"CONTAINER", "NETWORK", "IFNAME", "IP", "POD-MAC", "HOST-IF", "HOST-MAC",
 		"RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES", "DROPS", "NETNS", "CGROUP",
 	};
-	struct api_endpoint_list_req req = {};
-	struct api_endpoint_list_reply r;
-	struct json_object *raw;
-	struct api_error e;
+	struct api_endpoint_list_req req = { .has_offset = true };
+	struct api_endpoint_list_reply r = {}, *page;
+	const struct api_op *op = &api_op_endpoint_list;
+	struct ctl_pages pages;
 	char f[14][256];
 	struct table t;
-	size_t i;
+	size_t i, k;
 	int rc;
 
 	rc = parse_command_opts(argc, argv, o, "endpoint list", endpoint_list_usage, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = api_endpoint_list_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
+	rc = ctl_list_pages(o, op, &req, CTL_TIMEOUT_MS, endpoints_next, &pages);
 	if (rc)
-		return ctl_failed(o, PODLANE_OP_ENDPOINTS, rc, &e);
+		goto out;
+	/* Every page's endpoints in one reply (their strings stay in the pages' JSON). */
+	for (k = 0; k < pages.n; k++)
+		r.n_endpoints += ((struct api_endpoint_list_reply *)ctl_page(op, &pages, k))->
+				 n_endpoints;
+	r.endpoints = calloc(r.n_endpoints ? r.n_endpoints : 1, sizeof(*r.endpoints));
+	if (!r.endpoints) {
+		fprintf(stderr, "podlanectl: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	for (r.n_endpoints = 0, k = 0; k < pages.n; k++) {
+		page = ctl_page(op, &pages, k);
+		memcpy(&r.endpoints[r.n_endpoints], page->endpoints,
+		       page->n_endpoints * sizeof(*page->endpoints));
+		r.n_endpoints += page->n_endpoints;
+		r.has_total = page->has_total;
+		r.total = page->total;
+	}
 	if (o->json) {
-		ctl_print_json(raw);
+		struct json_object *j = api_encode(op->reply, &r);
+
+		ctl_print_json(j);
+		json_object_put(j);
 		goto out;
 	}
 	table_init(&t, 14, head);
@@ -256,9 +292,9 @@ static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 	table_print(&t);
 	table_free(&t);
 out:
-	api_endpoint_list_reply_free(&r);
-	json_object_put(raw);
-	return 0;
+	free(r.endpoints);
+	ctl_pages_free(op, &pages);
+	return rc;
 }
 
 int cmd_endpoint(struct ctl_opts *o, int argc, char **argv)

@@ -106,6 +106,8 @@ static void usage(FILE *out)
 		"                        off for a veth, whose frames carry partial checksums),\n"
 		"                        on (forced; needs --uplink), off\n"
 		"  --max-endpoints N     endpoint map size on first start (default %d)\n"
+		"  --max-nodes N         other nodes podlane_nodes holds, sized on first start\n"
+		"                        (default %d; a pinned map keeps its size)\n"
 		"  --no-drop-events      do not emit per-drop ring buffer events\n"
 		"  --cgroup PATH         cgroup v2 directory whose sockets get the service LB\n"
 		"                        (default: the cgroup v2 root, i.e. every socket)\n"
@@ -128,7 +130,8 @@ static void usage(FILE *out)
 		"  --uninstall           detach podlane's tc programs, remove the pins, exit\n"
 		"  -v, --verbose         debug logs, including libbpf's\n"
 		"  -h, --help            this text\n",
-		PODLANE_PIN_ROOT, PODLANE_STATE_DIR, PODLANE_SOCKET, PODLANE_MAX_ENDPOINTS);
+		PODLANE_PIN_ROOT, PODLANE_STATE_DIR, PODLANE_SOCKET, PODLANE_MAX_ENDPOINTS,
+		PODLANED_MAX_NODES_DEFAULT);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -588,6 +591,7 @@ enum {
 	OPT_SOCKET,
 	OPT_UPLINK,
 	OPT_MAX_ENDPOINTS,
+	OPT_MAX_NODES,
 	OPT_LOG_FILE,
 	OPT_UNINSTALL,
 	OPT_NO_DROP_EVENTS,
@@ -610,6 +614,7 @@ static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "uplink", required_argument, NULL, OPT_UPLINK },
 	{ "max-endpoints", required_argument, NULL, OPT_MAX_ENDPOINTS },
+	{ "max-nodes", required_argument, NULL, OPT_MAX_NODES },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 	{ "no-drop-events", no_argument, NULL, OPT_NO_DROP_EVENTS },
@@ -643,6 +648,7 @@ int main(int argc, char **argv)
 		.state_dir = PODLANE_STATE_DIR,
 		.socket_path = PODLANE_SOCKET,
 		.max_endpoints = PODLANE_MAX_ENDPOINTS,
+		.max_nodes = PODLANED_MAX_NODES_DEFAULT,
 		.drop_events = true,
 		.accounting = true,
 	};
@@ -688,6 +694,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			a.max_endpoints = n;
+			break;
+		case OPT_MAX_NODES:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || !n || n > PODLANED_MAX_NODES_LIMIT) {
+				fprintf(stderr, "podlaned: --max-nodes wants a number from 1 "
+					"to %u, got '%s'\n", PODLANED_MAX_NODES_LIMIT, optarg);
+				return 2;
+			}
+			a.max_nodes = n;
 			break;
 		case OPT_LOG_FILE:
 			log_file = optarg;

@@ -165,12 +165,84 @@ static int list_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
 	return 0;
 }
 
+/* Every endpoint's ifindex: a page lists them in that order. */
+struct ifindexes {
+	__u32 *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int ifindex_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data)
+{
+	struct ifindexes *ix = data;
+
+	if (ix->n == ix->cap) {
+		size_t cap = ix->cap ? 2 * ix->cap : 256;
+		__u32 *v = realloc(ix->v, cap * sizeof(*v));
+
+		if (!v) {
+			ix->oom = true;
+			return 1;
+		}
+		ix->v = v;
+		ix->cap = cap;
+	}
+	ix->v[ix->n++] = ifindex;
+	return 0;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+	__u32 a = *(const __u32 *)x, b = *(const __u32 *)y;
+
+	return a < b ? -1 : a > b;
+}
+
 struct json_object *api_endpoint_list(struct agent *a, struct json_object *req)
 {
 	struct list_state ls = { .a = a };
+	struct api_endpoint_list_req rq;
 	struct json_object *o = NULL;
+	struct endpoint_meta meta;
+	struct ifindexes ix = {};
+	struct api_error e = {};
+	size_t i, len, used = 0, limit;
 
-	eps_walk(a, list_cb, &ls);
+	if (api_endpoint_list_req_decode(req, &rq, &e))
+		return api_reply_error(&e);
+	eps_walk(a, ifindex_cb, &ix);
+	if (ix.oom) {
+		free(ix.v);
+		return api_reply_oom();
+	}
+	qsort(ix.v, ix.n, sizeof(*ix.v), cmp_u32);
+	ls.r.has_total = true;
+	ls.r.total = ix.n;
+	limit = rq.has_limit ? (size_t)rq.limit : SIZE_MAX;
+	for (i = rq.has_offset ? (size_t)rq.offset : 0; i < ix.n; i++) {
+		struct api_endpoint *ep;
+
+		if (ls.r.n_endpoints == limit)
+			break;
+		if (eps_meta_get(a, ix.v[i], &meta))
+			continue;	/* removed since the walk */
+		if (list_cb(ix.v[i], &meta, &ls))
+			break;
+		ep = &ls.r.endpoints[ls.r.n_endpoints - 1];
+		len = api_endpoint_encoded_len(ep) + (ls.r.n_endpoints > 1);
+		if (ls.r.n_endpoints > 1 && used + len > PODLANE_API_PAGE_BYTES) {
+			/* The next page starts with it. */
+			free(ep->drops);
+			ls.r.n_endpoints--;
+			break;
+		}
+		used += len;
+	}
+	if (i < ix.n) {
+		ls.r.has_next_offset = true;
+		ls.r.next_offset = i;
+	}
+	free(ix.v);
 	if (!ls.oom && !ls.strs.oom)
 		o = api_endpoint_list_reply_encode(&ls.r);
 	api_endpoint_list_reply_free(&ls.r);

@@ -80,29 +80,49 @@ void api_node_routing(struct agent *a, struct api_node_routing *r, struct api_st
 	};
 }
 
+/* A page of nodes: from offset on, while their JSON fits PODLANE_API_PAGE_BYTES. */
 struct node_list {
 	struct agent *a;
 	struct api_node_list_reply *r;
 	struct api_strs *strs;
 	bool oom;
+	size_t index;		/* of the node handed out next */
+	size_t offset, limit;
+	size_t used;
 };
 
 static int node_list_cb(const struct node_record *n, bool installed, void *data)
 {
 	struct node_list *l = data;
 	struct api_node_list_reply *r = l->r;
-	struct api_node *v = realloc(r->nodes, (r->n_nodes + 1) * sizeof(*v));
+	struct api_node *v;
+	size_t len;
 
+	if (l->index++ < l->offset)
+		return 0;
+	if (r->n_nodes == l->limit)
+		goto full;
+	v = realloc(r->nodes, (r->n_nodes + 1) * sizeof(*v));
 	if (!v) {
 		l->oom = true;
 		return 1;
 	}
 	r->nodes = v;
-	v = &r->nodes[r->n_nodes++];
+	v = &r->nodes[r->n_nodes];
 	*v = node_api(l->a, n, l->strs);
 	v->has_installed = true;
 	v->installed = installed;
+	len = api_node_encoded_len(v) + (r->n_nodes > 0);
+	if (r->n_nodes && l->used + len > PODLANE_API_PAGE_BYTES)
+		goto full;
+	r->n_nodes++;
+	l->used += len;
 	return 0;
+full:
+	/* The next page starts with this node. */
+	r->has_next_offset = true;
+	r->next_offset = l->index - 1;
+	return 1;
 }
 
 struct json_object *api_node_list(struct agent *a, struct json_object *req)
@@ -116,7 +136,12 @@ struct json_object *api_node_list(struct agent *a, struct json_object *req)
 
 	if (api_node_list_req_decode(req, &rq, &e))
 		return api_reply_error(&e);
+	l.offset = rq.has_offset ? (size_t)rq.offset : 0;
+	l.limit = rq.has_limit ? (size_t)rq.limit : SIZE_MAX;
 	api_node_routing(a, &r.node_routing, &strs);
+	r.has_total = true;
+	r.total = nodes_count(a);
+	/* The walk reads every node's entries; the ones before offset are only counted here. */
 	node_walk(a, node_list_cb, &l);
 	if (!l.oom && !strs.oom)
 		o = api_node_list_reply_encode(&r);

@@ -31,6 +31,13 @@
 #endif
 
 #define PODLANED_MAX_ENDPOINTS_LIMIT	(1U << 20)
+/*
+ * --max-nodes: the other nodes podlane_nodes holds, in either routing mode (VXLAN takes two
+ * entries per node: its pod CIDR and its address). The default leaves room above the 5,000
+ * nodes of Kubernetes' largest supported cluster.
+ */
+#define PODLANED_MAX_NODES_DEFAULT	8192
+#define PODLANED_MAX_NODES_LIMIT	(1U << 20)
 
 /* --routing: how pods on other nodes are reached (nodes/). */
 enum node_routing {
@@ -68,6 +75,7 @@ struct agent {
 	const char *socket_path;
 	const char *uplink;		/* --uplink, NULL = none */
 	unsigned int max_endpoints;
+	unsigned int max_nodes;		/* --max-nodes */
 	bool drop_events;
 	const char *cgroup_path;	/* --cgroup for the socket LB, NULL = cgroup v2 root */
 	bool accounting;		/* false: --no-accounting */

@@ -98,6 +98,9 @@ static unsigned int wanted_size(struct agent *a, const char *name)
 	if (!strcmp(name, "podlane_eps") || !strcmp(name, "podlane_ep_stat") ||
 	    !strcmp(name, "podlane_ep_meta"))
 		return a->max_endpoints;
+	/* Two entries a node for VXLAN (nodes/); an LPM trie allocates entries as they come. */
+	if (!strcmp(name, "podlane_nodes") && a->max_nodes)
+		return 2 * a->max_nodes;
 	/* 1/400 of memory, see podlane.h: a node with 16 to 32 GiB gets PODLANE_MAX_CT. */
 	if (!strcmp(name, "podlane_ct") && pages > 0 && page > 0)
 		return ct_size_from_memory((__u64)pages * page);

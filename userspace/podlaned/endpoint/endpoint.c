@@ -586,9 +586,8 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 			       req->netns ? req->netns : "");
 	if (mtu < 68 || mtu > 65535)
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid mtu %u: want 68-65535", mtu);
-	if (req->ip && inet_addr(req->ip) == INADDR_NONE)
-		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid ip '%s': want a.b.c.d",
-			       req->ip);
+	if (req->ip && ipam_delegated_check(a, req->ip, req->subnet, e))
+		return -1;
 
 	if (add_existing(a, req, res))
 		return 0;

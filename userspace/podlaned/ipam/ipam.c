@@ -163,6 +163,9 @@ int ipam_alloc(struct agent *a, const char *network, const char *subnet, const c
 	if (sn.prefix_len > 30)
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG,
 			       "subnet '%s' is too small: a /30 or larger is needed", subnet);
+	/* Every address handed out below is one of the pool's, never its network or broadcast. */
+	if (ipam_pod_addrs_check(a, sn.net, sn.prefix_len, &sn, e))
+		return -1;
 	err = check_subnet(a, network, &sn, e);
 	if (err)
 		return err;

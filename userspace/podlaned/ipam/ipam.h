@@ -18,8 +18,9 @@ struct api_error;
 struct subnet4;
 
 /*
- * Allocate an address of subnet ("10.244.0.0/24") in network for container_id+ifname.
- * *fresh: a new file was created (false: nothing was allocated).
+ * Allocate an address of subnet ("10.244.0.0/24") in network for container_id+ifname. A
+ * subnet with an address no pod may hold (ipam_pod_addrs_check()) other than its network and
+ * broadcast address is refused. *fresh: a new file was created (false: nothing was allocated).
  */
 int ipam_alloc(struct agent *a, const char *network, const char *subnet, const char *container_id,
 	       const char *ifname, in_addr_t *addr, bool *fresh, struct api_error *e);
@@ -59,7 +60,25 @@ typedef int (*ipam_pool_cb)(const struct ipam_pool *pool, void *data);
 /* Call cb for every network's pool until it returns non-zero (which is returned). */
 int ipam_pools(struct agent *a, ipam_pool_cb cb, void *data);
 
-/* ---- rules.c: the node's own addresses ---- */
+/* ---- rules.c: which addresses a pod may hold, and the node's own addresses ---- */
+
+/*
+ * The rule of which addresses a pod may hold, for net/len: one address (len 32) or every
+ * address of a pool. Refused: the pods' gateway PODLANE_GATEWAY4, the reserved ranges of
+ * core/addr.h (this network, loopback, link-local, multicast, reserved and broadcast), the
+ * network and broadcast address of the address's subnet sn (when sn is given and larger than
+ * /31), and the node's own addresses (ipam_node_addr_in()). 0, or -1 with e: code
+ * PODLANE_ERR_INVALID_CONFIG and a msg that names the address and why.
+ */
+int ipam_pod_addrs_check(struct agent *a, in_addr_t net, unsigned int len,
+			 const struct subnet4 *sn, struct api_error *e);
+/*
+ * The same for an address a delegated IPAM plugin chose ("a.b.c.d"), with the subnet of its
+ * result when the plugin gave one ("a.b.c.0/24"; NULL or "" when not, and a subnet that does not
+ * hold the address is not its subnet): the address is not its network or broadcast address.
+ */
+int ipam_delegated_check(struct agent *a, const char *ip, const char *subnet,
+			 struct api_error *e);
 
 /* An address of this node, and where it is: "--node-ip" or the interface that holds it. */
 struct ipam_node_addr {

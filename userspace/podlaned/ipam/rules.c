@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ipam/rules.c - which addresses belong to this node, so that neither a pod nor another node's
- * pod CIDR is ever given one of them (ipam/ipam.h).
+ * ipam/rules.c - which addresses a pod may hold (ipam/ipam.h): the one rule that podlaned's own
+ * allocations and the addresses of a delegated IPAM plugin both pass, and the node's own
+ * addresses, which neither a pod nor another node's pod CIDR may have.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include "core/addr.h"
@@ -48,4 +50,71 @@ int ipam_node_addr_in(struct agent *a, in_addr_t net, unsigned int len,
 	if (err)
 		return err;
 	return s.hit;
+}
+
+/*
+ * The one rule of which addresses a pod may hold. net/len is one address (len 32) or a whole
+ * pool; sn, when known, is the subnet the address came from.
+ */
+int ipam_pod_addrs_check(struct agent *a, in_addr_t net, unsigned int len,
+			 const struct subnet4 *sn, struct api_error *e)
+{
+	char what[CIDR4_STRLEN + 16], ip[INET_ADDRSTRLEN], cidr[CIDR4_STRLEN];
+	const struct addr4_range *r;
+	struct ipam_node_addr own;
+	int ret;
+
+	if (len == 32)
+		snprintf(what, sizeof(what), "address %s", ip4_str(net, ip));
+	else
+		snprintf(what, sizeof(what), "subnet %s", cidr4_str(net, len, cidr));
+	if (cidr4_overlap(net, len, inet_addr(PODLANE_GATEWAY4), 32))
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "%s %s the pods' gateway %s: no pod "
+			       "may hold it", len == 32 ? ip : what, len == 32 ? "is" : "holds",
+			       PODLANE_GATEWAY4);
+	r = addr4_reserved(net, len);
+	if (r)
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "%s overlaps %s (%s): no pod may "
+			       "hold an address there", what, r->cidr, r->what);
+	/* A /31 or /32 has no network and broadcast address (RFC 3021). */
+	if (len == 32 && sn && sn->prefix_len <= 30) {
+		cidr4_str(sn->net, sn->prefix_len, cidr);
+		if (net == sn->net)
+			return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "%s is the network address "
+				       "of %s: no pod may hold it", ip, cidr);
+		if (net == (sn->net | ~prefix_mask4(sn->prefix_len)))
+			return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "%s is the broadcast "
+				       "address of %s: no pod may hold it", ip, cidr);
+	}
+	ret = ipam_node_addr_in(a, net, len, &own);
+	if (ret < 0)
+		return api_fail(e, PODLANE_ERR_INTERNAL, "failed to read this node's addresses: %s",
+			       strerror(-ret));
+	if (ret && len == 32)
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "%s is this node's own address "
+			       "(%s): no pod may hold it", ip, own.where);
+	if (ret)
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "%s holds this node's own address "
+			       "%s (%s): a pod CIDR must not overlap the node's own networks", what,
+			       ip4_str(own.addr, ip), own.where);
+	return 0;
+}
+
+int ipam_delegated_check(struct agent *a, const char *ip, const char *subnet,
+			 struct api_error *e)
+{
+	struct subnet4 sn;
+	in_addr_t addr;
+
+	if (inet_pton(AF_INET, ip, &addr) != 1)
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid ip '%s': want a.b.c.d", ip);
+	/*
+	 * A podlane-cni before this rule sent the network's podCIDR here, not the plugin's
+	 * subnet: one that does not hold the address says nothing about it.
+	 */
+	if (subnet && subnet[0] && subnet_parse(subnet, &sn))
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid subnet '%s': want "
+			       "a.b.c.d/len", subnet);
+	return ipam_pod_addrs_check(a, addr, 32, subnet && subnet[0] && subnet_contains(&sn, addr) ?
+				    &sn : NULL, e);
 }

@@ -262,11 +262,11 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 			return -1;
 		if (node_installed(a, &n, &val))
 			return 0;
-	} else if (!old && a->nodes->n >= (addr_entries(a) ? PODLANE_MAX_NODES / 2 :
-					    PODLANE_MAX_NODES)) {
-		/* VXLAN takes two entries per node: its pod CIDR and its address. */
-		return api_fail(e, PODLANE_ERR_MAP_FULL, "already %zu nodes, the most podlane_nodes "
-			       "holds", a->nodes->n);
+	} else if (!old && a->nodes->n >= a->nodes->max) {
+		return api_fail(e, PODLANE_ERR_MAP_FULL, "already %zu nodes, the most this agent "
+			       "takes (--max-nodes %u; podlane_nodes has %u entries, %s)",
+			       a->nodes->n, a->max_nodes, a->nodes->map_entries,
+			       addr_entries(a) ? "two a node with VXLAN" : "one a node");
 	} else if (kroute_install(a, &n, e)) {
 		/* Nothing changed: a refused replace leaves the old route in place. */
 		return -1;
@@ -456,6 +456,26 @@ static void nodes_sync_map(struct agent *a)
 		 "failed=%zu", node_routing_name(a->routing), t->n, kept, written, nstray, failed);
 }
 
+/*
+ * How many nodes this agent takes: --max-nodes, but no more than the map holds in this routing
+ * mode (the loader sized a new map for --max-nodes; a pinned one keeps the size it has).
+ */
+static void nodes_size(struct agent *a)
+{
+	struct node_table *t = a->nodes;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	size_t fits;
+
+	if (bpf_obj_get_info_by_fd(t->map_fd, &info, &len))
+		info.max_entries = PODLANE_MAX_NODES;
+	t->map_entries = info.max_entries;
+	fits = addr_entries(a) ? info.max_entries / 2 : info.max_entries;
+	t->max = a->max_nodes && a->max_nodes < fits ? a->max_nodes : fits;
+	log_info("nodes this agent takes max=%zu max_nodes=%u map_entries=%u routing=%s", t->max,
+		 a->max_nodes, t->map_entries, node_routing_name(a->routing));
+}
+
 int nodes_open(struct agent *a)
 {
 	int err;
@@ -466,6 +486,7 @@ int nodes_open(struct agent *a)
 	err = loader_map_open(a, "podlane_nodes", PIN_RW, &a->nodes->map_fd);
 	if (err)
 		return err;
+	nodes_size(a);
 	if (!a->node_name) {
 		if (gethostname(host_name, sizeof(host_name) - 1))
 			snprintf(host_name, sizeof(host_name), "localhost");

@@ -19,6 +19,8 @@ struct node_table {
 	struct node_record *v;
 	size_t n, cap;
 	int map_fd;		/* podlane_nodes, read-write: nodes.c is its writer */
+	unsigned int map_entries;	/* its max_entries: the pinned map's size wins */
+	size_t max;		/* nodes it takes: --max-nodes, at most what the map holds */
 };
 
 /* record.c: the checks that need nothing but the record itself. */

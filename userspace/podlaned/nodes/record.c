@@ -109,8 +109,8 @@ int node_record_check(const struct node_record *n, struct api_error *e)
 	r = addr4_reserved(n->pod_cidr, n->pod_cidr_len);
 	if (r)
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: %s overlaps %s (%s), "
-			       "which no pod may use", cidr4_str(n->pod_cidr, n->pod_cidr_len, want),
-			       r->cidr, r->what);
+			       "which no pod may use",
+			       cidr4_str(n->pod_cidr, n->pod_cidr_len, want), r->cidr, r->what);
 	if (cidr4_overlap(n->pod_cidr, n->pod_cidr_len, n->node_ip, 32))
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s lies inside the node's "
 			       "own pod CIDR", ip4_str(n->node_ip, ip));

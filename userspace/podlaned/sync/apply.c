@@ -201,16 +201,20 @@ static void apply(struct sync *s, struct item *items, unsigned int n)
 	CNT_SET(s, last_apply_ns, mono_ns());
 }
 
-/* Take up to APPLY_BUDGET items off the queue and apply them; true when some are left. */
+/*
+ * Take items off the queue and apply them, a batch at a time, until APPLY_BUDGET items or
+ * APPLY_TIME_NS have gone by; true when some are left.
+ */
 static bool drain(struct sync *s)
 {
 	struct sync_shared *sh = &s->sh;
 	struct item *items = s->loop.items;
 	unsigned int done = 0, n, i;
+	__u64 t0 = mono_ns();
 
-	while (done < APPLY_BUDGET) {
+	while (done < APPLY_BUDGET && mono_ns() - t0 < APPLY_TIME_NS) {
 		pthread_mutex_lock(&sh->lock);
-		n = sh->count < APPLY_CHUNK ? sh->count : APPLY_CHUNK;
+		n = sh->count < APPLY_MAIN_CHUNK ? sh->count : APPLY_MAIN_CHUNK;
 		for (i = 0; i < n; i++)
 			items[i] = sh->q[(sh->head + i) % QUEUE_CAP];
 		sh->head = (sh->head + n) % QUEUE_CAP;
