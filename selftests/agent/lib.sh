@@ -56,3 +56,14 @@ tc_prog() {
 ipam_list() { ls "$PL_STATE/ipam/$NET" 2>/dev/null | grep -E '^[0-9]+(\.[0-9]+){3}$'; }
 
 host_veth_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+
+# host_ifname <container id> <ifname>: the host veth name podlaned gives that attachment
+# ("pl" and 12 hex digits of FNV-1a 64 over container id, NUL, ifname).
+host_ifname() {
+	python3 -c '
+import sys
+h = 0xcbf29ce484222325
+for b in sys.argv[1].encode() + b"\0" + sys.argv[2].encode():
+    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+print("pl%012x" % (h & 0xffffffffffff))' "$1" "$2"
+}

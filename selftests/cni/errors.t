@@ -65,6 +65,11 @@ cni_run ADD 'bad/id' "$NSP" eth0 "$CONF"
 expect_error 4 CNI_CONTAINERID "invalid container id -> 4"
 cni_run ADD "$ID" "$NSP" averyveryverylongname "$CONF"
 expect_error 4 CNI_IFNAME "interface name over 15 characters -> 4"
+# Names the kernel refuses or rewrites ('%' makes it pick one itself: eth%d becomes eth0).
+for ifn in 'eth%d' '.' '..' 'a/b' 'a:b' 'a b' "$(printf 'a\tb')"; do
+	cni_run ADD "$ID" "$NSP" "$ifn" "$CONF"
+	expect_error 4 CNI_IFNAME "interface name '$ifn' -> 4"
+done
 cni_run ADD "$ID" /proc/self/ns/net eth0 "$CONF"
 expect_error 4 CNI_NETNS "CNI_NETNS naming the plugin's own netns -> 4"
 
@@ -114,6 +119,13 @@ bad_conf "mtu too small" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-
 bad_conf "mtu too large" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "mtu": 70000}' mtu
 bad_conf "ipam not an object" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "ipam": "host-local"}' ipam
 bad_conf "agentSocket relative" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24", "agentSocket": "x.sock"}' agentSocket
+# A NUL (\u0000) in a string would cut it short where podlane reads it as a C string.
+bad_conf "a NUL in the name" '{"cniVersion": "1.0.0", "name": "n\u0000x", "type": "podlane-cni", "podCIDR": "10.1.0.0/24"}' name
+bad_conf "a NUL in podCIDR" '{"cniVersion": "1.0.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24\u0000x"}' podCIDR
+plugin "$(conf_with '{"cniVersion": "1.1.0", "name": "n", "type": "podlane-cni", "podCIDR": "10.1.0.0/24",
+	"cni.dev/valid-attachments": [{"containerID": "a\u0000b", "ifname": "eth0"}]}')" \
+	CNI_COMMAND=GC CNI_PATH=/usr/lib/cni
+expect_error 7 containerID "GC with a NUL in a containerID -> 7"
 cni_run CHECK "$ID" "$NSP" eth0 "$CONF"
 expect_error 7 prevResult "CHECK without prevResult -> 7"
 

@@ -88,10 +88,22 @@ check "the sync still watches after the dead letters" node_watching 1
 check "dead letters are counted in the metrics" \
 	eval 'curl -sf "http://127.0.0.1:$((ETCD_BASE + 6))/metrics" |
 	      awk "/^podlane_sync_deadletters_total / { exit !(\$2 >= 2) }"'
+# Node records pass the checks of `podlanectl node add`: a loopback pod CIDR, or one holding
+# node 1's own address, is a dead letter (on node 1), not a route.
+ectl put /podlane/v1/nodes/n8 '{"name":"n8","nodeIP":"192.0.2.8","podCIDR":"127.0.0.0/8"}' \
+	>/dev/null
+ectl put /podlane/v1/nodes/n7 \
+	"{\"name\":\"n7\",\"nodeIP\":\"192.0.2.7\",\"podCIDR\":\"$(node_ip 1)/32\"}" >/dev/null
+check "node records with a loopback pod CIDR or one holding the node's address are dead letters" \
+	poll 10 eval 'deadletter_listed nodes/n8 "127.0.0.0/8 (loopback)" &&
+		      deadletter_listed nodes/n7 "holds this node.s own address $(node_ip 1)"'
+check "... and not nodes of node 1" node_names 1 '["n2","n3"]'
+ectl del /podlane/v1/nodes/n8 >/dev/null
+ectl del /podlane/v1/nodes/n7 >/dev/null
 ectl del /podlane/v1/endpoints/n9/bad/eth0 >/dev/null
 ectl del /podlane/v1/endpoints/n9/good/eth0 >/dev/null
 check "a deleted key leaves the dead letters, a deleted endpoint the map" \
-	poll 10 eval 'no_deadletter n9/bad && remote_lacks 1 10.1.2.3'
+	poll 10 eval 'no_deadletter n9/bad && no_deadletter nodes/n7 && remote_lacks 1 10.1.2.3'
 
 # An update that changes an endpoint's IP: the old IP goes, though etcd sends no old value.
 ectl put /podlane/v1/endpoints/n9/move/eth0 '{"ip":"10.1.2.4","nodeIP":"192.0.2.9"}' >/dev/null

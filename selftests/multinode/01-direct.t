@@ -4,10 +4,10 @@
 # pods on different nodes reach each other over ICMP, TCP and UDP through the BPF path (FIB
 # lookup + redirect out of the uplink, bpf_redirect_peer on the receiving uplink), with no
 # datagram forwarded by any node's IP stack; node list shows the routes; node_del stops the
-# traffic to that node's pods, a node whose IP has no route drops with node_unreachable, and
-# a restarted agent keeps a running TCP stream between nodes alive. The nodes' own stacks reach
-# remote pods through kernel routes the agents keep (via <node IP> dev up0), and --uninstall
-# removes them.
+# traffic to that node's pods, a node whose IP has no route is refused (one that loses it drops
+# with node_unreachable), and a restarted agent keeps a running TCP stream between nodes alive.
+# The nodes' own stacks reach remote pods through kernel routes the agents keep (via <node IP>
+# dev up0), and --uninstall removes them.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 mn_requires

@@ -118,12 +118,19 @@ cross_node_traffic() {
 	ok $? "node add node2 again: p1 and node1 reach p2 again"
 
 	if [ "$mode" = direct ]; then
+		# A node IP the kernel cannot route to is refused; one that loses its route after
+		# it was added drops the pods' packets with node_unreachable.
+		! ctl_n 1 node add ghost 172.31.255.9 10.201.9.0/24 >/dev/null 2>&1 &&
+			[ "$(kroutes 1)" = "$(pod_cidr 2),$(pod_cidr 3)" ]
+		ok $? "a node whose IP has no route via the uplink is refused"
 		d0=$(node_drops 1 node_unreachable)
-		ctl_n 1 node add ghost 172.31.255.9 10.201.9.0/24 >/dev/null &&
+		in_node 1 ip route add 172.31.255.9/32 dev up0 &&
+			ctl_n 1 node add ghost 172.31.255.9 10.201.9.0/24 >/dev/null &&
+			in_node 1 ip route del 172.31.255.9/32 dev up0 &&
 			! pingc p1 10.201.9.1 2 >/dev/null
 		d1=$(node_drops 1 node_unreachable)
 		[ "$d1" -gt "$d0" ]
-		ok $? "a node whose IP has no route via the uplink: drops counted as node_unreachable ($d0 -> $d1)"
+		ok $? "a node whose IP has lost its route via the uplink: drops counted as node_unreachable ($d0 -> $d1)"
 		ctl_n 1 node del ghost >/dev/null
 	else
 		d0=$(node_drops 1 tunnel_source)

@@ -70,6 +70,8 @@ void netconf_free(struct netconf *conf);
 int validate_cni_name(const char *what, const char *value, size_t max, int code,
 		      struct cni_error *err);
 int validate_ifname(const char *ifname, struct cni_error *err);
+/* v is a JSON string without an embedded NUL (which C strings would silently cut off at). */
+bool cni_json_string(struct json_object *v);
 /*
  * GC's attachments to keep: the union of the config's "cni.dev/valid-attachments" and
  * "cni.dev/attachments" into req (attachments malloc'ed, strings borrowed from conf).

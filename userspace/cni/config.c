@@ -117,10 +117,11 @@ int validate_ifname(const char *ifname, struct cni_error *err)
 				PODLANE_IFNAME_LEN - 1);
 	if (!strcmp(ifname, ".") || !strcmp(ifname, ".."))
 		return cni_fail(err, 4, "CNI_IFNAME '%s' is not a valid interface name", ifname);
+	/* '%' would have the kernel pick the name itself ("eth%d" becomes eth0). */
 	for (p = ifname; *p; p++)
-		if (*p == '/' || *p == ':' || isspace((unsigned char)*p))
-			return cni_fail(err, 4, "CNI_IFNAME '%s' must not contain '/', ':' "
-					"or spaces", ifname);
+		if (*p == '/' || *p == ':' || *p == '%' || isspace((unsigned char)*p))
+			return cni_fail(err, 4, "CNI_IFNAME '%s' must not contain '/', ':', '%%' "
+					"or whitespace", ifname);
 	return 0;
 }
 
@@ -214,6 +215,12 @@ static int validate_cidr(const char *cidr, struct cni_error *err)
 	return 0;
 }
 
+bool cni_json_string(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_string) &&
+	       strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
+}
+
 /* Optional string member: absent is fine, anything but a string is a config error. */
 static int opt_string(struct json_object *obj, const char *key, const char **out,
 		      struct cni_error *err)
@@ -223,8 +230,9 @@ static int opt_string(struct json_object *obj, const char *key, const char **out
 	*out = NULL;
 	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
 		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return cni_fail(err, 7, "network config field '%s' must be a string", key);
+	if (!cni_json_string(v))
+		return cni_fail(err, 7, "network config field '%s' must be a string (without NUL "
+				"characters)", key);
 	*out = json_object_get_string(v);
 	return 0;
 }
@@ -267,7 +275,7 @@ int netconf_parse(struct netconf *conf, const struct cni_args *args, struct cni_
 	/* The version decides how everything else is read, so it is checked first. */
 	if (!json_object_object_get_ex(conf->root, "cniVersion", &v))
 		return cni_fail(err, 7, "network config has no 'cniVersion'");
-	if (!json_object_is_type(v, json_type_string))
+	if (!cni_json_string(v))
 		return cni_fail(err, 7, "network config field 'cniVersion' must be a string");
 	conf->cni_version = json_object_get_string(v);
 	if (!cni_version_supported(conf->cni_version)) {
@@ -373,11 +381,11 @@ static int gc_collect(const struct netconf *conf, const char *key, struct api_gc
 	for (i = 0; i < json_object_array_length(list); i++) {
 		entry = json_object_array_get_idx(list, i);
 		if (!json_object_object_get_ex(entry, "containerID", &id) ||
-		    !json_object_is_type(id, json_type_string) ||
+		    !cni_json_string(id) ||
 		    !json_object_object_get_ex(entry, "ifname", &ifname) ||
-		    !json_object_is_type(ifname, json_type_string))
+		    !cni_json_string(ifname))
 			return cni_fail(err, 7, "'%s' entry %zu needs string 'containerID' and "
-					"'ifname'", key, i);
+					"'ifname' (without NUL characters)", key, i);
 		req->attachments[req->n_attachments].container_id = json_object_get_string(id);
 		req->attachments[req->n_attachments++].ifname = json_object_get_string(ifname);
 	}

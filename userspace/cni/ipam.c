@@ -121,7 +121,7 @@ int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct j
 		for (i = 0; i < json_object_array_length(ips); i++) {
 			entry = json_object_array_get_idx(ips, i);
 			if (json_object_object_get_ex(entry, "address", &addr) &&
-			    json_object_is_type(addr, json_type_string) &&
+			    cni_json_string(addr) &&
 			    ipv4_of(json_object_get_string(addr), ip, iplen))
 				return 0;
 		}
@@ -129,7 +129,7 @@ int ipam_first_ipv4(struct json_object *result, char *ip, size_t iplen, struct j
 	/* 0.1.0/0.2.0 results: { "ip4": { "ip": "a.b.c.d/n" } } */
 	if (json_object_object_get_ex(result, "ip4", &ip4) &&
 	    json_object_object_get_ex(ip4, "ip", &addr) &&
-	    json_object_is_type(addr, json_type_string) &&
+	    cni_json_string(addr) &&
 	    ipv4_of(json_object_get_string(addr), ip, iplen))
 		return 0;
 	return cni_fail(err, 7, "ipam plugin returned no IPv4 address (podlane pods need one)");

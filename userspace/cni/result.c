@@ -66,12 +66,12 @@ struct json_object *cni_result_build(const struct netconf *conf, const struct cn
 	return res;
 }
 
-/* A string member of o, or NULL: a null or a number has no string to compare. */
+/* A string member of o, or NULL: a null, a number or a string with a NUL has none to compare. */
 static const char *str_member(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!json_object_object_get_ex(o, key, &v) || !cni_json_string(v))
 		return NULL;
 	return json_object_get_string(v);
 }

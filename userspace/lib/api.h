@@ -7,7 +7,9 @@
  * Transport: a SOCK_SEQPACKET unix socket (default PODLANE_SOCKET), one JSON object per
  * message, at most PODLANE_API_MAX_MSG bytes. A client sends one request and reads one reply;
  * the agent serves requests one at a time, so every operation is atomic with respect to the
- * others.
+ * others. A client sends its request as soon as it has connected: the agent closes a
+ * connection that has sent nothing for a few seconds (5), and the oldest such connections
+ * when too many are open, so clients that never send cannot keep others waiting.
  *
  * Request:  { "op": "<op>", ...fields of that op (struct api_<op>_req)... }
  * Reply:    { "ok": true, ...result fields (struct api_<op>_reply)... }

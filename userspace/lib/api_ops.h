@@ -81,7 +81,11 @@ struct api_add_reply {
 	int64_t		pod_ifindex;
 };
 
-/* "del": idempotent, succeeds when the endpoint, netns or allocation is already gone. */
+/*
+ * "del": idempotent, succeeds when the endpoint, netns or allocation is already gone. Fails
+ * with PODLANE_ERR_IO, naming the address, when the endpoint is gone but its address could not
+ * be released (a read-only state dir): a retried del (or gc, or the next start) releases it.
+ */
 struct api_del_req {
 	const char	*container_id;
 	const char	*ifname;
@@ -525,13 +529,17 @@ struct api_service_list_reply {
 /* ---- other nodes (userspace/podlaned/nodes/nodes.h) ---- */
 
 /*
- * "node_add": adds the node's pod CIDR route to podlane_nodes, or replaces the node of that
- * name (new route in place before the old one goes). Refused with nothing changed: a malformed
- * field, this node's own name or --node-ip, a pod CIDR that contains a node IP, direct routing
- * without --uplink (PODLANE_ERR_INVALID_CONFIG, msg "<field>: <problem>"); a pod CIDR
- * overlapping another node's or this node's IPAM subnets, or a node IP another node has
- * (PODLANE_ERR_CONFLICT); more than PODLANE_MAX_NODES (PODLANE_ERR_MAP_FULL). Persisted in
- * <state-dir>/nodes/<name>.
+ * "node_add": adds the node's pod CIDR route to podlane_nodes and its kernel route, or
+ * replaces the node of that name (new route in place before the old one goes). Refused with
+ * nothing changed: a malformed field, this node's own name, a pod CIDR that contains its node
+ * IP or overlaps a reserved range (0/8, 127/8, 169.254/16, 224/4, 240/4), a node IP the kernel
+ * cannot route the pod CIDR to (direct routing: not on the uplink's link), direct routing
+ * without --uplink (PODLANE_ERR_INVALID_CONFIG, msg "<field>: <problem>"); an address of this
+ * node (--node-ip or one of its interfaces) as the node IP or inside the pod CIDR, a pod CIDR
+ * overlapping another node's or this node's IPAM subnets, a node IP inside this node's IPAM
+ * subnets or one another node has (PODLANE_ERR_CONFLICT); more than PODLANE_MAX_NODES
+ * (PODLANE_ERR_MAP_FULL). Persisted in <state-dir>/nodes/<name>. The records of the etcd sync
+ * pass the same checks (a refused one is a dead letter).
  */
 struct api_node_add_req {
 	const char	*name;		/* DNS-style node name */
@@ -539,7 +547,10 @@ struct api_node_add_req {
 	const char	*pod_cidr;	/* "10.244.2.0/24", no host bits */
 };
 
-/* A node record; installed only in "node_list": podlane_nodes holds the route as it says. */
+/*
+ * A node record; installed only in "node_list": podlane_nodes holds the route as it says, and
+ * the kernel route to its pods is in place (unless podlaned runs with --no-node-routes).
+ */
 struct api_node {
 	const char	*name;
 	const char	*node_ip;

@@ -162,6 +162,9 @@ static int decode_value(struct dec *d, size_t len, const struct api_field *f,
 	case API_K_STR:
 		if (!json_object_is_type(j, json_type_string))
 			return bad_value(d, f, "a string");
+		/* Everyone reads it as a C string: an embedded NUL would cut it short unseen. */
+		if (strlen(json_object_get_string(j)) != (size_t)json_object_get_string_len(j))
+			return bad_value(d, f, "a string without NUL characters");
 		*(const char **)p = json_object_get_string(j);
 		return 0;
 	case API_K_INT:

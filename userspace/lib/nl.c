@@ -244,6 +244,7 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 			return MNL_CB_OK;
 		break;
 	case IFLA_MTU:
+	case IFLA_GROUP:
 		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
 			return MNL_CB_OK;
 		break;
@@ -279,6 +280,8 @@ static int link_get_cb(const struct nlmsghdr *nlh, void *data)
 		snprintf(link->name, sizeof(link->name), "%s", mnl_attr_get_str(tb[IFLA_IFNAME]));
 	if (tb[IFLA_MTU])
 		link->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_GROUP])
+		link->group = mnl_attr_get_u32(tb[IFLA_GROUP]);
 	if (tb[IFLA_ADDRESS])
 		memcpy(link->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
 	if (tb[IFLA_LINKINFO]) {
@@ -314,8 +317,37 @@ int nl_link_get(struct nl_sock *nl, const char *name, int ifindex, struct nl_lin
 	return err;
 }
 
+struct link_list {
+	nl_link_fn fn;
+	void *ctx;
+};
+
+static int link_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_list *l = data;
+	struct nl_link link;
+	int err;
+
+	err = link_get_cb(nlh, &link);
+	if (!err && nlh->nlmsg_type == RTM_NEWLINK)
+		l->fn(&link, l->ctx);
+	return err;
+}
+
+int nl_link_list(struct nl_sock *nl, nl_link_fn fn, void *ctx)
+{
+	struct link_list l = { .fn = fn, .ctx = ctx };
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_GETLINK, NLM_F_DUMP);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return nl_transact(nl, nlh, link_list_cb, &l);
+}
+
 int nl_veth_create(struct nl_sock *nl, const char *name, const char *peer_name, int peer_netns_fd,
-		   unsigned int mtu)
+		   unsigned int mtu, uint32_t group)
 {
 	char buf[NL_SEND_BUF];
 	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
@@ -326,6 +358,8 @@ int nl_veth_create(struct nl_sock *nl, const char *name, const char *peer_name, 
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	if (group)
+		mnl_attr_put_u32(nlh, IFLA_GROUP, group);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	info_data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -457,6 +491,39 @@ int nl_addr_has(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int pr
 	ifa->ifa_family = AF_INET;
 	err = nl_transact(nl, nlh, addr_has_cb, &m);
 	return err ? err : m.found;
+}
+
+struct addr_list {
+	nl_addr_fn fn;
+	void *ctx;
+};
+
+static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFA_MAX + 1] = {};
+	struct addr_list *l = data;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb) < 0)
+		return 0;
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (a)
+		l->fn(ifa->ifa_index, mnl_attr_get_u32(a), ifa->ifa_prefixlen, l->ctx);
+	return 0;
+}
+
+int nl_addr_list4(struct nl_sock *nl, nl_addr_fn fn, void *ctx)
+{
+	struct addr_list l = { .fn = fn, .ctx = ctx };
+	char buf[NL_SEND_BUF];
+	struct nlmsghdr *nlh = nl_msg_start(buf, RTM_GETADDR, NLM_F_DUMP);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+
+	ifa->ifa_family = AF_INET;
+	return nl_transact(nl, nlh, addr_list_cb, &l);
 }
 
 /* ---- routes ---- */

@@ -34,6 +34,7 @@ struct nl_link {
 	uint8_t mac[6];
 	char name[IF_NAMESIZE];
 	char kind[16];			/* IFLA_INFO_KIND, "" when the device has none */
+	uint32_t group;			/* IFLA_GROUP, 0 = the default group */
 };
 
 /* Open a NETLINK_ROUTE socket in the current netns. Returns 0 or -errno. */
@@ -54,12 +55,20 @@ const char *nl_strerror(struct nl_sock *nl, int err);
 int nl_link_get(struct nl_sock *nl, const char *name, int ifindex, struct nl_link *link);
 
 /*
+ * Call fn for every device in nl's netns. Returns 0 or -errno; fn must not send requests
+ * through the same socket (collect, then act).
+ */
+typedef void (*nl_link_fn)(const struct nl_link *link, void *ctx);
+int nl_link_list(struct nl_sock *nl, nl_link_fn fn, void *ctx);
+
+/*
  * Create a veth pair: name in nl's netns and peer_name directly inside the netns peer_netns_fd
  * refers to (so the pod end never exists in the host netns, not even for a moment). mtu 0 leaves
- * the kernel default. Fails with -EEXIST when either name is taken in its netns.
+ * the kernel default; group != 0 puts name (not the peer) in that device group as it is created.
+ * Fails with -EEXIST when either name is taken in its netns.
  */
 int nl_veth_create(struct nl_sock *nl, const char *name, const char *peer_name, int peer_netns_fd,
-		   unsigned int mtu);
+		   unsigned int mtu, uint32_t group);
 int nl_link_set_up(struct nl_sock *nl, int ifindex);
 int nl_link_del(struct nl_sock *nl, int ifindex);
 /*
@@ -73,6 +82,12 @@ int nl_link_del_group(struct nl_sock *nl, uint32_t group);
 int nl_addr_add(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int prefix_len);
 /* True when ifindex holds addr/prefix_len. Returns 1, 0 or -errno. */
 int nl_addr_has(struct nl_sock *nl, int ifindex, in_addr_t addr, unsigned int prefix_len);
+/*
+ * Call fn for every IPv4 address in nl's netns (its local address, its device, its prefix
+ * length). Returns 0 or -errno; fn must not send requests through the same socket.
+ */
+typedef void (*nl_addr_fn)(int ifindex, in_addr_t addr, unsigned int prefix_len, void *ctx);
+int nl_addr_list4(struct nl_sock *nl, nl_addr_fn fn, void *ctx);
 
 /* Add a main-table route dst/prefix_len dev ifindex, via gw when gw != 0 (scope link when 0). */
 int nl_route_add(struct nl_sock *nl, int ifindex, in_addr_t dst, unsigned int prefix_len,

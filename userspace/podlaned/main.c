@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/socket.h>
@@ -49,12 +51,16 @@
 #include "sync/sync.h"
 
 /*
- * A runtime may start many pods at once, each running podlane-cni. Clients beyond the slots
- * wait in the listen backlog (accepting pauses) instead of being turned away.
+ * A runtime may start many pods at once, each running podlane-cni, which connects and sends its
+ * request at once. Every connection is accepted, up to client_max (CLIENT_MAX, less when the
+ * file limit is lower), so none waits in the listen backlog behind connections that send
+ * nothing: a connection with nothing to read for CLIENT_IDLE_SEC is closed, and when client_max
+ * are open the oldest one with nothing to read makes room for the next. Accepting pauses only
+ * while every open connection has a request waiting (they are served in turn).
  */
-#define MAX_CLIENTS		256
+#define CLIENT_MAX		1024
+#define CLIENT_IDLE_SEC		5
 #define LISTEN_BACKLOG		1024
-#define CLIENT_TIMEOUT_SEC	30
 
 /* What an epoll event is about: data.ptr points at one of these. */
 enum ev_kind { EV_SIGNAL, EV_LISTEN, EV_TICK, EV_METRICS, EV_SYNC, EV_CLIENT };
@@ -63,15 +69,22 @@ struct ev_source {
 	enum ev_kind kind;
 };
 
+/*
+ * An open connection. Clients are never freed while the loop runs: a closed one goes to a free
+ * list for the next accept, so an event of the same epoll batch never points at freed memory
+ * (it finds fd -1, or a new connection that has nothing to read yet).
+ */
 struct client {
 	struct ev_source src;	/* EV_CLIENT: first, so the event's pointer is the client's */
 	int fd;
-	time_t since;
+	time_t since;		/* accepted */
+	struct client *prev, *next;	/* open: accept order, oldest first; free: next only */
 };
 
 static struct ev_source ev_signal = { EV_SIGNAL }, ev_listen = { EV_LISTEN },
 	ev_tick = { EV_TICK }, ev_metrics = { EV_METRICS }, ev_sync = { EV_SYNC };
-static struct client clients[MAX_CLIENTS];
+static struct client *clients_head, *clients_tail, *clients_free;
+static size_t nclients, client_max = CLIENT_MAX;
 static int listen_fd = -1;
 static bool accept_paused;
 
@@ -234,6 +247,18 @@ static void client_close(int epfd, struct client *c)
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		clients_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		clients_tail = c->prev;
+	c->prev = NULL;
+	c->next = clients_free;
+	clients_free = c;
+	nclients--;
 	if (accept_paused) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ev_listen };
 
@@ -242,38 +267,130 @@ static void client_close(int epfd, struct client *c)
 	}
 }
 
+/* Nothing to read: no request has arrived (or the peer is gone). */
+static bool client_idle(const struct client *c)
+{
+	int n = 0;
+
+	return !ioctl(c->fd, FIONREAD, &n) && n == 0;
+}
+
+/* The oldest open client with nothing to read, NULL when every one has a request waiting. */
+static struct client *client_oldest_idle(void)
+{
+	struct client *c;
+
+	for (c = clients_head; c; c = c->next)
+		if (client_idle(c))
+			return c;
+	return NULL;
+}
+
+/*
+ * Close the clients that have sent nothing for CLIENT_IDLE_SEC. The list is in accept order, so
+ * the walk stops at the first one younger than that.
+ */
+static void clients_expire(int epfd, time_t now)
+{
+	struct client *c, *next;
+	unsigned int closed = 0;
+
+	for (c = clients_head; c && now - c->since >= CLIENT_IDLE_SEC; c = next) {
+		next = c->next;
+		if (client_idle(c)) {
+			client_close(epfd, c);
+			closed++;
+		}
+	}
+	if (closed)
+		log_warn("closed clients that sent nothing count=%u idle_sec=%d", closed,
+			 CLIENT_IDLE_SEC);
+}
+
 static void client_accept(int epfd, int lfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int fd, i, size = 2 * PODLANE_API_MAX_MSG;
+	int fd, size = 2 * PODLANE_API_MAX_MSG;
+	unsigned int evicted = 0;
+	struct client *c, *idle;
 
 	for (;;) {
-		for (i = 0; i < MAX_CLIENTS && clients[i].fd >= 0; i++)
-			;
-		if (i == MAX_CLIENTS) {
-			/* Leave the rest in the backlog until a slot frees up. */
+		idle = nclients >= client_max ? client_oldest_idle() : NULL;
+		if (nclients >= client_max && !idle) {
+			/* Every client has a request waiting: the rest wait in the backlog. */
 			if (!epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL))
 				accept_paused = true;
-			log_debug("all client slots busy, accepting paused max=%d", MAX_CLIENTS);
-			return;
+			log_debug("every client has a request waiting, accepting paused max=%zu",
+				  client_max);
+			break;
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("failed to accept a client err=\"%s\"", strerror(errno));
-			return;
+			break;
+		}
+		if (idle) {
+			client_close(epfd, idle);
+			evicted++;
+		}
+		c = clients_free;
+		if (c) {
+			clients_free = c->next;
+		} else {
+			c = calloc(1, sizeof(*c));
+			if (!c) {
+				close(fd);
+				break;
+			}
+			c->src.kind = EV_CLIENT;
 		}
 		/* A reply may be as large as the protocol allows; the default buffer is smaller. */
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-		ev.data.ptr = &clients[i].src;
+		ev.data.ptr = &c->src;
+		c->fd = fd;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
+			c->fd = -1;
+			c->next = clients_free;
+			clients_free = c;
 			continue;
 		}
-		clients[i].fd = fd;
-		clients[i].since = time(NULL);
+		c->since = time(NULL);
+		c->next = NULL;
+		c->prev = clients_tail;
+		if (clients_tail)
+			clients_tail->next = c;
+		else
+			clients_head = c;
+		clients_tail = c;
+		nclients++;
 	}
+	if (evicted)
+		log_warn("closed idle clients to make room for new ones count=%u max=%zu",
+			 evicted, client_max);
+}
+
+/* Room for client_max connections within the file limit, raising the soft limit if needed. */
+static void clients_size(void)
+{
+	struct rlimit rl;
+	const rlim_t reserve = 256;	/* maps, programs, links, netns, netlink, etcd, files */
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < CLIENT_MAX + reserve && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < CLIENT_MAX + reserve ? rl.rlim_max :
+								   CLIENT_MAX + reserve;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < CLIENT_MAX + reserve)
+		client_max = rl.rlim_cur > reserve + 16 ? rl.rlim_cur - reserve : 16;
+	if (client_max < CLIENT_MAX)
+		log_info("file limit allows fewer clients nofile=%llu clients=%zu",
+			 (unsigned long long)rl.rlim_cur, client_max);
 }
 
 static void send_reply(int fd, struct json_object *reply)
@@ -389,11 +506,8 @@ static int serve(struct agent *a, int lfd)
 		log_error("failed to set up the event loop: %s", strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < MAX_CLIENTS; i++)
-		clients[i].fd = -1;
+	clients_size();
 	listen_fd = lfd;
-	for (i = 0; i < MAX_CLIENTS; i++)
-		clients[i].src.kind = EV_CLIENT;
 	ev.events = EPOLLIN;
 	ev.data.ptr = &ev_signal;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
@@ -405,7 +519,6 @@ static int serve(struct agent *a, int lfd)
 		log_warn("failed to watch the etcd sync err=\"%s\"", strerror(errno));
 
 	for (;;) {
-		time_t now;
 		__u64 t0;
 
 		n = epoll_wait(epfd, events, 16, 1000);
@@ -446,19 +559,21 @@ static int serve(struct agent *a, int lfd)
 				break;
 			}
 		}
-		/* A client that connects and never sends must not hold a slot forever. */
-		now = time(NULL);
-		for (i = 0; i < MAX_CLIENTS; i++)
-			if (clients[i].fd >= 0 && now - clients[i].since > CLIENT_TIMEOUT_SEC)
-				client_close(epfd, &clients[i]);
+		/* A client that connects and never sends must not hold its connection. */
+		clients_expire(epfd, time(NULL));
 		t0 = mono_ns();
 		service_tick(a);
 		loop_time(a, LOOP_SERVICE, mono_ns() - t0);
 	}
 out:
-	for (i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i].fd >= 0)
-			client_close(epfd, &clients[i]);
+	while (clients_head)
+		client_close(epfd, clients_head);
+	while (clients_free) {
+		struct client *c = clients_free;
+
+		clients_free = c->next;
+		free(c);
+	}
 	free(buf);
 	if (tfd >= 0)
 		close(tfd);

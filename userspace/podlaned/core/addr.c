@@ -57,6 +57,23 @@ bool cidr4_overlap(in_addr_t a, unsigned int alen, in_addr_t b, unsigned int ble
 	return (a & mask) == (b & mask);
 }
 
+const struct addr4_range *addr4_reserved(in_addr_t net, unsigned int len)
+{
+	static const struct addr4_range ranges[] = {
+		{ 0x00000000, 8, "0.0.0.0/8", "\"this network\"" },
+		{ 0x7f000000, 8, "127.0.0.0/8", "loopback" },
+		{ 0xa9fe0000, 16, "169.254.0.0/16", "link-local, where the pods' gateway lives" },
+		{ 0xe0000000, 4, "224.0.0.0/4", "multicast" },
+		{ 0xf0000000, 4, "240.0.0.0/4", "reserved, with the broadcast address" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		if (cidr4_overlap(htonl(ranges[i].net), ranges[i].len, net, len))
+			return &ranges[i];
+	return NULL;
+}
+
 const char *ip4_str(in_addr_t ip, char *buf)
 {
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);

@@ -12,12 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <linux/ethtool.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <linux/sockios.h>
 #include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
@@ -29,6 +34,51 @@
 #include "endpoint/endpoint_int.h"
 #include "ipam/ipam.h"
 #include "log.h"
+
+/*
+ * Debugging only: PODLANE_DEBUG_CRASH_AT=<step> has podlaned kill itself with SIGKILL when a
+ * request reaches that step, so the tests can prove that a restart finds and removes whatever
+ * an ADD or DEL interrupted there left (selftests/agent/06-crash.t). Steps: add:ipam,
+ * add:veth, add:pod, add:host, add:meta, add:attach (after each step of an ADD), del:queued
+ * (DEL queued the host veth's deletion) and del:done (DEL did everything but answer). With a
+ * del: step the reaper thread holds its queue, as if the kill came before it ran. The agent
+ * logs the setting at start-up; unset, a crash point costs one compare.
+ */
+static const char *crash_step(void)
+{
+	static const char *step;
+	static bool read;
+
+	if (!read) {
+		step = getenv("PODLANE_DEBUG_CRASH_AT");
+		read = true;
+	}
+	return step;
+}
+
+void crash_point(const char *step)
+{
+	const char *at = crash_step();
+
+	if (!at || strcmp(at, step))
+		return;
+	log_warn("debug: killing podlaned at step %s (PODLANE_DEBUG_CRASH_AT)", step);
+	kill(getpid(), SIGKILL);
+}
+
+bool crash_reaper_held(void)
+{
+	const char *at = crash_step();
+
+	return at && !strncmp(at, "del:", 4);
+}
+
+void crash_announce(void)
+{
+	if (crash_step())
+		log_warn("debug: PODLANE_DEBUG_CRASH_AT=%s: podlaned kills itself when a request "
+			 "reaches that step (a test's fault injection)", crash_step());
+}
 
 /* FNV-1a, 64 bit: stable across builds and architectures, which is all the name needs. */
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
@@ -50,6 +100,21 @@ void endpoint_host_ifname(const char *container_id, const char *ifname, char *ou
 	h = fnv1a(h, container_id, strlen(container_id) + 1);
 	h = fnv1a(h, ifname, strlen(ifname));
 	snprintf(out, IF_NAMESIZE, "pl%012llx", (unsigned long long)(h & 0xffffffffffffULL));
+}
+
+/*
+ * This agent's host veths are created in a device group of their own, a hash of the pin root
+ * (one agent per pin root; tests run several agents side by side on one host): a host veth of
+ * ours without an endpoint record is what an ADD interrupted by a crash left, and start-up
+ * finds it by group without touching another agent's devices. Never 0 (every device's
+ * default) nor the reaper's group.
+ */
+uint32_t endpoint_host_group(struct agent *a)
+{
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, a->pin_root, strlen(a->pin_root));
+	uint32_t g = (uint32_t)(h ^ (h >> 32));
+
+	return (g & 0x7fffffff) | 0x10000;
 }
 
 struct ep_search {
@@ -152,28 +217,77 @@ bool netns_alive(const struct endpoint_meta *meta)
 }
 
 /*
+ * A netns path comes from a client, so opening it must never block the agent, which serves one
+ * request at a time: open() of a FIFO waits for a writer, of a device may wait for its driver.
+ * O_PATH opens neither (no driver open, no side effect); only a file on nsfs is then reopened
+ * for setns(), through /proc/self/fd (the same file, not the path again), and must be a
+ * network namespace.
+ */
+int netns_open(const char *path, struct stat *st)
+{
+	char fdpath[32];
+	struct statfs sfs;
+	int pfd, fd, err;
+
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstatfs(pfd, &sfs) || fstat(pfd, st)) {
+		err = -errno;
+		close(pfd);
+		return err;
+	}
+	if (sfs.f_type != NSFS_MAGIC || !S_ISREG(st->st_mode)) {
+		close(pfd);
+		return -NETNS_ERR_NOT_NETNS;
+	}
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pfd);
+	fd = open(fdpath, O_RDONLY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (err)
+		return err;
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		return -NETNS_ERR_NOT_NETNS;
+	}
+	return fd;
+}
+
+const char *netns_strerror(int err)
+{
+	if (err == -NETNS_ERR_NOT_NETNS)
+		return "not a network namespace (a file on nsfs)";
+	return strerror(-err);
+}
+
+/*
  * Tear an endpoint down: fast-path entry first (so nothing is redirected to a dying device),
  * then the veth (the kernel drops the pod end, routes, neighbours and tc filters with it; see
- * the reaper above), then the bookkeeping and the address.
+ * the reaper above), then the bookkeeping and the address. An address that cannot be released
+ * (a read-only state dir) stays allocated to the attachment with no endpoint: the caller hears
+ * -errno, and a later DEL of the attachment, GC or the next start-up releases it.
  */
-void endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta)
+int endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *meta)
 {
 	char ip[INET_ADDRSTRLEN];
+	int err = 0;
 
 	eps_unpublish(a, meta->addr.ip4, ifindex);
 	if (host_veth_alive(a, ifindex, meta, NULL))
 		host_veth_delete(a, ifindex, meta->host_ifname);
 	eps_forget(a, ifindex);
 	if (!(meta->flags & PODLANE_META_F_IPAM_DELEGATED))
-		ipam_release_addr(a, meta->network, meta->addr.ip4, meta->container_id,
-				  meta->ifname);
+		err = ipam_release_addr(a, meta->network, meta->addr.ip4, meta->container_id,
+					meta->ifname);
 	inet_ntop(AF_INET, &meta->addr.ip4, ip, sizeof(ip));
 	log_info("endpoint removed container_id=%s ifname=%s network=%s ip=%s host_ifname=%s",
 		 meta->container_id, meta->ifname, meta->network, ip, meta->host_ifname);
+	return err < 0 ? err : 0;
 }
 
 /* A host veth with our name but no endpoint: what an ADD interrupted by a crash leaves. */
-static void remove_stray_host_veth(struct agent *a, const char *host_ifname)
+void remove_stray_host_veth(struct agent *a, const char *host_ifname)
 {
 	struct nl_link link;
 
@@ -213,7 +327,17 @@ static bool valid_name(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	return n && n < max && !strpbrk(s, "/\n\r\t ") && strcmp(s, ".") && strcmp(s, "..");
+	return n && n < max && !strpbrk(s, "/\n\r\t\v\f ") && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/*
+ * An interface name as the kernel takes it verbatim (dev_valid_name): no ':', and no '%',
+ * with which the kernel picks a name itself ("eth%d" becomes eth0), so the pod would get an
+ * interface of another name than the runtime asked for.
+ */
+static bool ifname_ok(const char *ifname)
+{
+	return valid_name(ifname, PODLANE_IFNAME_LEN) && !strpbrk(ifname, ":%");
 }
 
 bool network_name_ok(const char *network)
@@ -228,10 +352,10 @@ static int validate_ids(const char *container_id, const char *ifname, const char
 		return api_fail(e, PODLANE_ERR_INVALID_ENV,
 			       "invalid container_id '%s': 1-%d characters, no '/' or whitespace",
 			       container_id ? container_id : "", PODLANE_CONTAINER_ID_LEN - 1);
-	if (!valid_name(ifname, PODLANE_IFNAME_LEN) || strchr(ifname, ':'))
+	if (!ifname_ok(ifname))
 		return api_fail(e, PODLANE_ERR_INVALID_ENV,
-			       "invalid ifname '%s': 1-%d characters, no '/', ':' or whitespace",
-			       ifname ? ifname : "", PODLANE_IFNAME_LEN - 1);
+			       "invalid ifname '%s': 1-%d characters, not '.' or '..', no '/', ':', "
+			       "'%%' or whitespace", ifname ? ifname : "", PODLANE_IFNAME_LEN - 1);
 	if (!network_name_ok(network))
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG,
 			       "invalid network name '%s': 1-%d characters, no '/' or whitespace",
@@ -431,15 +555,10 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 	if (add_existing(a, req, res))
 		return 0;
 
-	netns_fd = open(req->netns, O_RDONLY | O_CLOEXEC);
+	netns_fd = netns_open(req->netns, &netns_st);
 	if (netns_fd < 0)
 		return api_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", req->netns,
-			       strerror(errno));
-	if (fstat(netns_fd, &netns_st)) {
-		api_fail(e, PODLANE_ERR_NETNS, "failed to stat netns '%s': %s", req->netns,
-			strerror(errno));
-		goto out;
-	}
+			       netns_strerror(netns_fd));
 	/* Wiring the agent's own netns would replace the node's default route: never. */
 	if (is_own_netns(&netns_st)) {
 		api_fail(e, PODLANE_ERR_INVALID_ENV, "netns '%s' is the node's own network "
@@ -487,22 +606,30 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 			goto out;
 		/* An allocation that survived a failed ADD is ours to give back on failure too. */
 		u.ipam_fresh = true;
+		crash_point("add:ipam");
 	}
-	/* podlane_eps is keyed by the address: one lookup tells who has it. */
+	/*
+	 * podlane_eps is keyed by the address: one lookup tells who has it. Two networks whose
+	 * subnets overlap (or a delegated IPAM plugin) can hand out an address a pod holds.
+	 */
 	if (!eps_lookup(a, u.addr, &val)) {
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &u.addr, ip, sizeof(ip));
 		if (!eps_meta_get(a, val.ifindex, &dup))
-			api_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by container "
-				"'%s' ifname '%s'", ip, dup.container_id, dup.ifname);
+			api_fail(e, PODLANE_ERR_CONFLICT, "address %s (%s in network '%s') is already "
+				"used by container '%s' ifname '%s' in network '%s'", ip,
+				req->ip ? "delegated" : "allocated", req->network,
+				dup.container_id, dup.ifname, dup.network);
 		else
-			api_fail(e, PODLANE_ERR_INTERNAL, "address %s is already used by the "
-				"endpoint on ifindex %u", ip, val.ifindex);
+			api_fail(e, PODLANE_ERR_CONFLICT, "address %s (%s in network '%s') is already "
+				"used by the endpoint on ifindex %u", ip,
+				req->ip ? "delegated" : "allocated", req->network, val.ifindex);
 		goto fail;
 	}
 
-	err = nl_veth_create(&a->nl, res->host_ifname, req->ifname, netns_fd, mtu);
+	err = nl_veth_create(&a->nl, res->host_ifname, req->ifname, netns_fd, mtu,
+			     endpoint_host_group(a));
 	if (err) {
 		if (err == -EEXIST && !nl_link_get(&pod, req->ifname, 0, &pod_link))
 			api_fail(e, PODLANE_ERR_IF_EXISTS,
@@ -514,6 +641,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 	u.veth = true;
+	crash_point("add:veth");
 	err = nl_link_get(&a->nl, res->host_ifname, 0, &host);
 	if (!err) {
 		u.host_ifindex = host.ifindex;
@@ -528,9 +656,12 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 
-	if (wire_pod_side(&pod, req, pod_link.ifindex, u.addr, host.mac, e) ||
-	    wire_host_side(a, res->host_ifname, host.ifindex, u.addr, pod_link.mac, e))
+	if (wire_pod_side(&pod, req, pod_link.ifindex, u.addr, host.mac, e))
 		goto fail;
+	crash_point("add:pod");
+	if (wire_host_side(a, res->host_ifname, host.ifindex, u.addr, pod_link.mac, e))
+		goto fail;
+	crash_point("add:host");
 
 	snprintf(meta.container_id, sizeof(meta.container_id), "%s", req->container_id);
 	snprintf(meta.netns, sizeof(meta.netns), "%s", req->netns);
@@ -549,6 +680,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 	u.meta = true;
+	crash_point("add:meta");
 	err = eps_stat_reset(a, host.ifindex);
 	if (err) {
 		map_update_err(e, "podlane_ep_stat", err, a->max_endpoints);
@@ -557,6 +689,7 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 
 	if (datapath_attach_endpoint(a, host.ifindex, e))
 		goto fail;
+	crash_point("add:attach");
 
 	/*
 	 * Last: from here on the fast path may redirect to this pod. A service may list the
@@ -597,11 +730,28 @@ out:
 	return ret;
 }
 
+/*
+ * A DEL that could not give the address back answers so (CNI code 5), never success with the
+ * address silently left allocated: the runtime retries DEL, which finds the allocation below.
+ */
+static int release_failed(struct api_error *e, const char *container_id, const char *ifname,
+			  const char *network, in_addr_t addr, int err)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	return api_fail(e, PODLANE_ERR_IO, "container '%s' ifname '%s' is unwired, but its address "
+		       "%s in network '%s' could not be released: %s; it stays allocated until DEL "
+		       "is retried (or podlaned restarts) with the state dir writable",
+		       container_id, ifname, ip, network, strerror(-err));
+}
+
 int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
 		 const char *network, struct api_error *e)
 {
 	char host_ifname[IF_NAMESIZE];
 	struct endpoint_meta meta;
+	in_addr_t stuck = 0;
 	__u32 ifindex;
 	int n;
 
@@ -609,12 +759,17 @@ int endpoint_del(struct agent *a, const char *container_id, const char *ifname,
 		return -1;
 	/* endpoint_remove() releases the address; the walks below are for leftovers only. */
 	if (endpoint_find(a, container_id, ifname, network, &ifindex, &meta, true)) {
-		endpoint_remove(a, ifindex, &meta);
+		n = endpoint_remove(a, ifindex, &meta);
+		crash_point("del:done");
+		if (n)
+			return release_failed(e, container_id, ifname, network, meta.addr.ip4, n);
 		return 0;
 	}
 	endpoint_host_ifname(container_id, ifname, host_ifname);
 	remove_stray_host_veth(a, host_ifname);
-	n = ipam_release(a, network, container_id, ifname);
+	n = ipam_release(a, network, container_id, ifname, &stuck);
+	if (n < 0)
+		return release_failed(e, container_id, ifname, network, stuck, n);
 	if (n)
 		log_info("released leftover allocation container_id=%s ifname=%s count=%d",
 			 container_id, ifname, n);
@@ -630,6 +785,7 @@ int endpoint_check(struct agent *a, const char *container_id, const char *ifname
 	struct nl_link link;
 	struct nl_sock pod = {};
 	char have[INET_ADDRSTRLEN];
+	struct stat st;
 	__u32 ifindex;
 	int fd, err, ret = -1;
 
@@ -659,10 +815,10 @@ int endpoint_check(struct agent *a, const char *container_id, const char *ifname
 		return api_fail(e, PODLANE_ERR_CHECK, "netns '%s' is gone or was replaced",
 			       meta.netns);
 
-	fd = open(meta.netns, O_RDONLY | O_CLOEXEC);
+	fd = netns_open(meta.netns, &st);
 	if (fd < 0)
 		return api_fail(e, PODLANE_ERR_NETNS, "failed to open netns '%s': %s", meta.netns,
-			       strerror(errno));
+			       netns_strerror(fd));
 	err = nl_open_netns(&pod, fd);
 	close(fd);
 	if (err)

@@ -16,10 +16,12 @@
  * and the agent serves one request at a time: inline, a burst of N parallel DELs made the last
  * one wait N x 20 ms. Nothing depends on the link being gone when DEL answers: the endpoint has
  * left every map first, so nothing is redirected to it; an ADD that reuses the name deletes the
- * old link itself (remove_stray_host_veth); and if the agent dies with links queued, the
- * runtime's deletion of the pod netns takes each pair down. The reaper deletes by ifindex,
- * which the kernel does not hand out again soon, so a queued entry never hits a new device. A
- * full queue, or a reaper that cannot start, means deleting inline as before.
+ * old link itself (remove_stray_host_veth). Before it is queued, a link is moved into
+ * PODLANE_REAP_GROUP, synchronously: the kernel itself then remembers it is condemned, so if
+ * the agent dies with links queued (DEL may have answered already), the next start-up deletes
+ * the group (host_veth_reap_leftovers) and with it each pair's pod end, routes and neighbours,
+ * even when the pod's netns lives on. The reaper deletes the group; a link that left the group
+ * is not deleted by it. A full queue, or a reaper that cannot start, means deleting inline.
  */
 #define REAP_QUEUE	256
 #define PODLANE_REAP_GROUP	0x706c	/* device group of host veths being deleted */
@@ -44,25 +46,17 @@ static void reap_one(int ifindex)
 }
 
 /*
- * Everything queued goes in one kernel batch: each link joins PODLANE_REAP_GROUP, then one
- * group delete unregisters them together, so a burst of N DELs costs about one veth teardown,
- * not N (one at a time the backlog of a DEL burst held rtnl for seconds and slowed the ADDs
- * after it). A device left in the group by a crash is ours and goes with the next batch.
+ * Everything queued goes in one kernel batch: each link joined PODLANE_REAP_GROUP when it was
+ * queued, and one group delete unregisters them together, so a burst of N DELs costs about one
+ * veth teardown, not N (one at a time the backlog of a DEL burst held rtnl for seconds and
+ * slowed the ADDs after it). The group may hold links queued after this batch was taken, or
+ * left by another podlaned: all are condemned, and an empty group is no error.
  */
 static void reap_batch(const int *ifindex, unsigned int n)
 {
-	unsigned int i, grouped = 0;
+	unsigned int i;
 	int err;
 
-	for (i = 0; i < n; i++) {
-		err = nl_link_set_group(&reaper.nl, ifindex[i], PODLANE_REAP_GROUP);
-		if (!err)
-			grouped++;
-		else if (err != -ENODEV)
-			reap_one(ifindex[i]);
-	}
-	if (!grouped)
-		return;
 	err = nl_link_del_group(&reaper.nl, PODLANE_REAP_GROUP);
 	if (!err || err == -ENODEV)
 		return;
@@ -80,7 +74,7 @@ static void *reaper_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&reaper.lock);
 	for (;;) {
-		while (!reaper.n && !reaper.stop)
+		while ((!reaper.n || crash_reaper_held()) && !reaper.stop)
 			pthread_cond_wait(&reaper.wake, &reaper.lock);
 		if (!reaper.n)
 			break;	/* stopping, and the queue is drained */
@@ -116,6 +110,14 @@ void host_veth_delete(struct agent *a, int ifindex, const char *name)
 	bool queued = false;
 	int err;
 
+	err = nl_link_set_group(&a->nl, ifindex, PODLANE_REAP_GROUP);
+	if (err == -ENODEV)
+		return;
+	if (err) {
+		log_warn("failed to mark host veth for deletion, deleting it now dev=%s err=\"%s\"",
+			 name, nl_strerror(&a->nl, err));
+		goto inline_delete;
+	}
 	pthread_mutex_lock(&reaper.lock);
 	if (!reaper.running && !reaper.stop)
 		reaper_start();
@@ -124,13 +126,26 @@ void host_veth_delete(struct agent *a, int ifindex, const char *name)
 		reaper.n++;
 		pthread_cond_signal(&reaper.wake);
 		queued = true;
+		crash_point("del:queued");
 	}
 	pthread_mutex_unlock(&reaper.lock);
 	if (queued)
 		return;
+inline_delete:
 	err = nl_link_del(&a->nl, ifindex);
 	if (err && err != -ENODEV)
 		log_warn("failed to delete host veth dev=%s err=\"%s\"", name,
+			 nl_strerror(&a->nl, err));
+}
+
+void host_veth_reap_leftovers(struct agent *a)
+{
+	int err = nl_link_del_group(&a->nl, PODLANE_REAP_GROUP);
+
+	if (!err)
+		log_info("deleted host veths a DEL had queued before podlaned stopped");
+	else if (err != -ENODEV)
+		log_warn("failed to delete the host veths queued for deletion err=\"%s\"",
 			 nl_strerror(&a->nl, err));
 }
 

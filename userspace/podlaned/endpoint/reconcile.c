@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "core/agent.h"
 #include "datapath/datapath.h"
@@ -27,7 +29,22 @@ struct gc_state {
 	__u32 victims[256];
 	size_t nvictims;
 	int released;
+	int stuck;		/* addresses that could not be released */
+	int stuck_err;		/* the first one's -errno */
+	in_addr_t stuck_addr;
 };
+
+static void gc_count(struct gc_state *g, int err, in_addr_t addr)
+{
+	if (err >= 0) {
+		g->released += err;
+		return;
+	}
+	if (!g->stuck++) {
+		g->stuck_err = err;
+		g->stuck_addr = addr;
+	}
+}
 
 static bool gc_kept(const struct gc_state *g, const char *container_id, const char *ifname)
 {
@@ -58,8 +75,8 @@ static int gc_ipam_cb(const char *network, const struct ipam_entry *ent, void *d
 
 	if (gc_kept(g, ent->container_id, ent->ifname))
 		return 0;
-	g->released += ipam_release_addr(g->a, network, ent->addr, ent->container_id,
-					  ent->ifname);
+	gc_count(g, ipam_release_addr(g->a, network, ent->addr, ent->container_id, ent->ifname),
+		 ent->addr);
 	return 0;
 }
 
@@ -80,15 +97,25 @@ int endpoint_gc(struct agent *a, const char *network, const struct gc_keep *keep
 		for (i = 0; i < g.nvictims; i++) {
 			if (eps_meta_get(a, g.victims[i], &meta))
 				continue;
-			endpoint_remove(a, g.victims[i], &meta);
-			g.released++;
+			/* An address it could not release is tried again, and counted, below. */
+			if (!endpoint_remove(a, g.victims[i], &meta))
+				g.released++;
 		}
 		if (g.nvictims < sizeof(g.victims) / sizeof(g.victims[0]))
 			break;
 	}
 	/* Allocations whose endpoint never got wired (or was removed without DEL). */
 	ipam_walk(a, network, gc_ipam_cb, &g);
-	log_info("gc done network=%s kept=%zu released=%d", network, nkeep, g.released);
+	log_info("gc done network=%s kept=%zu released=%d stuck=%d", network, nkeep, g.released,
+		 g.stuck);
+	if (g.stuck) {
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &g.stuck_addr, ip, sizeof(ip));
+		return api_fail(e, PODLANE_ERR_IO, "gc released %d, but %d addresses of network "
+			       "'%s' stay allocated (the first, %s: %s)", g.released, g.stuck,
+			       network, ip, strerror(-g.stuck_err));
+	}
 	return g.released;
 }
 
@@ -131,7 +158,8 @@ static int reconcile_cb(__u32 ifindex, const struct endpoint_meta *meta, void *d
 	if (eps_lookup(a, meta->addr.ip4, &val) || val.ifindex != ifindex) {
 		struct nl_sock pod = {};
 		struct nl_link pod_link;
-		int fd = open(meta->netns, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		int fd = netns_open(meta->netns, &st);
 
 		if (fd >= 0 && !nl_open_netns(&pod, fd) &&
 		    !nl_link_get(&pod, meta->ifname, 0, &pod_link)) {
@@ -171,6 +199,7 @@ static int xdp_rx_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data
 	struct agent *a = x->a;
 	struct endpoint_value val;
 	struct nl_sock pod = {};
+	struct stat st;
 	int fd, err;
 
 	if (eps_lookup(a, meta->addr.ip4, &val) || val.ifindex != ifindex)
@@ -188,8 +217,8 @@ static int xdp_rx_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data
 	/* Flagged ones were readied by their ADD or an earlier start. */
 	if (val.flags & PODLANE_EP_F_XDP_RX)
 		return 0;
-	fd = open(meta->netns, O_RDONLY | O_CLOEXEC);
-	err = fd < 0 ? -errno : nl_open_netns(&pod, fd);
+	fd = netns_open(meta->netns, &st);
+	err = fd < 0 ? fd : nl_open_netns(&pod, fd);
 	if (!err)
 		err = pod_enable_gro(&pod, meta->ifname);
 	if (pod.mnl)
@@ -200,7 +229,7 @@ static int xdp_rx_cb(__u32 ifindex, const struct endpoint_meta *meta, void *data
 		err = eps_endpoint_flag(a, meta->addr.ip4, ifindex, PODLANE_EP_F_XDP_RX, true);
 	if (err) {
 		log_warn("no XDP fast path for endpoint dev=%s container_id=%s err=\"%s\"",
-			 meta->host_ifname, meta->container_id, strerror(-err));
+			 meta->host_ifname, meta->container_id, netns_strerror(err));
 		x->failed++;
 		return 0;
 	}
@@ -219,19 +248,94 @@ void endpoint_xdp_rx_sync(struct agent *a)
 			 a->xdp_fastpath, x.set, x.cleared, x.failed);
 }
 
+struct stray_state {
+	struct agent *a;
+	uint32_t group;
+	int ifindex[256];
+	char name[256][IF_NAMESIZE];
+	size_t n;
+	bool more;
+};
+
+/* One of our host veths (by device group) without an endpoint record: collected. */
+static void stray_cb(const struct nl_link *link, void *data)
+{
+	struct stray_state *s = data;
+	struct endpoint_meta meta;
+
+	if (link->group != s->group || strcmp(link->kind, "veth"))
+		return;
+	if (!eps_meta_get(s->a, link->ifindex, &meta) &&
+	    !strncmp(meta.host_ifname, link->name, sizeof(meta.host_ifname)))
+		return;
+	if (s->n == sizeof(s->ifindex) / sizeof(s->ifindex[0])) {
+		s->more = true;
+		return;
+	}
+	s->ifindex[s->n] = link->ifindex;
+	snprintf(s->name[s->n++], IF_NAMESIZE, "%s", link->name);
+}
+
+/*
+ * An ADD killed before it wrote the endpoint record leaves a host veth and, inside the pod, its
+ * peer with the address, routes and neighbour: deleting the host veth takes all of that, and
+ * its host route and neighbour, with it. Synchronously, before any address is given back.
+ */
+static int remove_stray_host_veths(struct agent *a)
+{
+	struct stray_state *s = calloc(1, sizeof(*s));
+	int removed = 0, rounds, err;
+	size_t i;
+
+	if (!s) {
+		log_error("out of memory looking for stray host veths");
+		return 0;
+	}
+	s->a = a;
+	s->group = endpoint_host_group(a);
+	for (rounds = 0; rounds < 1024; rounds++) {
+		s->n = 0;
+		s->more = false;
+		err = nl_link_list(&a->nl, stray_cb, s);
+		if (err) {
+			log_error("failed to list links looking for stray host veths err=\"%s\"",
+				  nl_strerror(&a->nl, err));
+			break;
+		}
+		for (i = 0; i < s->n; i++) {
+			log_warn("deleting stray host veth of an interrupted ADD dev=%s ifindex=%d",
+				 s->name[i], s->ifindex[i]);
+			err = nl_link_del(&a->nl, s->ifindex[i]);
+			if (!err || err == -ENODEV)
+				removed++;
+			else
+				log_error("failed to delete stray host veth dev=%s err=\"%s\"",
+					  s->name[i], nl_strerror(&a->nl, err));
+		}
+		if (!s->more || !s->n)
+			break;
+	}
+	free(s);
+	return removed;
+}
+
 /*
  * At start-up no ADD is in flight, so an allocation without an endpoint is a leftover of a crash
- * (or of a node reboot, which empties bpffs but not the state dir): give the address back.
+ * (or of a node reboot, which empties bpffs but not the state dir): give the address back, once
+ * nothing holds it. The veth named for the attachment goes first: that is also how a stray of
+ * a build that did not put its veths in a group of their own is found.
  */
 static int orphan_ipam_cb(const char *network, const struct ipam_entry *ent, void *data)
 {
 	struct agent *a = data;
 	struct endpoint_meta meta;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET_ADDRSTRLEN], host_ifname[IF_NAMESIZE];
 	__u32 ifindex;
 
 	if (endpoint_find(a, ent->container_id, ent->ifname, network, &ifindex, &meta, true))
 		return 0;
+	endpoint_host_ifname(ent->container_id, ent->ifname, host_ifname);
+	remove_stray_host_veth(a, host_ifname);
 	inet_ntop(AF_INET, &ent->addr, ip, sizeof(ip));
 	log_info("releasing address allocated without an endpoint network=%s ip=%s "
 		 "container_id=%s ifname=%s", network, ip, ent->container_id, ent->ifname);
@@ -243,9 +347,12 @@ void endpoint_reconcile(struct agent *a)
 {
 	struct reconcile_state r = { .a = a };
 	struct endpoint_meta meta;
-	int rounds, swept;
+	int rounds, swept, strays;
 	size_t i;
 
+	crash_announce();
+	/* DELs interrupted after they condemned their veth, before the reaper deleted it. */
+	host_veth_reap_leftovers(a);
 	for (rounds = 0; rounds < 4096; rounds++) {
 		r.ndead = 0;
 		r.more = false;
@@ -262,9 +369,10 @@ void endpoint_reconcile(struct agent *a)
 		if (!r.more)
 			break;
 	}
+	strays = remove_stray_host_veths(a);
 	/* Fast-path entries and counters whose endpoint record is gone point at stale devices. */
 	swept = eps_sweep_orphans(a);
 	ipam_walk(a, NULL, orphan_ipam_cb, a);
-	log_info("reconciled adopted=%d removed=%d failed=%d orphan_entries=%d", r.adopted,
-		 r.removed, r.failed, swept);
+	log_info("reconciled adopted=%d removed=%d failed=%d stray_veths=%d orphan_entries=%d",
+		 r.adopted, r.removed, r.failed, strays, swept);
 }

@@ -238,34 +238,43 @@ static int release_cb(const char *network, const struct ipam_entry *ent, void *d
 	return 2;
 }
 
+/* 1 released, 0 not allocated, -errno when the file stays (the address stays allocated). */
 static int unlink_addr(struct agent *a, const char *network, in_addr_t addr)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32], ip[INET_ADDRSTRLEN];
+	int err;
 
 	network_dir(a, network, dir, sizeof(dir));
 	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
 	snprintf(path, sizeof(path), "%s/%s", dir, ip);
 	if (unlink(path)) {
-		if (errno != ENOENT)
-			log_warn("failed to release address path=%s err=\"%s\"", path,
-				 strerror(errno));
-		return 0;
+		if (errno == ENOENT)
+			return 0;
+		err = -errno;
+		log_warn("failed to release address path=%s err=\"%s\"", path, strerror(-err));
+		return err;
 	}
 	log_info("address released network=%s ip=%s", network, ip);
 	return 1;
 }
 
 int ipam_release(struct agent *a, const char *network, const char *container_id,
-		 const char *ifname)
+		 const char *ifname, in_addr_t *stuck)
 {
 	struct owner_search s = { .container_id = container_id, .ifname = ifname };
-	int n = 0, i;
+	int n = 0, i, err;
 
 	/* One address per attachment is the norm; the bound only guards against a bad state dir. */
 	for (i = 0; i < 64; i++) {
 		if (walk_network(a, network, release_cb, &s) != 2)
 			break;
-		if (!unlink_addr(a, network, s.addr))
+		err = unlink_addr(a, network, s.addr);
+		if (err < 0) {
+			if (stuck)
+				*stuck = s.addr;
+			return err;
+		}
+		if (!err)
 			break;
 		n++;
 	}
@@ -278,12 +287,16 @@ int ipam_release_addr(struct agent *a, const char *network, in_addr_t addr,
 	char dir[PATH_MAX], path[PATH_MAX + 32], ip[INET_ADDRSTRLEN];
 	char text[PODLANE_CONTAINER_ID_LEN + 64];
 	struct ipam_entry ent;
+	int err;
 
 	network_dir(a, network, dir, sizeof(dir));
 	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
 	snprintf(path, sizeof(path), "%s/%s", dir, ip);
-	if (read_small_file(path, text, sizeof(text)) < 0)
+	err = read_small_file(path, text, sizeof(text));
+	if (err == -ENOENT)
 		return 0;
+	if (err < 0)
+		return err;
 	parse_owner(text, &ent);
 	if (strcmp(ent.container_id, container_id) || strcmp(ent.ifname, ifname)) {
 		log_warn("address owned by someone else, not released network=%s ip=%s owner=%s",

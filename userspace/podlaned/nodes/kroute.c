@@ -5,8 +5,11 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <net/if.h>
 
+#include "core/addr.h"
 #include "core/agent.h"
 #include "log.h"
 #include "nodes/nodes.h"
@@ -45,21 +48,30 @@ static bool kroute_same(const struct nl_route *x, const struct nl_route *y)
 }
 
 /*
- * A route the kernel refuses (say, a direct-routing node whose address is not on the uplink's
- * link) only costs the node's own stack its way to those pods; the pods' BPF path does not
- * depend on it, so this is a warning, not a failed node_add.
+ * The kernel refuses a route whose next hop it cannot reach: in direct routing, a node whose
+ * address is not on the uplink's link. Such a node is refused (nodes.c), so that nothing claims
+ * a route the node's own stack does not have. e may be NULL (start-up only logs).
  */
-int kroute_install(struct agent *a, const struct node_record *n)
+int kroute_install(struct agent *a, const struct node_record *n, struct api_error *e)
 {
+	char ip[INET_ADDRSTRLEN], dev[IF_NAMESIZE] = "";
 	struct nl_route r;
 	int err;
 
 	if (!kroute_for(a, n, &r))
 		return 0;
 	err = nl_route_replace(&a->nl, &r);
-	if (err)
-		log_warn("kernel route to node's pods not installed name=%s err=\"%s\"", n->name,
-			 nl_strerror(&a->nl, err));
+	if (!err)
+		return 0;
+	log_warn("kernel route to node's pods not installed name=%s err=\"%s\"", n->name,
+		 nl_strerror(&a->nl, err));
+	if (!if_indextoname(r.ifindex, dev))
+		snprintf(dev, sizeof(dev), "%d", r.ifindex);
+	if (e)
+		api_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s cannot be reached %s %s: the "
+			 "kernel refused the route to the node's pods (%s)",
+			 ip4_str(n->node_ip, ip), a->routing == NODE_ROUTING_VXLAN ? "through" :
+			 "on the link of", dev, nl_strerror(&a->nl, err));
 	return err;
 }
 
@@ -95,6 +107,50 @@ static void kroute_collect(const struct nl_route *r, void *ctx)
 		l->cap = cap;
 	}
 	l->v[l->n++] = *r;
+}
+
+static int kroute_cmp(const void *pa, const void *pb)
+{
+	const struct nl_route *x = pa, *y = pb;
+
+	if (x->dst != y->dst)
+		return x->dst < y->dst ? -1 : 1;
+	return (int)x->prefix_len - (int)y->prefix_len;
+}
+
+/* The routes of ours that kroute_for() would write, in order for kroute_set_has(). */
+int kroute_set_load(struct agent *a, struct kroute_set *set)
+{
+	struct kroute_list l = {};
+	int dev = kroute_dev(a), err;
+
+	memset(set, 0, sizeof(*set));
+	set->wanted = !a->no_node_routes && dev > 0;
+	if (!set->wanted)
+		return 0;
+	err = nl_route_list(&a->nl, PODLANE_RTPROT, dev, kroute_collect, &l);
+	set->v = l.v;
+	set->n = l.n;
+	if (set->n)
+		qsort(set->v, set->n, sizeof(*set->v), kroute_cmp);
+	return err;
+}
+
+bool kroute_set_has(struct agent *a, const struct kroute_set *set, const struct node_record *n)
+{
+	struct nl_route want;
+	const struct nl_route *r;
+
+	if (!set->wanted || !kroute_for(a, n, &want))
+		return true;
+	r = set->n ? bsearch(&want, set->v, set->n, sizeof(*set->v), kroute_cmp) : NULL;
+	return r && kroute_same(r, &want);
+}
+
+void kroute_set_free(struct kroute_set *set)
+{
+	free(set->v);
+	memset(set, 0, sizeof(*set));
 }
 
 /*
@@ -141,7 +197,7 @@ void kroutes_sync(struct agent *a)
 	for (j = 0; j < t->n; j++) {
 		if (have[j] || !kroute_for(a, &t->v[j], &want))
 			continue;
-		if (kroute_install(a, &t->v[j]))
+		if (kroute_install(a, &t->v[j], NULL))
 			failed++;
 		else
 			written++;

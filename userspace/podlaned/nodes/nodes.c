@@ -74,20 +74,48 @@ static int pool_clash(const struct ipam_pool *pool, void *data)
 	return 1;
 }
 
+/* The same for the node's address: a pool of this node holding it. */
+static int pool_holds_ip(const struct ipam_pool *pool, void *data)
+{
+	struct subnet_clash *c = data;
+	struct subnet4 sn;
+
+	if (subnet_parse(pool->subnet, &sn) || !subnet_contains(&sn, c->n->node_ip))
+		return 0;
+	snprintf(c->network, sizeof(c->network), "%s", pool->network);
+	snprintf(c->subnet, sizeof(c->subnet), "%s", pool->subnet);
+	return 1;
+}
+
 /* The checks against this node and the other nodes; the record itself is already sane. */
 static int check_against(struct agent *a, const struct node_record *n, struct api_error *e)
 {
 	struct subnet_clash c = { .n = n };
 	char ip[INET_ADDRSTRLEN], cidr[CIDR4_STRLEN];
 	struct node_table *t = a->nodes;
+	struct ipam_node_addr own;
 	size_t i;
+	int ret;
 
 	if (!strcmp(n->name, a->node_name))
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: '%s' is this node "
 			       "(--node-name); its own pods need no route", n->name);
-	if (a->node_ip && n->node_ip == a->node_ip)
+	ret = ipam_node_addr_in(a, n->node_ip, 32, &own);
+	if (ret > 0)
 		return api_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s is this node's own address "
-			       "(--node-ip)", ip4_str(n->node_ip, ip));
+			       "(%s)", ip4_str(n->node_ip, ip), own.where);
+	/*
+	 * The datapath sends a pod's packet for a remote pod CIDR to that node: a CIDR holding an
+	 * address of this node would take the pods' traffic to it away from this node's stack.
+	 */
+	if (ret >= 0)
+		ret = ipam_node_addr_in(a, n->pod_cidr, n->pod_cidr_len, &own);
+	if (ret > 0)
+		return api_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: holds this node's own address "
+			       "%s (%s)", ip4_str(own.addr, ip), own.where);
+	if (ret < 0)
+		return api_fail(e, PODLANE_ERR_INTERNAL, "failed to read this node's addresses: %s",
+			       strerror(-ret));
 	for (i = 0; i < t->n; i++) {
 		const struct node_record *o = &t->v[i];
 
@@ -111,6 +139,10 @@ static int check_against(struct agent *a, const struct node_record *n, struct ap
 	if (ipam_pools(a, pool_clash, &c))
 		return api_fail(e, PODLANE_ERR_CONFLICT, "pod_cidr: overlaps this node's own pod "
 			       "CIDR %s (network '%s')", c.subnet, c.network);
+	if (ipam_pools(a, pool_holds_ip, &c))
+		return api_fail(e, PODLANE_ERR_CONFLICT, "node_ip: %s lies inside this node's own "
+			       "pod CIDR %s (network '%s')", ip4_str(n->node_ip, ip), c.subnet,
+			       c.network);
 	return 0;
 }
 
@@ -189,6 +221,19 @@ static int table_append(struct node_table *t, const struct node_record *n)
 	return 0;
 }
 
+/*
+ * A failed upsert takes back the kernel route it installed for n: the old record's route when
+ * it had the same prefix (replaced in place), else n's own.
+ */
+static void kroute_undo(struct agent *a, const struct node_record *old,
+			const struct node_record *n)
+{
+	if (old && old->pod_cidr == n->pod_cidr && old->pod_cidr_len == n->pod_cidr_len)
+		kroute_install(a, old, NULL);
+	else
+		kroute_remove(a, n);
+}
+
 int node_upsert(struct agent *a, const struct node_record *in, bool *changed, struct api_error *e)
 {
 	struct node_record n = *in, *old;
@@ -207,8 +252,14 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		return -1;
 	old = node_find(a, n.name);
 	if (old && old->node_ip == n.node_ip && old->pod_cidr == n.pod_cidr &&
-	    old->pod_cidr_len == n.pod_cidr_len) {
-		/* Same record: only repair the map entries if something removed or changed them. */
+	    old->pod_cidr_len == n.pod_cidr_len && old->from_sync == n.from_sync) {
+		/*
+		 * Same record: only repair what something removed or changed. Writing the kernel
+		 * route again (a replace with the same route) is how it is checked; a route the
+		 * kernel now refuses fails the add, the record stays as it was.
+		 */
+		if (kroute_install(a, &n, e))
+			return -1;
 		if (node_installed(a, &n, &val))
 			return 0;
 	} else if (!old && a->nodes->n >= (addr_entries(a) ? PODLANE_MAX_NODES / 2 :
@@ -216,14 +267,20 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		/* VXLAN takes two entries per node: its pod CIDR and its address. */
 		return api_fail(e, PODLANE_ERR_MAP_FULL, "already %zu nodes, the most podlane_nodes "
 			       "holds", a->nodes->n);
+	} else if (kroute_install(a, &n, e)) {
+		/* Nothing changed: a refused replace leaves the old route in place. */
+		return -1;
 	}
 
 	/* New route first, then the record, then the old route: a failure leaves the old state. */
 	key = node_key_of(&n);
-	if (bpf_map_update_elem(a->nodes->map_fd, &key, &val, BPF_ANY))
-		return api_fail(e, errno == E2BIG || errno == ENOMEM ? PODLANE_ERR_MAP_FULL :
+	if (bpf_map_update_elem(a->nodes->map_fd, &key, &val, BPF_ANY)) {
+		err = errno;
+		kroute_undo(a, old, &n);
+		return api_fail(e, err == E2BIG || err == ENOMEM ? PODLANE_ERR_MAP_FULL :
 			       PODLANE_ERR_INTERNAL, "failed to update map 'podlane_nodes': %s",
-			       strerror(errno));
+			       strerror(err));
+	}
 	if (addr_entries(a)) {
 		struct node_key ak = addr_key_of(&n);
 		struct node_value av = addr_value_of(&val);
@@ -240,6 +297,7 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		} else {
 			bpf_map_delete_elem(a->nodes->map_fd, &key);
 		}
+		kroute_undo(a, old, &n);
 		return api_fail(e, PODLANE_ERR_IO, "failed to write node record '%s': %s", n.name,
 			       strerror(-err));
 	}
@@ -257,10 +315,9 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 			kroute_remove(a, old);
 		*old = n;
 	} else if (table_append(a->nodes, &n)) {
-		/* Map and disk have it; the next start picks it up from the record. */
+		/* Map, kernel and disk have it; the next start picks it up from the record. */
 		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	}
-	kroute_install(a, &n);
 	*changed = true;
 	return 0;
 }
@@ -301,20 +358,23 @@ int node_remove(struct agent *a, const char *name, bool *found, struct api_error
 int node_walk(struct agent *a, node_walk_cb cb, void *data)
 {
 	struct node_table *t = a->nodes;
+	struct kroute_set routes;
 	struct node_value want;
 	struct api_error e;
 	size_t i;
-	int ret;
+	int ret = 0;
 
-	for (i = 0; t && i < t->n; i++) {
+	if (kroute_set_load(a, &routes))
+		log_warn("failed to list the kernel routes to other nodes' pods");
+	for (i = 0; t && i < t->n && !ret; i++) {
 		bool installed = !node_value_for(a, &want, &t->v[i], &e) &&
-				 node_installed(a, &t->v[i], &want);
+				 node_installed(a, &t->v[i], &want) &&
+				 kroute_set_has(a, &routes, &t->v[i]);
 
 		ret = cb(&t->v[i], installed, data);
-		if (ret)
-			return ret;
 	}
-	return 0;
+	kroute_set_free(&routes);
+	return ret;
 }
 
 size_t nodes_count(struct agent *a)

@@ -26,6 +26,12 @@ struct node_record {
 	in_addr_t	node_ip;	/* network byte order */
 	in_addr_t	pod_cidr;	/* network byte order */
 	unsigned int	pod_cidr_len;
+	/*
+	 * The record came from the control plane (sync/), not from podlanectl: a full list of
+	 * the store that no longer has it removes it, also when it was deleted while podlaned
+	 * was down. Kept in the state file.
+	 */
+	bool		from_sync;
 };
 
 /*
@@ -38,15 +44,20 @@ int node_record_parse(struct node_record *n, const char *name, const char *node_
 
 /*
  * Create or replace a remote node; refuses (api_error filled, nothing changed) a bad record,
- * this node's own name, or a pod CIDR that overlaps another node's or this node's pools.
- * changed (may be NULL): false when the same record was in place.
+ * this node's own name or addresses (as the node IP or inside the pod CIDR), a pod CIDR that
+ * overlaps another node's or this node's pools, a node IP inside this node's pools, and a node
+ * whose kernel route the kernel refuses. changed (may be NULL): false when the same record was
+ * in place (its map entry and kernel route are put back when something removed them).
  */
 int node_upsert(struct agent *a, const struct node_record *n, bool *changed, struct api_error *e);
 /* Remove a remote node and its route; idempotent. found (may be NULL): there was one. */
 int node_remove(struct agent *a, const char *name, bool *found, struct api_error *e);
 
 typedef int (*node_walk_cb)(const struct node_record *n, bool installed, void *data);
-/* cb for every known node; installed: podlane_nodes holds its route as the record says. */
+/*
+ * cb for every known node; installed: podlane_nodes holds its route as the record says and its
+ * kernel route is in place (when the agent keeps them).
+ */
 int node_walk(struct agent *a, node_walk_cb cb, void *data);
 size_t nodes_count(struct agent *a);
 

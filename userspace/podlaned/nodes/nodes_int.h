@@ -32,9 +32,21 @@ typedef void (*node_store_cb)(const char *file, const struct node_record *n, voi
 /* cb for every readable record under state_dir; unreadable ones are logged and skipped. */
 void node_store_walk(const char *state_dir, node_store_cb cb, void *data);
 
-/* kroute.c: the kernel route to n's pods for the node's own stack. */
-int kroute_install(struct agent *a, const struct node_record *n);
+/*
+ * kroute.c: the kernel route to n's pods for the node's own stack. kroute_install: 0, or
+ * -errno with e (when not NULL) saying why the kernel refused it.
+ */
+int kroute_install(struct agent *a, const struct node_record *n, struct api_error *e);
 void kroute_remove(struct agent *a, const struct node_record *n);
+/* The kernel routes of ours, read once, to tell for many nodes whether theirs is in place. */
+struct kroute_set {
+	struct nl_route *v;
+	size_t n;
+	bool wanted;		/* false: this agent keeps no kernel routes, every node has its */
+};
+int kroute_set_load(struct agent *a, struct kroute_set *set);
+bool kroute_set_has(struct agent *a, const struct kroute_set *set, const struct node_record *n);
+void kroute_set_free(struct kroute_set *set);
 /* Start-up: exactly one route of ours per record on the uplink and the vxlan device. */
 void kroutes_sync(struct agent *a);
 void kroutes_uninstall(struct nl_sock *nl, const char *state_dir);

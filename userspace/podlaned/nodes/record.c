@@ -41,12 +41,10 @@ static bool node_name_valid(const char *s)
 	return isalnum((unsigned char)s[0]) && isalnum((unsigned char)s[len - 1]);
 }
 
-/* An address a node can have: not this-network, loopback, link-local, multicast or above. */
+/* An address a node can have: none of the reserved ranges (core/addr.h). */
 static bool node_ip_usable(in_addr_t ip)
 {
-	uint32_t h = ntohl(ip);
-
-	return (h >> 24) != 0 && (h >> 24) != 127 && (h >> 16) != 0xa9fe && h < 0xe0000000U;
+	return !addr4_reserved(ip, 32);
 }
 
 int nodes_option(struct agent *a, int which, const char *value)
@@ -87,15 +85,18 @@ int nodes_option(struct agent *a, int which, const char *value)
 int node_record_check(const struct node_record *n, struct api_error *e)
 {
 	char ip[INET_ADDRSTRLEN], want[CIDR4_STRLEN];
+	const struct addr4_range *r;
 
 	if (!node_name_valid(n->name))
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "name: '%.*s' is not a node name "
 			       "(1-%d characters of a-z, 0-9, '-' and '.', starting and ending "
 			       "with a letter or digit)", PODLANE_NODE_NAME_LEN, n->name,
 			       PODLANE_NODE_NAME_LEN - 1);
-	if (!node_ip_usable(n->node_ip))
+	r = addr4_reserved(n->node_ip, 32);
+	if (r)
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s is not a unicast "
-			       "address a node can have", ip4_str(n->node_ip, ip));
+			       "address a node can have (%s, %s)", ip4_str(n->node_ip, ip),
+			       r->cidr, r->what);
 	/* /0 would send every destination to one node, the node's own uplink traffic included. */
 	if (n->pod_cidr_len < 1 || n->pod_cidr_len > 32)
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: prefix length %u is not "
@@ -105,6 +106,11 @@ int node_record_check(const struct node_record *n, struct api_error *e)
 			       "(did you mean %s?)", ip4_str(n->pod_cidr, ip), n->pod_cidr_len,
 			       cidr4_str(n->pod_cidr & prefix_mask4(n->pod_cidr_len),
 					 n->pod_cidr_len, want));
+	r = addr4_reserved(n->pod_cidr, n->pod_cidr_len);
+	if (r)
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "pod_cidr: %s overlaps %s (%s), "
+			       "which no pod may use", cidr4_str(n->pod_cidr, n->pod_cidr_len, want),
+			       r->cidr, r->what);
 	if (cidr4_overlap(n->pod_cidr, n->pod_cidr_len, n->node_ip, 32))
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "node_ip: %s lies inside the node's "
 			       "own pod CIDR", ip4_str(n->node_ip, ip));

@@ -32,6 +32,8 @@ static struct json_object *record_json(const struct node_record *n)
 	json_object_object_add(o, "node_ip", json_object_new_string(ip4_str(n->node_ip, ip)));
 	json_object_object_add(o, "pod_cidr", json_object_new_string(
 		cidr4_str(n->pod_cidr, n->pod_cidr_len, cidr)));
+	if (n->from_sync)
+		json_object_object_add(o, "from_sync", json_object_new_boolean(1));
 	return o;
 }
 
@@ -81,7 +83,7 @@ int node_store_unlink(struct agent *a, const char *name)
 
 int node_store_read(const char *path, struct node_record *n, struct api_error *e)
 {
-	struct json_object *o = json_object_from_file(path), *name, *ip, *cidr;
+	struct json_object *o = json_object_from_file(path), *name, *ip, *cidr, *from_sync;
 	int err;
 
 	if (!o)
@@ -94,6 +96,9 @@ int node_store_read(const char *path, struct node_record *n, struct api_error *e
 	}
 	err = node_record_parse(n, json_object_get_string(name), json_object_get_string(ip),
 				json_object_get_string(cidr), e);
+	/* Absent in records from before the flag: those were taken as podlanectl's. */
+	n->from_sync = json_object_object_get_ex(o, "from_sync", &from_sync) &&
+		       json_object_get_boolean(from_sync);
 	json_object_put(o);
 	return err;
 }

@@ -104,6 +104,7 @@ static void node_apply(struct sync *s, struct item *it)
 	struct api_error e = {};
 	struct node_record n;
 	char key[256];
+	int err;
 
 	record_node_key(key, sizeof(key), it->name);
 	if (it->kind == IT_NODE_DEL) {
@@ -116,9 +117,10 @@ static void node_apply(struct sync *s, struct item *it)
 	if (!it->node.pod_cidr)
 		return;
 	/* nodes/ checks the address and the CIDR: its reason is the dead letter's. */
-	if (node_record_parse(&n, it->name, it->node.node_ip ? it->node.node_ip : "",
-			      it->node.pod_cidr, &e) ||
-	    node_upsert(s->a, &n, NULL, &e)) {
+	err = node_record_parse(&n, it->name, it->node.node_ip ? it->node.node_ip : "",
+				it->node.pod_cidr, &e);
+	n.from_sync = true;
+	if (err || node_upsert(s->a, &n, NULL, &e)) {
 		deadletter_add(s, key, strlen(key), 0, "%s", e.msg);
 		return;
 	}
@@ -362,6 +364,19 @@ void sync_snapshot(struct sync *s)
 
 /* ---- the main thread's state ---- */
 
+/*
+ * The nodes an earlier run took from etcd: generation 0, which no list of this run has, so
+ * the first full list removes those etcd no longer holds (deleted while podlaned was down).
+ */
+static int seed_node(const struct node_record *n, bool installed, void *data)
+{
+	struct sync *s = data;
+
+	if (n->from_sync && gen_set(&s->loop.nodes, n->name, 0))
+		log_warn("no memory to track node name=%s: a resync will not remove it", n->name);
+	return 0;
+}
+
 int loop_state_open(struct sync *s)
 {
 	struct sync_loop *l = &s->loop;
@@ -374,6 +389,7 @@ int loop_state_open(struct sync *s)
 	l->src_handover = SYNC_SRC_HANDOVER;
 	l->src_snapshot = SYNC_SRC_SNAPSHOT;
 	l->gen = s->gen_base;
+	node_walk(s->a, seed_node, s);
 	l->items = malloc(APPLY_CHUNK * sizeof(*l->items));	/* filled before use */
 	if (!l->items)
 		return -ENOMEM;
