@@ -158,6 +158,12 @@ for answer in '{"supportedVersions": "1.0.0"}' '{"supportedVersions": [null, "0.
 	plugin "$IPAM_CONF" "${CNI_ENV[@]}" CNI_PATH="$FAKE"
 	expect_error 7 "fake ipam refuses" "ADD whose IPAM plugin answers VERSION with $answer -> its error"
 done
+# An IPAM plugin that fails with a code CNI does not have (-1) is an internal error (100).
+fake_ipam '{"supportedVersions": ["1.0.0"]}'
+sed -i 's/"code": 7/"code": -1/' "$FAKE/fakeipam"
+cni_env ADD "$ID" "$NSP" eth0
+plugin "$IPAM_CONF" "${CNI_ENV[@]}" CNI_PATH="$FAKE"
+expect_error 100 "fake ipam refuses" "ADD whose IPAM plugin fails with code -1 -> 100"
 
 # --- agent unreachable (11; STATUS 50) ---------------------------------------------------
 cni_run ADD "$ID" "$NSP" eth0 "$CONF"

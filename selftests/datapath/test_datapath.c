@@ -85,6 +85,7 @@ struct pkt_spec {
 	__u16 frag_off;		/* host order, flags included */
 	int payload;		/* bytes after the IP header; 0: 32, < 0: none */
 	int frame_len;		/* 0: natural, else cut or zero-pad the frame to this */
+	int l4_len;		/* 0: right, else the UDP length / TCP data offset (words) */
 	__u32 gso_size;		/* pretend a GSO packet (ctx gso_size) */
 };
 
@@ -331,6 +332,37 @@ FIXTURE_VARIANT_ADD(from_pod, first_fragment_with_truncated_udp_header) {
 	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
 };
 
+/* A transport header must say its own length right (found by selftests/fuzz/fuzz_packets). */
+FIXTURE_VARIANT_ADD(from_pod, tcp_data_offset_4_is_l4_bad_header) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 40, .l4_len = 4 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_BAD_HEADER, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, tcp_data_offset_past_the_datagram_is_l4_truncated) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .proto = IPPROTO_TCP, .payload = 40, .l4_len = 11 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, udp_length_7_is_l4_bad_header) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .l4_len = 7 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_BAD_HEADER, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, udp_length_past_the_datagram_is_l4_truncated) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .l4_len = 33 },
+	.want = { TC_ACT_SHOT, PODLANE_DROP_L4_TRUNCATED, .charged = R_A },
+};
+
+FIXTURE_VARIANT_ADD(from_pod, udp_length_shorter_than_the_datagram_is_forwarded) {
+	.dev = R_A,
+	.pkt = { UDP_TO(IP_A, IP_B), .l4_len = 8 },
+	.want = { TC_ACT_REDIRECT, .tx = R_A, .rx = R_B, .redirect_to = R_B },
+};
+
 FIXTURE_VARIANT_ADD(from_pod, l4_header_in_padding_but_outside_tot_len) {
 	.dev = R_A,
 	.pkt = { UDP_TO(IP_A, IP_B), .payload = 4, .frame_len = 60 },
@@ -491,9 +523,10 @@ static size_t build_packet(const struct pkt_spec *s, __u8 *buf, size_t cap)
 			buf[ETH_HLEN + hdr_len + i] = (__u8)i;
 		/* A whole transport header says its own length right (bpf/lib/common.h). */
 		if (ip->protocol == IPPROTO_UDP && payload >= 8)
-			*(__be16 *)(buf + ETH_HLEN + hdr_len + 4) = htons(payload);
+			*(__be16 *)(buf + ETH_HLEN + hdr_len + 4) =
+				htons(s->l4_len ? s->l4_len : (int)payload);
 		if (ip->protocol == IPPROTO_TCP && payload >= 20)
-			buf[ETH_HLEN + hdr_len + 12] = 5 << 4;
+			buf[ETH_HLEN + hdr_len + 12] = (s->l4_len ? s->l4_len : 5) << 4;
 		ip->check = ip_checksum(ip, hdr_len);
 		len = ETH_HLEN + hdr_len + payload;
 	}

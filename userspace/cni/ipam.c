@@ -67,9 +67,11 @@ int ipam_output_parse(const char *output, int status, const char *type, const ch
 
 		if (reply && json_object_object_get_ex(reply, "code", &v))
 			code = json_object_get_int(v);
-		if (reply && json_object_object_get_ex(reply, "msg", &v))
+		if (reply && json_object_object_get_ex(reply, "msg", &v) &&
+		    json_object_is_type(v, json_type_string))
 			msg = json_object_get_string(v);
-		cni_fail(err, code ? code : PODLANE_ERR_INTERNAL, "ipam plugin '%s' %s failed: %s",
+		/* CNI error codes are positive: a plugin's 0 or -1 would reach the runtime as is. */
+		cni_fail(err, code > 0 ? code : PODLANE_ERR_INTERNAL, "ipam plugin '%s' %s failed: %s",
 			 type, command, msg);
 		if (reply && json_object_object_get_ex(reply, "details", &v))
 			snprintf(err->details, sizeof(err->details), "%s",
