@@ -1,8 +1,22 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # podlane top-level build: BPF objects and skeletons, the three userspace binaries and the
 # selftest programs, everything into $(OUTPUT). `make V=1` shows full commands.
+#
+# `make SANITIZE=address,undefined` builds the three binaries, libpodlane.a and the selftest
+# programs that link it with those sanitizers (a report aborts: -fno-sanitize-recover=all) into
+# build-san/, beside the normal build/; the BPF objects and podlane.ko are built as always.
+# $(OUTPUT)/sanitize records the setting, so `make OUTPUT=build-san` keeps building it that
+# way, the selftests link to match and selftests/run.sh knows which pass it runs.
 
+SANITIZE	?=
+ifneq ($(SANITIZE),)
+OUTPUT		?= build-san
+endif
 OUTPUT		?= build
+SAN_STAMP	:= $(shell cat $(OUTPUT)/sanitize 2>/dev/null)
+ifeq ($(SANITIZE),)
+SANITIZE	:= $(SAN_STAMP)
+endif
 PREFIX		?= /usr/local
 DESTDIR		?=
 CNI_DIRS	?= /usr/lib/cni /opt/cni/bin
@@ -29,6 +43,21 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# Sanitized and plain objects never mix in one output directory.
+ifneq ($(SANITIZE),$(SAN_STAMP))
+ifneq ($(wildcard $(OUTPUT)/obj),)
+$(error $(OUTPUT) holds a build with SANITIZE='$(SAN_STAMP)', not '$(SANITIZE)': use another \
+	OUTPUT or make clean)
+endif
+endif
+ifneq ($(SANITIZE),)
+SAN_CFLAGS	:= -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS		+= $(SAN_CFLAGS)
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+$(shell mkdir -p $(OUTPUT) && echo '$(SANITIZE)' > $(OUTPUT)/sanitize)
+endif
+endif
+
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS		:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
@@ -44,7 +73,13 @@ podlane-cni_DIR	:= userspace/cni
 podlanectl_DIR	:= userspace/podlanectl
 
 # Selftest areas: every selftests/<area>/ with a kselftest-style Makefile (selftests/lib.mk).
+# A sanitized build leaves out fuzz (its harnesses carry ASan and UBSan already) and guest
+# (its programs run in the 6.1 guest, which boots from the plain build).
 SELFTEST_AREAS	:= $(patsubst selftests/%/Makefile,%,$(wildcard selftests/*/Makefile))
+SAN_SKIP_AREAS	:= fuzz guest
+ifneq ($(SANITIZE),)
+SELFTEST_AREAS	:= $(filter-out $(SAN_SKIP_AREAS),$(SELFTEST_AREAS))
+endif
 SELFTEST_BUILDS	:= $(addprefix selftests-,$(SELFTEST_AREAS))
 KSFT_DIR	:= $(OUTPUT)/selftests
 KSFT_SRC	?= /usr/src/linux-source-6.1.tar.xz
@@ -148,7 +183,7 @@ $(FUZZ_OUT)/libpodlane-fuzz.a: $(FUZZ_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 selftest-deps: $(SKELS) $(OUTPUT)/libpodlane.a $(TESTLIB) $(KSFT_DIR)/kselftest_harness.h \
-	       $(SYNC_RECORDS_OBJS) $(FUZZ_OUT)/libpodlane-fuzz.a
+	       $(SYNC_RECORDS_OBJS) $(if $(SANITIZE),,$(FUZZ_OUT)/libpodlane-fuzz.a)
 
 # An area builds into build/selftests/<area>; the fuzzing harnesses into build/fuzz.
 SELFTEST_VARS	= OUTPUT=$(abspath $(if $(filter fuzz,$(1)),$(FUZZ_OUT),$(OUTPUT)/selftests/$(1))) \

@@ -44,6 +44,13 @@ CPPFLAGS	+= -I$(PL_BUILD) -I$(TOP)/bpf -I$(TOP)/userspace/lib -I$(TOP)/kmod/uapi
 		   -I$(KSFT_DIR) -I$(selfdir)/lib
 LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c -lm
 
+# A sanitized build (`make SANITIZE=address,undefined`, top Makefile) records its sanitizers in
+# $(PL_BUILD)/sanitize: its tests are built with them too, as libpodlane.a and testlib.o were.
+SANITIZE	?= $(shell cat $(PL_BUILD)/sanitize 2>/dev/null)
+ifneq ($(SANITIZE),)
+CFLAGS		+= -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
 ifeq ($(V),1)
 	Q =
 	msg =

@@ -21,11 +21,28 @@ if [ -r "$dir/settings" ]; then
 	[ -n "$t" ] && timeout=$t
 fi
 
+# A sanitized run (selftests/run.sh sets PL_SAN_REPORTS) collects every sanitizer report in
+# that directory: one that appears while this test runs fails it, whatever the test thought.
+san_before=()
+[ -n "${PL_SAN_REPORTS:-}" ] && mapfile -t san_before < <(ls -1 "$PL_SAN_REPORTS")
+
 cd "$dir" || exit 1
 timeout -k 10 "$timeout" "./$name" |
 	awk '{ print; fflush() } /^1\.\.0 # SKIP/ { skip = 1 } END { exit skip ? 3 : 0 }'
 status=("${PIPESTATUS[@]}")
 rc=${status[0]}
+
+if [ -n "${PL_SAN_REPORTS:-}" ]; then
+	new_reports=$(ls -1 "$PL_SAN_REPORTS" | grep -vxF -f <(printf '%s\n' "${san_before[@]}" ''))
+	if [ -n "$new_reports" ]; then
+		for r in $new_reports; do
+			echo "# sanitizer report $PL_SAN_REPORTS/$r:"
+			head -n 80 "$PL_SAN_REPORTS/$r" | sed 's/^/#   /'
+		done
+		echo "# $test: $(wc -w <<< "$new_reports") sanitizer report(s) while it ran"
+		exit 1
+	fi
+fi
 if [ "$rc" -eq 4 ] && [ "${status[1]}" -eq 3 ]; then
 	exit 0
 fi

@@ -7,9 +7,35 @@
 # exit codes, the area's timeout).
 #
 # Arguments select areas or tests: selftests/run.sh cni datapath/test_datapath lb/agent.t
+#
+# PL_BUILD picks the build to test (default build/). A sanitized one (`make
+# SANITIZE=address,undefined`: build-san/, which holds a file `sanitize`) runs every area but
+# fuzz and guest, which do not use it: fuzz's harnesses carry ASan and UBSan already (and its
+# ~3 minutes would only repeat), and guest boots the 6.1 kernel with the plain build/ (its
+# podlaned and test programs run inside qemu, with no sanitizer runtime there). Every
+# sanitizer report goes to a file in a new directory per run, build-san/san-reports/<run>/
+# (ASAN_OPTIONS, UBSAN_OPTIONS log_path below), so reports of daemons and of processes killed
+# mid-test are kept as well; prove-exec.sh fails the test during which one appeared and prints
+# it.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 build=${PL_BUILD:-build}
+sanitize=$(cat "$build/sanitize" 2>/dev/null)
+san_skip_areas=" fuzz guest "
+if [ -n "$sanitize" ]; then
+	# Tests run from their own directory: the build's path must not be relative.
+	build=$(cd "$build" && pwd) || exit 1
+	export PL_BUILD=$build
+	PL_SAN_REPORTS=$build/san-reports/$(date +%Y%m%d-%H%M%S)-$$
+	mkdir -p "$PL_SAN_REPORTS" || exit 1
+	export PL_SAN_REPORTS
+	# ASan and UBSan write to <dir>/report.<pid>. A report ends the process: exit code 86
+	# for ASan and LeakSanitizer (leaks are checked at exit), abort() for UBSan (a
+	# sanitized build never recovers, -fno-sanitize-recover=all).
+	export ASAN_OPTIONS="log_path=$PL_SAN_REPORTS/report:exitcode=86:detect_leaks=1"
+	export UBSAN_OPTIONS="log_path=$PL_SAN_REPORTS/report:print_stacktrace=1:halt_on_error=1:abort_on_error=1"
+	echo "# sanitized build $build ($sanitize): reports go to $PL_SAN_REPORTS"
+fi
 
 # area_tests <area>: the paths of the area's tests, in the order its Makefile lists them.
 area_tests() {
@@ -33,6 +59,7 @@ if [ $# -eq 0 ]; then
 	for d in selftests/*/; do
 		a=$(basename "$d")
 		[ "$a" = lib ] && continue
+		[ -n "$sanitize" ] && [[ $san_skip_areas == *" $a "* ]] && continue
 		mapfile -t -O "${#tests[@]}" tests < <(area_tests "$a")
 	done
 else
