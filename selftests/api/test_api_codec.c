@@ -897,6 +897,7 @@ static void test_call(void)
 		"{\"ok\":true,\"released\":2,\"future\":true}",
 		"{\"ok\":false,\"code\":104,\"msg\":\"netns gone\",\"details\":\"ENOENT\"}",
 		"{\"ok\":false}",
+		"{\"ok\":false,\"code\":10,\"msg\":\"\"}",
 		"{\"ok\":true}",
 		"not json",
 		"{\"released\":1}",
@@ -928,6 +929,11 @@ static void test_call(void)
 	rc = api_gc_call(path, 5000, &req, &reply, &raw, &e);
 	EXPECT(rc == -EREMOTEIO && e.code == PODLANE_ERR_INTERNAL &&
 	       !strcmp(e.msg, "podlaned failed without a message"), "bare refusal: %d %s",
+	       e.code, e.msg);
+	/* Found by fuzz_api: an empty message reached the client as an empty error. */
+	rc = api_gc_call(path, 5000, &req, &reply, &raw, &e);
+	EXPECT(rc == -EREMOTEIO && e.code == 10 &&
+	       !strcmp(e.msg, "podlaned failed without a message"), "empty message: %d '%s'",
 	       e.code, e.msg);
 	rc = api_gc_call(path, 5000, &req, &reply, &raw, &e);
 	EXPECT(rc == -EBADMSG && e.code == PODLANE_ERR_INTERNAL &&

@@ -3,8 +3,9 @@
 # selftests/fuzz/run-fuzz.sh - the long fuzzing run behind `make fuzz`: each libFuzzer target
 # one after another on a copy of its corpus, for FUZZ_TIME seconds (default 60) or FUZZ_RUNS
 # executions, then fuzz_packets (the BPF programs, as root) for FUZZ_PACKETS frames per
-# program. Prints a markdown table (README "Fuzzing"); exits 1 on any crash, leak, timeout,
-# sanitizer report or broken invariant, with the input kept in build/fuzz/work/<target>/.
+# program (0: not run, e.g. for a second run beside this one). Prints a markdown table (README
+# "Fuzzing"); exits 1 on any crash, leak, timeout, sanitizer report or broken invariant, with
+# the input kept in build/fuzz/work/<target>/.
 #
 #   FUZZ_TIME=60 FUZZ_RUNS= FUZZ_TARGETS="service_spec ..." FUZZ_PACKETS=200000
 #   FUZZ_MERGE=1   merge what the run grew into selftests/fuzz/corpus/<target>/, minimized
@@ -53,12 +54,15 @@ for t in "${FUZZ_TARGETS[@]}"; do
 			{ echo "run-fuzz: merge of $t failed, see $work/merge.log" >&2; failed=1; }
 	fi
 	rate=$(( FUZZ_EXECS / (FUZZ_SECS > 0 ? FUZZ_SECS : 1) ))
-	echo "$t: $FUZZ_EXECS executions in $FUZZ_SECS s ($rate/s), $FUZZ_NEW new inputs, findings: $findings"
-	rows+=("| $t | $FUZZ_EXECS | $FUZZ_SECS | $rate | $findings | $(corpus_size "$t") |")
+	echo "$t: $FUZZ_EXECS executions in $FUZZ_SECS s ($rate/s), $FUZZ_NEW new inputs," \
+		"findings: $findings"
+	rows+=("| $t | $FUZZ_EXECS | $FUZZ_SECS | $rate | $FUZZ_NEW | $findings | $(corpus_size "$t") |")
 done
 
 pkt_row=""
-if [ "$(id -u)" -eq 0 ] && [ -x "$FUZZ_BIN/fuzz_packets" ]; then
+if [ "$packets" = 0 ]; then
+	echo "== packets: not run (FUZZ_PACKETS=0)"
+elif [ "$(id -u)" -eq 0 ] && [ -x "$FUZZ_BIN/fuzz_packets" ]; then
 	echo "== packets"
 	start=$(date +%s)
 	"$FUZZ_BIN/fuzz_packets" --count "$packets" > "$work_root/packets.log" 2>&1
@@ -67,15 +71,15 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$FUZZ_BIN/fuzz_packets" ]; then
 	grep -E '^(ok|not ok|#)' "$work_root/packets.log" | tail -n 20
 	[ $rc -eq 0 ] || failed=1
 	pkt_row="| packets (fuzz_packets, every program) | $(sed -n 's/^# frames run: \([0-9]*\).*/\1/p' \
-		"$work_root/packets.log" | tail -n 1) | $secs | | $([ $rc -eq 0 ] && echo 0 ||
+		"$work_root/packets.log" | tail -n 1) | $secs | | | $([ $rc -eq 0 ] && echo 0 ||
 		echo "see $work_root/packets.log") | seeds in fuzz_packets.c |"
 else
 	echo "== packets: skipped (needs root and build/fuzz/fuzz_packets)"
 fi
 
 echo
-echo "| target | executions | time (s) | exec/s | findings | corpus |"
-echo "|---|---:|---:|---:|---|---|"
+echo "| target | executions | time (s) | exec/s | new inputs | findings | corpus |"
+echo "|---|---:|---:|---:|---:|---|---|"
 printf '%s\n' "${rows[@]}"
 [ -n "$pkt_row" ] && echo "$pkt_row"
 exit $failed

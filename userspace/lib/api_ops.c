@@ -721,12 +721,15 @@ int api_req_op(struct json_object *req, const char **op, struct api_error *e)
 	return 0;
 }
 
-/* An error reply into e: the agent's code, or INTERNAL when it gave none. */
+/*
+ * An error reply into e: the agent's code, or INTERNAL when it gave none; its message, or a
+ * stand-in when it gave none or an empty one (a client prints e->msg after "Error: ").
+ */
 static int reply_error(const struct api_reply_head *head, struct api_error *e)
 {
 	e->code = head->has_code && head->code > 0 ? (int)head->code : PODLANE_ERR_INTERNAL;
 	snprintf(e->msg, sizeof(e->msg), "%s",
-		 head->msg ? head->msg : "podlaned failed without a message");
+		 head->msg && head->msg[0] ? head->msg : "podlaned failed without a message");
 	snprintf(e->details, sizeof(e->details), "%s", head->details ? head->details : "");
 	return -EREMOTEIO;
 }
