@@ -11,7 +11,7 @@ bin=$build/selftests/policy/test_policy
 
 [ -x "$bin" ] || { echo "1..0 # SKIP $bin is not built (run make)"; exit 4; }
 if [ ! -s "$build/sanitize" ] && command -v valgrind >/dev/null 2>&1; then
-	exec timeout 240 valgrind -q --error-exitcode=99 --leak-check=full \
+	exec timeout 170 valgrind -q --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect "$bin"
 fi
 exec timeout 60 "$bin"
