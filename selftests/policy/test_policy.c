@@ -323,6 +323,13 @@ REFUSE(json_nul_in_string, "{\"apiVersion\": \"networking.k8s.io/v1\", \"kind\":
        "\"metadata\": {\"name\": \"p\"}, \"spec\": {\"podSelector\": {\"matchLabels\": "
        "{\"app\": \"a\\u0000b\"}}}}",
        "spec.podSelector.matchLabels: must not contain a NUL character");
+/* A field name of control characters: escaped, and cut where the message's room ends. */
+#define U0B5	"\\u000b\\u000b\\u000b\\u000b\\u000b"
+#define X0B6	"\\x0b\\x0b\\x0b\\x0b\\x0b\\x0b"
+REFUSE(unknown_field_escaped_and_cut, "{\"apiVersion\": \"networking.k8s.io/v1\", \"kind\": "
+       "\"NetworkPolicy\", \"metadata\": {\"name\": \"p\"}, \"spec\": {\"podSelector\": {\""
+       U0B5 U0B5 U0B5 U0B5 U0B5 U0B5 "\": 1}}}",
+       "spec.podSelector: unknown field \"" X0B6 X0B6 X0B6 "...\"");
 REFUSE(empty_text, "", "no NetworkPolicy in the text");
 REFUSE(only_comments, "# nothing here\n---\n# nor here\n", "no NetworkPolicy in the text");
 

@@ -55,7 +55,10 @@ static int oom(struct ctx *c)
 	return -ENOMEM;
 }
 
-/* s as a quoted C-like string: non-printable bytes escaped, cut after 48 bytes. */
+/*
+ * s as a quoted C-like string in buf (QUOTE_LEN bytes): non-printable bytes escaped, cut with
+ * "..." after 48 bytes or when the escapes fill buf.
+ */
 static const char *quote(char *buf, const char *s)
 {
 	size_t i, n = 0;
@@ -64,14 +67,19 @@ static const char *quote(char *buf, const char *s)
 	for (i = 0; s[i] && i < 48; i++) {
 		unsigned char ch = s[i];
 
-		if (ch == '"' || ch == '\\')
-			n += snprintf(buf + n, QUOTE_LEN - n, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			n += snprintf(buf + n, QUOTE_LEN - n, "\\x%02x", ch);
-		else
+		/* Room for this byte's escape (4) and for "...\"" and the NUL (5). */
+		if (n + 4 + 5 > QUOTE_LEN)
+			break;
+		if (ch == '"' || ch == '\\') {
+			buf[n++] = '\\';
 			buf[n++] = ch;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			n += snprintf(buf + n, QUOTE_LEN - n, "\\x%02x", ch);
+		} else {
+			buf[n++] = ch;
+		}
 	}
-	n += snprintf(buf + n, QUOTE_LEN - n, "%s\"", s[i] ? "..." : "");
+	snprintf(buf + n, QUOTE_LEN - n, "%s\"", s[i] ? "..." : "");
 	return buf;
 }
 
