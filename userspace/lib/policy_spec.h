@@ -12,7 +12,12 @@
  *     managedFields: ignored);
  *   - CIDRs are checked as with the StrictIPCIDRValidation gate: no leading zeros, no
  *     IPv4-mapped IPv6 address, no bits set after the prefix length;
+ *   - spec is required (absent, the API server would read it as {}: every pod of the namespace
+ *     isolated for ingress, a likely mistake rather than an intent); a label value of null is
+ *     refused rather than read as "";
  *   - sizes are bounded (POLICY_MAX_* below; the API server's only bound is the object size).
+ * Text is read by yaml_json.h: YAML refuses repeated keys; in JSON the last one counts (json-c,
+ * as Go's encoding/json without strict field validation).
  *
  *   apiVersion: networking.k8s.io/v1          required, exactly
  *   kind: NetworkPolicy                       required, exactly
