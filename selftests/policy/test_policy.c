@@ -198,7 +198,8 @@ REFUSE(peer_empty, FROM("{}"),
        "spec.ingress[0].from[0]: must specify a peer: podSelector, namespaceSelector or ipBlock");
 REFUSE(peer_null_selector_is_absent, FROM("{podSelector: null}"),
        "spec.ingress[0].from[0]: must specify a peer: podSelector, namespaceSelector or ipBlock");
-REFUSE(peer_ipblock_and_pods, FROM("{podSelector: {}}, {ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}"),
+REFUSE(peer_ipblock_and_pods,
+       FROM("{podSelector: {}}, {ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}"),
        "spec.ingress[0].from[1]: may not specify both ipBlock and another peer");
 REFUSE(peer_ipblock_and_namespaces,
        SPEC("{egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}, namespaceSelector: {}}]}]}"),
@@ -257,7 +258,8 @@ REFUSE(protocol_lower_case, PORTS("{protocol: tcp}"),
        "spec.ingress[0].ports[0].protocol: must be \"TCP\", \"UDP\" or \"SCTP\", got \"tcp\"");
 REFUSE(protocol_icmp, SPEC("{egress: [{ports: [{protocol: UDP}, {protocol: ICMP}]}]}"),
        "spec.egress[0].ports[1].protocol: must be \"TCP\", \"UDP\" or \"SCTP\", got \"ICMP\"");
-REFUSE(port_zero, PORTS("{port: 0}"), "spec.ingress[0].ports[0].port: must be from 1 to 65535, got 0");
+REFUSE(port_zero, PORTS("{port: 0}"),
+       "spec.ingress[0].ports[0].port: must be from 1 to 65535, got 0");
 REFUSE(port_65536, PORTS("{port: 65536}"),
        "spec.ingress[0].ports[0].port: must be from 1 to 65535, got 65536");
 REFUSE(port_negative, PORTS("{port: -1}"),
@@ -312,16 +314,18 @@ REFUSE(yaml_key_not_scalar, HDR "spec:\n  ? [a]\n  : b\n",
 REFUSE(yaml_syntax, SPEC("{podSelector: {}"), "yaml: line 5, column 1: *");
 REFUSE(yaml_integer_out_of_range, PORTS("{port: 99999999999999999999}"),
        "yaml: line 4, column 34: integer 99999999999999999999 is out of range");
-REFUSE(yaml_too_deep, SPEC("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
+#define OPEN10	"[[[[[[[[[["
+#define CLOSE10	"]]]]]]]]]]"
+REFUSE(yaml_too_deep, SPEC(OPEN10 OPEN10 OPEN10 OPEN10 CLOSE10 CLOSE10 CLOSE10 CLOSE10),
        "yaml: line 4, column 38: nested deeper than 32 levels");
 REFUSE(yaml_invalid_utf8, HDR "spec: {podSelector: {matchLabels: {app: \"\xff\"}}}\n",
        "yaml: byte *");
 REFUSE(json_syntax, "{\"apiVersion\": \"networking.k8s.io/v1\",}", "json: byte *");
 REFUSE(json_two_values, "{\"a\": 1} {\"b\": 2}", "json: byte 9: more text after the value");
 REFUSE(json_cut, "{\"apiVersion\": \"networking.k8s.io/v1\"", "json: the text ends inside a value");
-REFUSE(json_nul_in_string, "{\"apiVersion\": \"networking.k8s.io/v1\", \"kind\": \"NetworkPolicy\", "
-       "\"metadata\": {\"name\": \"p\"}, \"spec\": {\"podSelector\": {\"matchLabels\": "
-       "{\"app\": \"a\\u0000b\"}}}}",
+REFUSE(json_nul_in_string, "{\"apiVersion\": \"networking.k8s.io/v1\", "
+       "\"kind\": \"NetworkPolicy\", \"metadata\": {\"name\": \"p\"}, \"spec\": "
+       "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\\u0000b\"}}}}",
        "spec.podSelector.matchLabels: must not contain a NUL character");
 /* A field name of control characters: escaped, and cut where the message's room ends. */
 #define U0B5	"\\u000b\\u000b\\u000b\\u000b\\u000b"
@@ -378,7 +382,10 @@ TEST_F(refused, with_path_and_reason)
 
 /* ---- the Kubernetes documentation's examples ---- */
 
-/* kubernetes.io/docs/concepts/services-networking/network-policies/, "The NetworkPolicy resource" */
+/*
+ * kubernetes.io/docs/concepts/services-networking/network-policies/, "The NetworkPolicy
+ * resource"
+ */
 static const char docs_example_yaml[] =
 	"apiVersion: networking.k8s.io/v1\n"
 	"kind: NetworkPolicy\n"
@@ -424,8 +431,10 @@ static const char docs_example_json[] =
 	"              \"to\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/24\"}}]}],\n"
 	"  \"ingress\": [{\"from\": [{\"ipBlock\": {\"except\": [\"172.17.1.0/24\"],\n"
 	"                                        \"cidr\": \"172.17.0.0/16\"}},\n"
-	"                          {\"namespaceSelector\": {\"matchLabels\": {\"project\": \"myproject\"}}},\n"
-	"                          {\"podSelector\": {\"matchLabels\": {\"role\": \"frontend\"}}}],\n"
+	"                          {\"namespaceSelector\": {\"matchLabels\":\n"
+	"                              {\"project\": \"myproject\"}}},\n"
+	"                          {\"podSelector\": {\"matchLabels\": {\"role\": \"frontend\"}}}\n"
+	"                         ],\n"
 	"                \"ports\": [{\"protocol\": \"TCP\", \"port\": 6379}]}],\n"
 	"  \"podSelector\": {\"matchLabels\": {\"role\": \"db\"}}}}\n";
 
@@ -509,7 +518,8 @@ TEST(canonical_json_spells_out_the_defaults)
 
 	PARSE_OK("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
 		 "spec:\n  ingress: [{from: [], ports: []}]\n  egress:\n"
-		 "  - to: [{ipBlock: {cidr: \"2001:DB8::/32\", except: [\"2001:db8:00ff::/48\"]}}]\n"
+		 "  - to: [{ipBlock: {cidr: \"2001:DB8::/32\",\n"
+		 "                    except: [\"2001:db8:00ff::/48\"]}}]\n"
 		 "    ports: [{port: 80, endPort: 80}, {protocol: UDP, port: 1000, endPort: 2000},"
 		 " {protocol: SCTP}, {port: dns}]\n", &p);
 	o = policy_spec_to_json(&p);
@@ -876,7 +886,8 @@ TEST(cidr_text_forms)
 	EXPECT_EQ(NULL, policy_cidr_parse("2001:0DB8:0000::/48", &c));
 	policy_cidr_format(&c, text, sizeof(text));
 	EXPECT_STREQ("2001:db8::/48", text);
-	EXPECT_EQ(NULL, policy_cidr_parse("::1.2.3.0/120", &c));	/* IPv4-compatible, not mapped */
+	/* IPv4-compatible, not IPv4-mapped. */
+	EXPECT_EQ(NULL, policy_cidr_parse("::1.2.3.0/120", &c));
 	EXPECT_NE(NULL, policy_cidr_parse("10.0.0.0/", &c));
 	EXPECT_NE(NULL, policy_cidr_parse("/8", &c));
 	EXPECT_NE(NULL, policy_cidr_parse("10.0.0.0/8/8", &c));
@@ -1163,7 +1174,8 @@ TEST(yaml_comments_bom_and_crlf)
 	PARSE_OK("\xef\xbb\xbf# exported\r\napiVersion: networking.k8s.io/v1\r\n"
 		 "kind: NetworkPolicy # the kind\r\nmetadata:\r\n  name: test-network-policy\r\n"
 		 "spec:\r\n  podSelector: {matchLabels: {role: db}}\r\n"
-		 "  ingress:\r\n  - from: [{ipBlock: {cidr: 172.17.0.0/16, except: [172.17.1.0/24]}},"
+		 "  ingress:\r\n"
+		 "  - from: [{ipBlock: {cidr: 172.17.0.0/16, except: [172.17.1.0/24]}},"
 		 " {namespaceSelector: {matchLabels: {project: myproject}}},"
 		 " {podSelector: {matchLabels: {role: frontend}}}]\r\n"
 		 "    ports: [{protocol: TCP, port: 6379}]\r\n"
@@ -1231,7 +1243,8 @@ TEST(list_and_network_policy_list)
 		" spec: {}}\n";
 	static const char nplist[] =
 		"{\"apiVersion\": \"networking.k8s.io/v1\", \"kind\": \"NetworkPolicyList\","
-		" \"items\": [{\"apiVersion\": \"networking.k8s.io/v1\", \"kind\": \"NetworkPolicy\","
+		" \"items\": [{\"apiVersion\": \"networking.k8s.io/v1\","
+		" \"kind\": \"NetworkPolicy\","
 		" \"metadata\": {\"name\": \"a\"}, \"spec\": {}}]}";
 	struct policy_set set;
 	struct policy_spec one;

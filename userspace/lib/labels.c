@@ -49,7 +49,8 @@ const char *dns_subdomain_problem(const char *name)
 		if (is_lower_alnum(ch))
 			continue;
 		if (ch != '-' && ch != '.')
-			return "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'";
+			return "must be a DNS-1123 subdomain: lower-case letters, digits, '-' "
+			       "and '.'";
 		/* Each dot-separated part starts and ends with a letter or digit. */
 		if (ch == '-')
 			bad = !i || i + 1 == n || name[i - 1] == '.' || name[i + 1] == '.';
@@ -77,8 +78,8 @@ const char *dns_label_problem(const char *name)
 		if (name[i] != '-')
 			return "must be a DNS-1123 label: lower-case letters, digits and '-'";
 		if (!i || i + 1 == n)
-			return "must be a DNS-1123 label: must start and end with a lower-case letter "
-			       "or digit";
+			return "must be a DNS-1123 label: must start and end with a lower-case "
+			       "letter or digit";
 	}
 	return NULL;
 }
@@ -101,8 +102,8 @@ const char *label_key_problem(const char *key)
 		memcpy(prefix, key, plen);
 		prefix[plen] = '\0';
 		if (dns_subdomain_problem(prefix))
-			return "prefix part must be a DNS-1123 subdomain (lower-case letters, digits, "
-			       "'-' and '.')";
+			return "prefix part must be a DNS-1123 subdomain (lower-case letters, "
+			       "digits, '-' and '.')";
 		name = slash + 1;
 	}
 	n = strlen(name);
@@ -151,10 +152,11 @@ const char *port_name_problem(const char *name)
 		else if (ch == '-' && i && i + 1 < n && name[i - 1] != '-')
 			continue;
 		else if (ch == '-')
-			return "must not start or end with '-' or hold \"--\" (an IANA service name)";
-		else if (ch < '0' || ch > '9')
-			return "may contain only lower-case letters, digits and '-' (an IANA service "
+			return "must not start or end with '-' or hold \"--\" (an IANA service "
 			       "name)";
+		else if (ch < '0' || ch > '9')
+			return "may contain only lower-case letters, digits and '-' (an IANA "
+			       "service name)";
 	}
 	if (!letter)
 		return "must contain at least one letter (an IANA service name)";

@@ -70,7 +70,8 @@ bool policy_peer_matches_pod(const struct policy_peer *peer, const struct label_
 {
 	switch (peer->kind) {
 	case POLICY_PEER_PODS:
-		return !strcmp(pod_ns, policy_ns) && label_selector_matches(&peer->pods, pod_labels);
+		return !strcmp(pod_ns, policy_ns) &&
+		       label_selector_matches(&peer->pods, pod_labels);
 	case POLICY_PEER_NAMESPACES:
 		return label_selector_matches(&peer->namespaces, ns_labels);
 	case POLICY_PEER_PODS_IN_NAMESPACES:

@@ -158,12 +158,23 @@ string:
 	return *out ? 0 : -ENOMEM;
 }
 
-static int scalar_value(struct conv *c, const yaml_event_t *ev, struct json_object **out)
+/* A scalar's tag: none, !!str or the non-specific "!" (a string too). */
+static int check_scalar_tag(struct conv *c, const yaml_event_t *ev)
 {
 	const char *tag = (const char *)ev->data.scalar.tag;
 
 	if (tag && strcmp(tag, YAML_STR_TAG) && strcmp(tag, "!"))
 		return fail_at(c, &ev->start_mark, "tag %.64s is not supported (only !!str)", tag);
+	return 0;
+}
+
+static int scalar_value(struct conv *c, const yaml_event_t *ev, struct json_object **out)
+{
+	const char *tag = (const char *)ev->data.scalar.tag;
+	int err = check_scalar_tag(c, ev);
+
+	if (err)
+		return err;
 	if (tag || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
 		*out = json_object_new_string_len((const char *)ev->data.scalar.value,
 						  ev->data.scalar.length);
@@ -207,10 +218,9 @@ static int on_scalar(struct conv *c, const yaml_event_t *ev)
 	if (f && f->is_map && !f->key) {
 		const char *key = (const char *)ev->data.scalar.value;
 
-		if (ev->data.scalar.tag && strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG) &&
-		    strcmp((const char *)ev->data.scalar.tag, "!"))
-			return fail_at(c, &ev->start_mark, "tag %.64s is not supported (only !!str)",
-				       (const char *)ev->data.scalar.tag);
+		err = check_scalar_tag(c, ev);
+		if (err)
+			return err;
 		if (strlen(key) != ev->data.scalar.length)
 			return fail_at(c, &ev->start_mark, "a mapping key holds a NUL character");
 		if (json_object_object_get_ex(f->obj, key, NULL))
