@@ -31,7 +31,7 @@ CFLAGS		?= -O2 -g
 CFLAGS		+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 		   -std=gnu11 -D_GNU_SOURCE
 CPPFLAGS	+= -I$(OUTPUT) -Ibpf -Iuserspace/lib -Ikmod/uapi
-LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c
+LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c -lyaml
 BPF_CFLAGS	:= -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
 		   -I$(OUTPUT) -Ibpf
 

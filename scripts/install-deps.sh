@@ -10,6 +10,8 @@ pkgs=(
 	# build: C toolchain, BPF compiler and skeleton generator, the libraries we link
 	build-essential make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libmnl-dev libjson-c-dev pkg-config
+	# NetworkPolicy objects as users write them, in YAML (userspace/lib/yaml_json.c)
+	libyaml-dev
 	# podlaned's Prometheus endpoint (served from its event loop)
 	libmicrohttpd-dev
 	# run, demo and tests: ip/tc/bridge, the reference CNI plugins (host-local IPAM delegation,

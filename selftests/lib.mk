@@ -42,7 +42,7 @@ CFLAGS		+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initia
 		   -Wno-sign-compare -Wno-clobbered -std=gnu11 -D_GNU_SOURCE
 CPPFLAGS	+= -I$(PL_BUILD) -I$(TOP)/bpf -I$(TOP)/userspace/lib -I$(TOP)/kmod/uapi \
 		   -I$(KSFT_DIR) -I$(selfdir)/lib
-LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c -lm
+LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c -lyaml -lm
 
 # A sanitized build (`make SANITIZE=address,undefined`, top Makefile) records its sanitizers in
 # $(PL_BUILD)/sanitize: its tests are built with them too, as libpodlane.a and testlib.o were.
