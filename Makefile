@@ -253,8 +253,9 @@ install: $(addprefix $(OUTPUT)/,$(BINS))
 deps:
 	$(Q)scripts/install-deps.sh
 
+# The build just made: `make check SANITIZE=address,undefined` runs the sanitized pass.
 test check: all
-	$(Q)selftests/run.sh
+	$(Q)PL_BUILD=$(OUTPUT) selftests/run.sh
 
 demo: all
 	$(Q)scripts/demo.sh
