@@ -20,12 +20,14 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 build=${PL_BUILD:-build}
+# Tests run from their own directory: the build's path must not be relative.
+if [ -d "$build" ]; then
+	build=$(cd "$build" && pwd) || exit 1
+	export PL_BUILD=$build
+fi
 sanitize=$(cat "$build/sanitize" 2>/dev/null)
 san_skip_areas=" fuzz guest "
 if [ -n "$sanitize" ]; then
-	# Tests run from their own directory: the build's path must not be relative.
-	build=$(cd "$build" && pwd) || exit 1
-	export PL_BUILD=$build
 	PL_SAN_REPORTS=$build/san-reports/$(date +%Y%m%d-%H%M%S)-$$
 	mkdir -p "$PL_SAN_REPORTS" || exit 1
 	export PL_SAN_REPORTS
