@@ -53,6 +53,12 @@ endif
 ifneq ($(SANITIZE),)
 SAN_CFLAGS	:= -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS		+= $(SAN_CFLAGS)
+# gcc's shared libasan and libubsan each carry their own report file, and UBSan's ignores
+# log_path beside ASan (its reports went to stderr, often /dev/null in tests): linked
+# statically, the two share one, so every report lands in the files selftests/run.sh reads.
+SAN_LDFLAGS	:= $(if $(findstring address,$(SANITIZE)),-static-libasan) \
+		   $(if $(findstring undefined,$(SANITIZE)),-static-libubsan)
+LDFLAGS		+= $(SAN_LDFLAGS)
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 $(shell mkdir -p $(OUTPUT) && echo '$(SANITIZE)' > $(OUTPUT)/sanitize)
 endif
@@ -128,7 +134,7 @@ define bin_rule
 $(1)_OBJS := $$(patsubst userspace/%.c,$(OUTPUT)/obj/%.o,$$(shell find $$($(1)_DIR) -name '*.c'))
 $(OUTPUT)/$(1): $$($(1)_OBJS) $(OUTPUT)/libpodlane.a
 	$$(call msg,BINARY,$$@)
-	$$(Q)$$(CC) $$(CFLAGS) $$^ $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $$(CFLAGS) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
 endef
 $(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
 
@@ -247,8 +253,9 @@ install: $(addprefix $(OUTPUT)/,$(BINS))
 deps:
 	$(Q)scripts/install-deps.sh
 
+# The build just made: `make check SANITIZE=address,undefined` runs the sanitized pass.
 test check: all
-	$(Q)selftests/run.sh
+	$(Q)PL_BUILD=$(OUTPUT) selftests/run.sh
 
 demo: all
 	$(Q)scripts/demo.sh

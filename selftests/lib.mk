@@ -49,6 +49,9 @@ LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c -lyaml -lm
 SANITIZE	?= $(shell cat $(PL_BUILD)/sanitize 2>/dev/null)
 ifneq ($(SANITIZE),)
 CFLAGS		+= -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+# The runtimes linked statically, as the top Makefile does (why: there, SAN_LDFLAGS).
+LDFLAGS		+= $(if $(findstring address,$(SANITIZE)),-static-libasan) \
+		   $(if $(findstring undefined,$(SANITIZE)),-static-libubsan)
 endif
 
 ifeq ($(V),1)
@@ -94,7 +97,7 @@ $(GEN_PROGS) $(GEN_PROGS_EXT): $(OUTPUT)/%: %.c $(TEST_LIBS) \
 		$(wildcard $(PL_BUILD)/*.skel.h $(TOP)/bpf/*.h $(TOP)/userspace/lib/*.h) \
 		$(selfdir)/lib/testlib.h $(KSFT_DIR)/kselftest_harness.h | $(OUTPUT)
 	$(call msg,TEST,$@)
-	$(Q)$(TEST_CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) $< $(TEST_LIBS) $(LDLIBS) -o $@
+	$(Q)$(TEST_CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) $< $(TEST_LIBS) $(LDLIBS) -o $@
 
 # The runner runs each test from its own directory and reads $(OUTPUT)/settings; the TAP it
 # prints is also kept in $(OUTPUT)/run_tests.log, and a "not ok" makes the target fail.

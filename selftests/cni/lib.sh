@@ -9,13 +9,18 @@ PLUGIN_OUT=""	# stdout of the last plugin run
 PLUGIN_ERR=""	# stderr of the last plugin run
 PLUGIN_RC=0
 
-# plugin <stdin-file> [VAR=VALUE...]: run podlane-cni with only these variables (plus PATH).
+# plugin <stdin-file> [VAR=VALUE...]: run podlane-cni with only these variables (plus PATH,
+# and in a sanitized run ASAN_OPTIONS and UBSAN_OPTIONS: where the sanitizers' reports go,
+# which the plugin itself never reads).
 plugin() {
-	local in=$1
+	local in=$1 san=()
 	shift
 	PLUGIN_OUT=$PL_TMP/plugin.out
 	PLUGIN_ERR=$PL_TMP/plugin.err
-	env -i PATH="$PATH" "$@" "$PL_BUILD/podlane-cni" < "$in" > "$PLUGIN_OUT" 2> "$PLUGIN_ERR"
+	[ -n "${ASAN_OPTIONS:-}" ] && san+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+	[ -n "${UBSAN_OPTIONS:-}" ] && san+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
+	env -i PATH="$PATH" "${san[@]}" "$@" "$PL_BUILD/podlane-cni" < "$in" > "$PLUGIN_OUT" \
+		2> "$PLUGIN_ERR"
 	PLUGIN_RC=$?
 }
 

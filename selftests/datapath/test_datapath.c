@@ -637,7 +637,7 @@ static int prog_fd(enum prog p, bool quiet)
 struct run_result {
 	int err;
 	__u32 retval;
-	__u8 out[PKT_MAX];
+	TL_FRAME(out, PKT_MAX);
 	__u32 out_len;
 };
 
@@ -648,8 +648,8 @@ static void run_prog(int fd, int ifindex, const __u8 *pkt, size_t len, __u32 gso
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = pkt,
 		.data_size_in = len,
-		.data_out = res->out,
-		.data_size_out = sizeof(res->out),
+		.data_out = res->out.b,
+		.data_size_out = sizeof(res->out.b),
 		.ctx_in = &ctx,
 		.ctx_size_in = sizeof(ctx),
 		.repeat = 1,
@@ -713,29 +713,29 @@ static void check_output(struct __test_metadata *_metadata, const struct expect 
 			 const __u8 *in, size_t len, const struct run_result *res)
 {
 	const struct iphdr *ip_in = (const void *)(in + ETH_HLEN);
-	const struct iphdr *ip_out = (const void *)(res->out + ETH_HLEN);
-	__u8 expect[PKT_MAX];
+	const struct iphdr *ip_out = (const void *)(res->out.b + ETH_HLEN);
+	TL_FRAME(expect, PKT_MAX);
 	size_t i;
 
 	ASSERT_EQ(len, res->out_len) TH_LOG("output length differs from the input's");
-	memcpy(expect, in, len);
+	memcpy(expect.b, in, len);
 	if (want->redirect_to) {
-		struct iphdr *ip_exp = (void *)(expect + ETH_HLEN);
+		struct iphdr *ip_exp = (void *)(expect.b + ETH_HLEN);
 		const typeof(endpoints[0]) *ep = endpoint_of(want->redirect_to);
 
 		ASSERT_NE(NULL, ep);
-		memcpy(expect, ep->pod_mac, ETH_ALEN);
-		memcpy(expect + ETH_ALEN, ep->host_mac, ETH_ALEN);
+		memcpy(expect.b, ep->pod_mac, ETH_ALEN);
+		memcpy(expect.b + ETH_ALEN, ep->host_mac, ETH_ALEN);
 		ip_exp->ttl = ip_in->ttl - 1;
 		ip_exp->check = ip_out->check;	/* judged on its own */
 		EXPECT_TRUE(tl_ip_csum_ok(ip_out, ip_out->ihl * 4))
 			TH_LOG("ipv4 checksum of the output is invalid: 0x%04x",
 			       ntohs(ip_out->check));
 	}
-	for (i = 0; i < len && expect[i] == res->out[i]; i++)
+	for (i = 0; i < len && expect.b[i] == res->out.b[i]; i++)
 		;
 	EXPECT_EQ(len, i) TH_LOG("output differs at byte %zu: got 0x%02x want 0x%02x", i,
-				 res->out[i], expect[i]);
+				 res->out.b[i], expect.b[i]);
 }
 
 /* Exactly one event for a drop, with what the packet said; none otherwise. */
@@ -774,13 +774,13 @@ static void run_case(struct __test_metadata *_metadata, enum prog p, enum role d
 {
 	struct counters before, after;
 	struct run_result res;
-	__u8 buf[PKT_MAX];
+	TL_FRAME(buf, PKT_MAX);
 	size_t len;
 
-	len = build_packet(pkt, buf, sizeof(buf));
+	len = build_packet(pkt, buf.b, sizeof(buf.b));
 	tl_events_drain(&env.events);
 	ASSERT_EQ(0, read_counters(&before));
-	run_prog(prog_fd(p, false), env.ifindex[dev], buf, len, pkt->gso_size, &res);
+	run_prog(prog_fd(p, false), env.ifindex[dev], buf.b, len, pkt->gso_size, &res);
 	if (res.err == -EINVAL && want->short_ipv4)
 		SKIP(return, "kernel's BPF_PROG_TEST_RUN rejects EtherType IPv4 frames shorter "
 		     "than ETH_HLEN + 20 (EINVAL); covered by the live test");
@@ -789,10 +789,10 @@ static void run_case(struct __test_metadata *_metadata, enum prog p, enum role d
 	EXPECT_EQ(want->retval, (int)res.retval);
 	ASSERT_EQ(0, read_counters(&after));
 	check_counters(_metadata, want, len, &before, &after);
-	check_events(_metadata, p, dev, pkt, want, buf, len);
+	check_events(_metadata, p, dev, pkt, want, buf.b, len);
 	/* A dropped packet's bytes do not matter; anything that goes on must be exact. */
 	if (want->retval != TC_ACT_SHOT)
-		check_output(_metadata, want, buf, len, &res);
+		check_output(_metadata, want, buf.b, len, &res);
 }
 
 FIXTURE_SETUP(from_pod) {}
@@ -860,15 +860,15 @@ TEST(from_pod_ttl_checksum_rewrite_valid_for_2000_random_headers)
 {
 	int fd = prog_fd(P_FROM_POD, false), i, bad = 0;
 	struct run_result res;
-	__u8 pkt[PKT_MAX];
+	TL_FRAME(pkt, PKT_MAX);
 
 	srandom(4242);
 	for (i = 0; i < 2000 && bad < 5; i++) {
 		struct pkt_spec s = { UDP_TO(IP_A, IP_B), .ttl = 2 + random() % 254,
 				      .ihl = 5 + random() % 3, .payload = 8 + random() % 64 };
-		struct iphdr *ip = (void *)(pkt + ETH_HLEN);
-		const struct iphdr *out = (const void *)(res.out + ETH_HLEN);
-		size_t len = build_packet(&s, pkt, sizeof(pkt));
+		struct iphdr *ip = (void *)(pkt.b + ETH_HLEN);
+		const struct iphdr *out = (const void *)(res.out.b + ETH_HLEN);
+		size_t len = build_packet(&s, pkt.b, sizeof(pkt.b));
 
 		/* Vary the words around TTL so the checksum takes every kind of carry. */
 		ip->id = random();
@@ -876,7 +876,7 @@ TEST(from_pod_ttl_checksum_rewrite_valid_for_2000_random_headers)
 		ip->frag_off = htons(random() % 2 ? 0x4000 : 0);
 		ip->check = 0;
 		ip->check = ip_checksum(ip, ip->ihl * 4);
-		run_prog(fd, env.ifindex[R_A], pkt, len, 0, &res);
+		run_prog(fd, env.ifindex[R_A], pkt.b, len, 0, &res);
 		if (res.err || res.retval != TC_ACT_REDIRECT || out->ttl != ip->ttl - 1 ||
 		    !tl_ip_csum_ok(out, out->ihl * 4)) {
 			TH_LOG("header %d: err %d retval %u ttl %u->%u check 0x%04x->0x%04x", i,
@@ -896,12 +896,12 @@ TEST(drop_events_off_spoofed_packet_counted_no_event)
 	const struct expect want = { TC_ACT_SHOT, PODLANE_DROP_SOURCE_SPOOFED, .charged = R_A };
 	struct counters before, after;
 	struct run_result res;
-	__u8 buf[PKT_MAX];
-	size_t len = build_packet(&pkt, buf, sizeof(buf));
+	TL_FRAME(buf, PKT_MAX);
+	size_t len = build_packet(&pkt, buf.b, sizeof(buf.b));
 
 	tl_events_drain(&env.events);
 	ASSERT_EQ(0, read_counters(&before));
-	run_prog(prog_fd(P_FROM_POD, true), env.ifindex[R_A], buf, len, 0, &res);
+	run_prog(prog_fd(P_FROM_POD, true), env.ifindex[R_A], buf.b, len, 0, &res);
 	ASSERT_EQ(0, read_counters(&after));
 	ASSERT_EQ(0, res.err);
 	EXPECT_EQ(TC_ACT_SHOT, res.retval);

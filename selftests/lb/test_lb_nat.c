@@ -224,7 +224,7 @@ static void parse_out(const __u8 *buf, struct seen *s)
 struct result {
 	int err;
 	int retval;
-	__u8 out[PKT_MAX];
+	TL_FRAME(out, PKT_MAX);
 	struct seen s;
 };
 
@@ -235,8 +235,8 @@ static void run(int prog, int ifindex, const __u8 *pkt, size_t len, struct resul
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = pkt,
 		.data_size_in = len,
-		.data_out = r->out,
-		.data_size_out = sizeof(r->out),
+		.data_out = r->out.b,
+		.data_size_out = sizeof(r->out.b),
 		.ctx_in = &ctx,
 		.ctx_size_in = sizeof(ctx),
 		.repeat = 1,
@@ -247,15 +247,15 @@ static void run(int prog, int ifindex, const __u8 *pkt, size_t len, struct resul
 	if (duration)
 		*duration = opts.duration;
 	if (!r->err && opts.data_size_out >= ETH_HLEN + 28)
-		parse_out(r->out, &r->s);
+		parse_out(r->out.b, &r->s);
 }
 
 static void send_flow(struct env *e, enum role dev, const struct flow *f, struct result *r)
 {
-	__u8 pkt[PKT_MAX];
-	size_t len = build(f, pkt);
+	TL_FRAME(pkt, PKT_MAX);
+	size_t len = build(f, pkt.b);
 
-	run(dev == R_UP ? e->from_uplink : e->from_pod, e->ifindex[dev], pkt, len, r, NULL);
+	run(dev == R_UP ? e->from_uplink : e->from_pod, e->ifindex[dev], pkt.b, len, r, NULL);
 }
 
 static __u64 lbstat(struct env *e, enum lb_stat which)
@@ -1408,9 +1408,10 @@ TEST_F(lru, a_flow_whose_entries_were_evicted_is_counted_ct_midflow_and_keeps_it
 /* A frame through xdp_from_uplink; returns the XDP verdict or -errno. */
 static int xdp_run(int prog, const struct flow *f)
 {
-	__u8 pkt[PKT_MAX];
-	size_t len = build(f, pkt);
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = len, .repeat = 1);
+	TL_FRAME(pkt, PKT_MAX);
+	size_t len = build(f, pkt.b);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.b, .data_size_in = len,
+		    .repeat = 1);
 
 	if (bpf_prog_test_run_opts(prog, &opts))
 		return -errno;
@@ -1453,8 +1454,8 @@ static void xdp_run_out(int prog, const __u8 *pkt, size_t len, struct result *r,
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = pkt,
 		.data_size_in = len,
-		.data_out = r->out,
-		.data_size_out = sizeof(r->out),
+		.data_out = r->out.b,
+		.data_size_out = sizeof(r->out.b),
 		.repeat = 1,
 	);
 
@@ -1464,7 +1465,7 @@ static void xdp_run_out(int prog, const __u8 *pkt, size_t len, struct result *r,
 	if (ns)
 		*ns = opts.duration;
 	if (!r->err && opts.data_size_out >= ETH_HLEN + 28)
-		parse_out(r->out, &r->s);
+		parse_out(r->out.b, &r->s);
 }
 
 /* The tests' node with xdp_uplink on its maps: fast path on (e.xdp) and off (e.xdp_off). */
@@ -1563,15 +1564,15 @@ static bool xdp_fast_ok(struct env *e, int prog, const struct flow *f, enum role
 	__u64 rx = ep_rx(e, be);
 	__u8 proto = f->proto ? f->proto : IPPROTO_TCP;
 	struct ct_entry before, after;
-	__u8 pkt[PKT_MAX];
-	size_t len = build(f, pkt);
+	TL_FRAME(pkt, PKT_MAX);
+	size_t len = build(f, pkt.b);
 	struct result r;
 	bool ok = true;
 
 	if (ct_get(e, f->saddr, f->daddr, f->sport, f->dport, proto, PODLANE_CT_ORIGINAL,
 		   &before))
 		return false;
-	xdp_run_out(prog, pkt, len, &r, NULL);
+	xdp_run_out(prog, pkt.b, len, &r, NULL);
 	if (r.err || r.retval != XDP_REDIRECT) {
 		tl_log("xdp verdict %d (err %d), want XDP_REDIRECT", r.retval, r.err);
 		return false;
@@ -1610,16 +1611,16 @@ static bool xdp_fast_ok(struct env *e, int prog, const struct flow *f, enum role
 static bool xdp_pass_untouched(struct env *e, int prog, const struct flow *f)
 {
 	__u64 hit = lbstat(e, PODLANE_LB_NAT_CT_HIT), fast = lbstat(e, PODLANE_LB_XDP_FAST);
-	__u8 pkt[PKT_MAX];
-	size_t len = build(f, pkt);
+	TL_FRAME(pkt, PKT_MAX);
+	size_t len = build(f, pkt.b);
 	struct result r;
 
-	xdp_run_out(prog, pkt, len, &r, NULL);
+	xdp_run_out(prog, pkt.b, len, &r, NULL);
 	if (r.err || r.retval != XDP_PASS) {
 		tl_log("xdp verdict %d (err %d), want XDP_PASS", r.retval, r.err);
 		return false;
 	}
-	if (memcmp(r.out, pkt, len) || lbstat(e, PODLANE_LB_NAT_CT_HIT) != hit ||
+	if (memcmp(r.out.b, pkt.b, len) || lbstat(e, PODLANE_LB_NAT_CT_HIT) != hit ||
 	    lbstat(e, PODLANE_LB_XDP_FAST) != fast) {
 		tl_log("a passed frame was rewritten or counted");
 		return false;
@@ -1703,14 +1704,14 @@ TEST_F(xdp_fast, tracked_udp_nodeport_flows_too_a_udp_checksum_of_0_stays_0)
 	struct flow f = { CLIENT_IP, NODE_IP, 44002, 30053, IPPROTO_UDP };
 	struct flow g = { CLIENT_IP, NODE_IP, 44003, 30053, IPPROTO_UDP, .udp_nocsum = true };
 	struct env *e = self->e;
-	__u8 pkt[PKT_MAX];
+	TL_FRAME(pkt, PKT_MAX);
 	struct result r;
 
 	ASSERT_EQ(R_A, flow_backend(e, &f, &r));
 	EXPECT_TRUE(xdp_fast_ok(e, self->prog, &f, R_A, 53));
 	ASSERT_EQ(R_A, flow_backend(e, &g, &r));
 	EXPECT_TRUE(xdp_fast_ok(e, self->prog, &g, R_A, 53));
-	xdp_run_out(self->prog, pkt, build(&g, pkt), &r, NULL);
+	xdp_run_out(self->prog, pkt.b, build(&g, pkt.b), &r, NULL);
 	EXPECT_EQ(XDP_REDIRECT, r.retval);
 	EXPECT_EQ(0, r.s.l4_check);
 }
@@ -1959,7 +1960,11 @@ static int run_bench(struct env *e, int samples)
 	struct flow pass = { CLIENT_IP, IP4(192, 0, 2, 1), 1234, 80, IPPROTO_UDP };
 	struct flow reply = { 0, CLIENT_IP, 8080, 39000, IPPROTO_TCP, .ack = true };
 	struct flow pod = { IP_C, IP_B, 45000, 8080, IPPROTO_TCP, .ack = true };
-	__u8 p_hit[PKT_MAX], p_pass[PKT_MAX], p_reply[PKT_MAX], p_miss[PKT_MAX], p_pod[PKT_MAX];
+	TL_FRAME(p_hit, PKT_MAX);
+	TL_FRAME(p_pass, PKT_MAX);
+	TL_FRAME(p_reply, PKT_MAX);
+	TL_FRAME(p_miss, PKT_MAX);
+	TL_FRAME(p_pod, PKT_MAX);
 	size_t l_hit, l_pass, l_reply, l_miss, l_pod;
 	struct result r;
 	enum role be;
@@ -1988,45 +1993,45 @@ static int run_bench(struct env *e, int samples)
 		return 1;
 	}
 	reply.saddr = endpoints[be - R_A].ip;
-	l_hit = build(&hit, p_hit);
-	l_pass = build(&pass, p_pass);
-	l_reply = build(&reply, p_reply);
-	l_pod = build(&pod, p_pod);
+	l_hit = build(&hit, p_hit.b);
+	l_pass = build(&pass, p_pass.b);
+	l_reply = build(&reply, p_reply.b);
+	l_pod = build(&pod, p_pod.b);
 	xdp_fd = bpf_program__fd(x->progs.xdp_from_uplink);
 
 	/* Interleave the variants sample by sample so that drift hits all of them alike. */
 	for (i = 0; i < samples; i++) {
 		miss.saddr = IP4(198, 18, (i >> 14) & 0xff, (i >> 6) & 0xff);
 		miss.sport = 1024 + (i & 0x3f) * 512 + (i % 7);
-		l_miss = build(&miss, p_miss);
-		run(floor_fd, e->ifindex[R_UP], p_pass, l_pass, &r, &ns[B_FLOOR][i]);
-		run(bpf_program__fd(off->progs.tc_from_uplink), e->ifindex[R_UP], p_pass, l_pass,
+		l_miss = build(&miss, p_miss.b);
+		run(floor_fd, e->ifindex[R_UP], p_pass.b, l_pass, &r, &ns[B_FLOOR][i]);
+		run(bpf_program__fd(off->progs.tc_from_uplink), e->ifindex[R_UP], p_pass.b, l_pass,
 		    &r, &ns[B_PASS_OFF][i]);
-		run(e->from_uplink, e->ifindex[R_UP], p_pass, l_pass, &r, &ns[B_PASS][i]);
+		run(e->from_uplink, e->ifindex[R_UP], p_pass.b, l_pass, &r, &ns[B_PASS][i]);
 		if (r.retval != TC_ACT_OK)
 			goto bad;
-		run(e->from_uplink, e->ifindex[R_UP], p_miss, l_miss, &r, &ns[B_MISS][i]);
+		run(e->from_uplink, e->ifindex[R_UP], p_miss.b, l_miss, &r, &ns[B_MISS][i]);
 		if (r.retval != TC_ACT_REDIRECT)
 			goto bad;
-		run(e->from_uplink, e->ifindex[R_UP], p_hit, l_hit, &r, &ns[B_HIT][i]);
+		run(e->from_uplink, e->ifindex[R_UP], p_hit.b, l_hit, &r, &ns[B_HIT][i]);
 		if (r.retval != TC_ACT_REDIRECT)
 			goto bad;
-		run(e->from_pod, e->ifindex[be], p_reply, l_reply, &r, &ns[B_REPLY][i]);
+		run(e->from_pod, e->ifindex[be], p_reply.b, l_reply, &r, &ns[B_REPLY][i]);
 		if (r.retval != TC_ACT_REDIRECT)
 			goto bad;
-		run(e->from_pod, e->ifindex[R_C], p_pod, l_pod, &r, &ns[B_POD_BACKEND][i]);
+		run(e->from_pod, e->ifindex[R_C], p_pod.b, l_pod, &r, &ns[B_POD_BACKEND][i]);
 		if (r.retval != TC_ACT_REDIRECT || ep_backend_flag(e, R_C, false))
 			goto bad;
-		run(e->from_pod, e->ifindex[R_C], p_pod, l_pod, &r, &ns[B_POD][i]);
+		run(e->from_pod, e->ifindex[R_C], p_pod.b, l_pod, &r, &ns[B_POD][i]);
 		if (r.retval != TC_ACT_REDIRECT || ep_backend_flag(e, R_C, true))
 			goto bad;
-		xdp_run_out(xdp_floor_fd, p_pass, l_pass, &r, &ns[B_XDP_FLOOR][i]);
+		xdp_run_out(xdp_floor_fd, p_pass.b, l_pass, &r, &ns[B_XDP_FLOOR][i]);
 		if (r.retval != XDP_PASS)
 			goto bad;
-		xdp_run_out(xdp_fd, p_pass, l_pass, &r, &ns[B_XDP_PASS][i]);
+		xdp_run_out(xdp_fd, p_pass.b, l_pass, &r, &ns[B_XDP_PASS][i]);
 		if (r.retval != XDP_PASS)
 			goto bad;
-		xdp_run_out(xdp_fd, p_hit, l_hit, &r, &ns[B_XDP_HIT][i]);
+		xdp_run_out(xdp_fd, p_hit.b, l_hit, &r, &ns[B_XDP_HIT][i]);
 		if (r.retval != XDP_REDIRECT)
 			goto bad;
 	}

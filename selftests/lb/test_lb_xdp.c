@@ -391,12 +391,12 @@ TEST_F(prefilter, fixed_deny_and_allow_rules_ipv4_and_ipv6)
 TEST_F(prefilter, repeated_test_run_of_a_passing_frame_still_passes)
 {
 	const struct frame_spec pass = { 4, IP4(192, 0, 2, 1) };
-	__u8 frame[FRAME_MAX];
+	TL_FRAME(frame, FRAME_MAX);
 	__u32 ns;
 	int ret;
 
-	frame_build(&pass, frame);
-	ret = run_frame(self->p.prog, frame, 60, 100000, &ns);
+	frame_build(&pass, frame.b);
+	ret = run_frame(self->p.prog, frame.b, 60, 100000, &ns);
 	tl_log("a passing frame costs %u ns with %d prefixes (test_run mean of 100000)", ns,
 	       self->p.loaded);
 	EXPECT_EQ(XDP_PASS, ret);
@@ -424,8 +424,8 @@ TEST_F(frame, verdict)
 	int lbstat_fd = bpf_map__fd(self->p.skel->maps.podlane_lbstat);
 	struct drop_counter before[PODLANE_DROP_SLOTS], after[PODLANE_DROP_SLOTS];
 	__u64 hits = 0, pass_before, pass_after;
-	__u8 frame[FRAME_MAX];
-	int len = frame_build(f, frame), ret;
+	TL_FRAME(frame, FRAME_MAX);
+	int len = frame_build(f, frame.b), ret;
 	const struct drop_event *ev = &self->events.ev[0];
 
 	if (variant->rule_len)
@@ -433,7 +433,7 @@ TEST_F(frame, verdict)
 	pass_before = tl_percpu_sum(lbstat_fd, PODLANE_LB_PREFILTER_PASS);
 	ASSERT_EQ(0, tl_node_drops_read(drops_fd, before));
 	tl_events_drain(&self->events);
-	ret = run_frame(self->p.prog, frame, len, 1, NULL);
+	ret = run_frame(self->p.prog, frame.b, len, 1, NULL);
 	ASSERT_EQ(0, tl_node_drops_read(drops_fd, after));
 	pass_after = tl_percpu_sum(lbstat_fd, PODLANE_LB_PREFILTER_PASS);
 	tl_events_poll(&self->events);
@@ -496,11 +496,11 @@ static double median_ns(int prog_fd, const struct frame_spec *f, int runs, __u32
 			int want)
 {
 	__u32 ns[64];
-	__u8 frame[FRAME_MAX];
-	int i, len = frame_build(f, frame);
+	TL_FRAME(frame, FRAME_MAX);
+	int i, len = frame_build(f, frame.b);
 
 	for (i = 0; i < runs; i++) {
-		int ret = run_frame(prog_fd, frame, len, repeat, &ns[i]);
+		int ret = run_frame(prog_fd, frame.b, len, repeat, &ns[i]);
 
 		if (ret != want) {
 			fprintf(stderr, "bench: verdict %d, want %d\n", ret, want);

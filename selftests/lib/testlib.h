@@ -27,6 +27,15 @@
 #define TL_IP4(a, b, c, d) \
 	((__u32)(a) << 24 | (__u32)(b) << 16 | (__u32)(c) << 8 | (__u32)(d))
 
+/*
+ * A frame buffer as a NIC fills one (NET_IP_ALIGN): the frame, f.b, starts 2 bytes into a
+ * 4-byte aligned block, so the network header after the 14-byte Ethernet header (18 with a
+ * VLAN tag) is 4-byte aligned and a test may build and read struct iphdr, tcphdr, ipv6hdr in
+ * place: C requires that alignment (UBSan checks it). TL_FRAME(pkt, 256); sizeof(pkt.b) is 256.
+ */
+#define TL_FRAME(name, room) \
+	struct { __u8 pad[2]; __u8 b[room]; } __attribute__((aligned(4))) name
+
 extern bool tl_verbose;
 
 void tl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -52,7 +52,8 @@ int cmd_hints(struct ctl_opts *o, int argc, char **argv)
 	rc = api_hints_call(o->socket_path, CTL_TIMEOUT_MS, &req, &r, &raw, &e);
 	if (rc)
 		return ctl_failed(o, PODLANE_OP_HINTS, rc, &e);
-	qsort(r.pods, r.n_pods, sizeof(*r.pods), score_cmp);
+	if (r.n_pods)	/* no pods: r.pods is NULL, which qsort() must not get */
+		qsort(r.pods, r.n_pods, sizeof(*r.pods), score_cmp);
 	if (o->json) {
 		struct json_object *sorted = api_encode(api_op_hints.reply, &r);
 

@@ -155,7 +155,9 @@ static int node_list(struct ctl_opts *o, int argc, char **argv)
 	}
 	for (r.n_nodes = 0, k = 0; k < pages.n; k++) {
 		page = ctl_page(op, &pages, k);
-		memcpy(&r.nodes[r.n_nodes], page->nodes, page->n_nodes * sizeof(*page->nodes));
+		if (page->n_nodes)	/* an empty page's array is NULL */
+			memcpy(&r.nodes[r.n_nodes], page->nodes,
+			       page->n_nodes * sizeof(*page->nodes));
 		r.n_nodes += page->n_nodes;
 		r.node_routing = page->node_routing;
 		r.has_total = page->has_total;

@@ -260,8 +260,9 @@ static int endpoint_list(struct ctl_opts *o, int argc, char **argv)
 	}
 	for (r.n_endpoints = 0, k = 0; k < pages.n; k++) {
 		page = ctl_page(op, &pages, k);
-		memcpy(&r.endpoints[r.n_endpoints], page->endpoints,
-		       page->n_endpoints * sizeof(*page->endpoints));
+		if (page->n_endpoints)	/* an empty page's array is NULL */
+			memcpy(&r.endpoints[r.n_endpoints], page->endpoints,
+			       page->n_endpoints * sizeof(*page->endpoints));
 		r.n_endpoints += page->n_endpoints;
 		r.has_total = page->has_total;
 		r.total = page->total;

@@ -255,7 +255,8 @@ int cmd_top(struct ctl_opts *o, int argc, char **argv)
 			rc = ctl_failed(o, PODLANE_OP_ACCT, rc, &e);
 			break;
 		}
-		qsort(r.pods, r.n_pods, sizeof(*r.pods), pod_cmp);
+		if (r.n_pods)	/* no pods: r.pods is NULL, which qsort() must not get */
+			qsort(r.pods, r.n_pods, sizeof(*r.pods), pod_cmp);
 		if (o->json) {
 			struct json_object *sorted = api_encode(api_op_acct.reply, &r);
 

@@ -215,7 +215,8 @@ struct json_object *api_endpoint_list(struct agent *a, struct json_object *req)
 		free(ix.v);
 		return api_reply_oom();
 	}
-	qsort(ix.v, ix.n, sizeof(*ix.v), cmp_u32);
+	if (ix.n)	/* no endpoints: ix.v is NULL, which qsort() must not get */
+		qsort(ix.v, ix.n, sizeof(*ix.v), cmp_u32);
 	ls.r.has_total = true;
 	ls.r.total = ix.n;
 	limit = rq.has_limit ? (size_t)rq.limit : SIZE_MAX;
