@@ -770,8 +770,8 @@ static size_t gen_unit(struct worker *w, uint8_t *buf, int *n_msgs)
 	struct gen g = { .buf = buf, .cap = UNIT_MAX };
 	int i, n = 1;
 
-	if (chance(&w->rng, 8)) {
-		put_random(w, &g, below(&w->rng, NLMSG_HDRLEN));
+	if (chance(&w->rng, 8)) {	/* not even a header (an empty send is only ENODATA) */
+		put_random(w, &g, 1 + below(&w->rng, NLMSG_HDRLEN - 1));
 		*n_msgs = 1;
 		return g.len;
 	}
