@@ -239,13 +239,15 @@ static int resolve_path(const char *path, int *node)
 	if (strlen(path) >= sizeof(buf))
 		return -ENOENT;
 	strcpy(buf, path);
-	while ((name = strsep(&p, "/")) && cur >= 0) {
+	while ((name = strsep(&p, "/"))) {
 		if (!*name)
 			continue;
+		if (!nodes[cur].dir)
+			return -ENOTDIR;
 		cur = tree_child(cur, name);
+		if (cur < 0)
+			return -ENOENT;
 	}
-	if (cur < 0)
-		return -ENOENT;
 	if (!nodes[cur].dir)
 		return -ENOTDIR;
 	*node = cur;
