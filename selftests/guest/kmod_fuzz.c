@@ -2043,8 +2043,8 @@ int main(int argc, char **argv)
 	}
 	err = get_config(&ps, &config);
 	ok(!err && config == 0, "configuration unchanged by the unprivileged workers "
-	   "(CGROUP_PSI=%u; %" PRIu64 " SET_CONFIG answered EPERM of %" PRIu64 ")", config, eperm,
-	   checked);
+	   "(CGROUP_PSI=%u; %" PRIu64 " commands that change state answered EPERM of %" PRIu64
+	   ")", config, eperm, checked);
 
 	env->quota = (total - env->quota * 5 + 1) / 2;
 	run_workers(PRIV1, PRIV2 + 1, only, secs / 2);
