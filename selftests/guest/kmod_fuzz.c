@@ -275,7 +275,7 @@ struct wstats {
 	bool priv, skipped, time_limited, aborted;
 	char note[160];
 	double secs;
-	uint64_t units, msgs, seen, dispatched, replies, data, dumps, syncs;
+	uint64_t units, msgs, dispatched, replies, data, dumps, syncs;
 	uint64_t writes_checked, writes_eperm, setcfg_ok;
 	uint64_t mismatches, malformed;
 	uint64_t err[ERRNO_MAX];	/* outcomes by errno (0: success) */
@@ -313,7 +313,7 @@ struct expect {
 	uint32_t len, seq;
 	uint16_t flags;
 	uint8_t cmd;
-	bool sync, dump_req, unpriv_write, setcfg_applies;
+	bool sync, unpriv_write, setcfg_applies;
 	int n_out;
 	struct outcome out[4];
 	/* what came back */
@@ -958,7 +958,6 @@ static void expect_msg(struct worker *w, struct expect *e)
 			 e->len - NLMSG_HDRLEN - GENL_HDRLEN, &ra);
 	if (dump) {
 		/* One dump per socket at a time; the check comes before the policy's. */
-		e->dump_req = true;
 		running = w->dump_running;
 		if (running)
 			allow(e, OUT(O_ERR, .err = -EBUSY));
@@ -1014,7 +1013,6 @@ static void expect_unit(struct worker *w, const uint8_t *buf, size_t len)
 		e->len = nlh->nlmsg_len;
 		e->seq = nlh->nlmsg_seq;
 		e->flags = nlh->nlmsg_flags;
-		w->st->seen++;
 		expect_msg(w, e);
 		step = NLMSG_ALIGN(nlh->nlmsg_len);
 		off += step > len - off ? len - off : step;
