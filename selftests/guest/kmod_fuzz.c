@@ -1320,8 +1320,9 @@ static void evaluate(struct worker *w, struct expect *e)
 	if (i < e->n_out)
 		return;
 	for (i = 0; i < e->n_out && o < sizeof(want) - 40; i++)
-		o += snprintf(want + o, sizeof(want) - o, "%s%s %d [%d,%d]", i ? " or " : "",
-			      kind_name[e->out[i].kind], e->out[i].err, e->out[i].min,
+		o += snprintf(want + o, sizeof(want) - o, "%s%s %d%s [%d,%d]", i ? " or " : "",
+			      kind_name[e->out[i].kind], e->out[i].err,
+			      e->out[i].need_msg ? " with message" : "", e->out[i].min,
 			      e->out[i].max);
 	mismatch(w, e, "expected %s; got %d data (%d multi), %d errors (last %d%s), "
 		 "%d DONE (%d%s)%s", want, e->n_data, e->n_multi, e->n_err, e->err,
