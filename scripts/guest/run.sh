@@ -91,8 +91,10 @@ initrd=$(sed -n 's/^initrd=//p' <<< "$build_out")
 built=$(date +%s)
 
 # Two serial ports: the kernel console on the first, the test protocol alone on the second.
-# Each guest test may take as long as the fuzzer's phases and its checks afterwards.
-cmdline="console=ttyS0 panic=-1 loglevel=6 rdinit=/init podlane_test_timeout=$((fuzz_t + 120))"
+# An oops panics, so the run ends at once instead of wedging until GUEST_TIMEOUT. Each guest
+# test may take as long as the fuzzer's phases and its checks afterwards.
+cmdline="console=ttyS0 panic=-1 oops=panic loglevel=6 rdinit=/init"
+cmdline+=" podlane_test_timeout=$((fuzz_t + 120))"
 rm -f "$console" "$results"
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
 	-nodefaults -display none -nic none -no-reboot \
@@ -176,5 +178,9 @@ if [ -n "$dmesg_line" ]; then
 else
 	report 1 "guest dmesg checked (the guest did not get that far)"
 fi
-grep -q '^@@DONE' "$results.txt" || echo "# the guest did not finish; see $console"
+if ! grep -q '^@@DONE' "$results.txt"; then
+	echo "# the guest did not finish; see $console"
+	grep -m 20 -E 'BUG|WARNING|Oops|RIP:|Kernel panic|Call Trace' "$console" 2>/dev/null |
+		sed 's/^/# console: /'
+fi
 [ $failed -eq 0 ]
