@@ -4,7 +4,7 @@
 # print its results as one TAP stream: "guest booted", one line per guest test (its own TAP
 # indented under it, as a subtest), and "dmesg clean". The last guest test, kmod_fuzz, sends
 # GUEST_FUZZ_MESSAGES (default 1,000,000) random messages to podlane.ko within GUEST_FUZZ_TIME
-# seconds (default 600; 1,000,000 took 181 s under TCG here). The whole boot is bounded by
+# seconds (default 600; 1,000,000 took 181-253 s under TCG here). The whole boot is bounded by
 # GUEST_TIMEOUT seconds (default 300 + GUEST_FUZZ_TIME). Logs: $OUTPUT/guest/console.log
 # (kernel) and results.log (raw protocol, see scripts/guest/init).
 #
