@@ -1037,6 +1037,57 @@ TEST_F(pol, lost_flow_records_are_counted)
 	events_reset();
 }
 
+/* What an operator sees ------------------------------------------------------------------ */
+
+static __u32 map_info_of(int fd, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? 0 : info->id;
+}
+
+TEST_F(pol, bpftool_shows_the_policy_maps_with_named_fields_and_the_programs_keep_their_names)
+{
+	static const struct {
+		const char *name;	/* the kernel's name: cut at 15 characters */
+		const char *field;	/* a field bpftool prints from the map's BTF */
+	} maps[] = {
+		{ "podlane_ipcache", "cidr_id" }, { "podlane_ep_poli", "ingress_set" },
+		{ "podlane_policy", "peer" }, { "podlane_pol_ct", "egress_policy" },
+		{ "podlane_pol_rev", NULL }, { "podlane_pol_sta", NULL },
+	};
+	const int fds[] = { node.ipcache_fd, node.ep_pol_fd, node.policy_fd, node.pol_ct_fd,
+			    node.rev_fd, node.polstat_fd };
+	const int progs[] = { node.from_pod, node.to_pod, node.from_uplink, node.xdp_prog };
+	const char *const prog_names[] = { "tc_from_pod", "tc_to_pod", "tc_from_uplink",
+					   "xdp_from_uplink" };
+	struct bpf_prog_info pinfo;
+	struct bpf_map_info info;
+	__u32 len;
+	size_t i;
+
+	ASSERT_EQ(0, isolate(R_B, PODLANE_POL_F_INGRESS, SET_B_IN, 0));
+	ASSERT_EQ(0, allow(SET_B_IN, ID_A, IPPROTO_TCP, 80, 16, 0));
+	ASSERT_EQ(TC_ACT_REDIRECT, FROM_POD(R_A, IP_A, IP_B, 0, 40000, 80, F_SYN));
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
+		ASSERT_NE(0, map_info_of(fds[i], &info)) TH_LOG("%s", maps[i].name);
+		EXPECT_STREQ(maps[i].name, info.name);
+		EXPECT_NE(0, info.btf_id) TH_LOG("%s has no BTF", maps[i].name);
+		if (!maps[i].field || tl_sh_may_fail("command -v bpftool"))
+			continue;
+		EXPECT_EQ(0, tl_sh("bpftool map dump id %u | grep -q '\"%s\"'", info.id,
+				   maps[i].field)) TH_LOG("%s", maps[i].name);
+	}
+	/* The global function is a part of each program, not a program of its own. */
+	for (i = 0; i < ARRAY_SIZE(progs); i++) {
+		len = sizeof(pinfo);
+		memset(&pinfo, 0, sizeof(pinfo));
+		ASSERT_EQ(0, bpf_obj_get_info_by_fd(progs[i], &pinfo, &len));
+		EXPECT_STREQ(prog_names[i], pinfo.name);
+	}
+}
+
 /* A policy conntrack that refuses inserts: the allowed packet goes, the next is judged. */
 FIXTURE(full) {
 	struct tc_endpoint *ep;
