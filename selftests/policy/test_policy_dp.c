@@ -15,9 +15,18 @@
  *
  * Identities: A 300, B 301, C 302, a pod on another node 400; the node's own address is
  * HOST; 198.51.100.0/24 (the uplink's clients) is an ipBlock prefix with CIDR id CIDR_NET.
+ *
+ * With --bench it measures instead and prints a markdown table: ns per packet (median of
+ * single-packet test runs, variants interleaved) of tc_from_pod for pod-to-pod traffic with
+ * no policy, to a pod isolated for ingress on a known connection, for a new connection judged
+ * against a rule set of 1, 100 and 10,000 entries, and denied; beside an empty tc program
+ * (the floor) and, with --baseline, the same pod-to-pod packet through another build's
+ * tc_endpoint.bpf.o (an older commit's: what no policy costs pods that have none).
+ *   test_policy_dp --bench [-n SAMPLES] [--baseline OBJECT]
  * Not covered here: tc_from_tunnel (BPF_PROG_TEST_RUN cannot give a packet tunnel metadata;
  * it calls the same policy_to_endpoint() before delivering as tc_from_uplink does).
  */
+#include <getopt.h>
 #include <sched.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -1146,12 +1155,214 @@ TEST_F(full, an_insert_that_fails_still_allows_and_never_opens)
 	EXPECT_EQ(PODLANE_DROP_POLICY_NO_FLOW, seen.flow[2].reason);
 }
 
+/* --bench --------------------------------------------------------------------------------- */
+
+static int floor_prog_load(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_OK },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "tc_floor", "GPL", insns,
+			     ARRAY_SIZE(insns), NULL);
+}
+
+/* tc_from_pod of another build's tc_endpoint.bpf.o, on the node's maps where names agree. */
+static int baseline_load(const char *path, struct bpf_object **objp)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err;
+
+	if (!obj)
+		return -errno;
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map *theirs = bpf_object__find_map_by_name(node.ep->obj,
+								       bpf_map__name(map));
+
+		bpf_map__set_pin_path(map, NULL);
+		if (theirs && !strncmp(bpf_map__name(map), "podlane_", 8) &&
+		    bpf_map__reuse_fd(map, bpf_map__fd(theirs)))
+			return -EINVAL;
+	}
+	err = bpf_object__load(obj);
+	prog = err ? NULL : bpf_object__find_program_by_name(obj, "tc_from_pod");
+	if (!prog) {
+		bpf_object__close(obj);
+		return err ?: -ENOENT;
+	}
+	*objp = obj;
+	return bpf_program__fd(prog);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(__u32 *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_u32);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+/* One packet through fd on dev's device: its run time, or 0 when the verdict is not want. */
+static __u32 timed(int fd, enum role dev, const struct pkt *p, int want)
+{
+	TL_FRAME(in, PKT_MAX);
+	TL_FRAME(out, PKT_MAX);
+	struct __sk_buff skb = { .ifindex = node.ifindex[dev] };
+	size_t len = build(p, in.b, endpoints[0].host_mac, router_mac);
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = in.b, .data_size_in = len,
+		.data_out = out.b, .data_size_out = sizeof(out.b),
+		.ctx_in = &skb, .ctx_size_in = sizeof(skb),
+		.repeat = 1,
+	);
+
+	if (bpf_prog_test_run_opts(fd, &opts) || (int)opts.retval != want)
+		return 0;
+	return opts.duration ? opts.duration : 1;
+}
+
+enum {
+	B_FLOOR, B_BASELINE, B_NONE, B_KNOWN, B_NEW_1, B_NEW_100, B_NEW_10K, B_DENIED, B_MAX
+};
+
+/* Set SET_B_IN to n entries: n - 1 for other peers, then the one allowing A on TCP 80. */
+static int rule_set_fill(int n)
+{
+	int i, err = map_clear(node.policy_fd);
+
+	for (i = 0; i < n - 1 && !err; i++)
+		err = allow(SET_B_IN, 100000 + i, IPPROTO_TCP, 80, 16, i);
+	return err ?: allow(SET_B_IN, ID_A, IPPROTO_TCP, 80, 16, n - 1);
+}
+
+static int run_bench(int samples, const char *baseline)
+{
+	static const char *const label[B_MAX] = {
+		[B_FLOOR] = "empty tc program (floor)",
+		[B_BASELINE] = "baseline build: tc_from_pod, pod to pod",
+		[B_NONE] = "tc_from_pod, pod to pod, no policy (one ep_policy lookup a pod)",
+		[B_KNOWN] = "tc_from_pod, to a pod isolated for ingress, known connection",
+		[B_NEW_1] = "tc_from_pod, new connection judged, rule set of 1 entry",
+		[B_NEW_100] = "tc_from_pod, new connection judged, rule set of 100 entries",
+		[B_NEW_10K] = "tc_from_pod, new connection judged, rule set of 10,000 entries",
+		[B_DENIED] = "tc_from_pod, denied (drop, flow record, drop event)",
+	};
+	static const int set_size[] = { [B_NEW_1] = 1, [B_NEW_100] = 100, [B_NEW_10K] = 10000 };
+	struct pkt known = { IP_A, IP_B, IPPROTO_TCP, 40000, 80, F_ACK };
+	struct pkt none = { IP_A, IP_C, IPPROTO_TCP, 40000, 80, F_ACK };
+	struct pkt denied = { IP_C, IP_B, IPPROTO_TCP, 40000, 80, F_SYN };
+	struct pkt fresh = { IP_A, IP_B, IPPROTO_TCP, 0, 80, F_SYN };
+	struct bpf_object *base_obj = NULL;
+	int floor_fd = floor_prog_load(), base_fd = -1, i, b, err;
+	__u32 *ns[B_MAX];
+
+	if (floor_fd < 0)
+		return fprintf(stderr, "bench: failed to load the floor: %s\n", strerror(errno)), 1;
+	if (baseline) {
+		base_fd = baseline_load(baseline, &base_obj);
+		if (base_fd < 0)
+			return fprintf(stderr, "bench: failed to load '%s': %s\n", baseline,
+				       strerror(-base_fd)), 1;
+	}
+	err = reset() ?: isolate(R_B, PODLANE_POL_F_INGRESS, SET_B_IN, 0);
+	err = err ?: rule_set_fill(1);
+	if (err || timed(node.from_pod, R_A, &(struct pkt){ IP_A, IP_B, 0, 40000, 80, F_SYN },
+			 TC_ACT_REDIRECT) == 0)
+		return fprintf(stderr, "bench: set-up failed\n"), 1;
+	for (b = 0; b < B_MAX; b++)
+		ns[b] = calloc(samples, sizeof(__u32));
+
+	/* Interleave the variants sample by sample so that drift hits all of them alike. */
+	for (i = 0; i < samples; i++) {
+		ns[B_FLOOR][i] = timed(floor_fd, R_A, &none, TC_ACT_OK);
+		ns[B_BASELINE][i] = base_fd < 0 ? 1 : timed(base_fd, R_A, &none, TC_ACT_REDIRECT);
+		ns[B_NONE][i] = timed(node.from_pod, R_A, &none, TC_ACT_REDIRECT);
+		ns[B_KNOWN][i] = timed(node.from_pod, R_A, &known, TC_ACT_REDIRECT);
+		ns[B_DENIED][i] = timed(node.from_pod, R_C, &denied, TC_ACT_SHOT);
+		if (i % 512 == 0)
+			events_reset();
+	}
+	/* New connections: one rule set size at a time (filling 10,000 entries takes a while). */
+	for (b = B_NEW_1; b <= B_NEW_10K; b++) {
+		if (rule_set_fill(set_size[b]))
+			return fprintf(stderr, "bench: rule set of %d failed\n", set_size[b]), 1;
+		for (i = 0; i < samples; i++) {
+			fresh.sport = 1024 + i % 60000;
+			fresh.saddr = IP_A;
+			if (i % 512 == 0)
+				events_reset();
+			ns[b][i] = timed(node.from_pod, R_A, &fresh, TC_ACT_REDIRECT);
+			/* Forget it again, so that the next sample is new even when ports repeat. */
+			map_clear(node.pol_ct_fd);
+		}
+	}
+	for (b = 0; b < B_MAX; b++)
+		for (i = 0; i < samples; i++)
+			if (!ns[b][i])
+				return fprintf(stderr, "bench: '%s': unexpected verdict\n", label[b]), 1;
+	printf("| program (BPF_PROG_TEST_RUN, one packet per run) | ns/packet (median of %d) "
+	       "| over floor |\n|---|---:|---:|\n", samples);
+	for (b = 0; b < B_MAX; b++) {
+		double m = median(ns[b], samples), fl = median(ns[B_FLOOR], samples);
+
+		if (b == B_BASELINE && base_fd < 0)
+			continue;
+		printf("| %s | %.0f | %+.0f |\n", label[b], m, m - fl);
+	}
+	bpf_object__close(base_obj);
+	return 0;
+}
+
+/* test_policy_dp --bench [-n SAMPLES] [--baseline OBJECT]: the table instead of the tests. */
+static int bench_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "baseline", required_argument, NULL, 'b' },
+		{}
+	};
+	const char *baseline = NULL;
+	int samples = 20001, opt, err;
+
+	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			samples = atoi(optarg);
+			break;
+		case 'b':
+			baseline = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s --bench [-n SAMPLES] [--baseline OBJECT]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	err = devices_make();
+	err = err ?: load();
+	err = err ?: maps_fill();
+	if (err) {
+		fprintf(stderr, "bench: setup failed: %s\n", strerror(-err));
+		return 1;
+	}
+	return run_bench(samples < 1 ? 1 : samples, baseline);
+}
+
 int main(int argc, char **argv)
 {
 	int err;
 
 	if (geteuid() != 0)
 		ksft_exit_skip("needs root for BPF_PROG_TEST_RUN and a network namespace\n");
+	if (argc > 1 && !strcmp(argv[1], "--bench"))
+		return bench_main(argc - 1, argv + 1);
 	if (tl_sh_may_fail("command -v ip"))
 		ksft_exit_skip("needs ip (iproute2)\n");
 	err = devices_make();
