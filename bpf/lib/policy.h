@@ -34,9 +34,11 @@
  *      passes when the datagram it quotes belongs to a known connection). Such a packet in an
  *      isolated direction is dropped with PODLANE_DROP_POLICY_NO_FLOW; in a direction no policy
  *      isolates it goes on without an entry, so a reply-direction packet never starts a flow.
- *      TCP connections that were open before their direction became isolated therefore end
- *      (their next packet is NO_FLOW): Kubernetes leaves existing connections undefined, and
- *      this errs on the side of the policy.
+ *      A TCP connection that was open before a policy isolated one of its directions
+ *      therefore ends at its next packet in that direction (NO_FLOW), replies included:
+ *      Kubernetes leaves existing connections undefined, and this errs on the side of the
+ *      policy. UDP has no such packets: any datagram an allowed direction carries opens a flow
+ *      whose replies pass, as every stateful firewall treats UDP.
  *   4. Later fragments (offset > 0) carry no ports and go on unjudged: the stack cannot
  *      reassemble them without their first fragment, which was judged with its ports, and it
  *      discards overlapping fragments.

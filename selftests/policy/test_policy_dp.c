@@ -873,6 +873,22 @@ TEST_F(pol, a_policy_change_judges_the_next_original_packet_again)
 	EXPECT_EQ(PODLANE_DROP_POLICY_NO_FLOW, seen.flow[2].reason);
 }
 
+TEST_F(pol, a_policy_change_never_lets_a_reply_start_a_flow)
+{
+	struct pol_ct_entry ct;
+
+	/* B talked to A:80 before any policy: nothing tracked it. Now A denies B. */
+	EXPECT_EQ(TC_ACT_REDIRECT, FROM_POD(R_B, IP_B, IP_A, 0, 40000, 80, F_ACK));
+	ASSERT_EQ(0, isolate(R_A, PODLANE_POL_F_INGRESS, SET_A_IN, 0));
+	/* A's answers go (its egress is free) but open nothing... */
+	EXPECT_EQ(TC_ACT_REDIRECT, FROM_POD(R_A, IP_A, IP_B, 0, 80, 40000, F_PSHACK));
+	EXPECT_EQ(-ENOENT, pol_ct_get(IP_A, IP_B, 80, 40000, IPPROTO_TCP, &ct));
+	/* ...so B's next packet is judged: no flow. */
+	EXPECT_EQ(TC_ACT_SHOT, FROM_POD(R_B, IP_B, IP_A, 0, 40000, 80, F_ACK));
+	ASSERT_EQ(1, seen.nflow);
+	EXPECT_EQ(PODLANE_DROP_POLICY_NO_FLOW, seen.flow[0].reason);
+}
+
 TEST_F(pol, traffic_from_this_node_is_always_allowed)
 {
 	__u64 host = polstat(PODLANE_POL_STAT_HOST);
