@@ -344,7 +344,7 @@ static __always_inline int pol_pkt_read(struct __sk_buff *skb, struct pol_scratc
 		p->kind = POL_OPENS;
 		return 0;
 	case IPPROTO_SCTP:
-		/* Common header (ports, verification tag, checksum), then the first chunk's type. */
+		/* Common header (ports, verification tag, checksum), then the first chunk. */
 		if (l4_off + 12 > end || bpf_skb_load_bytes(skb, l4_off, l4, 12))
 			return PODLANE_DROP_L4_TRUNCATED;
 		__builtin_memcpy(&p->key.sport, l4, 2);

@@ -979,14 +979,15 @@ static const char *judge(const struct frame *f, const struct judgement *j, const
 		return "output length differs from the input's";
 	if (o->denied != (drop && policy_reason(o->reason)) ||
 	    (o->denied && o->flow_reason != o->reason))
-		return "a policy drop is not reported by exactly one DENIED flow record (or another "
-		       "frame is)";
+		return "a policy drop is not reported by exactly one DENIED flow record (or "
+		       "another frame is)";
 	if (o->allowed > 2 || (o->allowed && xdp))
 		return "more ALLOWED flow records than isolated directions";
 	same = !memcmp(o->out, f->b, f->len);
 
 	if (f->prog == P_TO_POD && !ingress_isolated(f->dev))
-		return o->retval == TC_ACT_OK && same ? NULL : "tc_to_pod changed or stopped a frame";
+		return o->retval == TC_ACT_OK && same ? NULL :
+		       "tc_to_pod changed or stopped a frame";
 	if (f->prog == P_TO_POD && !same)
 		return "tc_to_pod changed a frame";
 	if (xdp && j->class != C_GOOD) {

@@ -167,6 +167,14 @@ static __u32 pseudo_sum(const struct iphdr *ip, __u16 l4_len)
 	return sum + ip->protocol + l4_len;
 }
 
+/* A UDP checksum as sent: 0 means none, so a computed 0 goes out as 0xffff. */
+static __u16 udp_csum(const struct iphdr *ip, const __u8 *l4, size_t len)
+{
+	__u16 c = ~tl_csum_fold(tl_csum_add(pseudo_sum(ip, len), l4, len));
+
+	return c ? c : 0xffff;
+}
+
 /*
  * IPv4 header and transport header of p at at (no Ethernet), over zeroed bytes; the datagram's
  * length. TCP and UDP carry 16 bytes of payload.
@@ -234,8 +242,7 @@ static size_t build_ip(const struct pkt *p, __u8 *at)
 		((struct tcphdr *)l4)->check =
 			htons(~tl_csum_fold(tl_csum_add(pseudo_sum(ip, l4_len), l4, l4_len)));
 	else if (proto == IPPROTO_UDP)
-		((struct udphdr *)l4)->check =
-			htons(~tl_csum_fold(tl_csum_add(pseudo_sum(ip, l4_len), l4, l4_len)) ?: 0xffff);
+		((struct udphdr *)l4)->check = htons(udp_csum(ip, l4, l4_len));
 	else if (proto == IPPROTO_ICMP)
 		*(__u16 *)(l4 + 2) = htons(~tl_csum_fold(tl_csum_add(0, l4, l4_len)));
 	return sizeof(*ip) + l4_len;
@@ -1316,14 +1323,15 @@ static int run_bench(int samples, const char *baseline)
 			if (i % 512 == 0)
 				events_reset();
 			ns[b][i] = timed(node.from_pod, R_A, &fresh, TC_ACT_REDIRECT);
-			/* Forget it again, so that the next sample is new even when ports repeat. */
+			/* Forget it, so that the next sample is new even when ports repeat. */
 			map_clear(node.pol_ct_fd);
 		}
 	}
 	for (b = 0; b < B_MAX; b++)
 		for (i = 0; i < samples; i++)
 			if (!ns[b][i])
-				return fprintf(stderr, "bench: '%s': unexpected verdict\n", label[b]), 1;
+				return fprintf(stderr, "bench: '%s': unexpected verdict\n",
+					       label[b]), 1;
 	printf("| program (BPF_PROG_TEST_RUN, one packet per run) | ns/packet (median of %d) "
 	       "| over floor |\n|---|---:|---:|\n", samples);
 	for (b = 0; b < B_MAX; b++) {
