@@ -44,7 +44,10 @@
  *      discards overlapping fragments.
  *
  * Traffic from this node (PODLANE_ID_HOST) to a pod is always allowed for ingress, new or not
- * (PODLANE_POL_STAT_HOST), as Kubernetes requires for kubelet's probes.
+ * (PODLANE_POL_STAT_HOST), as Kubernetes requires for kubelet's probes. Only in tc_to_pod,
+ * where the host stack delivers what the node itself sent: on the uplink a packet could claim
+ * a node address (tc_from_uplink hands packets to pods without the stack's check of local
+ * sources), so there such a source is judged like any other.
  *
  * A policy conntrack insert that fails (PODLANE_POL_STAT_CT_FULL) still lets the judged packet
  * go on: it was allowed. The connection is just not remembered, so its later packets are judged
@@ -426,6 +429,12 @@ static __always_inline void pol_identity(struct pol_scratch *s, __be32 addr,
 	out->cidr_id = v ? v->cidr_id : 0;
 }
 
+/* Sent by this node itself: a node address as source, delivered by the host stack. */
+static __always_inline bool pol_from_host(const struct pol_scratch *s)
+{
+	return s->src.id == PODLANE_ID_HOST && s->hook == PODLANE_HOOK_TO_POD;
+}
+
 /*
  * Judge a connection's first packet (or a known one after a policy change) for the isolated
  * directions: the sender's egress against the receiver's identity, then the receiver's
@@ -456,7 +465,7 @@ static __always_inline void pol_judge(struct pol_scratch *s)
 		ct->egress_rule = e->rule;
 	}
 	if (dp->flags & PODLANE_POL_F_INGRESS) {
-		if (s->src.id == PODLANE_ID_HOST) {
+		if (pol_from_host(s)) {
 			ct->flags |= PODLANE_POL_CT_F_HOST;
 			return;
 		}
@@ -581,7 +590,7 @@ static __always_inline int pol_decide(struct pol_scratch *s)
 	pol_identity(s, s->p.key.daddr, &s->dst);
 	if (s->p.kind != POL_OPENS) {
 		/* This node's own traffic needs no connection to reach a pod. */
-		if (!s->sp.flags && s->src.id == PODLANE_ID_HOST) {
+		if (!s->sp.flags && pol_from_host(s)) {
 			pol_count(PODLANE_POL_STAT_HOST);
 			return 0;
 		}

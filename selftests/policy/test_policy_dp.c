@@ -919,6 +919,10 @@ TEST_F(pol, traffic_from_this_node_is_always_allowed)
 	/* Anyone else through the stack is judged. */
 	EXPECT_EQ(TC_ACT_SHOT, TO_POD(R_B, FAR_CLIENT, IP_B, 0, 40000, 8080, F_SYN));
 	EXPECT_EQ(TC_ACT_SHOT, TO_POD(R_B, CLIENT, IP_B, 0, 40000, 8080, F_ACK));
+	/* A node address arriving on the uplink is not this node speaking: judged, denied. */
+	EXPECT_EQ(TC_ACT_SHOT, FROM_UPLINK(NODE_IP, IP_B, 0, 40002, 8080, F_SYN));
+	EXPECT_EQ(TC_ACT_SHOT, FROM_UPLINK(NODE_IP, IP_B, 0, 40001, 8080, F_ACK));
+	EXPECT_EQ(host + 2, polstat(PODLANE_POL_STAT_HOST));
 }
 
 TEST_F(pol, one_allowed_record_per_connection_not_per_packet)
