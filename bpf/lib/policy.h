@@ -60,7 +60,7 @@
  * log is on whenever a policy isolates something.
  *
  * IPv4 only, as the rest of the datapath: other EtherTypes are the caller's (they pass).
- * Include after lib/common.h.
+ * Include after lib/maps.h and lib/common.h.
  */
 #ifndef PODLANE_LIB_POLICY_H
 #define PODLANE_LIB_POLICY_H
@@ -185,6 +185,7 @@ struct pol_scratch {
 	__u8 l4[TCP_MIN_HLEN];
 	struct ipcache_key ik;		/* lookup keys */
 	struct policy_key pk;
+	struct endpoint_key ek;
 };
 
 /* Private to each object (never pinned): one element, per CPU. */
@@ -429,6 +430,24 @@ static __always_inline void pol_identity(struct pol_scratch *s, __be32 addr,
 	out->cidr_id = v ? v->cidr_id : 0;
 }
 
+/*
+ * The sender's identity. A packet from the uplink that claims the address of a pod of this
+ * node is not that pod's (its packets never come that way): it gets no pod identity, only
+ * what an ipBlock says of the address. (The tunnel checks sources itself, lib/route.h.)
+ */
+static __always_inline void pol_sender(struct pol_scratch *s)
+{
+	pol_identity(s, s->p.key.saddr, &s->src);
+	if (s->hook != PODLANE_HOOK_FROM_UPLINK || s->src.id < PODLANE_ID_POD_BASE ||
+	    s->src.id >= PODLANE_ID_CIDR_BASE)
+		return;
+	__builtin_memset(&s->ek, 0, sizeof(s->ek));
+	s->ek.addr.family = PODLANE_AF_INET;
+	s->ek.addr.ip4 = s->p.key.saddr;
+	if (bpf_map_lookup_elem(&podlane_eps, &s->ek))
+		s->src.id = PODLANE_ID_WORLD;
+}
+
 /* Sent by this node itself: a node address as source, delivered by the host stack. */
 static __always_inline bool pol_from_host(const struct pol_scratch *s)
 {
@@ -546,7 +565,7 @@ static __always_inline int pol_decide(struct pol_scratch *s)
 		if (ct->rev != rev) {
 			/* Rules changed since it was judged: judge this packet as a first one. */
 			pol_count(PODLANE_POL_STAT_REJUDGED);
-			pol_identity(s, s->p.key.saddr, &s->src);
+			pol_sender(s);
 			pol_identity(s, s->p.key.daddr, &s->dst);
 			pol_judge(s);
 			if (s->j.reason) {
@@ -586,7 +605,7 @@ static __always_inline int pol_decide(struct pol_scratch *s)
 	if (s->p.kind != POL_OPENS && !isolated)
 		return 0;	/* no isolated direction to start a flow in: as without policy */
 
-	pol_identity(s, s->p.key.saddr, &s->src);
+	pol_sender(s);
 	pol_identity(s, s->p.key.daddr, &s->dst);
 	if (s->p.kind != POL_OPENS) {
 		/* This node's own traffic needs no connection to reach a pod. */

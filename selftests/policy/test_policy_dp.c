@@ -718,6 +718,13 @@ TEST_F(pol, allowed_by_identity)
 		    PODLANE_HOOK_FROM_POD, R_B, POLICY, 2, ID_A, ID_B);
 	/* Another identity is not allowed. */
 	EXPECT_EQ(TC_ACT_SHOT, FROM_POD(R_C, IP_C, IP_B, 0, 40000, 80, F_SYN));
+	/* A's address on the uplink is not A (A's packets never come that way). */
+	EXPECT_EQ(TC_ACT_SHOT, FROM_UPLINK(IP_A, IP_B, 0, 40001, 80, F_SYN));
+	ASSERT_EQ(3, seen.nflow);
+	EXPECT_EQ(PODLANE_ID_WORLD, seen.flow[2].src_id);
+	/* A pod of another node is who it says (routing decides what reaches the uplink). */
+	ASSERT_EQ(0, allow(SET_B_IN, ID_REMOTE, 0, 0, 0, 3));
+	EXPECT_EQ(TC_ACT_REDIRECT, FROM_UPLINK(IP_REMOTE_POD, IP_B, 0, 40001, 80, F_SYN));
 }
 
 TEST_F(pol, allowed_by_cidr_id_from_the_uplink)
