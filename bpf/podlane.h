@@ -699,8 +699,8 @@ _Static_assert(sizeof(struct remote_endpoint) == 8, "remote_endpoint layout");
  *   every entry also carries the CIDR id of the most specific ipBlock prefix holding it (0:
  *   none), so an ipBlock naming a pod's own address matches that pod (the upstream cases).
  * podlane_ep_policy (hash): host veth ifindex -> the endpoint's rule set per direction and the
- *   policy that isolates it there (for "isolated by P; no rule matched"). No entry: the pod is
- *   isolated in neither direction.
+ *   policy that isolates it there (for "isolated by P; no rule matched"). No entry, or flags
+ *   without either direction: the pod is isolated in neither direction.
  * podlane_policy (LPM trie): {rule set, peer id, proto, port} -> the policy and rule. Prefix
  *   lengths: 64 = any protocol and port for that peer, 72 = any port of that protocol, 72 + n
  *   = the first n bits of the port (a port range is at most 30 prefixes). A peer
@@ -709,10 +709,12 @@ _Static_assert(sizeof(struct remote_endpoint) == 8, "remote_endpoint layout");
  *   drops (PODLANE_DROP_POLICY_DENIED).
  * podlane_pol_ct (LRU hash): the connections policy allowed, keyed by the original direction's
  *   tuple. A packet of a known connection (either direction) passes without a rule lookup;
- *   only a packet that may open a connection (TCP SYN without ACK, any UDP, SCTP or ICMP echo
- *   request) is judged, and only an allowed one creates an entry. An entry made under an older
+ *   only a packet that may open a connection (TCP SYN without ACK, SCTP INIT, any UDP, ICMP
+ *   echo or timestamp request, any packet of another protocol) is judged, and only an allowed
+ *   one creates an entry (lib/policy.h has the details). An entry made under an older
  *   podlane_pol_rev is judged again by its next original-direction packet and removed when
- *   the rules no longer allow it.
+ *   the rules no longer allow it. Entries are made only where some endpoint involved is
+ *   isolated, so pods without policy cost nothing here.
  * podlane_pol_rev (array of one __u32): the policy revision, which podlaned bumps after every
  *   change of rule sets or identities.
  * podlane_pol_stat (per-CPU array): PODLANE_POL_STAT_* counters, lost flow records included.
@@ -786,6 +788,7 @@ struct pol_ct_key {
 };
 
 #define PODLANE_POL_CT_F_REPLY_SEEN	(1U << 0)
+#define PODLANE_POL_CT_F_HOST		(1U << 1)	/* ingress allowed: from this node */
 
 struct pol_ct_entry {
 	__u64	last_ns;	/* bpf_ktime_get_ns() of the last packet; the agent expires */
@@ -800,12 +803,15 @@ struct pol_ct_entry {
 
 /* podlane_pol_stat slots. */
 enum pol_stat {
-	PODLANE_POL_STAT_ALLOWED	= 0,	/* new connections a rule allowed */
+	PODLANE_POL_STAT_ALLOWED	= 0,	/* new connections allowed in an isolated
+						 * direction */
 	PODLANE_POL_STAT_DENIED		= 1,	/* packets dropped: no rule */
 	PODLANE_POL_STAT_NO_FLOW	= 2,	/* packets dropped: not a connection start */
 	PODLANE_POL_STAT_CT_HIT		= 3,	/* packets of known connections */
 	PODLANE_POL_STAT_CT_FULL	= 4,	/* allowed, but not remembered (insert failed) */
-	PODLANE_POL_STAT_HOST		= 5,	/* from this node to a pod: always allowed */
+	PODLANE_POL_STAT_HOST		= 5,	/* from this node to an ingress-isolated pod,
+						 * allowed anyway (connections judged, and
+						 * packets of no known connection) */
 	PODLANE_POL_STAT_REJUDGED	= 6,	/* entries judged again after a policy change */
 	PODLANE_POL_STAT_EVENTS_LOST	= 7,	/* flow records the ring buffer had no room for */
 };
@@ -813,7 +819,9 @@ enum pol_stat {
 
 /*
  * One flow record on podlane_events: every policy drop, and every new connection a policy
- * judged (allowed once, not per packet). `podlanectl observe` reads them.
+ * judged (allowed once per isolated direction, not per packet). `podlanectl observe` reads
+ * them. Ingress allowed because the source is this node: policy 0, rule NO_RULE, src_id
+ * PODLANE_ID_HOST.
  */
 enum flow_verdict {
 	PODLANE_FLOW_ALLOWED	= 1,

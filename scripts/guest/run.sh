@@ -63,6 +63,11 @@ if [ -x "$out/selftests/datapath/test_datapath" ]; then
 else
 	add_skip test_datapath "build/selftests/datapath/test_datapath is not built (make)"
 fi
+if [ -x "$out/selftests/policy/test_policy_dp" ]; then
+	add test_policy_dp "$g/selftests/policy/test_policy_dp"
+else
+	add_skip test_policy_dp "build/selftests/policy/test_policy_dp is not built (make)"
+fi
 if [ -x "$out/selftests/guest/acct_agent" ] && [ -x "$out/podlaned" ]; then
 	add acct_agent "$g/selftests/guest/acct_agent $g/podlane.ko $g/podlaned"
 else
