@@ -11,7 +11,10 @@
  * policy_identity_key() as podlaned gives them; up to PW_MAX_POLICIES policies written as
  * JSON and read by policy_spec_parse() (so every one is valid as the API server takes it):
  * selectors with every operator, every kind of peer, ipBlocks with excepts (IPv6 too), ports
- * numbered, ranged, protocol-only and named. Small vocabularies make selectors match often.
+ * numbered, ranged, protocol-only and named. Small vocabularies make selectors match often;
+ * pods are often replicas of earlier ones (one identity, several addresses). pw_src.focus
+ * narrows the policies to egress ipBlocks around pods' addresses with named ports the pods
+ * have: the rare case where one identity's pods lie on both sides of a block.
  *
  * pw_check() compares the compiled result with the reference, which judges from the policies
  * themselves with policy_spec.h's matching (policy_selects_pod, policy_peer_matches_pod,
@@ -55,6 +58,7 @@ struct pw_src {
 	const uint8_t	*data;		/* the fuzzer's bytes; NULL: the PRNG */
 	size_t		size, at;
 	uint64_t	state;
+	bool		focus;		/* egress ipBlocks around pods, with named ports */
 };
 
 static PW_UNUSED void pw_src_seed(struct pw_src *s, uint64_t seed)
@@ -248,7 +252,7 @@ static __u32 pw_near(struct pw_src *s)
 	}
 }
 
-static void pw_ip_block(struct pw_src *s, struct pw_text *t)
+static void pw_ip_block(struct pw_src *s, struct pw_text *t, const struct pw_world *w)
 {
 	static const unsigned int lens[] = { 0, 8, 16, 22, 24, 28, 30, 32 };
 	unsigned int len = lens[pw_pick(s, 8)], i, n;
@@ -259,7 +263,14 @@ static void pw_ip_block(struct pw_src *s, struct pw_text *t)
 		       pw_pick(s, 2) ? ", \"except\": [\"2001:db8:1::/48\"]" : "");
 		return;
 	}
-	a = pw_near(s) & pw_mask(len);
+	if (!s->focus && pw_pick(s, 3)) {
+		a = pw_near(s);
+	} else {
+		/* Around a pod: the blocks that split an identity's pods, name a pod's own IP. */
+		a = ntohl(w->pods[pw_pick(s, w->npods)].addr);
+		len = 22 + 2 * pw_pick(s, 6);
+	}
+	a &= pw_mask(len);
 	pw_put(t, "{\"ipBlock\": {\"cidr\": \"");
 	pw_addr(t, a);
 	pw_put(t, "/%u\"", len);
@@ -279,9 +290,9 @@ static void pw_ip_block(struct pw_src *s, struct pw_text *t)
 	pw_put(t, "}}");
 }
 
-static void pw_peer(struct pw_src *s, struct pw_text *t)
+static void pw_peer(struct pw_src *s, struct pw_text *t, const struct pw_world *w)
 {
-	switch (pw_pick(s, 5)) {
+	switch (s->focus ? 3 : pw_pick(s, 5)) {
 	case 0:
 		pw_put(t, "{\"podSelector\": ");
 		pw_selector(s, t, pw_pod_keys, 2);
@@ -300,17 +311,26 @@ static void pw_peer(struct pw_src *s, struct pw_text *t)
 		pw_put(t, "}");
 		break;
 	default:
-		pw_ip_block(s, t);
+		pw_ip_block(s, t, w);
 		break;
 	}
 }
 
-static void pw_port(struct pw_src *s, struct pw_text *t)
+static void pw_port(struct pw_src *s, struct pw_text *t, const struct pw_world *w)
 {
 	static const char *const protos[] = { NULL, "TCP", "UDP", "SCTP" };
 	const char *proto = protos[pw_pick(s, 4)];
+	const struct policy_pod *m = &w->meta[pw_pick(s, w->npods)];
 	unsigned int p, end;
 
+	/* Half the named ports name one a pod has, with its protocol. */
+	if (m->nports && (s->focus || !pw_pick(s, 4))) {
+		const struct policy_pod_port *q = &m->ports[pw_pick(s, m->nports)];
+
+		pw_put(t, "{\"protocol\": \"%s\", \"port\": \"%s\"}",
+		       policy_proto_name(q->proto), q->name);
+		return;
+	}
 	pw_put(t, "{");
 	if (proto)
 		pw_put(t, "\"protocol\": \"%s\"%s", proto, ", ");
@@ -340,7 +360,8 @@ static void pw_port(struct pw_src *s, struct pw_text *t)
 	pw_put(t, "}");
 }
 
-static void pw_rules(struct pw_src *s, struct pw_text *t, const char *dir, const char *peers)
+static void pw_rules(struct pw_src *s, struct pw_text *t, const char *dir, const char *peers,
+		     const struct pw_world *w)
 {
 	static const unsigned int counts[6] = { 0, 0, 1, 1, 2, 2 };
 	unsigned int shape = pw_pick(s, 6), i, j, m;
@@ -355,7 +376,7 @@ static void pw_rules(struct pw_src *s, struct pw_text *t, const char *dir, const
 			pw_put(t, "\"%s\": [", peers);
 			for (j = 0; j < m - 1; j++) {
 				pw_put(t, "%s", j ? ", " : "");
-				pw_peer(s, t);
+				pw_peer(s, t, w);
 			}
 			pw_put(t, "]");
 		}
@@ -364,7 +385,7 @@ static void pw_rules(struct pw_src *s, struct pw_text *t, const char *dir, const
 			pw_put(t, "%s\"ports\": [", t->buf[t->n - 1] == '{' ? "" : ", ");
 			for (j = 0; j < m - 1; j++) {
 				pw_put(t, "%s", j ? ", " : "");
-				pw_port(s, t);
+				pw_port(s, t, w);
 			}
 			pw_put(t, "]");
 		}
@@ -381,7 +402,7 @@ static void pw_policy_text(struct pw_src *s, struct pw_text *t, unsigned int i,
 			 pw_ns_names[pw_pick(s, PW_NS)];
 	static const char *const types[] = { NULL, "[\"Ingress\"]", "[\"Egress\"]",
 					     "[\"Ingress\", \"Egress\"]", "[]" };
-	const char *type = types[pw_pick(s, 5)];
+	const char *type = types[s->focus ? 2 : pw_pick(s, 5)];
 
 	t->n = 0;
 	t->full = false;
@@ -391,9 +412,67 @@ static void pw_policy_text(struct pw_src *s, struct pw_text *t, unsigned int i,
 	pw_selector(s, t, pw_pod_keys, 2);
 	if (type)
 		pw_put(t, ", \"policyTypes\": %s", type);
-	pw_rules(s, t, "ingress", "from");
-	pw_rules(s, t, "egress", "to");
+	pw_rules(s, t, "ingress", "from", w);
+	pw_rules(s, t, "egress", "to", w);
 	pw_put(t, "}}");
+}
+
+/* A pod's namespace, labels and named ports, from s. 0 or -ENOMEM. */
+static int pw_gen_meta(struct pw_src *s, struct policy_pod *m)
+{
+	unsigned int j;
+
+	m->namespace = strdup(pw_ns_names[pw_pick(s, PW_NS)]);
+	if (!m->namespace)
+		return -ENOMEM;
+	for (j = 0; j < 2; j++) {
+		unsigned int v = pw_pick(s, pw_pod_keys[j].nvalues + 1);
+
+		if (v && label_set_add(&m->labels, pw_pod_keys[j].key,
+				       pw_pod_keys[j].values[v - 1]))
+			return -ENOMEM;
+	}
+	m->nports = pw_pick(s, 3);
+	if (m->nports) {
+		m->ports = calloc(m->nports, sizeof(*m->ports));
+		if (!m->ports) {
+			m->nports = 0;
+			return -ENOMEM;
+		}
+	}
+	for (j = 0; j < m->nports; j++) {
+		const struct pw_named *v = &pw_port_vocab[pw_pick(s, PW_NPORT_VOCAB)];
+
+		m->ports[j].name = strdup(v->name);
+		if (!m->ports[j].name)
+			return -ENOMEM;
+		m->ports[j].proto = v->proto;
+		m->ports[j].port = v->port;
+	}
+	return 0;
+}
+
+/* The namespace, labels and named ports of another pod. 0 or -ENOMEM. */
+static int pw_copy_meta(struct policy_pod *m, const struct policy_pod *from)
+{
+	unsigned int j;
+
+	m->namespace = strdup(from->namespace);
+	if (!m->namespace || label_set_copy(&m->labels, &from->labels))
+		return -ENOMEM;
+	if (!from->nports)
+		return 0;
+	m->ports = calloc(from->nports, sizeof(*m->ports));
+	if (!m->ports)
+		return -ENOMEM;
+	m->nports = from->nports;
+	for (j = 0; j < m->nports; j++) {
+		m->ports[j] = from->ports[j];
+		m->ports[j].name = strdup(from->ports[j].name);
+		if (!m->ports[j].name)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /*
@@ -444,33 +523,15 @@ fail_labels:
 
 		w->npods++;
 		snprintf(name, sizeof(name), "p%u", i);
-		m->namespace = strdup(pw_ns_names[pw_pick(s, PW_NS)]);
 		m->name = strdup(name);
-		if (!m->namespace || !m->name)
+		if (!m->name)
 			goto fail;
-		for (j = 0; j < 2; j++) {
-			unsigned int v = pw_pick(s, pw_pod_keys[j].nvalues + 1);
-
-			if (v && label_set_add(&m->labels, pw_pod_keys[j].key,
-					       pw_pod_keys[j].values[v - 1]))
+		/* A replica of an earlier pod now and then: one identity, another address. */
+		if (i && !pw_pick(s, 3)) {
+			if (pw_copy_meta(m, &w->meta[pw_pick(s, i)]))
 				goto fail;
-		}
-		m->nports = pw_pick(s, 3);
-		if (m->nports) {
-			m->ports = calloc(m->nports, sizeof(*m->ports));
-			if (!m->ports) {
-				m->nports = 0;
-				goto fail;
-			}
-		}
-		for (j = 0; j < m->nports; j++) {
-			const struct pw_named *v = &pw_port_vocab[pw_pick(s, PW_NPORT_VOCAB)];
-
-			m->ports[j].name = strdup(v->name);
-			if (!m->ports[j].name)
-				goto fail;
-			m->ports[j].proto = v->proto;
-			m->ports[j].port = v->port;
+		} else if (pw_gen_meta(s, m)) {
+			goto fail;
 		}
 		w->pods[i].meta = m;
 		w->pods[i].addr = htonl(0x0a000000 | pw_pick(s, 4) << 8 | (i + 1));

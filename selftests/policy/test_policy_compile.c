@@ -1186,7 +1186,7 @@ TEST(results_hold_ifindex_and_identity)
 /* ---- random worlds against the reference ---- */
 
 static void random_worlds(struct __test_metadata *_metadata, uint64_t first, unsigned int n,
-			  unsigned int pods, unsigned int policies)
+			  unsigned int pods, unsigned int policies, bool focus)
 {
 	unsigned int i, isolated = 0, entries = 0, refused = 0, total = 0;
 	uint64_t seed;
@@ -1199,6 +1199,7 @@ static void random_worlds(struct __test_metadata *_metadata, uint64_t first, uns
 		char err[256] = "";
 
 		pw_src_seed(&s, seed);
+		s.focus = focus;
 		ASSERT_EQ(0, pw_build(&w, &s, pods, policies));
 		ASSERT_EQ(0, policy_compile(&w.world, PODLANE_MAX_POLICY, &res, err, sizeof(err)))
 			TH_LOG("seed %llu: %s", (unsigned long long)seed, err);
@@ -1226,12 +1227,18 @@ static void random_worlds(struct __test_metadata *_metadata, uint64_t first, uns
 
 TEST(random_small_worlds_equal_the_reference)
 {
-	random_worlds(_metadata, 1, 400, 6, 4);
+	random_worlds(_metadata, 1, 400, 6, 4, false);
 }
 
 TEST(random_larger_worlds_equal_the_reference)
 {
-	random_worlds(_metadata, 100000, 40, PW_MAX_PODS, PW_MAX_POLICIES);
+	random_worlds(_metadata, 100000, 100, PW_MAX_PODS, PW_MAX_POLICIES, false);
+}
+
+/* Egress ipBlocks around pods with their named ports: identities split by a block. */
+TEST(random_worlds_named_ports_to_ip_blocks_equal_the_reference)
+{
+	random_worlds(_metadata, 200000, 200, 10, 3, true);
 }
 
 /* ---- port prefixes ---- */
