@@ -609,27 +609,42 @@ static bool pw_isolates(const struct policy_spec *s, const struct policy_pod *po
 	       policy_selects_pod(s, &pod->labels, pod->namespace);
 }
 
-/* Whether one rule of a policy allows a peer, local pod l being the other end. */
-static bool pw_rule_allows(const struct pw_world *w, const struct policy_spec *s,
-			   const struct policy_rule *rule, const struct pc_pod *l, int dir,
-			   const struct pw_peer *peer, __u8 proto, __u16 port)
+/* Whether a rule of a policy admits a peer: no peers, or one selects its pod or address. */
+static bool pw_rule_admits(const struct pw_world *w, const struct policy_spec *s,
+			   const struct policy_rule *rule, const struct pw_peer *peer)
 {
-	const struct policy_pod *dst = dir ? (peer->pod ? peer->pod->meta : NULL) : l->meta;
-	bool any = !rule->npeers;
 	unsigned int j;
 
-	for (j = 0; j < rule->npeers && !any; j++) {
+	if (!rule->npeers)
+		return true;
+	for (j = 0; j < rule->npeers; j++) {
 		const struct policy_peer *pp = &rule->peers[j];
 
 		if (peer->pod &&
 		    policy_peer_matches_pod(pp, &peer->pod->meta->labels,
 					    pw_ns_labels(w, peer->pod->meta->namespace),
 					    peer->pod->meta->namespace, s->namespace))
-			any = true;
-		else if (policy_peer_matches_addr(pp, AF_INET, &peer->addr))
-			any = true;
+			return true;
+		if (policy_peer_matches_addr(pp, AF_INET, &peer->addr))
+			return true;
 	}
-	return any && policy_rule_ports_match(rule, dst, proto, port);
+	return false;
+}
+
+/* The pod whose ports a rule's ports name: on ingress the local pod, on egress the peer's. */
+static const struct policy_pod *pw_dst(const struct pc_pod *l, int dir,
+				       const struct pw_peer *peer)
+{
+	return dir ? (peer->pod ? peer->pod->meta : NULL) : l->meta;
+}
+
+/* Whether one rule of a policy allows a peer, local pod l being the other end. */
+static bool pw_rule_allows(const struct pw_world *w, const struct policy_spec *s,
+			   const struct policy_rule *rule, const struct pc_pod *l, int dir,
+			   const struct pw_peer *peer, __u8 proto, __u16 port)
+{
+	return pw_rule_admits(w, s, rule, peer) &&
+	       policy_rule_ports_match(rule, pw_dst(l, dir, peer), proto, port);
 }
 
 /* The verdict Kubernetes defines; *isolated and *lowest (the isolating policy) as well. */
@@ -675,20 +690,31 @@ static bool pw_set_allows(const struct pc_rule_set *set, const __u32 *ids, unsig
 	return false;
 }
 
-static bool pw_compiled_allows(const struct pc_result *res, const struct pc_endpoint *ep,
-			       int dir, const struct pw_peer *peer, __u8 proto, __u16 port)
+/* What the datapath looks up for a peer: its identity, its address's CIDR id, any. */
+static unsigned int pw_peer_ids(const struct pc_result *res, const struct pw_peer *peer,
+				__u32 ids[3])
 {
-	const struct pc_rule_set *set = dir ? &ep->egress : &ep->ingress;
-	__u32 ids[3], flag = dir ? PODLANE_POL_F_EGRESS : PODLANE_POL_F_INGRESS;
 	unsigned int n = 0;
 
-	if (!(ep->flags & flag))
-		return true;
 	if (peer->pod)
 		ids[n++] = peer->pod->id;
 	ids[n] = policy_cidr_id_of(res, peer->addr);
 	n += !!ids[n];
 	ids[n++] = PODLANE_ID_ANY;
+	return n;
+}
+
+static PW_UNUSED bool pw_compiled_allows(const struct pc_result *res,
+					 const struct pc_endpoint *ep, int dir,
+					 const struct pw_peer *peer, __u8 proto, __u16 port)
+{
+	const struct pc_rule_set *set = dir ? &ep->egress : &ep->ingress;
+	__u32 ids[3], flag = dir ? PODLANE_POL_F_EGRESS : PODLANE_POL_F_INGRESS;
+	unsigned int n;
+
+	if (!(ep->flags & flag))
+		return true;
+	n = pw_peer_ids(res, peer, ids);
 	return pw_set_allows(set, ids, n, proto, port);
 }
 
@@ -873,6 +899,11 @@ static void pw_check_set(const struct pw_world *w, const struct pc_result *res,
 	}
 }
 
+static int pw_port_cmp(const void *a, const void *b)
+{
+	return (int)*(const __u16 *)a - (int)*(const __u16 *)b;
+}
+
 /* Ports worth probing: the ones policies and pods name, their neighbours, the ends. */
 static unsigned int pw_probe_ports(const struct pw_world *w, __u16 *out, unsigned int max)
 {
@@ -911,16 +942,85 @@ static unsigned int pw_probe_ports(const struct pw_world *w, __u16 *out, unsigne
 }
 
 /*
+ * The verdicts for one local pod and direction: every peer, protocol and port, the reference
+ * against a lookup in the compiled set. pw_ref_allows() rearranged so that what does not
+ * depend on the protocol and port (isolation, which rules admit the peer) is found once; the
+ * first probe of each peer also goes through pw_ref_allows() itself, which must agree.
+ */
+static bool pw_check_verdicts(const struct pw_world *w, const struct pc_result *res,
+			      const struct pc_pod *l, const struct pc_endpoint *ep, int dir,
+			      const struct pw_peer *peers, unsigned int npeers,
+			      const __u16 *ports, unsigned int nports, struct pw_report *rep)
+{
+	const struct pc_rule_set *set = dir ? &ep->egress : &ep->ingress;
+	__u32 flag = dir ? PODLANE_POL_F_EGRESS : PODLANE_POL_F_INGRESS, ids[3], lowest;
+	bool admits[PW_MAX_POLICIES][POLICY_MAX_RULES], isolated;
+	unsigned int pols[PW_MAX_POLICIES], npols = 0, pi, k, j, r, q, nids;
+	char ps[96];
+
+	for (k = 0; k < w->npolicies; k++)
+		if (pw_isolates(w->policies[k].spec, l->meta, dir))
+			pols[npols++] = k;
+	for (pi = 0; pi < npeers; pi++) {
+		const struct pw_peer *peer = &peers[pi];
+		const struct policy_pod *dst = pw_dst(l, dir, peer);
+
+		nids = pw_peer_ids(res, peer, ids);
+		for (j = 0; j < npols; j++) {
+			const struct policy_spec *s = w->policies[pols[j]].spec;
+
+			for (r = 0; r < (dir ? s->negress : s->ningress); r++)
+				admits[j][r] = pw_rule_admits(w, s, dir ? &s->egress[r] :
+							      &s->ingress[r], peer);
+		}
+		for (k = 0; k < sizeof(pw_protos); k++)
+			for (q = 0; q < (pw_protos[k] == IPPROTO_ICMP ? 1 : nports); q++) {
+				__u8 proto = pw_protos[k];
+				__u16 port = proto == IPPROTO_ICMP ? 0 : ports[q];
+				bool ref = !npols, got;
+
+				for (j = 0; j < npols && !ref; j++) {
+					const struct policy_spec *s = w->policies[pols[j]].spec;
+
+					for (r = 0; r < (dir ? s->negress : s->ningress) && !ref;
+					     r++)
+						ref = admits[j][r] && policy_rule_ports_match(
+							dir ? &s->egress[r] : &s->ingress[r], dst,
+							proto, port);
+				}
+				if (!k && !q && ref != pw_ref_allows(w, l, dir, peer, proto, port,
+								   &isolated, &lowest)) {
+					pw_fail(rep, "the rearranged reference disagrees");
+					return false;
+				}
+				got = !(ep->flags & flag) || pw_set_allows(set, ids, nids, proto,
+									   port);
+				if (ref == got)
+					continue;
+				pw_peer_str(peer, ps, sizeof(ps));
+				pw_fail(rep, "pod %s/%s %s %s %s proto %u port %u: the reference %s, "
+					"the compiled set %s", l->meta->namespace, l->meta->name,
+					dir ? "egress" : "ingress", dir ? "to" : "from", ps, proto,
+					port, ref ? "allows" : "denies", got ? "allows" : "denies");
+				return false;
+			}
+	}
+	return true;
+}
+
+/*
  * Check a compiled result against the reference. Extra probe ports and addresses come from s
- * (nprobe of each). Returns false with rep->msg on the first difference.
+ * (nprobe of each). limit, when not 0, keeps that many of the CIDRs' addresses and of the
+ * ports that matter, picked by s (a fuzzer's budget); 0 probes them all. Returns false with
+ * rep->msg on the first difference.
  */
 static PW_UNUSED bool pw_check(const struct pw_world *w, const struct pc_result *res,
-			       struct pw_src *s, unsigned int nprobe, struct pw_report *rep)
+			       struct pw_src *s, unsigned int nprobe, unsigned int limit,
+			       struct pw_report *rep)
 {
 	struct pw_peer peers[PW_MAX_PODS + 64 * 4 + 64];
 	__u16 ports[256];
-	unsigned int npeers = 0, nports, i, j, e, nlocal = 0, d, q, pi, k;
-	char ps[96];
+	unsigned int npeers = 0, nports, i, j, e, nlocal = 0, d, k;
 
 	/* CIDRs: sorted, unique, IPv4, numbered in order; the lookup finds the longest. */
 	for (i = 0; i < res->ncidrs; i++) {
@@ -991,8 +1091,8 @@ static PW_UNUSED bool pw_check(const struct pw_world *w, const struct pc_result 
 	/* Peers: every pod; addresses around every CIDR and a few more, where no pod is. */
 	for (i = 0; i < w->npods; i++)
 		peers[npeers++] = (struct pw_peer){ &w->pods[i], w->pods[i].addr };
-	for (i = 0; i < res->ncidrs && i < 64; i++) {
-		const struct pc_cidr *c = &res->cidrs[i];
+	for (k = 0; k < res->ncidrs && k < 64 && (!limit || k < limit); k++) {
+		const struct pc_cidr *c = &res->cidrs[limit ? pw_pick(s, res->ncidrs) : k];
 		__u32 a, size, cand[4];
 
 		memcpy(&a, c->cidr.addr, 4);
@@ -1013,6 +1113,20 @@ static PW_UNUSED bool pw_check(const struct pw_world *w, const struct pc_result 
 			peers[npeers++] = (struct pw_peer){ NULL, a };
 	}
 	nports = pw_probe_ports(w, ports, sizeof(ports) / sizeof(ports[0]) - 64);
+	qsort(ports, nports, sizeof(ports[0]), pw_port_cmp);
+	for (i = 0, j = 0; i < nports; i++)
+		if (!j || ports[j - 1] != ports[i])
+			ports[j++] = ports[i];
+	nports = j;
+	for (i = 0; limit && nports > limit && i < limit; i++) {
+		__u16 tmp = ports[i];
+
+		j = i + pw_pick(s, nports - i);
+		ports[i] = ports[j];
+		ports[j] = tmp;
+	}
+	if (limit && nports > limit)
+		nports = limit;
 	for (i = 0; i < nprobe && i < 64; i++)
 		ports[nports++] = pw_u16(s);
 
@@ -1024,30 +1138,8 @@ static PW_UNUSED bool pw_check(const struct pw_world *w, const struct pc_result 
 			continue;
 		ep = &res->endpoints[e++];
 		for (d = 0; d < 2; d++)
-			for (pi = 0; pi < npeers; pi++)
-				for (k = 0; k < sizeof(pw_protos); k++)
-					for (q = 0; q < (pw_protos[k] == IPPROTO_ICMP ? 1 : nports);
-					     q++) {
-						__u8 proto = pw_protos[k];
-						__u16 port = proto == IPPROTO_ICMP ? 0 : ports[q];
-						bool isolated, ref, got;
-						__u32 lowest;
-
-						ref = pw_ref_allows(w, l, d, &peers[pi], proto, port,
-								    &isolated, &lowest);
-						got = pw_compiled_allows(res, ep, d, &peers[pi],
-									 proto, port);
-						if (ref == got)
-							continue;
-						pw_peer_str(&peers[pi], ps, sizeof(ps));
-						pw_fail(rep, "pod %s/%s %s %s %s proto %u port %u: "
-							"the reference %s, the compiled set %s",
-							l->meta->namespace, l->meta->name,
-							d ? "egress" : "ingress", d ? "to" : "from",
-							ps, proto, port, ref ? "allows" : "denies",
-							got ? "allows" : "denies");
-						return false;
-					}
+			if (!pw_check_verdicts(w, res, l, ep, d, peers, npeers, ports, nports, rep))
+				return false;
 	}
 	return true;
 }

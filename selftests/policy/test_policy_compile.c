@@ -208,7 +208,7 @@ static int tw_compile(struct tw *t, size_t max)
 		ASSERT_EQ(0, tw_compile((t), PODLANE_MAX_POLICY))		\
 			TH_LOG("%s", (t)->err);					\
 		pw_src_seed(&src_, 1);						\
-		EXPECT_TRUE(pw_check(&(t)->w, &(t)->res, &src_, 8, &rep_)) {	\
+		EXPECT_TRUE(pw_check(&(t)->w, &(t)->res, &src_, 8, 0, &rep_)) {	\
 			TH_LOG("%s", rep_.msg);					\
 			pw_dump(&(t)->w, stderr);				\
 		}								\
@@ -1203,7 +1203,7 @@ static void random_worlds(struct __test_metadata *_metadata, uint64_t first, uns
 		ASSERT_EQ(0, pw_build(&w, &s, pods, policies));
 		ASSERT_EQ(0, policy_compile(&w.world, PODLANE_MAX_POLICY, &res, err, sizeof(err)))
 			TH_LOG("seed %llu: %s", (unsigned long long)seed, err);
-		if (!pw_check(&w, &res, &s, 6, &rep)) {
+		if (!pw_check(&w, &res, &s, 6, 0, &rep)) {
 			pw_dump(&w, stderr);
 			EXPECT_TRUE(false) TH_LOG("seed %llu: %s", (unsigned long long)seed, rep.msg);
 		}
