@@ -24,7 +24,8 @@
  *   - a named port resolves, on ingress, against the pod the rule set is for, and on egress
  *     against each destination identity (whose key includes its named ports, so pods sharing an
  *     identity agree); a named port with an ipBlock or any-peer destination on egress resolves
- *     per pod identity that has it; where nothing has the name, the port allows nothing.
+ *     per pod identity that has it (per pod, by its /32's CIDR id, where a block holds some
+ *     pods of an identity and not others); where nothing has the name, it allows nothing.
  */
 #ifndef PODLANE_POLICY_COMPILE_H
 #define PODLANE_POLICY_COMPILE_H
@@ -71,7 +72,8 @@ struct pc_entry {
 	__u16	rule;		/* index in the policy's ingress or egress list */
 };
 
-/* What one direction of one pod enforces. Entries sorted (policy_entry_cmp) and unique. */
+/* What one direction of one pod enforces. Entries sorted (policy_entry_cmp), one per {peer,
+ * proto, port range} (the lowest policy and rule kept); one rule's ranges that touch merged. */
 struct pc_rule_set {
 	struct pc_entry	*entries;
 	unsigned int	n;
@@ -96,14 +98,18 @@ struct pc_cidr {
 struct pc_result {
 	struct pc_endpoint	*endpoints;	/* one per local pod, in the world's order */
 	unsigned int		nendpoints;
-	struct pc_cidr		*cidrs;		/* every distinct IPv4 cidr and except, sorted */
+	struct pc_cidr		*cidrs;		/* every distinct IPv4 cidr and except, sorted;
+						 * also the /32 of a pod that an egress ipBlock
+						 * with a named port must tell apart from pods
+						 * of its identity outside the block */
 	unsigned int		ncidrs;
 	size_t			nentries;	/* entries over all rule sets, before sharing */
 };
 
 /*
- * Compile the world. 0, -ENOMEM, or -E2BIG when one rule set would exceed max_entries (err
- * says which pod and direction). result is zeroed on error and holds nothing to free.
+ * Compile the world. 0, -ENOMEM, or -E2BIG when one rule set would need more than max_entries
+ * podlane_policy entries, i.e. distinct {peer, protocol, port prefix} keys (err says which pod
+ * and direction). result is zeroed on error and holds nothing to free.
  * IPv6 ipBlocks are kept out of cidrs (the datapath is IPv4 today) and allow nothing.
  */
 int policy_compile(const struct pc_world *world, size_t max_entries, struct pc_result *result,
