@@ -36,6 +36,9 @@ struct plan {
 
 static const __u32 dir_flag[2] = { PODLANE_POL_F_INGRESS, PODLANE_POL_F_EGRESS };
 
+/* Entries one rule set may have in a compilation, whatever the map's size. */
+#define POL_COMPILE_MAX		(1U << 20)
+
 static __u64 now_us(void)
 {
 	struct timespec ts;
@@ -234,8 +237,11 @@ static int plan_closed(struct pol_state *s, struct plan *plan)
 	return 0;
 }
 
-/* Entries the plan's unwritten sets need, each set once. */
-static unsigned long plan_needs(struct pol_state *s, struct plan *plan)
+/*
+ * Entries the plan's unwritten sets need, each set once; fresh: only for pod directions that
+ * were not degraded before, i.e. what the change itself asks for.
+ */
+static unsigned long plan_needs(struct pol_state *s, struct plan *plan, bool fresh)
 {
 	unsigned long need = 0;
 	unsigned int k, d;
@@ -244,6 +250,8 @@ static unsigned long plan_needs(struct pol_state *s, struct plan *plan)
 		for (d = 0; d < 2; d++) {
 			struct pol_set *set = plan[k].set[d];
 
+			if (fresh && s->pods[k]->degraded[d])
+				continue;
 			if (set && !set->written && !set->admitted) {
 				set->admitted = true;
 				need += set->n;
@@ -257,41 +265,45 @@ static unsigned long plan_needs(struct pol_state *s, struct plan *plan)
 }
 
 /*
- * Not all of it fits and the change cannot be refused: sets are admitted in the pods' order
- * while they fit; a pod direction whose set does not keeps its current set when that allows
- * no more than the new one (so nothing opens), else gets the empty set (denies all). Either
- * way it is degraded, and the next change tries again.
+ * Not all of it fits: sets are admitted in the pods' order while they fit, first for the pod
+ * directions that had their rules, then for those already degraded. A pod direction whose set
+ * does not fit keeps its current set when that allows no more than the new one (so nothing
+ * opens), else gets the empty set (denies all). Either way it is degraded, and every later
+ * change tries again.
  */
 static int plan_fit(struct pol_state *s, struct plan *plan, unsigned long room)
 {
 	struct pol_set *none = NULL;
-	unsigned int k, d;
+	unsigned int k, d, pass;
 
-	for (k = 0; k < s->nlocal; k++) {
-		struct pol_pod *p = s->pods[k];
+	for (pass = 0; pass < 2; pass++)
+		for (k = 0; k < s->nlocal; k++) {
+			struct pol_pod *p = s->pods[k];
 
-		for (d = 0; d < 2; d++) {
-			struct pol_set *set = plan[k].set[d], *cur = p->set[d];
+			for (d = 0; d < 2; d++) {
+				struct pol_set *set = plan[k].set[d], *cur = p->set[d];
 
-			if (!set || set->written || set->admitted)
-				continue;
-			if (set->n <= room) {
-				set->admitted = true;
-				room -= set->n;
-				continue;
+				if (p->degraded[d] != (pass == 1))
+					continue;
+				if (!set || set->written || set->admitted)
+					continue;
+				if (set->n <= room) {
+					set->admitted = true;
+					room -= set->n;
+					continue;
+				}
+				plan[k].degraded[d] = true;
+				if (cur && cur->written && set_keys_subset(cur, set)) {
+					plan[k].set[d] = cur;
+					continue;
+				}
+				if (!none)
+					none = empty_set(s);
+				if (!none)
+					return -ENOMEM;
+				plan[k].set[d] = none;
 			}
-			plan[k].degraded[d] = true;
-			if (cur && cur->written && set_keys_subset(cur, set)) {
-				plan[k].set[d] = cur;
-				continue;
-			}
-			if (!none)
-				none = empty_set(s);
-			if (!none)
-				return -ENOMEM;
-			plan[k].set[d] = none;
 		}
-	}
 	for (k = 0; k < s->nlocal; k++)
 		for (d = 0; d < 2; d++)
 			if (plan[k].set[d])
@@ -498,7 +510,14 @@ int pol_sync(struct agent *a, const char *what, bool refusable, struct api_error
 	plan = calloc(s->nlocal ? s->nlocal : 1, sizeof(*plan));
 	err = plan ? world_build(s, &wd) : -ENOMEM;
 	if (!err) {
-		err = policy_compile(&wd.w, s->max_entries, &res, why, sizeof(why));
+		/*
+		 * The compiler's bound is not the room: a set larger than the map is planned and
+		 * refused (or degraded) like any other that does not fit, so one pod's rules
+		 * never stop the others'. The bound only keeps a pathological policy's memory in
+		 * check.
+		 */
+		err = policy_compile(&wd.w, s->max_entries > POL_COMPILE_MAX ? s->max_entries :
+				     POL_COMPILE_MAX, &res, why, sizeof(why));
 		if (err && !why[0])
 			snprintf(why, sizeof(why), "%s", strerror(-err));
 	}
@@ -529,11 +548,12 @@ int pol_sync(struct agent *a, const char *what, bool refusable, struct api_error
 			goto oom;
 	}
 
-	need = plan_needs(s, plan);
+	need = plan_needs(s, plan, false);
 	room = s->max_entries > s->used ? s->max_entries - s->used : 0;
 	if (need > room) {
-		if (refusable) {
-			refuse(s, what, need, room, e);
+		/* Refused only for what it asks itself: pods degraded before stay so. */
+		if (refusable && plan_needs(s, plan, true) > room) {
+			refuse(s, what, plan_needs(s, plan, true), room, e);
 			goto out;
 		}
 		log_warn("network policy does not fit, pods denied what their rules cannot hold "

@@ -1472,25 +1472,44 @@ int policy_open(struct agent *a)
 	return 0;
 }
 
+struct ep_orphans {
+	__u32 *v;
+	size_t n;
+};
+
+/*
+ * An endpoint's podlane_ep_policy entry as a previous agent left it: the sets it points at
+ * are taken (a set with no entry in podlane_policy is the empty one, denying all). Entries of
+ * endpoints policy does not know are collected and deleted after the walk (a delete during
+ * it would start the walk over).
+ */
 static void ep_adopt(__u32 ifindex, const struct ep_policy *v, void *data)
 {
 	struct agent *a = data;
 	struct pol_state *s = a->policy;
 	struct pol_pod *p = pod_by_ifindex(s, ifindex, NULL);
+	struct ep_orphans *o = s->orphans;
+	__u32 *grown, id;
 	unsigned int d;
 
 	if (!p) {
-		/* An endpoint that is gone, or that no policy knows. */
-		map_ep_del(a, ifindex);
+		grown = realloc(o->v, (o->n + 1) * sizeof(*grown));
+		if (grown) {
+			o->v = grown;
+			o->v[o->n++] = ifindex;
+		}
 		return;
 	}
+	if (p->ep_written)
+		return;
 	p->ep = *v;
 	p->ep_written = true;
 	p->flags = v->flags;
 	for (d = 0; d < 2; d++) {
 		if (!(v->flags & (d ? PODLANE_POL_F_EGRESS : PODLANE_POL_F_INGRESS)))
 			continue;
-		p->set[d] = set_find_id(s, d ? v->egress_set : v->ingress_set);
+		id = d ? v->egress_set : v->ingress_set;
+		p->set[d] = set_find_id(s, id) ?: set_adopt_empty(s, id);
 		if (p->set[d])
 			p->set[d]->refs++;
 		p->policy[d] = d ? v->egress_policy : v->ingress_policy;
@@ -1500,6 +1519,7 @@ static void ep_adopt(__u32 ifindex, const struct ep_policy *v, void *data)
 void policy_start(struct agent *a)
 {
 	struct pol_state *s = a->policy;
+	struct ep_orphans orphans = {};
 	unsigned int i;
 
 	if (!s)
@@ -1515,7 +1535,13 @@ void policy_start(struct agent *a)
 	free(s->pending);
 	s->pending = NULL;
 	s->npending = 0;
+	s->orphans = &orphans;
 	map_ep_walk(a, ep_adopt, a);
+	s->orphans = NULL;
+	/* Endpoints that are gone, or that no policy knows. */
+	for (i = 0; i < orphans.n; i++)
+		map_ep_del(a, orphans.v[i]);
+	free(orphans.v);
 	s->started = true;
 	pol_sync(a, "start-up", false, NULL);
 	free(s->old_idents);

@@ -149,6 +149,7 @@ struct pol_state {
 	bool started;			/* policy_start() ran: changes go to the maps */
 
 	/* start-up: what the maps held before (sets.c, maps.c) */
+	struct ep_orphans *orphans;	/* policy_start()'s walk */
 	struct old_ident {
 		__be32 addr;
 		__u32 id;
@@ -206,6 +207,8 @@ int set_expand(const struct pc_rule_set *rs, const __u32 *cidr_ids, unsigned int
  */
 struct pol_set *set_intern(struct pol_state *s, struct set_ent *ents, unsigned int n);
 struct pol_set *set_find_id(struct pol_state *s, __u32 id);
+/* Start-up: an endpoint points at set id, which has no entry: the empty set. NULL: ENOMEM. */
+struct pol_set *set_adopt_empty(struct pol_state *s, __u32 id);
 /* Whether every key of a is one of b's (a allows no more than b). */
 bool set_keys_subset(const struct pol_set *a, const struct pol_set *b);
 /* Write the set's entries; -errno (entries written so far removed again). */

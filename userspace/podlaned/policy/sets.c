@@ -196,6 +196,32 @@ struct pol_set *set_find_id(struct pol_state *s, __u32 id)
 	return NULL;
 }
 
+struct pol_set *set_adopt_empty(struct pol_state *s, __u32 id)
+{
+	struct pol_set *set = calloc(1, sizeof(*set));
+	unsigned int b;
+
+	if (!set || !id) {
+		free(set);
+		return NULL;
+	}
+	set->ents = calloc(1, sizeof(*set->ents));
+	if (!set->ents) {
+		free(set);
+		return NULL;
+	}
+	set->id = id;
+	set->hash = ents_hash(set->ents, 0);
+	set->written = true;
+	b = set->hash % POL_SET_BUCKETS;
+	set->next = s->sets[b];
+	s->sets[b] = set;
+	s->nsets++;
+	if (id >= s->next_set_id)
+		s->next_set_id = id + 1 ? id + 1 : 1;
+	return set;
+}
+
 bool set_keys_subset(const struct pol_set *a, const struct pol_set *b)
 {
 	unsigned int i = 0, j = 0;
