@@ -137,8 +137,7 @@ ok $? "the label change rewrote x/b's podlane_ep_policy entry only (writes $w0 -
 [ "$(set_entries "$(jq .ingress_set <<<"$eb")")" = 0 ]
 ok $? "x/b, no longer app=web, gets deny-all's empty set"
 [ "$(pod_field x/b '.labels | map(.key + "=" + .value) | join(",")')" = "pod=a,tier=db" ] &&
-	[ "$(jq -s -c 'map(select(.name == "b"))[0].labels' "$PL_STATE"/pods/*.json)" = \
-	  '{"pod":"a","tier":"db"}' ]
+	[ "$(jq -c .labels "$(pod_record b)")" = '{"pod":"a","tier":"db"}' ]
 ok $? "pod list and the pod's record show pod=a,tier=db"
 
 # ---- refused changes leave everything as it was ------------------------------------------
@@ -259,7 +258,7 @@ ifb=$(pod_field x/b .ifindex)
 pod_del x b
 ok $? "CNI DEL of x/b"
 [ -z "$(pod_field x/b .name)" ] && [ "$(maps ep | jq --arg i "$ifb" 'has($i)')" = false ] &&
-	! grep -qs '"name": "b"' "$PL_STATE"/pods/*.json
+	[ -z "$(pod_record b)" ]
 ok $? "x/b left policy: no pod, no podlane_ep_policy entry, no record"
 ifc=$(pod_field y/c .ifindex)
 agent_kill TERM

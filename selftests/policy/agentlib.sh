@@ -65,6 +65,14 @@ pod_field() {
 		".pods[] | select(.namespace + \"/\" + .name == \$p) | $2"
 }
 
+# pod_record <name>: the pod's record file under <state-dir>/pods/ (nothing when none).
+pod_record() {
+	local f
+	for f in "$PL_STATE"/pods/*.json; do
+		[ -e "$f" ] && jq -e --arg n "$1" '.name == $n' "$f" >/dev/null && echo "$f"
+	done
+}
+
 # maps <what>: the policy maps decoded (polmaps.py): ep, policy, ipcache, rev.
 maps() { python3 "$POL_DIR/polmaps.py" "$PL_PIN" "$@"; }
 
