@@ -52,6 +52,7 @@ WRITERS = {
     "podlane_policy": "policy",
     "podlane_ep_policy": "policy",
     "podlane_pol_rev": "policy",
+    "podlane_pol_ct": "policy",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -232,6 +232,37 @@ js=$(ctl policy list -o json)
 	[ -n "$(metric 'podlane_policy_datapath_total{counter="denied"}')" ]
 ok $? "metrics: map use against size, rule sets, identities, policies, pods, datapath counters"
 
+# ---- podlane_pol_ct: idle connections expire ---------------------------------------------
+ct_put() {	# ct_put <proto> <sport> <idle seconds> <flags>: an allowed connection, idle so long
+	python3 - "$PL_PIN/podlane_pol_ct" "$@" <<'PY'
+import struct, subprocess, sys, time
+path, proto, sport, idle, flags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+	int(sys.argv[4]), int(sys.argv[5])
+last = time.clock_gettime_ns(time.CLOCK_MONOTONIC) - idle * 10**9
+key = bytes([10, 0, 0, 1, 10, 0, 0, 2]) + struct.pack(">HHB3x", sport, 80, proto)
+val = struct.pack("<QIIIHHII", last, 1, 0, 1, 0, 0, flags, 0)
+hx = lambda b: [f"{x:02x}" for x in b]
+subprocess.run(["bpftool", "map", "update", "pinned", path, "key", "hex", *hx(key),
+		"value", "hex", *hx(val)], check=True)
+PY
+}
+ct_sports() { bpftool -j map dump pinned "$PL_PIN/podlane_pol_ct" | python3 -c '
+import json, sys
+print(json.dumps(sorted(int(e["key"][8], 16) * 256 + int(e["key"][9], 16)
+			for e in json.load(sys.stdin)), separators=(",", ":")))'; }
+ct_gone() { [ "$(ct_sports)" = "[1001,1004]" ]; }
+exp0=$(metric podlane_policy_conntrack_expired_total)
+ct_put 6 1001 3600 1 && ct_put 6 1002 120 0 && ct_put 17 1003 61 0 && ct_put 17 1004 61 1 &&
+	ct_put 17 1005 200 1
+ok $? "podlane_pol_ct: five allowed connections, idle for various times"
+poll 25 ct_gone
+ok $? "the collector deleted those idle past their lifetime (TCP without reply 60 s, UDP 60 s, 120 s replied), kept the others: $(ct_sports)"
+[ $(( $(metric podlane_policy_conntrack_expired_total) - exp0 )) = 3 ]
+ok $? "podlane_policy_conntrack_expired_total counts them"
+bpftool map delete pinned "$PL_PIN/podlane_pol_ct" key hex 0a 00 00 01 0a 00 00 02 03 e9 00 50 \
+	06 00 00 00 && bpftool map delete pinned "$PL_PIN/podlane_pol_ct" key hex 0a 00 00 01 \
+	0a 00 00 02 03 ec 00 50 11 00 00 00
+
 # ---- restart: everything restored, nothing written ----------------------------------------
 ctl pod ports x/a http=TCP/8080 >/dev/null
 before=$(pol_snapshot)

@@ -453,6 +453,15 @@ static void render_policy(struct agent *a, struct text *t)
 	family(t, "podlane_policy_revision", "gauge",
 	       "podlane_pol_rev: bumped after every change of rule sets or identities.");
 	emit(t, "podlane_policy_revision %u\n", st.revision);
+	family(t, "podlane_policy_conntrack_entries", "gauge",
+	       "Connections network policy allowed (podlane_pol_ct) at the last collector pass.");
+	emit(t, "podlane_policy_conntrack_entries %llu\n", (unsigned long long)st.ct_live);
+	family(t, "podlane_policy_conntrack_max_entries", "gauge", "Size of podlane_pol_ct.");
+	emit(t, "podlane_policy_conntrack_max_entries %u\n", st.ct_max);
+	family(t, "podlane_policy_conntrack_expired_total", "counter",
+	       "Allowed connections deleted by the collector, idle past their lifetime.");
+	emit(t, "podlane_policy_conntrack_expired_total %llu\n",
+	     (unsigned long long)st.ct_expired);
 	if (policy_datapath_stats(a, sum))
 		return;
 	family(t, "podlane_policy_datapath_total", "counter",

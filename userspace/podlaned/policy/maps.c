@@ -47,13 +47,15 @@ int maps_open(struct agent *a)
 	      loader_map_open(a, "podlane_policy", PIN_RW, &s->policy_fd) ?:
 	      loader_map_open(a, "podlane_ep_policy", PIN_RW, &s->ep_fd) ?:
 	      loader_map_open(a, "podlane_pol_rev", PIN_RW, &s->rev_fd) ?:
-	      loader_map_open(a, "podlane_pol_stat", PIN_RDONLY, &s->stat_fd);
+	      loader_map_open(a, "podlane_pol_stat", PIN_RDONLY, &s->stat_fd) ?:
+	      loader_map_open(a, "podlane_pol_ct", PIN_RW, &s->ct_fd);
 	if (err) {
 		log_error("the datapath has no network policy maps: is podlane's BPF older than "
 			  "this podlaned? (stop podlaned, 'podlaned --uninstall', start again)");
 		return err;
 	}
 	s->max_entries = map_max_entries(s->policy_fd);
+	s->ct_max = map_max_entries(s->ct_fd);
 	if (bpf_map_lookup_elem(s->rev_fd, &zero, &s->revision))
 		s->revision = 0;
 	return 0;
@@ -61,7 +63,8 @@ int maps_open(struct agent *a)
 
 void maps_close(struct pol_state *s)
 {
-	int *fds[] = { &s->ipcache_fd, &s->policy_fd, &s->ep_fd, &s->rev_fd, &s->stat_fd };
+	int *fds[] = { &s->ipcache_fd, &s->policy_fd, &s->ep_fd, &s->rev_fd, &s->stat_fd,
+		       &s->ct_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

@@ -1255,6 +1255,9 @@ void policy_stats(struct agent *a, struct policy_stats *st)
 	st->writes_policy = s->writes_policy;
 	st->writes_ep_policy = s->writes_ep;
 	st->revision = s->revision;
+	st->ct_live = s->ct_live;
+	st->ct_max = s->ct_max;
+	st->ct_expired = s->ct_expired;
 }
 
 int policy_datapath_stats(struct agent *a, __u64 sum[PODLANE_POL_STAT_SLOTS])
@@ -1330,9 +1333,12 @@ void policy_tick(struct agent *a)
 {
 	struct pol_state *s = a->policy;
 
-	if (!s || !s->started || ++s->ticks % HOST_ADDRS_EVERY)
+	if (!s || !s->started)
 		return;
-	if (host_addrs_refresh(a))
+	s->ticks++;
+	if (!(s->ticks % POL_CT_GC_EVERY))
+		pol_ct_gc(a);
+	if (!(s->ticks % HOST_ADDRS_EVERY) && host_addrs_refresh(a))
 		pol_sync(a, "this node's addresses", false, NULL);
 }
 
@@ -1448,7 +1454,7 @@ int policy_open(struct agent *a)
 	if (!s)
 		return -ENOMEM;
 	a->policy = s;
-	s->ipcache_fd = s->policy_fd = s->ep_fd = s->rev_fd = s->stat_fd = -1;
+	s->ipcache_fd = s->policy_fd = s->ep_fd = s->rev_fd = s->stat_fd = s->ct_fd = -1;
 	s->next_policy_id = 1;
 	s->next_set_id = 1;
 	s->next_ident = PODLANE_ID_POD_BASE;

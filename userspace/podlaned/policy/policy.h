@@ -5,7 +5,7 @@
  * nodes' as possible peers) and the identities they get; on every change the whole is compiled
  * again (policy_compile.h) and the difference written to the datapath. policy/ is the one
  * writer of podlane_ipcache, podlane_policy, podlane_ep_policy and podlane_pol_rev
- * (bpf/podlane.h, "network policy").
+ * (bpf/podlane.h, "network policy"), and expires podlane_pol_ct's idle connections.
  *
  * Writes never show a half-applied change: rule sets are shared by content and written whole
  * before any endpoint points at them; pod identities change in podlane_ipcache before the
@@ -51,7 +51,10 @@ int policy_open(struct agent *a);
  */
 void policy_start(struct agent *a);
 void policy_close(struct agent *a);
-/* From the event loop, about once a second: this node's addresses, checked every few. */
+/*
+ * From the event loop, about once a second: this node's addresses and the allowed connections
+ * (podlane_pol_ct, see ctgc.c) are looked at every few.
+ */
 void policy_tick(struct agent *a);
 
 /* ---- this node's pods (endpoint/) ---- */
@@ -199,6 +202,9 @@ struct policy_stats {
 	__u64 last_sync_us;		/* how long the last one took */
 	__u64 writes_ipcache, writes_policy, writes_ep_policy;	/* map updates and deletes */
 	__u32 revision;			/* podlane_pol_rev */
+	__u64 ct_live;			/* podlane_pol_ct at the last collector pass */
+	__u32 ct_max;
+	__u64 ct_expired;		/* connections the collector deleted */
 };
 
 void policy_stats(struct agent *a, struct policy_stats *s);

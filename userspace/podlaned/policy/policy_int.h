@@ -11,6 +11,7 @@
  *              from the map at start-up
  *   maps.c     the one writer of podlane_ipcache, podlane_policy, podlane_ep_policy and
  *              podlane_pol_rev: every system call on them is here
+ *   ctgc.c     the collector of podlane_pol_ct (the datapath writes it, podlaned expires)
  *   state.c    <state-dir>/policies/, namespaces/ and pods/
  */
 #ifndef PODLANED_POLICY_INT_H
@@ -121,6 +122,10 @@ struct pol_state {
 	/* maps.c */
 	int ipcache_fd, policy_fd, ep_fd, rev_fd, stat_fd;
 	__u32 max_entries;		/* podlane_policy's */
+	/* ctgc.c */
+	int ct_fd;			/* podlane_pol_ct */
+	__u32 ct_max;
+	__u64 ct_live, ct_expired;	/* kept by the last pass, deleted ever */
 	struct ipc_ent *ipc;		/* podlane_ipcache as written */
 	size_t nipc;
 
@@ -221,6 +226,11 @@ void sets_free(struct pol_state *s);
 /* Entries per policy id over the written sets: counts[i] for ids[i] (sorted ascending). */
 void set_count_by_policy(struct pol_state *s, const __u32 *ids, unsigned long *counts,
 			 unsigned int n);
+
+/* ---- ctgc.c ---- */
+#define POL_CT_GC_EVERY		10	/* ticks between passes over podlane_pol_ct */
+/* One pass: delete the allowed connections idle past their lifetime. */
+void pol_ct_gc(struct agent *a);
 
 /* ---- maps.c ---- */
 int maps_open(struct agent *a);
