@@ -8,7 +8,8 @@
  *   2. podlane_ipcache gets the new identities and CIDR ids (puts only);
  *   3. endpoints whose entry differs move to their new sets (podlane_ep_policy);
  *   4. podlane_ipcache loses what is gone, the sets nobody points at are deleted;
- *   5. podlane_pol_rev is bumped, so the datapath judges tracked connections again.
+ *   5. podlane_pol_rev is bumped, so the datapath judges tracked connections again (when a
+ *      rule set exists before or after: without one nothing is isolated, nothing tracked).
  *
  * New identities and CIDR ids are numbers never used before (they only grow), so between 2 and
  * 3 an old set meets a new number it has no entry for and denies: a packet sees the old rules
@@ -500,6 +501,7 @@ int pol_sync(struct agent *a, const char *what, bool refusable, struct api_error
 	__u32 *cidr_ids = NULL;
 	unsigned long need, room;
 	struct world wd = {};
+	bool isolating;
 	char why[512] = "";
 	size_t nwant = 0;
 	int err, ret = -1;
@@ -507,6 +509,7 @@ int pol_sync(struct agent *a, const char *what, bool refusable, struct api_error
 	if (!s->started)
 		return 0;
 	writes = s->writes_ipcache + s->writes_policy + s->writes_ep;
+	isolating = s->nsets > 0;
 	plan = calloc(s->nlocal ? s->nlocal : 1, sizeof(*plan));
 	err = plan ? world_build(s, &wd) : -ENOMEM;
 	if (!err) {
@@ -586,7 +589,12 @@ oom:
 out:
 	/* Planned sets that no endpoint took are dropped; on success so are the old ones. */
 	set_sweep(a);
-	if (s->writes_ipcache + s->writes_policy + s->writes_ep != writes)
+	/*
+	 * Tracked connections exist only where an endpoint is isolated (a rule set): without
+	 * one before or after the change, there is nothing to judge again.
+	 */
+	if (s->writes_ipcache + s->writes_policy + s->writes_ep != writes &&
+	    (isolating || s->nsets))
 		map_rev_bump(a);
 	if (!ret)
 		s->syncs++;
