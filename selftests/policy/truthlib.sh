@@ -1,0 +1,535 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# selftests/policy/truthlib.sh - the NetworkPolicy truth table: the harness. The upstream
+# Kubernetes e2e suite's topology (test/e2e/network/netpol: namespaces x, y, z labelled ns=x
+# etc.; pods a, b, c in each labelled pod=a etc., serving TCP and UDP on ports 80 and 81 with
+# the named ports serve-80-tcp, serve-80-udp, serve-81-tcp, serve-81-udp), every ordered pair
+# of pods probed on every port and protocol at once (probe.c), the result printed as upstream
+# prints it beside the expected matrix, one TAP line per step and port/protocol, and a score.
+#
+# The cases (truth_cases.sh) are functions registered with tt_case. Inside a case:
+#   policy NS NAME <<EOF        add (or replace) policy NS/NAME; the heredoc is its spec:
+#     podSelector: {}           the harness adds apiVersion, kind and metadata
+#   policy_del NS NAME          delete it
+#   pod_label NS/POD K=V... K-  label a pod, ns_label NS K=V... K-  a namespace,
+#   pod_ports NS/POD NAME=PROTO/PORT...  set a pod's named ports
+#   reach_all                   expect everything reachable (every case starts so)
+#   deny FROM TO [COMBO...]     expect FROM -> TO blocked, allow ... reachable; FROM and TO:
+#   allow FROM TO [COMBO...]    "any", a namespace "x", a pod "x/a", "any/a"; COMBO: tcp/80,
+#                               tcp, udp, 81, ... (default: all); later calls override
+#   verify "what it shows"      probe everything, one TAP line per port/protocol
+#   need_sctp || return 0       the case probes SCTP: SKIP with the reason without it
+# Everything a case changes (policies, labels, ports) is undone after it. The diagonal (a pod
+# to itself, over loopback, which no CNI's policy sees) is printed but not compared, as
+# upstream ignores it (ignoreLoopback).
+#
+# Topology hooks, so that the pods can live on several nodes (selftests/multinode): a test
+# may redefine tt_pod_node (which node a pod lives on), tt_node_sock, tt_node_cidr, tt_in_node
+# and set TT_NODES before tt_topology; the defaults are one node, the test's own agent.
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+TT_PROBE=$PL_BUILD/selftests/policy/probe
+TT_NAMESPACES=(x y z)
+TT_PODNAMES=(a b c)
+TT_PODS=()
+for _ns in "${TT_NAMESPACES[@]}"; do
+	for _p in "${TT_PODNAMES[@]}"; do
+		TT_PODS+=("$_ns/$_p")
+	done
+done
+unset _ns _p
+TT_COMBOS=(tcp/80 tcp/81 udp/80 udp/81)
+TT_ALL_COMBOS=("${TT_COMBOS[@]}")	# plus sctp/80 sctp/81 when the kernel has SCTP
+TT_DEFAULT_PORTS="serve-80-tcp=TCP/80 serve-80-udp=UDP/80 serve-81-tcp=TCP/81 serve-81-udp=UDP/81"
+TT_TIMEOUT_MS=${TRUTH_TIMEOUT_MS:-500}	# per probe round: a blocked cell costs this once
+TT_ATTEMPTS=${TRUTH_ATTEMPTS:-3}	# probe rounds per step until the matrix matches
+TT_PRINT=${TRUTH_PRINT:-all}		# all: every matrix; mismatch: only those that differ
+TT_POD_CIDR=${TRUTH_POD_CIDR:-10.237.0.0/24}
+TT_NODES=(1)
+TT_SCTP_SKIP=""
+TT_DIR=""
+
+declare -A TT_NETNS TT_IP TT_NODE TT_PLABEL TT_NLABEL TT_PPORTS TT_CASE_DESC
+declare -A EXP OBS OBS_DETAIL
+TT_CASE_LIST=()
+TT_CASES_RUN=0 TT_CASES_MATCH=0 TT_CASES_SKIP=0
+TT_SUMMARY=()
+
+# Topology hooks (single node) ----------------------------------------------------------------
+tt_pod_node() { echo 1; }
+tt_node_sock() { echo "$PL_SOCK"; }
+tt_node_cidr() { echo "$TT_POD_CIDR"; }
+tt_in_node() { shift; "$@"; }
+
+# tt_ctl <node> <podlanectl args...>; tt_ctl_all: on every node, fails if one fails.
+tt_ctl() {
+	local n=$1
+	shift
+	"$PL_BUILD/podlanectl" --socket "$(tt_node_sock "$n")" "$@"
+}
+tt_ctl_all() {
+	local n rc=0
+	for n in "${TT_NODES[@]}"; do
+		tt_ctl "$n" "$@" || rc=1
+	done
+	return $rc
+}
+
+# Setup ----------------------------------------------------------------------------------------
+tt_requires() {
+	require_root
+	require_cmd ip jq
+	require_build podlaned podlane-cni podlanectl selftests/policy/probe
+	[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] ||
+		skip_all "no BPF filesystem at /sys/fs/bpf"
+}
+
+# tt_init: after pl_setup. SCTP is probed only where the kernel has it.
+tt_init() {
+	TT_DIR=$PL_TMP/truth
+	mkdir -p "$TT_DIR/policies"
+	if ! TT_SCTP_SKIP=$("$TT_PROBE" sctp); then
+		[ -n "$TT_SCTP_SKIP" ] || TT_SCTP_SKIP="probe sctp failed"
+	else
+		TT_SCTP_SKIP=""
+		TT_ALL_COMBOS+=(sctp/80 sctp/81)
+	fi
+}
+
+# tt_pod_create <ns> <pod>: a pod netns wired by podlane-cni ADD on its node, as a CRI runtime
+# calls it (K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS, labels in args.cni.labels).
+tt_pod_create() {
+	local ns=$1 name=$2 p=$1/$2 node netns conf res
+	node=$(tt_pod_node "$p")
+	netns=$(netns_add "$ns-$name") || return 1
+	conf=$TT_DIR/cni.$ns-$name.json
+	res=$TT_DIR/cni.$ns-$name.result
+	cat > "$conf" <<EOC
+{"cniVersion": "1.0.0", "name": "truth", "type": "podlane-cni",
+ "podCIDR": "$(tt_node_cidr "$node")", "agentSocket": "$(tt_node_sock "$node")",
+ "args": {"cni": {"labels": [{"key": "pod", "value": "$name"}]}}}
+EOC
+	if ! tt_cni ADD "$node" "$ns" "$name" < "$conf" > "$res" 2>&1; then
+		diag "CNI ADD $p on node $node failed: $(head -c 400 "$res")"
+		return 1
+	fi
+	on_cleanup "tt_cni DEL $node $ns $name < $conf"
+	TT_NETNS[$p]=$netns
+	TT_NODE[$p]=$node
+	TT_IP[$p]=$(jq -r '.ips[0].address' "$res" | cut -d/ -f1)
+	TT_PLABEL["$p pod"]=$name
+	TT_PPORTS[$p]=$TT_DEFAULT_PORTS
+	[[ ${TT_IP[$p]} =~ ^[0-9]+(\.[0-9]+){3}$ ]]
+}
+tt_cni() {	# tt_cni <command> <node> <ns> <pod>, the config on stdin
+	tt_in_node "$2" env CNI_COMMAND="$1" CNI_CONTAINERID="tt-$3-$4-$PL_ID" \
+		CNI_NETNS="/run/netns/$(netns_name "$3-$4")" CNI_IFNAME=eth0 CNI_PATH="$PL_BUILD" \
+		CNI_ARGS="K8S_POD_NAMESPACE=$3;K8S_POD_NAME=$4" "$PL_BUILD/podlane-cni"
+}
+
+# tt_serve <pod>: probe's server in the pod, ready on return.
+tt_serve() {
+	local p=$1 ready=$TT_DIR/ready.${1/\//-}
+	ip netns exec "${TT_NETNS[$p]}" "$TT_PROBE" serve "$p" -r "$ready" -l 3600 \
+		2>> "$TT_DIR/serve.log" &
+	on_cleanup "kill $!"
+	poll 10 test -s "$ready"
+}
+
+# tt_topology: namespaces, pods, servers, labels, named ports; 4 TAP lines.
+tt_topology() {
+	local ns p rc=0 out
+	for p in "${TT_PODS[@]}"; do
+		tt_pod_create "${p%/*}" "${p#*/}" || { rc=1; break; }
+	done
+	ok $rc "9 pods x/a .. z/c wired by podlane-cni (K8S_POD_NAMESPACE, K8S_POD_NAME, label pod)"
+	[ $rc -eq 0 ] || return 1
+	for p in "${TT_PODS[@]}"; do
+		tt_serve "$p" || { rc=1; diag "server in $p not ready: $(tail -n 3 "$TT_DIR/serve.log")"; }
+	done
+	ok $rc "probe serves TCP and UDP 80 and 81${TT_SCTP_SKIP:+ (no SCTP: $TT_SCTP_SKIP)} in every pod"
+	[ $rc -eq 0 ] || return 1
+	diag "pods: $(for p in "${TT_PODS[@]}"; do printf '%s=%s ' "$p" "${TT_IP[$p]}"; done)"
+
+	for ns in "${TT_NAMESPACES[@]}"; do
+		if ! out=$(tt_ctl_all namespace label "$ns" "ns=$ns" 2>&1); then
+			rc=1
+			diag "podlanectl namespace label $ns ns=$ns: $out"
+		fi
+		TT_NLABEL["$ns ns"]=$ns
+	done
+	ok $rc "namespaces x, y, z labelled ns=x, ns=y, ns=z (podlanectl namespace label)"
+	rc=0
+	for p in "${TT_PODS[@]}"; do
+		# shellcheck disable=SC2086
+		if ! out=$(tt_ctl "${TT_NODE[$p]}" pod ports "$p" $TT_DEFAULT_PORTS 2>&1); then
+			rc=1
+			diag "podlanectl pod ports $p: $out"
+		fi
+	done
+	ok $rc "every pod has the named ports serve-80-tcp, serve-80-udp, serve-81-tcp, serve-81-udp"
+	return 0
+}
+
+# Expectations ---------------------------------------------------------------------------------
+reach_all() { tt_expect 1 any any; }
+deny() { tt_expect 0 "$@"; }
+allow() { tt_expect 1 "$@"; }
+
+tt_pod_glob() {	# any -> *, x -> x/*, any/a -> */a, x/a -> x/a
+	case $1 in
+	any) echo '*' ;;
+	any/*) echo "*/${1#any/}" ;;
+	*/*) echo "$1" ;;
+	*) echo "$1/*" ;;
+	esac
+}
+tt_combo_glob() {	# tcp/80 -> tcp/80, tcp -> tcp/*, 81 -> */81, all -> *
+	case $1 in
+	all) echo '*' ;;
+	*/*) echo "$1" ;;
+	[0-9]*) echo "*/$1" ;;
+	*) echo "$1/*" ;;
+	esac
+}
+
+tt_expect() {	# tt_expect <0|1> <from> <to> [combo...]
+	local v=$1 fp tp c g f t hit cps=()
+	fp=$(tt_pod_glob "$2")
+	tp=$(tt_pod_glob "$3")
+	shift 3
+	[ $# -gt 0 ] || set -- all
+	for c in "$@"; do
+		cps+=("$(tt_combo_glob "$c")")
+	done
+	for c in "${TT_ALL_COMBOS[@]}"; do
+		hit=0
+		for g in "${cps[@]}"; do
+			# shellcheck disable=SC2053
+			[[ $c == $g ]] && hit=1
+		done
+		[ $hit = 1 ] || continue
+		for f in "${TT_PODS[@]}"; do
+			# shellcheck disable=SC2053
+			[[ $f == $fp ]] || continue
+			for t in "${TT_PODS[@]}"; do
+				# shellcheck disable=SC2053
+				[[ $t == $tp ]] && EXP["$c $f $t"]=$v
+			done
+		done
+	done
+}
+
+# Actions ----------------------------------------------------------------------------------------
+# tt_do <what> <command...>: run it; a failure is remembered against the case and shown.
+tt_do() {
+	local what=$1 out
+	shift
+	if ! out=$("$@" 2>&1); then
+		TT_CASE_ERRS+=("$what failed")
+		diag "$what failed: $(printf '%s' "$out" | head -n 5)"
+		return 1
+	fi
+}
+
+policy() {	# policy <ns> <name>, the spec on stdin
+	local ns=$1 name=$2 f k
+	f=$TT_DIR/policies/$TT_CASE.$ns.$name.yaml
+	{
+		printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
+		printf 'metadata:\n  name: %s\n  namespace: %s\nspec:\n' "$name" "$ns"
+		sed 's/^/  /'
+	} > "$f"
+	if ! tt_do "policy add $ns/$name" tt_ctl_all policy add -f "$f"; then
+		diag "the policy:"
+		sed 's/^/#   /' "$f"
+		return 1
+	fi
+	for k in "${TT_CASE_POLICIES[@]}"; do
+		[ "$k" = "$ns/$name" ] && return 0
+	done
+	TT_CASE_POLICIES+=("$ns/$name")
+}
+
+policy_del() {
+	local k rest=()
+	tt_do "policy del $1/$2" tt_ctl_all policy del "$1/$2" || return 1
+	for k in "${TT_CASE_POLICIES[@]}"; do
+		[ "$k" = "$1/$2" ] || rest+=("$k")
+	done
+	TT_CASE_POLICIES=("${rest[@]}")
+}
+
+# tt_label_undo <map name> <object> <change...>: the changes that restore what these replace.
+tt_label_undo() {
+	local -n map=$1
+	local obj=$2 a k
+	shift 2
+	for a in "$@"; do
+		if [[ $a == *- ]]; then k=${a%-}; else k=${a%%=*}; fi
+		if [ -n "${map["$obj $k"]+set}" ]; then
+			printf '%s ' "$k=${map["$obj $k"]}"
+		else
+			printf '%s ' "$k-"
+		fi
+	done
+}
+tt_label_apply() {	# tt_label_apply <map name> <object> <change...>
+	local -n map=$1
+	local obj=$2 a
+	shift 2
+	for a in "$@"; do
+		if [[ $a == *- ]]; then
+			unset "map[$obj ${a%-}]"
+		else
+			map["$obj ${a%%=*}"]=${a#*=}
+		fi
+	done
+}
+
+pod_label() {	# pod_label <ns/pod> <key=value|key-...>
+	local p=$1 undo
+	shift
+	undo=$(tt_label_undo TT_PLABEL "$p" "$@")
+	tt_do "pod label $p $*" tt_ctl "${TT_NODE[$p]}" pod label "$p" "$@" || return 1
+	tt_label_apply TT_PLABEL "$p" "$@"
+	TT_UNDO+=("pod_label_raw $p $undo")
+}
+pod_label_raw() {
+	local p=$1
+	shift
+	tt_ctl "${TT_NODE[$p]}" pod label "$p" "$@" && tt_label_apply TT_PLABEL "$p" "$@"
+}
+
+ns_label() {	# ns_label <ns> <key=value|key-...>
+	local ns=$1 undo
+	shift
+	undo=$(tt_label_undo TT_NLABEL "$ns" "$@")
+	tt_do "namespace label $ns $*" tt_ctl_all namespace label "$ns" "$@" || return 1
+	tt_label_apply TT_NLABEL "$ns" "$@"
+	TT_UNDO+=("ns_label_raw $ns $undo")
+}
+ns_label_raw() {
+	local ns=$1
+	shift
+	tt_ctl_all namespace label "$ns" "$@" && tt_label_apply TT_NLABEL "$ns" "$@"
+}
+
+pod_ports() {	# pod_ports <ns/pod> <name=PROTO/port...>
+	local p=$1 old=${TT_PPORTS[$1]}
+	shift
+	tt_do "pod ports $p $*" tt_ctl "${TT_NODE[$p]}" pod ports "$p" "$@" || return 1
+	TT_PPORTS[$p]="$*"
+	TT_UNDO+=("pod_ports_raw $p $old")
+}
+pod_ports_raw() {
+	local p=$1
+	shift
+	tt_ctl "${TT_NODE[$p]}" pod ports "$p" "$@" && TT_PPORTS[$p]="$*"
+}
+
+need_sctp() {
+	if [ -n "$TT_SCTP_SKIP" ]; then
+		skip "$TT_CASE: sctp/80 sctp/81" "$TT_SCTP_SKIP"
+		TT_CASE_SKIPPED=$TT_SCTP_SKIP
+		return 1
+	fi
+	TT_VCOMBOS=(sctp/80 sctp/81)
+}
+
+# Probing and matrices ---------------------------------------------------------------------------
+# tt_probe_round: every ordered pair on every combo of TT_VCOMBOS, into OBS and OBS_DETAIL.
+tt_probe_round() {
+	local f=$TT_DIR/targets out=$TT_DIR/probe.out from to c verdict detail
+	for from in "${TT_PODS[@]}"; do
+		for to in "${TT_PODS[@]}"; do
+			for c in "${TT_VCOMBOS[@]}"; do
+				echo "/run/netns/${TT_NETNS[$from]} $from $to ${c%/*} ${TT_IP[$to]} ${c#*/}"
+			done
+		done
+	done > "$f"
+	if ! "$TT_PROBE" client -t "$TT_TIMEOUT_MS" < "$f" > "$out" 2> "$TT_DIR/probe.err"; then
+		diag "probe client failed: $(head -n 3 "$TT_DIR/probe.err")"
+		return 1
+	fi
+	while read -r from to c verdict detail; do
+		if [ "$verdict" = ok ]; then
+			OBS["$c $from $to"]=1
+		else
+			OBS["$c $from $to"]=0
+		fi
+		OBS_DETAIL["$c $from $to"]=$detail
+	done < "$out"
+}
+
+# tt_compare: TT_MIS[combo] = off-diagonal cells of TT_VCOMBOS whose observation differs.
+declare -A TT_MIS
+tt_compare() {
+	local c f t n
+	for c in "${TT_VCOMBOS[@]}"; do
+		n=0
+		for f in "${TT_PODS[@]}"; do
+			for t in "${TT_PODS[@]}"; do
+				[ "$f" = "$t" ] && continue
+				[ "${EXP["$c $f $t"]}" = "${OBS["$c $f $t"]:-none}" ] || n=$((n + 1))
+			done
+		done
+		TT_MIS[$c]=$n
+	done
+}
+
+# tt_print_matrix <combo>: expected and observed side by side, rows from, columns to, as
+# upstream prints its truth tables; a mismatch is marked * in the observed one.
+tt_print_matrix() {
+	local c=$1 f t e o left right hdr="     " shown=0 out=""
+	for t in "${TT_PODS[@]}"; do
+		hdr+="$t "
+	done
+	out+="# $TT_CASE step $TT_STEP $c: expected | observed"$'\n'
+	out+="# $hdr |  $hdr"$'\n'
+	for f in "${TT_PODS[@]}"; do
+		left="$f  "
+		right="$f  "
+		for t in "${TT_PODS[@]}"; do
+			e=${EXP["$c $f $t"]}
+			o=${OBS["$c $f $t"]:-none}
+			if [ "$f" = "$t" ]; then
+				left+="-   "
+			elif [ "$e" = 1 ]; then
+				left+=".   "
+			else
+				left+="X   "
+			fi
+			if [ "$o" = 1 ]; then right+="."; else right+="X"; fi
+			if [ "$f" != "$t" ] && [ "$e" != "$o" ]; then right+="*  "; else right+="   "; fi
+		done
+		out+="# $left |  $right"$'\n'
+	done
+	printf '%s' "$out"
+	for f in "${TT_PODS[@]}"; do
+		for t in "${TT_PODS[@]}"; do
+			[ "$f" = "$t" ] && continue
+			e=${EXP["$c $f $t"]}
+			o=${OBS["$c $f $t"]:-none}
+			[ "$e" = "$o" ] && continue
+			shown=$((shown + 1))
+			[ $shown -le 12 ] || continue
+			if [ "$e" = 1 ]; then
+				diag "  $f -> $t: expected reachable, blocked (${OBS_DETAIL["$c $f $t"]:-not probed})"
+			else
+				diag "  $f -> $t: expected blocked, reachable (answered ${OBS_DETAIL["$c $f $t"]})"
+			fi
+		done
+	done
+	[ $shown -le 12 ] || diag "  ... and $((shown - 12)) more cells differ"
+}
+
+verify() {	# verify <what this step shows>
+	local what=$1 attempt c n total probe_rc=0 desc
+	TT_STEP=$((TT_STEP + 1))
+	for ((attempt = 1; attempt <= TT_ATTEMPTS; attempt++)); do
+		tt_probe_round || probe_rc=1
+		tt_compare
+		total=0
+		for c in "${TT_VCOMBOS[@]}"; do
+			total=$((total + TT_MIS[$c]))
+		done
+		[ $total -eq 0 ] && break
+		[ $attempt -lt "$TT_ATTEMPTS" ] && sleep 0.2
+	done
+	[ $total -eq 0 ] && [ $attempt -gt 1 ] &&
+		diag "$TT_CASE step $TT_STEP: matched on probe round $attempt"
+	for c in "${TT_VCOMBOS[@]}"; do
+		n=${TT_MIS[$c]}
+		if [ "$TT_PRINT" = all ] || [ "$n" -gt 0 ]; then
+			tt_print_matrix "$c"
+		fi
+		desc="$TT_CASE step $TT_STEP $c: $what"
+		if [ "$n" -gt 0 ]; then
+			ok 1 "$desc ($n cells differ)"
+		elif [ ${#TT_CASE_ERRS[@]} -gt 0 ] || [ $probe_rc -ne 0 ]; then
+			ok 1 "$desc (matrix matches, but: ${TT_CASE_ERRS[*]:-probe failed})"
+		else
+			ok 0 "$desc"
+			continue
+		fi
+		TT_CASE_FAILED=1
+	done
+}
+
+# Cases ------------------------------------------------------------------------------------------
+tt_case() { TT_CASE_LIST+=("$1"); TT_CASE_DESC[$1]=$2; }
+
+tt_case_cleanup() {
+	local i k rc=0 out
+	for ((i = ${#TT_CASE_POLICIES[@]} - 1; i >= 0; i--)); do
+		k=${TT_CASE_POLICIES[$i]}
+		out=$(tt_ctl_all policy del "$k" 2>&1) || { rc=1; diag "cleanup: policy del $k: $out"; }
+	done
+	for ((i = ${#TT_UNDO[@]} - 1; i >= 0; i--)); do
+		# shellcheck disable=SC2086
+		out=$(${TT_UNDO[$i]} 2>&1) || { rc=1; diag "cleanup: ${TT_UNDO[$i]}: $out"; }
+	done
+	if [ $rc -ne 0 ]; then
+		ok 1 "$TT_CASE: cleanup (its policies deleted, labels and ports restored)"
+		TT_CASE_FAILED=1
+	fi
+}
+
+tt_run_case() {	# tt_run_case <function> [nocount]: nocount keeps it out of the score
+	local name=$1 t0 result
+	TT_CASE=$name TT_STEP=0 TT_CASE_FAILED=0 TT_CASE_SKIPPED=""
+	TT_CASE_ERRS=() TT_CASE_POLICIES=() TT_UNDO=()
+	TT_VCOMBOS=("${TT_COMBOS[@]}")
+	reach_all
+	t0=$(date +%s%N)
+	diag "" "=== $name: ${TT_CASE_DESC[$name]:-harness check}"
+	"$name"
+	if [ -z "$TT_CASE_SKIPPED" ] && [ "$TT_STEP" -eq 0 ]; then
+		ok 1 "$name: verifies nothing (a case without verify)"
+		TT_CASE_FAILED=1
+	fi
+	tt_case_cleanup
+	[ "${2:-}" = nocount ] && return 0
+	if [ -n "$TT_CASE_SKIPPED" ]; then
+		TT_CASES_SKIP=$((TT_CASES_SKIP + 1))
+		result="skip    "
+	else
+		TT_CASES_RUN=$((TT_CASES_RUN + 1))
+		if [ $TT_CASE_FAILED -eq 0 ]; then
+			TT_CASES_MATCH=$((TT_CASES_MATCH + 1))
+			result="match   "
+		else
+			result="MISMATCH"
+		fi
+	fi
+	TT_SUMMARY+=("$result $name ($TT_STEP steps, $(( ($(date +%s%N) - t0) / 1000000 )) ms)")
+}
+
+# tt_run_cases: every registered case, or those TRUTH_CASES names (space-separated).
+tt_run_cases() {
+	local c
+	for c in "${TT_CASE_LIST[@]}"; do
+		if [ -n "${TRUTH_CASES:-}" ] && [[ " $TRUTH_CASES " != *" $c "* ]]; then
+			continue
+		fi
+		tt_run_case "$c"
+	done
+}
+
+tt_score() {
+	local s
+	diag "" "truth table summary:"
+	for s in "${TT_SUMMARY[@]}"; do
+		diag "  $s"
+	done
+	if [ "$TT_CASES_SKIP" -gt 0 ]; then
+		echo "# truth table: $TT_CASES_MATCH/$TT_CASES_RUN cases match" \
+			"($TT_CASES_SKIP skipped: $TT_SCTP_SKIP)"
+	else
+		echo "# truth table: $TT_CASES_MATCH/$TT_CASES_RUN cases match"
+	fi
+}
+
+# tt_cidr4 <ipv4>: the /4 that holds it (upstream's makeLargeCIDRForIP).
+tt_cidr4() { echo "$(( ${1%%.*} & 240 )).0.0.0/4"; }
