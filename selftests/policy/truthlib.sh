@@ -49,7 +49,7 @@ TT_NODES=(1)
 TT_SCTP_SKIP=""
 TT_DIR=""
 
-declare -A TT_NETNS TT_IP TT_NODE TT_PLABEL TT_NLABEL TT_PPORTS TT_CASE_DESC
+declare -A TT_NETNS TT_IP TT_NODE TT_PLABEL TT_NLABEL TT_PPORTS TT_CASE_DESC TT_SERVER_PID
 declare -A EXP OBS OBS_DETAIL
 TT_CASE_LIST=()
 TT_CASES_RUN=0 TT_CASES_MATCH=0 TT_CASES_SKIP=0
@@ -132,6 +132,7 @@ tt_serve() {
 	local p=$1 ready=$TT_DIR/ready.${1/\//-}
 	ip netns exec "${TT_NETNS[$p]}" "$TT_PROBE" serve "$p" -r "$ready" -l 3600 \
 		2>> "$TT_DIR/serve.log" &
+	TT_SERVER_PID[$p]=$!
 	on_cleanup "kill $!"
 	poll 10 test -s "$ready"
 }
@@ -362,6 +363,19 @@ tt_probe_round() {
 	done < "$out"
 }
 
+# tt_servers_alive: a dead server would read as a blocked column, so a probe round only counts
+# when every server outlived it.
+tt_servers_alive() {
+	local p rc=0
+	for p in "${TT_PODS[@]}"; do
+		if ! kill -0 "${TT_SERVER_PID[$p]}" 2>/dev/null; then
+			diag "the server in $p has died: $(tail -n 3 "$TT_DIR/serve.log")"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
 # tt_compare: TT_MIS[combo] = off-diagonal cells of TT_VCOMBOS whose observation differs.
 declare -A TT_MIS
 tt_compare() {
@@ -425,10 +439,11 @@ tt_print_matrix() {
 }
 
 verify() {	# verify <what this step shows>
-	local what=$1 attempt c n total probe_rc=0 desc
+	local what=$1 attempt c n total probe_rc=0 desc why
 	TT_STEP=$((TT_STEP + 1))
 	for ((attempt = 1; attempt <= TT_ATTEMPTS; attempt++)); do
 		tt_probe_round || probe_rc=1
+		tt_servers_alive || probe_rc=1
 		tt_compare
 		total=0
 		for c in "${TT_VCOMBOS[@]}"; do
@@ -448,7 +463,9 @@ verify() {	# verify <what this step shows>
 		if [ "$n" -gt 0 ]; then
 			ok 1 "$desc ($n cells differ)"
 		elif [ ${#TT_CASE_ERRS[@]} -gt 0 ] || [ $probe_rc -ne 0 ]; then
-			ok 1 "$desc (matrix matches, but: ${TT_CASE_ERRS[*]:-probe failed})"
+			why=("${TT_CASE_ERRS[@]}")
+			[ $probe_rc -eq 0 ] || why+=("a probe round failed or a server died")
+			ok 1 "$desc (matrix matches, but: ${why[*]})"
 		else
 			ok 0 "$desc"
 			continue
