@@ -48,6 +48,7 @@ TT_POD_CIDR=${TRUTH_POD_CIDR:-10.237.0.0/24}
 TT_NODES=(1)
 TT_SCTP_SKIP=""
 TT_DIR=""
+TT_MODEL=""				# model mode: the file verify writes steps to
 
 declare -A TT_NETNS TT_IP TT_NODE TT_PLABEL TT_NLABEL TT_PPORTS TT_CASE_DESC TT_SERVER_PID
 declare -A EXP OBS OBS_DETAIL
@@ -177,31 +178,37 @@ reach_all() { tt_expect 1 any any; }
 deny() { tt_expect 0 "$@"; }
 allow() { tt_expect 1 "$@"; }
 
-tt_pod_glob() {	# any -> *, x -> x/*, any/a -> */a, x/a -> x/a
+# tt_pod_glob / tt_combo_glob <word>: the glob for it in TT_GLOB (no subshell: the cases call
+# these often). Pods: any -> *, x -> x/*, any/a -> */a, x/a -> x/a. Combos: tcp/80, tcp ->
+# tcp/*, 81 -> */81, all -> *.
+tt_pod_glob() {
 	case $1 in
-	any) echo '*' ;;
-	any/*) echo "*/${1#any/}" ;;
-	*/*) echo "$1" ;;
-	*) echo "$1/*" ;;
+	any) TT_GLOB='*' ;;
+	any/*) TT_GLOB="*/${1#any/}" ;;
+	*/*) TT_GLOB=$1 ;;
+	*) TT_GLOB="$1/*" ;;
 	esac
 }
-tt_combo_glob() {	# tcp/80 -> tcp/80, tcp -> tcp/*, 81 -> */81, all -> *
+tt_combo_glob() {
 	case $1 in
-	all) echo '*' ;;
-	*/*) echo "$1" ;;
-	[0-9]*) echo "*/$1" ;;
-	*) echo "$1/*" ;;
+	all) TT_GLOB='*' ;;
+	*/*) TT_GLOB=$1 ;;
+	[0-9]*) TT_GLOB="*/$1" ;;
+	*) TT_GLOB="$1/*" ;;
 	esac
 }
 
 tt_expect() {	# tt_expect <0|1> <from> <to> [combo...]
 	local v=$1 fp tp c g f t hit cps=()
-	fp=$(tt_pod_glob "$2")
-	tp=$(tt_pod_glob "$3")
+	tt_pod_glob "$2"
+	fp=$TT_GLOB
+	tt_pod_glob "$3"
+	tp=$TT_GLOB
 	shift 3
 	[ $# -gt 0 ] || set -- all
 	for c in "$@"; do
-		cps+=("$(tt_combo_glob "$c")")
+		tt_combo_glob "$c"
+		cps+=("$TT_GLOB")
 	done
 	for c in "${TT_ALL_COMBOS[@]}"; do
 		hit=0
@@ -441,6 +448,10 @@ tt_print_matrix() {
 verify() {	# verify <what this step shows>
 	local what=$1 attempt c n total probe_rc=0 desc why
 	TT_STEP=$((TT_STEP + 1))
+	if [ -n "$TT_MODEL" ]; then
+		tt_model_step >> "$TT_MODEL"
+		return 0
+	fi
 	for ((attempt = 1; attempt <= TT_ATTEMPTS; attempt++)); do
 		tt_probe_round || probe_rc=1
 		tt_servers_alive || probe_rc=1
@@ -465,7 +476,8 @@ verify() {	# verify <what this step shows>
 		elif [ ${#TT_CASE_ERRS[@]} -gt 0 ] || [ $probe_rc -ne 0 ]; then
 			why=("${TT_CASE_ERRS[@]}")
 			[ $probe_rc -eq 0 ] || why+=("a probe round failed or a server died")
-			ok 1 "$desc (matrix matches, but: ${why[*]})"
+			why=$(printf '%s; ' "${why[@]}")
+			ok 1 "$desc (matrix matches, but: ${why%; })"
 		else
 			ok 0 "$desc"
 			continue
@@ -483,9 +495,13 @@ tt_case_cleanup() {
 		k=${TT_CASE_POLICIES[$i]}
 		out=$(tt_ctl_all policy del "$k" 2>&1) || { rc=1; diag "cleanup: policy del $k: $out"; }
 	done
+	# Not in a subshell: the undo keeps the harness's record of labels and ports too.
 	for ((i = ${#TT_UNDO[@]} - 1; i >= 0; i--)); do
 		# shellcheck disable=SC2086
-		out=$(${TT_UNDO[$i]} 2>&1) || { rc=1; diag "cleanup: ${TT_UNDO[$i]}: $out"; }
+		if ! ${TT_UNDO[$i]} > "$TT_DIR/undo.out" 2>&1; then
+			rc=1
+			diag "cleanup: ${TT_UNDO[$i]}: $(head -n 3 "$TT_DIR/undo.out")"
+		fi
 	done
 	if [ $rc -ne 0 ]; then
 		ok 1 "$TT_CASE: cleanup (its policies deleted, labels and ports restored)"
@@ -550,3 +566,60 @@ tt_score() {
 
 # tt_cidr4 <ipv4>: the /4 that holds it (upstream's makeLargeCIDRForIP).
 tt_cidr4() { echo "$(( ${1%%.*} & 240 )).0.0.0/4"; }
+
+# Model mode (truth_model.t) ---------------------------------------------------------------------
+# The cases run without pods or agent: actions only keep the harness's own record of labels,
+# ports and policies, and verify writes the world and the expected matrix as truth_model.c
+# reads them, for a second opinion on every expected cell.
+tt_model_init() {
+	local p i=1 ns
+	TT_DIR=$PL_TMP/truth
+	mkdir -p "$TT_DIR/policies" "$TT_DIR/model"
+	TT_ALL_COMBOS=("${TT_COMBOS[@]}" sctp/80 sctp/81)
+	for p in "${TT_PODS[@]}"; do
+		TT_IP[$p]=10.237.0.$i
+		TT_NODE[$p]=1
+		TT_PLABEL["$p pod"]=${p#*/}
+		TT_PPORTS[$p]=$TT_DEFAULT_PORTS
+		i=$((i + 1))
+	done
+	for ns in "${TT_NAMESPACES[@]}"; do
+		TT_NLABEL["$ns ns"]=$ns
+	done
+	tt_ctl() { :; }
+}
+
+tt_model_step() {
+	local ns p k c f t copy
+	echo "step $TT_CASE step $TT_STEP"
+	for ns in "${TT_NAMESPACES[@]}"; do
+		printf 'ns %s' "$ns"
+		for k in "${!TT_NLABEL[@]}"; do
+			[ "${k%% *}" = "$ns" ] && printf ' %s=%s' "${k#* }" "${TT_NLABEL[$k]}"
+		done
+		echo
+	done
+	for p in "${TT_PODS[@]}"; do
+		printf 'pod %s %s' "$p" "${TT_IP[$p]}"
+		for k in "${!TT_PLABEL[@]}"; do
+			[ "${k%% *}" = "$p" ] && printf ' L:%s=%s' "${k#* }" "${TT_PLABEL[$k]}"
+		done
+		for k in ${TT_PPORTS[$p]}; do
+			printf ' P:%s' "$k"
+		done
+		echo
+	done
+	# A policy replaced later in the case must be read as it is now: copy it.
+	for k in "${TT_CASE_POLICIES[@]}"; do
+		copy=$TT_DIR/model/$TT_CASE.$TT_STEP.${k/\//.}.yaml
+		cp "$TT_DIR/policies/$TT_CASE.${k/\//.}.yaml" "$copy"
+		echo "policy $copy"
+	done
+	for c in "${TT_VCOMBOS[@]}"; do
+		for f in "${TT_PODS[@]}"; do
+			for t in "${TT_PODS[@]}"; do
+				echo "exp $c $f $t ${EXP["$c $f $t"]}"
+			done
+		done
+	done
+}
