@@ -22,9 +22,11 @@
 # to itself, over loopback, which no CNI's policy sees) is printed but not compared, as
 # upstream ignores it (ignoreLoopback).
 #
-# Topology hooks, so that the pods can live on several nodes (selftests/multinode): a test
-# may redefine tt_pod_node (which node a pod lives on), tt_node_sock, tt_node_cidr, tt_in_node
-# and set TT_NODES before tt_topology; the defaults are one node, the test's own agent.
+# Hooks, so that the pods can live on several nodes (selftests/multinode): a test may redefine
+# tt_pod_node (which node a pod lives on), tt_node_sock, tt_node_cidr, tt_in_node and set
+# TT_NODES before tt_topology, and the tt_api_* functions (how policies and labels reach the
+# agents: podlanectl by default, etcd records in a cluster); the defaults are one node, the
+# test's own agent.
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -75,6 +77,15 @@ tt_ctl_all() {
 	done
 	return $rc
 }
+
+# How the harness changes the world: policies, namespace labels on every node, a pod's labels
+# and named ports on its own node, through podlanectl. A cluster driven by etcd redefines
+# these five to write /podlane/v1/policies, /namespaces and /pods records instead.
+tt_api_policy_add() { tt_ctl_all policy add -f "$1"; }		# <file>
+tt_api_policy_del() { tt_ctl_all policy del "$1"; }		# <ns/name>
+tt_api_ns_label() { tt_ctl_all namespace label "$@"; }		# <ns> <changes...>
+tt_api_pod_label() { tt_ctl "${TT_NODE[$1]}" pod label "$@"; }	# <ns/pod> <changes...>
+tt_api_pod_ports() { tt_ctl "${TT_NODE[$1]}" pod ports "$@"; }	# <ns/pod> <ports...>
 
 # Setup ----------------------------------------------------------------------------------------
 tt_requires() {
@@ -154,7 +165,7 @@ tt_topology() {
 	diag "pods: $(for p in "${TT_PODS[@]}"; do printf '%s=%s ' "$p" "${TT_IP[$p]}"; done)"
 
 	for ns in "${TT_NAMESPACES[@]}"; do
-		if ! out=$(tt_ctl_all namespace label "$ns" "ns=$ns" 2>&1); then
+		if ! out=$(tt_api_ns_label "$ns" "ns=$ns" 2>&1); then
 			rc=1
 			diag "podlanectl namespace label $ns ns=$ns: $out"
 		fi
@@ -164,7 +175,7 @@ tt_topology() {
 	rc=0
 	for p in "${TT_PODS[@]}"; do
 		# shellcheck disable=SC2086
-		if ! out=$(tt_ctl "${TT_NODE[$p]}" pod ports "$p" $TT_DEFAULT_PORTS 2>&1); then
+		if ! out=$(tt_api_pod_ports "$p" $TT_DEFAULT_PORTS 2>&1); then
 			rc=1
 			diag "podlanectl pod ports $p: $out"
 		fi
@@ -248,7 +259,7 @@ policy() {	# policy <ns> <name>, the spec on stdin
 		printf 'metadata:\n  name: %s\n  namespace: %s\nspec:\n' "$name" "$ns"
 		sed 's/^/  /'
 	} > "$f"
-	if ! tt_do "policy add $ns/$name" tt_ctl_all policy add -f "$f"; then
+	if ! tt_do "policy add $ns/$name" tt_api_policy_add "$f"; then
 		diag "the policy:"
 		sed 's/^/#   /' "$f"
 		return 1
@@ -261,7 +272,7 @@ policy() {	# policy <ns> <name>, the spec on stdin
 
 policy_del() {
 	local k rest=()
-	tt_do "policy del $1/$2" tt_ctl_all policy del "$1/$2" || return 1
+	tt_do "policy del $1/$2" tt_api_policy_del "$1/$2" || return 1
 	for k in "${TT_CASE_POLICIES[@]}"; do
 		[ "$k" = "$1/$2" ] || rest+=("$k")
 	done
@@ -299,41 +310,41 @@ pod_label() {	# pod_label <ns/pod> <key=value|key-...>
 	local p=$1 undo
 	shift
 	undo=$(tt_label_undo TT_PLABEL "$p" "$@")
-	tt_do "pod label $p $*" tt_ctl "${TT_NODE[$p]}" pod label "$p" "$@" || return 1
+	tt_do "pod label $p $*" tt_api_pod_label "$p" "$@" || return 1
 	tt_label_apply TT_PLABEL "$p" "$@"
 	TT_UNDO+=("pod_label_raw $p $undo")
 }
 pod_label_raw() {
 	local p=$1
 	shift
-	tt_ctl "${TT_NODE[$p]}" pod label "$p" "$@" && tt_label_apply TT_PLABEL "$p" "$@"
+	tt_api_pod_label "$p" "$@" && tt_label_apply TT_PLABEL "$p" "$@"
 }
 
 ns_label() {	# ns_label <ns> <key=value|key-...>
 	local ns=$1 undo
 	shift
 	undo=$(tt_label_undo TT_NLABEL "$ns" "$@")
-	tt_do "namespace label $ns $*" tt_ctl_all namespace label "$ns" "$@" || return 1
+	tt_do "namespace label $ns $*" tt_api_ns_label "$ns" "$@" || return 1
 	tt_label_apply TT_NLABEL "$ns" "$@"
 	TT_UNDO+=("ns_label_raw $ns $undo")
 }
 ns_label_raw() {
 	local ns=$1
 	shift
-	tt_ctl_all namespace label "$ns" "$@" && tt_label_apply TT_NLABEL "$ns" "$@"
+	tt_api_ns_label "$ns" "$@" && tt_label_apply TT_NLABEL "$ns" "$@"
 }
 
 pod_ports() {	# pod_ports <ns/pod> <name=PROTO/port...>
 	local p=$1 old=${TT_PPORTS[$1]}
 	shift
-	tt_do "pod ports $p $*" tt_ctl "${TT_NODE[$p]}" pod ports "$p" "$@" || return 1
+	tt_do "pod ports $p $*" tt_api_pod_ports "$p" "$@" || return 1
 	TT_PPORTS[$p]="$*"
 	TT_UNDO+=("pod_ports_raw $p $old")
 }
 pod_ports_raw() {
 	local p=$1
 	shift
-	tt_ctl "${TT_NODE[$p]}" pod ports "$p" "$@" && TT_PPORTS[$p]="$*"
+	tt_api_pod_ports "$p" "$@" && TT_PPORTS[$p]="$*"
 }
 
 need_sctp() {
@@ -493,7 +504,7 @@ tt_case_cleanup() {
 	local i k rc=0 out
 	for ((i = ${#TT_CASE_POLICIES[@]} - 1; i >= 0; i--)); do
 		k=${TT_CASE_POLICIES[$i]}
-		out=$(tt_ctl_all policy del "$k" 2>&1) || { rc=1; diag "cleanup: policy del $k: $out"; }
+		out=$(tt_api_policy_del "$k" 2>&1) || { rc=1; diag "cleanup: policy del $k: $out"; }
 	done
 	# Not in a subshell: the undo keeps the harness's record of labels and ports too.
 	for ((i = ${#TT_UNDO[@]} - 1; i >= 0; i--)); do
