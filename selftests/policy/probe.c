@@ -16,7 +16,8 @@
  *	datagram sent again every 100 ms, until each has an answer or TIMEOUT_MS (default 500)
  *	has passed. Print one line per target, in input order:
  *		FROM TO PROTO/PORT ok|blocked DETAIL
- *	"ok" when the answer named TO. DETAIL is the answer, or why there was none: timeout,
+ *	"ok" when the answer named TO (up to an "@", which may tag how TO was reached: x/a@svc
+ *	is pod x/a through its service). DETAIL is the answer, or why there was none: timeout,
  *	refused, reset, closed, wrong:<answer> (someone else answered), or error:<errno name>.
  *	A blocked cell is any of these; the reasons tell a policy drop (timeout) from a harness
  *	fault (refused: nothing listening). Exit 0 when every probe ran, 1 when one could not
@@ -285,9 +286,10 @@ static void finish(struct target *t, bool ok, const char *fmt, ...)
 static void judge_answer(struct target *t)
 {
 	char *nl = memchr(t->buf, '\n', t->len);
+	size_t name_len = strcspn(t->to, "@");
 
 	t->buf[nl ? nl - t->buf : t->len] = '\0';
-	if (!strcmp(t->buf, t->to))
+	if (strlen(t->buf) == name_len && !strncmp(t->buf, t->to, name_len))
 		finish(t, true, "%s", t->buf);
 	else
 		finish(t, false, "wrong:%s", t->buf[0] ? t->buf : "(empty)");

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # selftests/policy/truth.t - the NetworkPolicy truth table on one node: the upstream
 # Kubernetes e2e cases (truth_cases.sh) on nine live pods wired by podlane-cni, policies,
-# labels and named ports set through podlanectl, every pair probed on TCP and UDP 80 and 81
-# (truthlib.sh). Prints each matrix beside the expected one, one TAP line per case step and
+# labels and named ports set through podlanectl, every pair probed on TCP and UDP 80 and 81,
+# to the pod's address and through its ClusterIP service (truthlib.sh). Prints each matrix beside the expected one, one TAP line per case step and
 # port/protocol, and "# truth table: N/M cases match". SCTP cases are a SKIP with the reason
 # where the kernel has no SCTP.
 #
@@ -15,8 +15,13 @@ pl_setup
 tt_init
 T0=$(date +%s)
 
-agent_start || { ok 1 "podlaned starts"; done_testing; }
+if tt_cgroup; then
+	agent_start --cgroup "$TT_CG" || { ok 1 "podlaned starts"; done_testing; }
+else
+	agent_start || { ok 1 "podlaned starts"; done_testing; }
+fi
 tt_topology || done_testing
+tt_services
 
 # The harness can see a block: with iptables in two pods' own namespaces, drop exactly
 # x/b -> x/a on TCP 80 and y/c -> z/b on UDP 81; those cells, and only those, must read X.

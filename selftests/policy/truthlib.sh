@@ -49,10 +49,13 @@ TT_PRINT=${TRUTH_PRINT:-all}		# all: every matrix; mismatch: only those that dif
 TT_POD_CIDR=${TRUTH_POD_CIDR:-10.237.0.0/24}
 TT_NODES=(1)
 TT_SCTP_SKIP=""
+TT_CG=""				# the cgroup whose sockets the agent's socket LB serves
+TT_SVC_SKIP="no cgroup for the socket LB"	# why pods are not probed through services
 TT_DIR=""
 TT_MODEL=""				# model mode: the file verify writes steps to
 
 declare -A TT_NETNS TT_IP TT_NODE TT_PLABEL TT_NLABEL TT_PPORTS TT_CASE_DESC TT_SERVER_PID
+declare -A TT_SVC_IP TT_MIS_PATH
 declare -A EXP OBS OBS_DETAIL
 TT_CASE_LIST=()
 TT_CASES_RUN=0 TT_CASES_MATCH=0 TT_CASES_SKIP=0
@@ -86,6 +89,7 @@ tt_api_policy_del() { tt_ctl_all policy del "$1"; }		# <ns/name>
 tt_api_ns_label() { tt_ctl_all namespace label "$@"; }		# <ns> <changes...>
 tt_api_pod_label() { tt_ctl "${TT_NODE[$1]}" pod label "$@"; }	# <ns/pod> <changes...>
 tt_api_pod_ports() { tt_ctl "${TT_NODE[$1]}" pod ports "$@"; }	# <ns/pod> <ports...>
+tt_api_service_add() { tt_ctl_all service add "$@"; }		# <podlanectl service add args>
 
 # Setup ----------------------------------------------------------------------------------------
 tt_requires() {
@@ -106,6 +110,43 @@ tt_init() {
 		TT_SCTP_SKIP=""
 		TT_ALL_COMBOS+=(sctp/80 sctp/81)
 	fi
+}
+
+# tt_cgroup: a cgroup v2 directory of the test's own, for `podlaned --cgroup`: the socket LB
+# translates connects to service addresses from it alone, and the probe client runs in it.
+tt_cgroup() {
+	local mnt
+	mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	if [ -z "$mnt" ] || ! mkdir "$mnt/podlane-truth-$PL_ID"; then
+		TT_SVC_SKIP="no cgroup v2 directory for the socket LB"
+		return 1
+	fi
+	TT_CG=$mnt/podlane-truth-$PL_ID
+	on_cleanup "rmdir $TT_CG"
+}
+
+# tt_services: a ClusterIP service per pod, as upstream probes every pod through its own
+# service (s-<ns>-<pod>, ports 80 and 81, TCP and UDP); 1 TAP line. Policy judges the traffic
+# after translation, against the backend pod, so the expected matrix is the same.
+tt_services() {
+	local p i=1 x=$((PL_ID % 250 + 1)) out rc=0
+	if [ -z "$TT_CG" ]; then
+		skip "services" "$TT_SVC_SKIP"
+		return 0
+	fi
+	for p in "${TT_PODS[@]}"; do
+		TT_SVC_IP[$p]=10.236.$x.$i
+		i=$((i + 1))
+		if ! out=$(tt_api_service_add "s-${p%/*}-${p#*/}" -n "${p%/*}" \
+				--cluster-ip "${TT_SVC_IP[$p]}" --port serve-80-tcp=80/tcp \
+				--port serve-81-tcp=81/tcp --port serve-80-udp=80/udp \
+				--port serve-81-udp=81/udp --backend "${TT_IP[$p]}" 2>&1); then
+			rc=1
+			diag "service for $p: $out"
+		fi
+	done
+	ok $rc "a ClusterIP service per pod (s-x-a .. s-z-c, TCP and UDP 80 and 81), probed too"
+	[ $rc -eq 0 ] && TT_SVC_SKIP="" || TT_SVC_SKIP="the services could not be added"
 }
 
 # tt_pod_create <ns> <pod>: a pod netns wired by podlane-cni ADD on its node, as a CRI runtime
@@ -364,10 +405,14 @@ tt_probe_round() {
 		for to in "${TT_PODS[@]}"; do
 			for c in "${TT_VCOMBOS[@]}"; do
 				echo "/run/netns/${TT_NETNS[$from]} $from $to ${c%/*} ${TT_IP[$to]} ${c#*/}"
+				tt_svc_path "$c" &&
+					echo "/run/netns/${TT_NETNS[$from]} $from $to@svc ${c%/*}" \
+						"${TT_SVC_IP[$to]} ${c#*/}"
 			done
 		done
 	done > "$f"
-	if ! "$TT_PROBE" client -t "$TT_TIMEOUT_MS" < "$f" > "$out" 2> "$TT_DIR/probe.err"; then
+	if ! tt_in_cgroup "$TT_PROBE" client -t "$TT_TIMEOUT_MS" < "$f" > "$out" \
+			2> "$TT_DIR/probe.err"; then
 		diag "probe client failed: $(head -n 3 "$TT_DIR/probe.err")"
 		return 1
 	fi
@@ -379,6 +424,17 @@ tt_probe_round() {
 		fi
 		OBS_DETAIL["$c $from $to"]=$detail
 	done < "$out"
+}
+
+# tt_svc_path <combo>: whether the combo is probed through the services too (TCP and UDP).
+tt_svc_path() { [ -z "$TT_SVC_SKIP" ] && [[ $1 == tcp/* || $1 == udp/* ]]; }
+
+tt_in_cgroup() {	# tt_in_cgroup <command...>: run it in TT_CG when there is one
+	if [ -n "$TT_CG" ]; then
+		bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$TT_CG" "$@"
+	else
+		"$@"
+	fi
 }
 
 # tt_servers_alive: a dead server would read as a blocked column, so a probe round only counts
@@ -397,34 +453,42 @@ tt_servers_alive() {
 # tt_compare: TT_MIS[combo] = off-diagonal cells of TT_VCOMBOS whose observation differs.
 declare -A TT_MIS
 tt_compare() {
-	local c f t n
+	local c f t n path
 	for c in "${TT_VCOMBOS[@]}"; do
-		n=0
-		for f in "${TT_PODS[@]}"; do
-			for t in "${TT_PODS[@]}"; do
-				[ "$f" = "$t" ] && continue
-				[ "${EXP["$c $f $t"]}" = "${OBS["$c $f $t"]:-none}" ] || n=$((n + 1))
+		TT_MIS[$c]=0
+		for path in "" @svc; do
+			[ -z "$path" ] || tt_svc_path "$c" || continue
+			n=0
+			for f in "${TT_PODS[@]}"; do
+				for t in "${TT_PODS[@]}"; do
+					[ "$f" = "$t" ] && continue
+					[ "${EXP["$c $f $t"]}" = "${OBS["$c $f $t$path"]:-none}" ] ||
+						n=$((n + 1))
+				done
 			done
+			TT_MIS_PATH[$c$path]=$n
+			TT_MIS[$c]=$((TT_MIS[$c] + n))
 		done
-		TT_MIS[$c]=$n
 	done
 }
 
-# tt_print_matrix <combo>: expected and observed side by side, rows from, columns to, as
-# upstream prints its truth tables; a mismatch is marked * in the observed one.
+# tt_print_matrix <combo> [@svc]: expected and observed side by side, rows from, columns to, as
+# upstream prints its truth tables; a mismatch is marked * in the observed one. With @svc, the
+# observations through the pods' services.
 tt_print_matrix() {
-	local c=$1 f t e o left right hdr="     " shown=0 out=""
+	local c=$1 path=${2:-} f t e o left right hdr="     " shown=0 out="" via="pod IPs"
+	[ -z "$path" ] || via="ClusterIPs"
 	for t in "${TT_PODS[@]}"; do
 		hdr+="$t "
 	done
-	out+="# $TT_CASE step $TT_STEP $c: expected | observed"$'\n'
+	out+="# $TT_CASE step $TT_STEP $c: expected | observed ($via)"$'\n'
 	out+="# $hdr |  $hdr"$'\n'
 	for f in "${TT_PODS[@]}"; do
 		left="$f  "
 		right="$f  "
 		for t in "${TT_PODS[@]}"; do
 			e=${EXP["$c $f $t"]}
-			o=${OBS["$c $f $t"]:-none}
+			o=${OBS["$c $f $t$path"]:-none}
 			if [ "$f" = "$t" ]; then
 				left+="-   "
 			elif [ "$e" = 1 ]; then
@@ -442,14 +506,15 @@ tt_print_matrix() {
 		for t in "${TT_PODS[@]}"; do
 			[ "$f" = "$t" ] && continue
 			e=${EXP["$c $f $t"]}
-			o=${OBS["$c $f $t"]:-none}
+			o=${OBS["$c $f $t$path"]:-none}
 			[ "$e" = "$o" ] && continue
 			shown=$((shown + 1))
 			[ $shown -le 12 ] || continue
+			o=${OBS_DETAIL["$c $f $t$path"]:-not probed}
 			if [ "$e" = 1 ]; then
-				diag "  $f -> $t: expected reachable, blocked (${OBS_DETAIL["$c $f $t"]:-not probed})"
+				diag "  $f -> $t$path: expected reachable, blocked ($o)"
 			else
-				diag "  $f -> $t: expected blocked, reachable (answered ${OBS_DETAIL["$c $f $t"]})"
+				diag "  $f -> $t$path: expected blocked, reachable (answered $o)"
 			fi
 		done
 	done
@@ -478,12 +543,15 @@ verify() {	# verify <what this step shows>
 		diag "$TT_CASE step $TT_STEP: matched on probe round $attempt"
 	for c in "${TT_VCOMBOS[@]}"; do
 		n=${TT_MIS[$c]}
-		if [ "$TT_PRINT" = all ] || [ "$n" -gt 0 ]; then
+		if [ "$TT_PRINT" = all ] || [ "${TT_MIS_PATH[$c]}" -gt 0 ]; then
 			tt_print_matrix "$c"
 		fi
+		# Through the services: printed when it differs (else it is the matrix above).
+		tt_svc_path "$c" && [ "${TT_MIS_PATH[$c@svc]}" -gt 0 ] && tt_print_matrix "$c" @svc
 		desc="$TT_CASE step $TT_STEP $c: $what"
 		if [ "$n" -gt 0 ]; then
-			ok 1 "$desc ($n cells differ)"
+			ok 1 "$desc (cells that differ: ${TT_MIS_PATH[$c]} to pod IPs$(
+				tt_svc_path "$c" && echo ", ${TT_MIS_PATH[$c@svc]} to ClusterIPs"))"
 		elif [ ${#TT_CASE_ERRS[@]} -gt 0 ] || [ $probe_rc -ne 0 ]; then
 			why=("${TT_CASE_ERRS[@]}")
 			[ $probe_rc -eq 0 ] || why+=("a probe round failed or a server died")
