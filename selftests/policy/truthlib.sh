@@ -2,9 +2,11 @@
 # selftests/policy/truthlib.sh - the NetworkPolicy truth table: the harness. The upstream
 # Kubernetes e2e suite's topology (test/e2e/network/netpol: namespaces x, y, z labelled ns=x
 # etc.; pods a, b, c in each labelled pod=a etc., serving TCP and UDP on ports 80 and 81 with
-# the named ports serve-80-tcp, serve-80-udp, serve-81-tcp, serve-81-udp), every ordered pair
-# of pods probed on every port and protocol at once (probe.c), the result printed as upstream
-# prints it beside the expected matrix, one TAP line per step and port/protocol, and a score.
+# the named ports serve-80-tcp, serve-80-udp, serve-81-tcp, serve-81-udp, each behind a
+# ClusterIP service of its own), every ordered pair of pods probed on every port and protocol
+# at once (probe.c), to the pod's address and through its service, the result printed as
+# upstream prints it beside the expected matrix, one TAP line per step and port/protocol, and
+# a score.
 #
 # The cases (truth_cases.sh) are functions registered with tt_case. Inside a case:
 #   policy NS NAME <<EOF        add (or replace) policy NS/NAME; the heredoc is its spec:
@@ -553,9 +555,9 @@ verify() {	# verify <what this step shows>
 			ok 1 "$desc (cells that differ: ${TT_MIS_PATH[$c]} to pod IPs$(
 				tt_svc_path "$c" && echo ", ${TT_MIS_PATH[$c@svc]} to ClusterIPs"))"
 		elif [ ${#TT_CASE_ERRS[@]} -gt 0 ] || [ $probe_rc -ne 0 ]; then
-			why=("${TT_CASE_ERRS[@]}")
-			[ $probe_rc -eq 0 ] || why+=("a probe round failed or a server died")
-			why=$(printf '%s; ' "${why[@]}")
+			why=""
+			[ ${#TT_CASE_ERRS[@]} -eq 0 ] || why=$(printf '%s; ' "${TT_CASE_ERRS[@]}")
+			[ $probe_rc -eq 0 ] || why+="a probe round failed or a server died; "
 			ok 1 "$desc (matrix matches, but: ${why%; })"
 		else
 			ok 0 "$desc"
