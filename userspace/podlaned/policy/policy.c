@@ -645,11 +645,13 @@ int policy_delete(struct agent *a, const char *ns, const char *name, __u32 *id,
 		}
 	if (!p)
 		return api_fail(e, PODLANE_ERR_NOT_FOUND, "policy '%s/%s' not found", ns, name);
-	memmove(&s->policies[i], &s->policies[i + 1], (s->npolicies - i - 1) * sizeof(*p));
+	memmove(&s->policies[i], &s->policies[i + 1],
+		(s->npolicies - i - 1) * sizeof(*s->policies));
 	s->npolicies--;
 	snprintf(what, sizeof(what), "deleting policy %s/%s", ns, name);
 	if (pol_sync(a, what, true, e)) {
-		memmove(&s->policies[i + 1], &s->policies[i], (s->npolicies - i) * sizeof(*p));
+		memmove(&s->policies[i + 1], &s->policies[i],
+			(s->npolicies - i) * sizeof(*s->policies));
 		s->policies[i] = p;
 		s->npolicies++;
 		return -1;
@@ -1170,7 +1172,8 @@ static const char **ns_names(struct pol_state *s, unsigned int *n)
 		v[cnt++] = s->pods[i]->meta.namespace;
 	for (i = 0; i < s->npolicies; i++)
 		v[cnt++] = s->policies[i]->spec.namespace;
-	qsort(v, cnt, sizeof(*v), name_cmp);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), name_cmp);
 	for (i = 0; i < cnt; i++)
 		if (!o || strcmp(v[o - 1], v[i]))
 			v[o++] = v[i];
@@ -1315,7 +1318,8 @@ static bool host_addrs_refresh(struct agent *a)
 		free(l.v);
 		return false;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), addr_cmp);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), addr_cmp);
 	for (i = 0; i < l.n; i++)
 		if (!o || l.v[o - 1] != l.v[i])
 			l.v[o++] = l.v[i];
