@@ -141,10 +141,12 @@ check "endpoint list --json has both endpoints with counters" test "$(jget "$OUT
 
 # A packet from pod a with an address it does not own must die as source_spoofed, and every
 # view of drops must say so.
-"$C" --pin-root "$PL_PIN" monitor --count 1 --timeout 15 > "$PL_TMP/monitor.out" 2>&1 &
+# The agent is the ring buffer's reader: monitor asks it (--socket) for the drops it reads.
+"$C" --socket "$PL_SOCK" --pin-root "$PL_PIN" monitor --count 1 --timeout 15 \
+	> "$PL_TMP/monitor.out" 2>&1 &
 MON=$!
 on_cleanup kill "$MON"
-# The ring keeps events until they are read, so monitor need not be up before the packet.
+# monitor follows from the moment it is connected: send until it has seen one.
 ip -n "$A" addr add 10.99.99.99/32 dev eth0
 for i in $(seq 1 20); do
 	ip netns exec "$A" ping -c 1 -W 1 -I 10.99.99.99 "$BIP" >/dev/null 2>&1
