@@ -19,7 +19,7 @@ run() { "$C" "$@" > "$OUT" 2> "$ERR"; RC=$?; }
 
 # --- help and usage errors ------------------------------------------------------------------
 for args in "--help" "-h" "help" "status --help" "endpoint --help" "endpoint list --help" \
-	"drops --help" "monitor --help"; do
+	"drops --help" "monitor --help" "observe --help"; do
 	# shellcheck disable=SC2086
 	run $args
 	ok "$([ $RC -eq 0 ] && grep -q '^Usage: podlanectl' "$OUT"; echo $?)" \
@@ -85,7 +85,8 @@ check "drops --json is JSON with the counts" test "$(jget "$OUT" \
 	'[d["packets"] for d in j["drops"] if d["reason"] == "source_spoofed"][0]')" = \
 	"$((2 * POSSIBLE))"
 start=$(date +%s%N)
-run --pin-root "$FAKE" monitor --timeout 1
+# No agent on that socket: monitor reads the pinned ring itself.
+run --socket "$PL_TMP/no-agent.sock" --pin-root "$FAKE" monitor --timeout 1
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 check "monitor --timeout 1 on a quiet ring stops by itself (${elapsed} ms)" \
 	test $RC -eq 0 -a $elapsed -ge 900 -a $elapsed -lt 5000
