@@ -301,7 +301,7 @@ int ctl_flow_stream(const struct ctl_opts *o, const struct api_flow_list_req *re
 		if (rc) {
 			fprintf(stderr, "podlanectl: %s\n", rc == -ECONNRESET ?
 				"podlaned closed the flow stream" : rc == -EPROTO ?
-				"podlaned sent a message that is not a JSON object" : strerror(-rc));
+				"podlaned sent a message that is not JSON" : strerror(-rc));
 			rc = 1;
 			break;
 		}

@@ -148,9 +148,11 @@ static void print_lost(const struct observe *ob, int64_t n, const char *why,
 		if (l) {
 			struct json_object *c = json_object_new_object();
 
-			for (i = 0; i < l->n_datapath_cpus; i++)
-				json_object_object_add(c, l->datapath_cpus[i].key,
-						       json_object_new_int64(l->datapath_cpus[i].value));
+			for (i = 0; i < l->n_datapath_cpus; i++) {
+				const struct api_count *n = &l->datapath_cpus[i];
+
+				json_object_object_add(c, n->key, json_object_new_int64(n->value));
+			}
 			json_object_object_add(o, "datapath_cpus", c);
 		}
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));

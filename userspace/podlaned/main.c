@@ -584,7 +584,7 @@ static int serve(struct agent *a, int lfd)
 				break;
 			case EV_TICK:
 			case EV_METRICS:
-				/* Also here: a wake-up of the ring buffer is never missed for long. */
+				/* Also here: a missed wake-up of the ring buffer waits 1 s. */
 				if (src->kind == EV_TICK)
 					flows_run(a);
 				tick_event(a, tfd, src->kind);

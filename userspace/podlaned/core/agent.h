@@ -6,8 +6,8 @@
  *
  * podlaned is layered; calls and includes only point down (userspace/podlaned/README.md):
  *
- *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/ -> lb/, ipam/, policy/ -> datapath/
- *	-> core/
+ *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/, flows/ -> lb/, ipam/, policy/
+ *	-> datapath/ -> core/
  *
  * and every layer may use userspace/lib/. Modules of one layer do not call each other. Each
  * module keeps its state behind an opaque pointer here; only its own files see inside.
