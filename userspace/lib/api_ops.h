@@ -1049,7 +1049,7 @@ struct api_flow {
 	const char	*protocol;	/* "TCP", "UDP", "SCTP", "ICMP", or the number */
 	const char	*src_ip;
 	bool		has_src_port;
-	int64_t		src_port;	/* TCP, UDP, SCTP (ICMP: the echo id) */
+	int64_t		src_port;	/* TCP, UDP, SCTP */
 	const char	*dst_ip;
 	bool		has_dst_port;
 	int64_t		dst_port;

@@ -190,7 +190,7 @@ static void fill_flow(const struct flow_view *v, struct api_flow *o, struct api_
 	}
 	o->src_ip = api_strs_add(s, "%s", src);
 	o->dst_ip = api_strs_add(s, "%s", dst);
-	if (v->kind == FLOWS_POLICY && (has_ports(v->proto) || v->proto == IPPROTO_ICMP)) {
+	if (v->kind == FLOWS_POLICY && has_ports(v->proto)) {
 		o->has_src_port = o->has_dst_port = true;
 		o->src_port = ntohs(v->sport);
 		o->dst_port = ntohs(v->dport);
@@ -425,9 +425,15 @@ void api_streams_run(struct agent *a)
 	}
 	flows_stats(a, &fs);
 	for (i = 0; i < ss->n;) {
-		/* A stream only listens: anything it sends, or its hang-up, ends it. */
-		pfd = (struct pollfd){ .fd = ss->v[i].fd, .events = POLLIN | POLLRDHUP };
-		if ((poll(&pfd, 1, 0) > 0 && pfd.revents) || !stream_send(a, ss, &ss->v[i], &fs)) {
+		/*
+		 * A stream only listens: anything it sends, or its hang-up, ends it. A full
+		 * socket waits for room before a message is built for it.
+		 */
+		pfd = (struct pollfd){ .fd = ss->v[i].fd, .events = POLLIN | POLLRDHUP | POLLOUT };
+		if (poll(&pfd, 1, 0) < 0)
+			pfd.revents = POLLOUT;
+		if ((pfd.revents & ~POLLOUT) ||
+		    ((pfd.revents & POLLOUT) && !stream_send(a, ss, &ss->v[i], &fs))) {
 			log_debug("flow stream closed fd=%d lost=%llu", ss->v[i].fd,
 				  (unsigned long long)ss->v[i].lost);
 			stream_close(ss, i);
