@@ -211,11 +211,12 @@ check "--protocol gre -> podlaned refuses it, exit 1" bash -c "[ $? -eq 1 ] && g
 
 # --- -f: a stream, bounded by --timeout -------------------------------------------------------
 streams() { metric podlane_flow_streams; }
+streams_are() { [ "$(streams)" = "$1" ]; }
 newest=$(records --last 1 | jq .seq)
 ctl observe -f --timeout 8 --to-pod x/a --verdict denied -o json > "$PL_TMP/follow.json" 2>&1 &
 FOLLOW=$!
 on_cleanup "kill $FOLLOW"
-poll 5 test "$(streams)" = 1
+poll 5 streams_are 1
 ok $? "observe -f is a stream the agent serves (podlane_flow_streams 1)"
 ! conn x-b 81 1 >/dev/null
 udp y-c 80 1
@@ -226,8 +227,8 @@ check "-f --timeout 8 ended by itself (exit $rc, $(( $(date +%s) - start )) s af
 check "-f printed the new denied records to x/a, none older than it" jq -e -s --argjson n "$newest" \
 	'map(select(has("seq"))) | length >= 2 and all(.seq > $n and .verdict == "denied" and
 	.dst == "x/a") and any(.protocol == "UDP" and .src == "y/c") and any(.dst_port == 81)' \
-	"$PL_TMP/follow.json"
-poll 5 test "$(streams)" = 0
+	"$PL_TMP/follow.json" || diag "$(head -c 2000 "$PL_TMP/follow.json")"
+poll 5 streams_are 0
 ok $? "the stream is closed once its client is gone"
 ctl observe -f --timeout 3 --last 2 --verdict denied > "$PL_TMP/follow.out"
 check "-f --last 2 (nothing new meanwhile): the last two denied, then nothing" \
@@ -238,7 +239,7 @@ check "-f --last 2 (nothing new meanwhile): the last two denied, then nothing" \
 	> "$PL_TMP/monitor.out" 2>&1 &
 MON=$!
 on_cleanup "kill $MON"
-poll 5 test "$(streams)" = 1
+poll 5 streams_are 1
 for i in 1 2 3 4 5; do
 	ip netns exec "$(netns_name x-b)" ping -c 1 -W 1 -I 10.99.99.99 "$ip_a" >/dev/null 2>&1
 	grep -q source_spoofed "$PL_TMP/monitor.out" && break
