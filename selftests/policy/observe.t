@@ -258,6 +258,10 @@ check "podlane_flow_records_lost_total per CPU, zero so far" \
 	test "$(metric 'podlane_flow_records_lost_total{cpu="0"}')" = 0
 check "podlane_policy_map_entries against podlane_policy_map_max_entries" \
 	test "$(metric podlane_policy_map_entries)" -ge 1 -a "$(metric podlane_policy_map_max_entries)" -gt 0
+check "podlane_policy_ipcache_entries (3 pods at least) against its size" \
+	test "$(metric podlane_policy_ipcache_entries)" -ge 3 -a \
+	"$(metric podlane_policy_ipcache_max_entries)" -eq "$(bpftool -j map show pinned \
+	"$PL_PIN/podlane_ipcache" | jq .max_entries)"
 check "the flow log's size and memory" test "$(metric podlane_flow_log_capacity)" = 4096 -a \
 	"$(metric podlane_flow_log_bytes)" -ge $((4096 * 88))
 if command -v promtool >/dev/null 2>&1; then

@@ -455,6 +455,12 @@ static void render_policy(struct agent *a, struct text *t)
 	family(t, "podlane_policy_revision", "gauge",
 	       "podlane_pol_rev: bumped after every change of rule sets or identities.");
 	emit(t, "podlane_policy_revision %u\n", st.revision);
+	family(t, "podlane_policy_ipcache_entries", "gauge",
+	       "Addresses and prefixes in podlane_ipcache (pods, nodes, ipBlocks), against its "
+	       "size.");
+	emit(t, "podlane_policy_ipcache_entries %u\n", st.ipcache_entries);
+	family(t, "podlane_policy_ipcache_max_entries", "gauge", "Size of podlane_ipcache.");
+	emit(t, "podlane_policy_ipcache_max_entries %u\n", st.ipcache_max);
 	family(t, "podlane_policy_conntrack_entries", "gauge",
 	       "Connections network policy allowed (podlane_pol_ct) at the last collector pass.");
 	emit(t, "podlane_policy_conntrack_entries %llu\n", (unsigned long long)st.ct_live);

@@ -1293,6 +1293,8 @@ void policy_stats(struct agent *a, struct policy_stats *st)
 	st->ct_live = s->ct_live;
 	st->ct_max = s->ct_max;
 	st->ct_expired = s->ct_expired;
+	st->ipcache_entries = s->nipc;
+	st->ipcache_max = s->ipcache_max;
 }
 
 int policy_datapath_stats(struct agent *a, __u64 sum[PODLANE_POL_STAT_SLOTS])

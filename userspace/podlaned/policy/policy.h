@@ -215,6 +215,7 @@ struct policy_stats {
 	__u64 ct_live;			/* podlane_pol_ct at the last collector pass */
 	__u32 ct_max;
 	__u64 ct_expired;		/* connections the collector deleted */
+	__u32 ipcache_entries, ipcache_max;	/* podlane_ipcache as written, its size */
 };
 
 void policy_stats(struct agent *a, struct policy_stats *s);
