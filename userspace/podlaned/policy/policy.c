@@ -1147,6 +1147,41 @@ int policy_pod_get(struct agent *a, const char *ns, const char *name, policy_pod
 	return n ? ret : -ENOENT;
 }
 
+int policy_name_of(struct agent *a, __u32 id, char *buf, size_t len)
+{
+	struct pol_state *s = a->policy;
+	unsigned int lo = 0, hi = s ? s->npolicies : 0, mid;
+
+	/* Kept by id. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->policies[mid]->id == id) {
+			snprintf(buf, len, "%s/%s", s->policies[mid]->spec.namespace,
+				 s->policies[mid]->spec.name);
+			return 0;
+		}
+		if (s->policies[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+int policy_pod_name_of(struct agent *a, __be32 addr, char *buf, size_t len)
+{
+	struct pol_state *s = a->policy;
+	unsigned int i;
+
+	for (i = 0; s && i < s->npods; i++)
+		if (s->pods[i]->addr == addr) {
+			snprintf(buf, len, "%s/%s", s->pods[i]->meta.namespace,
+				 s->pods[i]->meta.name);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 unsigned int policy_pod_count(struct agent *a)
 {
 	return a->policy->npods;
@@ -1261,6 +1296,8 @@ void policy_stats(struct agent *a, struct policy_stats *st)
 	st->ct_live = s->ct_live;
 	st->ct_max = s->ct_max;
 	st->ct_expired = s->ct_expired;
+	st->ipcache_entries = s->nipc;
+	st->ipcache_max = s->ipcache_max;
 }
 
 int policy_datapath_stats(struct agent *a, __u64 sum[PODLANE_POL_STAT_SLOTS])
