@@ -5,6 +5,7 @@
  * that requests and replies share.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1000,12 +1001,13 @@ int api_req_op(struct json_object *req, const char **op, struct api_error *e)
 }
 
 /*
- * An error reply into e: the agent's code, or INTERNAL when it gave none; its message, or a
+ * An error reply into e: the agent's code, or INTERNAL when it gave none or one no int holds; its message, or a
  * stand-in when it gave none or an empty one (a client prints e->msg after "Error: ").
  */
 static int reply_error(const struct api_reply_head *head, struct api_error *e)
 {
-	e->code = head->has_code && head->code > 0 ? (int)head->code : PODLANE_ERR_INTERNAL;
+	e->code = head->has_code && head->code > 0 && head->code <= INT_MAX ? (int)head->code :
+		  PODLANE_ERR_INTERNAL;
 	snprintf(e->msg, sizeof(e->msg), "%s",
 		 head->msg && head->msg[0] ? head->msg : "podlaned failed without a message");
 	snprintf(e->details, sizeof(e->details), "%s", head->details ? head->details : "");
