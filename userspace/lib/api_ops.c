@@ -1001,8 +1001,9 @@ int api_req_op(struct json_object *req, const char **op, struct api_error *e)
 }
 
 /*
- * An error reply into e: the agent's code, or INTERNAL when it gave none or one no int holds; its message, or a
- * stand-in when it gave none or an empty one (a client prints e->msg after "Error: ").
+ * An error reply into e: the agent's code, or INTERNAL when it gave none or one no int holds;
+ * its message, or a stand-in when it gave none or an empty one (a client prints e->msg after
+ * "Error: ").
  */
 static int reply_error(const struct api_reply_head *head, struct api_error *e)
 {
