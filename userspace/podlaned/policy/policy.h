@@ -94,6 +94,52 @@ int policy_remote_pod_set(struct agent *a, const char *ns, const char *name, __b
 			  unsigned int nports, struct api_error *e);
 void policy_remote_pod_del(struct agent *a, __be32 addr);
 
+/* This node's pod on ifindex as policy knows it (names, labels, named ports), NULL when it
+ * does not: valid until the next change (main thread). sync/ publishes it with the endpoint. */
+const struct policy_pod *policy_pod_meta(struct agent *a, __u32 ifindex);
+
+/*
+ * ---- the cluster store (sync/: etcd's /podlane/v1/policies, /pods, /namespaces and other
+ * nodes' endpoint records) ----
+ *
+ * gen is the store's resync generation, as lb/'s services take it. Each _put takes what it is
+ * given over (freed on error too); on -1, e says why (PODLANE_ERR_MAP_FULL: no room, ...) and
+ * nothing changed: the sync makes it a dead letter. Each _del touches only what came from the
+ * store and says whether there was something.
+ *
+ * Both sources, one name: the store wins. A policy or a namespace's labels from etcd replace
+ * what podlanectl set under that name (its record under the state dir goes, the log says so),
+ * and podlanectl then refuses to change or delete it (PODLANE_ERR_CONFLICT) while etcd holds
+ * it. A pod record gives this node's pod of that namespace/name its labels and named ports,
+ * over those of its CNI ADD, now or when the pod comes; podlanectl `pod label|ports` is
+ * refused for it. A pod record's delete leaves the pod as it is (Kubernetes deletes the pod).
+ *
+ * The store's policies and namespaces are kept under the state dir marked "source": "etcd",
+ * as a cache: after a restart they are enforced as before until the store's first full list
+ * confirms them or policy_store_sweep() removes them. Pod records and other nodes' pods are
+ * not kept: the first list brings them back.
+ */
+int policy_store_put(struct agent *a, struct policy_spec *spec, __u32 gen, struct api_error *e);
+bool policy_store_del(struct agent *a, const char *ns, const char *name);
+/* A namespace's labels, the implied name label among them. */
+int policy_store_ns_put(struct agent *a, struct policy_namespace *ns, __u32 gen,
+			struct api_error *e);
+bool policy_store_ns_del(struct agent *a, const char *name);
+/* A pod record: labels and named ports of pod->namespace/name. */
+int policy_store_pod_put(struct agent *a, struct policy_pod *pod, __u32 gen, struct api_error *e);
+bool policy_store_pod_del(struct agent *a, const char *ns, const char *name);
+/* Another node's pod at addr, from its endpoint record (identity from namespace and labels). */
+int policy_store_remote_put(struct agent *a, __be32 addr, struct policy_pod *pod, __u32 gen,
+			    struct api_error *e);
+bool policy_store_remote_del(struct agent *a, __be32 addr);
+/*
+ * Between begin (true) and end (false), other nodes' pods are compiled once, at the end, not
+ * once each (a full list brings thousands); the other _put and _del apply at once.
+ */
+void policy_store_batch(struct agent *a, bool begin);
+/* After a full list: what the store gave that it did not confirm at gen goes; how many. */
+unsigned int policy_store_sweep(struct agent *a, __u32 gen);
+
 /* ---- podlanectl (api/) ---- */
 
 /* What policy_apply() did with one policy of a set. */

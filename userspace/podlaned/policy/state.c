@@ -5,6 +5,8 @@
  *
  *   policies/<namespace>.<name>.json    {"id": N, "policy": <canonical NetworkPolicy>}
  *   namespaces/<name>.json              {"labels": {...}} (without the implied name label)
+ *                                       both with "source": "etcd" when the cluster store
+ *                                       gave them: a cache its first full list confirms
  *   pods/<host ifname>.json             {"namespace", "name", "labels", "ports"}: a pod of
  *                                       this node, by the host veth its endpoint has
  *
@@ -113,6 +115,8 @@ int record_policy_write(struct agent *a, const struct pol_policy *p, const char 
 	}
 	json_object_object_add(o, "id", json_object_new_int64(p->id));
 	json_object_object_add(o, "policy", spec);
+	if (p->store)
+		json_object_object_add(o, "source", json_object_new_string("etcd"));
 	policy_file(p->spec.namespace, p->spec.name, name, sizeof(name));
 	return write_json(a, DIR_POLICY, name, suffix, o, e);
 }
@@ -153,8 +157,11 @@ int record_ns_write(struct agent *a, const struct pol_ns *ns, const char *suffix
 {
 	struct json_object *o = json_object_new_object();
 
-	if (o)
+	if (o) {
 		json_object_object_add(o, "labels", own_labels(&ns->ns.labels));
+		if (ns->store)
+			json_object_object_add(o, "source", json_object_new_string("etcd"));
+	}
 	return write_json(a, DIR_NS, ns->ns.name, suffix, o, e);
 }
 
@@ -290,8 +297,18 @@ void policy_pod_ports_free(struct policy_pod_port *v, unsigned int n)
 	free(v);
 }
 
+/* Whether a record came from the cluster store ("source": "etcd"). */
+static bool from_store(struct json_object *o)
+{
+	struct json_object *src;
+
+	return json_object_object_get_ex(o, "source", &src) &&
+	       json_object_is_type(src, json_type_string) &&
+	       !strcmp(json_object_get_string(src), "etcd");
+}
+
 static void load_policy(struct agent *a, const char *path, struct json_object *o,
-			void (*cb)(struct agent *a, struct policy_spec *spec, __u32 id))
+			void (*cb)(struct agent *a, struct policy_spec *spec, __u32 id, bool store))
 {
 	struct json_object *id, *spec;
 	struct policy_spec p;
@@ -307,11 +324,12 @@ static void load_policy(struct agent *a, const char *path, struct json_object *o
 		log_error("failed to load policy '%s': %s", path, why);
 		return;
 	}
-	cb(a, &p, json_object_get_int64(id));
+	cb(a, &p, json_object_get_int64(id), from_store(o));
 }
 
 static void load_ns(struct agent *a, const char *path, const char *name, struct json_object *o,
-		    void (*cb)(struct agent *a, const char *name, struct label_set *labels))
+		    void (*cb)(struct agent *a, const char *name, struct label_set *labels,
+			       bool store))
 {
 	struct label_set labels;
 	struct json_object *l = NULL;
@@ -327,7 +345,7 @@ static void load_ns(struct agent *a, const char *path, const char *name, struct 
 		log_error("failed to load namespace '%s': %s", path, why);
 		return;
 	}
-	cb(a, name, &labels);
+	cb(a, name, &labels, from_store(o));
 }
 
 static void load_pod(struct agent *a, const char *path, const char *host_ifname,
@@ -364,8 +382,9 @@ static void load_pod(struct agent *a, const char *path, const char *host_ifname,
 }
 
 void record_load(struct agent *a,
-		void (*policy)(struct agent *a, struct policy_spec *spec, __u32 id),
-		void (*ns)(struct agent *a, const char *name, struct label_set *labels),
+		void (*policy)(struct agent *a, struct policy_spec *spec, __u32 id, bool store),
+		void (*ns)(struct agent *a, const char *name, struct label_set *labels,
+			   bool store),
 		void (*pod)(struct agent *a, const char *host_ifname, struct policy_pod *meta))
 {
 	char dir[PATH_MAX], path[PATH_MAX + 256], name[256];
