@@ -45,22 +45,6 @@ TRUTH_VXLAN_CASES=${TRUTH_VXLAN_CASES:-"allow_from_pod_in_ns pod_and_ns_selector
 	mixed_peers"}
 TT_SVC_SKIP="the cluster run probes pod addresses; services are probed by truth.t on one node"
 
-# One etcd member is enough here (04-etcd.t runs three and kills one).
-etcd_endpoints() { client_url 0; }
-etcd_single_start() {
-	local d=$PL_TMP/pki client peer
-	client=$(client_url 0)
-	peer=$(peer_url 0)
-	nsenter --net="/run/netns/$ETCD_NS" -- etcd --name m0 --data-dir "$PL_TMP/etcd-m0" \
-		--listen-client-urls "$client" --advertise-client-urls "$client" \
-		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-		--initial-cluster "m0=$peer" --initial-cluster-token "podlane-$PL_ID" \
-		--initial-cluster-state new --cert-file "$d/server.crt" --key-file "$d/server.key" \
-		--trusted-ca-file "$d/ca.crt" --client-cert-auth \
-		> "$PL_TMP/etcd-m0.log" 2>&1 &
-	ETCD_PIDS[0]=$!
-}
-
 # Hooks: where pods live and how a node is reached ------------------------------------------
 TT_NODES=(1 2 3)
 declare -A TT_POD_IDX=()
@@ -91,7 +75,7 @@ applied() {
 refused() {
 	local n
 	for n in "${TT_NODES[@]}"; do
-		ctl_n "$n" --json sync deadletters 2>/dev/null |
+		ctl_n "$n" --json deadletters 2>/dev/null |
 			jq -r --arg k "$1" --arg n "node$n" '.deadletters[]? | select(.key == $k) |
 				"\($n): \(.reason)"'
 	done
@@ -251,7 +235,7 @@ run_mode() {
 		ETCD_HOSTS=(192.168.81.1 192.168.81.1 192.168.81.1)
 	fi
 	make_pki && pick_ports || return 1
-	etcd_single_start
+	etcd_single_start	# one member: 04-etcd.t runs three and kills one
 	poll 30 etcd_healthy
 	rc=$?
 	ok $rc "$MODE: etcd with TLS in $ETCD_NS"
