@@ -262,8 +262,9 @@ run_mode() {
 	. "$(dirname "$0")/../policy/truth_cases.sh"
 	cases=${TRUTH_CASES:-}
 	if [ "$MODE" = vxlan ] && [ "$TRUTH_VXLAN_CASES" != all ] && [ -z "$cases" ]; then
-		cases=$TRUTH_VXLAN_CASES
-		diag "$MODE: the representative subset: $(echo $cases)"
+		# shellcheck disable=SC2086 # one line of names, however the list was written
+		cases=$(echo $TRUTH_VXLAN_CASES)
+		diag "$MODE: the representative subset ($(wc -w <<< "$cases") cases): $cases"
 	fi
 	TRUTH_CASES=$cases tt_run_cases
 	tt_score

@@ -1203,6 +1203,7 @@ static int policy_views(struct pol_state *s, unsigned int from, unsigned int to,
 		const struct pol_policy *p = s->policies[from + i];
 		struct policy_view v = {
 			.id = p->id, .spec = &p->spec, .pods = selected_here(s, &p->spec),
+			.store = p->store,
 			.entries = counts[i],
 		};
 

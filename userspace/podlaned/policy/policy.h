@@ -168,6 +168,7 @@ struct policy_view {
 	const struct policy_spec *spec;
 	unsigned int pods;		/* this node's pods it selects */
 	unsigned long entries;		/* podlane_policy entries naming it */
+	bool store;			/* from the cluster store (etcd), not podlanectl */
 };
 
 typedef int (*policy_view_cb)(const struct policy_view *v, void *data);
