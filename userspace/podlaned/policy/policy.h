@@ -128,10 +128,14 @@ bool policy_store_ns_del(struct agent *a, const char *name);
 /* A pod record: labels and named ports of pod->namespace/name. */
 int policy_store_pod_put(struct agent *a, struct policy_pod *pod, __u32 gen, struct api_error *e);
 bool policy_store_pod_del(struct agent *a, const char *ns, const char *name);
-/* Another node's pod at addr, from its endpoint record (identity from namespace and labels). */
-int policy_store_remote_put(struct agent *a, __be32 addr, struct policy_pod *pod, __u32 gen,
-			    struct api_error *e);
-bool policy_store_remote_del(struct agent *a, __be32 addr);
+/*
+ * Another node's pod at addr on node_ip, from its endpoint record (identity from namespace and
+ * labels). _del removes it only while addr is still node_ip's: a reused address may already
+ * be another node's pod.
+ */
+int policy_store_remote_put(struct agent *a, __be32 addr, __be32 node_ip, struct policy_pod *pod,
+			    __u32 gen, struct api_error *e);
+bool policy_store_remote_del(struct agent *a, __be32 addr, __be32 node_ip);
 /*
  * Between begin (true) and end (false), other nodes' pods are compiled once, at the end, not
  * once each (a full list brings thousands); the other _put and _del apply at once.

@@ -80,6 +80,7 @@ struct pol_pod {
 	bool ep_written;		/* ep (below) is in podlane_ep_policy */
 	struct ep_policy ep;
 	__u32 store_gen;		/* remote: the resync generation that last saw it */
+	__be32 node_ip;			/* remote, from the store: the node it lives on */
 };
 
 /*

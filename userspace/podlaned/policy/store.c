@@ -286,8 +286,8 @@ bool policy_store_pod_del(struct agent *a, const char *ns, const char *name)
 
 /* ---- other nodes' pods ---- */
 
-int policy_store_remote_put(struct agent *a, __be32 addr, struct policy_pod *pod, __u32 gen,
-			    struct api_error *e)
+int policy_store_remote_put(struct agent *a, __be32 addr, __be32 node_ip, struct policy_pod *pod,
+			    __u32 gen, struct api_error *e)
 {
 	struct pol_state *s = a->policy;
 	struct pol_pod *old, *p;
@@ -304,17 +304,19 @@ int policy_store_remote_put(struct agent *a, __be32 addr, struct policy_pod *pod
 	if (!p)
 		return -1;
 	p->store_gen = gen;
+	p->node_ip = node_ip;
 	if (!same && s->batch)
 		s->batch_dirty = true;
 	return 0;
 }
 
-bool policy_store_remote_del(struct agent *a, __be32 addr)
+bool policy_store_remote_del(struct agent *a, __be32 addr, __be32 node_ip)
 {
 	struct pol_state *s = a->policy;
+	struct pol_pod *p = s ? pol_remote_find(s, addr) : NULL;
 	bool had;
 
-	if (!s)
+	if (!p || p->node_ip != node_ip)
 		return false;
 	had = pol_remote_del(a, addr, !s->batch);
 	if (had && s->batch)

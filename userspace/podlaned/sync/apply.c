@@ -243,10 +243,10 @@ static void remote_pod_apply(struct sync *s, struct item *it)
 	char ip[INET_ADDRSTRLEN];
 
 	if (it->kind == IT_RPOD_DEL) {
-		policy_store_remote_del(s->a, it->ip);
+		policy_store_remote_del(s->a, it->ip, it->node_ip);
 		return;
 	}
-	if (policy_store_remote_put(s->a, it->ip, it->pod, s->loop.gen, &e)) {
+	if (policy_store_remote_put(s->a, it->ip, it->node_ip, it->pod, s->loop.gen, &e)) {
 		inet_ntop(AF_INET, &it->ip, ip, sizeof(ip));
 		log_warn("another node's pod not known to network policy ip=%s err=\"%s\"", ip,
 			 e.msg);

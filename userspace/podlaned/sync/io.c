@@ -104,9 +104,9 @@ static void own_record(struct sync *s, const struct etcd_kv *kv, bool deleted)
  * the order of the events; ep_pods remembers which keys named one, so that a record without
  * one (or its delete) removes it there, and no other endpoint event costs the queue a slot.
  */
-static int rpod_put(struct sync *s, __u64 h, __be32 ip, struct endpoint_rec *r)
+static int rpod_put(struct sync *s, __u64 h, struct endpoint_rec *r)
 {
-	struct item it = { .kind = IT_RPOD_PUT, .ip = ip, .pod = r->pod };
+	struct item it = { .kind = IT_RPOD_PUT, .ip = r->ip, .node_ip = r->node_ip, .pod = r->pod };
 
 	r->pod = NULL;
 	if (keyidx_set(&s->io.ep_pods, h, 1, NULL) < 0)
@@ -114,9 +114,9 @@ static int rpod_put(struct sync *s, __u64 h, __be32 ip, struct endpoint_rec *r)
 	return queue_push(s, &it);
 }
 
-static int rpod_del(struct sync *s, __u64 h, __be32 ip)
+static int rpod_del(struct sync *s, __u64 h, __be32 ip, __be32 node_ip)
 {
-	struct item it = { .kind = IT_RPOD_DEL, .ip = ip };
+	struct item it = { .kind = IT_RPOD_DEL, .ip = ip, .node_ip = node_ip };
 
 	if (!keyidx_del(&s->io.ep_pods, h, NULL))
 		return 0;
@@ -149,7 +149,7 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, const struct re
 		keyidx_get(&io->ep_nodes, node_h, &node_ip);
 		first_item(s);
 		remote_del(s, ip, node_ip);
-		return rpod_del(s, h, ip);
+		return rpod_del(s, h, ip, node_ip);
 	}
 	err = record_endpoint_decode(io->tok, kv->value, kv->value_len, &r, why);
 	if (err == -ENOMEM) {
@@ -172,14 +172,14 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, const struct re
 	/* The pod's IP changed: the old one is no longer this endpoint's. */
 	if (had == 1 && old_ip != r.ip) {
 		remote_del(s, old_ip, old_node_ip);
-		err = rpod_del(s, h, old_ip);
+		err = rpod_del(s, h, old_ip, old_node_ip);
 		if (err) {
 			record_endpoint_free(&r);
 			return err;
 		}
 	}
 	/* Its pod (namespace, labels, named ports) for network policy, or none any more. */
-	err = r.pod ? rpod_put(s, h, r.ip, &r) : rpod_del(s, h, r.ip);
+	err = r.pod ? rpod_put(s, h, &r) : rpod_del(s, h, r.ip, r.node_ip);
 	record_endpoint_free(&r);
 	if (err)
 		return err;

@@ -130,7 +130,7 @@ struct item {
 	struct policy_spec *policy;	/* IT_POL_PUT: validated (malloc'ed) */
 	struct policy_pod *pod;		/* IT_POD_PUT, IT_RPOD_PUT (malloc'ed) */
 	struct policy_namespace *ns;	/* IT_NS_PUT (malloc'ed) */
-	__be32		ip;		/* IT_RPOD_*: the pod's address */
+	__be32		ip, node_ip;	/* IT_RPOD_*: the pod's address and its node's */
 };
 
 void item_free(struct item *it);
