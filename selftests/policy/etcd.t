@@ -7,8 +7,9 @@
 # the reason, and nothing of it is applied; this node's endpoint record carries its pod's
 # namespace, name, labels and named ports; another node's endpoint record makes its pod a
 # peer whose labels select it (a label change moves it out of a rule set: the verdict flips);
-# after a restart the policies come back, what etcd deleted meanwhile goes, and with etcd
-# unreachable the cached ones keep isolating.
+# after a restart (kill -9 too) the policies and other nodes' pods come back, what etcd
+# deleted meanwhile goes, and with etcd unreachable the cached ones keep isolating (a remote
+# pod keeps its identity); restarted without etcd, the agent drops what etcd gave.
 #
 # etcd: one member with the test's own CA on loopback (selftests/etcd/etcd_cluster.sh).
 . "$(dirname "$0")/agentlib.sh"
@@ -162,9 +163,11 @@ ok $? "its label changed to app=other: no longer admitted (the verdict flips)"
 put $RK "$(remote_ep client)"
 admitted
 ok $? "back to app=client: admitted again"
-del $RK
-[ -z "$(pod_field shop/client-9 .ip)" ]
-ok $? "its endpoint record deleted: the remote pod is gone"
+RK2=/podlane/v1/endpoints/pe-remote/c8/eth0
+put $RK2 "$(remote_ep client | jq -c --arg ip "${RIP%.*}.8" '.ip = $ip | .containerID = "c8" |
+	.pod = "client-8"')"
+[ "$(pod_field shop/client-8 .local)" = false ]
+ok $? "a second remote pod, shop/client-8"
 
 # ---- delete ----
 del $K
@@ -179,19 +182,31 @@ ok $? "policies shop/a (ingress) and shop/b (egress) from etcd"
 agent_kill
 ectl del /podlane/v1/policies/shop/a >/dev/null &&
 	ectl put /podlane/v1/policies/shop/c "$(web_policy '["Ingress"]' |
-		jq -c '.metadata.name = "c"')" >/dev/null
+		jq -c '.metadata.name = "c"')" >/dev/null && ectl del $RK2 >/dev/null
 agent_start "${SYNC_OPTS[@]}" && poll 20 watching && poll 10 applied
 [ -z "$(pol shop/a)" ] && [ -n "$(pol shop/b)" ] && [ -n "$(pol shop/c)" ] &&
-	[ "$(isolation shop/web-1)" = ingress,egress ]
-ok $? "restarted after shop/a was deleted and shop/c added in etcd: b and c in force, a gone"
+	[ "$(isolation shop/web-1)" = ingress,egress ] && [ -z "$(pod_field shop/client-8 .ip)" ] &&
+	admitted
+ok $? "restarted after shop/a and client-8's endpoint were deleted and shop/c added in etcd: b and c in force, a and client-8 gone, client-9 admitted"
+rid=$(pod_field shop/client-9 .identity)
 
-agent_kill
+agent_kill KILL
 etcd_member_kill 0
 agent_start "${SYNC_OPTS[@]}"
 [ -n "$(pol shop/b)" ] && [ -n "$(pol shop/c)" ] && [ "$(isolation shop/web-1)" = ingress,egress ] &&
 	[ "$(sync_field .state)" != watching ]
-ok $? "restarted with etcd down ($(sync_field .state)): the cached policies still isolate web-1"
+ok $? "restarted after kill -9 with etcd down ($(sync_field .state)): the cached policies still isolate web-1"
+[ "$(pod_field shop/client-9 .identity)" = "$rid" ] && admitted
+ok $? "... and the remote pod client-9 keeps its identity ($rid) and stays admitted (cache)"
 etcd_single_start
-poll 30 watching && poll 10 applied && [ -n "$(pol shop/c)" ]
-ok $? "etcd back: the agent syncs, the policies stay"
+poll 30 watching && poll 10 applied && [ -n "$(pol shop/c)" ] && admitted
+ok $? "etcd back: the agent syncs, the policies and the remote pod stay"
+del $RK
+[ -z "$(pod_field shop/client-9 .ip)" ]
+ok $? "client-9's endpoint record deleted: the remote pod is gone"
+agent_kill
+agent_start
+[ -z "$(pol shop/b)" ] && [ -z "$(pol shop/c)" ] && [ "$(isolation shop/web-1)" = none ] &&
+	[ ! -e "$PL_STATE/policies/shop.b.json" ]
+ok $? "restarted without --etcd-endpoints: what etcd gave is dropped, nothing would confirm it"
 done_testing

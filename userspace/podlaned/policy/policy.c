@@ -513,6 +513,7 @@ struct pol_pod *pol_remote_set(struct agent *a, const struct policy_pod *meta, _
 		api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
+	s->remote_dirty = true;
 	if (sync) {
 		what_pod(what, sizeof(what), meta->namespace, meta->name, " (another node's)");
 		pol_sync(a, what, false, NULL);
@@ -547,6 +548,7 @@ bool pol_remote_del(struct agent *a, __be32 addr, bool sync)
 		return false;
 	pods_remove(s, idx);
 	pod_free(s, p);
+	s->remote_dirty = true;
 	if (sync)
 		pol_sync(a, "another node's pod gone", false, NULL);
 	return true;
@@ -1479,6 +1481,8 @@ void policy_tick(struct agent *a)
 		pol_ct_gc(a);
 	if (!(s->ticks % HOST_ADDRS_EVERY) && host_addrs_refresh(a))
 		pol_sync(a, "this node's addresses", false, NULL);
+	if (s->remote_dirty && !(s->ticks % POL_REMOTE_CACHE_EVERY) && !record_remote_write(a))
+		s->remote_dirty = false;
 }
 
 /* ---- start-up and teardown ---- */
@@ -1534,6 +1538,20 @@ static void load_ns_cb(struct agent *a, const char *name, struct label_set *labe
 		log_error("out of memory loading namespaces");
 	}
 	label_set_free(labels);
+}
+
+/* Another node's pod as the cache left it: generation 0, until the store's first list. */
+static void load_remote_cb(struct agent *a, struct policy_pod *meta, __be32 addr, __be32 node_ip)
+{
+	struct api_error e = {};
+	struct pol_pod *p = pol_remote_set(a, meta, addr, false, &e);
+
+	if (p)
+		p->node_ip = node_ip;
+	else
+		log_warn("another node's pod not restored pod=%s/%s err=\"%s\"", meta->namespace,
+			 meta->name, e.msg);
+	policy_pod_free(meta);
 }
 
 static void load_pod_cb(struct agent *a, const char *host_ifname, struct policy_pod *meta)
@@ -1614,6 +1632,8 @@ int policy_open(struct agent *a)
 		return err;
 	}
 	record_load(a, load_policy_cb, load_ns_cb, load_pod_cb);
+	record_remote_load(a, load_remote_cb);
+	s->remote_dirty = false;
 	if (s->npolicies)
 		qsort(s->policies, s->npolicies, sizeof(*s->policies), policies_by_id);
 	if (s->ncidrs)
@@ -1668,7 +1688,7 @@ static void ep_adopt(__u32 ifindex, const struct ep_policy *v, void *data)
 	}
 }
 
-void policy_start(struct agent *a)
+void policy_start(struct agent *a, bool store)
 {
 	struct pol_state *s = a->policy;
 	struct ep_orphans orphans = {};
@@ -1676,6 +1696,9 @@ void policy_start(struct agent *a)
 
 	if (!s)
 		return;
+	/* No store this run: its cache goes (generation 0 is what the cache loaded with). */
+	if (!store)
+		policy_store_sweep(a, ~0U);
 	/* Records of pods whose endpoint the reconcile did not find: gone while we were down. */
 	for (i = 0; i < s->npending; i++) {
 		log_info("pod record dropped, its endpoint is gone pod=%s/%s host_ifname=%s",
@@ -1711,6 +1734,8 @@ void policy_close(struct agent *a)
 
 	if (!s)
 		return;
+	if (s->remote_dirty)
+		record_remote_write(a);
 	for (i = 0; i < s->npods; i++)
 		pod_free(s, s->pods[i]);
 	free(s->pods);

@@ -47,9 +47,11 @@ struct api_error;
 int policy_open(struct agent *a);
 /*
  * After the endpoints were reconciled (policy_pod_restore) and the nodes read: forget pods
- * whose endpoint is gone, write what the state says, remove what nobody claims.
+ * whose endpoint is gone, write what the state says, remove what nobody claims. store: a
+ * cluster store (etcd) will sync; without one, what an earlier run cached from a store
+ * (policies, namespaces, other nodes' pods) is dropped now, as nothing would confirm it.
  */
-void policy_start(struct agent *a);
+void policy_start(struct agent *a, bool store);
 void policy_close(struct agent *a);
 /*
  * From the event loop, about once a second: this node's addresses and the allowed connections
@@ -115,9 +117,10 @@ const struct policy_pod *policy_pod_meta(struct agent *a, __u32 ifindex);
  * refused for it. A pod record's delete leaves the pod as it is (Kubernetes deletes the pod).
  *
  * The store's policies and namespaces are kept under the state dir marked "source": "etcd",
- * as a cache: after a restart they are enforced as before until the store's first full list
- * confirms them or policy_store_sweep() removes them. Pod records and other nodes' pods are
- * not kept: the first list brings them back.
+ * and other nodes' pods in remote-pods.json (written at most every few seconds while they
+ * change), as a cache: after a restart they are enforced as before, with the same
+ * identities, until the store's first full list confirms them or policy_store_sweep()
+ * removes them. Pod records are not kept (this node's pods keep the labels they had).
  */
 int policy_store_put(struct agent *a, struct policy_spec *spec, __u32 gen, struct api_error *e);
 bool policy_store_del(struct agent *a, const char *ns, const char *name);

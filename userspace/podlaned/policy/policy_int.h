@@ -169,6 +169,7 @@ struct pol_state {
 	unsigned int npodrecs;
 	unsigned int batch;		/* store.c: inside a batch of the store's records */
 	bool batch_dirty;		/* ... and a change in it waits for its pol_sync() */
+	bool remote_dirty;		/* other nodes' pods changed since the cache was written */
 	struct pol_cidr *cidrs;		/* sorted by (plen, addr) */
 	unsigned int ncidrs;
 	__u32 next_cidr_id;
@@ -322,6 +323,16 @@ int record_pod_write(struct agent *a, const struct pol_pod *p, const char *suffi
 		    struct api_error *e);
 void record_pod_commit(struct agent *a, const char *host_ifname);
 void record_pod_remove(struct agent *a, const char *host_ifname, const char *suffix);
+/*
+ * Other nodes' pods (from the store), all of them in <state-dir>/remote-pods.json, so that a
+ * restart keeps their identities until the store's first full list: written whole (a
+ * temporary file renamed) at most every POL_REMOTE_CACHE_EVERY ticks while they change, and
+ * at close. _load calls cb for each (meta taken over).
+ */
+#define POL_REMOTE_CACHE_EVERY	5
+int record_remote_write(struct agent *a);
+void record_remote_load(struct agent *a, void (*cb)(struct agent *a, struct policy_pod *meta,
+						   __be32 addr, __be32 node_ip));
 /* Read every record: the callbacks take what they are given over. */
 void record_load(struct agent *a,
 		void (*policy)(struct agent *a, struct policy_spec *spec, __u32 id, bool store),

@@ -9,6 +9,9 @@
  *                                       gave them: a cache its first full list confirms
  *   pods/<host ifname>.json             {"namespace", "name", "labels", "ports"}: a pod of
  *                                       this node, by the host veth its endpoint has
+ *   remote-pods.json                    {"pods": [{"ip", "nodeIP", "namespace", "name",
+ *                                       "labels", "ports"}]}: other nodes' pods as the
+ *                                       store gave them, a cache for restarts
  *
  * A namespace needs no dot-free name check: a namespace is a DNS label, so the first dot of a
  * policy's file name ends it. A change writes <file>.tmp, applies the maps, then renames it;
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <json-c/json.h>
 
 #include "api.h"
@@ -430,4 +434,105 @@ void record_load(struct agent *a,
 		}
 		closedir(d);
 	}
+}
+
+/* ---- other nodes' pods: one file ---- */
+
+int record_remote_write(struct agent *a)
+{
+	struct pol_state *s = a->policy;
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array(), *p;
+	char path[PATH_MAX], tmp[PATH_MAX + 8], ip[INET_ADDRSTRLEN], nip[INET_ADDRSTRLEN];
+	unsigned int i;
+	int err = 0;
+
+	if (!o || !arr) {
+		json_object_put(o);
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	json_object_object_add(o, "pods", arr);
+	for (i = s->nlocal; i < s->npods; i++) {
+		const struct pol_pod *r = s->pods[i];
+
+		p = json_object_new_object();
+		if (!p || json_object_array_add(arr, p)) {
+			json_object_put(p);
+			json_object_put(o);
+			return -ENOMEM;
+		}
+		inet_ntop(AF_INET, &r->addr, ip, sizeof(ip));
+		inet_ntop(AF_INET, &r->node_ip, nip, sizeof(nip));
+		json_object_object_add(p, "ip", json_object_new_string(ip));
+		json_object_object_add(p, "nodeIP", json_object_new_string(nip));
+		json_object_object_add(p, "namespace", json_object_new_string(r->meta.namespace));
+		json_object_object_add(p, "name", json_object_new_string(r->meta.name));
+		json_object_object_add(p, "labels", label_set_to_json(&r->meta.labels));
+		json_object_object_add(p, "ports", ports_json(&r->meta));
+	}
+	snprintf(path, sizeof(path), "%s/remote-pods.json", a->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || rename(tmp, path)) {
+		err = -errno ?: -EIO;
+		log_warn("failed to write '%s': %s", path, strerror(-err));
+		unlink(tmp);
+	}
+	json_object_put(o);
+	return err;
+}
+
+void record_remote_load(struct agent *a, void (*cb)(struct agent *a, struct policy_pod *meta,
+						   __be32 addr, __be32 node_ip))
+{
+	struct json_object *o, *arr, *p, *v, *l, *ports;
+	char path[PATH_MAX], why[512];
+	struct in_addr addr, node_ip;
+	size_t i, n;
+
+	snprintf(path, sizeof(path), "%s/remote-pods.json", a->state_dir);
+	if (access(path, F_OK))
+		return;
+	o = json_object_from_file(path);
+	if (!o || !json_object_object_get_ex(o, "pods", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		log_warn("failed to read '%s': want {\"pods\": [...]}; the store's first list "
+			 "brings other nodes' pods back", path);
+		json_object_put(o);
+		return;
+	}
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		struct policy_pod meta = {};
+		const char *ns = NULL, *name = NULL, *ip = NULL, *nip = NULL;
+
+		p = json_object_array_get_idx(arr, i);
+		if (json_object_object_get_ex(p, "namespace", &v))
+			ns = json_object_get_string(v);
+		if (json_object_object_get_ex(p, "name", &v))
+			name = json_object_get_string(v);
+		if (json_object_object_get_ex(p, "ip", &v))
+			ip = json_object_get_string(v);
+		if (json_object_object_get_ex(p, "nodeIP", &v))
+			nip = json_object_get_string(v);
+		if (!ns || !name || !ip || !nip || inet_pton(AF_INET, ip, &addr) != 1 ||
+		    inet_pton(AF_INET, nip, &node_ip) != 1) {
+			log_warn("failed to load %s pods[%zu]: want ip, nodeIP, namespace, name",
+				 path, i);
+			continue;
+		}
+		l = ports = NULL;
+		json_object_object_get_ex(p, "labels", &l);
+		json_object_object_get_ex(p, "ports", &ports);
+		meta.namespace = strdup(ns);
+		meta.name = strdup(name);
+		if (!meta.namespace || !meta.name ||
+		    (l && policy_labels_parse(l, "labels", &meta.labels, why, sizeof(why))) ||
+		    pol_ports_parse(ports, "ports", &meta.ports, &meta.nports, why, sizeof(why))) {
+			log_warn("failed to load %s pods[%zu]", path, i);
+			policy_pod_free(&meta);
+			continue;
+		}
+		cb(a, &meta, addr.s_addr, node_ip.s_addr);
+	}
+	json_object_put(o);
 }
