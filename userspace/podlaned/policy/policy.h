@@ -141,9 +141,13 @@ int policy_store_remote_put(struct agent *a, __be32 addr, __be32 node_ip, struct
 bool policy_store_remote_del(struct agent *a, __be32 addr, __be32 node_ip);
 /*
  * Between begin (true) and end (false), other nodes' pods are compiled once, at the end, not
- * once each (a full list brings thousands); the other _put and _del apply at once.
+ * once each (a full list brings thousands); the other _put and _del apply at once, unless
+ * policy_store_listing() says a full list is on: then policies and namespaces are compiled
+ * once per batch too, and a batch whose rule sets do not fit is applied as far as it fits
+ * (the pods that do not fit deny all, never open) instead of refusing records one by one.
  */
 void policy_store_batch(struct agent *a, bool begin);
+void policy_store_listing(struct agent *a, bool on);
 /* After a full list: what the store gave that it did not confirm at gen goes; how many. */
 unsigned int policy_store_sweep(struct agent *a, __u32 gen);
 

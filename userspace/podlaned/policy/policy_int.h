@@ -169,6 +169,7 @@ struct pol_state {
 	unsigned int npodrecs;
 	unsigned int batch;		/* store.c: inside a batch of the store's records */
 	bool batch_dirty;		/* ... and a change in it waits for its pol_sync() */
+	bool listing;			/* a full list is on: policies wait for the batch's end */
 	bool remote_dirty;		/* other nodes' pods changed since the cache was written */
 	struct pol_cidr *cidrs;		/* sorted by (plen, addr) */
 	unsigned int ncidrs;

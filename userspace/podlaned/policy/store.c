@@ -21,6 +21,27 @@ static int not_set_up(struct api_error *e)
 	return api_fail(e, PODLANE_ERR_INTERNAL, "network policy is not set up");
 }
 
+/* Policies and namespaces wait for the batch's end (a full list), compiled once there. */
+static bool deferred(struct pol_state *s)
+{
+	return s->batch && s->listing;
+}
+
+/*
+ * A change applied, or waiting for the batch's end. refusable changes are refused (-1, e) and
+ * undone by the caller; a deferred one cannot be refused.
+ */
+static int store_sync(struct agent *a, const char *what, bool refusable, struct api_error *e)
+{
+	struct pol_state *s = a->policy;
+
+	if (deferred(s)) {
+		s->batch_dirty = true;
+		return 0;
+	}
+	return pol_sync(a, what, refusable, e);
+}
+
 /* ---- policies ---- */
 
 int policy_store_put(struct agent *a, struct policy_spec *spec, __u32 gen, struct api_error *e)
@@ -63,7 +84,7 @@ int policy_store_put(struct agent *a, struct policy_spec *spec, __u32 gen, struc
 	memset(spec, 0, sizeof(*spec));
 	p->store = true;
 	snprintf(what, sizeof(what), "policy %s/%s", p->spec.namespace, p->spec.name);
-	if (record_policy_write(a, p, ".tmp", e) || pol_sync(a, what, true, e)) {
+	if (record_policy_write(a, p, ".tmp", e) || store_sync(a, what, true, e)) {
 		record_policy_remove(a, p->spec.namespace, p->spec.name, ".tmp");
 		if (cur) {
 			policy_spec_free(&p->spec);
@@ -119,7 +140,7 @@ bool policy_store_del(struct agent *a, const char *ns, const char *name)
 		policy_drop(a, i);
 		/* Cannot be refused: applied as far as it fits, never open (policy.h). */
 		snprintf(what, sizeof(what), "deleting policy %s/%s", ns, name);
-		pol_sync(a, what, false, NULL);
+		store_sync(a, what, false, NULL);
 		return true;
 	}
 	return false;
@@ -162,7 +183,7 @@ int policy_store_ns_put(struct agent *a, struct policy_namespace *ns, __u32 gen,
 	if (cur)
 		pol_nss_remove(s, cur);
 	snprintf(what, sizeof(what), "namespace %s's labels", next->ns.name);
-	if (pol_sync(a, what, true, e)) {
+	if (store_sync(a, what, true, e)) {
 		pol_nss_remove(s, next);
 		record_ns_remove(a, next->ns.name, ".tmp");
 		pol_ns_free(next);
@@ -197,7 +218,7 @@ bool policy_store_ns_del(struct agent *a, const char *name)
 		return false;
 	ns_drop(a, cur);
 	snprintf(what, sizeof(what), "namespace %s's labels deleted", name);
-	pol_sync(a, what, false, NULL);
+	store_sync(a, what, false, NULL);
 	return true;
 }
 
@@ -337,7 +358,13 @@ void policy_store_batch(struct agent *a, bool begin)
 	if (!s->batch || --s->batch || !s->batch_dirty)
 		return;
 	s->batch_dirty = false;
-	pol_sync(a, "other nodes' pods", false, NULL);
+	pol_sync(a, "the cluster store's records", false, NULL);
+}
+
+void policy_store_listing(struct agent *a, bool on)
+{
+	if (a->policy)
+		a->policy->listing = on;
 }
 
 /* ---- after a full list ---- */

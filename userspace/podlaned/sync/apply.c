@@ -295,8 +295,11 @@ static void apply(struct sync *s, struct item *items, unsigned int n)
 			break;
 		case IT_RESYNC_BEGIN:
 			s->loop.gen = it->gen + s->gen_base;
+			/* Policies compiled once per batch, not once each, until the list ends. */
+			policy_store_listing(s->a, true);
 			break;
 		case IT_RESYNC_END:
+			policy_store_listing(s->a, false);
 			policy_store_batch(s->a, false);
 			sweep(s);
 			policy_store_batch(s->a, true);
