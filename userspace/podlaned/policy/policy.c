@@ -166,15 +166,40 @@ static struct pol_pod *pod_by_ifindex(struct pol_state *s, __u32 ifindex, unsign
 	return NULL;
 }
 
+/* Other nodes' pods by address: a full list brings thousands, each looked up. */
+static struct pol_pod **remote_chain(struct pol_state *s, __be32 addr)
+{
+	return &s->remote_by_addr[((__u32)addr * 0x9e3779b1u) >> (32 - POL_REMOTE_BITS)];
+}
+
+static void remote_index(struct pol_state *s, struct pol_pod *p)
+{
+	struct pol_pod **c = remote_chain(s, p->addr);
+
+	p->rnext = *c;
+	*c = p;
+}
+
+static void remote_unindex(struct pol_state *s, struct pol_pod *p)
+{
+	struct pol_pod **c;
+
+	for (c = remote_chain(s, p->addr); *c; c = &(*c)->rnext)
+		if (*c == p) {
+			*c = p->rnext;
+			return;
+		}
+}
+
 static struct pol_pod *remote_by_addr(struct pol_state *s, __be32 addr, unsigned int *idx)
 {
-	unsigned int i;
+	struct pol_pod *p;
 
-	for (i = s->nlocal; i < s->npods; i++)
-		if (s->pods[i]->addr == addr) {
+	for (p = *remote_chain(s, addr); p; p = p->rnext)
+		if (p->addr == addr) {
 			if (idx)
-				*idx = i;
-			return s->pods[i];
+				*idx = p->slot;
+			return p;
 		}
 	return NULL;
 }
@@ -202,11 +227,15 @@ static int pods_insert(struct pol_state *s, struct pol_pod *p)
 	if (pods_grow(s))
 		return -ENOMEM;
 	if (p->local) {
-		if (s->npods > s->nlocal)
+		if (s->npods > s->nlocal) {
 			s->pods[s->npods] = s->pods[s->nlocal];
+			s->pods[s->npods]->slot = s->npods;
+		}
 		s->pods[s->nlocal++] = p;
 	} else {
 		s->pods[s->npods] = p;
+		p->slot = s->npods;
+		remote_index(s, p);
 	}
 	s->npods++;
 	return 0;
@@ -219,10 +248,14 @@ static void pods_remove(struct pol_state *s, unsigned int idx)
 	if (local) {
 		memmove(&s->pods[idx], &s->pods[idx + 1], (s->nlocal - idx - 1) * sizeof(*s->pods));
 		s->nlocal--;
-		if (s->npods > s->nlocal + 1)
+		if (s->npods > s->nlocal + 1) {
 			s->pods[s->nlocal] = s->pods[s->npods - 1];
+			s->pods[s->nlocal]->slot = s->nlocal;
+		}
 	} else {
+		remote_unindex(s, s->pods[idx]);
 		s->pods[idx] = s->pods[s->npods - 1];
+		s->pods[idx]->slot = idx;
 	}
 	s->npods--;
 }
@@ -506,7 +539,11 @@ struct pol_pod *pol_remote_set(struct agent *a, const struct policy_pod *meta, _
 	}
 	if (old) {
 		p->store_gen = old->store_gen;
+		p->node_ip = old->node_ip;
+		remote_unindex(s, old);
 		s->pods[idx] = p;
+		p->slot = idx;
+		remote_index(s, p);
 		pod_free(s, old);
 	} else if (pods_insert(s, p)) {
 		pod_free(s, p);

@@ -81,6 +81,8 @@ struct pol_pod {
 	struct ep_policy ep;
 	__u32 store_gen;		/* remote: the resync generation that last saw it */
 	__be32 node_ip;			/* remote, from the store: the node it lives on */
+	unsigned int slot;		/* remote: its index in pol_state.pods */
+	struct pol_pod *rnext;		/* remote: chain of pol_state.remote_by_addr */
 };
 
 /*
@@ -106,7 +108,10 @@ struct pol_policy {
 struct pol_podrec {
 	struct policy_pod meta;
 	__u32 gen;
+	struct pol_podrec *next;	/* hash chain */
 };
+
+#define POL_PODREC_BUCKETS	4096
 
 /* A node address (this node's: HOST, another's: REMOTE_NODE). */
 struct pol_node {
@@ -115,6 +120,7 @@ struct pol_node {
 };
 
 #define POL_IDENT_BUCKETS	1024
+#define POL_REMOTE_BITS		12	/* other nodes' pods by address: 4096 chains */
 #define POL_SET_BUCKETS		1024
 
 /* An ipBlock prefix with the stable CIDR id the datapath knows it by. */
@@ -157,6 +163,7 @@ struct pol_state {
 	unsigned int nnss;
 	struct pol_pod **pods;		/* local ones, then remote ones */
 	unsigned int npods, nlocal;
+	struct pol_pod *remote_by_addr[1 << POL_REMOTE_BITS];
 	struct pol_ident *idents[POL_IDENT_BUCKETS];
 	unsigned int nidents;
 	__u32 next_ident;
@@ -165,7 +172,7 @@ struct pol_state {
 	unsigned int nremote_nodes;
 	struct pol_pending *pending;	/* start-up: pod records whose endpoint is not seen yet */
 	unsigned int npending;
-	struct pol_podrec *podrecs;	/* store.c: the store's pod records */
+	struct pol_podrec *podrecs[POL_PODREC_BUCKETS];	/* store.c: the store's pod records */
 	unsigned int npodrecs;
 	unsigned int batch;		/* store.c: inside a batch of the store's records */
 	bool batch_dirty;		/* ... and a change in it waits for its pol_sync() */

@@ -224,33 +224,50 @@ bool policy_store_ns_del(struct agent *a, const char *name)
 
 /* ---- pod records ---- */
 
+/* Every node holds every pod record of the cluster: hashed by namespace/name (FNV-1a). */
+static struct pol_podrec **podrec_chain(struct pol_state *s, const char *ns, const char *name)
+{
+	__u32 h = 2166136261u;
+	const char *c;
+
+	for (c = ns; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return &s->podrecs[h % POL_PODREC_BUCKETS];
+}
+
 struct pol_podrec *pol_podrec_find(struct pol_state *s, const char *ns, const char *name)
 {
-	unsigned int i;
+	struct pol_podrec *r;
 
-	/* Linear: a node holds every pod record of the cluster (see README, what falls short). */
-	for (i = 0; i < s->npodrecs; i++)
-		if (!strcmp(s->podrecs[i].meta.name, name) &&
-		    !strcmp(s->podrecs[i].meta.namespace, ns))
-			return &s->podrecs[i];
+	for (r = *podrec_chain(s, ns, name); r; r = r->next)
+		if (!strcmp(r->meta.name, name) && !strcmp(r->meta.namespace, ns))
+			return r;
 	return NULL;
 }
 
 void pol_podrecs_free(struct pol_state *s)
 {
+	struct pol_podrec *r, *next;
 	unsigned int i;
 
-	for (i = 0; i < s->npodrecs; i++)
-		policy_pod_free(&s->podrecs[i].meta);
-	free(s->podrecs);
-	s->podrecs = NULL;
+	for (i = 0; i < POL_PODREC_BUCKETS; i++) {
+		for (r = s->podrecs[i]; r; r = next) {
+			next = r->next;
+			policy_pod_free(&r->meta);
+			free(r);
+		}
+		s->podrecs[i] = NULL;
+	}
 	s->npodrecs = 0;
 }
 
 int policy_store_pod_put(struct agent *a, struct policy_pod *pod, __u32 gen, struct api_error *e)
 {
 	struct pol_state *s = a->policy;
-	struct pol_podrec *rec, *grown;
+	struct pol_podrec *rec, *fresh = NULL, **chain;
 	char what[400];
 
 	if (!s) {
@@ -264,24 +281,29 @@ int policy_store_pod_put(struct agent *a, struct policy_pod *pod, __u32 gen, str
 		return 0;
 	}
 	if (!rec) {
-		grown = realloc(s->podrecs, (s->npodrecs + 1) * sizeof(*grown));
-		if (!grown) {
+		fresh = calloc(1, sizeof(*fresh));
+		if (!fresh) {
 			policy_pod_free(pod);
 			return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 		}
-		s->podrecs = grown;
 	}
 	snprintf(what, sizeof(what), "pod %s/%s's labels and named ports", pod->namespace,
 		 pod->name);
 	if (pol_pods_set_meta(a, pod->namespace, pod->name, &pod->labels, pod->ports,
 			      pod->nports, what, e)) {
 		policy_pod_free(pod);
+		free(fresh);
 		return -1;
 	}
-	if (rec)
+	if (rec) {
 		policy_pod_free(&rec->meta);
-	else
-		rec = &s->podrecs[s->npodrecs++];
+	} else {
+		rec = fresh;
+		chain = podrec_chain(s, pod->namespace, pod->name);
+		rec->next = *chain;
+		*chain = rec;
+		s->npodrecs++;
+	}
 	rec->meta = *pod;
 	rec->gen = gen;
 	memset(pod, 0, sizeof(*pod));
@@ -290,8 +312,16 @@ int policy_store_pod_put(struct agent *a, struct policy_pod *pod, __u32 gen, str
 
 static void podrec_drop(struct pol_state *s, struct pol_podrec *rec)
 {
+	struct pol_podrec **c;
+
+	for (c = podrec_chain(s, rec->meta.namespace, rec->meta.name); *c; c = &(*c)->next)
+		if (*c == rec) {
+			*c = rec->next;
+			break;
+		}
 	policy_pod_free(&rec->meta);
-	*rec = s->podrecs[--s->npodrecs];
+	free(rec);
+	s->npodrecs--;
 }
 
 bool policy_store_pod_del(struct agent *a, const char *ns, const char *name)
@@ -395,13 +425,19 @@ unsigned int policy_store_sweep(struct agent *a, __u32 gen)
 			i++;
 		}
 	}
-	i = 0;
-	while (i < s->npodrecs) {
-		if (s->podrecs[i].gen != gen) {
-			podrec_drop(s, &s->podrecs[i]);
+	for (i = 0; i < POL_PODREC_BUCKETS; i++) {
+		struct pol_podrec **c = &s->podrecs[i], *r;
+
+		while ((r = *c)) {
+			if (r->gen == gen) {
+				c = &r->next;
+				continue;
+			}
+			*c = r->next;
+			policy_pod_free(&r->meta);
+			free(r);
+			s->npodrecs--;
 			n++;
-		} else {
-			i++;
 		}
 	}
 	/* Collected first: a removal moves the last remote pod into its slot. */
