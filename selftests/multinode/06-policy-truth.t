@@ -86,7 +86,10 @@ store_write() {
 	local key=$1 rev why
 	shift
 	rev=$(ectl "$@" -w json | jq -r '.header.revision') || return 1
-	[ -n "$rev" ] && [ "$rev" != null ] || { echo "etcdctl $1 $key failed"; return 1; }
+	if [ -z "$rev" ] || [ "$rev" = null ]; then
+		echo "etcdctl $1 $key failed"
+		return 1
+	fi
 	if ! poll 15 applied "$rev"; then
 		echo "not every node applied revision $rev ($key) within 15 s"
 		return 1

@@ -26,6 +26,7 @@ poll 30 etcd_healthy
 ok $? "etcd with TLS on loopback"
 
 NODE=pe$((PL_ID % 1000))
+# shellcheck disable=SC2207 # etcd_agent_opts prints options, one word each
 SYNC_OPTS=($(etcd_agent_opts) --node-name "$NODE" --node-ip 192.0.2.1 --no-node-routes)
 sync_field() { ctl --json sync status 2>/dev/null | jq -r "$1"; }
 watching() { [ "$(sync_field .state)" = watching ]; }
