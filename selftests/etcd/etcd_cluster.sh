@@ -68,7 +68,13 @@ pick_ports() {
 
 client_url() { echo "https://${ETCD_HOSTS[$1]}:$((ETCD_BASE + $1 * 2))"; }
 peer_url() { echo "http://127.0.0.1:$((ETCD_BASE + $1 * 2 + 1))"; }
-etcd_endpoints() { echo "$(client_url 0),$(client_url 1),$(client_url 2)"; }
+etcd_endpoints() {
+	if [ -n "${ETCD_SINGLE:-}" ]; then
+		client_url 0
+	else
+		echo "$(client_url 0),$(client_url 1),$(client_url 2)"
+	fi
+}
 
 # The agent options that sync with this cluster.
 etcd_agent_opts() {
@@ -95,6 +101,26 @@ etcd_member_start() {	# etcd_member_start <0..2>
 		--heartbeat-interval 50 --election-timeout 500 \
 		> "$PL_TMP/etcd-m$i.log" 2>&1 &
 	ETCD_PIDS[$i]=$!
+}
+
+# etcd_single_start: member m0 alone, a cluster of one, for tests that need the store but not
+# its failover; etcd_endpoints then names it alone. Its data dir survives etcd_member_kill, so
+# etcd_single_start again brings the same store back.
+etcd_single_start() {
+	local d=$PL_TMP/pki client peer pre=()
+	ETCD_SINGLE=1
+	client=$(client_url 0)
+	peer=$(peer_url 0)
+	[ -n "$ETCD_NS" ] && pre=(nsenter --net="/run/netns/$ETCD_NS" --)
+	"${pre[@]}" etcd --name m0 --data-dir "$PL_TMP/etcd-m0" \
+		--listen-client-urls "$client" --advertise-client-urls "$client" \
+		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+		--initial-cluster "m0=$peer" --initial-cluster-token "podlane-$PL_ID" \
+		--initial-cluster-state new \
+		--cert-file "$d/server.crt" --key-file "$d/server.key" \
+		--trusted-ca-file "$d/ca.crt" --client-cert-auth \
+		>> "$PL_TMP/etcd-m0.log" 2>&1 &
+	ETCD_PIDS[0]=$!
 }
 
 etcd_member_kill() {

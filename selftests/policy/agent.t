@@ -54,9 +54,9 @@ printf '%s\n' "$out" | grep -qx "policy x/deny-all created (id 1)" &&
 ok $? "policy add -f: a YAML stream of two, ids 1 and 2 ($out)"
 list=$(ctl policy list)
 diag "$list"
-printf '%s\n' "$list" | grep -Eq '^1 +x/deny-all +Ingress +2 +0 +0 +0$' &&
-	printf '%s\n' "$list" | grep -Eq '^2 +x/allow-web +Ingress +2 +1 +0 +0$'
-ok $? "policy list: id, name, types, pods selected here, rules, entries"
+printf '%s\n' "$list" | grep -Eq '^1 +x/deny-all +Ingress +2 +0 +0 +0 +podlanectl$' &&
+	printf '%s\n' "$list" | grep -Eq '^2 +x/allow-web +Ingress +2 +1 +0 +0 +podlanectl$'
+ok $? "policy list: id, name, types, pods selected here, rules, entries, source"
 js=$(ctl policy list -o json)
 [ "$(jq -r '.total' <<<"$js")" = 2 ] &&
 	[ "$(jq -r '.policies[1].policy.spec.ingress[0].ports[1].endPort' <<<"$js")" = 90 ] &&

@@ -214,7 +214,7 @@ tt_topology() {
 		fi
 		TT_NLABEL["$ns ns"]=$ns
 	done
-	ok $rc "namespaces x, y, z labelled ns=x, ns=y, ns=z (podlanectl namespace label)"
+	ok $rc "namespaces x, y, z labelled ns=x, ns=y, ns=z (tt_api_ns_label: podlanectl, or etcd in a cluster)"
 	rc=0
 	for p in "${TT_PODS[@]}"; do
 		# shellcheck disable=SC2086

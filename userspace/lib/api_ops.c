@@ -731,6 +731,7 @@ API_SCHEMA(policy_schema, T,
 	API_I64(T, egress_rules),
 	API_I64(T, entries),
 	API_RAW(T, policy),
+	API_STR_OPT(T, source),
 );
 #undef T
 

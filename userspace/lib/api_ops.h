@@ -854,6 +854,7 @@ struct api_policy {
 	int64_t		egress_rules;
 	int64_t		entries;	/* podlane_policy entries that name it */
 	struct json_object *policy;	/* the object in canonical form (policy_spec_to_json) */
+	const char	*source;	/* "podlanectl" or "etcd" (absent from older agents) */
 };
 
 /* podlane_policy against its size, and what the agent gave out. */

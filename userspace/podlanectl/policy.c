@@ -263,7 +263,7 @@ NEXT_PAGE(nss_next, struct api_namespace_list_req, struct api_namespace_list_rep
 static int policy_list(struct ctl_opts *o, int argc, char **argv)
 {
 	static const char *const head[] = { "ID", "POLICY", "TYPES", "PODS", "INGRESS",
-					    "EGRESS", "ENTRIES" };
+					    "EGRESS", "ENTRIES", "SOURCE" };
 	const char *hint = "podlanectl policy list";
 	const struct api_op *op = &api_op_policy_list;
 	struct api_policy_list_req req = { .has_offset = true };
@@ -308,7 +308,7 @@ static int policy_list(struct ctl_opts *o, int argc, char **argv)
 		json_object_put(j);
 		goto out;
 	}
-	table_init(&t, 7, head);
+	table_init(&t, 8, head);
 	for (i = 0; i < r.n_policies; i++) {
 		const struct api_policy *p = &r.policies[i];
 		char id[24], pods[24], in[24], eg[24], ent[24];
@@ -318,7 +318,8 @@ static int policy_list(struct ctl_opts *o, int argc, char **argv)
 		snprintf(in, sizeof(in), "%" PRId64, p->ingress_rules);
 		snprintf(eg, sizeof(eg), "%" PRId64, p->egress_rules);
 		snprintf(ent, sizeof(ent), "%" PRId64, p->entries);
-		table_add(&t, (const char *const[]){ id, p->name, p->types, pods, in, eg, ent });
+		table_add(&t, (const char *const[]){ id, p->name, p->types, pods, in, eg, ent,
+						     p->source ? p->source : "-" });
 	}
 	table_print(&t);
 	table_free(&t);

@@ -887,7 +887,7 @@ int main(int argc, char **argv)
 	if (nodes_open(&a))
 		goto fail;
 	/* Pods and nodes known: network policy writes what its state says. */
-	policy_start(&a);
+	policy_start(&a, sync_opts.endpoints != NULL);
 	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a, sync_opts.endpoints != NULL))
 		goto fail;
 	endpoint_xdp_rx_sync(&a);

@@ -228,6 +228,7 @@ static int policy_page_cb(const struct policy_view *v, void *data)
 		.egress_rules = v->spec->negress,
 		.entries = v->entries,
 		.policy = policy_spec_to_json(v->spec),
+		.source = v->store ? "etcd" : "podlanectl",
 	};
 	if (!p->policy) {
 		l->pg.oom = true;

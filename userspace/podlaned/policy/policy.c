@@ -166,15 +166,40 @@ static struct pol_pod *pod_by_ifindex(struct pol_state *s, __u32 ifindex, unsign
 	return NULL;
 }
 
+/* Other nodes' pods by address: a full list brings thousands, each looked up. */
+static struct pol_pod **remote_chain(struct pol_state *s, __be32 addr)
+{
+	return &s->remote_by_addr[((__u32)addr * 0x9e3779b1u) >> (32 - POL_REMOTE_BITS)];
+}
+
+static void remote_index(struct pol_state *s, struct pol_pod *p)
+{
+	struct pol_pod **c = remote_chain(s, p->addr);
+
+	p->rnext = *c;
+	*c = p;
+}
+
+static void remote_unindex(struct pol_state *s, struct pol_pod *p)
+{
+	struct pol_pod **c;
+
+	for (c = remote_chain(s, p->addr); *c; c = &(*c)->rnext)
+		if (*c == p) {
+			*c = p->rnext;
+			return;
+		}
+}
+
 static struct pol_pod *remote_by_addr(struct pol_state *s, __be32 addr, unsigned int *idx)
 {
-	unsigned int i;
+	struct pol_pod *p;
 
-	for (i = s->nlocal; i < s->npods; i++)
-		if (s->pods[i]->addr == addr) {
+	for (p = *remote_chain(s, addr); p; p = p->rnext)
+		if (p->addr == addr) {
 			if (idx)
-				*idx = i;
-			return s->pods[i];
+				*idx = p->slot;
+			return p;
 		}
 	return NULL;
 }
@@ -202,11 +227,15 @@ static int pods_insert(struct pol_state *s, struct pol_pod *p)
 	if (pods_grow(s))
 		return -ENOMEM;
 	if (p->local) {
-		if (s->npods > s->nlocal)
+		if (s->npods > s->nlocal) {
 			s->pods[s->npods] = s->pods[s->nlocal];
+			s->pods[s->npods]->slot = s->npods;
+		}
 		s->pods[s->nlocal++] = p;
 	} else {
 		s->pods[s->npods] = p;
+		p->slot = s->npods;
+		remote_index(s, p);
 	}
 	s->npods++;
 	return 0;
@@ -219,10 +248,14 @@ static void pods_remove(struct pol_state *s, unsigned int idx)
 	if (local) {
 		memmove(&s->pods[idx], &s->pods[idx + 1], (s->nlocal - idx - 1) * sizeof(*s->pods));
 		s->nlocal--;
-		if (s->npods > s->nlocal + 1)
+		if (s->npods > s->nlocal + 1) {
 			s->pods[s->nlocal] = s->pods[s->npods - 1];
+			s->pods[s->nlocal]->slot = s->nlocal;
+		}
 	} else {
+		remote_unindex(s, s->pods[idx]);
 		s->pods[idx] = s->pods[s->npods - 1];
+		s->pods[idx]->slot = idx;
 	}
 	s->npods--;
 }
@@ -312,6 +345,7 @@ int policy_pod_add(struct agent *a, __u32 ifindex, const char *host_ifname, __be
 		   struct api_error *e)
 {
 	struct pol_state *s = a->policy;
+	struct pol_podrec *rec;
 	struct pol_pod *p;
 	char what[400];
 
@@ -319,8 +353,11 @@ int policy_pod_add(struct agent *a, __u32 ifindex, const char *host_ifname, __be
 		return -1;
 	/* An endpoint on this ifindex that policy still knows is gone: its record goes. */
 	policy_pod_del(a, ifindex);
+	/* A pod record of the cluster store says what its labels and named ports are. */
+	rec = pol_podrec_find(s, ns, name);
 	p = calloc(1, sizeof(*p));
-	if (!p || meta_init(&p->meta, ns, name, labels, NULL, 0)) {
+	if (!p || (rec ? meta_init(&p->meta, ns, name, &rec->meta.labels, rec->meta.ports,
+				   rec->meta.nports) : meta_init(&p->meta, ns, name, labels, NULL, 0))) {
 		free(p);
 		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	}
@@ -454,42 +491,90 @@ void policy_node_del(struct agent *a, const char *name)
 		}
 }
 
-int policy_remote_pod_set(struct agent *a, const char *ns, const char *name, __be32 addr,
-			  const struct label_set *labels, const struct policy_pod_port *ports,
-			  unsigned int nports, struct api_error *e)
+struct pol_pod *pol_remote_find(struct pol_state *s, __be32 addr)
+{
+	return remote_by_addr(s, addr, NULL);
+}
+
+bool pol_meta_equal(const struct policy_pod *a, const struct policy_pod *b)
+{
+	unsigned int i;
+
+	if (strcmp(a->namespace, b->namespace) || strcmp(a->name, b->name) ||
+	    !label_set_equal(&a->labels, &b->labels) || a->nports != b->nports)
+		return false;
+	for (i = 0; i < a->nports; i++)
+		if (strcmp(a->ports[i].name, b->ports[i].name) ||
+		    a->ports[i].proto != b->ports[i].proto || a->ports[i].port != b->ports[i].port)
+			return false;
+	return true;
+}
+
+struct pol_pod *pol_remote_set(struct agent *a, const struct policy_pod *meta, __be32 addr,
+			       bool sync, struct api_error *e)
 {
 	struct pol_state *s = a->policy;
 	struct pol_pod *p, *old;
 	unsigned int idx;
 	char what[400];
 
-	if (policy_pod_check(ns, name, labels, e))
-		return -1;
+	if (policy_pod_check(meta->namespace, meta->name, &meta->labels, e))
+		return NULL;
+	old = remote_by_addr(s, addr, &idx);
+	if (old && pol_meta_equal(&old->meta, meta))
+		return old;
 	p = calloc(1, sizeof(*p));
-	if (!p || meta_init(&p->meta, ns, name, labels, ports, nports)) {
+	if (!p || meta_init(&p->meta, meta->namespace, meta->name, &meta->labels, meta->ports,
+			    meta->nports)) {
 		free(p);
-		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		return NULL;
 	}
 	p->addr = addr;
 	p->ident = pol_ident_get(a, &p->meta, addr);
 	if (!p->ident) {
 		pod_free(s, p);
-		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		return NULL;
 	}
-	old = remote_by_addr(s, addr, &idx);
 	if (old) {
+		p->store_gen = old->store_gen;
+		p->node_ip = old->node_ip;
+		remote_unindex(s, old);
 		s->pods[idx] = p;
+		p->slot = idx;
+		remote_index(s, p);
 		pod_free(s, old);
 	} else if (pods_insert(s, p)) {
 		pod_free(s, p);
-		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		return NULL;
 	}
-	what_pod(what, sizeof(what), ns, name, " (another node's)");
-	pol_sync(a, what, false, NULL);
-	return 0;
+	s->remote_dirty = true;
+	if (sync) {
+		what_pod(what, sizeof(what), meta->namespace, meta->name, " (another node's)");
+		pol_sync(a, what, false, NULL);
+	}
+	return p;
 }
 
-void policy_remote_pod_del(struct agent *a, __be32 addr)
+int policy_remote_pod_set(struct agent *a, const char *ns, const char *name, __be32 addr,
+			  const struct label_set *labels, const struct policy_pod_port *ports,
+			  unsigned int nports, struct api_error *e)
+{
+	struct policy_pod meta = {
+		.namespace = (char *)ns,
+		.name = (char *)name,
+		.ports = (struct policy_pod_port *)ports,
+		.nports = nports,
+	};
+
+	if (labels)
+		meta.labels = *labels;
+	return pol_remote_set(a, &meta, addr, true, e) ? 0 : -1;
+}
+
+bool pol_remote_del(struct agent *a, __be32 addr, bool sync)
 {
 	struct pol_state *s = a->policy;
 	struct pol_pod *p;
@@ -497,10 +582,18 @@ void policy_remote_pod_del(struct agent *a, __be32 addr)
 
 	p = remote_by_addr(s, addr, &idx);
 	if (!p)
-		return;
+		return false;
 	pods_remove(s, idx);
 	pod_free(s, p);
-	pol_sync(a, "another node's pod gone", false, NULL);
+	s->remote_dirty = true;
+	if (sync)
+		pol_sync(a, "another node's pod gone", false, NULL);
+	return true;
+}
+
+void policy_remote_pod_del(struct agent *a, __be32 addr)
+{
+	pol_remote_del(a, addr, true);
 }
 
 /* ---- policies ---- */
@@ -513,7 +606,7 @@ static int policies_cmp(const void *x, const void *y)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static void policy_free(struct pol_policy *p)
+void pol_policy_free(struct pol_policy *p)
 {
 	if (!p)
 		return;
@@ -547,6 +640,17 @@ int policy_apply(struct agent *a, struct policy_set *set, __u32 *ids, enum polic
 	char what[512];
 	int ret = -1;
 
+	/* The cluster store's policies are changed there, never under it. */
+	for (i = 0; i < set->n; i++) {
+		p = pol_policy_find(s, set->items[i].namespace, set->items[i].name);
+		if (p && p->store) {
+			api_fail(e, PODLANE_ERR_CONFLICT, "policy %s/%s comes from etcd (%s%s/%s): "
+				 "change or delete it there", p->spec.namespace, p->spec.name,
+				 "/podlane/v1/policies/", p->spec.namespace, p->spec.name);
+			policy_set_free(set);
+			return -1;
+		}
+	}
 	changed = calloc(set->n ? set->n : 1, sizeof(*changed));
 	old = calloc(set->n ? set->n : 1, sizeof(*old));
 	grown = realloc(s->policies, (s->npolicies + set->n + 1) * sizeof(*grown));
@@ -620,7 +724,7 @@ undo:
 		changed[i]->spec = old[i];
 	}
 	for (i = nold; i < s->npolicies; i++)
-		policy_free(s->policies[i]);
+		pol_policy_free(s->policies[i]);
 	s->npolicies = nold;
 out:
 	free(changed);
@@ -645,6 +749,9 @@ int policy_delete(struct agent *a, const char *ns, const char *name, __u32 *id,
 		}
 	if (!p)
 		return api_fail(e, PODLANE_ERR_NOT_FOUND, "policy '%s/%s' not found", ns, name);
+	if (p->store)
+		return api_fail(e, PODLANE_ERR_CONFLICT, "policy %s/%s comes from etcd "
+				"(/podlane/v1/policies/%s/%s): delete it there", ns, name, ns, name);
 	memmove(&s->policies[i], &s->policies[i + 1],
 		(s->npolicies - i - 1) * sizeof(*s->policies));
 	s->npolicies--;
@@ -659,7 +766,7 @@ int policy_delete(struct agent *a, const char *ns, const char *name, __u32 *id,
 	*id = p->id;
 	record_policy_remove(a, ns, name, "");
 	log_info("policy deleted policy=%s/%s id=%u", ns, name, p->id);
-	policy_free(p);
+	pol_policy_free(p);
 	return 0;
 }
 
@@ -742,6 +849,17 @@ static int pod_hits(struct pol_state *s, const char *ns, const char *name,
 	return 0;
 }
 
+/* podlanectl does not change what the cluster store's pod record says. */
+static int podrec_refuse(struct pol_state *s, const char *ns, const char *name,
+			 struct api_error *e)
+{
+	if (!pol_podrec_find(s, ns, name))
+		return 0;
+	return api_fail(e, PODLANE_ERR_CONFLICT, "the labels and named ports of pod %s/%s come "
+			"from etcd (/podlane/v1/pods/%s/%s): change them there", ns, name, ns,
+			name);
+}
+
 /* A pod's metadata before a change, to put back when the change is refused. */
 struct pod_undo {
 	struct pol_pod *p;
@@ -804,7 +922,8 @@ int policy_pod_label(struct agent *a, const char *ns, const char *name,
 	char what[400];
 	int err, ret = -1;
 
-	if (changes_check(ch, n, e) || pod_hits(s, ns, name, &hits, &nhits, e))
+	if (changes_check(ch, n, e) || podrec_refuse(s, ns, name, e) ||
+	    pod_hits(s, ns, name, &hits, &nhits, e))
 		return -1;
 	u = calloc(nhits, sizeof(*u));
 	if (!u) {
@@ -894,7 +1013,8 @@ int policy_pod_ports(struct agent *a, const char *ns, const char *name,
 	char what[400];
 	int ret = -1;
 
-	if (ports_check(ns, name, ports, n, e) || pod_hits(s, ns, name, &hits, &nhits, e))
+	if (ports_check(ns, name, ports, n, e) || podrec_refuse(s, ns, name, e) ||
+	    pod_hits(s, ns, name, &hits, &nhits, e))
 		return -1;
 	u = calloc(nhits, sizeof(*u));
 	if (!u) {
@@ -928,7 +1048,61 @@ out:
 	return ret;
 }
 
-static int nss_insert(struct pol_state *s, struct pol_ns *ns)
+int pol_pods_set_meta(struct agent *a, const char *ns, const char *name,
+		      const struct label_set *labels, const struct policy_pod_port *ports,
+		      unsigned int nports, const char *what, struct api_error *e)
+{
+	struct pol_state *s = a->policy;
+	struct pod_undo *u;
+	unsigned int i, n = 0;
+	struct policy_pod want = {
+		.namespace = (char *)ns,
+		.name = (char *)name,
+		.labels = *labels,
+		.ports = (struct policy_pod_port *)ports,
+		.nports = nports,
+	};
+	int ret;
+
+	u = calloc(s->nlocal ? s->nlocal : 1, sizeof(*u));
+	if (!u)
+		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+	for (i = 0; i < s->nlocal; i++) {
+		struct pol_pod *p = s->pods[i];
+		struct policy_pod next;
+
+		if (!pod_is(p, ns, name) || pol_meta_equal(&p->meta, &want))
+			continue;
+		if (meta_init(&next, ns, name, labels, ports, nports)) {
+			while (n--) {
+				policy_pod_free(&u[n].p->meta);
+				u[n].p->meta = u[n].meta;
+			}
+			free(u);
+			return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
+		}
+		u[n].p = p;
+		u[n].ident = p->ident;
+		u[n].meta = p->meta;
+		p->meta = next;
+		n++;
+	}
+	ret = n ? pods_change(a, u, n, what, e) : 0;
+	if (!ret && n)
+		log_info("pod labels and named ports set from the cluster store pod=%s/%s "
+			 "identity=%u", ns, name, u[0].p->ident->id);
+	free(u);
+	return ret;
+}
+
+const struct policy_pod *policy_pod_meta(struct agent *a, __u32 ifindex)
+{
+	struct pol_pod *p = a->policy ? pod_by_ifindex(a->policy, ifindex, NULL) : NULL;
+
+	return p ? &p->meta : NULL;
+}
+
+int pol_nss_insert(struct pol_state *s, struct pol_ns *ns)
 {
 	struct pol_ns **grown = realloc(s->nss, (s->nnss + 1) * sizeof(*grown));
 	unsigned int i;
@@ -943,7 +1117,7 @@ static int nss_insert(struct pol_state *s, struct pol_ns *ns)
 	return 0;
 }
 
-static void nss_remove(struct pol_state *s, struct pol_ns *ns)
+void pol_nss_remove(struct pol_state *s, struct pol_ns *ns)
 {
 	unsigned int i;
 
@@ -955,7 +1129,7 @@ static void nss_remove(struct pol_state *s, struct pol_ns *ns)
 		}
 }
 
-static void ns_free(struct pol_ns *ns)
+void pol_ns_free(struct pol_ns *ns)
 {
 	if (!ns)
 		return;
@@ -979,6 +1153,9 @@ int policy_ns_label(struct agent *a, const char *name, const struct policy_label
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "namespace '%.100s': %s", name, why);
 	if (changes_check(ch, n, e))
 		return -1;
+	if (cur && cur->store)
+		return api_fail(e, PODLANE_ERR_CONFLICT, "the labels of namespace %s come from "
+				"etcd (/podlane/v1/namespaces/%s): change them there", name, name);
 	for (i = 0; i < n; i++)
 		if (!strcmp(ch[i].key, POLICY_NS_NAME_LABEL))
 			return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "label %s is the "
@@ -1005,29 +1182,29 @@ int policy_ns_label(struct agent *a, const char *name, const struct policy_label
 	label_set_free(&labels);
 	if (!cur && !next)
 		return 0;
-	if (next && (record_ns_write(a, next, ".tmp", e) || nss_insert(s, next))) {
+	if (next && (record_ns_write(a, next, ".tmp", e) || pol_nss_insert(s, next))) {
 		record_ns_remove(a, name, ".tmp");
-		ns_free(next);
+		pol_ns_free(next);
 		return e->code ? -1 : api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	}
 	if (cur)
-		nss_remove(s, cur);
+		pol_nss_remove(s, cur);
 	snprintf(what, sizeof(what), "namespace %s's labels", name);
 	if (pol_sync(a, what, true, e)) {
 		if (next) {
-			nss_remove(s, next);
+			pol_nss_remove(s, next);
 			record_ns_remove(a, name, ".tmp");
-			ns_free(next);
+			pol_ns_free(next);
 		}
 		if (cur)
-			nss_insert(s, cur);	/* the slot it left is still there */
+			pol_nss_insert(s, cur);	/* the slot it left is still there */
 		return -1;
 	}
 	if (next)
 		record_ns_commit(a, name);
 	else
 		record_ns_remove(a, name, "");
-	ns_free(cur);
+	pol_ns_free(cur);
 	log_info("namespace labels changed namespace=%s", name);
 	return 0;
 }
@@ -1067,6 +1244,7 @@ static int policy_views(struct pol_state *s, unsigned int from, unsigned int to,
 		const struct pol_policy *p = s->policies[from + i];
 		struct policy_view v = {
 			.id = p->id, .spec = &p->spec, .pods = selected_here(s, &p->spec),
+			.store = p->store,
 			.entries = counts[i],
 		};
 
@@ -1381,11 +1559,17 @@ void policy_tick(struct agent *a)
 		pol_ct_gc(a);
 	if (!(s->ticks % HOST_ADDRS_EVERY) && host_addrs_refresh(a))
 		pol_sync(a, "this node's addresses", false, NULL);
+	if (s->remote_dirty && !(s->ticks % POL_REMOTE_CACHE_EVERY) && !record_remote_write(a))
+		s->remote_dirty = false;
 }
 
 /* ---- start-up and teardown ---- */
 
-static void load_policy_cb(struct agent *a, struct policy_spec *spec, __u32 id)
+/*
+ * A record of the store's (store) gets generation 0, which no list of this run has: the first
+ * full list keeps it if etcd still holds it, else sweeps it.
+ */
+static void load_policy_cb(struct agent *a, struct policy_spec *spec, __u32 id, bool store)
 {
 	struct pol_state *s = a->policy;
 	struct pol_policy *p, **grown;
@@ -1412,23 +1596,40 @@ static void load_policy_cb(struct agent *a, struct policy_spec *spec, __u32 id)
 	}
 	p->spec = *spec;
 	p->id = id;
+	p->store = store;
 	s->policies[s->npolicies++] = p;
 	if (id >= s->next_policy_id)
 		s->next_policy_id = id + 1 < PODLANE_ID_ANY ? id + 1 : 1;
 }
 
-static void load_ns_cb(struct agent *a, const char *name, struct label_set *labels)
+static void load_ns_cb(struct agent *a, const char *name, struct label_set *labels, bool store)
 {
 	struct pol_state *s = a->policy;
 	struct pol_ns *ns = calloc(1, sizeof(*ns));
 
-	if (!ns || policy_namespace_init(&ns->ns, name, labels) || nss_insert(s, ns)) {
+	if (ns)
+		ns->store = store;
+	if (!ns || policy_namespace_init(&ns->ns, name, labels) || pol_nss_insert(s, ns)) {
 		if (ns)
 			policy_namespace_free(&ns->ns);
 		free(ns);
 		log_error("out of memory loading namespaces");
 	}
 	label_set_free(labels);
+}
+
+/* Another node's pod as the cache left it: generation 0, until the store's first list. */
+static void load_remote_cb(struct agent *a, struct policy_pod *meta, __be32 addr, __be32 node_ip)
+{
+	struct api_error e = {};
+	struct pol_pod *p = pol_remote_set(a, meta, addr, false, &e);
+
+	if (p)
+		p->node_ip = node_ip;
+	else
+		log_warn("another node's pod not restored pod=%s/%s err=\"%s\"", meta->namespace,
+			 meta->name, e.msg);
+	policy_pod_free(meta);
 }
 
 static void load_pod_cb(struct agent *a, const char *host_ifname, struct policy_pod *meta)
@@ -1509,6 +1710,8 @@ int policy_open(struct agent *a)
 		return err;
 	}
 	record_load(a, load_policy_cb, load_ns_cb, load_pod_cb);
+	record_remote_load(a, load_remote_cb);
+	s->remote_dirty = false;
 	if (s->npolicies)
 		qsort(s->policies, s->npolicies, sizeof(*s->policies), policies_by_id);
 	if (s->ncidrs)
@@ -1563,7 +1766,7 @@ static void ep_adopt(__u32 ifindex, const struct ep_policy *v, void *data)
 	}
 }
 
-void policy_start(struct agent *a)
+void policy_start(struct agent *a, bool store)
 {
 	struct pol_state *s = a->policy;
 	struct ep_orphans orphans = {};
@@ -1571,6 +1774,9 @@ void policy_start(struct agent *a)
 
 	if (!s)
 		return;
+	/* No store this run: its cache goes (generation 0 is what the cache loaded with). */
+	if (!store)
+		policy_store_sweep(a, ~0U);
 	/* Records of pods whose endpoint the reconcile did not find: gone while we were down. */
 	for (i = 0; i < s->npending; i++) {
 		log_info("pod record dropped, its endpoint is gone pod=%s/%s host_ifname=%s",
@@ -1606,18 +1812,21 @@ void policy_close(struct agent *a)
 
 	if (!s)
 		return;
+	if (s->remote_dirty)
+		record_remote_write(a);
 	for (i = 0; i < s->npods; i++)
 		pod_free(s, s->pods[i]);
 	free(s->pods);
 	for (i = 0; i < s->npolicies; i++)
-		policy_free(s->policies[i]);
+		pol_policy_free(s->policies[i]);
 	free(s->policies);
 	for (i = 0; i < s->nnss; i++)
-		ns_free(s->nss[i]);
+		pol_ns_free(s->nss[i]);
 	free(s->nss);
 	for (i = 0; i < s->npending; i++)
 		policy_pod_free(&s->pending[i].meta);
 	free(s->pending);
+	pol_podrecs_free(s);
 	sets_free(s);
 	maps_close(s);
 	free(s->remote_nodes);

@@ -47,9 +47,11 @@ struct api_error;
 int policy_open(struct agent *a);
 /*
  * After the endpoints were reconciled (policy_pod_restore) and the nodes read: forget pods
- * whose endpoint is gone, write what the state says, remove what nobody claims.
+ * whose endpoint is gone, write what the state says, remove what nobody claims. store: a
+ * cluster store (etcd) will sync; without one, what an earlier run cached from a store
+ * (policies, namespaces, other nodes' pods) is dropped now, as nothing would confirm it.
  */
-void policy_start(struct agent *a);
+void policy_start(struct agent *a, bool store);
 void policy_close(struct agent *a);
 /*
  * From the event loop, about once a second: this node's addresses and the allowed connections
@@ -94,6 +96,61 @@ int policy_remote_pod_set(struct agent *a, const char *ns, const char *name, __b
 			  unsigned int nports, struct api_error *e);
 void policy_remote_pod_del(struct agent *a, __be32 addr);
 
+/* This node's pod on ifindex as policy knows it (names, labels, named ports), NULL when it
+ * does not: valid until the next change (main thread). sync/ publishes it with the endpoint. */
+const struct policy_pod *policy_pod_meta(struct agent *a, __u32 ifindex);
+
+/*
+ * ---- the cluster store (sync/: etcd's /podlane/v1/policies, /pods, /namespaces and other
+ * nodes' endpoint records) ----
+ *
+ * gen is the store's resync generation, as lb/'s services take it. Each _put takes what it is
+ * given over (freed on error too); on -1, e says why (PODLANE_ERR_MAP_FULL: no room, ...) and
+ * nothing changed: the sync makes it a dead letter. Each _del touches only what came from the
+ * store and says whether there was something.
+ *
+ * Both sources, one name: the store wins. A policy or a namespace's labels from etcd replace
+ * what podlanectl set under that name (its record under the state dir goes, the log says so),
+ * and podlanectl then refuses to change or delete it (PODLANE_ERR_CONFLICT) while etcd holds
+ * it. A pod record gives this node's pod of that namespace/name its labels and named ports,
+ * over those of its CNI ADD, now or when the pod comes; podlanectl `pod label|ports` is
+ * refused for it. A pod record's delete leaves the pod as it is (Kubernetes deletes the pod).
+ *
+ * The store's policies and namespaces are kept under the state dir marked "source": "etcd",
+ * and other nodes' pods in remote-pods.json (written at most every few seconds while they
+ * change), as a cache: after a restart they are enforced as before, with the same
+ * identities, until the store's first full list confirms them or policy_store_sweep()
+ * removes them. Pod records are not kept (this node's pods keep the labels they had).
+ */
+int policy_store_put(struct agent *a, struct policy_spec *spec, __u32 gen, struct api_error *e);
+bool policy_store_del(struct agent *a, const char *ns, const char *name);
+/* A namespace's labels, the implied name label among them. */
+int policy_store_ns_put(struct agent *a, struct policy_namespace *ns, __u32 gen,
+			struct api_error *e);
+bool policy_store_ns_del(struct agent *a, const char *name);
+/* A pod record: labels and named ports of pod->namespace/name. */
+int policy_store_pod_put(struct agent *a, struct policy_pod *pod, __u32 gen, struct api_error *e);
+bool policy_store_pod_del(struct agent *a, const char *ns, const char *name);
+/*
+ * Another node's pod at addr on node_ip, from its endpoint record (identity from namespace and
+ * labels). _del removes it only while addr is still node_ip's: a reused address may already
+ * be another node's pod.
+ */
+int policy_store_remote_put(struct agent *a, __be32 addr, __be32 node_ip, struct policy_pod *pod,
+			    __u32 gen, struct api_error *e);
+bool policy_store_remote_del(struct agent *a, __be32 addr, __be32 node_ip);
+/*
+ * Between begin (true) and end (false), other nodes' pods are compiled once, at the end, not
+ * once each (a full list brings thousands); the other _put and _del apply at once, unless
+ * policy_store_listing() says a full list is on: then policies and namespaces are compiled
+ * once per batch too, and a batch whose rule sets do not fit is applied as far as it fits
+ * (the pods that do not fit deny all, never open) instead of refusing records one by one.
+ */
+void policy_store_batch(struct agent *a, bool begin);
+void policy_store_listing(struct agent *a, bool on);
+/* After a full list: what the store gave that it did not confirm at gen goes; how many. */
+unsigned int policy_store_sweep(struct agent *a, __u32 gen);
+
 /* ---- podlanectl (api/) ---- */
 
 /* What policy_apply() did with one policy of a set. */
@@ -122,6 +179,7 @@ struct policy_view {
 	const struct policy_spec *spec;
 	unsigned int pods;		/* this node's pods it selects */
 	unsigned long entries;		/* podlane_policy entries naming it */
+	bool store;			/* from the cluster store (etcd), not podlanectl */
 };
 
 typedef int (*policy_view_cb)(const struct policy_view *v, void *data);

@@ -12,6 +12,8 @@
  *   maps.c     the one writer of podlane_ipcache, podlane_policy, podlane_ep_policy and
  *              podlane_pol_rev: every system call on them is here
  *   ctgc.c     the collector of podlane_pol_ct (the datapath writes it, podlaned expires)
+ *   store.c    what the cluster store (etcd, through sync/) says: policies, namespaces, pod
+ *              records, other nodes' pods, each with the resync generation that last saw it
  *   state.c    <state-dir>/policies/, namespaces/ and pods/
  */
 #ifndef PODLANED_POLICY_INT_H
@@ -77,16 +79,39 @@ struct pol_pod {
 	bool degraded[2];
 	bool ep_written;		/* ep (below) is in podlane_ep_policy */
 	struct ep_policy ep;
+	__u32 store_gen;		/* remote: the resync generation that last saw it */
+	__be32 node_ip;			/* remote, from the store: the node it lives on */
+	unsigned int slot;		/* remote: its index in pol_state.pods */
+	struct pol_pod *rnext;		/* remote: chain of pol_state.remote_by_addr */
 };
 
+/*
+ * Namespaces and policies come from podlanectl or from the cluster store (store: true). The
+ * store's are kept under the state dir too, marked so, as a cache: a restart enforces them
+ * until the store's first full list confirms (store_gen) or sweeps them.
+ */
 struct pol_ns {
 	struct policy_namespace ns;	/* with the implied name label */
+	bool store;
+	__u32 store_gen;
 };
 
 struct pol_policy {
 	struct policy_spec spec;
 	__u32 id;
+	bool store;
+	__u32 store_gen;
 };
+
+/* A pod record of the store (/podlane/v1/pods/<ns>/<name>): the labels and named ports of
+ * this node's pod of that name, now or when it comes. */
+struct pol_podrec {
+	struct policy_pod meta;
+	__u32 gen;
+	struct pol_podrec *next;	/* hash chain */
+};
+
+#define POL_PODREC_BUCKETS	4096
 
 /* A node address (this node's: HOST, another's: REMOTE_NODE). */
 struct pol_node {
@@ -95,6 +120,7 @@ struct pol_node {
 };
 
 #define POL_IDENT_BUCKETS	1024
+#define POL_REMOTE_BITS		12	/* other nodes' pods by address: 4096 chains */
 #define POL_SET_BUCKETS		1024
 
 /* An ipBlock prefix with the stable CIDR id the datapath knows it by. */
@@ -138,6 +164,7 @@ struct pol_state {
 	unsigned int nnss;
 	struct pol_pod **pods;		/* local ones, then remote ones */
 	unsigned int npods, nlocal;
+	struct pol_pod *remote_by_addr[1 << POL_REMOTE_BITS];
 	struct pol_ident *idents[POL_IDENT_BUCKETS];
 	unsigned int nidents;
 	__u32 next_ident;
@@ -146,6 +173,12 @@ struct pol_state {
 	unsigned int nremote_nodes;
 	struct pol_pending *pending;	/* start-up: pod records whose endpoint is not seen yet */
 	unsigned int npending;
+	struct pol_podrec *podrecs[POL_PODREC_BUCKETS];	/* store.c: the store's pod records */
+	unsigned int npodrecs;
+	unsigned int batch;		/* store.c: inside a batch of the store's records */
+	bool batch_dirty;		/* ... and a change in it waits for its pol_sync() */
+	bool listing;			/* a full list is on: policies wait for the batch's end */
+	bool remote_dirty;		/* other nodes' pods changed since the cache was written */
 	struct pol_cidr *cidrs;		/* sorted by (plen, addr) */
 	unsigned int ncidrs;
 	__u32 next_cidr_id;
@@ -179,6 +212,30 @@ struct pol_state {
 /* The namespace's own record, NULL when it has no labels of its own. */
 struct pol_ns *pol_ns_find(struct pol_state *s, const char *name);
 struct pol_policy *pol_policy_find(struct pol_state *s, const char *ns, const char *name);
+
+/* Local pods ns/name get these labels and named ports (copied); those that already have them
+ * are left alone. The change is refused as a whole (what names it, e says why) and nothing
+ * changes, or 0 (also when no pod of this node has that name). */
+int pol_pods_set_meta(struct agent *a, const char *ns, const char *name,
+		      const struct label_set *labels, const struct policy_pod_port *ports,
+		      unsigned int nports, const char *what, struct api_error *e);
+/* Another node's pod at addr with this metadata (copied); sync: pol_sync() now, else the
+ * caller's. The pod, or NULL (e). */
+struct pol_pod *pol_remote_set(struct agent *a, const struct policy_pod *meta, __be32 addr,
+			       bool sync, struct api_error *e);
+/* Remove another node's pod at addr; true when there was one. sync as above. */
+bool pol_remote_del(struct agent *a, __be32 addr, bool sync);
+struct pol_pod *pol_remote_find(struct pol_state *s, __be32 addr);
+/* Insert or remove a namespace's record (sorted by name). */
+int pol_nss_insert(struct pol_state *s, struct pol_ns *ns);
+void pol_nss_remove(struct pol_state *s, struct pol_ns *ns);
+void pol_ns_free(struct pol_ns *ns);
+void pol_policy_free(struct pol_policy *p);
+bool pol_meta_equal(const struct policy_pod *a, const struct policy_pod *b);
+
+/* ---- store.c ---- */
+struct pol_podrec *pol_podrec_find(struct pol_state *s, const char *ns, const char *name);
+void pol_podrecs_free(struct pol_state *s);
 
 /* ---- identities (policy.c) ---- */
 /* The identity of pod's metadata, created on first use; NULL on ENOMEM. A reference. */
@@ -262,6 +319,7 @@ int map_stat_read(struct agent *a, __u64 sum[PODLANE_POL_STAT_SLOTS]);
  * Each record is written to <file><suffix>: "" at once, ".tmp" before the maps change, then
  * _commit() renames it to the file, or _remove(..., ".tmp") drops it. PODLANE_ERR_IO in e.
  */
+/* A record of the store's policies and namespaces says "source": "etcd". */
 int record_policy_write(struct agent *a, const struct pol_policy *p, const char *suffix,
 		       struct api_error *e);
 void record_policy_commit(struct agent *a, const struct pol_policy *p);
@@ -274,10 +332,21 @@ int record_pod_write(struct agent *a, const struct pol_pod *p, const char *suffi
 		    struct api_error *e);
 void record_pod_commit(struct agent *a, const char *host_ifname);
 void record_pod_remove(struct agent *a, const char *host_ifname, const char *suffix);
+/*
+ * Other nodes' pods (from the store), all of them in <state-dir>/remote-pods.json, so that a
+ * restart keeps their identities until the store's first full list: written whole (a
+ * temporary file renamed) at most every POL_REMOTE_CACHE_EVERY ticks while they change, and
+ * at close. _load calls cb for each (meta taken over).
+ */
+#define POL_REMOTE_CACHE_EVERY	5
+int record_remote_write(struct agent *a);
+void record_remote_load(struct agent *a, void (*cb)(struct agent *a, struct policy_pod *meta,
+						   __be32 addr, __be32 node_ip));
 /* Read every record: the callbacks take what they are given over. */
 void record_load(struct agent *a,
-		void (*policy)(struct agent *a, struct policy_spec *spec, __u32 id),
-		void (*ns)(struct agent *a, const char *name, struct label_set *labels),
+		void (*policy)(struct agent *a, struct policy_spec *spec, __u32 id, bool store),
+		void (*ns)(struct agent *a, const char *name, struct label_set *labels,
+			   bool store),
 		void (*pod)(struct agent *a, const char *host_ifname, struct policy_pod *meta));
 /* Named ports from JSON [{name, protocol, port}]; -EINVAL with err, or -ENOMEM. */
 int pol_ports_parse(struct json_object *arr, const char *where, struct policy_pod_port **out,

@@ -5,8 +5,13 @@
  *
  *   policies/<namespace>.<name>.json    {"id": N, "policy": <canonical NetworkPolicy>}
  *   namespaces/<name>.json              {"labels": {...}} (without the implied name label)
+ *                                       both with "source": "etcd" when the cluster store
+ *                                       gave them: a cache its first full list confirms
  *   pods/<host ifname>.json             {"namespace", "name", "labels", "ports"}: a pod of
  *                                       this node, by the host veth its endpoint has
+ *   remote-pods.json                    {"pods": [{"ip", "nodeIP", "namespace", "name",
+ *                                       "labels", "ports"}]}: other nodes' pods as the
+ *                                       store gave them, a cache for restarts
  *
  * A namespace needs no dot-free name check: a namespace is a DNS label, so the first dot of a
  * policy's file name ends it. A change writes <file>.tmp, applies the maps, then renames it;
@@ -20,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <json-c/json.h>
 
 #include "api.h"
@@ -113,6 +119,8 @@ int record_policy_write(struct agent *a, const struct pol_policy *p, const char 
 	}
 	json_object_object_add(o, "id", json_object_new_int64(p->id));
 	json_object_object_add(o, "policy", spec);
+	if (p->store)
+		json_object_object_add(o, "source", json_object_new_string("etcd"));
 	policy_file(p->spec.namespace, p->spec.name, name, sizeof(name));
 	return write_json(a, DIR_POLICY, name, suffix, o, e);
 }
@@ -153,8 +161,11 @@ int record_ns_write(struct agent *a, const struct pol_ns *ns, const char *suffix
 {
 	struct json_object *o = json_object_new_object();
 
-	if (o)
+	if (o) {
 		json_object_object_add(o, "labels", own_labels(&ns->ns.labels));
+		if (ns->store)
+			json_object_object_add(o, "source", json_object_new_string("etcd"));
+	}
 	return write_json(a, DIR_NS, ns->ns.name, suffix, o, e);
 }
 
@@ -290,8 +301,18 @@ void policy_pod_ports_free(struct policy_pod_port *v, unsigned int n)
 	free(v);
 }
 
+/* Whether a record came from the cluster store ("source": "etcd"). */
+static bool from_store(struct json_object *o)
+{
+	struct json_object *src;
+
+	return json_object_object_get_ex(o, "source", &src) &&
+	       json_object_is_type(src, json_type_string) &&
+	       !strcmp(json_object_get_string(src), "etcd");
+}
+
 static void load_policy(struct agent *a, const char *path, struct json_object *o,
-			void (*cb)(struct agent *a, struct policy_spec *spec, __u32 id))
+			void (*cb)(struct agent *a, struct policy_spec *spec, __u32 id, bool store))
 {
 	struct json_object *id, *spec;
 	struct policy_spec p;
@@ -307,11 +328,12 @@ static void load_policy(struct agent *a, const char *path, struct json_object *o
 		log_error("failed to load policy '%s': %s", path, why);
 		return;
 	}
-	cb(a, &p, json_object_get_int64(id));
+	cb(a, &p, json_object_get_int64(id), from_store(o));
 }
 
 static void load_ns(struct agent *a, const char *path, const char *name, struct json_object *o,
-		    void (*cb)(struct agent *a, const char *name, struct label_set *labels))
+		    void (*cb)(struct agent *a, const char *name, struct label_set *labels,
+			       bool store))
 {
 	struct label_set labels;
 	struct json_object *l = NULL;
@@ -327,7 +349,7 @@ static void load_ns(struct agent *a, const char *path, const char *name, struct 
 		log_error("failed to load namespace '%s': %s", path, why);
 		return;
 	}
-	cb(a, name, &labels);
+	cb(a, name, &labels, from_store(o));
 }
 
 static void load_pod(struct agent *a, const char *path, const char *host_ifname,
@@ -364,8 +386,9 @@ static void load_pod(struct agent *a, const char *path, const char *host_ifname,
 }
 
 void record_load(struct agent *a,
-		void (*policy)(struct agent *a, struct policy_spec *spec, __u32 id),
-		void (*ns)(struct agent *a, const char *name, struct label_set *labels),
+		void (*policy)(struct agent *a, struct policy_spec *spec, __u32 id, bool store),
+		void (*ns)(struct agent *a, const char *name, struct label_set *labels,
+			   bool store),
 		void (*pod)(struct agent *a, const char *host_ifname, struct policy_pod *meta))
 {
 	char dir[PATH_MAX], path[PATH_MAX + 256], name[256];
@@ -411,4 +434,105 @@ void record_load(struct agent *a,
 		}
 		closedir(d);
 	}
+}
+
+/* ---- other nodes' pods: one file ---- */
+
+int record_remote_write(struct agent *a)
+{
+	struct pol_state *s = a->policy;
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array(), *p;
+	char path[PATH_MAX], tmp[PATH_MAX + 8], ip[INET_ADDRSTRLEN], nip[INET_ADDRSTRLEN];
+	unsigned int i;
+	int err = 0;
+
+	if (!o || !arr) {
+		json_object_put(o);
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	json_object_object_add(o, "pods", arr);
+	for (i = s->nlocal; i < s->npods; i++) {
+		const struct pol_pod *r = s->pods[i];
+
+		p = json_object_new_object();
+		if (!p || json_object_array_add(arr, p)) {
+			json_object_put(p);
+			json_object_put(o);
+			return -ENOMEM;
+		}
+		inet_ntop(AF_INET, &r->addr, ip, sizeof(ip));
+		inet_ntop(AF_INET, &r->node_ip, nip, sizeof(nip));
+		json_object_object_add(p, "ip", json_object_new_string(ip));
+		json_object_object_add(p, "nodeIP", json_object_new_string(nip));
+		json_object_object_add(p, "namespace", json_object_new_string(r->meta.namespace));
+		json_object_object_add(p, "name", json_object_new_string(r->meta.name));
+		json_object_object_add(p, "labels", label_set_to_json(&r->meta.labels));
+		json_object_object_add(p, "ports", ports_json(&r->meta));
+	}
+	snprintf(path, sizeof(path), "%s/remote-pods.json", a->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || rename(tmp, path)) {
+		err = -errno ?: -EIO;
+		log_warn("failed to write '%s': %s", path, strerror(-err));
+		unlink(tmp);
+	}
+	json_object_put(o);
+	return err;
+}
+
+void record_remote_load(struct agent *a, void (*cb)(struct agent *a, struct policy_pod *meta,
+						   __be32 addr, __be32 node_ip))
+{
+	struct json_object *o, *arr, *p, *v, *l, *ports;
+	char path[PATH_MAX], why[512];
+	struct in_addr addr, node_ip;
+	size_t i, n;
+
+	snprintf(path, sizeof(path), "%s/remote-pods.json", a->state_dir);
+	if (access(path, F_OK))
+		return;
+	o = json_object_from_file(path);
+	if (!o || !json_object_object_get_ex(o, "pods", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		log_warn("failed to read '%s': want {\"pods\": [...]}; the store's first list "
+			 "brings other nodes' pods back", path);
+		json_object_put(o);
+		return;
+	}
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		struct policy_pod meta = {};
+		const char *ns = NULL, *name = NULL, *ip = NULL, *nip = NULL;
+
+		p = json_object_array_get_idx(arr, i);
+		if (json_object_object_get_ex(p, "namespace", &v))
+			ns = json_object_get_string(v);
+		if (json_object_object_get_ex(p, "name", &v))
+			name = json_object_get_string(v);
+		if (json_object_object_get_ex(p, "ip", &v))
+			ip = json_object_get_string(v);
+		if (json_object_object_get_ex(p, "nodeIP", &v))
+			nip = json_object_get_string(v);
+		if (!ns || !name || !ip || !nip || inet_pton(AF_INET, ip, &addr) != 1 ||
+		    inet_pton(AF_INET, nip, &node_ip) != 1) {
+			log_warn("failed to load %s pods[%zu]: want ip, nodeIP, namespace, name",
+				 path, i);
+			continue;
+		}
+		l = ports = NULL;
+		json_object_object_get_ex(p, "labels", &l);
+		json_object_object_get_ex(p, "ports", &ports);
+		meta.namespace = strdup(ns);
+		meta.name = strdup(name);
+		if (!meta.namespace || !meta.name ||
+		    (l && policy_labels_parse(l, "labels", &meta.labels, why, sizeof(why))) ||
+		    pol_ports_parse(ports, "ports", &meta.ports, &meta.nports, why, sizeof(why))) {
+			log_warn("failed to load %s pods[%zu]", path, i);
+			policy_pod_free(&meta);
+			continue;
+		}
+		cb(a, &meta, addr.s_addr, node_ip.s_addr);
+	}
+	json_object_put(o);
 }

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * sync/apply.c - the sync on podlaned's main thread: it drains the queue the I/O thread fills
- * (nodes into nodes/, services into lb/, where every other writer of those maps runs, and the
+ * (nodes into nodes/, services into lb/, policies, pod records, namespaces and the pods of
+ * other nodes' endpoints into policy/, where every other writer of those maps runs, and the
  * sweep after a full list), and every SNAPSHOT_MS it snapshots this node's records (node,
- * endpoints, hint) for the publisher.
+ * endpoints with their pods' names, labels and named ports, hint) for the publisher.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 
@@ -20,6 +22,7 @@
 #include "lb/lb.h"
 #include "log.h"
 #include "nodes/nodes.h"
+#include "policy/policy.h"
 #include "sync/sync_int.h"
 
 void item_free(struct item *it)
@@ -31,6 +34,21 @@ void item_free(struct item *it)
 		service_spec_free(it->spec);
 		free(it->spec);
 		it->spec = NULL;
+	}
+	if (it->policy) {
+		policy_spec_free(it->policy);
+		free(it->policy);
+		it->policy = NULL;
+	}
+	if (it->pod) {
+		policy_pod_free(it->pod);
+		free(it->pod);
+		it->pod = NULL;
+	}
+	if (it->ns) {
+		policy_namespace_free(it->ns);
+		free(it->ns);
+		it->ns = NULL;
 	}
 }
 
@@ -151,6 +169,92 @@ static void service_apply(struct sync *s, struct item *it)
 	CNT_ADD(s, svc_upserts, 1);
 }
 
+/*
+ * Network policy's records. The put functions take the decoded record over; a refusal (no room
+ * in podlane_policy, ...) changes nothing and is the key's dead letter, with the reason.
+ */
+static void policy_apply_item(struct sync *s, struct item *it)
+{
+	struct api_error e = {};
+	const char *prefix;
+	char key[512], *slash;
+	int err = 0;
+
+	switch (it->kind) {
+	case IT_POL_PUT:
+	case IT_POL_DEL:
+		prefix = RECORD_KEY_POLICIES;
+		break;
+	case IT_POD_PUT:
+	case IT_POD_DEL:
+		prefix = RECORD_KEY_PODS;
+		break;
+	default:
+		prefix = RECORD_KEY_NAMESPACES;
+		break;
+	}
+	snprintf(key, sizeof(key), "%s%s", prefix, it->name);
+	slash = strchr(it->name, '/');
+	switch (it->kind) {
+	case IT_POL_PUT:
+		err = policy_store_put(s->a, it->policy, s->loop.gen, &e);
+		break;
+	case IT_POD_PUT:
+		err = policy_store_pod_put(s->a, it->pod, s->loop.gen, &e);
+		break;
+	case IT_NS_PUT:
+		err = policy_store_ns_put(s->a, it->ns, s->loop.gen, &e);
+		break;
+	case IT_POL_DEL:
+	case IT_POD_DEL:
+		if (!slash)
+			return;
+		*slash = '\0';
+		if (it->kind == IT_POL_DEL)
+			policy_store_del(s->a, it->name, slash + 1);
+		else
+			policy_store_pod_del(s->a, it->name, slash + 1);
+		return;
+	case IT_NS_DEL:
+		policy_store_ns_del(s->a, it->name);
+		return;
+	default:
+		return;
+	}
+	/* Taken over by the put, whatever it said. */
+	free(it->policy);
+	free(it->pod);
+	free(it->ns);
+	it->policy = NULL;
+	it->pod = NULL;
+	it->ns = NULL;
+	if (err) {
+		log_warn("etcd record refused key=%s err=\"%s\"", key, e.msg);
+		deadletter_add(s, key, strlen(key), 0, "%s", e.msg);
+		return;
+	}
+	deadletter_clear(s, key, strlen(key));
+}
+
+/* Another node's pod (from its endpoint record): its identity comes from its metadata. */
+static void remote_pod_apply(struct sync *s, struct item *it)
+{
+	struct api_error e = {};
+	char ip[INET_ADDRSTRLEN];
+
+	if (it->kind == IT_RPOD_DEL) {
+		policy_store_remote_del(s->a, it->ip, it->node_ip);
+		return;
+	}
+	if (policy_store_remote_put(s->a, it->ip, it->node_ip, it->pod, s->loop.gen, &e)) {
+		inet_ntop(AF_INET, &it->ip, ip, sizeof(ip));
+		log_warn("another node's pod not known to network policy ip=%s err=\"%s\"", ip,
+			 e.msg);
+	}
+	free(it->pod);
+	it->pod = NULL;
+}
+
 /* After a full list: the nodes and services it did not confirm are gone from etcd. */
 static void sweep(struct sync *s)
 {
@@ -168,12 +272,15 @@ static void sweep(struct sync *s)
 		CNT_ADD(s, swept, 1);
 	}
 	CNT_ADD(s, swept, service_store_sweep(s->a, s->loop.gen));
+	CNT_ADD(s, swept, policy_store_sweep(s->a, s->loop.gen));
 }
 
 static void apply(struct sync *s, struct item *items, unsigned int n)
 {
 	unsigned int i;
 
+	/* Other nodes' pods are compiled once per batch, not once each. */
+	policy_store_batch(s->a, true);
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
 
@@ -188,14 +295,32 @@ static void apply(struct sync *s, struct item *items, unsigned int n)
 			break;
 		case IT_RESYNC_BEGIN:
 			s->loop.gen = it->gen + s->gen_base;
+			/* Policies compiled once per batch, not once each, until the list ends. */
+			policy_store_listing(s->a, true);
 			break;
 		case IT_RESYNC_END:
+			policy_store_listing(s->a, false);
+			policy_store_batch(s->a, false);
 			sweep(s);
+			policy_store_batch(s->a, true);
 			CNT_SET(s, resync_ms_last, (mono_ns() - it->started_ns) / 1000000);
+			break;
+		case IT_POL_PUT:
+		case IT_POL_DEL:
+		case IT_POD_PUT:
+		case IT_POD_DEL:
+		case IT_NS_PUT:
+		case IT_NS_DEL:
+			policy_apply_item(s, it);
+			break;
+		case IT_RPOD_PUT:
+		case IT_RPOD_DEL:
+			remote_pod_apply(s, it);
 			break;
 		}
 		item_free(it);
 	}
+	policy_store_batch(s->a, false);
 	service_store_flush(s->a);	/* the batch's Maglev tables, in one map update */
 	CNT_ADD(s, applied, n);
 	CNT_SET(s, last_apply_ns, mono_ns());
@@ -301,7 +426,7 @@ static int snap_endpoint(__u32 ifindex, const struct endpoint_meta *m, void *dat
 	snap_add(st, record_endpoint_key(key, sizeof(key), s->node_name, m->container_id,
 					 m->ifname), key,
 		 record_endpoint_encode(s->node_name, s->node_ip, m->addr.ip4, m->container_id,
-					m->ifname, m->network, NULL));
+					m->ifname, m->network, policy_pod_meta(s->a, ifindex)));
 	return st->err;
 }
 

@@ -2,9 +2,10 @@
 /*
  * sync/io.c - the sync's I/O thread: the session (layout version, this node's pod CIDR
  * claim), the full list and the watch, the circuit breaker, and what becomes of each record
- * it reads (decoded by records.c): other nodes' endpoints into podlane_remote (remote.c), nodes
- * and services onto the queue for the main thread (apply.c), this node's own records into the
- * publisher's mirror (publish.c), bad records into the dead letters (status.c).
+ * it reads (decoded by records.c): other nodes' endpoints into podlane_remote (remote.c), nodes,
+ * services and network policy's records (policies, pods, namespaces, the pods other nodes'
+ * endpoints name) onto the queue for the main thread (apply.c), this node's own records into
+ * the publisher's mirror (publish.c), bad records into the dead letters (status.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "core/loop.h"
 #include "etcd.h"
 #include "log.h"
+#include "policy_spec.h"
 #include "service_spec.h"
 #include "sync/sync_int.h"
 
@@ -98,6 +100,30 @@ static void own_record(struct sync *s, const struct etcd_kv *kv, bool deleted)
 }
 
 /*
+ * The pod another node's endpoint record names goes to network policy on the main thread, in
+ * the order of the events; ep_pods remembers which keys named one, so that a record without
+ * one (or its delete) removes it there, and no other endpoint event costs the queue a slot.
+ */
+static int rpod_put(struct sync *s, __u64 h, struct endpoint_rec *r)
+{
+	struct item it = { .kind = IT_RPOD_PUT, .ip = r->ip, .node_ip = r->node_ip, .pod = r->pod };
+
+	r->pod = NULL;
+	if (keyidx_set(&s->io.ep_pods, h, 1, NULL) < 0)
+		log_warn("no memory to index an endpoint's pod: its delete waits for a full list");
+	return queue_push(s, &it);
+}
+
+static int rpod_del(struct sync *s, __u64 h, __be32 ip, __be32 node_ip)
+{
+	struct item it = { .kind = IT_RPOD_DEL, .ip = ip, .node_ip = node_ip };
+
+	if (!keyidx_del(&s->io.ep_pods, h, NULL))
+		return 0;
+	return queue_push(s, &it);
+}
+
+/*
  * An endpoint record of another node, from the list or the watch. The IP a delete removes,
  * and the one an update moves away from, come from ep_ips (filled here by every valid record,
  * rebuilt by each full list); a record never applied (a dead letter) has nothing to remove.
@@ -123,15 +149,16 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, const struct re
 		keyidx_get(&io->ep_nodes, node_h, &node_ip);
 		first_item(s);
 		remote_del(s, ip, node_ip);
-		return 0;
+		return rpod_del(s, h, ip, node_ip);
 	}
 	err = record_endpoint_decode(io->tok, kv->value, kv->value_len, &r, why);
-	/* The pod's metadata is not applied yet (network policy). */
-	record_endpoint_free(&r);
-	if (err == -ENOMEM)
+	if (err == -ENOMEM) {
+		record_endpoint_free(&r);
 		return err;
+	}
 	if (err) {
 		/* The map keeps what the last valid record said, and so does ep_ips. */
+		record_endpoint_free(&r);
 		deadletter_add(s, kv->key, kv->key_len, kv->mod_revision, "%s", why);
 		return 0;
 	}
@@ -143,8 +170,19 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, const struct re
 		log_warn("no memory to index endpoint key=%.*s", (int)kv->key_len, kv->key);
 	first_item(s);
 	/* The pod's IP changed: the old one is no longer this endpoint's. */
-	if (had == 1 && old_ip != r.ip)
+	if (had == 1 && old_ip != r.ip) {
 		remote_del(s, old_ip, old_node_ip);
+		err = rpod_del(s, h, old_ip, old_node_ip);
+		if (err) {
+			record_endpoint_free(&r);
+			return err;
+		}
+	}
+	/* Its pod (namespace, labels, named ports) for network policy, or none any more. */
+	err = r.pod ? rpod_put(s, h, &r) : rpod_del(s, h, r.ip, r.node_ip);
+	record_endpoint_free(&r);
+	if (err)
+		return err;
 	c.ip = r.ip;
 	c.node_ip = r.node_ip;
 	c.written_ns = r.updated;
@@ -214,6 +252,71 @@ static int service_in(struct sync *s, const struct etcd_kv *kv, const struct rec
 	return queue_push(s, &it);
 }
 
+/*
+ * A policy, pod or namespace record: validated here by the one validator of its kind, queued
+ * decoded for policy/ on the main thread. A record that fails is a dead letter with its field
+ * and reason, and what the last valid record of that key said stays in force.
+ */
+static int policy_record_in(struct sync *s, const struct etcd_kv *kv, const struct record_key *k,
+			    bool deleted)
+{
+	static const enum item_kind put[] = {
+		[RECORD_POLICY] = IT_POL_PUT, [RECORD_POD] = IT_POD_PUT,
+		[RECORD_NAMESPACE] = IT_NS_PUT,
+	}, del[] = {
+		[RECORD_POLICY] = IT_POL_DEL, [RECORD_POD] = IT_POD_DEL,
+		[RECORD_NAMESPACE] = IT_NS_DEL,
+	};
+	struct item it = { .kind = deleted ? del[k->kind] : put[k->kind] };
+	json_tokener *tok = s->io.tok;
+	char why[RECORD_WHY_LEN];
+	int err;
+
+	it.name = strndup(k->object, k->object_len);
+	if (!it.name)
+		return -ENOMEM;
+	if (deleted) {
+		deadletter_clear(s, kv->key, kv->key_len);
+		return queue_push(s, &it);
+	}
+	switch (k->kind) {
+	case RECORD_POLICY:
+		it.policy = calloc(1, sizeof(*it.policy));
+		err = it.policy ? record_policy_decode(tok, k->object, k->object_len, kv->value,
+						       kv->value_len, it.policy, why) : -ENOMEM;
+		if (err && it.policy) {
+			free(it.policy);
+			it.policy = NULL;
+		}
+		break;
+	case RECORD_POD:
+		it.pod = calloc(1, sizeof(*it.pod));
+		err = it.pod ? record_pod_decode(tok, k->object, k->object_len, kv->value,
+						 kv->value_len, it.pod, why) : -ENOMEM;
+		if (err && it.pod) {
+			free(it.pod);
+			it.pod = NULL;
+		}
+		break;
+	default:
+		it.ns = calloc(1, sizeof(*it.ns));
+		err = it.ns ? record_namespace_decode(tok, k->object, k->object_len, kv->value,
+						      kv->value_len, it.ns, why) : -ENOMEM;
+		if (err && it.ns) {
+			free(it.ns);
+			it.ns = NULL;
+		}
+		break;
+	}
+	if (err) {
+		if (err == -EINVAL)
+			deadletter_add(s, kv->key, kv->key_len, kv->mod_revision, "%s", why);
+		item_free(&it);
+		return err == -EINVAL ? 0 : err;
+	}
+	return queue_push(s, &it);
+}
+
 static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted, bool live)
 {
 	char why[RECORD_WHY_LEN];
@@ -239,6 +342,16 @@ static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted, boo
 		if (k.kind == RECORD_NODE)
 			return node_in(s, kv, &k, deleted);
 		return service_in(s, kv, &k, deleted);
+	case RECORD_POLICY:
+	case RECORD_POD:
+	case RECORD_NAMESPACE:
+		if (err) {
+			if (!deleted)
+				deadletter_add(s, kv->key, kv->key_len, kv->mod_revision, "%s",
+					       why);
+			return 0;
+		}
+		return policy_record_in(s, kv, &k, deleted);
 	case RECORD_HINT:
 		/*
 		 * Other nodes' hints: nothing reads them yet. Ours are mirrored, under a
@@ -386,6 +499,7 @@ static int full_list(struct sync *s)
 	/* Refilled by the list; the sweep takes out of the map what the list did not confirm. */
 	keyidx_clear(&io->ep_ips);
 	keyidx_clear(&io->ep_nodes);
+	keyidx_clear(&io->ep_pods);
 	it.gen = io->gen;
 	err = queue_push(s, &it);
 	if (!err)

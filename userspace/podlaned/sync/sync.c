@@ -290,6 +290,7 @@ void sync_close(struct agent *a)
 		close(s->remote_fd);
 	keyidx_free(&s->io.ep_ips);
 	keyidx_free(&s->io.ep_nodes);
+	keyidx_free(&s->io.ep_pods);
 	hists_free(s);
 	pthread_cond_destroy(&s->sh.not_full);
 	pthread_cond_destroy(&s->sh.io_wake);

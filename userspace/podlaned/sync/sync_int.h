@@ -66,6 +66,9 @@
 
 struct etcd_client;
 struct service_spec;
+struct policy_spec;
+struct policy_pod;
+struct policy_namespace;
 
 /*
  * Nodes and services only (endpoints skip the queue). Measured at 10k services: 8192 let the
@@ -95,6 +98,11 @@ struct service_spec;
 
 /* ---- what the I/O thread hands to the main thread ---- */
 
+/*
+ * Network policy's records (policies, pods, namespaces) go to policy/ on the main thread, and
+ * so does the pod an endpoint record of another node names (IT_RPOD_*): its address reaches
+ * podlane_remote from the I/O thread, its identity podlane_ipcache from the main thread.
+ */
 enum item_kind {
 	IT_NODE_PUT,
 	IT_NODE_DEL,
@@ -102,15 +110,27 @@ enum item_kind {
 	IT_SVC_DEL,
 	IT_RESYNC_BEGIN,
 	IT_RESYNC_END,
+	IT_POL_PUT,
+	IT_POL_DEL,
+	IT_POD_PUT,
+	IT_POD_DEL,
+	IT_NS_PUT,
+	IT_NS_DEL,
+	IT_RPOD_PUT,
+	IT_RPOD_DEL,
 };
 
 struct item {
 	enum item_kind	kind;
 	__u32		gen;		/* RESYNC_BEGIN: the I/O thread's resync generation */
 	__u64		started_ns;	/* RESYNC_END: CLOCK_MONOTONIC when the list began */
-	char		*name;		/* node name or "namespace/name" (malloc'ed) */
+	char		*name;		/* node name, "namespace/name" or a namespace (malloc'ed) */
 	struct node_rec	node;		/* IT_NODE_PUT */
 	struct service_spec *spec;	/* IT_SVC_PUT: validated by the I/O thread (malloc'ed) */
+	struct policy_spec *policy;	/* IT_POL_PUT: validated (malloc'ed) */
+	struct policy_pod *pod;		/* IT_POD_PUT, IT_RPOD_PUT (malloc'ed) */
+	struct policy_namespace *ns;	/* IT_NS_PUT (malloc'ed) */
+	__be32		ip, node_ip;	/* IT_RPOD_*: the pod's address and its node's */
 };
 
 void item_free(struct item *it);
@@ -258,6 +278,8 @@ struct sync_io {
 	 * event's previous value (prev_kv) instead halves the write rate etcd sustains.
 	 */
 	struct keyidx	ep_ips, ep_nodes;
+	/* other nodes' endpoint keys whose record named a pod (value 1): policy/ knows it */
+	struct keyidx	ep_pods;
 	struct trace	*trace;		/* PODLANE_SYNC_TRACE: per-event latency for benchmarks */
 	__u32		gen;		/* resync generation, counted up by every full list */
 	bool		listing;	/* a full list is due */
