@@ -6,6 +6,7 @@
  *   tcpload crr IP PORT SECS        new connections/s (connect, 1-byte request/reply, close
  *                                   with RST so neither side keeps TIME_WAIT); prints "RATE ERRORS"
  *   tcpload rr IP PORT SECS         1-byte transactions/s on one connection
+ *   tcpload try IP PORT TIMEOUT_MS  one non-blocking connect; prints ok, timeout, refused...
  *   tcpload watch IP PORT blocked|open TIMEOUT_MS MAX_S [READY_FILE]
  *       connect once a millisecond (non-blocking, TIMEOUT_MS each) until an attempt is blocked
  *       (after at least one that connected; READY_FILE is created after the first) or open;
@@ -203,11 +204,18 @@ int main(int argc, char **argv)
 		return server(atoi(argv[2]), atof(argv[3]));
 	if (argc == 5 && (!strcmp(argv[1], "crr") || !strcmp(argv[1], "rr")))
 		return client(!strcmp(argv[1], "crr"), argv[2], atoi(argv[3]), atof(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "try")) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+
+		inet_pton(AF_INET, argv[2], &sin.sin_addr);
+		puts(attempt(&sin, atoi(argv[4])));
+		return 0;
+	}
 	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "watch") &&
 	    (!strcmp(argv[4], "blocked") || !strcmp(argv[4], "open")))
 		return watch(argv[2], atoi(argv[3]), !strcmp(argv[4], "open"), atoi(argv[5]),
 			     atof(argv[6]), argc == 8 ? argv[7] : NULL);
-	fprintf(stderr, "usage: tcpload server PORT SECS | crr|rr IP PORT SECS |\n"
+	fprintf(stderr, "usage: tcpload server PORT SECS | crr|rr IP PORT SECS | try IP PORT TIMEOUT_MS |\n"
 		"       watch IP PORT blocked|open TIMEOUT_MS MAX_S [READY_FILE]\n");
 	return 2;
 }
