@@ -645,11 +645,13 @@ int policy_delete(struct agent *a, const char *ns, const char *name, __u32 *id,
 		}
 	if (!p)
 		return api_fail(e, PODLANE_ERR_NOT_FOUND, "policy '%s/%s' not found", ns, name);
-	memmove(&s->policies[i], &s->policies[i + 1], (s->npolicies - i - 1) * sizeof(*p));
+	memmove(&s->policies[i], &s->policies[i + 1],
+		(s->npolicies - i - 1) * sizeof(*s->policies));
 	s->npolicies--;
 	snprintf(what, sizeof(what), "deleting policy %s/%s", ns, name);
 	if (pol_sync(a, what, true, e)) {
-		memmove(&s->policies[i + 1], &s->policies[i], (s->npolicies - i) * sizeof(*p));
+		memmove(&s->policies[i + 1], &s->policies[i],
+			(s->npolicies - i) * sizeof(*s->policies));
 		s->policies[i] = p;
 		s->npolicies++;
 		return -1;
