@@ -65,14 +65,21 @@ part() { case ",$PARTS," in *,"$1",*) return 0 ;; esac; return 1; }
 # shellcheck source=../../selftests/policy/agentlib.sh
 . "$(dirname "$0")/../../selftests/policy/agentlib.sh"
 
-die() { echo "bench-policy: $*" >&2; exit 1; }
+die() {
+	echo "bench-policy: $*" >&2
+	if [ -n "$PL_AGENT_PID" ] && ! kill -0 "$PL_AGENT_PID" 2>/dev/null; then
+		echo "bench-policy: podlaned is gone; the end of its log:" >&2
+		tail -n 30 "$PL_TMP/podlaned.log" >&2
+	fi
+	exit 1
+}
 log() { echo "bench-policy: $*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root"
 for c in qperf jq taskset ip bpftool gcc iptables-restore iptables-nft ipset; do
 	command -v "$c" >/dev/null || die "needs $c (scripts/install-deps.sh installs it)"
 done
-for b in podlaned podlane-cni podlanectl selftests/policy/test_policy_dp; do
+for b in podlaned podlane-cni podlanectl $(part pkt && echo selftests/policy/test_policy_dp); do
 	[ -x "$PL_BUILD/$b" ] || die "$PL_BUILD/$b is not built (run make)"
 done
 [ "$PODS" -ge 12 ] || die "-p wants at least 12 pods"
@@ -103,11 +110,10 @@ meets() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { if (v == "" || v == "n/a")
 # pl<pid>-<ns>-<name> (made in one ip -batch), then CNI ADD two at a time. Fast enough for
 # 1,000 pods; pod_add (agentlib.sh) does the same one by one.
 pods_make() {
-	local ns=$1 file=$2 name labels w
+	local ns=$1 file=$2 name labels w pids=() rc=0
 	awk -v p="pl$PL_ID-$ns-" '{ print "netns add " p $1 }' "$file" | ip -batch - || return 1
-	awk -v p="pl$PL_ID-$ns-" '{ print "-n " p $1 " link set lo up" }' "$file" |
-		ip -batch - || return 1
 	while read -r name labels; do
+		ip -n "pl$PL_ID-$ns-$name" link set lo up || return 1
 		# shellcheck disable=SC2086
 		pol_conf "$PL_TMP/conf-$ns-$name.json" $labels
 	done < "$file"
@@ -121,10 +127,12 @@ pods_make() {
 				> "$PL_TMP/add-$ns-$name.json" 2>&1 ||
 				{ echo "CNI ADD $ns/$name: $(head -c 300 "$PL_TMP/add-$ns-$name.json")"; exit 1; }
 		done &
+		pids+=($!)
 	done
-	wait_all || return 1
+	# Only the workers: a bare `wait` would also wait for the agent.
+	for w in "${pids[@]}"; do wait "$w" || rc=1; done
+	return $rc
 }
-wait_all() { local j rc=0; for j in $(jobs -p); do wait "$j" || rc=1; done; return $rc; }
 pod_ip() { jq -r '.ips[0].address' "$PL_TMP/add-$1-$2.json" | cut -d/ -f1; }
 pod_netns() { echo "pl$PL_ID-$1-$2"; }
 
@@ -379,7 +387,7 @@ mem_snap() {
 	MEM[$1,ids]=$(cap identities)
 	MEM[$1,bytes]=$(bpftool -j map show pinned "$PL_PIN/podlane_policy" | jq .bytes_memlock)
 	MEM[$1,ipc_bytes]=$(bpftool -j map show pinned "$PL_PIN/podlane_ipcache" | jq .bytes_memlock)
-	MEM[$1,ep]=$(bpftool -j map dump pinned "$PL_PIN/podlane_ep_policy" | jq length)
+	MEM[$1,ep]=$(maps ep | jq '[.[] | select(.flags != 0)] | length')
 	MEM[$1,rss]=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
 }
 # scale_policies <shared|distinct>: 10 policies, one per group of pods (grp=0..9), or one per
@@ -408,9 +416,14 @@ declare -a LAT CLI UNB
 if part latency || part mem; then
 	if part crr || part rr; then
 		log "deleting the perf policies (every change compiles the whole node)"
-		ctl policy list -o json | jq -r '.policies[] | select(.namespace == "perf") |
-			.namespace + "/" + .name' | xargs -r -n 500 "$PL_BUILD/podlanectl" \
-			--socket "$PL_SOCK" policy del >/dev/null || die "policy del of the perf policies"
+		{
+			part rr && for ((i = 0; i < 100; i++)); do echo "perf/rr-$i"; done
+			part crr && for n in "${counts[@]}"; do
+				for ((j = 0; j < (n + 9) / 10; j++)); do echo "perf/crr-$n-$j"; done
+			done
+		} | xargs -r -n 500 "$PL_BUILD/podlanectl" --socket "$PL_SOCK" policy del \
+			>/dev/null || die "policy del of the perf policies"
+		[ "$(cap entries)" = 0 ] || die "perf policies deleted, $(cap entries) entries left"
 	fi
 	{
 		echo "client pod=client role=client"
@@ -529,10 +542,10 @@ if part latency; then
 	echo "| \`podlanectl policy add\` to the first blocked connection | $(ms "$(echo "${LAT[*]}" | pct 50)") | $(ms "$(echo "${LAT[*]}" | pct 99)") | $(ms "$(echo "${LAT[*]}" | pct 100)") |"
 	echo "| \`podlanectl policy add\` returning | $(ms "$(echo "${CLI[*]}" | pct 50)") | $(ms "$(echo "${CLI[*]}" | pct 99)") | $(ms "$(echo "${CLI[*]}" | pct 100)") |"
 	echo "| \`podlanectl policy del\` to the first open connection | $(ms "$(echo "${UNB[*]}" | pct 50)") | $(ms "$(echo "${UNB[*]}" | pct 99)") | $(ms "$(echo "${UNB[*]}" | pct 100)") |"
-	if grep -rqs 'podlane/v1/policies' "$PL_ROOT/userspace/podlaned"; then
+	if grep -rqs 'policy_apply' "$PL_ROOT/userspace/podlaned/sync"; then
 		echo "| etcd write | not measured by this version of the bench | | |"
 	else
-		echo "| etcd write | not measured: podlaned reads no policies from etcd in this build | | |"
+		echo "| etcd write | not measured: podlaned does not apply /podlane/v1/policies/ from etcd in this build | | |"
 	fi
 	echo
 	echo "Pods: real ones (a netns each, CNI ADD with labels; $PODS_S s to create them all); the"
