@@ -574,8 +574,8 @@ if part mem; then
 	echo
 	echo "Bytes: bpftool's bytes_memlock (the kernel's count for an LPM trie without"
 	echo "preallocation: its entries present); per pod: the difference to the first row over $PODS pods."
-	echo "podlane_ep_policy is a preallocated hash (one entry per isolated endpoint, its memory fixed"
-	echo "by --max-endpoints). $((PODS - 2)) pods are selected in both cases; ${MEM[base,ids]} identities."
+	echo "podlane_ep_policy is a preallocated hash (an entry per endpoint, its memory fixed by"
+	echo "--max-endpoints); isolated endpoints: its entries with a rule set. $((PODS - 2)) pods are selected in both cases; ${MEM[base,ids]} identities."
 	echo
 	summary "policy map bytes per pod, $PODS pods, 10 shared sets vs one set per pod" \
 		"$(per "${MEM[shared,bytes]}" "${MEM[base,bytes]}") vs $(per "${MEM[distinct,bytes]}" "${MEM[base,bytes]}")" \
