@@ -165,26 +165,12 @@ if part pkt; then
 fi
 
 # ---- rr: TCP RR with 100 policies -------------------------------------------------------------
-rr_policies() {	# 100 policies selecting both pods, each with an ingress and an egress rule
-	local i ports
-	for ((i = 0; i < 100; i++)); do
-		ports=""
-		[ $i -gt 0 ] && ports="    ports: [{port: $((30000 + i))}]"
-		cat <<EOF
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: rr-$i, namespace: perf}
-spec:
-  podSelector: {matchLabels: {rr: pol}}
-  policyTypes: [Ingress, Egress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {rr: pol}}}]
-$ports
-  egress:
-  - to: [{podSelector: {matchLabels: {rr: pol}}}]
-$ports
-EOF
+GEN="python3 $(dirname "$0")/bench_policy_gen.py"
+# policies_add <dir> <prefix>: podlanectl policy add -f for each of the generator's files.
+policies_add() {
+	local f
+	for f in "$1/$2"-*.json; do
+		ctl policy add -f "$f" >/dev/null || return 1
 	done
 }
 
@@ -202,7 +188,8 @@ if part rr; then
 	printf '%s\n' "rr-open-a app=rr" "rr-open-b app=rr" "rr-pol-a rr=pol" "rr-pol-b rr=pol" \
 		> "$PL_TMP/rr.pods"
 	pods_make perf "$PL_TMP/rr.pods" || die "rr pods"
-	rr_policies | ctl policy add -f - >/dev/null || die "policy add of the 100 rr policies failed"
+	$GEN rr "$PL_TMP/pol" && policies_add "$PL_TMP/pol" rr ||
+		die "policy add of the 100 rr policies failed"
 	RR_C[open]=$(pod_netns perf rr-open-a) RR_S[open]=$(pod_netns perf rr-open-b)
 	RR_IP[open]=$(pod_ip perf rr-open-b)
 	RR_C[pol]=$(pod_netns perf rr-pol-a) RR_S[pol]=$(pod_netns perf rr-pol-b)
@@ -227,59 +214,6 @@ measure_rr() {	# as bench-datapath.sh: qperf's latency is half a round trip
 # ---- crr: new connections against N rules, podlane and iptables -------------------------------
 IFS=, read -r -a counts <<< "$COUNTS"
 NS_ALL=(0 "${counts[@]}")
-# crr_policies <N>: N rules in policies of 10 rules each, for the pods labelled srv=<N>. Rule
-# k admits pods labelled g<k % 10>=1 on TCP port 10000 + 5k (distinct, never adjacent, so no
-# two rules share an entry); rule N/2 is the client's port, 8080.
-crr_port() { if [ "$2" -eq $(($1 / 2)) ]; then echo 8080; else echo $((10000 + 5 * $2)); fi; }
-crr_policies() {
-	local n=$1 k
-	for ((k = 0; k < n; k++)); do
-		if [ $((k % 10)) -eq 0 ]; then
-			printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
-			printf 'metadata: {name: crr-%s-%s, namespace: perf}\n' "$n" $((k / 10))
-			printf 'spec:\n  podSelector: {matchLabels: {srv: "%s"}}\n  ingress:\n' "$n"
-		fi
-		printf '  - from: [{podSelector: {matchLabels: {g%s: "1"}}}]\n    ports: [{port: %s}]\n' \
-			$((k % 10)) "$(crr_port "$n" $k)"
-	done
-}
-# calico_rules <N...>: the filter table of Calico's iptables mode for the servers (iface
-# calis<N>), in iptables-restore format.
-calico_rules() {
-	local n k j chains="" rules=""
-	echo "*filter"
-	echo ":cali-FORWARD - [0:0]"
-	echo ":cali-to-wl-dispatch - [0:0]"
-	for n in "$@"; do
-		[ "$n" -eq 0 ] && continue
-		echo ":cali-tw-calis$n - [0:0]"
-		for ((j = 0; j < (n + 9) / 10; j++)); do echo ":cali-pi-crr-$n-$j - [0:0]"; done
-	done
-	echo '-A FORWARD -m comment --comment "cali:wUHhoiAYhphO9Mso" -j cali-FORWARD'
-	echo '-A cali-FORWARD -m comment --comment "cali:vjrMJCRpqwy5oRoX" -j MARK --set-xmark 0x0/0xe0000'
-	echo '-A cali-FORWARD -o cali+ -m comment --comment "cali:A_sPAO0mcxbT9mOV" -j cali-to-wl-dispatch'
-	echo '-A cali-FORWARD -m mark --mark 0x10000/0x10000 -m comment --comment "cali:MH9kMp5aNICL-Olv" -j ACCEPT'
-	for n in "$@"; do
-		[ "$n" -eq 0 ] && continue
-		echo "-A cali-to-wl-dispatch -o calis$n -m comment --comment \"cali:dispatch-$n\" -g cali-tw-calis$n"
-		echo "-A cali-tw-calis$n -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
-		echo "-A cali-tw-calis$n -m conntrack --ctstate INVALID -j DROP"
-		echo "-A cali-tw-calis$n -j MARK --set-xmark 0x0/0x10000"
-		echo "-A cali-tw-calis$n -m comment --comment \"Start of policies\" -j MARK --set-xmark 0x0/0x20000"
-		for ((j = 0; j < (n + 9) / 10; j++)); do
-			echo "-A cali-tw-calis$n -m mark --mark 0x0/0x20000 -j cali-pi-crr-$n-$j"
-			echo "-A cali-tw-calis$n -m mark --mark 0x10000/0x10000 -m comment --comment \"Return if policy accepted\" -j RETURN"
-		done
-		echo "-A cali-tw-calis$n -m mark --mark 0x0/0x20000 -m comment --comment \"Drop if no policies passed packet\" -j DROP"
-		for ((k = 0; k < n; k++)); do
-			j=$((k / 10))
-			echo "-A cali-pi-crr-$n-$j -p tcp -m set --match-set cali40s:g$((k % 10)) src -m multiport --destination-ports $(crr_port "$n" $k) -j MARK --set-xmark 0x10000/0x10000"
-			echo "-A cali-pi-crr-$n-$j -m mark --mark 0x10000/0x10000 -j RETURN"
-		done
-	done
-	echo "COMMIT"
-}
-
 declare -A CRR CRR_IP CRR_ENTRIES CRR_IPT_RULES
 if part crr; then
 	log "crr: pods perf/crr-client and perf/crr-s<N> for N = ${NS_ALL[*]}"
@@ -291,7 +225,8 @@ if part crr; then
 	for n in "${counts[@]}"; do
 		log "crr: $n rules through podlanectl policy add"
 		before=$(ctl policy list -o json | jq .capacity.entries)
-		crr_policies "$n" | ctl policy add -f - >/dev/null || die "policy add of $n rules failed"
+		$GEN crr "$n" "$PL_TMP/pol" && policies_add "$PL_TMP/pol" "crr-$n" ||
+			die "policy add of $n rules failed"
 		CRR_ENTRIES[$n]=$(( $(ctl policy list -o json | jq .capacity.entries) - before ))
 	done
 	# The iptables node: client and servers in namespaces of their own, routed through it.
@@ -328,7 +263,7 @@ if part crr; then
 		} | ip netns exec "$node" ipset restore || die "ipset restore"
 	done
 	t0=$(now_us)
-	calico_rules "${NS_ALL[@]}" | ip netns exec "$node" iptables-restore -w ||
+	$GEN calico "${NS_ALL[@]}" | ip netns exec "$node" iptables-restore -w ||
 		die "iptables-restore failed"
 	IPT_INSTALL_MS=$(( ($(now_us) - t0) / 1000 ))
 	for n in "${counts[@]}"; do
@@ -390,28 +325,6 @@ mem_snap() {
 	MEM[$1,ep]=$(maps ep | jq '[.[] | select(.flags != 0)] | length')
 	MEM[$1,rss]=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
 }
-# scale_policies <shared|distinct>: 10 policies, one per group of pods (grp=0..9), or one per
-# pod (pod=p-<i>); either way each admits the pods labelled role=client on three TCP ports, so
-# every rule set has the same size. Policies distinct-0 and -1 select nothing (the client and
-# the target carry pod=client and pod=target): PODS policies in all.
-scale_policies() {
-	local i n sel
-	if [ "$1" = shared ]; then n=10; else n=$PODS; fi
-	for ((i = 0; i < n; i++)); do
-		if [ "$1" = shared ]; then sel="grp: \"$i\""; else sel="pod: p-$i"; fi
-		cat <<EOF
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: $1-$i, namespace: scale}
-spec:
-  podSelector: {matchLabels: {$sel}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {role: client}}}]
-    ports: [{port: $((20000 + i))}, {port: $((40000 + i))}, {port: $((60000 - i))}]
-EOF
-	done
-}
 declare -a LAT CLI UNB
 if part latency || part mem; then
 	if part crr || part rr; then
@@ -439,14 +352,16 @@ if part latency || part mem; then
 	log "$PODS pods in $PODS_S s"
 	mem_snap base
 	log "mem: 10 policies, one per group of $((PODS / 10)) pods"
-	scale_policies shared | ctl policy add -f - >/dev/null || die "policy add (shared)"
+	$GEN scale shared "$PODS" "$PL_TMP/pol" && policies_add "$PL_TMP/pol" shared ||
+		die "policy add (shared)"
 	mem_snap shared
 	# shellcheck disable=SC2046
 	ctl policy del $(for ((i = 0; i < 10; i++)); do echo "scale/shared-$i"; done) >/dev/null ||
 		die "policy del (shared)"
 	log "mem: $PODS policies, one per pod"
 	t0=$(now_us)
-	scale_policies distinct | ctl policy add -f - >/dev/null || die "policy add (distinct)"
+	$GEN scale distinct "$PODS" "$PL_TMP/pol" && policies_add "$PL_TMP/pol" distinct ||
+		die "policy add (distinct)"
 	ADD_ALL_MS=$(( ($(now_us) - t0) / 1000 ))
 	mem_snap distinct
 fi
