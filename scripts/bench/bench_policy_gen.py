@@ -18,14 +18,15 @@
   scale shared|distinct PODS DIR
                          namespace scale: 10 policies, one per group grp=0..9, or PODS policies,
                          one per pod pod=p-<i>; each admits role=client on three TCP ports
-DIR gets JSON Lists of at most 200 policies (podlanectl takes 256 at a time), named so that a
-glob lists them in order.
+DIR gets JSON Lists of at most 200 policies and about 64 KiB (podlanectl takes 256 at a time,
+and a request must fit the agent's API message), named so that a glob lists them in order.
 """
 import json
 import os
 import sys
 
 CHUNK = 200
+MAX_BYTES = 64 * 1024	# a request must fit the agent's API message (PODLANE_API_MAX_MSG)
 
 
 def policy(ns, name, selector, ingress=None, egress=None, types=None):
@@ -42,10 +43,15 @@ def policy(ns, name, selector, ingress=None, egress=None, types=None):
 
 def write(policies, out, prefix):
     os.makedirs(out, exist_ok=True)
-    for c in range(0, len(policies), CHUNK):
+    c = 0
+    while c < len(policies):
+        n, size = 0, 0
+        while c + n < len(policies) and n < CHUNK and size < MAX_BYTES:
+            size += len(json.dumps(policies[c + n]))
+            n += 1
         with open(os.path.join(out, "%s-%06d.json" % (prefix, c)), "w") as f:
-            json.dump({"apiVersion": "v1", "kind": "List",
-                       "items": policies[c:c + CHUNK]}, f)
+            json.dump({"apiVersion": "v1", "kind": "List", "items": policies[c:c + n]}, f)
+        c += n
 
 
 def crr_port(n, k):
