@@ -65,6 +65,8 @@ part() { case ",$PARTS," in *,"$1",*) return 0 ;; esac; return 1; }
 # shellcheck source=../../selftests/policy/agentlib.sh
 . "$(dirname "$0")/../../selftests/policy/agentlib.sh"
 
+# 1,000 pods and more: a /21 of this run's own instead of agentlib.sh's /24.
+POL_SUBNET=10.$((200 + PL_ID % 40)).$((PL_ID / 40 % 32 * 8)).0/21
 die() {
 	echo "bench-policy: $*" >&2
 	if [ -n "$PL_AGENT_PID" ] && ! kill -0 "$PL_AGENT_PID" 2>/dev/null; then
@@ -312,6 +314,55 @@ if part rr || part crr; then
 	done
 fi
 
+echo "## bench-policy.sh, $(date -u +%Y-%m-%d), $(nproc) vCPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+if part pkt; then
+	echo "### Per packet (BPF_PROG_TEST_RUN, test_policy_dp --bench -n $PKTS)"
+	echo
+	echo "$PKT_TABLE"
+	echo
+	summary "per packet, new connection, 0 / 100 / 10,000 rules (ns)" \
+		"$P_NONE (no policy) / $P_100 / $P_10K; known connection $P_KNOWN; empty program $P_FLOOR" \
+		"10,000 vs 100: $(ratio "$P_10K" "$P_100")x" "-"
+fi
+if part rr; then
+	declare -A RR_MED
+	for t in veth open pol; do RR_MED[$t]=$(echo "${RR[$t]}" | median); done
+	echo "### Pod-to-pod TCP RR (qperf tcp_lat -m 1, $RUNS runs of $SECS s interleaved, medians)"
+	echo
+	echo "| topology | trans/s | range | vs veth |"
+	echo "|---|---:|---:|---:|"
+	echo "| direct veth pair (limit) | ${RR_MED[veth]} | $(echo "${RR[veth]}" | minmax) | 1.00 |"
+	echo "| podlane, no policy | ${RR_MED[open]} | $(echo "${RR[open]}" | minmax) | $(ratio "${RR_MED[open]}" "${RR_MED[veth]}") |"
+	echo "| podlane, 100 policies select both pods (ingress + egress; $RR_ENTRIES entries) | ${RR_MED[pol]} | $(echo "${RR[pol]}" | minmax) | $(ratio "${RR_MED[pol]}" "${RR_MED[veth]}") |"
+	echo
+	v=$(ratio "${RR_MED[pol]}" "${RR_MED[veth]}")
+	summary "TCP RR, 100 policies, vs veth pair" "${v}x (no policy $(ratio "${RR_MED[open]}" "${RR_MED[veth]}")x)" \
+		">= 0.93x" "$(meets "$v" 0.93 '>=')"
+fi
+if part crr; then
+	declare -A CRR_MED
+	for n in "${NS_ALL[@]}"; do
+		for c in pl ipt; do CRR_MED[$c,$n]=$(echo "${CRR[$c,$n]}" | median); done
+	done
+	base=${counts[0]} last=${counts[$((${#counts[@]} - 1))]}
+	echo "### New connections/s to a pod whose ingress N rules admit ($RUNS runs of $SECS s, medians)"
+	echo
+	echo "| rules | podlane entries | iptables rules on the path | podlane conn/s | range | iptables conn/s | range | podlane / iptables | podlane vs N=$base | iptables vs N=$base |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for n in "${NS_ALL[@]}"; do
+		echo "| $n$([ "$n" = 0 ] && echo ' (not isolated)') | ${CRR_ENTRIES[$n]:-0} | ${CRR_IPT_RULES[$n]:-0} | ${CRR_MED[pl,$n]} | $(echo "${CRR[pl,$n]}" | minmax) | ${CRR_MED[ipt,$n]} | $(echo "${CRR[ipt,$n]}" | minmax) | $(ratio "${CRR_MED[pl,$n]}" "${CRR_MED[ipt,$n]}") | $(ratio "${CRR_MED[pl,$n]}" "${CRR_MED[pl,$base]}") | $(ratio "${CRR_MED[ipt,$n]}" "${CRR_MED[ipt,$base]}") |"
+	done
+	echo
+	echo "iptables: Calico's layout in a node namespace (pods routed through it, not podlane's"
+	echo "redirect between pods), 10 ipsets; iptables-restore of all of it took $IPT_INSTALL_MS ms."
+	echo
+	v=$(ratio "${CRR_MED[pl,$last]}" "${CRR_MED[pl,$base]}")
+	summary "new conn/s, podlane at $last rules vs at $base" "${v}x" ">= 0.95x" "$(meets "$v" 0.95 '>=')"
+	v=$(ratio "${CRR_MED[pl,$last]}" "${CRR_MED[ipt,$last]}")
+	summary "new conn/s at $last rules, podlane vs iptables+ipset" "${v}x (${CRR_MED[pl,$last]} vs ${CRR_MED[ipt,$last]})" \
+		">= 2x" "$(meets "$v" 2 '>=')"
+fi
 # ---- latency and mem: PODS pods in namespace scale --------------------------------------------
 cap() { ctl policy list -o json | jq -r ".capacity.$1"; }
 # mem_snap <label>: entries, sets, bytes of the policy maps, isolated endpoints, agent RSS (kB)
@@ -400,55 +451,6 @@ if part latency; then
 fi
 ms() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f", v / 100 }'; }
 
-echo "## bench-policy.sh, $(date -u +%Y-%m-%d), $(nproc) vCPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-if part pkt; then
-	echo "### Per packet (BPF_PROG_TEST_RUN, test_policy_dp --bench -n $PKTS)"
-	echo
-	echo "$PKT_TABLE"
-	echo
-	summary "per packet, new connection, 0 / 100 / 10,000 rules (ns)" \
-		"$P_NONE (no policy) / $P_100 / $P_10K; known connection $P_KNOWN; empty program $P_FLOOR" \
-		"10,000 vs 100: $(ratio "$P_10K" "$P_100")x" "-"
-fi
-if part rr; then
-	declare -A RR_MED
-	for t in veth open pol; do RR_MED[$t]=$(echo "${RR[$t]}" | median); done
-	echo "### Pod-to-pod TCP RR (qperf tcp_lat -m 1, $RUNS runs of $SECS s interleaved, medians)"
-	echo
-	echo "| topology | trans/s | range | vs veth |"
-	echo "|---|---:|---:|---:|"
-	echo "| direct veth pair (limit) | ${RR_MED[veth]} | $(echo "${RR[veth]}" | minmax) | 1.00 |"
-	echo "| podlane, no policy | ${RR_MED[open]} | $(echo "${RR[open]}" | minmax) | $(ratio "${RR_MED[open]}" "${RR_MED[veth]}") |"
-	echo "| podlane, 100 policies select both pods (ingress + egress; $RR_ENTRIES entries) | ${RR_MED[pol]} | $(echo "${RR[pol]}" | minmax) | $(ratio "${RR_MED[pol]}" "${RR_MED[veth]}") |"
-	echo
-	v=$(ratio "${RR_MED[pol]}" "${RR_MED[veth]}")
-	summary "TCP RR, 100 policies, vs veth pair" "${v}x (no policy $(ratio "${RR_MED[open]}" "${RR_MED[veth]}")x)" \
-		">= 0.93x" "$(meets "$v" 0.93 '>=')"
-fi
-if part crr; then
-	declare -A CRR_MED
-	for n in "${NS_ALL[@]}"; do
-		for c in pl ipt; do CRR_MED[$c,$n]=$(echo "${CRR[$c,$n]}" | median); done
-	done
-	base=${counts[0]} last=${counts[$((${#counts[@]} - 1))]}
-	echo "### New connections/s to a pod whose ingress N rules admit ($RUNS runs of $SECS s, medians)"
-	echo
-	echo "| rules | podlane entries | iptables rules on the path | podlane conn/s | range | iptables conn/s | range | podlane / iptables | podlane vs N=$base | iptables vs N=$base |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	for n in "${NS_ALL[@]}"; do
-		echo "| $n$([ "$n" = 0 ] && echo ' (not isolated)') | ${CRR_ENTRIES[$n]:-0} | ${CRR_IPT_RULES[$n]:-0} | ${CRR_MED[pl,$n]} | $(echo "${CRR[pl,$n]}" | minmax) | ${CRR_MED[ipt,$n]} | $(echo "${CRR[ipt,$n]}" | minmax) | $(ratio "${CRR_MED[pl,$n]}" "${CRR_MED[ipt,$n]}") | $(ratio "${CRR_MED[pl,$n]}" "${CRR_MED[pl,$base]}") | $(ratio "${CRR_MED[ipt,$n]}" "${CRR_MED[ipt,$base]}") |"
-	done
-	echo
-	echo "iptables: Calico's layout in a node namespace (pods routed through it, not podlane's"
-	echo "redirect between pods), 10 ipsets; iptables-restore of all of it took $IPT_INSTALL_MS ms."
-	echo
-	v=$(ratio "${CRR_MED[pl,$last]}" "${CRR_MED[pl,$base]}")
-	summary "new conn/s, podlane at $last rules vs at $base" "${v}x" ">= 0.95x" "$(meets "$v" 0.95 '>=')"
-	v=$(ratio "${CRR_MED[pl,$last]}" "${CRR_MED[ipt,$last]}")
-	summary "new conn/s at $last rules, podlane vs iptables+ipset" "${v}x (${CRR_MED[pl,$last]} vs ${CRR_MED[ipt,$last]})" \
-		">= 2x" "$(meets "$v" 2 '>=')"
-fi
 if part latency; then
 	echo "### Enforcement latency, $PODS pods and $PODS policies ($SAMPLES samples)"
 	echo
