@@ -78,7 +78,7 @@ die() {
 log() { echo "bench-policy: $*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root"
-for c in qperf jq taskset ip bpftool gcc iptables-restore iptables-nft ipset; do
+for c in qperf jq taskset ip bpftool gcc iptables-restore iptables-nft ipset curl python3; do
 	command -v "$c" >/dev/null || die "needs $c (scripts/install-deps.sh installs it)"
 done
 for b in podlaned podlane-cni podlanectl $(part pkt && echo selftests/policy/test_policy_dp); do
@@ -148,8 +148,18 @@ pods_teardown() {
 }
 on_cleanup pods_teardown
 
-agent_start --max-policy-entries 131072 || die "podlaned did not start"
+POL_METRICS=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+agent_start --max-policy-entries 131072 --metrics-addr "$POL_METRICS" || die "podlaned did not start"
 AGENT_PID=$PL_AGENT_PID
+
+GEN="python3 $(dirname "$0")/bench_policy_gen.py"
+# policies_add <dir> <prefix>: podlanectl policy add -f for each of the generator's files.
+policies_add() {
+	local f
+	for f in "$1/$2"-*.json; do
+		ctl policy add -f "$f" >/dev/null || return 1
+	done
+}
 
 # ---- pkt: BPF_PROG_TEST_RUN ---------------------------------------------------------------
 if part pkt; then
@@ -166,16 +176,92 @@ if part pkt; then
 	P_DENIED=$(pkt_ns "denied")
 fi
 
-# ---- rr: TCP RR with 100 policies -------------------------------------------------------------
-GEN="python3 $(dirname "$0")/bench_policy_gen.py"
-# policies_add <dir> <prefix>: podlanectl policy add -f for each of the generator's files.
-policies_add() {
-	local f
-	for f in "$1/$2"-*.json; do
-		ctl policy add -f "$f" >/dev/null || return 1
-	done
+# ---- latency and mem: PODS pods in namespace scale --------------------------------------------
+cap() { ctl policy list -o json | jq -r ".capacity.$1"; }
+# mem_snap <label>: entries, sets, bytes of the policy maps, isolated endpoints, agent RSS (kB)
+declare -A MEM
+mem_snap() {
+	MEM[$1,entries]=$(cap entries)
+	MEM[$1,sets]=$(cap rule_sets)
+	MEM[$1,ids]=$(cap identities)
+	MEM[$1,bytes]=$(bpftool -j map show pinned "$PL_PIN/podlane_policy" | jq .bytes_memlock)
+	MEM[$1,ipc_bytes]=$(bpftool -j map show pinned "$PL_PIN/podlane_ipcache" | jq .bytes_memlock)
+	MEM[$1,ep]=$(maps ep | jq '[.[] | select(.flags != 0)] | length')
+	MEM[$1,rss]=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
 }
+declare -a LAT CLI UNB SYNC
+if part latency || part mem; then
+	{
+		echo "client pod=client role=client"
+		echo "target pod=target"
+		for ((i = 2; i < PODS; i++)); do
+			echo "p-$i pod=p-$i grp=$((i % 10))$([ $i -lt 10 ] && echo ' role=client')"
+		done
+	} > "$PL_TMP/scale.pods"
+	log "creating $PODS pods (a netns and CNI ADD each)"
+	t0=$(now_us)
+	pods_make scale "$PL_TMP/scale.pods" || die "scale pods"
+	PODS_S=$(( ($(now_us) - t0) / 1000000 ))
+	log "$PODS pods in $PODS_S s"
+	mem_snap base
+	log "mem: 10 policies, one per group of $((PODS / 10)) pods"
+	$GEN scale shared "$PODS" "$PL_TMP/pol" && policies_add "$PL_TMP/pol" shared ||
+		die "policy add (shared)"
+	mem_snap shared
+	# shellcheck disable=SC2046
+	ctl policy del $(for ((i = 0; i < 10; i++)); do echo "scale/shared-$i"; done) >/dev/null ||
+		die "policy del (shared)"
+	log "mem: $PODS policies, one per pod"
+	t0=$(now_us)
+	$GEN scale distinct "$PODS" "$PL_TMP/pol" && policies_add "$PL_TMP/pol" distinct ||
+		die "policy add (distinct)"
+	ADD_ALL_MS=$(( ($(now_us) - t0) / 1000 ))
+	mem_snap distinct
+fi
+if part latency; then
+	ip netns exec "$(pod_netns scale target)" "$TOOL" server 8080 7200 &
+	PIDS+=($!)
+	TARGET=$(pod_ip scale target)
+	CLIENT_NS=$(pod_netns scale client)
+	poll 10 sh -c "[ \"\$(ip netns exec $CLIENT_NS $TOOL try $TARGET 8080 200)\" = ok ]" ||
+		die "latency: the client cannot reach the target"
+	printf '%s\n' "apiVersion: networking.k8s.io/v1" "kind: NetworkPolicy" \
+		"metadata: {name: block, namespace: scale}" \
+		"spec: {podSelector: {matchLabels: {pod: target}}, policyTypes: [Ingress]}" \
+		> "$PL_TMP/block.yaml"
+	log "latency: $SAMPLES x (policy add -> first blocked connection; del -> open again)"
+	for ((i = 0; i < SAMPLES; i++)); do
+		rm -f "$PL_TMP/ready"
+		ip netns exec "$CLIENT_NS" "$TOOL" watch "$TARGET" 8080 blocked 200 10 \
+			"$PL_TMP/ready" > "$PL_TMP/watch.out" &
+		w=$!
+		poll 5 test -e "$PL_TMP/ready" || die "latency: the watcher never connected"
+		t0=$(now_us)
+		ctl policy add -f "$PL_TMP/block.yaml" >/dev/null || die "policy add scale/block"
+		t1=$(now_us)
+		wait $w || die "latency: never blocked"
+		read -r start prev why < "$PL_TMP/watch.out"
+		[ "$why" = timeout ] || die "latency: the blocked attempt was '$why', not a timeout"
+		LAT+=($(( (start - t0) / 10 )))	# in units of 10 us, printed as ms below
+		CLI+=($(( (t1 - t0) / 10 )))
+		t2=$(now_us)
+		ctl policy del scale/block >/dev/null || die "policy del scale/block"
+		out=$(ip netns exec "$CLIENT_NS" "$TOOL" watch "$TARGET" 8080 open 200 10) ||
+			die "latency: never open again"
+		UNB+=($(( (${out%% *} - t2) / 10 )))
+		SYNC+=($(( $(metric podlane_policy_last_sync_seconds | awk '{ printf "%d", $1 * 1e5 }') )))
+	done
+fi
+if part latency || part mem; then
+	# The pods stay (no policy selects them then); the rest measures beside them.
+	log "deleting the $PODS scale policies"
+	for ((i = 0; i < PODS; i++)); do echo "scale/distinct-$i"; done |
+		xargs -n 500 "$PL_BUILD/podlanectl" --socket "$PL_SOCK" policy del >/dev/null ||
+		die "policy del of the scale policies"
+fi
+ms() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f", v / 100 }'; }
 
+# ---- rr: TCP RR with 100 policies -------------------------------------------------------------
 declare -A RR_C RR_S RR_IP RR
 if part rr; then
 	log "rr: a veth pair, two pods without policy, two pods 100 policies select"
@@ -363,100 +449,13 @@ if part crr; then
 	summary "new conn/s at $last rules, podlane vs iptables+ipset" "${v}x (${CRR_MED[pl,$last]} vs ${CRR_MED[ipt,$last]})" \
 		">= 2x" "$(meets "$v" 2 '>=')"
 fi
-# ---- latency and mem: PODS pods in namespace scale --------------------------------------------
-cap() { ctl policy list -o json | jq -r ".capacity.$1"; }
-# mem_snap <label>: entries, sets, bytes of the policy maps, isolated endpoints, agent RSS (kB)
-declare -A MEM
-mem_snap() {
-	MEM[$1,entries]=$(cap entries)
-	MEM[$1,sets]=$(cap rule_sets)
-	MEM[$1,ids]=$(cap identities)
-	MEM[$1,bytes]=$(bpftool -j map show pinned "$PL_PIN/podlane_policy" | jq .bytes_memlock)
-	MEM[$1,ipc_bytes]=$(bpftool -j map show pinned "$PL_PIN/podlane_ipcache" | jq .bytes_memlock)
-	MEM[$1,ep]=$(maps ep | jq '[.[] | select(.flags != 0)] | length')
-	MEM[$1,rss]=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
-}
-declare -a LAT CLI UNB
-if part latency || part mem; then
-	if part crr || part rr; then
-		log "deleting the perf policies (every change compiles the whole node)"
-		{
-			part rr && for ((i = 0; i < 100; i++)); do echo "perf/rr-$i"; done
-			part crr && for n in "${counts[@]}"; do
-				for ((j = 0; j < (n + 9) / 10; j++)); do echo "perf/crr-$n-$j"; done
-			done
-		} | xargs -r -n 500 "$PL_BUILD/podlanectl" --socket "$PL_SOCK" policy del \
-			>/dev/null || die "policy del of the perf policies"
-		[ "$(cap entries)" = 0 ] || die "perf policies deleted, $(cap entries) entries left"
-	fi
-	{
-		echo "client pod=client role=client"
-		echo "target pod=target"
-		for ((i = 2; i < PODS; i++)); do
-			echo "p-$i pod=p-$i grp=$((i % 10))$([ $i -lt 10 ] && echo ' role=client')"
-		done
-	} > "$PL_TMP/scale.pods"
-	log "creating $PODS pods (a netns and CNI ADD each)"
-	t0=$(now_us)
-	pods_make scale "$PL_TMP/scale.pods" || die "scale pods"
-	PODS_S=$(( ($(now_us) - t0) / 1000000 ))
-	log "$PODS pods in $PODS_S s"
-	mem_snap base
-	log "mem: 10 policies, one per group of $((PODS / 10)) pods"
-	$GEN scale shared "$PODS" "$PL_TMP/pol" && policies_add "$PL_TMP/pol" shared ||
-		die "policy add (shared)"
-	mem_snap shared
-	# shellcheck disable=SC2046
-	ctl policy del $(for ((i = 0; i < 10; i++)); do echo "scale/shared-$i"; done) >/dev/null ||
-		die "policy del (shared)"
-	log "mem: $PODS policies, one per pod"
-	t0=$(now_us)
-	$GEN scale distinct "$PODS" "$PL_TMP/pol" && policies_add "$PL_TMP/pol" distinct ||
-		die "policy add (distinct)"
-	ADD_ALL_MS=$(( ($(now_us) - t0) / 1000 ))
-	mem_snap distinct
-fi
-if part latency; then
-	ip netns exec "$(pod_netns scale target)" "$TOOL" server 8080 7200 &
-	PIDS+=($!)
-	TARGET=$(pod_ip scale target)
-	CLIENT_NS=$(pod_netns scale client)
-	poll 10 sh -c "[ \"\$(ip netns exec $CLIENT_NS $TOOL try $TARGET 8080 200)\" = ok ]" ||
-		die "latency: the client cannot reach the target"
-	printf '%s\n' "apiVersion: networking.k8s.io/v1" "kind: NetworkPolicy" \
-		"metadata: {name: block, namespace: scale}" \
-		"spec: {podSelector: {matchLabels: {pod: target}}, policyTypes: [Ingress]}" \
-		> "$PL_TMP/block.yaml"
-	log "latency: $SAMPLES x (policy add -> first blocked connection; del -> open again)"
-	for ((i = 0; i < SAMPLES; i++)); do
-		rm -f "$PL_TMP/ready"
-		ip netns exec "$CLIENT_NS" "$TOOL" watch "$TARGET" 8080 blocked 200 10 \
-			"$PL_TMP/ready" > "$PL_TMP/watch.out" &
-		w=$!
-		poll 5 test -e "$PL_TMP/ready" || die "latency: the watcher never connected"
-		t0=$(now_us)
-		ctl policy add -f "$PL_TMP/block.yaml" >/dev/null || die "policy add scale/block"
-		t1=$(now_us)
-		wait $w || die "latency: never blocked"
-		read -r start prev why < "$PL_TMP/watch.out"
-		[ "$why" = timeout ] || die "latency: the blocked attempt was '$why', not a timeout"
-		LAT+=($(( (start - t0) / 10 )))	# in units of 10 us, printed as ms below
-		CLI+=($(( (t1 - t0) / 10 )))
-		t2=$(now_us)
-		ctl policy del scale/block >/dev/null || die "policy del scale/block"
-		out=$(ip netns exec "$CLIENT_NS" "$TOOL" watch "$TARGET" 8080 open 200 10) ||
-			die "latency: never open again"
-		UNB+=($(( (${out%% *} - t2) / 10 )))
-	done
-fi
-ms() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f", v / 100 }'; }
-
 if part latency; then
 	echo "### Enforcement latency, $PODS pods and $PODS policies ($SAMPLES samples)"
 	echo
 	echo "| from | p50 (ms) | p99 (ms) | max (ms) |"
 	echo "|---|---:|---:|---:|"
 	echo "| \`podlanectl policy add\` to the first blocked connection | $(ms "$(echo "${LAT[*]}" | pct 50)") | $(ms "$(echo "${LAT[*]}" | pct 99)") | $(ms "$(echo "${LAT[*]}" | pct 100)") |"
+	echo "| podlaned's own work for the change (podlane_policy_last_sync_seconds: compile and map writes) | $(ms "$(echo "${SYNC[*]}" | pct 50)") | $(ms "$(echo "${SYNC[*]}" | pct 99)") | $(ms "$(echo "${SYNC[*]}" | pct 100)") |"
 	echo "| \`podlanectl policy add\` returning | $(ms "$(echo "${CLI[*]}" | pct 50)") | $(ms "$(echo "${CLI[*]}" | pct 99)") | $(ms "$(echo "${CLI[*]}" | pct 100)") |"
 	echo "| \`podlanectl policy del\` to the first open connection | $(ms "$(echo "${UNB[*]}" | pct 50)") | $(ms "$(echo "${UNB[*]}" | pct 99)") | $(ms "$(echo "${UNB[*]}" | pct 100)") |"
 	if grep -rqs 'policy_apply' "$PL_ROOT/userspace/podlaned/sync"; then
