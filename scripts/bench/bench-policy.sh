@@ -408,7 +408,7 @@ if part pkt; then
 	echo "$PKT_TABLE"
 	echo
 	summary "per packet, new connection, 0 / 100 / 10,000 rules (ns)" \
-		"$P_NONE (no policy) / $P_100 / $P_10K; known connection $P_KNOWN; empty program $P_FLOOR" \
+		"$P_NONE (no policy) / $P_100 / $P_10K (1 rule: $P_1); known connection $P_KNOWN; empty program $P_FLOOR" \
 		"10,000 vs 100: $(ratio "$P_10K" "$P_100")x" "-"
 fi
 if part rr; then
@@ -500,7 +500,7 @@ fi
 
 echo "### Summary"
 echo
-echo "| figure | measured | target | |"
+echo "| figure | measured | target | verdict |"
 echo "|---|---|---|---|"
 printf '%s\n' "${SUMMARY[@]}"
 exit 0

@@ -27,8 +27,8 @@ for t in "Per packet" "Pod-to-pod TCP RR" "New connections/s" "Enforcement laten
 	ok $? "table: $t"
 done
 rows=$(sed -n '/^### Summary/,$p' "$PL_TMP/out.md" | grep -c '^| [a-z]')
-[ "$rows" = 5 ]
-ok $? "the summary has a row for each of the 5 figures ($rows)"
+[ "$rows" = 6 ]
+ok $? "the summary has a row for each of the 6 figures ($rows)"
 ! grep -E '^\|' "$PL_TMP/out.md" | grep -v 'etcd write' | grep -qE '\| *(n/a)? *\|'
 ok $? "no empty or n/a cell in any table"
 diag "$(sed -n '/^### Summary/,$p' "$PL_TMP/out.md")"
