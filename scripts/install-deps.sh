@@ -28,8 +28,9 @@ pkgs=(
 	# headers to build podlane.ko against it, and checkpatch.pl from the kernel source tarball
 	qemu-system-x86 cpio xz-utils linux-headers-amd64 linux-source-6.1
 	# benchmarks: single-stream throughput (iperf3), 1-byte TCP request/response (qperf tcp_lat;
-	# sockperf's smallest message is 14 bytes, netperf is not in Debian)
-	iperf3 qperf
+	# sockperf's smallest message is 14 bytes, netperf is not in Debian); ipset for the
+	# iptables side of bench-policy.sh (per-policy chains matching ipsets of peer pods)
+	iperf3 qperf ipset
 	# metrics tests: promtool checks the exposition format, curl scrapes it; perf bench sched
 	# pipe is the context-switch workload of the accounting overhead benchmark
 	prometheus curl linux-perf

@@ -21,8 +21,8 @@
 #        neither side keeps TIME_WAIT), through the ClusterIP
 #   RR   1-byte request/response transactions per second on one connection to the ClusterIP
 # RUNS rounds; each round measures every N and both contenders, so drift on a shared machine
-# falls on all of them alike, not on whichever N ran last. Medians reported. The load tool is a
-# small C program compiled into the bench's temp dir.
+# falls on all of them alike, not on whichever N ran last. Medians reported. The load tool is
+# scripts/bench/tcpload.c, compiled into the bench's temp dir.
 #
 # Usage: sudo scripts/bench/bench-services.sh [-r RUNS] [-t SECONDS] [-n 10,1000,10000] [-c CPU]
 # Prints a markdown table on stdout; progress goes to stderr.
@@ -64,136 +64,8 @@ on_cleanup 'for p in "${PIDS[@]}"; do kill $p; done'
 CG=$CG2/podlane-bench-$PL_ID
 
 # ---- load tool --------------------------------------------------------------------------
-TOOL=$PL_TMP/svcload
-cat > "$PL_TMP/svcload.c" <<'EOF'
-/* svcload - server: epoll echo; crr: connections/s; rr: transactions/s on one connection. */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int server(int port, double secs)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct epoll_event ev, evs[64];
-	int lfd, ep, one = 1, n, i;
-	double end = now() + secs;
-	char buf[64];
-
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (void *)&sin, sizeof(sin)) || listen(lfd, 4096))
-		return perror("bind/listen"), 1;
-	ep = epoll_create1(0);
-	ev.events = EPOLLIN;
-	ev.data.fd = lfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-	while (now() < end) {
-		n = epoll_wait(ep, evs, 64, 200);
-		for (i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-
-			if (fd == lfd) {
-				int c;
-
-				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-					setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-					ev.events = EPOLLIN;
-					ev.data.fd = c;
-					epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
-				}
-				continue;
-			}
-			ssize_t r = read(fd, buf, sizeof(buf));
-
-			if (r > 0) {
-				if (write(fd, buf, r) < 0)
-					r = 0;
-			}
-			if (r == 0 || (r < 0 && errno != EAGAIN)) {
-				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-				close(fd);
-			}
-		}
-	}
-	return 0;
-}
-
-static int dial(struct sockaddr_in *sin)
-{
-	struct linger lg = { 1, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (void *)sin, sizeof(*sin))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int client(int crr, const char *ip, int port, double secs)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	double t0, end;
-	long n = 0, errs = 0;
-	char c = 'x';
-	int fd = -1;
-
-	inet_pton(AF_INET, ip, &sin.sin_addr);
-	if (!crr && (fd = dial(&sin)) < 0)
-		return perror("connect"), 1;
-	t0 = now();
-	end = t0 + secs;
-	while (now() < end) {
-		if (crr && (fd = dial(&sin)) < 0) {
-			if (++errs > 1000)
-				break;
-			continue;
-		}
-		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) {
-			if (++errs > 1000)
-				break;
-			if (!crr)
-				break;
-		} else {
-			n++;
-		}
-		if (crr)
-			close(fd);
-	}
-	printf("%.0f %ld\n", n / (now() - t0), errs);
-	return errs > 1000 || n == 0;
-}
-
-int main(int argc, char **argv)
-{
-	if (argc == 4 && !strcmp(argv[1], "server"))
-		return server(atoi(argv[2]), atof(argv[3]));
-	if (argc == 5 && (!strcmp(argv[1], "crr") || !strcmp(argv[1], "rr")))
-		return client(!strcmp(argv[1], "crr"), argv[2], atoi(argv[3]), atof(argv[4]));
-	fprintf(stderr, "usage: svcload server PORT SECS | crr|rr IP PORT SECS\n");
-	return 2;
-}
-EOF
-gcc -O2 -Wall -o "$TOOL" "$PL_TMP/svcload.c" || die "failed to build the load tool"
+TOOL=$PL_TMP/tcpload
+gcc -O2 -Wall -o "$TOOL" "$(dirname "$0")/tcpload.c" || die "failed to build the load tool"
 
 # ---- topologies ---------------------------------------------------------------------------
 # topo <k> <tag>: cli 10.<k>.1.2 -> node (10.<k>.1.1 | 10.<k>.2.1) -> srv 10.<k>.2.2 and .3

@@ -308,6 +308,17 @@ ok $? "y/c is gone from policy and podlane_ep_policy; namespace y keeps its labe
 ok $? "x/a's rule set no longer allows y/c's identity"
 
 # ---- policy del ---------------------------------------------------------------------------
+# Deleting one in front of many shifts the rest (a shift by the size of a policy, not of a
+# pointer, overran the array and took podlaned down: bench-policy.sh found it).
+for i in $(seq 0 39); do
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
+	printf 'metadata: {name: many-%s, namespace: z}\nspec: {podSelector: {matchLabels: {none: x}}}\n' $i
+done | ctl policy add -f - >/dev/null
+ctl policy del z/many-0 z/many-7 >/dev/null &&
+	[ "$(ctl policy list -o json | jq -r '[.policies[].name | select(startswith("z/"))] |
+		sort | join(" ")')" = "$(seq 1 39 | grep -vx 7 | sed 's/^/z\/many-/' | LC_ALL=C sort | xargs)" ] &&
+	ctl policy del $(seq 1 39 | grep -vx 7 | sed 's/^/z\/many-/') >/dev/null && agent_ready
+ok $? "40 policies, the first and the eighth deleted: the other 38 stay, then go"
 out=$(ctl policy del x/allow-web 2>&1)
 [ "$out" = "policy x/allow-web deleted (id 2)" ] && [ ! -e "$PL_STATE/policies/x.allow-web.json" ]
 ok $? "policy del x/allow-web ($out)"

@@ -368,7 +368,7 @@ int set_adopt_map(struct agent *a)
 		free(ad.v);
 		return err ? err : -ENOMEM;
 	}
-	if (ad.n)
+	if (ad.n)	/* qsort(NULL, 0, ...) is undefined (nonnull argument) */
 		qsort(ad.v, ad.n, sizeof(*ad.v), adopt_cmp);
 	for (i = 0; i < ad.n; i = j) {
 		for (j = i; j < ad.n && ad.v[j].set == ad.v[i].set; j++)
