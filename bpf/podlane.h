@@ -75,6 +75,12 @@ enum podlane_drop_reason {
 						 * no free source port to translate to */
 	PODLANE_DROP_L4_BAD_HEADER	= -222,	/* TCP data offset below 5 words or UDP
 						 * length below 8 */
+	/* network policy (bpf/lib/policy.h), appended: */
+	PODLANE_DROP_POLICY_DENIED	= -223,	/* a policy isolates the pod in this direction
+						 * and no rule allows the flow */
+	PODLANE_DROP_POLICY_NO_FLOW	= -224,	/* TCP packet that does not open a connection
+						 * (no SYN, or SYN+ACK) and belongs to no
+						 * allowed one: never starts a flow */
 };
 
 #define PODLANE_DROP_FIRST	201
@@ -183,6 +189,7 @@ struct endpoint_meta {
 /* podlane_events (ring buffer): one record per dropped packet, read by `podlanectl monitor`. */
 enum podlane_event_type {
 	PODLANE_EVENT_DROP = 1,
+	PODLANE_EVENT_FLOW = 2,		/* struct flow_event (network policy) */
 };
 
 struct drop_event {
@@ -667,6 +674,199 @@ _Static_assert(sizeof(struct remote_endpoint) == 8, "remote_endpoint layout");
 
 /* ---- end of pods on other nodes ---- */
 
+/* ---- network policy (bpf/lib/policy.h, userspace/podlaned/policy/) -----------------------------
+ *
+ * Kubernetes NetworkPolicy, enforced on each pod's host veth for both directions. Selectors are
+ * resolved in userspace into numeric identities, and policies into rule sets keyed by them:
+ *
+ *   identity   a local number podlaned gives each distinct {namespace, pod labels, named
+ *              ports} it knows, local pods and remote ones alike (remote pods' metadata comes
+ *              with their endpoint records), so pods with the same labels share one. Reserved:
+ *              PODLANE_ID_WORLD (not a known pod or node), PODLANE_ID_HOST (this node),
+ *              PODLANE_ID_REMOTE_NODE (another node's address). Selectors never select them;
+ *              only an ipBlock does.
+ *   CIDR id    every distinct prefix that an ipBlock cidr or except names gets one
+ *              (PODLANE_ID_CIDR_BASE and up). A rule set allows a CIDR id for the union of
+ *              the ipBlocks whose cidr holds that prefix and none of whose excepts do, so the
+ *              most specific prefix holding an address decides for it.
+ *   rule set   what one endpoint allows in one direction: a set of {peer id, protocol, port
+ *              range} entries, each naming the policy and rule behind it. Endpoints with the
+ *              same entries share one rule set id and its map entries, so memory grows with
+ *              distinct rule sets, not with pods. Rule set 0 is "not isolated".
+ *
+ * podlane_ipcache (LPM trie, IPv4): address -> {id, cidr_id}. Pod addresses (/32, local and
+ *   remote) carry the pod's identity, node addresses HOST or REMOTE_NODE, ipBlock prefixes WORLD;
+ *   every entry also carries the CIDR id of the most specific ipBlock prefix holding it (0:
+ *   none), so an ipBlock naming a pod's own address matches that pod (the upstream cases).
+ * podlane_ep_policy (hash): host veth ifindex -> the endpoint's rule set per direction and the
+ *   policy that isolates it there (for "isolated by P; no rule matched"). No entry, or flags
+ *   without either direction: the pod is isolated in neither direction.
+ * podlane_policy (LPM trie): {rule set, peer id, proto, port} -> the policy and rule. Prefix
+ *   lengths: 64 = any protocol and port for that peer, 72 = any port of that protocol, 72 + n
+ *   = the first n bits of the port (a port range is at most 30 prefixes). A peer
+ *   PODLANE_ID_ANY entry is a rule with no peers (any source or destination). Every entry
+ *   allows: NetworkPolicy has no deny rules; an isolated direction with no matching entry
+ *   drops (PODLANE_DROP_POLICY_DENIED).
+ * podlane_pol_ct (LRU hash): the connections policy allowed, keyed by the original direction's
+ *   tuple. A packet of a known connection (either direction) passes without a rule lookup;
+ *   only a packet that may open a connection (TCP SYN without ACK, SCTP INIT, any UDP, ICMP
+ *   echo or timestamp request, any packet of another protocol) is judged, and only an allowed
+ *   one creates an entry (lib/policy.h has the details). An entry made under an older
+ *   podlane_pol_rev is judged again by its next original-direction packet and removed when
+ *   the rules no longer allow it. Entries are made only where some endpoint involved is
+ *   isolated, so pods without policy cost nothing here.
+ * podlane_pol_rev (array of one __u32): the policy revision, which podlaned bumps after every
+ *   change of rule sets or identities.
+ * podlane_pol_stat (per-CPU array): PODLANE_POL_STAT_* counters, lost flow records included.
+ *
+ * Where: tc_from_pod judges the sender's egress, and the receiver's ingress when the receiver
+ * is a pod on this node (the fast path skips the receiver's veth); whatever reaches a local pod
+ * from elsewhere (uplink, tunnel, host stack) is judged for the receiver's ingress where it is
+ * delivered. Services are judged after translation, against the backend pod. Traffic from this
+ * node's own addresses (PODLANE_ID_HOST) to its pods is always allowed, as Kubernetes requires
+ * for kubelet's probes; it is counted.
+ */
+#define PODLANE_MAX_POLICY	65536	/* podlane_policy entries; --max-policy-entries */
+#define PODLANE_MAX_IPCACHE	131072	/* podlane_ipcache entries */
+#define PODLANE_MAX_POL_CT	262144	/* podlane_pol_ct entries (LRU) */
+
+enum podlane_identity {
+	PODLANE_ID_WORLD	= 0,
+	PODLANE_ID_HOST		= 1,
+	PODLANE_ID_REMOTE_NODE	= 2,
+	PODLANE_ID_POD_BASE	= 256,		/* pod identities: 256 .. CIDR_BASE - 1 */
+	PODLANE_ID_CIDR_BASE	= 0x10000000,	/* ipBlock prefixes */
+	PODLANE_ID_ANY		= 0xffffffff,	/* podlane_policy: a rule with no peers */
+};
+
+struct ipcache_key {
+	__u32	prefixlen;	/* 0..32 */
+	__be32	addr;
+};
+
+struct ipcache_value {
+	__u32	id;		/* enum podlane_identity or a pod identity */
+	__u32	cidr_id;	/* most specific ipBlock prefix holding it; 0: none */
+};
+
+#define PODLANE_POL_F_INGRESS	(1U << 0)	/* isolated for ingress: ingress_set decides */
+#define PODLANE_POL_F_EGRESS	(1U << 1)	/* isolated for egress: egress_set decides */
+
+struct ep_policy {
+	__u32	ingress_set;	/* rule set id; meaningful with PODLANE_POL_F_INGRESS */
+	__u32	egress_set;
+	__u32	ingress_policy;	/* a policy isolating it (the lowest id), for the flow log */
+	__u32	egress_policy;
+	__u32	flags;		/* PODLANE_POL_F_* */
+	__u32	id;		/* the endpoint's own identity */
+};
+
+/* podlane_policy key; LPM data is everything after prefixlen, in this order, big-endian. */
+struct policy_key {
+	__u32	prefixlen;	/* 64 .. 88 */
+	__be32	set;		/* rule set id */
+	__be32	peer;		/* identity, CIDR id or PODLANE_ID_ANY */
+	__u8	proto;		/* IPPROTO_TCP, _UDP, _SCTP */
+	__be16	port;		/* destination port */
+} __attribute__((packed));
+
+struct policy_entry {
+	__u32	policy;		/* policy id (podlaned's; `podlanectl policy list` names it) */
+	__u16	rule;		/* index in the policy's ingress or egress list */
+	__u16	pad;
+};
+
+/* podlane_pol_ct key: the original direction's tuple, as on the pod's veth (after service
+ * translation). ICMP: sport is the echo id, dport 0. */
+struct pol_ct_key {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	pad[3];
+};
+
+#define PODLANE_POL_CT_F_REPLY_SEEN	(1U << 0)
+#define PODLANE_POL_CT_F_HOST		(1U << 1)	/* ingress allowed: from this node */
+
+struct pol_ct_entry {
+	__u64	last_ns;	/* bpf_ktime_get_ns() of the last packet; the agent expires */
+	__u32	rev;		/* podlane_pol_rev[0] when judged */
+	__u32	egress_policy;	/* what allowed it, for the flow log: 0 = not isolated */
+	__u32	ingress_policy;
+	__u16	egress_rule;
+	__u16	ingress_rule;
+	__u32	flags;		/* PODLANE_POL_CT_F_* */
+	__u32	pad;
+};
+
+/* podlane_pol_stat slots. */
+enum pol_stat {
+	PODLANE_POL_STAT_ALLOWED	= 0,	/* new connections allowed in an isolated
+						 * direction */
+	PODLANE_POL_STAT_DENIED		= 1,	/* packets dropped: no rule */
+	PODLANE_POL_STAT_NO_FLOW	= 2,	/* packets dropped: not a connection start */
+	PODLANE_POL_STAT_CT_HIT		= 3,	/* packets of known connections */
+	PODLANE_POL_STAT_CT_FULL	= 4,	/* allowed, but not remembered (insert failed) */
+	PODLANE_POL_STAT_HOST		= 5,	/* from this node to an ingress-isolated pod,
+						 * allowed anyway (connections judged, and
+						 * packets of no known connection) */
+	PODLANE_POL_STAT_REJUDGED	= 6,	/* entries judged again after a policy change */
+	PODLANE_POL_STAT_EVENTS_LOST	= 7,	/* flow records the ring buffer had no room for */
+};
+#define PODLANE_POL_STAT_SLOTS	16
+
+/*
+ * One flow record on podlane_events: every policy drop, and every new connection a policy
+ * judged (allowed once per isolated direction, not per packet). `podlanectl observe` reads
+ * them. Ingress allowed because the source is this node: policy 0, rule NO_RULE, src_id
+ * PODLANE_ID_HOST.
+ */
+enum flow_verdict {
+	PODLANE_FLOW_ALLOWED	= 1,
+	PODLANE_FLOW_DENIED	= 2,
+};
+
+enum flow_dir {
+	PODLANE_FLOW_EGRESS	= 1,	/* judged for the sending pod */
+	PODLANE_FLOW_INGRESS	= 2,	/* judged for the receiving pod */
+};
+
+struct flow_event {
+	__u32	type;		/* PODLANE_EVENT_FLOW */
+	__s32	reason;		/* 0 or the drop reason */
+	__u64	ts_ns;		/* bpf_ktime_get_ns() */
+	__be32	saddr;
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	verdict;	/* enum flow_verdict */
+	__u8	dir;		/* enum flow_dir: the direction that decided */
+	__u8	hook;		/* enum podlane_hook */
+	__u32	ifindex;	/* the judged endpoint's host veth */
+	__u32	src_id;		/* identities, for names when the pod is gone */
+	__u32	dst_id;
+	__u32	policy;		/* allowed: the rule's policy; denied: the isolating one */
+	__u16	rule;		/* allowed: the rule index; denied: PODLANE_POLICY_NO_RULE */
+	__u16	pad;
+	__u32	pad2;
+};
+
+#define PODLANE_POLICY_NO_RULE	0xffff
+
+_Static_assert(sizeof(struct ipcache_key) == 8, "ipcache_key layout");
+_Static_assert(sizeof(struct ipcache_value) == 8, "ipcache_value layout");
+_Static_assert(sizeof(struct ep_policy) == 24, "ep_policy layout");
+_Static_assert(sizeof(struct policy_key) == 15, "policy_key layout");
+_Static_assert(sizeof(struct policy_entry) == 8, "policy_entry layout");
+_Static_assert(sizeof(struct pol_ct_key) == 16, "pol_ct_key layout");
+_Static_assert(sizeof(struct pol_ct_entry) == 32, "pol_ct_entry layout");
+_Static_assert(sizeof(struct flow_event) == 56, "flow_event layout");
+
+/* ---- end of network policy ---- */
+
 #ifndef __bpf__
 /* Name of a drop reason for operators; NULL for a number this build does not know. */
 static inline const char *podlane_drop_name(int reason)
@@ -694,6 +894,8 @@ static inline const char *podlane_drop_name(int reason)
 	case PODLANE_DROP_TUNNEL_SOURCE:	return "tunnel_source";
 	case PODLANE_DROP_SNAT_NO_PORT:		return "snat_no_port";
 	case PODLANE_DROP_L4_BAD_HEADER:	return "l4_bad_header";
+	case PODLANE_DROP_POLICY_DENIED:	return "policy_denied";
+	case PODLANE_DROP_POLICY_NO_FLOW:	return "policy_no_flow";
 	}
 	return NULL;
 }

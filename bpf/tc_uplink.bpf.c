@@ -8,7 +8,8 @@
  * tracked (lib/nat.h); a NodePort flow whose backend is a pod on another node leaves again
  * toward that node (lib/route.h), source-translated to this node, and its replies coming back
  * are translated back here. Malformed IPv4 is dropped here with a reason (the stack would drop it
- * silently anyway); everything else goes to the host stack.
+ * silently anyway); everything else goes to the host stack. What is delivered to a local pod
+ * is first judged for the pod's ingress (lib/policy.h), after service translation.
  *
  * tc_from_tunnel runs on the clsact ingress of the agent's vxlan device instead (VXLAN
  * routing): decapsulated packets from pods on other nodes. It has its own program rather than
@@ -24,6 +25,7 @@
 #include "lib/maps.h"
 #include "lib/common.h"
 #include "lib/endpoint.h"
+#include "lib/policy.h"
 #include "lib/lb.h"
 #include "lib/nat.h"
 #include "lib/route.h"
@@ -58,6 +60,9 @@ static __always_inline int from_uplink(struct __sk_buff *skb, struct pkt_meta *m
 		return TC_ACT_OK;
 	/* From here on a drop is the destination pod's loss: charge it there. */
 	m->ep_ifindex = dst->ifindex;
+	ret = policy_to_endpoint(skb, m, dst->ifindex);
+	if (ret)
+		return ret;
 	return endpoint_forward(m, skb, eth, ip, dst);
 }
 
@@ -92,6 +97,9 @@ static __always_inline int from_tunnel(struct __sk_buff *skb, struct pkt_meta *m
 	if (!endpoint_is_ready(dst))
 		return TC_ACT_OK;
 	m->ep_ifindex = dst->ifindex;
+	ret = policy_to_endpoint(skb, m, dst->ifindex);
+	if (ret)
+		return ret;
 	return endpoint_forward(m, skb, eth, ip, dst);
 }
 

@@ -23,7 +23,8 @@
  * program returned and without a trace in our counters, so the fast path is only taken for
  * endpoints the agent flagged PODLANE_EP_F_XDP_RX; every other packet is XDP_PASS and tc
  * handles it as before. What it saves is the uplink skb and the tc run, not the skb: the
- * pod's NAPI builds that one.
+ * pod's NAPI builds that one. Frames for a pod that a network policy isolates for ingress
+ * are left to tc too, which judges them (lib/policy.h).
  *
  * The checksum updates assume what a NIC hands XDP: complete checksums. A veth uplink whose
  * peer offloads transmit checksums (every veth by default) carries CHECKSUM_PARTIAL frames,
@@ -70,6 +71,7 @@ struct {
 #include "lib/maps.h"
 #include "lib/common.h"
 #include "lib/endpoint.h"
+#include "lib/policy.h"
 #include "lib/lb.h"
 #include "lib/nat.h"
 
@@ -152,6 +154,9 @@ static __always_inline int nodeport_fast(struct xdp_md *ctx, struct xdp_meta *m,
 	ep = endpoint_lookup4(ct->nat_addr);
 	/* A vanished pod is tc's to handle: it re-chooses and counts PODLANE_LB_CT_STALE. */
 	if (!endpoint_is_ready(ep) || !(ep->flags & PODLANE_EP_F_XDP_RX))
+		return XDP_PASS;
+	/* Ingress policy is judged in tc (lib/policy.h): never let XDP deliver around it. */
+	if (policy_ingress_isolated(ep->ifindex))
 		return XDP_PASS;
 	if (ip->version != 4 || ip->ttl <= 1)
 		return XDP_PASS;

@@ -21,6 +21,7 @@
  */
 #include <linux/cgroup.h>
 #include <linux/kernel_stat.h>
+#include <linux/kernfs.h>
 #include <linux/limits.h>
 #include <linux/memcontrol.h>
 #include <linux/nsproxy.h>
@@ -63,6 +64,58 @@ int podlane_cgroup_dump_start(struct netlink_callback *cb)
 	return 0;
 }
 
+/*
+ * The cgroup at @path below the root of the caller's cgroup namespace, referenced. Not
+ * cgroup_get_from_path(): on 6.1 its walk takes every name on the way for a directory, and a
+ * path through a file ("/a/cgroup.procs/x") reads the file's data as a tree of children and
+ * oopses. So walk one name at a time and stop at a file. As in the kernel's walk, "." and ".."
+ * are plain names that no cgroup has. @name is scratch space of at least NAME_MAX + 1 bytes.
+ */
+static struct cgroup *podlane_cgroup_from_path(const char *path, char *name)
+{
+	struct kernfs_node *kn, *next;
+	struct cgroup *cgrp;
+	size_t len;
+	u64 id;
+
+	cgrp = cgroup_get_from_path("/");
+	if (IS_ERR(cgrp))
+		return cgrp;
+	kn = cgrp->kn;
+	kernfs_get(kn);
+	cgroup_put(cgrp);
+	for (;;) {
+		path += strspn(path, "/");
+		len = strcspn(path, "/");
+		if (!len)
+			break;
+		if (kernfs_type(kn) != KERNFS_DIR) {
+			kernfs_put(kn);
+			return ERR_PTR(-ENOTDIR);
+		}
+		if (len > NAME_MAX) {
+			kernfs_put(kn);
+			return ERR_PTR(-ENOENT);
+		}
+		memcpy(name, path, len);
+		name[len] = '\0';
+		next = kernfs_find_and_get(kn, name);
+		kernfs_put(kn);
+		if (!next)
+			return ERR_PTR(-ENOENT);
+		kn = next;
+		path += len;
+	}
+	if (kernfs_type(kn) != KERNFS_DIR) {
+		kernfs_put(kn);
+		return ERR_PTR(-ENOTDIR);
+	}
+	id = kn->id;
+	kernfs_put(kn);
+	/* Takes the reference, and checks again that it is a cgroup in our namespace. */
+	return cgroup_get_from_id(id);
+}
+
 static int podlane_cgroup_dump_root(struct netlink_callback *cb, struct podlane_dump_state *state)
 {
 	struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
@@ -83,7 +136,11 @@ static int podlane_cgroup_dump_root(struct netlink_callback *cb, struct podlane_
 			return PTR_ERR(root);
 		}
 	} else {
-		root = cgroup_get_from_path(path_attr ? nla_data(path_attr) : "/");
+		root = podlane_cgroup_from_path(path_attr ? nla_data(path_attr) : "/", state->buf);
+		if (PTR_ERR_OR_ZERO(root) == -ENOTDIR) {
+			NL_SET_ERR_MSG(cb->extack, "CGROUP_PATH names a file, not a cgroup");
+			return -ENOTDIR;
+		}
 		if (IS_ERR(root)) {
 			NL_SET_ERR_MSG(cb->extack, "no cgroup v2 directory at CGROUP_PATH");
 			return PTR_ERR(root);

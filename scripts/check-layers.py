@@ -28,7 +28,7 @@ LAYERS = [
     ["sync"],
     ["acct"],
     ["endpoint", "nodes"],
-    ["lb", "ipam"],
+    ["lb", "ipam", "policy"],
     ["datapath"],
     ["core"],
 ]
@@ -48,6 +48,11 @@ WRITERS = {
     "podlane_ct": "lb",
     "podlane_cgacct": "acct",
     "podlane_remote": "sync",
+    "podlane_ipcache": "policy",
+    "podlane_policy": "policy",
+    "podlane_ep_policy": "policy",
+    "podlane_pol_rev": "policy",
+    "podlane_pol_ct": "policy",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -40,20 +40,36 @@ if [ -n "$sanitize" ]; then
 fi
 
 # area_tests <area>: the paths of the area's tests, in the order its Makefile lists them.
+# Fails when the Makefile cannot list them (lib.mk refuses an area with an unlisted test).
 area_tests() {
-	local a=$1 line name
+	local a=$1 list line name
 	if [ ! -f "selftests/$a/Makefile" ]; then
 		compgen -G "selftests/$a/*.t"
 		return 0
 	fi
-	make -s --no-print-directory -C "selftests/$a" emit_tests | while IFS= read -r line; do
+	list=$(make -s --no-print-directory -C "selftests/$a" emit_tests) || return 1
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
 		name=${line#*:}
 		if [ -e "selftests/$a/$name" ]; then
 			echo "selftests/$a/$name"
 		else
 			echo "$build/selftests/$a/$name"
 		fi
-	done
+	done <<< "$list"
+}
+
+# add_area <area>: its tests to the run; an area whose tests cannot be listed ends the run
+# with an error, rather than leaving the area out of a run that then passes.
+add_area() {
+	local list
+	if ! list=$(area_tests "$1"); then
+		echo "run.sh: cannot list the tests of selftests/$1 (make -C selftests/$1" \
+			"emit_tests failed): not running a suite without them" >&2
+		exit 1
+	fi
+	[ -n "$list" ] && mapfile -t -O "${#tests[@]}" tests <<< "$list"
+	return 0
 }
 
 tests=()
@@ -62,7 +78,7 @@ if [ $# -eq 0 ]; then
 		a=$(basename "$d")
 		[ "$a" = lib ] && continue
 		[ -n "$sanitize" ] && [[ $san_skip_areas == *" $a "* ]] && continue
-		mapfile -t -O "${#tests[@]}" tests < <(area_tests "$a")
+		add_area "$a"
 	done
 else
 	for a in "$@"; do
@@ -73,7 +89,7 @@ else
 			continue
 		fi
 		if [ -d "selftests/$a" ]; then
-			mapfile -t -O "${#tests[@]}" tests < <(area_tests "${a%/}")
+			add_area "${a%/}"
 		elif [ -e "selftests/$a" ]; then
 			tests+=("selftests/$a")
 		else

@@ -9,7 +9,7 @@
  * flow to a backend on another node is also source-translated to this node and handed to
  * lib/route.h; its replies come back here over the underlay (PODLANE_CT_F_SNAT, podlane.h).
  *
- * Include after lib/common.h, lib/endpoint.h, lib/lb.h and lib/conntrack.h.
+ * Include after lib/common.h, lib/endpoint.h, lib/policy.h, lib/lb.h and lib/conntrack.h.
  */
 #ifndef PODLANE_LIB_NAT_H
 #define PODLANE_LIB_NAT_H
@@ -454,6 +454,10 @@ static __always_inline int service_from_uplink(struct __sk_buff *skb, struct pkt
 		return TC_ACT_OK;	/* backend elsewhere or not wired: the stack routes it */
 	/* From here on a drop is the backend pod's loss: charge it there. */
 	m->ep_ifindex = ep->ifindex;
+	/* Translated: the backend's ingress policy judges the flow as the backend sees it. */
+	ret = policy_to_endpoint(skb, m, ep->ifindex);
+	if (ret)
+		return ret;
 	return endpoint_forward(m, skb, eth, ip, ep);
 }
 

@@ -113,6 +113,7 @@ done > "$stage/lib/modules/load-order"
 # podlane: module, binaries, test programs, BPF objects. Whatever is built goes in.
 [ -e "$out/podlane.ko" ] && cp "$out/podlane.ko" "$stage/opt/podlane/"
 for b in podlaned podlane-cni podlanectl selftests/datapath/test_datapath \
+	 selftests/policy/test_policy_dp \
 	 $(cd "$out" && compgen -G "selftests/guest/*"); do
 	[ -f "$out/$b" ] && [ -x "$out/$b" ] && copy_with_libs "$out/$b" "/opt/podlane/$b"
 done

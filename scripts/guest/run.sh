@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # scripts/guest/run.sh - boot the Debian 6.1 test guest under qemu (TCG: nested KVM hangs) and
 # print its results as one TAP stream: "guest booted", one line per guest test (its own TAP
-# indented under it, as a subtest), and "dmesg clean". The whole boot is bounded by
-# GUEST_TIMEOUT seconds (default 300). Logs: $OUTPUT/guest/console.log (kernel) and
-# results.log (raw protocol, see scripts/guest/init).
+# indented under it, as a subtest), and "dmesg clean". The last guest test, kmod_fuzz, sends
+# GUEST_FUZZ_MESSAGES (default 1,000,000) random messages to podlane.ko within GUEST_FUZZ_TIME
+# seconds (default 600; 1,000,000 took 181-253 s under TCG here). The whole boot is bounded by
+# GUEST_TIMEOUT seconds (default 300 + GUEST_FUZZ_TIME). Logs: $OUTPUT/guest/console.log
+# (kernel) and results.log (raw protocol, see scripts/guest/init).
 #
 # Exit: 0 all passed, 1 something failed; "1..0 # SKIP ..." and exit 4 (kselftest's skip) when
 # the guest cannot be built or booted on this machine (no qemu, no kernel package).
@@ -13,7 +15,9 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(cd "$root" && mkdir -p "${OUTPUT:-build}" && cd "${OUTPUT:-build}" && pwd)
 guest=$out/guest
-timeout_s=${GUEST_TIMEOUT:-300}
+fuzz_n=${GUEST_FUZZ_MESSAGES:-1000000}
+fuzz_t=${GUEST_FUZZ_TIME:-600}
+timeout_s=${GUEST_TIMEOUT:-$((300 + fuzz_t))}
 console=$guest/console.log
 results=$guest/results.log
 tests_file=$guest/tests.list
@@ -59,10 +63,21 @@ if [ -x "$out/selftests/datapath/test_datapath" ]; then
 else
 	add_skip test_datapath "build/selftests/datapath/test_datapath is not built (make)"
 fi
+if [ -x "$out/selftests/policy/test_policy_dp" ]; then
+	add test_policy_dp "$g/selftests/policy/test_policy_dp"
+else
+	add_skip test_policy_dp "build/selftests/policy/test_policy_dp is not built (make)"
+fi
 if [ -x "$out/selftests/guest/acct_agent" ] && [ -x "$out/podlaned" ]; then
 	add acct_agent "$g/selftests/guest/acct_agent $g/podlane.ko $g/podlaned"
 else
 	add_skip acct_agent "selftests/guest/acct_agent or podlaned is not built (make)"
+fi
+# Last: whatever the fuzzer does to the kernel cannot spoil the tests above.
+if [ -x "$out/selftests/guest/kmod_fuzz" ]; then
+	add kmod_fuzz "$g/selftests/guest/kmod_fuzz -n $fuzz_n -t $fuzz_t $g/podlane.ko"
+else
+	add_skip kmod_fuzz "selftests/guest/kmod_fuzz is not built (make guest-tests)"
 fi
 
 start=$(date +%s)
@@ -81,12 +96,16 @@ initrd=$(sed -n 's/^initrd=//p' <<< "$build_out")
 built=$(date +%s)
 
 # Two serial ports: the kernel console on the first, the test protocol alone on the second.
+# An oops panics, so the run ends at once instead of wedging until GUEST_TIMEOUT. Each guest
+# test may take as long as the fuzzer's phases and its checks afterwards.
+cmdline="console=ttyS0 panic=-1 oops=panic loglevel=6 rdinit=/init"
+cmdline+=" podlane_test_timeout=$((fuzz_t + 120))"
 rm -f "$console" "$results"
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
 	-nodefaults -display none -nic none -no-reboot \
 	-serial "file:$console" -serial "file:$results" \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 loglevel=6 rdinit=/init" > "$guest/qemu.log" 2>&1
+	-append "$cmdline" > "$guest/qemu.log" 2>&1
 qemu_rc=$?
 done_at=$(date +%s)
 
@@ -164,5 +183,9 @@ if [ -n "$dmesg_line" ]; then
 else
 	report 1 "guest dmesg checked (the guest did not get that far)"
 fi
-grep -q '^@@DONE' "$results.txt" || echo "# the guest did not finish; see $console"
+if ! grep -q '^@@DONE' "$results.txt"; then
+	echo "# the guest did not finish; see $console"
+	grep -m 20 -E 'BUG|WARNING|Oops|RIP:|Kernel panic|Call Trace' "$console" 2>/dev/null |
+		sed 's/^/# console: /'
+fi
 [ $failed -eq 0 ]

@@ -56,6 +56,35 @@ static void add_result(struct netconf *conf, const struct cni_args *args,
 	json_object_put(res);
 }
 
+/* The Kubernetes pod of CNI_ARGS and the config's labels, as ADD's request carries them. */
+static void add_pod(const struct netconf *conf, const struct cni_args *args)
+{
+	struct api_add_req req = {};
+	struct cni_error err = {};
+	struct k8s_pod pod;
+	size_t i;
+
+	if (cni_k8s_pod(args->args, &pod, &err)) {
+		check_error(&err);
+		FUZZ_CHECK(!pod.namespace[0] && !pod.name[0], "a refused pod kept its names");
+		return;
+	}
+	FUZZ_CHECK(!pod.namespace[0] == !pod.name[0], "one name of two: '%s' '%s'",
+		   pod.namespace, pod.name);
+	FUZZ_CHECK(!pod.namespace[0] || (!dns_label_problem(pod.namespace) &&
+					 !dns_subdomain_problem(pod.name)),
+		   "a pod '%s/%s' that is no Kubernetes name", pod.namespace, pod.name);
+	if (cni_pod_req(conf, &pod, &req, &err)) {
+		check_error(&err);
+		return;
+	}
+	for (i = 0; i < req.n_labels; i++)
+		FUZZ_CHECK(!label_key_problem(req.labels[i].key) &&
+			   !label_value_problem(req.labels[i].value),
+			   "label %zu passed unchecked", i);
+	free(req.labels);
+}
+
 static void command(struct netconf *conf, const struct cni_args *args, const char *ipam_out,
 		    struct json_object *versions)
 {
@@ -97,6 +126,7 @@ static void command(struct netconf *conf, const struct cni_args *args, const cha
 			}
 		}
 		add_result(conf, args, NULL);
+		add_pod(conf, args);
 		break;
 	case CMD_CHECK:
 		if (cni_version_cmp(conf->cni_version, "0.4.0") < 0)

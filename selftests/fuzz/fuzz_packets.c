@@ -12,11 +12,18 @@
  *     source is dropped for that, whatever follows it);
  *   - every drop is counted once and reported by exactly one drop event with a reason podlane
  *     knows, nothing else is; a frame keeps its length;
+ *   - network policy (bpf/lib/policy.h): a policy drop (policy_denied, policy_no_flow) is
+ *     reported by exactly one DENIED flow record with its reason as well, nothing else is; at
+ *     most two ALLOWED records (one per isolated direction) go with any other frame; tc_to_pod
+ *     changes no frame, and stops one only for an endpoint a policy isolates for ingress, with
+ *     the reason of a malformed frame or a policy reason;
  *   - a well-formed frame that goes on rewritten (MACs, TTL, NAT) keeps valid IPv4 and TCP/UDP
  *     checksums valid, and a redirect spends exactly one TTL.
  *
  * The programs run against maps that reach every parsing path: three pod endpoints (A and B
- * ready service backends, A taking the XDP fast path; C not ready), a veth no endpoint owns,
+ * ready service backends, A taking the XDP fast path; C not ready; B isolated by policy both
+ * ways and C for ingress, with a few rules, so the policy path parses every kind of frame
+ * while A keeps the XDP fast path), a veth no endpoint owns,
  * an uplink whose neighbours know a client and a remote node, a remote pod CIDR, NodePort
  * services (TCP and UDP with local backends, one without backends, one with a backend on the
  * remote node), a ClusterIP reached from the uplink and a deny-listed prefix. Conntrack fills
@@ -84,6 +91,15 @@ static const char *const role_dev[R_MAX] = {
 #define OUTSIDE		IP4(192, 0, 2, 1)	/* somewhere no route of ours knows */
 #define DENIED		IP4(203, 0, 113, 5)	/* in the deny-listed 203.0.113.0/24 */
 #define CLUSTER_IP	IP4(10, 96, 0, 10)
+
+/* Network policy: identities, rule sets (bpf/podlane.h, "network policy"). */
+#define ID_A		300
+#define ID_B		301
+#define ID_C		302
+#define CIDR_CLIENTS	(PODLANE_ID_CIDR_BASE + 1)	/* 198.51.100.0/24 */
+#define SET_B_IN	1
+#define SET_B_OUT	2
+#define SET_C_IN	3
 
 static const struct {
 	enum role role;
@@ -175,6 +191,64 @@ static int svc_write(__u32 id, __u32 addr, __u16 port, __u8 proto, __u32 flags,
 	return bpf_map_update_elem(svc_fd, &k, &v, 0) ? -errno : 0;
 }
 
+static int ipcache_put(__u32 addr, __u32 prefixlen, __u32 id, __u32 cidr_id)
+{
+	struct ipcache_key k = { .prefixlen = prefixlen, .addr = htonl(addr) };
+	struct ipcache_value v = { .id = id, .cidr_id = cidr_id };
+
+	return bpf_map_update_elem(bpf_map__fd(node.ep->maps.podlane_ipcache), &k, &v, 0) ?
+	       -errno : 0;
+}
+
+/* A rule: set allows peer on proto (0: everything) and port (port_bits of it; -1: any). */
+static int allow(__u32 set, __u32 peer, __u8 proto, __u16 port, int port_bits)
+{
+	struct policy_key k = {
+		.prefixlen = !proto ? 64 : port_bits < 0 ? 72 : 72 + port_bits,
+		.set = htonl(set), .peer = htonl(peer), .proto = proto, .port = htons(port),
+	};
+	struct policy_entry v = { .policy = 1 };
+
+	return bpf_map_update_elem(bpf_map__fd(node.ep->maps.podlane_policy), &k, &v, 0) ?
+	       -errno : 0;
+}
+
+static int isolate(enum role r, __u32 flags, __u32 in_set, __u32 out_set)
+{
+	struct ep_policy v = { .ingress_set = in_set, .egress_set = out_set, .ingress_policy = 1,
+			       .egress_policy = 1, .flags = flags };
+	__u32 k = node.ifindex[r];
+
+	return bpf_map_update_elem(bpf_map__fd(node.ep->maps.podlane_ep_policy), &k, &v, 0) ?
+	       -errno : 0;
+}
+
+/*
+ * B isolated both ways: in, A on TCP 8080 (what the templates send) and the uplink's clients
+ * on everything; out, UDP 53 anywhere. C isolated for ingress, allowing nothing.
+ */
+static int policy_fill(void)
+{
+	__u32 zero = 0, rev = 1;
+
+	return ipcache_put(IP_A, 32, ID_A, 0) ?: ipcache_put(IP_B, 32, ID_B, 0) ?:
+	       ipcache_put(IP_C, 32, ID_C, 0) ?: ipcache_put(NODE_IP, 32, PODLANE_ID_HOST, 0) ?:
+	       ipcache_put(IP4(198, 51, 100, 0), 24, PODLANE_ID_WORLD, CIDR_CLIENTS) ?:
+	       allow(SET_B_IN, ID_A, IPPROTO_TCP, 8080, 16) ?:
+	       allow(SET_B_IN, CIDR_CLIENTS, 0, 0, 0) ?:
+	       allow(SET_B_OUT, PODLANE_ID_ANY, IPPROTO_UDP, 53, 16) ?:
+	       isolate(R_B, PODLANE_POL_F_INGRESS | PODLANE_POL_F_EGRESS, SET_B_IN, SET_B_OUT) ?:
+	       isolate(R_C, PODLANE_POL_F_INGRESS, SET_C_IN, 0) ?:
+	       (bpf_map_update_elem(bpf_map__fd(node.ep->maps.podlane_pol_rev), &zero, &rev, 0) ?
+		-errno : 0);
+}
+
+/* Whether a policy judges what reaches this device's pod (tc_to_pod). */
+static bool ingress_isolated(enum role r)
+{
+	return r == R_B || r == R_C;
+}
+
 static int maps_fill(void)
 {
 	const __u32 web_ip[] = { IP_A, IP_B }, dns_ip[] = { IP_A }, remote_ip[] = { IP_REMOTE_BE };
@@ -208,7 +282,7 @@ static int maps_fill(void)
 	if (bpf_map_update_elem(bpf_map__fd(node.ep->maps.podlane_nodes), &nk, &nv, 0) ||
 	    bpf_map_update_elem(bpf_map__fd(node.xdp->maps.podlane_deny4), &dk, &rule, 0))
 		return -errno;
-	return 0;
+	return policy_fill();
 }
 
 static int load(void)
@@ -448,8 +522,20 @@ static void from_template(struct frame *f, enum prog p)
 
 	f->prog = p;
 	switch (p) {
+	case P_TO_POD: {
+		/* What the stack delivers: to any pod (B and C isolated), from anywhere. */
+		static const enum role devs[] = { R_A, R_B, R_C, R_STRAY };
+		static const __u32 srcs[] = { CLIENT, NODE_IP, IP_A, IP_REMOTE_POD, OUTSIDE };
+		static const __u32 dev_ip[R_MAX] = { [R_A] = IP_A, [R_B] = IP_B, [R_C] = IP_C,
+						     [R_STRAY] = IP_C };
+
+		f->dev = devs[rnd_below(4)];
+		dport = rnd_below(2) ? 8080 : 53;
+		build(f, f->dev == R_B ? b_host : a_host, router_mac, srcs[rnd_below(5)],
+		      dev_ip[f->dev], proto, sport, dport);
+		return;
+	}
 	case P_FROM_POD:
-	case P_TO_POD:
 		f->dev = rnd_below(8) ? R_A : (rnd_below(2) ? R_B : R_STRAY);
 		src = f->dev == R_B ? IP_B : IP_A;
 		switch (rnd_below(7)) {
@@ -725,7 +811,8 @@ enum class {
 
 struct judgement {
 	enum class class;
-	int reason;		/* C_BAD_*: the drop reason podlane's parse gives */
+	int reason;		/* C_BAD_*: the drop reason podlane's parse gives; C_GOOD: one
+				 * that policy alone may give (a cut SCTP header) */
 	const char *what;	/* what is wrong with it */
 };
 
@@ -762,6 +849,16 @@ static struct judgement classify(const struct frame *f)
 	case IPPROTO_ICMP:
 		need = 8;
 		break;
+	case IPPROTO_SCTP:
+		/*
+		 * Forwarding reads no SCTP header; policy needs its ports and judges an
+		 * isolated pod's traffic only whole (bpf/lib/policy.h): good, but that drop
+		 * reason is the right one too.
+		 */
+		if (hdr + 12 > tot)
+			return (struct judgement){ C_GOOD, PODLANE_DROP_L4_TRUNCATED,
+						   "SCTP common header cut" };
+		return (struct judgement){ C_GOOD, 0, "good" };
 	default:
 		return (struct judgement){ C_GOOD, 0, "good" };
 	}
@@ -793,6 +890,9 @@ struct outcome {
 	__u32 out_len;
 	int events;
 	int reason;	/* of the first event */
+	int allowed;	/* flow records: ALLOWED */
+	int denied;	/* DENIED */
+	int flow_reason; /* of the last DENIED record */
 };
 
 static void run(const struct frame *f, struct outcome *o)
@@ -823,6 +923,20 @@ static void run(const struct frame *f, struct outcome *o)
 	o->out_len = opts.data_size_out;
 	o->events = tl_events_poll(&node.events);
 	o->reason = o->events ? node.events.ev[0].reason : 0;
+	o->allowed = o->denied = o->flow_reason = 0;
+	for (int i = 0; i < node.events.nflow; i++) {
+		if (node.events.flow[i].verdict == PODLANE_FLOW_DENIED) {
+			o->denied++;
+			o->flow_reason = node.events.flow[i].reason;
+		} else {
+			o->allowed++;
+		}
+	}
+}
+
+static bool policy_reason(int reason)
+{
+	return reason == PODLANE_DROP_POLICY_DENIED || reason == PODLANE_DROP_POLICY_NO_FLOW;
 }
 
 static bool known_reason(int reason)
@@ -863,10 +977,19 @@ static const char *judge(const struct frame *f, const struct judgement *j, const
 		return "drop reason unknown";
 	if ((int)o->out_len != f->len)
 		return "output length differs from the input's";
+	if (o->denied != (drop && policy_reason(o->reason)) ||
+	    (o->denied && o->flow_reason != o->reason))
+		return "a policy drop is not reported by exactly one DENIED flow record (or "
+		       "another frame is)";
+	if (o->allowed > 2 || (o->allowed && xdp))
+		return "more ALLOWED flow records than isolated directions";
 	same = !memcmp(o->out, f->b, f->len);
 
-	if (f->prog == P_TO_POD)
-		return o->retval == TC_ACT_OK && same ? NULL : "tc_to_pod changed or stopped a frame";
+	if (f->prog == P_TO_POD && !ingress_isolated(f->dev))
+		return o->retval == TC_ACT_OK && same ? NULL :
+		       "tc_to_pod changed or stopped a frame";
+	if (f->prog == P_TO_POD && !same)
+		return "tc_to_pod changed a frame";
 	if (xdp && j->class != C_GOOD) {
 		if (drop && o->reason == PODLANE_DROP_PREFILTER_DENIED)
 			return NULL;
@@ -887,6 +1010,11 @@ static const char *judge(const struct frame *f, const struct judgement *j, const
 	case C_GOOD:
 		break;
 	}
+	/* An isolated pod's tc_to_pod stops a well-formed frame for policy only. */
+	if (f->prog == P_TO_POD)
+		return !redirect && (!drop || policy_reason(o->reason) ||
+				     (j->reason && o->reason == j->reason)) ? NULL :
+		       "tc_to_pod stopped a well-formed frame for a reason not policy's";
 	/* Well-formed: whatever goes on rewritten keeps its checksums. */
 	if (drop || same)
 		return NULL;
@@ -965,6 +1093,7 @@ static void report(const struct frame *f, const struct judgement *j, const struc
 
 struct tally {
 	long frames, skipped, good, not_ip, bad_l3, bad_l4, pass, drop, redirect;
+	long pol_drop, pol_allow;	/* policy: drops, ALLOWED records */
 };
 
 /*
@@ -1044,6 +1173,8 @@ static void one(const struct frame *f, struct tally *t, __u64 seed, long i)
 	t->not_ip += j.class == C_NOT_IP;
 	t->bad_l3 += j.class == C_BAD_L3;
 	t->bad_l4 += j.class == C_BAD_L4;
+	t->pol_drop += o.denied;
+	t->pol_allow += o.allowed;
 	if (f->prog == P_XDP) {
 		t->pass += o.retval == XDP_PASS;
 		t->drop += o.retval == XDP_DROP;
@@ -1097,9 +1228,10 @@ static int fuzz(long count, __u64 seed)
 	for (p = 0; p < P_MAX; p++) {
 		total += t[p].frames;
 		tap(!broken_for(p), "%s: %ld frames (%ld good, %ld not IPv4, %ld bad IPv4, %ld bad "
-		    "L4), %ld passed, %ld dropped, %ld redirected, invariants %s", prog_name[p],
-		    t[p].frames, t[p].good, t[p].not_ip, t[p].bad_l3, t[p].bad_l4, t[p].pass,
-		    t[p].drop, t[p].redirect, broken_for(p) ? "broken" : "held");
+		    "L4), %ld passed, %ld dropped (%ld by policy), %ld redirected, %ld connections "
+		    "allowed by policy, invariants %s", prog_name[p], t[p].frames, t[p].good,
+		    t[p].not_ip, t[p].bad_l3, t[p].bad_l4, t[p].pass, t[p].drop, t[p].pol_drop,
+		    t[p].redirect, t[p].pol_allow, broken_for(p) ? "broken" : "held");
 	}
 	for (p = 0; p < 64 && broken[p].why; p++)
 		printf("# %s: %ld frames (%s): %s\n", prog_name[broken[p].prog], broken[p].n,

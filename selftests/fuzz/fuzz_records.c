@@ -19,6 +19,7 @@
 #include "fuzz.h"
 #include "api.h"
 #include "podlane.h"
+#include "policy_spec.h"
 #include "service_spec.h"
 #include "sync/records.h"
 #include "nodes/nodes.h"
@@ -43,6 +44,23 @@ static void check_key(const char *key, size_t len, const struct record_key *k)
 	if (k->service)
 		FUZZ_CHECK(k->service > key && k->service + k->service_len == end &&
 			   memchr(k->service, '/', k->service_len), "service id outside the key");
+	if (k->object)
+		FUZZ_CHECK(k->object > key && k->object + k->object_len == end && k->object_len,
+			   "object name outside the key");
+}
+
+static bool pod_equal(const struct policy_pod *a, const struct policy_pod *b)
+{
+	unsigned int i;
+
+	if (strcmp(a->namespace, b->namespace) || strcmp(a->name, b->name) ||
+	    !label_set_equal(&a->labels, &b->labels) || a->nports != b->nports)
+		return false;
+	for (i = 0; i < a->nports; i++)
+		if (strcmp(a->ports[i].name, b->ports[i].name) ||
+		    a->ports[i].proto != b->ports[i].proto || a->ports[i].port != b->ports[i].port)
+			return false;
+	return true;
 }
 
 static void endpoint(const struct record_key *k, const char *val, size_t len)
@@ -59,12 +77,75 @@ static void endpoint(const struct record_key *k, const char *val, size_t len)
 	snprintf(node, sizeof(node), "%.*s", (int)k->node_len, k->node);
 	snprintf(cid, sizeof(cid), "%.*s", (int)k->container_id_len, k->container_id);
 	snprintf(ifname, sizeof(ifname), "%.*s", (int)k->ifname_len, k->ifname);
-	text = record_endpoint_encode(node, r.node_ip, r.ip, cid, ifname, "net");
+	text = record_endpoint_encode(node, r.node_ip, r.ip, cid, ifname, "net", r.pod);
 	FUZZ_CHECK(text, "encode failed");
 	FUZZ_CHECK(!record_endpoint_decode(tok, text, strlen(text), &again, why) &&
-		   again.ip == r.ip && again.node_ip == r.node_ip,
+		   again.ip == r.ip && again.node_ip == r.node_ip && !again.pod == !r.pod &&
+		   (!r.pod || pod_equal(r.pod, again.pod)),
 		   "this node's own endpoint record does not decode the same: %s", text);
 	free(text);
+	record_endpoint_free(&again);
+	record_endpoint_free(&r);
+}
+
+static void policy(const struct record_key *k, const char *val, size_t len)
+{
+	char why[RECORD_WHY_LEN] = "";
+	struct policy_spec spec, again;
+	struct json_object *o;
+	const char *text;
+
+	if (record_policy_decode(tok, k->object, k->object_len, val, len, &spec, why)) {
+		FUZZ_CHECK_MSG(why);
+		FUZZ_CHECK(!spec.name && !spec.ingress && !spec.egress,
+			   "failed decode left memory behind");
+		return;
+	}
+	o = policy_spec_to_json(&spec);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	FUZZ_CHECK(!record_policy_decode(tok, k->object, k->object_len, text, strlen(text),
+					 &again, why) && policy_spec_equal(&spec, &again),
+		   "the policy written back does not decode the same: %s (%s)", text, why);
+	policy_spec_free(&again);
+	json_object_put(o);
+	policy_spec_free(&spec);
+}
+
+static void pod(const struct record_key *k, const char *val, size_t len)
+{
+	char why[RECORD_WHY_LEN] = "", *text;
+	struct policy_pod p, again;
+
+	if (record_pod_decode(tok, k->object, k->object_len, val, len, &p, why)) {
+		FUZZ_CHECK_MSG(why);
+		FUZZ_CHECK(!p.name && !p.ports, "failed decode left memory behind");
+		return;
+	}
+	text = record_pod_encode(&p);
+	FUZZ_CHECK(text, "encode failed");
+	FUZZ_CHECK(!record_pod_decode(tok, k->object, k->object_len, text, strlen(text), &again,
+				      why) && pod_equal(&p, &again),
+		   "the pod written back does not decode the same: %s (%s)", text, why);
+	free(text);
+	policy_pod_free(&again);
+	policy_pod_free(&p);
+}
+
+static void namespace(const struct record_key *k, const char *val, size_t len)
+{
+	char why[RECORD_WHY_LEN] = "";
+	struct policy_namespace ns;
+	const char *v;
+
+	if (record_namespace_decode(tok, k->object, k->object_len, val, len, &ns, why)) {
+		FUZZ_CHECK_MSG(why);
+		return;
+	}
+	v = label_set_get(&ns.labels, POLICY_NS_NAME_LABEL);
+	FUZZ_CHECK(v && !strcmp(v, ns.name) && strlen(ns.name) == k->object_len &&
+		   !memcmp(ns.name, k->object, k->object_len),
+		   "namespace without its implied name label");
+	policy_namespace_free(&ns);
 }
 
 static void node(const struct record_key *k, const char *val, size_t len)
@@ -260,6 +341,15 @@ static void record(const char *key, size_t size)
 		case RECORD_VERSION:
 			if (record_version_check(val, vlen, why))
 				FUZZ_CHECK_MSG(why);
+			break;
+		case RECORD_POLICY:
+			policy(&k, val, vlen);
+			break;
+		case RECORD_POD:
+			pod(&k, val, vlen);
+			break;
+		case RECORD_NAMESPACE:
+			namespace(&k, val, vlen);
 			break;
 		case RECORD_OTHER:
 			break;

@@ -13,7 +13,8 @@ FUZZ_SRC=$PL_ROOT/selftests/fuzz
 FUZZ_BIN=${FUZZ_BIN:-$PL_BUILD/fuzz}
 # Every libFuzzer target, in the order they run (FUZZ_TARGETS="a b" picks some); fuzz_packets
 # (the BPF programs) is not one of them.
-read -ra FUZZ_TARGETS <<< "${FUZZ_TARGETS:-service_spec records etcd api genl cni policy}"
+FUZZ_ALL="service_spec records etcd api genl cni policy policy_compile"
+read -ra FUZZ_TARGETS <<< "${FUZZ_TARGETS:-$FUZZ_ALL}"
 
 # A sanitizer report ends the process with an error, leaks included; UBSan stops at the first.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}
@@ -44,7 +45,7 @@ fuzz_dict() {
 	local t=$1 out=$2
 	: > "$out"
 	case $t in
-	genl) ;;
+	genl|policy_compile) ;;	# bytes, not JSON
 	*) cat "$FUZZ_SRC/dict/json.dict" >> "$out" ;;
 	esac
 	[ -f "$FUZZ_SRC/dict/$t.dict" ] && cat "$FUZZ_SRC/dict/$t.dict" >> "$out"

@@ -3,10 +3,13 @@
 # selftests/guest/guest.t - boot Debian's 6.1 kernel under qemu (TCG) and run podlane's guest
 # tests there: podlane.ko's generic-netlink tests (selftests/guest/kmod_genl.c), every BPF
 # program of build/bpf/*.bpf.o loaded and attached on a veth (bpf_attach.c), the datapath unit
-# tests (build/selftests/datapath/test_datapath, the same kselftest binary as on the host),
-# podlaned's accounting reading the module (selftests/guest/acct_agent.c), and a dmesg check.
+# tests (build/selftests/datapath/test_datapath, the same kselftest binary as on the host) and
+# network policy's (build/selftests/policy/test_policy_dp), podlaned's accounting reading the
+# module (selftests/guest/acct_agent.c), a million random generic-netlink messages against the
+# module (selftests/guest/kmod_fuzz.c), and a dmesg check.
 # Builds what it needs first (`make guest-deps`); skips when qemu, the kernel headers or the
-# kernel package are missing. The guest part is bounded by GUEST_TIMEOUT (default 300 s).
+# kernel package are missing. The guest part is bounded by GUEST_TIMEOUT (default 900 s; see
+# scripts/guest/run.sh for GUEST_FUZZ_MESSAGES and GUEST_FUZZ_TIME).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"

@@ -31,7 +31,7 @@
 #define BUF_SIZE	(64 * 1024)
 #define TREE_TOP	40	/* cgroups under the test root ... */
 #define TREE_LEAVES	50	/* ... each with this many children: 2000 leaves */
-#define PLAN		45
+#define PLAN		47
 
 static int tests, failed;
 static const char *ko_path, *cg_mount = "/sys/fs/cgroup";
@@ -471,9 +471,10 @@ static void expect_reject(struct gsock *s, const void *msg, size_t len, int err,
 static void test_rejections(struct gsock *s)
 {
 	static char buf[BUF_SIZE];
-	char big[60000];
+	char big[60000], path[512];
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
+	int fd, i, n;
 
 	nlh = msg_start(s, buf, s->family, PODLANE_CMD_GET_VERSION, 0);
 	mnl_attr_put_u32(nlh, PODLANE_A_MAX + 7, 1);
@@ -517,6 +518,31 @@ static void test_rejections(struct gsock *s)
 	mnl_attr_put_strz(nlh, PODLANE_A_CGROUP_PATH, "/no/such/cgroup");
 	expect_reject(s, nlh, nlh->nlmsg_len, -ENOENT, "no cgroup v2 directory", false,
 		      "unknown cgroup path");
+
+	/*
+	 * A path through a file: 6.1's cgroup_get_from_path() takes every name on the way for a
+	 * directory, reads an open file's kernfs_open_node as a tree of children and oopses
+	 * (found by kmod_fuzz). The file must be open for that, as an agent's often are.
+	 */
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg_mount);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (i = 0, n = 0; i < 32; i++) {
+		struct reply r = {};
+
+		nlh = msg_start(s, buf, s->family, PODLANE_CMD_CGROUP_DUMP, NLM_F_DUMP);
+		snprintf(path, sizeof(path), "/cgroup.procs/%c%d", 'a' + i % 26, i);
+		mnl_attr_put_strz(nlh, PODLANE_A_CGROUP_PATH, path);
+		n += transact_raw(s, nlh, nlh->nlmsg_len, &r, 0) == -ENOTDIR &&
+		     strstr(r.msg, "not a cgroup");
+	}
+	ok(fd >= 0 && n == 32, "32 cgroup paths through an open file: ENOTDIR \"not a cgroup\" "
+	   "(%d of 32)", n);
+	if (fd >= 0)
+		close(fd);
+	nlh = msg_start(s, buf, s->family, PODLANE_CMD_CGROUP_DUMP, NLM_F_DUMP);
+	mnl_attr_put_strz(nlh, PODLANE_A_CGROUP_PATH, "//cgroup.procs");
+	expect_reject(s, nlh, nlh->nlmsg_len, -ENOTDIR, "not a cgroup", false,
+		      "cgroup path naming a file");
 
 	/* An attribute header claiming more bytes than the message holds. */
 	nlh = msg_start(s, buf, s->family, PODLANE_CMD_CGROUP_DUMP, NLM_F_DUMP);

@@ -592,7 +592,17 @@ int tl_tc_attach(int ifindex, const struct bpf_program *ingress,
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct tl_events *e = ctx;
+	__u32 type;
 
+	if (size < sizeof(type))
+		return 0;
+	memcpy(&type, data, sizeof(type));
+	if (type == PODLANE_EVENT_FLOW) {
+		if (size >= sizeof(struct flow_event) &&
+		    e->nflow < (int)(sizeof(e->flow) / sizeof(e->flow[0])))
+			memcpy(&e->flow[e->nflow++], data, sizeof(struct flow_event));
+		return 0;
+	}
 	if (size >= sizeof(struct drop_event) && e->n < (int)(sizeof(e->ev) / sizeof(e->ev[0])))
 		memcpy(&e->ev[e->n++], data, sizeof(struct drop_event));
 	return 0;
@@ -619,6 +629,7 @@ void tl_events_drain(struct tl_events *e)
 {
 	ring_buffer__consume(e->rb);
 	e->n = 0;
+	e->nflow = 0;
 }
 
 int tl_events_poll(struct tl_events *e)

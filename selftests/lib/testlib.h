@@ -109,18 +109,23 @@ int tl_endpoint_add(int eps_fd, int stat_fd, __be32 ip, const __u8 pod_mac[6],
 int tl_tc_attach(int ifindex, const struct bpf_program *ingress,
 		 const struct bpf_program *egress);
 
-/* Drop events from podlane_events. */
+/*
+ * Drop events from podlane_events. Flow records (network policy, struct flow_event) share the
+ * ring buffer: they are kept apart, in flow[], so ev[] holds drop events only.
+ */
 struct tl_events {
 	struct ring_buffer *rb;
 	struct drop_event ev[64];
 	int n;
+	struct flow_event flow[16];
+	int nflow;
 };
 
 int tl_events_open(struct tl_events *e, int map_fd);
 void tl_events_close(struct tl_events *e);
 /* Consume what is queued and forget it. */
 void tl_events_drain(struct tl_events *e);
-/* Consume what is queued into ev[]; returns n. */
+/* Consume what is queued into ev[] (and flow records into flow[]); returns n. */
 int tl_events_poll(struct tl_events *e);
 /* After a poll, the first event with this reason, or NULL. */
 const struct drop_event *tl_events_find(struct tl_events *e, int reason);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "policy_spec.h"
 #include "service_spec.h"
 #include "sync/records.h"
 
@@ -74,6 +75,8 @@ static __be32 ip(const char *s)
 #define SVC_WANT "key: want " RECORD_KEY_SERVICES "<namespace>/<name>"
 #define NODE_WANT "key: node name must be a DNS name"
 #define CIDR_WANT "key: want " RECORD_KEY_CIDRS "<a.b.c.d>/<len>"
+#define POL_WANT "key: want " RECORD_KEY_POLICIES "<namespace>/<name>"
+#define NS_WANT "key: want " RECORD_KEY_NAMESPACES "<name>, a DNS-1123 label"
 
 static const struct {
 	const char *key;
@@ -118,7 +121,24 @@ static const struct {
 	{ RECORD_KEY_CIDRS "10.1.2.0/24/x", 0, RECORD_CIDR, CIDR_WANT },
 	{ RECORD_KEY_VERSION, 0, RECORD_VERSION },
 	{ RECORD_KEY_VERSION "x", 0, RECORD_OTHER },
-	{ RECORD_PREFIX "policies/default/deny", 0, RECORD_OTHER },
+	{ RECORD_KEY_POLICIES "default/deny", 0, RECORD_POLICY, NULL, NULL, "default/deny" },
+	{ RECORD_KEY_POLICIES "default/a.b-c", 0, RECORD_POLICY, NULL, NULL, "default/a.b-c" },
+	{ RECORD_KEY_POLICIES "deny", 0, RECORD_POLICY, POL_WANT },
+	{ RECORD_KEY_POLICIES "a/b/c", 0, RECORD_POLICY, POL_WANT },
+	{ RECORD_KEY_POLICIES "Default/deny", 0, RECORD_POLICY,
+	  "key: namespace must be a DNS-1123 label" },
+	{ RECORD_KEY_POLICIES "a.b/deny", 0, RECORD_POLICY,
+	  "key: namespace must be a DNS-1123 label" },
+	{ RECORD_KEY_POLICIES "default/", 0, RECORD_POLICY,
+	  "key: name must be a DNS-1123 subdomain" },
+	{ RECORD_KEY_POLICIES "default/Deny", 0, RECORD_POLICY,
+	  "key: name must be a DNS-1123 subdomain" },
+	{ RECORD_KEY_PODS "x/a", 0, RECORD_POD, NULL, NULL, "x/a" },
+	{ RECORD_KEY_PODS "x/a_b", 0, RECORD_POD, "key: name must be a DNS-1123 subdomain" },
+	{ RECORD_KEY_NAMESPACES "x", 0, RECORD_NAMESPACE, NULL, NULL, "x" },
+	{ RECORD_KEY_NAMESPACES "x/y", 0, RECORD_NAMESPACE, NS_WANT },
+	{ RECORD_KEY_NAMESPACES "X", 0, RECORD_NAMESPACE, NS_WANT },
+	{ RECORD_PREFIX "reserved/x", 0, RECORD_OTHER },
 };
 
 static const char *const kind_names[] = {
@@ -129,6 +149,9 @@ static const char *const kind_names[] = {
 	[RECORD_SERVICE] = "a service",
 	[RECORD_HINT] = "a hint",
 	[RECORD_CIDR] = "a CIDR claim",
+	[RECORD_POLICY] = "a network policy",
+	[RECORD_POD] = "a pod's metadata",
+	[RECORD_NAMESPACE] = "a namespace's labels",
 };
 
 static bool key_detail_ok(const struct record_key *k, const char *detail)
@@ -142,6 +165,10 @@ static bool key_detail_ok(const struct record_key *k, const char *detail)
 		return !strcmp(buf, detail);
 	case RECORD_SERVICE:
 		return eq(k->service, k->service_len, detail);
+	case RECORD_POLICY:
+	case RECORD_POD:
+	case RECORD_NAMESPACE:
+		return eq(k->object, k->object_len, detail);
 	case RECORD_CIDR:
 		return !strcmp(cidr4_str(k->cidr.net, k->cidr.prefix_len, cidr), detail);
 	default:
@@ -216,7 +243,7 @@ static void test_endpoints(void)
 		       bad[i].val, bad[i].why);
 	}
 	enc = record_endpoint_encode("n2", ip("192.168.1.2"), ip("10.1.2.3"), "c0ffee", "eth0",
-				     "podlane");
+				     "podlane", NULL);
 	report(enc && !strcmp(enc, "{\"node\":\"n2\",\"nodeIP\":\"192.168.1.2\","
 			      "\"ip\":\"10.1.2.3\",\"containerID\":\"c0ffee\","
 			      "\"ifname\":\"eth0\",\"network\":\"podlane\"}"),
@@ -225,6 +252,142 @@ static void test_endpoints(void)
 	report(!err && r.ip == ip("10.1.2.3") && r.node_ip == ip("192.168.1.2") && !r.updated,
 	       "an encoded endpoint decodes (no \"updated\": 0)");
 	free(enc);
+}
+
+/* ---- what network policy reads: policies, pods, namespaces, and pods on endpoints ---- */
+
+static void test_policy_records(void)
+{
+	static const struct {
+		const char *val, *why;
+	} bad_ep[] = {
+		{ "{\"ip\":\"10.1.2.3\",\"nodeIP\":\"192.168.1.2\",\"pod\":\"a\"}",
+		  "namespace, pod: give both or neither" },
+		{ "{\"ip\":\"10.1.2.3\",\"nodeIP\":\"192.168.1.2\",\"namespace\":\"X\",\"pod\":\"a\"}",
+		  "namespace: must be a DNS-1123 label" },
+		{ "{\"ip\":\"10.1.2.3\",\"nodeIP\":\"192.168.1.2\",\"namespace\":\"x\",\"pod\":\"a\","
+		  "\"labels\":{\"a b\":\"c\"}}",
+		  "labels: key \"a b\": name part may contain only letters, digits, '-', '_' and "
+		  "'.'" },
+		{ "{\"ip\":\"10.1.2.3\",\"nodeIP\":\"192.168.1.2\",\"namespace\":\"x\",\"pod\":\"a\","
+		  "\"ports\":[{\"name\":\"http\",\"containerPort\":0}]}",
+		  "ports[0].containerPort: must be from 1 to 65535, got 0" },
+	};
+	static const struct {
+		const char *val, *why;
+	} bad_pod[] = {
+		{ "[]", "value: not a JSON object" },
+		{ "{\"ports\":[{\"name\":\"http\",\"containerPort\":80},"
+		  "{\"name\":\"http\",\"containerPort\":8080}]}",
+		  "ports[1].name: \"http\" names another TCP port already" },
+		{ "{\"ports\":[{\"name\":\"http\",\"containerPort\":80,\"protocol\":\"tcp\"}]}",
+		  "ports[0].protocol: must be \"TCP\", \"UDP\" or \"SCTP\", got \"tcp\"" },
+		{ "{\"ports\":[{\"name\":\"http\",\"port\":80}]}",
+		  "ports[0]: unknown field \"port\"" },
+		{ "{\"ports\":[{\"name\":\"no_such-name\",\"containerPort\":80}]}", NULL },
+		{ "{\"labels\":[\"a\"]}", "labels: must be an object, got a list" },
+	};
+	const char *ep = "{\"ip\":\"10.1.2.3\",\"nodeIP\":\"192.168.1.2\",\"namespace\":\"x\","
+			 "\"pod\":\"a\",\"labels\":{\"pod\":\"a\",\"app\":\"web\"},\"ports\":["
+			 "{\"name\":\"serve-80-tcp\",\"containerPort\":80},{\"containerPort\":81},"
+			 "{\"name\":\"serve-80-udp\",\"containerPort\":80,\"protocol\":\"UDP\"}]}";
+	const char *pol = "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			  "\"metadata\":{\"name\":\"deny\",\"namespace\":\"x\"},"
+			  "\"spec\":{\"podSelector\":{}}}";
+	const char *pol_bad = "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			      "\"metadata\":{\"name\":\"deny\",\"namespace\":\"x\"},"
+			      "\"spec\":{\"podSelector\":{},\"policyTypes\":[\"Sideways\"]}}";
+	char why[RECORD_WHY_LEN] = "", *enc;
+	struct policy_namespace ns;
+	const char *val;
+	struct policy_spec spec;
+	struct endpoint_rec r, again;
+	struct policy_pod pod;
+	unsigned int i;
+	int err;
+
+	err = record_endpoint_decode(tok, ep, strlen(ep), &r, why);
+	report(!err && r.pod && !strcmp(r.pod->namespace, "x") && !strcmp(r.pod->name, "a") &&
+	       r.pod->labels.n == 2 && !strcmp(str(label_set_get(&r.pod->labels, "app")), "web") &&
+	       r.pod->nports == 2 && r.pod->ports[0].port == 80 &&
+	       r.pod->ports[1].proto == IPPROTO_UDP,
+	       "endpoint value with its pod: namespace, name, labels, named ports (unnamed left out)"
+	       " %s", why);
+	enc = r.pod ? record_endpoint_encode("n2", r.node_ip, r.ip, "c0ffee", "eth0", "podlane",
+					     r.pod) : NULL;
+	report(enc && !strcmp(enc, "{\"node\":\"n2\",\"nodeIP\":\"192.168.1.2\","
+			      "\"ip\":\"10.1.2.3\",\"containerID\":\"c0ffee\",\"ifname\":\"eth0\","
+			      "\"network\":\"podlane\",\"namespace\":\"x\",\"pod\":\"a\","
+			      "\"labels\":{\"app\":\"web\",\"pod\":\"a\"},\"ports\":["
+			      "{\"name\":\"serve-80-tcp\",\"containerPort\":80,\"protocol\":\"TCP\"},"
+			      "{\"name\":\"serve-80-udp\",\"containerPort\":80,\"protocol\":\"UDP\"}]}"),
+	       "endpoint with its pod encoded: %s", str(enc));
+	err = enc ? record_endpoint_decode(tok, enc, strlen(enc), &again, why) : -ENOMEM;
+	report(!err && again.pod && label_set_equal(&again.pod->labels, &r.pod->labels) &&
+	       again.pod->nports == 2, "an encoded endpoint with its pod decodes the same");
+	free(enc);
+	record_endpoint_free(&again);
+	record_endpoint_free(&r);
+	report(!r.pod, "record_endpoint_free leaves no pod behind");
+	for (i = 0; i < ARRAY_SIZE(bad_ep); i++) {
+		why[0] = '\0';
+		err = record_endpoint_decode(tok, bad_ep[i].val, strlen(bad_ep[i].val), &r, why);
+		report(err == -EINVAL && !r.pod && !strcmp(why, bad_ep[i].why),
+		       "endpoint value %s: %s (got: %s)", bad_ep[i].val, bad_ep[i].why, why);
+		record_endpoint_free(&r);
+	}
+
+	err = record_policy_decode(tok, "x/deny", 6, pol, strlen(pol), &spec, why);
+	report(!err && !strcmp(spec.namespace, "x") && spec.types == POLICY_TYPE_INGRESS,
+	       "policy value: decoded, policyTypes inferred");
+	if (!err)
+		policy_spec_free(&spec);
+	err = record_policy_decode(tok, "y/deny", 6, pol, strlen(pol), &spec, why);
+	report(err == -EINVAL && !strcmp(why, "invalid policy: metadata: names 'x/deny', the key "
+				       "another"), "policy value under another key: %s", why);
+	err = record_policy_decode(tok, "x/deny", 6, pol_bad, strlen(pol_bad), &spec, why);
+	report(err == -EINVAL && strstr(why, "invalid policy: spec.policyTypes[0]: ") == why,
+	       "invalid policy value names the field: %s", why);
+
+	val = "{\"labels\":{\"pod\":\"a\"},\"future\":1}";
+	err = record_pod_decode(tok, "x/a", 3, val, strlen(val), &pod, why);
+	report(!err && !strcmp(pod.namespace, "x") && !strcmp(pod.name, "a") && pod.labels.n == 1,
+	       "pod value: labels; unknown top-level fields ignored");
+	if (!err) {
+		enc = record_pod_encode(&pod);
+		report(enc && !strcmp(enc, "{\"labels\":{\"pod\":\"a\"}}"), "pod encoded: %s",
+		       str(enc));
+		free(enc);
+		policy_pod_free(&pod);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad_pod); i++) {
+		why[0] = '\0';
+		err = record_pod_decode(tok, "x/a", 3, bad_pod[i].val, strlen(bad_pod[i].val), &pod,
+					why);
+		if (!bad_pod[i].why) {
+			report(err == -EINVAL && strstr(why, "ports[0].name: \"no_such-name\": "),
+			       "pod value %s: the port name refused (%s)", bad_pod[i].val, why);
+			continue;
+		}
+		report(err == -EINVAL && !pod.name && !strcmp(why, bad_pod[i].why),
+		       "pod value %s: %s (got: %s)", bad_pod[i].val, bad_pod[i].why, why);
+	}
+
+	val = "{\"labels\":{\"ns\":\"x\"}}";
+	err = record_namespace_decode(tok, "x", 1, val, strlen(val), &ns, why);
+	report(!err && ns.labels.n == 2 &&
+	       !strcmp(str(label_set_get(&ns.labels, POLICY_NS_NAME_LABEL)), "x"),
+	       "namespace value: its labels and the implied name label");
+	if (!err)
+		policy_namespace_free(&ns);
+	err = record_namespace_decode(tok, "x", 1, "{}", 2, &ns, why);
+	report(!err && ns.labels.n == 1, "namespace value without labels: the name label alone");
+	if (!err)
+		policy_namespace_free(&ns);
+	val = "{\"labels\":{\"a\":7}}";
+	err = record_namespace_decode(tok, "x", 1, val, strlen(val), &ns, why);
+	report(err == -EINVAL && !strcmp(why, "labels: value of \"a\" must be a string, got an "
+					 "integer"), "namespace label not a string: %s", why);
 }
 
 static void test_nodes(void)
@@ -434,6 +597,7 @@ int main(void)
 	}
 	test_keys();
 	test_endpoints();
+	test_policy_records();
 	test_nodes();
 	test_services();
 	test_hints();

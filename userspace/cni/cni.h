@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "api_ops.h"
+#include "labels.h"
 #include "podlane.h"
 
 #define CNI_DEFAULT_VERSION	"1.1.0"
@@ -36,7 +37,7 @@ struct cni_args {
 	const char	*container_id;
 	const char	*netns;		/* "" when not given (DEL may omit it) */
 	const char	*ifname;
-	const char	*args;		/* CNI_ARGS, ignored apart from logging */
+	const char	*args;		/* CNI_ARGS: only the K8S_POD_* keys are read */
 	const char	*path;		/* CNI_PATH */
 	char		*stdin_data;
 	size_t		stdin_len;
@@ -56,6 +57,16 @@ struct netconf {
 					 * false: never; absent: only if the pod has none */
 	struct json_object *dns;	/* borrowed from root, may be NULL */
 	struct json_object *prev_result;	/* borrowed from root, may be NULL */
+	struct json_object *labels;	/* args.cni.labels, checked; borrowed, may be NULL */
+};
+
+/*
+ * The Kubernetes pod a CRI runtime names in CNI_ARGS ("IgnoreUnknown=1;K8S_POD_NAMESPACE=x;
+ * K8S_POD_NAME=a;..."): both or neither ("" when neither). Other keys are left alone.
+ */
+struct k8s_pod {
+	char	namespace[DNS_LABEL_MAX + 1];
+	char	name[DNS_SUBDOMAIN_MAX + 1];
 };
 
 /* config.c: pure, no environment, exec or socket */
@@ -81,6 +92,14 @@ bool cni_json_string(struct json_object *v);
  */
 int cni_gc_attachments(const struct netconf *conf, struct api_gc_req *req,
 		       struct cni_error *err);
+/* K8S_POD_NAMESPACE and K8S_POD_NAME of CNI_ARGS into pod; code 4 when they are bad. */
+int cni_k8s_pod(const char *cni_args, struct k8s_pod *pod, struct cni_error *err);
+/*
+ * The pod for ADD's request: its names and the config's labels (req->labels malloc'ed, strings
+ * borrowed from pod and conf). Labels without a Kubernetes pod select nothing: left out.
+ */
+int cni_pod_req(const struct netconf *conf, const struct k8s_pod *pod, struct api_add_req *req,
+		struct cni_error *err);
 /* VERSION's answer, in the version stdin names if podlane supports it. New reference. */
 struct json_object *cni_version_reply(const char *stdin_data, size_t stdin_len);
 

@@ -237,6 +237,167 @@ static int opt_string(struct json_object *obj, const char *key, const char **out
 	return 0;
 }
 
+/* An object member of obj (absent or null: NULL, 0); anything else is a config error. */
+static int opt_object(struct json_object *obj, const char *key, const char *where,
+		      struct json_object **out, struct cni_error *err)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!obj || !json_object_object_get_ex(obj, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return cni_fail(err, 7, "network config field '%s' must be an object", where);
+	*out = v;
+	return 0;
+}
+
+/*
+ * args.cni.labels, the CNI convention for a pod's labels: [{"key": "k", "value": "v"}, ...],
+ * each key and value as Kubernetes takes them (labels.h), each key once. Checked here, so a
+ * bad label fails ADD before the agent is asked to create anything.
+ */
+static int labels_parse(struct netconf *conf, struct cni_error *err)
+{
+	struct json_object *args, *cni, *list, *l, *k, *v;
+	const char *why, *key;
+	size_t i, j, n;
+
+	if (opt_object(conf->root, "args", "args", &args, err) ||
+	    opt_object(args, "cni", "args.cni", &cni, err))
+		return -1;
+	if (!cni || !json_object_object_get_ex(cni, "labels", &list) ||
+	    json_object_is_type(list, json_type_null))
+		return 0;
+	if (!json_object_is_type(list, json_type_array))
+		return cni_fail(err, 7, "network config field 'args.cni.labels' must be an array of "
+				"{\"key\": ..., \"value\": ...}");
+	n = json_object_array_length(list);
+	if (n > LABEL_SET_MAX)
+		return cni_fail(err, 7, "args.cni.labels: %zu labels, at most %d", n,
+				LABEL_SET_MAX);
+	for (i = 0; i < n; i++) {
+		l = json_object_array_get_idx(list, i);
+		if (!json_object_is_type(l, json_type_object) ||
+		    !json_object_object_get_ex(l, "key", &k) || !cni_json_string(k) ||
+		    !json_object_object_get_ex(l, "value", &v) || !cni_json_string(v))
+			return cni_fail(err, 7, "args.cni.labels[%zu]: want {\"key\": \"...\", "
+					"\"value\": \"...\"} with string key and value", i);
+		key = json_object_get_string(k);
+		why = label_key_problem(key);
+		if (why)
+			return cni_fail(err, 7, "args.cni.labels[%zu].key '%.300s': %s", i, key, why);
+		why = label_value_problem(json_object_get_string(v));
+		if (why)
+			return cni_fail(err, 7, "args.cni.labels[%zu].value '%.300s': %s", i,
+					json_object_get_string(v), why);
+		for (j = 0; j < i; j++) {
+			json_object_object_get_ex(json_object_array_get_idx(list, j), "key", &k);
+			if (!strcmp(json_object_get_string(k), key))
+				return cni_fail(err, 7, "args.cni.labels[%zu].key '%s': given twice "
+						"(also args.cni.labels[%zu])", i, key, j);
+		}
+	}
+	conf->labels = list;
+	return 0;
+}
+
+/* One KEY=VALUE of CNI_ARGS into out (size len): 1 when found, 0 when not, -1 on error. */
+static int cni_arg(const char *cni_args, const char *key, char *out, size_t len,
+		   struct cni_error *err)
+{
+	size_t klen = strlen(key), vlen;
+	const char *p = cni_args, *end, *val;
+	int found = 0;
+
+	while (p && *p) {
+		end = strchr(p, ';');
+		if (!end)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			val = p + klen + 1;
+			vlen = end - val;
+			if (vlen >= len)
+				return cni_fail(err, 4, "CNI_ARGS %s is longer than %zu characters",
+						key, len - 1);
+			if (found && (strlen(out) != vlen || strncmp(out, val, vlen)))
+				return cni_fail(err, 4, "CNI_ARGS names %s twice, with different "
+						"values", key);
+			memcpy(out, val, vlen);
+			out[vlen] = '\0';
+			found = 1;
+		}
+		p = *end ? end + 1 : NULL;
+	}
+	return found;
+}
+
+int cni_k8s_pod(const char *cni_args, struct k8s_pod *pod, struct cni_error *err)
+{
+	int ns, name;
+	const char *why;
+
+	memset(pod, 0, sizeof(*pod));
+	ns = cni_arg(cni_args, "K8S_POD_NAMESPACE", pod->namespace, sizeof(pod->namespace), err);
+	if (ns < 0)
+		return -1;
+	name = cni_arg(cni_args, "K8S_POD_NAME", pod->name, sizeof(pod->name), err);
+	if (name < 0)
+		return -1;
+	if (ns != name) {
+		memset(pod, 0, sizeof(*pod));
+		return cni_fail(err, 4, "CNI_ARGS has %s but not %s: a Kubernetes pod needs both",
+				ns ? "K8S_POD_NAMESPACE" : "K8S_POD_NAME",
+				ns ? "K8S_POD_NAME" : "K8S_POD_NAMESPACE");
+	}
+	if (!ns)
+		return 0;
+	why = dns_label_problem(pod->namespace);
+	if (!why) {
+		why = dns_subdomain_problem(pod->name);
+		if (why) {
+			cni_fail(err, 4, "CNI_ARGS K8S_POD_NAME '%s': %s", pod->name, why);
+			memset(pod, 0, sizeof(*pod));
+			return -1;
+		}
+		return 0;
+	}
+	cni_fail(err, 4, "CNI_ARGS K8S_POD_NAMESPACE '%s': %s", pod->namespace, why);
+	memset(pod, 0, sizeof(*pod));
+	return -1;
+}
+
+int cni_pod_req(const struct netconf *conf, const struct k8s_pod *pod, struct api_add_req *req,
+		struct cni_error *err)
+{
+	struct json_object *l, *v;
+	size_t i, n;
+
+	req->pod_namespace = req->pod_name = NULL;
+	req->has_labels = false;
+	req->labels = NULL;
+	req->n_labels = 0;
+	if (!pod->namespace[0])
+		return 0;
+	req->pod_namespace = pod->namespace;
+	req->pod_name = pod->name;
+	n = conf->labels ? json_object_array_length(conf->labels) : 0;
+	req->labels = calloc(n ? n : 1, sizeof(*req->labels));
+	if (!req->labels)
+		return cni_fail(err, PODLANE_ERR_IO, "out of memory");
+	req->has_labels = true;
+	for (i = 0; i < n; i++) {
+		l = json_object_array_get_idx(conf->labels, i);
+		json_object_object_get_ex(l, "key", &v);
+		req->labels[i].key = json_object_get_string(v);
+		json_object_object_get_ex(l, "value", &v);
+		req->labels[i].value = json_object_get_string(v);
+	}
+	req->n_labels = n;
+	return 0;
+}
+
 int netconf_parse(struct netconf *conf, const struct cni_args *args, struct cni_error *err)
 {
 	struct json_tokener *tok;
@@ -353,7 +514,7 @@ int netconf_parse(struct netconf *conf, const struct cni_args *args, struct cni_
 	if (json_object_object_get_ex(conf->root, "prevResult", &v) &&
 	    json_object_is_type(v, json_type_object))
 		conf->prev_result = v;
-	return 0;
+	return labels_parse(conf, err);
 }
 
 void netconf_free(struct netconf *conf)

@@ -119,16 +119,22 @@ static int cmd_add(const struct cni_args *args, const struct netconf *conf, stru
 	struct api_add_reply reply;
 	char ip[INET_ADDRSTRLEN] = "", subnet[INET_ADDRSTRLEN + 3];
 	struct api_error e;
+	struct k8s_pod pod;
 	int rc;
 
 	if (check_not_own_netns(args, err))
+		return -1;
+	/* The pod's names and labels are checked before anything is allocated. */
+	if (cni_k8s_pod(args->args, &pod, err) || cni_pod_req(conf, &pod, &req, err))
 		return -1;
 	if (conf->prev_result)
 		log_warn("ignoring prevResult: podlane creates the pod interface and should come "
 			 "first in a chain network=%s", conf->name);
 	if (conf->ipam_type) {
-		if (ipam_exec(args, conf, "ADD", &ipam_res, err))
+		if (ipam_exec(args, conf, "ADD", &ipam_res, err)) {
+			free(req.labels);
 			return -1;
+		}
 		if (ipam_first_ipv4(ipam_res, ip, sizeof(ip), &ipam_dns, err))
 			goto release;
 		req.ip = ip;
@@ -142,8 +148,9 @@ static int cmd_add(const struct cni_args *args, const struct netconf *conf, stru
 		goto release;
 	}
 	res = cni_result_build(conf, args, &reply, ipam_dns);
-	log_info("pod attached container=%s ifname=%s ip=%s host_ifname=%s", args->container_id,
-		 args->ifname, reply.ip, reply.host_ifname);
+	log_info("pod attached container=%s ifname=%s ip=%s host_ifname=%s pod=%s/%s",
+		 args->container_id, args->ifname, reply.ip, reply.host_ifname, pod.namespace,
+		 pod.name);
 	rc = print_json(res);
 	if (rc)
 		cni_fail(err, PODLANE_ERR_IO, "failed to write the result to stdout");
@@ -151,6 +158,7 @@ static int cmd_add(const struct cni_args *args, const struct netconf *conf, stru
 	api_add_reply_free(&reply);
 	json_object_put(raw);
 	json_object_put(ipam_res);
+	free(req.labels);
 	return rc;
 
 release:
@@ -163,6 +171,7 @@ release:
 				 conf->ipam_type, ignored.msg);
 	}
 	json_object_put(ipam_res);
+	free(req.labels);
 	return -1;
 }
 

@@ -47,6 +47,14 @@
 #define PODLANE_OP_NODE_LIST	"node_list"
 #define PODLANE_OP_SYNC_STATUS	"sync_status"
 #define PODLANE_OP_DEADLETTERS	"sync_deadletters"
+#define PODLANE_OP_POLICY_ADD	"policy_add"
+#define PODLANE_OP_POLICY_DEL	"policy_del"
+#define PODLANE_OP_POLICY_LIST	"policy_list"
+#define PODLANE_OP_POD_LABEL	"pod_label"
+#define PODLANE_OP_POD_PORTS	"pod_ports"
+#define PODLANE_OP_POD_LIST	"pod_list"
+#define PODLANE_OP_NS_LABEL	"namespace_label"
+#define PODLANE_OP_NS_LIST	"namespace_list"
 
 /* CNI error codes (spec section "Error") and podlane's own, >= 100. */
 enum podlane_err {
@@ -65,7 +73,7 @@ enum podlane_err {
 	PODLANE_ERR_CHECK		= 103,	/* CHECK found a difference */
 	PODLANE_ERR_NETNS		= 104,	/* netns path cannot be opened */
 	PODLANE_ERR_MAP_FULL		= 105,	/* an endpoint map is full */
-	PODLANE_ERR_NOT_FOUND		= 106,	/* no such service */
+	PODLANE_ERR_NOT_FOUND		= 106,	/* no such service, policy or pod */
 	PODLANE_ERR_CONFLICT		= 107,	/* frontend owned by another service */
 };
 

@@ -27,6 +27,13 @@ API_SCHEMA(reply_head_schema, struct api_reply_head,
 
 /* ---- add, del, check, gc ---- */
 
+#define T struct api_label
+API_SCHEMA(label_schema, T,
+	API_STR(T, key),
+	API_STR_NULL(T, value),
+);
+#undef T
+
 #define T struct api_add_req
 API_SCHEMA(add_req_schema, T,
 	API_STR(T, container_id),
@@ -37,6 +44,9 @@ API_SCHEMA(add_req_schema, T,
 	API_INT_IF(T, mtu, has_mtu, 0, 65535, PODLANE_ERR_INVALID_CONFIG),
 	API_STR_OPT(T, ip),
 	API_BOOL_IF(T, default_route, has_default_route),
+	API_STR_OPT(T, pod_namespace),
+	API_STR_OPT(T, pod_name),
+	API_ARRAY_IF(T, labels, label_schema, has_labels),
 );
 #undef T
 
@@ -668,6 +678,200 @@ API_SCHEMA(sync_deadletters_reply_schema, T,
 );
 #undef T
 
+/* ---- network policy ---- */
+
+#define T struct api_policy_add_req
+API_SCHEMA(policy_add_req_schema, T,
+	API_RAW(T, policies),
+);
+#undef T
+
+#define T struct api_policy_applied
+API_SCHEMA(policy_applied_schema, T,
+	API_STR(T, name),
+	API_I64(T, id),
+	API_STR(T, result),
+);
+#undef T
+
+#define T struct api_policy_add_reply
+API_SCHEMA(policy_add_reply_schema, T,
+	API_ARRAY(T, policies, policy_applied_schema),
+);
+#undef T
+
+#define T struct api_policy_del_req
+API_SCHEMA(policy_del_req_schema, T,
+	API_STR(T, name),
+);
+#undef T
+
+#define T struct api_policy_del_reply
+API_SCHEMA(policy_del_reply_schema, T,
+	API_I64(T, id),
+);
+#undef T
+
+#define T struct api_policy_list_req
+API_SCHEMA(policy_list_req_schema, T,
+	API_STR_OPT(T, name),
+	API_INT_IF(T, offset, has_offset, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, limit, has_limit, 1, PODLANE_API_LIST_LIMIT_MAX, NO_ERR),
+);
+#undef T
+
+#define T struct api_policy
+API_SCHEMA(policy_schema, T,
+	API_I64(T, id),
+	API_STR(T, name),
+	API_STR(T, types),
+	API_I64(T, pods),
+	API_I64(T, ingress_rules),
+	API_I64(T, egress_rules),
+	API_I64(T, entries),
+	API_RAW(T, policy),
+);
+#undef T
+
+size_t api_policy_encoded_len(const struct api_policy *p)
+{
+	return api_encoded_len(&policy_schema, p);
+}
+
+#define T struct api_policy_capacity
+API_SCHEMA(policy_capacity_schema, T,
+	API_I64(T, max_entries),
+	API_I64(T, entries),
+	API_I64(T, rule_sets),
+	API_I64(T, identities),
+	API_I64(T, refused),
+	API_I64(T, degraded),
+	API_I64(T, revision),
+);
+#undef T
+
+#define T struct api_policy_list_reply
+API_SCHEMA(policy_list_reply_schema, T,
+	API_ARRAY(T, policies, policy_schema),
+	API_I64(T, total),
+	API_OBJ(T, capacity, policy_capacity_schema),
+	API_I64_IF(T, next_offset, has_next_offset),
+);
+#undef T
+
+#define T struct api_named_port
+API_SCHEMA(named_port_schema, T,
+	API_STR(T, name),
+	API_STR(T, protocol),
+	API_INT(T, port, 1, 65535, PODLANE_ERR_INVALID_CONFIG),
+);
+#undef T
+
+#define T struct api_pod
+API_SCHEMA(pod_schema, T,
+	API_STR(T, namespace),
+	API_STR(T, name),
+	API_STR(T, ip),
+	API_BOOL(T, local),
+	API_I64_IF(T, ifindex, has_ifindex),
+	API_I64(T, identity),
+	API_ARRAY(T, labels, label_schema),
+	API_ARRAY(T, ports, named_port_schema),
+	API_STR(T, isolation),
+	API_BOOL(T, degraded),
+	API_I64(T, ingress_set),
+	API_I64(T, egress_set),
+);
+#undef T
+
+size_t api_pod_encoded_len(const struct api_pod *p)
+{
+	return api_encoded_len(&pod_schema, p);
+}
+
+#define T struct api_pod_label_req
+API_SCHEMA(pod_label_req_schema, T,
+	API_STR(T, pod),
+	API_ARRAY(T, labels, label_schema),
+);
+#undef T
+
+#define T struct api_pod_label_reply
+API_SCHEMA(pod_label_reply_schema, T,
+	API_ARRAY(T, pods, pod_schema),
+);
+#undef T
+
+#define T struct api_pod_ports_req
+API_SCHEMA(pod_ports_req_schema, T,
+	API_STR(T, pod),
+	API_ARRAY(T, ports, named_port_schema),
+);
+#undef T
+
+#define T struct api_pod_ports_reply
+API_SCHEMA(pod_ports_reply_schema, T,
+	API_ARRAY(T, pods, pod_schema),
+);
+#undef T
+
+#define T struct api_pod_list_req
+API_SCHEMA(pod_list_req_schema, T,
+	API_INT_IF(T, offset, has_offset, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, limit, has_limit, 1, PODLANE_API_LIST_LIMIT_MAX, NO_ERR),
+);
+#undef T
+
+#define T struct api_pod_list_reply
+API_SCHEMA(pod_list_reply_schema, T,
+	API_ARRAY(T, pods, pod_schema),
+	API_I64(T, total),
+	API_I64_IF(T, next_offset, has_next_offset),
+);
+#undef T
+
+#define T struct api_namespace
+API_SCHEMA(namespace_schema, T,
+	API_STR(T, name),
+	API_ARRAY(T, labels, label_schema),
+	API_I64(T, pods),
+	API_I64(T, policies),
+);
+#undef T
+
+size_t api_namespace_encoded_len(const struct api_namespace *ns)
+{
+	return api_encoded_len(&namespace_schema, ns);
+}
+
+#define T struct api_namespace_label_req
+API_SCHEMA(namespace_label_req_schema, T,
+	API_STR(T, name),
+	API_ARRAY(T, labels, label_schema),
+);
+#undef T
+
+#define T struct api_namespace_label_reply
+API_SCHEMA(namespace_label_reply_schema, T,
+	API_OBJ(T, namespace, namespace_schema),
+);
+#undef T
+
+#define T struct api_namespace_list_req
+API_SCHEMA(namespace_list_req_schema, T,
+	API_INT_IF(T, offset, has_offset, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, limit, has_limit, 1, PODLANE_API_LIST_LIMIT_MAX, NO_ERR),
+);
+#undef T
+
+#define T struct api_namespace_list_reply
+API_SCHEMA(namespace_list_reply_schema, T,
+	API_ARRAY(T, namespaces, namespace_schema),
+	API_I64(T, total),
+	API_I64_IF(T, next_offset, has_next_offset),
+);
+#undef T
+
 /* ---- the envelope ---- */
 
 struct json_object *api_req_encode(const struct api_op *op, const void *req)
@@ -851,12 +1055,22 @@ API_OP(node_del, PODLANE_OP_NODE_DEL)
 API_OP(node_list, PODLANE_OP_NODE_LIST)
 API_OP(sync_status, PODLANE_OP_SYNC_STATUS)
 API_OP(sync_deadletters, PODLANE_OP_DEADLETTERS)
+API_OP(policy_add, PODLANE_OP_POLICY_ADD)
+API_OP(policy_del, PODLANE_OP_POLICY_DEL)
+API_OP(policy_list, PODLANE_OP_POLICY_LIST)
+API_OP(pod_label, PODLANE_OP_POD_LABEL)
+API_OP(pod_ports, PODLANE_OP_POD_PORTS)
+API_OP(pod_list, PODLANE_OP_POD_LIST)
+API_OP(namespace_label, PODLANE_OP_NS_LABEL)
+API_OP(namespace_list, PODLANE_OP_NS_LIST)
 
 const struct api_op *const api_ops[] = {
 	&api_op_add, &api_op_del, &api_op_check, &api_op_gc, &api_op_status,
 	&api_op_endpoint_list, &api_op_acct, &api_op_hints, &api_op_service_add,
 	&api_op_service_del, &api_op_service_list, &api_op_node_add, &api_op_node_del,
-	&api_op_node_list, &api_op_sync_status, &api_op_sync_deadletters,
+	&api_op_node_list, &api_op_sync_status, &api_op_sync_deadletters, &api_op_policy_add,
+	&api_op_policy_del, &api_op_policy_list, &api_op_pod_label, &api_op_pod_ports,
+	&api_op_pod_list, &api_op_namespace_label, &api_op_namespace_list,
 };
 const size_t api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

@@ -32,8 +32,9 @@
 #include "api_schema.h"
 
 /*
- * Listings (endpoint_list, service_list, node_list) answer in pages. A page stops taking entries
- * once their JSON would pass PODLANE_API_PAGE_BYTES (one entry always fits: a service whose
+ * Listings (endpoint_list, service_list, node_list, policy_list, pod_list, namespace_list)
+ * answer in pages. A page stops taking entries once their JSON would pass
+ * PODLANE_API_PAGE_BYTES (one entry always fits: a service whose
  * spec alone is larger comes in pieces, see struct api_service), and at limit entries when the
  * request sets one (1-PODLANE_API_LIST_LIMIT_MAX; service_list's default
  * PODLANE_API_LIST_LIMIT_DEFAULT). A reply with more to come says where the next page starts
@@ -66,6 +67,13 @@ struct api_reply_head {
 
 /* ---- endpoints: podlane-cni's operations ---- */
 
+/* A Kubernetes label (labels.h checks keys and values). In pod_label and namespace_label a
+ * null value removes the key, as `kubectl label KEY-` does. */
+struct api_label {
+	const char	*key;
+	const char	*value;
+};
+
 /*
  * "add": wire a pod. Fails with PODLANE_ERR_IF_EXISTS, leaving nothing behind, when ifname
  * exists in the netns, and with PODLANE_ERR_INVALID_CONFIG when the pod would get an address
@@ -90,6 +98,17 @@ struct api_add_req {
 	bool		default_route;	/* optional: true, the pod's default route goes via this
 					 * interface (before any it had, which serves again after
 					 * DEL); false, never; absent, only when the pod has none */
+	/*
+	 * optional, the Kubernetes pod (CNI_ARGS K8S_POD_NAMESPACE, K8S_POD_NAME) and its labels
+	 * (args.cni.labels): network policy selects the pod by them from its first packet. Both
+	 * names or neither; a pod without them is no Kubernetes pod, and no policy selects it.
+	 * A bad name or label fails with PODLANE_ERR_INVALID_CONFIG before anything is created.
+	 */
+	const char	*pod_namespace;
+	const char	*pod_name;
+	bool		has_labels;
+	struct api_label *labels;	/* optional; value never null here */
+	size_t		n_labels;
 };
 
 struct api_add_reply {
@@ -783,6 +802,198 @@ struct api_sync_deadletters_reply {
 	size_t		n_deadletters;
 };
 
+/* ---- network policy (userspace/podlaned/policy/, policy_spec.h) ---- */
+
+/*
+ * "policy_add": NetworkPolicy objects (networking.k8s.io/v1, as policy_spec.h reads them), all
+ * or nothing: one that does not validate fails with PODLANE_ERR_INVALID_CONFIG and a msg
+ * "items[<i>].<field path>: <reason>"; one whose rule sets do not fit podlane_policy
+ * (--max-policy-entries) with PODLANE_ERR_MAP_FULL, saying how many entries it needs and how
+ * many are free. Nothing changes on any error. A policy with the namespace/name of one in
+ * place replaces it (keeping its id). Persisted in <state-dir>/policies/.
+ */
+struct api_policy_add_req {
+	struct json_object *policies;	/* a JSON array of NetworkPolicy objects */
+};
+
+struct api_policy_applied {
+	const char	*name;		/* "namespace/name" */
+	int64_t		id;		/* the policy's id (podlane_policy, the flow log) */
+	const char	*result;	/* "created" | "replaced" | "unchanged" */
+};
+
+struct api_policy_add_reply {
+	struct api_policy_applied *policies;
+	size_t		n_policies;
+};
+
+/* "policy_del": PODLANE_ERR_NOT_FOUND when there is no such policy. */
+struct api_policy_del_req {
+	const char	*name;		/* "namespace/name" */
+};
+
+struct api_policy_del_reply {
+	int64_t		id;		/* the id the policy had */
+};
+
+/* "policy_list": one policy by name, or a page of them all, by id. */
+struct api_policy_list_req {
+	const char	*name;		/* optional "namespace/name" */
+	bool		has_offset;
+	int64_t		offset;		/* optional, >= 0 */
+	bool		has_limit;
+	int64_t		limit;		/* optional, 1-500 */
+};
+
+struct api_policy {
+	int64_t		id;
+	const char	*name;		/* "namespace/name" */
+	const char	*types;		/* "Ingress", "Egress" or "Ingress,Egress" */
+	int64_t		pods;		/* pods on this node it selects */
+	int64_t		ingress_rules;
+	int64_t		egress_rules;
+	int64_t		entries;	/* podlane_policy entries that name it */
+	struct json_object *policy;	/* the object in canonical form (policy_spec_to_json) */
+};
+
+/* podlane_policy against its size, and what the agent gave out. */
+struct api_policy_capacity {
+	int64_t		max_entries;	/* the pinned map's size (--max-policy-entries) */
+	int64_t		entries;	/* in use */
+	int64_t		rule_sets;	/* distinct rule sets written */
+	int64_t		identities;	/* pod identities given out */
+	int64_t		refused;	/* changes refused for room, since start */
+	int64_t		degraded;	/* pod directions denied all: their rules did not fit */
+	int64_t		revision;	/* podlane_pol_rev */
+};
+
+struct api_policy_list_reply {
+	struct api_policy *policies;
+	size_t		n_policies;
+	int64_t		total;		/* policies on the node */
+	struct api_policy_capacity capacity;
+	bool		has_next_offset;
+	int64_t		next_offset;
+};
+
+/* A named container port of a pod, which a policy port may name. */
+struct api_named_port {
+	const char	*name;		/* an IANA service name */
+	const char	*protocol;	/* "TCP" | "UDP" | "SCTP" */
+	int64_t		port;		/* 1-65535 */
+};
+
+/*
+ * A pod as network policy sees it: local ones (wired here: ifindex, isolation and rule sets)
+ * and remote ones (another node's, a possible peer). isolation: "none", "ingress", "egress"
+ * or "ingress,egress"; degraded: a direction is isolated but its rules did not fit
+ * podlane_policy, so it denies everything until they do.
+ */
+struct api_pod {
+	const char	*namespace;
+	const char	*name;
+	const char	*ip;
+	bool		local;
+	bool		has_ifindex;
+	int64_t		ifindex;	/* local pods: the host veth */
+	int64_t		identity;
+	struct api_label *labels;
+	size_t		n_labels;
+	struct api_named_port *ports;
+	size_t		n_ports;
+	const char	*isolation;
+	bool		degraded;
+	int64_t		ingress_set;	/* rule set ids; 0 when not isolated */
+	int64_t		egress_set;
+};
+
+/*
+ * "pod_label": set (value) or remove (value null) labels of a pod of this node, every
+ * interface of it; the pods policy selects are re-evaluated, the others untouched.
+ * PODLANE_ERR_NOT_FOUND when the node has no such pod, PODLANE_ERR_INVALID_CONFIG for a bad
+ * key or value, PODLANE_ERR_MAP_FULL when the new rule sets do not fit; nothing changes then.
+ */
+struct api_pod_label_req {
+	const char	*pod;		/* "namespace/name" */
+	struct api_label *labels;
+	size_t		n_labels;
+};
+
+struct api_pod_label_reply {
+	struct api_pod	*pods;		/* the pod's interfaces as they are now */
+	size_t		n_pods;
+};
+
+/* "pod_ports": replace the pod's named ports (none: clear them); errors as pod_label. */
+struct api_pod_ports_req {
+	const char	*pod;		/* "namespace/name" */
+	struct api_named_port *ports;
+	size_t		n_ports;
+};
+
+struct api_pod_ports_reply {
+	struct api_pod	*pods;
+	size_t		n_pods;
+};
+
+/* "pod_list": a page of the pods policy knows, local ones first. */
+struct api_pod_list_req {
+	bool		has_offset;
+	int64_t		offset;
+	bool		has_limit;
+	int64_t		limit;
+};
+
+struct api_pod_list_reply {
+	struct api_pod	*pods;
+	size_t		n_pods;
+	int64_t		total;
+	bool		has_next_offset;
+	int64_t		next_offset;
+};
+
+/*
+ * A namespace as selectors see it: its labels (kubernetes.io/metadata.name always, as the API
+ * server sets it), the pods this node knows in it and the policies in it.
+ */
+struct api_namespace {
+	const char	*name;
+	struct api_label *labels;
+	size_t		n_labels;
+	int64_t		pods;
+	int64_t		policies;
+};
+
+/*
+ * "namespace_label": set or remove a namespace's labels; it need not have pods or policies.
+ * Persisted in <state-dir>/namespaces/. kubernetes.io/metadata.name cannot be changed.
+ * Errors as pod_label (no NOT_FOUND: a namespace exists once named).
+ */
+struct api_namespace_label_req {
+	const char	*name;
+	struct api_label *labels;
+	size_t		n_labels;
+};
+
+struct api_namespace_label_reply {
+	struct api_namespace namespace;
+};
+
+struct api_namespace_list_req {
+	bool		has_offset;
+	int64_t		offset;
+	bool		has_limit;
+	int64_t		limit;
+};
+
+struct api_namespace_list_reply {
+	struct api_namespace *namespaces;
+	size_t		n_namespaces;
+	int64_t		total;
+	bool		has_next_offset;
+	int64_t		next_offset;
+};
+
 /* ---- the operations ---- */
 
 struct api_op {
@@ -821,6 +1032,14 @@ API_OP_DECLARE(node_del)
 API_OP_DECLARE(node_list)
 API_OP_DECLARE(sync_status)
 API_OP_DECLARE(sync_deadletters)
+API_OP_DECLARE(policy_add)
+API_OP_DECLARE(policy_del)
+API_OP_DECLARE(policy_list)
+API_OP_DECLARE(pod_label)
+API_OP_DECLARE(pod_ports)
+API_OP_DECLARE(pod_list)
+API_OP_DECLARE(namespace_label)
+API_OP_DECLARE(namespace_list)
 
 /* Every operation, for dispatch and tests; api_op_find() by name, NULL when unknown. */
 extern const struct api_op *const api_ops[];
@@ -846,6 +1065,9 @@ int api_op_call(const char *sock_path, int timeout_ms, const struct api_op *op, 
 size_t api_endpoint_encoded_len(const struct api_endpoint *ep);
 size_t api_service_encoded_len(const struct api_service *s);
 size_t api_node_encoded_len(const struct api_node *n);
+size_t api_policy_encoded_len(const struct api_policy *p);
+size_t api_pod_encoded_len(const struct api_pod *p);
+size_t api_namespace_encoded_len(const struct api_namespace *ns);
 /*
  * api_op_call()'s reading of the reply r (what api_reply_parse() made of the message): 0 with
  * reply decoded and r's envelope taken out; -EREMOTEIO or -EBADMSG with e filled, as above.

@@ -236,3 +236,23 @@ struct json_object *policy_spec_to_json(const struct policy_spec *p)
 	return o;
 }
 
+
+struct json_object *policy_pod_ports_to_json(const struct policy_pod *pod)
+{
+	struct json_object *list = json_object_new_array(), *o;
+	unsigned int i;
+
+	for (i = 0; list && i < pod->nports; i++) {
+		o = json_object_new_object();
+		if (!o) {
+			json_object_put(list);
+			return NULL;
+		}
+		json_object_object_add(o, "name", json_object_new_string(pod->ports[i].name));
+		json_object_object_add(o, "containerPort", json_object_new_int(pod->ports[i].port));
+		json_object_object_add(o, "protocol",
+				       json_object_new_string(policy_proto_name(pod->ports[i].proto)));
+		json_object_array_add(list, o);
+	}
+	return list;
+}

@@ -249,6 +249,90 @@ int policy_labels_parse(struct json_object *obj, const char *where, struct label
 	return ret;
 }
 
+static int parse_protocol(struct ctx *c, struct json_object *v, const char *where, __u8 *out);
+static int parse_port_number(struct ctx *c, struct json_object *v, const char *where,
+			     long *out);
+
+/* One container port; an unnamed one is checked but not kept (no policy can name it). */
+static int parse_pod_port(struct ctx *c, struct json_object *obj, const char *where,
+			  struct policy_pod *pod)
+{
+	static const char *const known[] = { "name", "containerPort", "protocol", NULL };
+	struct policy_pod_port *pp = &pod->ports[pod->nports];
+	struct json_object *name, *port;
+	char path[PATH_LEN], q[QUOTE_LEN];
+	const char *text = NULL, *why;
+	unsigned int i;
+	long num = 0;
+	int err;
+
+	err = want_object(c, obj, where) ?: check_fields(c, obj, where, known);
+	if (err)
+		return err;
+	child(path, where, "containerPort");
+	port = get(obj, "containerPort");
+	if (!port)
+		return fail(c, path, "required");
+	if (!json_object_is_type(port, json_type_int))
+		return fail(c, path, "must be an integer, got %s", type_name(port));
+	err = parse_port_number(c, port, path, &num);
+	if (err)
+		return err;
+	child(path, where, "protocol");
+	err = parse_protocol(c, get(obj, "protocol"), path, &pp->proto);
+	if (err)
+		return err;
+	child(path, where, "name");
+	name = get(obj, "name");
+	if (!name)
+		return 0;
+	err = want_string(c, name, path, &text);
+	if (err)
+		return err;
+	why = port_name_problem(text);
+	if (why)
+		return fail(c, path, "%s: %s", quote(q, text), why);
+	for (i = 0; i < pod->nports; i++)
+		if (pod->ports[i].proto == pp->proto && !strcmp(pod->ports[i].name, text))
+			return fail(c, path, "%s names another %s port already", quote(q, text),
+				    policy_proto_name(pp->proto));
+	pp->name = strdup(text);
+	if (!pp->name)
+		return oom(c);
+	pp->port = num;
+	pod->nports++;
+	return 0;
+}
+
+int policy_pod_ports_parse(struct json_object *obj, const char *where, struct policy_pod *pod,
+			   char *err, size_t errlen)
+{
+	struct ctx c = { .err = err, .errlen = errlen };
+	char path[PATH_LEN];
+	unsigned int i, n;
+	int ret;
+
+	ret = want_list(&c, obj, where, POLICY_MAX_POD_PORTS, &n);
+	if (ret)
+		return ret;
+	pod->ports = alloc_array(n, sizeof(*pod->ports));
+	if (!pod->ports)
+		return oom(&c);
+	pod->nports = 0;
+	for (i = 0; i < n && !ret; i++) {
+		item(path, where, i);
+		ret = parse_pod_port(&c, json_object_array_get_idx(obj, i), path, pod);
+	}
+	if (ret) {
+		for (i = 0; i < pod->nports; i++)
+			free(pod->ports[i].name);
+		free(pod->ports);
+		pod->ports = NULL;
+		pod->nports = 0;
+	}
+	return ret;
+}
+
 static int parse_requirement(struct ctx *c, struct json_object *obj, const char *where,
 			     struct label_requirement *r)
 {
@@ -509,6 +593,29 @@ static int parse_port_number(struct ctx *c, struct json_object *v, const char *w
 	return 0;
 }
 
+/* "TCP", "UDP" or "SCTP"; absent: TCP, as the API defaults it. */
+static int parse_protocol(struct ctx *c, struct json_object *v, const char *where, __u8 *out)
+{
+	char q[QUOTE_LEN];
+	const char *text;
+	int err;
+
+	*out = IPPROTO_TCP;
+	if (!v)
+		return 0;
+	err = want_string(c, v, where, &text);
+	if (err)
+		return err;
+	if (!strcmp(text, "UDP"))
+		*out = IPPROTO_UDP;
+	else if (!strcmp(text, "SCTP"))
+		*out = IPPROTO_SCTP;
+	else if (strcmp(text, "TCP"))
+		return fail(c, where, "must be \"TCP\", \"UDP\" or \"SCTP\", got %s",
+			    quote(q, text));
+	return 0;
+}
+
 static int parse_port(struct ctx *c, struct json_object *obj, const char *where,
 		      struct policy_port *pp)
 {
@@ -525,20 +632,10 @@ static int parse_port(struct ctx *c, struct json_object *obj, const char *where,
 	proto = get(obj, "protocol");
 	port = get(obj, "port");
 	end = get(obj, "endPort");
-	pp->proto = IPPROTO_TCP;
 	child(path, where, "protocol");
-	if (proto) {
-		err = want_string(c, proto, path, &text);
-		if (err)
-			return err;
-		if (!strcmp(text, "UDP"))
-			pp->proto = IPPROTO_UDP;
-		else if (!strcmp(text, "SCTP"))
-			pp->proto = IPPROTO_SCTP;
-		else if (strcmp(text, "TCP"))
-			return fail(c, path, "must be \"TCP\", \"UDP\" or \"SCTP\", got %s",
-				    quote(q, text));
-	}
+	err = parse_protocol(c, proto, path, &pp->proto);
+	if (err)
+		return err;
 	child(path, where, "port");
 	if (port && json_object_is_type(port, json_type_int)) {
 		err = parse_port_number(c, port, path, &num);

@@ -80,6 +80,7 @@
 #define POLICY_MAX_EXPRS	64	/* per selector */
 #define POLICY_MAX_VALUES	256	/* per matchExpressions entry */
 #define POLICY_MAX_SET		256	/* policies in one text (a "---" stream or a List) */
+#define POLICY_MAX_POD_PORTS	256	/* container ports of one pod */
 
 #define POLICY_TYPE_INGRESS	0x1
 #define POLICY_TYPE_EGRESS	0x2
@@ -227,6 +228,18 @@ void policy_pod_free(struct policy_pod *pod);
  */
 int policy_labels_parse(struct json_object *obj, const char *where, struct label_set *set,
 			char *err, size_t errlen);
+
+/*
+ * A pod's container ports from JSON, as a Pod's containers list them: [ { name,
+ * containerPort, protocol (default TCP) } ]; unnamed ones are checked and left out (no policy
+ * can name them), a name given twice for one protocol is refused. Fills pod->ports and
+ * pod->nports (whose old content is not freed). 0, -EINVAL with err, or -ENOMEM; on error pod
+ * has no ports.
+ */
+int policy_pod_ports_parse(struct json_object *obj, const char *where, struct policy_pod *pod,
+			   char *err, size_t errlen);
+/* [ { name, containerPort, protocol } ] of a pod's named ports. New reference. */
+struct json_object *policy_pod_ports_to_json(const struct policy_pod *pod);
 
 /* Whether the policy applies to a pod: same namespace, and podSelector selects its labels. */
 bool policy_selects_pod(const struct policy_spec *spec, const struct label_set *pod_labels,

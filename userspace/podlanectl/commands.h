@@ -22,6 +22,11 @@ int cmd_service(struct ctl_opts *o, int argc, char **argv);
 /* node.c: the other nodes this node routes pod traffic to */
 int cmd_node(struct ctl_opts *o, int argc, char **argv);
 
+/* policy.c: network policy, the pods and namespaces it selects */
+int cmd_policy(struct ctl_opts *o, int argc, char **argv);
+int cmd_pod(struct ctl_opts *o, int argc, char **argv);
+int cmd_namespace(struct ctl_opts *o, int argc, char **argv);
+
 /* top.c, hints.c: accounting and pressure hints */
 int cmd_top(struct ctl_opts *o, int argc, char **argv);
 int cmd_hints(struct ctl_opts *o, int argc, char **argv);

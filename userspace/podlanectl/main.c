@@ -26,6 +26,9 @@ static const char main_usage[] =
 	"  hints            node and pod pressure scores (0 idle .. 100 saturated)\n"
 	"  service          add, delete and list services (ClusterIP, NodePort, external IPs)\n"
 	"  node             add, delete and list the other nodes and their pod CIDRs\n"
+	"  policy           add, delete and list Kubernetes NetworkPolicies\n"
+	"  pod              label pods, set their named ports, list them with their isolation\n"
+	"  namespace        label namespaces (what namespaceSelectors select), list them\n"
 	"  sync status      the control-plane sync with etcd: state, revision, lease, latency\n"
 	"  deadletters      store records the sync refused, with the reason\n"
 	"\n"
@@ -88,6 +91,12 @@ int main(int argc, char **argv)
 		return cmd_service(&o, argc, argv);
 	if (!strcmp(cmd, "node") || !strcmp(cmd, "nodes"))
 		return cmd_node(&o, argc, argv);
+	if (!strcmp(cmd, "policy") || !strcmp(cmd, "policies") || !strcmp(cmd, "netpol"))
+		return cmd_policy(&o, argc, argv);
+	if (!strcmp(cmd, "pod") || !strcmp(cmd, "pods"))
+		return cmd_pod(&o, argc, argv);
+	if (!strcmp(cmd, "namespace") || !strcmp(cmd, "namespaces") || !strcmp(cmd, "ns"))
+		return cmd_namespace(&o, argc, argv);
 	if (!strcmp(cmd, "sync"))
 		return cmd_sync(&o, argc, argv);
 	if (!strcmp(cmd, "deadletters"))

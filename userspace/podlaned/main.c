@@ -48,6 +48,7 @@
 #include "lb/lb.h"
 #include "log.h"
 #include "nodes/nodes.h"
+#include "policy/policy.h"
 #include "sync/sync.h"
 
 /*
@@ -108,6 +109,9 @@ static void usage(FILE *out)
 		"  --max-endpoints N     endpoint map size on first start (default %d)\n"
 		"  --max-nodes N         other nodes podlane_nodes holds, sized on first start\n"
 		"                        (default %d; a pinned map keeps its size)\n"
+		"  --max-policy-entries N  network policy rule entries (podlane_policy), sized\n"
+		"                        on first start (default %d; a pinned map keeps its\n"
+		"                        size); a policy change that does not fit is refused\n"
 		"  --no-drop-events      do not emit per-drop ring buffer events\n"
 		"  --cgroup PATH         cgroup v2 directory whose sockets get the service LB\n"
 		"                        (default: the cgroup v2 root, i.e. every socket)\n"
@@ -131,7 +135,7 @@ static void usage(FILE *out)
 		"  -v, --verbose         debug logs, including libbpf's\n"
 		"  -h, --help            this text\n",
 		PODLANE_PIN_ROOT, PODLANE_STATE_DIR, PODLANE_SOCKET, PODLANE_MAX_ENDPOINTS,
-		PODLANED_MAX_NODES_DEFAULT);
+		PODLANED_MAX_NODES_DEFAULT, PODLANE_MAX_POLICY);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -566,6 +570,7 @@ static int serve(struct agent *a, int lfd)
 		clients_expire(epfd, time(NULL));
 		t0 = mono_ns();
 		service_tick(a);
+		policy_tick(a);
 		loop_time(a, LOOP_SERVICE, mono_ns() - t0);
 	}
 out:
@@ -592,6 +597,7 @@ enum {
 	OPT_UPLINK,
 	OPT_MAX_ENDPOINTS,
 	OPT_MAX_NODES,
+	OPT_MAX_POLICY,
 	OPT_LOG_FILE,
 	OPT_UNINSTALL,
 	OPT_NO_DROP_EVENTS,
@@ -615,6 +621,7 @@ static const struct option long_opts[] = {
 	{ "uplink", required_argument, NULL, OPT_UPLINK },
 	{ "max-endpoints", required_argument, NULL, OPT_MAX_ENDPOINTS },
 	{ "max-nodes", required_argument, NULL, OPT_MAX_NODES },
+	{ "max-policy-entries", required_argument, NULL, OPT_MAX_POLICY },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 	{ "no-drop-events", no_argument, NULL, OPT_NO_DROP_EVENTS },
@@ -649,6 +656,7 @@ int main(int argc, char **argv)
 		.socket_path = PODLANE_SOCKET,
 		.max_endpoints = PODLANE_MAX_ENDPOINTS,
 		.max_nodes = PODLANED_MAX_NODES_DEFAULT,
+		.max_policy = PODLANE_MAX_POLICY,
 		.drop_events = true,
 		.accounting = true,
 	};
@@ -704,6 +712,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			a.max_nodes = n;
+			break;
+		case OPT_MAX_POLICY:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || !n || n > PODLANED_MAX_POLICY_LIMIT) {
+				fprintf(stderr, "podlaned: --max-policy-entries wants a number from "
+					"1 to %u, got '%s'\n", PODLANED_MAX_POLICY_LIMIT, optarg);
+				return 2;
+			}
+			a.max_policy = n;
 			break;
 		case OPT_LOG_FILE:
 			log_file = optarg;
@@ -812,13 +830,15 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	/* Bottom layer first; each open may use the ones before it. */
-	if (loop_open(&a) || datapath_open(&a) || eps_open(&a))
+	if (loop_open(&a) || datapath_open(&a) || eps_open(&a) || policy_open(&a))
 		goto fail;
 	if (a.uplink && datapath_attach_uplink(&a))
 		goto fail;
 	endpoint_reconcile(&a);
 	if (nodes_open(&a))
 		goto fail;
+	/* Pods and nodes known: network policy writes what its state says. */
+	policy_start(&a);
 	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a, sync_opts.endpoints != NULL))
 		goto fail;
 	endpoint_xdp_rx_sync(&a);
@@ -855,6 +875,7 @@ out:
 	acct_close(&a);
 	nodes_close(&a);
 	endpoint_reaper_stop();
+	policy_close(&a);
 	eps_close(&a);
 	datapath_close(&a);
 	loop_close(&a);

@@ -12,6 +12,7 @@
 #include "core/agent.h"
 #include "datapath/eps.h"
 #include "endpoint/endpoint.h"
+#include "labels.h"
 #include "log.h"
 
 struct json_object *api_add(struct agent *a, struct json_object *req)
@@ -20,10 +21,16 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 	struct add_request ar;
 	struct add_result res;
 	struct api_error e = {};
+	struct label_set labels = {};
+	struct json_object *o;
 	char ip[INET_ADDRSTRLEN], host_mac[18], pod_mac[18];
 
 	if (api_add_req_decode(req, &rq, &e))
 		return api_reply_error(&e);
+	if (api_labels_to_set(rq.labels, rq.n_labels, "labels", &labels, &e)) {
+		api_add_req_free(&rq);
+		return api_reply_error(&e);
+	}
 	ar = (struct add_request){
 		.container_id = rq.container_id,
 		.netns = rq.netns,
@@ -33,17 +40,25 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 		.ip = rq.ip && rq.ip[0] ? rq.ip : NULL,
 		.mtu = rq.has_mtu ? rq.mtu : 0,
 		.default_route = rq.has_default_route ? rq.default_route : -1,
+		.pod_namespace = rq.pod_namespace,
+		.pod_name = rq.pod_name,
+		.labels = &labels,
 	};
 	if (endpoint_add(a, &ar, &res, &e)) {
 		log_warn("add failed container_id=%s ifname=%s netns=%s code=%d err=\"%s\"",
 			 ar.container_id, ar.ifname, ar.netns, e.code, e.msg);
+		label_set_free(&labels);
+		api_add_req_free(&rq);
 		return api_reply_error(&e);
 	}
 	inet_ntop(AF_INET, &res.addr, ip, sizeof(ip));
-	log_info("endpoint added container_id=%s ifname=%s network=%s ip=%s host_ifname=%s",
-		 ar.container_id, ar.ifname, ar.network, ip, res.host_ifname);
+	log_info("endpoint added container_id=%s ifname=%s network=%s ip=%s host_ifname=%s "
+		 "pod=%s/%s", ar.container_id, ar.ifname, ar.network, ip, res.host_ifname,
+		 ar.pod_namespace ? ar.pod_namespace : "", ar.pod_name ? ar.pod_name : "");
 	acct_endpoint_changed(a);
-	return api_add_reply_encode(&(struct api_add_reply){
+	label_set_free(&labels);
+	api_add_req_free(&rq);
+	o = api_add_reply_encode(&(struct api_add_reply){
 		.ip = ip,
 		.prefix_len = 32,
 		.gateway = PODLANE_GATEWAY4,
@@ -55,6 +70,7 @@ struct json_object *api_add(struct agent *a, struct json_object *req)
 		.has_default_route = true,
 		.default_route = res.default_route,
 	});
+	return o;
 }
 
 struct json_object *api_del(struct agent *a, struct json_object *req)

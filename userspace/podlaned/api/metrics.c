@@ -8,7 +8,8 @@
  * decides who may scrape.
  *
  * Families: per-endpoint counters and drops (podlane_ep_stat), node drops (podlane_drops),
- * per-pod accounting (acct.c), node pressure, hint scores (hints.c), agent health. Counters
+ * per-pod accounting (acct.c), node pressure, hint scores (hints.c), agent health, network
+ * policy (its map against its size, rule sets, identities, podlane_pol_stat). Counters
  * are read at scrape time; pod accounting, pressure and hints are those of the last
  * accounting tick (at most a second old) except the pod counters, refreshed at the scrape.
  */
@@ -30,6 +31,7 @@
 #include "datapath/datapath.h"
 #include "datapath/eps.h"
 #include "log.h"
+#include "policy/policy.h"
 
 struct metrics {
 	struct MHD_Daemon *mhd;
@@ -393,6 +395,88 @@ static void render_agent(struct agent *a, struct text *t, size_t endpoints)
 	     (unsigned long long)a->metrics->scrapes);
 }
 
+/* ---- network policy (policy/): the map against its size, what was given out, verdicts ---- */
+
+static const char *const pol_stat_names[PODLANE_POL_STAT_SLOTS] = {
+	"allowed", "denied", "no_flow", "ct_hit", "ct_full", "host", "rejudged", "events_lost",
+};
+
+static void render_policy(struct agent *a, struct text *t)
+{
+	__u64 sum[PODLANE_POL_STAT_SLOTS];
+	struct policy_stats st;
+	unsigned int i;
+
+	policy_stats(a, &st);
+	family(t, "podlane_policy_map_entries", "gauge",
+	       "Entries in podlane_policy (network policy rule sets), against its size.");
+	emit(t, "podlane_policy_map_entries %u\n", st.entries);
+	family(t, "podlane_policy_map_max_entries", "gauge",
+	       "Size of podlane_policy (--max-policy-entries when it was created).");
+	emit(t, "podlane_policy_map_max_entries %u\n", st.max_entries);
+	family(t, "podlane_policy_rule_sets", "gauge",
+	       "Distinct rule sets written; endpoints with the same rules share one.");
+	emit(t, "podlane_policy_rule_sets %u\n", st.rule_sets);
+	family(t, "podlane_policy_identities", "gauge",
+	       "Pod identities given out (distinct namespace, labels and named ports).");
+	emit(t, "podlane_policy_identities %u\n", st.identities);
+	family(t, "podlane_policy_policies", "gauge", "NetworkPolicies on this node.");
+	emit(t, "podlane_policy_policies %u\n", st.policies);
+	family(t, "podlane_policy_pods", "gauge",
+	       "Pods network policy knows: this node's (local) and other nodes' (remote).");
+	emit(t, "podlane_policy_pods{where=\"local\"} %u\n", st.pods_local);
+	emit(t, "podlane_policy_pods{where=\"remote\"} %u\n", st.pods_remote);
+	family(t, "podlane_policy_degraded_directions", "gauge",
+	       "Pod directions that deny everything because their rules do not fit the map.");
+	emit(t, "podlane_policy_degraded_directions %u\n", st.degraded);
+	family(t, "podlane_policy_refused_total", "counter",
+	       "Policy, label and port changes refused: podlane_policy had no room for them.");
+	emit(t, "podlane_policy_refused_total %llu\n", (unsigned long long)st.refused);
+	family(t, "podlane_policy_syncs_total", "counter",
+	       "Network policy changes compiled and written to the maps.");
+	emit(t, "podlane_policy_syncs_total %llu\n", (unsigned long long)st.syncs);
+	family(t, "podlane_policy_sync_failures_total", "counter",
+	       "Changes that could not be compiled or written (isolated pods then deny all).");
+	emit(t, "podlane_policy_sync_failures_total %llu\n",
+	     (unsigned long long)st.sync_failures);
+	family(t, "podlane_policy_last_sync_seconds", "gauge",
+	       "Time the last network policy change took, compile and map writes.");
+	emit(t, "podlane_policy_last_sync_seconds %g\n", st.last_sync_us / 1e6);
+	family(t, "podlane_policy_map_writes_total", "counter",
+	       "Updates and deletes of the network policy maps.");
+	emit(t, "podlane_policy_map_writes_total{map=\"podlane_ipcache\"} %llu\n",
+	     (unsigned long long)st.writes_ipcache);
+	emit(t, "podlane_policy_map_writes_total{map=\"podlane_policy\"} %llu\n",
+	     (unsigned long long)st.writes_policy);
+	emit(t, "podlane_policy_map_writes_total{map=\"podlane_ep_policy\"} %llu\n",
+	     (unsigned long long)st.writes_ep_policy);
+	family(t, "podlane_policy_revision", "gauge",
+	       "podlane_pol_rev: bumped after every change of rule sets or identities.");
+	emit(t, "podlane_policy_revision %u\n", st.revision);
+	family(t, "podlane_policy_conntrack_entries", "gauge",
+	       "Connections network policy allowed (podlane_pol_ct) at the last collector pass.");
+	emit(t, "podlane_policy_conntrack_entries %llu\n", (unsigned long long)st.ct_live);
+	family(t, "podlane_policy_conntrack_max_entries", "gauge", "Size of podlane_pol_ct.");
+	emit(t, "podlane_policy_conntrack_max_entries %u\n", st.ct_max);
+	family(t, "podlane_policy_conntrack_expired_total", "counter",
+	       "Allowed connections deleted by the collector, idle past their lifetime.");
+	emit(t, "podlane_policy_conntrack_expired_total %llu\n",
+	     (unsigned long long)st.ct_expired);
+	if (policy_datapath_stats(a, sum))
+		return;
+	family(t, "podlane_policy_datapath_total", "counter",
+	       "What the datapath did for network policy (podlane_pol_stat): new connections "
+	       "allowed, packets denied, not a connection start, of known connections, not "
+	       "remembered, from this node, judged again, flow records lost.");
+	for (i = 0; i < PODLANE_POL_STAT_SLOTS; i++)
+		if (pol_stat_names[i])
+			emit(t, "podlane_policy_datapath_total{counter=\"%s\"} %llu\n",
+			     pol_stat_names[i], (unsigned long long)sum[i]);
+		else if (sum[i])
+			emit(t, "podlane_policy_datapath_total{counter=\"slot_%u\"} %llu\n", i,
+			     (unsigned long long)sum[i]);
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 			     const char *type, char *body, size_t len, bool owned)
 {
@@ -437,6 +521,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	endpoints = render_endpoints(a, &t);
 	render_acct(a, &t);
 	render_agent(a, &t, endpoints);
+	render_policy(a, &t);
 	sync_text = api_sync_metrics_text(a);	/* etcd sync families, NULL when standalone */
 	if (sync_text) {
 		emit(&t, "%s", sync_text);

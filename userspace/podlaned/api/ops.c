@@ -115,6 +115,14 @@ static const struct {
 	{ &api_op_node_list, api_node_list },
 	{ &api_op_sync_status, api_sync_status },
 	{ &api_op_sync_deadletters, api_sync_deadletters },
+	{ &api_op_policy_add, api_policy_add },
+	{ &api_op_policy_del, api_policy_del },
+	{ &api_op_policy_list, api_policy_list },
+	{ &api_op_pod_label, api_pod_label },
+	{ &api_op_pod_ports, api_pod_ports },
+	{ &api_op_pod_list, api_pod_list },
+	{ &api_op_namespace_label, api_namespace_label },
+	{ &api_op_namespace_list, api_namespace_list },
 };
 
 struct json_object *api_handle(struct agent *a, struct json_object *req)

@@ -73,6 +73,22 @@ void api_node_routing(struct agent *a, struct api_node_routing *r, struct api_st
 struct json_object *api_service_add(struct agent *a, struct json_object *req);
 struct json_object *api_service_del(struct agent *a, struct json_object *req);
 struct json_object *api_service_list(struct agent *a, struct json_object *req);
+/* api/policy_ops.c */
+struct json_object *api_policy_add(struct agent *a, struct json_object *req);
+struct json_object *api_policy_del(struct agent *a, struct json_object *req);
+struct json_object *api_policy_list(struct agent *a, struct json_object *req);
+struct json_object *api_pod_label(struct agent *a, struct json_object *req);
+struct json_object *api_pod_ports(struct agent *a, struct json_object *req);
+struct json_object *api_pod_list(struct agent *a, struct json_object *req);
+struct json_object *api_namespace_label(struct agent *a, struct json_object *req);
+struct json_object *api_namespace_list(struct agent *a, struct json_object *req);
+/*
+ * A request's labels (values never null) as a label set: PODLANE_ERR_INVALID_CONFIG for a
+ * repeated key or a null value, with where ("labels") in the message. set is empty on error.
+ */
+struct label_set;
+int api_labels_to_set(const struct api_label *l, size_t n, const char *where,
+		      struct label_set *set, struct api_error *e);
 /* api/sync_ops.c */
 struct json_object *api_sync_status(struct agent *a, struct json_object *req);
 struct json_object *api_sync_deadletters(struct agent *a, struct json_object *req);

@@ -6,7 +6,8 @@
  *
  * podlaned is layered; calls and includes only point down (userspace/podlaned/README.md):
  *
- *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/ -> lb/, ipam/ -> datapath/ -> core/
+ *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/ -> lb/, ipam/, policy/ -> datapath/
+ *	-> core/
  *
  * and every layer may use userspace/lib/. Modules of one layer do not call each other. Each
  * module keeps its state behind an opaque pointer here; only its own files see inside.
@@ -38,6 +39,8 @@
  */
 #define PODLANED_MAX_NODES_DEFAULT	8192
 #define PODLANED_MAX_NODES_LIMIT	(1U << 20)
+/* --max-policy-entries: podlane_policy, default PODLANE_MAX_POLICY (bpf/podlane.h). */
+#define PODLANED_MAX_POLICY_LIMIT	(1U << 24)
 
 /* --routing: how pods on other nodes are reached (nodes/). */
 enum node_routing {
@@ -62,6 +65,7 @@ struct features {
 struct datapath;	/* datapath/tc.c: the tc objects and their programs */
 struct eps;		/* datapath/eps.c: podlane_eps, podlane_ep_meta, podlane_ep_stat */
 struct lb_state;	/* lb/ */
+struct pol_state;	/* policy/ */
 struct node_table;	/* nodes/ */
 struct acct;		/* acct/ */
 struct sync;		/* sync/ */
@@ -76,6 +80,7 @@ struct agent {
 	const char *uplink;		/* --uplink, NULL = none */
 	unsigned int max_endpoints;
 	unsigned int max_nodes;		/* --max-nodes */
+	unsigned int max_policy;	/* --max-policy-entries: podlane_policy's size */
 	bool drop_events;
 	const char *cgroup_path;	/* --cgroup for the socket LB, NULL = cgroup v2 root */
 	bool accounting;		/* false: --no-accounting */
@@ -101,6 +106,7 @@ struct agent {
 	struct datapath *dp;
 	struct eps *eps;
 	struct lb_state *lb;
+	struct pol_state *policy;
 	struct node_table *nodes;
 	struct acct *acct;
 	struct sync *sync;

@@ -96,8 +96,10 @@ static unsigned int wanted_size(struct agent *a, const char *name)
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
 
 	if (!strcmp(name, "podlane_eps") || !strcmp(name, "podlane_ep_stat") ||
-	    !strcmp(name, "podlane_ep_meta"))
+	    !strcmp(name, "podlane_ep_meta") || !strcmp(name, "podlane_ep_policy"))
 		return a->max_endpoints;
+	if (!strcmp(name, "podlane_policy") && a->max_policy)
+		return a->max_policy;
 	/* Two entries a node for VXLAN (nodes/); an LPM trie allocates entries as they come. */
 	if (!strcmp(name, "podlane_nodes") && a->max_nodes)
 		return 2 * a->max_nodes;

@@ -38,6 +38,7 @@
 #include "endpoint/endpoint_int.h"
 #include "ipam/ipam.h"
 #include "log.h"
+#include "policy/policy.h"
 
 /*
  * Debugging only: PODLANE_DEBUG_CRASH_AT=<step> has podlaned kill itself with SIGKILL when a
@@ -281,6 +282,7 @@ int endpoint_remove(struct agent *a, __u32 ifindex, const struct endpoint_meta *
 	if (host_veth_alive(a, ifindex, meta, NULL))
 		host_veth_delete(a, ifindex, meta->host_ifname);
 	eps_forget(a, ifindex);
+	policy_pod_del(a, ifindex);
 	if (!(meta->flags & PODLANE_META_F_IPAM_DELEGATED))
 		err = ipam_release_addr(a, meta->network, meta->addr.ip4, meta->container_id,
 					meta->ifname);
@@ -384,6 +386,7 @@ struct add_undo {
 	bool ipam_fresh;
 	bool veth;
 	bool meta;		/* record and counters */
+	bool policy;		/* the pod is known to network policy */
 	bool eps;
 	int host_ifindex;
 	in_addr_t addr;
@@ -393,6 +396,8 @@ static void add_rollback(struct agent *a, const struct add_request *req, struct 
 {
 	if (u->eps)
 		eps_unpublish(a, u->addr, u->host_ifindex);
+	if (u->policy)
+		policy_pod_del(a, u->host_ifindex);
 	if (u->meta)
 		eps_forget(a, u->host_ifindex);
 	if (u->veth && u->host_ifindex) {
@@ -540,8 +545,9 @@ int pod_enable_gro(struct nl_sock *pod, const char *ifname)
 	return ev.data ? 0 : -EOPNOTSUPP;
 }
 
-/* Returns 1 and fills res when the same attachment is already fully wired. */
-static int add_existing(struct agent *a, const struct add_request *req, struct add_result *res)
+/* Returns 1 and fills res when the same attachment is already fully wired, -1 with e. */
+static int add_existing(struct agent *a, const struct add_request *req, struct add_result *res,
+			struct api_error *e)
 {
 	struct endpoint_value val;
 	struct endpoint_meta meta;
@@ -554,6 +560,14 @@ static int add_existing(struct agent *a, const struct add_request *req, struct a
 	    host_veth_alive(a, ifindex, &meta, NULL) &&
 	    !eps_lookup(a, meta.addr.ip4, &val) && val.ifindex == ifindex &&
 	    (!req->ip || inet_addr(req->ip) == meta.addr.ip4)) {
+		/*
+		 * An ADD that a crash interrupted before network policy knew its pod (the
+		 * restart finished the endpoint): the retry gives policy the pod now.
+		 */
+		if (req->pod_namespace && !policy_pod_known(a, ifindex) &&
+		    policy_pod_add(a, ifindex, meta.host_ifname, meta.addr.ip4,
+				   req->pod_namespace, req->pod_name, req->labels, e))
+			return -1;
 		fill_result(res, ifindex, &meta, &val);
 		return 1;
 	}
@@ -588,9 +602,17 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "invalid mtu %u: want 68-65535", mtu);
 	if (req->ip && ipam_delegated_check(a, req->ip, req->subnet, e))
 		return -1;
+	if (!req->pod_namespace != !req->pod_name)
+		return api_fail(e, PODLANE_ERR_INVALID_CONFIG, "a pod needs both a namespace and a "
+			       "name (K8S_POD_NAMESPACE, K8S_POD_NAME), or neither");
+	if (req->pod_namespace && policy_pod_check(req->pod_namespace, req->pod_name,
+						   req->labels, e))
+		return -1;
 
-	if (add_existing(a, req, res))
-		return 0;
+	ret = add_existing(a, req, res, e);
+	if (ret)
+		return ret > 0 ? 0 : -1;
+	ret = -1;
 
 	netns_fd = netns_open(req->netns, &netns_st);
 	if (netns_fd < 0)
@@ -726,6 +748,13 @@ int endpoint_add(struct agent *a, const struct add_request *req, struct add_resu
 		goto fail;
 	}
 
+	/* Isolated as policy says before any program runs for it: from its first packet. */
+	if (req->pod_namespace) {
+		if (policy_pod_add(a, host.ifindex, res->host_ifname, u.addr, req->pod_namespace,
+				   req->pod_name, req->labels, e))
+			goto fail;
+		u.policy = true;
+	}
 	if (datapath_attach_endpoint(a, host.ifindex, e))
 		goto fail;
 	crash_point("add:attach");

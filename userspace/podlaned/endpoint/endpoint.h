@@ -14,6 +14,7 @@
 
 struct agent;
 struct api_error;
+struct label_set;
 
 struct add_request {
 	const char *container_id;
@@ -24,6 +25,10 @@ struct add_request {
 	const char *ip;		/* NULL unless a delegated IPAM plugin chose it */
 	unsigned int mtu;	/* 0: datapath_pod_mtu() */
 	int default_route;	/* 1: via this interface, first; 0: never; -1: if the pod has none */
+	/* The Kubernetes pod, for network policy: both names or neither (NULL). */
+	const char *pod_namespace;
+	const char *pod_name;
+	const struct label_set *labels;	/* may be NULL */
 };
 
 struct add_result {

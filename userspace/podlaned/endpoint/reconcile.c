@@ -20,6 +20,7 @@
 #include "endpoint/endpoint_int.h"
 #include "ipam/ipam.h"
 #include "log.h"
+#include "policy/policy.h"
 
 struct gc_state {
 	struct agent *a;
@@ -148,6 +149,8 @@ static int reconcile_cb(__u32 ifindex, const struct endpoint_meta *meta, void *d
 		return 0;
 	}
 	inet_ntop(AF_INET, &meta->addr.ip4, ip, sizeof(ip));
+	/* Its pod's names and labels, for network policy (which writes nothing yet). */
+	policy_pod_restore(a, ifindex, meta->host_ifname, meta->addr.ip4);
 	if (datapath_attach_endpoint(a, ifindex, &e)) {
 		log_error("failed to re-attach endpoint ip=%s dev=%s err=\"%s\"", ip,
 			  meta->host_ifname, e.msg);

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "nodes/nodes.h"
 #include "nodes/nodes_int.h"
+#include "policy/policy.h"
 
 static char host_name[PODLANE_NODE_NAME_LEN];
 
@@ -318,6 +319,8 @@ int node_upsert(struct agent *a, const struct node_record *in, bool *changed, st
 		/* Map, kernel and disk have it; the next start picks it up from the record. */
 		return api_fail(e, PODLANE_ERR_INTERNAL, "out of memory");
 	}
+	/* Network policy sees its address as REMOTE_NODE (what an ipBlock may name). */
+	policy_node_set(a, n.name, n.node_ip);
 	*changed = true;
 	return 0;
 }
@@ -349,6 +352,7 @@ int node_remove(struct agent *a, const char *name, bool *found, struct api_error
 		bpf_map_delete_elem(a->nodes->map_fd, &key);
 	}
 	kroute_remove(a, n);
+	policy_node_del(a, n->name);
 	*n = t->v[--t->n];
 	if (found)
 		*found = true;
@@ -395,6 +399,8 @@ static void load_one(const char *file, const struct node_record *n, void *data)
 	}
 	if (table_append(a->nodes, n))
 		log_error("failed to load node record name=%s: out of memory", file);
+	else
+		policy_node_set(a, n->name, n->node_ip);
 }
 
 /* Make podlane_nodes hold exactly the loaded records, changing only what differs. */

@@ -301,7 +301,7 @@ static int snap_endpoint(__u32 ifindex, const struct endpoint_meta *m, void *dat
 	snap_add(st, record_endpoint_key(key, sizeof(key), s->node_name, m->container_id,
 					 m->ifname), key,
 		 record_endpoint_encode(s->node_name, s->node_ip, m->addr.ip4, m->container_id,
-					m->ifname, m->network));
+					m->ifname, m->network, NULL));
 	return st->err;
 }
 

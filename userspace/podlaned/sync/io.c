@@ -111,7 +111,7 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, const struct re
 	struct endpoint_rec r;
 	__u32 ip, node_ip = 0, old_ip, old_node_ip = 0;
 	__u64 h, node_h;
-	int had;
+	int had, err;
 
 	h = keyidx_hash(kv->key, kv->key_len);
 	node_h = keyidx_hash(k->node, k->node_len);
@@ -125,7 +125,12 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, const struct re
 		remote_del(s, ip, node_ip);
 		return 0;
 	}
-	if (record_endpoint_decode(io->tok, kv->value, kv->value_len, &r, why)) {
+	err = record_endpoint_decode(io->tok, kv->value, kv->value_len, &r, why);
+	/* The pod's metadata is not applied yet (network policy). */
+	record_endpoint_free(&r);
+	if (err == -ENOMEM)
+		return err;
+	if (err) {
 		/* The map keeps what the last valid record said, and so does ep_ips. */
 		deadletter_add(s, kv->key, kv->key_len, kv->mod_revision, "%s", why);
 		return 0;

@@ -13,7 +13,9 @@
 #include <arpa/inet.h>
 
 #include "json_tok.h"
+#include "labels.h"
 #include "podlane.h"
+#include "policy_spec.h"
 #include "service_spec.h"
 #include "sync/records.h"
 
@@ -106,6 +108,34 @@ static int service_key(const char *id, size_t len, struct record_key *k, char *w
 	return 0;
 }
 
+/* A NUL-terminated copy of a key segment, or NULL when it does not fit. */
+static const char *seg_str(char *buf, size_t size, const char *p, size_t len)
+{
+	if (len >= size)
+		return NULL;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* "<namespace>/<name>": a DNS-1123 label, then a DNS-1123 subdomain (policies, pods). */
+static int object_key(const char *id, size_t len, struct record_key *k, const char *prefix,
+		      char *why)
+{
+	char ns[DNS_LABEL_MAX + 2], name[DNS_SUBDOMAIN_MAX + 2];
+	size_t n1 = segment(id, len);
+
+	if (n1 == len || memchr(id + n1 + 1, '/', len - n1 - 1))
+		return refuse(why, "key: want %s<namespace>/<name>", prefix);
+	if (!seg_str(ns, sizeof(ns), id, n1) || dns_label_problem(ns))
+		return refuse(why, "key: namespace must be a DNS-1123 label");
+	if (!seg_str(name, sizeof(name), id + n1 + 1, len - n1 - 1) || dns_subdomain_problem(name))
+		return refuse(why, "key: name must be a DNS-1123 subdomain");
+	k->object = id;
+	k->object_len = len;
+	return 0;
+}
+
 static int cidr_key(const char *rest, size_t len, struct record_key *k, char *why)
 {
 	char buf[CIDR4_STRLEN];
@@ -157,6 +187,29 @@ int record_key_parse(const char *key, size_t len, struct record_key *k, char *wh
 		k->kind = RECORD_CIDR;
 		plen = strlen(RECORD_KEY_CIDRS);
 		return cidr_key(key + plen, len - plen, k, why);
+	}
+	if (under(key, len, RECORD_KEY_POLICIES)) {
+		k->kind = RECORD_POLICY;
+		plen = strlen(RECORD_KEY_POLICIES);
+		return object_key(key + plen, len - plen, k, RECORD_KEY_POLICIES, why);
+	}
+	if (under(key, len, RECORD_KEY_PODS)) {
+		k->kind = RECORD_POD;
+		plen = strlen(RECORD_KEY_PODS);
+		return object_key(key + plen, len - plen, k, RECORD_KEY_PODS, why);
+	}
+	if (under(key, len, RECORD_KEY_NAMESPACES)) {
+		char name[DNS_LABEL_MAX + 2];
+
+		k->kind = RECORD_NAMESPACE;
+		plen = strlen(RECORD_KEY_NAMESPACES);
+		if (!seg_str(name, sizeof(name), key + plen, len - plen) ||
+		    dns_label_problem(name))
+			return refuse(why, "key: want %s<name>, a DNS-1123 label",
+				      RECORD_KEY_NAMESPACES);
+		k->object = key + plen;
+		k->object_len = len - plen;
+		return 0;
 	}
 	if (len == strlen(RECORD_KEY_VERSION) && !memcmp(key, RECORD_KEY_VERSION, len))
 		k->kind = RECORD_VERSION;
@@ -215,25 +268,82 @@ static bool same(const char *s, const char *p, size_t len)
 	return strlen(s) == len && !memcmp(s, p, len);
 }
 
+/*
+ * A pod's labels and named ports from o's "labels" and "ports" (both optional), namespace and
+ * name given. 0, -EINVAL with why, -ENOMEM; pod holds nothing on error.
+ */
+static int pod_meta(struct json_object *o, const char *ns, const char *name,
+		    struct policy_pod *pod, char *why)
+{
+	char err[RECORD_WHY_LEN];
+	struct json_object *v;
+	int ret;
+
+	memset(pod, 0, sizeof(*pod));
+	pod->namespace = strdup(ns);
+	pod->name = strdup(name);
+	if (!pod->namespace || !pod->name) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = 0;
+	if (json_object_object_get_ex(o, "labels", &v) && v)
+		ret = policy_labels_parse(v, "labels", &pod->labels, err, sizeof(err));
+	if (!ret && json_object_object_get_ex(o, "ports", &v) && v)
+		ret = policy_pod_ports_parse(v, "ports", pod, err, sizeof(err));
+	if (ret == -EINVAL)
+		refuse(why, "%s", err);
+out:
+	if (ret)
+		policy_pod_free(pod);
+	return ret;
+}
+
 int record_endpoint_decode(json_tokener *tok, const char *val, size_t len,
 			   struct endpoint_rec *r, char *why)
 {
 	struct json_object *o = parse_object(tok, val, len);
+	const char *ns, *pod;
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (!o)
 		return refuse(why, "value: not a JSON object");
+	ns = obj_str(o, "namespace");
+	pod = obj_str(o, "pod");
 	if (!obj_str(o, "ip"))
 		err = refuse(why, "ip: missing");
 	else if (!ip4_parse(obj_str(o, "ip"), &r->ip))
 		err = refuse(why, "ip: not an IPv4 address");
 	else if (!ip4_parse(obj_str(o, "nodeIP"), &r->node_ip))
 		err = refuse(why, "nodeIP: missing or invalid");
+	else if (!pod != !ns)
+		err = refuse(why, "namespace, pod: give both or neither");
+	else if (ns && dns_label_problem(ns))
+		err = refuse(why, "namespace: must be a DNS-1123 label");
+	else if (pod && dns_subdomain_problem(pod))
+		err = refuse(why, "pod: must be a DNS-1123 subdomain");
 	else
 		r->updated = obj_updated(o);
+	if (!err && pod) {
+		r->pod = malloc(sizeof(*r->pod));
+		err = r->pod ? pod_meta(o, ns, pod, r->pod, why) : -ENOMEM;
+		if (err) {
+			free(r->pod);
+			r->pod = NULL;
+		}
+	}
 	json_object_put(o);
 	return err;
+}
+
+void record_endpoint_free(struct endpoint_rec *r)
+{
+	if (r->pod) {
+		policy_pod_free(r->pod);
+		free(r->pod);
+		r->pod = NULL;
+	}
 }
 
 static int strdup_field(struct json_object *o, const char *name, char **out)
@@ -294,6 +404,84 @@ int record_service_decode(json_tokener *tok, const char *id, size_t id_len, cons
 			      spec_id);
 	}
 	return 0;
+}
+
+/* "<namespace>/<name>" of a key into ns and name; false when it does not fit. */
+static bool split_id(const char *id, size_t id_len, char *ns, size_t ns_size, char *name,
+		     size_t name_size)
+{
+	size_t n1 = segment(id, id_len);
+
+	return n1 < id_len && seg_str(ns, ns_size, id, n1) &&
+	       seg_str(name, name_size, id + n1 + 1, id_len - n1 - 1);
+}
+
+int record_policy_decode(json_tokener *tok, const char *id, size_t id_len, const char *val,
+			 size_t len, struct policy_spec *spec, char *why)
+{
+	struct json_object *o = parse_object(tok, val, len);
+	char err_text[512], spec_id[DNS_LABEL_MAX + DNS_SUBDOMAIN_MAX + 2];
+	int err;
+
+	memset(spec, 0, sizeof(*spec));
+	if (!o)
+		return refuse(why, "value: not a JSON object");
+	err = policy_spec_parse(o, spec, err_text, sizeof(err_text));
+	json_object_put(o);
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		return refuse(why, "invalid policy: %s", err_text);
+	policy_spec_id(spec, spec_id, sizeof(spec_id));
+	if (!same(spec_id, id, id_len)) {
+		policy_spec_free(spec);
+		memset(spec, 0, sizeof(*spec));
+		return refuse(why, "invalid policy: metadata: names '%s', the key another", spec_id);
+	}
+	return 0;
+}
+
+int record_pod_decode(json_tokener *tok, const char *id, size_t id_len, const char *val,
+		      size_t len, struct policy_pod *pod, char *why)
+{
+	struct json_object *o = parse_object(tok, val, len);
+	char ns[DNS_LABEL_MAX + 2], name[DNS_SUBDOMAIN_MAX + 2];
+	int err;
+
+	memset(pod, 0, sizeof(*pod));
+	if (!o)
+		return refuse(why, "value: not a JSON object");
+	if (!split_id(id, id_len, ns, sizeof(ns), name, sizeof(name)))
+		err = refuse(why, "key: want <namespace>/<name>");
+	else
+		err = pod_meta(o, ns, name, pod, why);
+	json_object_put(o);
+	return err;
+}
+
+int record_namespace_decode(json_tokener *tok, const char *name, size_t name_len,
+			    const char *val, size_t len, struct policy_namespace *ns, char *why)
+{
+	struct json_object *o = parse_object(tok, val, len), *v;
+	char err_text[RECORD_WHY_LEN], text[DNS_LABEL_MAX + 2];
+	struct label_set labels = { 0 };
+	int err = 0;
+
+	memset(ns, 0, sizeof(*ns));
+	if (!o)
+		return refuse(why, "value: not a JSON object");
+	if (!seg_str(text, sizeof(text), name, name_len)) {
+		err = refuse(why, "key: namespace name too long");
+	} else if (json_object_object_get_ex(o, "labels", &v) && v) {
+		err = policy_labels_parse(v, "labels", &labels, err_text, sizeof(err_text));
+		if (err == -EINVAL)
+			refuse(why, "%s", err_text);
+	}
+	json_object_put(o);
+	if (!err)
+		err = policy_namespace_init(ns, text, &labels);
+	label_set_free(&labels);
+	return err;
 }
 
 /* A part of a hint: a number from 0 to 100. */
@@ -439,8 +627,18 @@ char *record_node_encode(const char *name, __be32 node_ip, const char *pod_cidr)
 	return finish(o);
 }
 
+/* A pod's "labels" and "ports" into o (both left out when empty). */
+static void add_pod_meta(struct json_object *o, const struct policy_pod *pod)
+{
+	if (pod->labels.n)
+		json_object_object_add(o, "labels", label_set_to_json(&pod->labels));
+	if (pod->nports)
+		json_object_object_add(o, "ports", policy_pod_ports_to_json(pod));
+}
+
 char *record_endpoint_encode(const char *node, __be32 node_ip, __be32 ip,
-			     const char *container_id, const char *ifname, const char *network)
+			     const char *container_id, const char *ifname, const char *network,
+			     const struct policy_pod *pod)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -451,7 +649,21 @@ char *record_endpoint_encode(const char *node, __be32 node_ip, __be32 ip,
 		add_str(o, "containerID", container_id);
 		add_str(o, "ifname", ifname);
 		add_str(o, "network", network);
+		if (pod) {
+			add_str(o, "namespace", pod->namespace);
+			add_str(o, "pod", pod->name);
+			add_pod_meta(o, pod);
+		}
 	}
+	return finish(o);
+}
+
+char *record_pod_encode(const struct policy_pod *pod)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o)
+		add_pod_meta(o, pod);
 	return finish(o);
 }
 

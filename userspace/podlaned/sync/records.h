@@ -19,7 +19,17 @@
  *                                                nodes racing for one CIDR cannot both win.
  *                                                Not leased: a node keeps its CIDR across
  *                                                restarts and outages.
- *   /podlane/v1/policies/...                     reserved
+ *   /podlane/v1/policies/<namespace>/<name>      a NetworkPolicy as JSON (policy_spec.h); its
+ *                                                metadata must name the key's namespace/name
+ *   /podlane/v1/pods/<namespace>/<name>          { labels: {k: v}, ports: [ { name,
+ *                                                  containerPort, protocol } ] }: what policy
+ *                                                selectors need of a pod, from a controller
+ *                                                mirroring the Kubernetes API
+ *   /podlane/v1/namespaces/<name>                { labels: {k: v} } (kubernetes.io/metadata.name
+ *                                                is implied)
+ *
+ * An endpoint record may also carry its pod's "namespace", "pod", "labels" and "ports" (the
+ * pod form above), so a remote pod's identity travels with its address.
  *
  * Records under a lease (TTL --lease-ttl, kept alive every TTL/3) vanish when their node stops
  * renewing it, so a dead node's endpoints expire on every other node.
@@ -42,6 +52,9 @@
 #include "nodes/nodes.h"	/* PODLANE_NODE_NAME_LEN */
 
 struct service_spec;
+struct policy_spec;
+struct policy_pod;
+struct policy_namespace;
 
 #define RECORD_PREFIX		"/podlane/v1/"
 #define RECORD_KEY_VERSION	RECORD_PREFIX "version"
@@ -50,19 +63,25 @@ struct service_spec;
 #define RECORD_KEY_SERVICES	RECORD_PREFIX "services/"
 #define RECORD_KEY_HINTS	RECORD_PREFIX "hints/"
 #define RECORD_KEY_CIDRS	RECORD_PREFIX "ipam/cidrs/"
+#define RECORD_KEY_POLICIES	RECORD_PREFIX "policies/"
+#define RECORD_KEY_PODS		RECORD_PREFIX "pods/"
+#define RECORD_KEY_NAMESPACES	RECORD_PREFIX "namespaces/"
 #define RECORD_LAYOUT_VERSION	"1"
 
 /* A dead letter's reason, and so the size of every why buffer here. */
 #define RECORD_WHY_LEN		256
 
 enum record_kind {
-	RECORD_OTHER,		/* under the prefix, nothing this agent reads (policies/, ...) */
+	RECORD_OTHER,		/* under the prefix, nothing this agent reads */
 	RECORD_VERSION,
 	RECORD_NODE,
 	RECORD_ENDPOINT,
 	RECORD_SERVICE,
 	RECORD_HINT,
 	RECORD_CIDR,
+	RECORD_POLICY,
+	RECORD_POD,
+	RECORD_NAMESPACE,
 };
 
 /* Where a key points. The strings point into the key and are not NUL-terminated. */
@@ -76,6 +95,8 @@ struct record_key {
 	size_t		ifname_len;
 	const char	*service;	/* SERVICE: "<namespace>/<name>" */
 	size_t		service_len;
+	const char	*object;	/* POLICY, POD: "<namespace>/<name>"; NAMESPACE: name */
+	size_t		object_len;
 	struct subnet4	cidr;		/* CIDR: the claimed pod CIDR */
 };
 
@@ -88,15 +109,18 @@ bool record_node_name_ok(const char *s, size_t len);
  */
 int record_key_parse(const char *key, size_t len, struct record_key *k, char *why);
 
-/* An endpoint on another node: the two fields the datapath needs. */
+/* An endpoint on another node: the two fields the datapath needs, and its pod for policy. */
 struct endpoint_rec {
-	__be32	ip;		/* the pod's IPv4 address, network order, never 0 */
-	__be32	node_ip;	/* the node it lives on */
-	__u64	updated;	/* the writer's "updated", 0 = unknown */
+	__be32			ip;		/* the pod's IPv4 address, network order, never 0 */
+	__be32			node_ip;	/* the node it lives on */
+	__u64			updated;	/* the writer's "updated", 0 = unknown */
+	struct policy_pod	*pod;		/* malloc'ed; NULL when the record names no pod */
 };
 
+/* -ENOMEM too; record_endpoint_free() whatever the result. */
 int record_endpoint_decode(json_tokener *tok, const char *val, size_t len,
 			   struct endpoint_rec *r, char *why);
+void record_endpoint_free(struct endpoint_rec *r);
 
 /*
  * A node record in its text forms: nodes/ checks the address and the CIDR (node_record_parse)
@@ -133,6 +157,22 @@ struct hint_rec {
 int record_hint_decode(json_tokener *tok, const char *node, size_t node_len, const char *val,
 		       size_t len, struct hint_rec *h, char *why);
 
+/*
+ * A NetworkPolicy, validated by the one policy validator (policy_spec.c) and checked against
+ * the key's "<namespace>/<name>". On 0 the caller owns the spec (policy_spec_free()).
+ */
+int record_policy_decode(json_tokener *tok, const char *id, size_t id_len, const char *val,
+			 size_t len, struct policy_spec *spec, char *why);
+
+/* A pod's labels and named ports; id is the key's "<namespace>/<name>". On 0 the caller owns
+ * pod (policy_pod_free()). -ENOMEM too. */
+int record_pod_decode(json_tokener *tok, const char *id, size_t id_len, const char *val,
+		      size_t len, struct policy_pod *pod, char *why);
+
+/* A namespace's labels, the implied name label added. On 0 policy_namespace_free(). */
+int record_namespace_decode(json_tokener *tok, const char *name, size_t name_len,
+			    const char *val, size_t len, struct policy_namespace *ns, char *why);
+
 /* Who holds a claimed pod CIDR: node gets the name (PODLANE_NODE_NAME_LEN). */
 int record_cidr_decode(json_tokener *tok, const char *val, size_t len, char *node, char *why);
 
@@ -152,8 +192,12 @@ int record_cidr_key(char *buf, size_t n, const struct subnet4 *cidr);
 
 /* pod_cidr NULL or "": not allocated yet, left out. */
 char *record_node_encode(const char *name, __be32 node_ip, const char *pod_cidr);
+/* pod NULL: the record names no pod (a pod the runtime gave no Kubernetes name). */
 char *record_endpoint_encode(const char *node, __be32 node_ip, __be32 ip,
-			     const char *container_id, const char *ifname, const char *network);
+			     const char *container_id, const char *ifname, const char *network,
+			     const struct policy_pod *pod);
+/* A pod record's value ({labels, ports}), as record_pod_decode() reads it. */
+char *record_pod_encode(const struct policy_pod *pod);
 /* Every part rounded to two decimals. */
 char *record_hint_encode(const char *node, const struct hint_rec *h);
 char *record_cidr_encode(const char *node);
