@@ -335,35 +335,38 @@ static int cni_arg(const char *cni_args, const char *key, char *out, size_t len,
 
 int cni_k8s_pod(const char *cni_args, struct k8s_pod *pod, struct cni_error *err)
 {
-	int ns, name;
 	const char *why;
+	int ns, name;
 
 	memset(pod, 0, sizeof(*pod));
 	ns = cni_arg(cni_args, "K8S_POD_NAMESPACE", pod->namespace, sizeof(pod->namespace), err);
 	if (ns < 0)
-		return -1;
+		goto refused;
 	name = cni_arg(cni_args, "K8S_POD_NAME", pod->name, sizeof(pod->name), err);
 	if (name < 0)
-		return -1;
+		goto refused;
 	if (ns != name) {
-		memset(pod, 0, sizeof(*pod));
-		return cni_fail(err, 4, "CNI_ARGS has %s but not %s: a Kubernetes pod needs both",
-				ns ? "K8S_POD_NAMESPACE" : "K8S_POD_NAME",
-				ns ? "K8S_POD_NAME" : "K8S_POD_NAMESPACE");
+		cni_fail(err, 4, "CNI_ARGS has %s but not %s: a Kubernetes pod needs both",
+			 ns ? "K8S_POD_NAMESPACE" : "K8S_POD_NAME",
+			 ns ? "K8S_POD_NAME" : "K8S_POD_NAMESPACE");
+		goto refused;
 	}
 	if (!ns)
 		return 0;
 	why = dns_label_problem(pod->namespace);
-	if (!why) {
-		why = dns_subdomain_problem(pod->name);
-		if (why) {
-			cni_fail(err, 4, "CNI_ARGS K8S_POD_NAME '%s': %s", pod->name, why);
-			memset(pod, 0, sizeof(*pod));
-			return -1;
-		}
-		return 0;
+	if (why) {
+		cni_fail(err, 4, "CNI_ARGS K8S_POD_NAMESPACE '%s': %s", pod->namespace, why);
+		goto refused;
 	}
-	cni_fail(err, 4, "CNI_ARGS K8S_POD_NAMESPACE '%s': %s", pod->namespace, why);
+	why = dns_subdomain_problem(pod->name);
+	if (why) {
+		cni_fail(err, 4, "CNI_ARGS K8S_POD_NAME '%s': %s", pod->name, why);
+		goto refused;
+	}
+	return 0;
+
+refused:
+	/* A refused pod keeps no name: a half-read one (K8S_POD_NAMESPACE given twice) did. */
 	memset(pod, 0, sizeof(*pod));
 	return -1;
 }
