@@ -238,6 +238,7 @@ FUZZ_MERGE	?= 0
 fuzz: selftests-fuzz
 	$(Q)PL_BUILD=$(abspath $(OUTPUT)) FUZZ_TIME='$(FUZZ_TIME)' FUZZ_RUNS='$(FUZZ_RUNS)' \
 		FUZZ_PACKETS='$(FUZZ_PACKETS)' FUZZ_MERGE='$(FUZZ_MERGE)' \
+		FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' \
 		$(if $(FUZZ_TARGETS),FUZZ_TARGETS='$(FUZZ_TARGETS)') selftests/fuzz/run-fuzz.sh
 
 install: $(addprefix $(OUTPUT)/,$(BINS))

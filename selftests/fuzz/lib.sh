@@ -22,6 +22,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 fuzz_bin() { echo "$FUZZ_BIN/fuzz_$1"; }
 
+# A unit that runs longer than this many seconds is a finding (a hang). 10 s is 1,000 times the
+# slowest input; a long run beside busy work (niced under a test suite) starves for longer than
+# that without hanging (a 0.002 s input took 10 s of wall clock at load 8): raise it there.
+FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
+
 # fuzz_inputs <target>: every file of its corpus and regressions, one per line.
 fuzz_inputs() {
 	find "$FUZZ_SRC/corpus/$1" "$FUZZ_SRC/regressions/$1" -type f 2>/dev/null | sort
@@ -33,7 +38,7 @@ fuzz_replay() {
 	list=$(mktemp)
 	fuzz_inputs "$t" > "$list"
 	# Files given by name run once each, in one process; nothing is written anywhere.
-	xargs -a "$list" -d '\n' "$(fuzz_bin "$t")" -timeout=10 -rss_limit_mb=2048 \
+	xargs -a "$list" -d '\n' "$(fuzz_bin "$t")" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 \
 		> "$log" 2>&1
 	local rc=$?
 	rm -f "$list"
@@ -68,7 +73,7 @@ fuzz_run() {
 	before=$(find "$work/corpus" -type f | wc -l)
 	start=$(date +%s%N)
 	# New inputs go to the first directory only: the copy, never the tree.
-	"$(fuzz_bin "$t")" "$@" "${dictopt[@]}" -timeout=10 -rss_limit_mb=2048 \
+	"$(fuzz_bin "$t")" "$@" "${dictopt[@]}" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$work/artifacts/" "${dirs[@]}" \
 		> "$work/log" 2>&1
 	rc=$?

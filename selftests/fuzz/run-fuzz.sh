@@ -8,6 +8,8 @@
 # the input kept in build/fuzz/work/<target>/.
 #
 #   FUZZ_TIME=60 FUZZ_RUNS= FUZZ_TARGETS="service_spec ..." FUZZ_PACKETS=200000
+#   FUZZ_TIMEOUT=10  seconds one input may take before it counts as a hang (raise it for a
+#                  niced run beside busy work, where starvation alone can take 10 s)
 #   FUZZ_MERGE=1   merge what the run grew into selftests/fuzz/corpus/<target>/, minimized
 #                  (libFuzzer -merge=1: only inputs that add coverage are added)
 set -u

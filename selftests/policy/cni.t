@@ -70,13 +70,19 @@ case $got in 7*"given twice"*) nothing_new dup ;; *) false ;; esac
 ok $? "a label key given twice: CNI error $got"
 ip netns add "$(netns_name shop-args)"
 pol_conf "$PL_TMP/args.json" app=web
-pol_cni ADD shop args "$PL_TMP/args.json" "K8S_POD_NAME=args"
+pol_cni ADD shop args "$PL_TMP/args.json" "K8S_POD_NAMESPACE=shop"
 got=$(jq -r '"\(.code) \(.msg)"' "$PL_TMP/cni.out")
 case $got in
-4*"CNI_ARGS has K8S_POD_NAME but not K8S_POD_NAMESPACE"*) nothing_new args ;;
+4*"CNI_ARGS has K8S_POD_NAMESPACE but not K8S_POD_NAME"*) nothing_new args ;;
 *) false ;;
 esac
-ok $? "K8S_POD_NAME without K8S_POD_NAMESPACE: CNI error $got"
+ok $? "K8S_POD_NAMESPACE without K8S_POD_NAME: CNI error $got"
+pol_cni ADD shop args "$PL_TMP/args.json" "IgnoreUnknown=1;K8S_POD_NAME=args"
+ok $? "K8S_POD_NAME alone (podman's container name): wired"
+[ "$(ctl pod list -o json | jq .total)" = "$pods" ]
+ok $? "... and no Kubernetes pod, so no policy selects it"
+pol_cni DEL shop args "$PL_TMP/args.json" "IgnoreUnknown=1;K8S_POD_NAME=args"
+ok $? "... DEL"
 pol_cni ADD shop args "$PL_TMP/args.json" "K8S_POD_NAMESPACE=Shop;K8S_POD_NAME=args"
 got=$(jq -r '"\(.code) \(.msg)"' "$PL_TMP/cni.out")
 case $got in 4*"K8S_POD_NAMESPACE 'Shop'"*) nothing_new args ;; *) false ;; esac

@@ -345,14 +345,17 @@ int cni_k8s_pod(const char *cni_args, struct k8s_pod *pod, struct cni_error *err
 	name = cni_arg(cni_args, "K8S_POD_NAME", pod->name, sizeof(pod->name), err);
 	if (name < 0)
 		goto refused;
-	if (ns != name) {
-		cni_fail(err, 4, "CNI_ARGS has %s but not %s: a Kubernetes pod needs both",
-			 ns ? "K8S_POD_NAMESPACE" : "K8S_POD_NAME",
-			 ns ? "K8S_POD_NAME" : "K8S_POD_NAMESPACE");
+	/* K8S_POD_NAME alone is podman's container name (for its dnsname plugin), not a
+	 * Kubernetes pod: wired, selected by no policy. A namespace needs its pod's name. */
+	if (!ns) {
+		memset(pod, 0, sizeof(*pod));
+		return 0;
+	}
+	if (!name) {
+		cni_fail(err, 4, "CNI_ARGS has K8S_POD_NAMESPACE but not K8S_POD_NAME: a "
+			 "Kubernetes pod needs both");
 		goto refused;
 	}
-	if (!ns)
-		return 0;
 	why = dns_label_problem(pod->namespace);
 	if (why) {
 		cni_fail(err, 4, "CNI_ARGS K8S_POD_NAMESPACE '%s': %s", pod->namespace, why);
