@@ -27,7 +27,7 @@ LAYERS = [
     ["api"],
     ["sync"],
     ["acct"],
-    ["endpoint", "nodes"],
+    ["endpoint", "nodes", "flows"],
     ["lb", "ipam", "policy"],
     ["datapath"],
     ["core"],
@@ -53,6 +53,8 @@ WRITERS = {
     "podlane_ep_policy": "policy",
     "podlane_pol_rev": "policy",
     "podlane_pol_ct": "policy",
+    # A ring buffer's consumer writes its position: flows/ is podlane_events' one consumer.
+    "podlane_events": "flows",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

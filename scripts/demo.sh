@@ -4,7 +4,8 @@
 # the node an uplink (a veth into a namespace the demo owns), start podlaned on its real default
 # paths, wire three pods through podlane-cni exactly as a container runtime would, send ICMP,
 # TCP and UDP between them and to the node, show what an operator sees (podlanectl, bpftool),
-# then take everything down again (also on failure or Ctrl-C).
+# isolate a pod with a NetworkPolicy and show its flow log naming the policy, then take
+# everything down again (also on failure or Ctrl-C).
 #
 # Usage: sudo scripts/demo.sh [--no-deps] [--keep]
 #   --no-deps  skip scripts/install-deps.sh and make (use what is built)
@@ -73,8 +74,9 @@ BG_PIDS=()
 CREATED_STATE=0
 CREATED_RUN=0
 
-cni() {	# cni <command> <pod>: podlane-cni invoked the way a runtime does
+cni() {	# cni <command> <pod>: podlane-cni invoked the way a runtime does (pod demo/<pod>)
 	CNI_COMMAND=$1 CNI_CONTAINERID=demo-$2 CNI_NETNS=/run/netns/$NS_PREFIX$2 CNI_IFNAME=eth0 \
+		CNI_ARGS="K8S_POD_NAMESPACE=demo;K8S_POD_NAME=$2" \
 		CNI_PATH=$BUILD:/usr/lib/cni "$BUILD/podlane-cni" < "$TMP/net.conf"
 }
 
@@ -222,5 +224,35 @@ run "$BUILD/podlanectl" drops
 run bpftool map dump pinned "$PIN_ROOT/podlane_eps"
 run bpftool prog show name tc_from_pod
 run tc filter show dev "$(jq -r '[.interfaces[] | select(.sandbox == null or .sandbox == "") | .name][0]' <<< "$res")" ingress
+
+bold "A NetworkPolicy and its flow log"
+for p in "${PODS[@]}"; do
+	"$BUILD/podlanectl" pod label "demo/$p" "app=$p" >/dev/null || die "failed to label pod $p"
+done
+say "pods demo/web, demo/db, demo/cache (K8S_POD_* in CNI_ARGS), labelled app=<name>"
+cat > "$TMP/db-policy.yaml" <<'EOY'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-web, namespace: demo}
+spec:
+  podSelector:
+    matchLabels: {app: db}
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels: {app: web}
+    ports:
+    - {protocol: TCP, port: 5440}
+EOY
+printf '\033[36m$ cat db-policy.yaml\033[0m\n'
+cat "$TMP/db-policy.yaml"
+run "$BUILD/podlanectl" policy add -f "$TMP/db-policy.yaml" || die "failed to add the policy"
+serve db tcp 5440 || die "failed to start a pod server"
+blocked() { ! probe "$@" >/dev/null 2>&1; }
+say "TCP web -> db:5440 (the policy's rule admits web)"
+result probe web tcp "${IP[db]}" 5440
+say "TCP cache -> db:5440 (db is isolated now, and no rule admits cache)"
+result blocked cache tcp "${IP[db]}" 5440
+run "$BUILD/podlanectl" observe --last 5 --to-pod demo/db
 
 [ $FAILED -eq 0 ] || die "$FAILED traffic checks failed"

@@ -19,7 +19,7 @@ run() { "$C" "$@" > "$OUT" 2> "$ERR"; RC=$?; }
 
 # --- help and usage errors ------------------------------------------------------------------
 for args in "--help" "-h" "help" "status --help" "endpoint --help" "endpoint list --help" \
-	"drops --help" "monitor --help"; do
+	"drops --help" "monitor --help" "observe --help"; do
 	# shellcheck disable=SC2086
 	run $args
 	ok "$([ $RC -eq 0 ] && grep -q '^Usage: podlanectl' "$OUT"; echo $?)" \
@@ -85,7 +85,8 @@ check "drops --json is JSON with the counts" test "$(jget "$OUT" \
 	'[d["packets"] for d in j["drops"] if d["reason"] == "source_spoofed"][0]')" = \
 	"$((2 * POSSIBLE))"
 start=$(date +%s%N)
-run --pin-root "$FAKE" monitor --timeout 1
+# No agent on that socket: monitor reads the pinned ring itself.
+run --socket "$PL_TMP/no-agent.sock" --pin-root "$FAKE" monitor --timeout 1
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 check "monitor --timeout 1 on a quiet ring stops by itself (${elapsed} ms)" \
 	test $RC -eq 0 -a $elapsed -ge 900 -a $elapsed -lt 5000
@@ -141,10 +142,12 @@ check "endpoint list --json has both endpoints with counters" test "$(jget "$OUT
 
 # A packet from pod a with an address it does not own must die as source_spoofed, and every
 # view of drops must say so.
-"$C" --pin-root "$PL_PIN" monitor --count 1 --timeout 15 > "$PL_TMP/monitor.out" 2>&1 &
+# The agent is the ring buffer's reader: monitor asks it (--socket) for the drops it reads.
+"$C" --socket "$PL_SOCK" --pin-root "$PL_PIN" monitor --count 1 --timeout 15 \
+	> "$PL_TMP/monitor.out" 2>&1 &
 MON=$!
 on_cleanup kill "$MON"
-# The ring keeps events until they are read, so monitor need not be up before the packet.
+# monitor follows from the moment it is connected: send until it has seen one.
 ip -n "$A" addr add 10.99.99.99/32 dev eth0
 for i in $(seq 1 20); do
 	ip netns exec "$A" ping -c 1 -W 1 -I 10.99.99.99 "$BIP" >/dev/null 2>&1

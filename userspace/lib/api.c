@@ -100,3 +100,65 @@ out:
 	close(fd);
 	return err;
 }
+
+int api_stream_open(const char *sock_path, struct json_object *req, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *text;
+	int fd, err;
+
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		snprintf(errbuf, errlen, "socket path '%s' is too long", sock_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, sock_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(errbuf, errlen, "failed to create socket: %s", strerror(errno));
+		return err;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = -errno;
+		snprintf(errbuf, errlen, "failed to connect to podlaned at '%s': %s", sock_path,
+			 strerror(errno));
+		close(fd);
+		return err;
+	}
+	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	if (send(fd, text, strlen(text), MSG_NOSIGNAL) < 0) {
+		err = -errno;
+		snprintf(errbuf, errlen, "failed to send request to podlaned: %s", strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int api_stream_next(int fd, int timeout_ms, struct json_object **msg)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char *buf;
+	ssize_t n;
+	int err;
+
+	*msg = NULL;
+	n = poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	if (!n)
+		return -ETIMEDOUT;
+	buf = malloc(PODLANE_API_MAX_MSG + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = recv(fd, buf, PODLANE_API_MAX_MSG, 0);
+	if (n <= 0) {
+		err = n < 0 ? -errno : -ECONNRESET;
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	err = api_reply_parse(buf, msg);
+	free(buf);
+	return err;
+}

@@ -55,6 +55,7 @@
 #define PODLANE_OP_POD_LIST	"pod_list"
 #define PODLANE_OP_NS_LABEL	"namespace_label"
 #define PODLANE_OP_NS_LIST	"namespace_list"
+#define PODLANE_OP_FLOW_LIST	"flow_list"
 
 /* CNI error codes (spec section "Error") and podlane's own, >= 100. */
 enum podlane_err {
@@ -100,6 +101,16 @@ int api_fail(struct api_error *e, int code, const char *fmt, ...)
  */
 int api_call(const char *sock_path, struct json_object *req, struct json_object **reply,
 	     int timeout_ms, char *errbuf, size_t errlen);
+
+/*
+ * A stream (flow_list with follow, api_ops.h): api_stream_open() connects and sends req,
+ * returning the connection's fd (the caller closes it) or -errno with errbuf filled;
+ * api_stream_next() waits up to timeout_ms (-1: forever) for the next message: 0 and *msg
+ * (the caller puts it), -ETIMEDOUT, -ECONNRESET when podlaned closed the stream, -EPROTO for
+ * garbage, -EINTR for a signal, or another -errno.
+ */
+int api_stream_open(const char *sock_path, struct json_object *req, char *errbuf, size_t errlen);
+int api_stream_next(int fd, int timeout_ms, struct json_object **msg);
 
 /* A reply message as api_call() reads it (NUL-terminated): 0 and *reply, or -EPROTO. */
 int api_reply_parse(const char *msg, struct json_object **reply);

@@ -5,6 +5,7 @@
  * that requests and replies share.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -872,6 +873,80 @@ API_SCHEMA(namespace_list_reply_schema, T,
 );
 #undef T
 
+/* ---- flow_list ---- */
+
+#define T struct api_flow_list_req
+API_SCHEMA(flow_list_req_schema, T,
+	API_STR_OPT(T, verdict),
+	API_STR_OPT(T, from_pod),
+	API_STR_OPT(T, to_pod),
+	API_STR_OPT(T, namespace),
+	API_STR_OPT(T, ip),
+	API_INT_IF(T, port, has_port, 0, 65535, NO_ERR),
+	API_STR_OPT(T, protocol),
+	API_BOOL_IF(T, drops, has_drops),
+	API_INT_IF(T, last, has_last, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, after, has_after, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, until, has_until, 0, INT64_MAX, NO_ERR),
+	API_INT_IF(T, limit, has_limit, 1, PODLANE_API_LIST_LIMIT_MAX, NO_ERR),
+	API_BOOL_IF(T, follow, has_follow),
+);
+#undef T
+
+#define T struct api_flow
+API_SCHEMA(flow_schema, T,
+	API_I64(T, seq),
+	API_I64(T, time_ns),
+	API_STR(T, time),
+	API_STR(T, verdict),
+	API_STR_OPT(T, reason),
+	API_I64_IF(T, code, has_code),
+	API_STR_OPT(T, direction),
+	API_STR(T, protocol),
+	API_STR(T, src_ip),
+	API_I64_IF(T, src_port, has_src_port),
+	API_STR(T, dst_ip),
+	API_I64_IF(T, dst_port, has_dst_port),
+	API_STR(T, src),
+	API_STR(T, dst),
+	API_I64_IF(T, src_identity, has_identities),
+	API_I64_IF(T, dst_identity, has_identities),
+	API_STR_OPT(T, policy),
+	API_I64_IF(T, policy_id, has_policy_id),
+	API_I64_IF(T, rule, has_rule),
+	API_STR(T, summary),
+	API_STR(T, hook),
+	API_I64(T, ifindex),
+	API_I64_IF(T, len, has_len),
+);
+#undef T
+
+size_t api_flow_encoded_len(const struct api_flow *f)
+{
+	return api_encoded_len(&flow_schema, f);
+}
+
+#define T struct api_flow_lost
+API_SCHEMA(flow_lost_schema, T,
+	API_I64(T, datapath),
+	API_COUNTS(T, datapath_cpus),
+	API_I64(T, evicted),
+	API_I64(T, stream),
+);
+#undef T
+
+#define T struct api_flow_list_reply
+API_SCHEMA(flow_list_reply_schema, T,
+	API_ARRAY(T, flows, flow_schema),
+	API_I64(T, newest),
+	API_I64(T, until),
+	API_I64(T, kept),
+	API_I64(T, capacity),
+	API_I64_IF(T, next_after, has_next_after),
+	API_OBJ(T, lost, flow_lost_schema),
+);
+#undef T
+
 /* ---- the envelope ---- */
 
 struct json_object *api_req_encode(const struct api_op *op, const void *req)
@@ -926,12 +1001,13 @@ int api_req_op(struct json_object *req, const char **op, struct api_error *e)
 }
 
 /*
- * An error reply into e: the agent's code, or INTERNAL when it gave none; its message, or a
+ * An error reply into e: the agent's code, or INTERNAL when it gave none or one no int holds; its message, or a
  * stand-in when it gave none or an empty one (a client prints e->msg after "Error: ").
  */
 static int reply_error(const struct api_reply_head *head, struct api_error *e)
 {
-	e->code = head->has_code && head->code > 0 ? (int)head->code : PODLANE_ERR_INTERNAL;
+	e->code = head->has_code && head->code > 0 && head->code <= INT_MAX ? (int)head->code :
+		  PODLANE_ERR_INTERNAL;
 	snprintf(e->msg, sizeof(e->msg), "%s",
 		 head->msg && head->msg[0] ? head->msg : "podlaned failed without a message");
 	snprintf(e->details, sizeof(e->details), "%s", head->details ? head->details : "");
@@ -1063,6 +1139,7 @@ API_OP(pod_ports, PODLANE_OP_POD_PORTS)
 API_OP(pod_list, PODLANE_OP_POD_LIST)
 API_OP(namespace_label, PODLANE_OP_NS_LABEL)
 API_OP(namespace_list, PODLANE_OP_NS_LIST)
+API_OP(flow_list, PODLANE_OP_FLOW_LIST)
 
 const struct api_op *const api_ops[] = {
 	&api_op_add, &api_op_del, &api_op_check, &api_op_gc, &api_op_status,
@@ -1070,7 +1147,7 @@ const struct api_op *const api_ops[] = {
 	&api_op_service_del, &api_op_service_list, &api_op_node_add, &api_op_node_del,
 	&api_op_node_list, &api_op_sync_status, &api_op_sync_deadletters, &api_op_policy_add,
 	&api_op_policy_del, &api_op_policy_list, &api_op_pod_label, &api_op_pod_ports,
-	&api_op_pod_list, &api_op_namespace_label, &api_op_namespace_list,
+	&api_op_pod_list, &api_op_namespace_label, &api_op_namespace_list, &api_op_flow_list,
 };
 const size_t api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

@@ -994,6 +994,107 @@ struct api_namespace_list_reply {
 	int64_t		next_offset;
 };
 
+/* ---- the flow log (userspace/podlaned/flows/) ---- */
+
+/*
+ * "flow_list": records of the flow log, oldest first, that match every filter given: network
+ * policy verdicts (allowed: once per new connection and isolated direction; denied: every
+ * packet) and other drops. A page holds at most limit records (default
+ * PODLANE_API_LIST_LIMIT_DEFAULT) and PODLANE_API_PAGE_BYTES; next_after says where the next
+ * one starts (ask again with after = next_after and the first reply's until).
+ *
+ * follow: the reply carries no records; the agent keeps the connection and sends a message
+ * with the same fields (a flow_list reply) whenever records match, or records are lost, until
+ * the client closes it. The records after `after` (or the last `last`) come first. A stream
+ * that cannot keep up (its socket full) loses what the flow log drops meanwhile, and is told
+ * so (lost.stream). At most PODLANE_FLOW_STREAMS_MAX streams at once (PODLANE_ERR_TRY_AGAIN).
+ */
+#define PODLANE_FLOW_STREAMS_MAX	16
+
+struct api_flow_list_req {
+	const char	*verdict;	/* optional "allowed" | "denied" (by network policy) |
+					 * "dropped" (any other reason) */
+	const char	*from_pod;	/* optional "namespace/name": the source */
+	const char	*to_pod;	/* optional "namespace/name": the destination */
+	const char	*namespace;	/* optional: a pod of it on either side */
+	const char	*ip;		/* optional "a.b.c.d": either address */
+	bool		has_port;
+	int64_t		port;		/* optional 0-65535: either port */
+	const char	*protocol;	/* optional "tcp" | "udp" | "sctp" | "icmp" | a number */
+	bool		has_drops;
+	bool		drops;		/* optional: drop records only, policy drops included
+					 * (`podlanectl monitor`) */
+	bool		has_last;
+	int64_t		last;		/* optional >= 0: only the last N that match */
+	bool		has_after;
+	int64_t		after;		/* optional: only records with seq > after */
+	bool		has_until;
+	int64_t		until;		/* optional: only records with seq <= until */
+	bool		has_limit;
+	int64_t		limit;		/* optional 1-500 per page */
+	bool		has_follow;
+	bool		follow;		/* optional: keep the connection and stream */
+};
+
+struct api_flow {
+	int64_t		seq;		/* the record's number in the agent's lifetime */
+	int64_t		time_ns;	/* wall clock, ns since the epoch */
+	const char	*time;		/* the same, RFC 3339 UTC with microseconds */
+	const char	*verdict;	/* "allowed" | "denied" | "dropped" */
+	const char	*reason;	/* drop reason (podlane_drop_name); absent when allowed */
+	bool		has_code;
+	int64_t		code;		/* the drop reason's number */
+	const char	*direction;	/* "ingress" | "egress": whose policy judged; absent for
+					 * drops that are not policy verdicts */
+	const char	*protocol;	/* "TCP", "UDP", "SCTP", "ICMP", or the number */
+	const char	*src_ip;
+	bool		has_src_port;
+	int64_t		src_port;	/* TCP, UDP, SCTP */
+	const char	*dst_ip;
+	bool		has_dst_port;
+	int64_t		dst_port;
+	const char	*src;		/* "ns/name", "node", "remote-node", "world", or src_ip */
+	const char	*dst;
+	bool		has_identities;
+	int64_t		src_identity;	/* policy verdicts: the datapath's identities */
+	int64_t		dst_identity;
+	const char	*policy;	/* "ns/name" (or "#<id>" once deleted) behind the verdict;
+					 * absent when none */
+	bool		has_policy_id;
+	int64_t		policy_id;
+	bool		has_rule;
+	int64_t		rule;		/* index in the policy's ingress or egress rules */
+	const char	*summary;	/* "allowed by policy x/y ingress rule 0", "isolated by
+					 * policy x/y; no rule matched", "dropped: <reason>" */
+	const char	*hook;		/* "from_pod" | "to_pod" | "from_uplink" | ... */
+	int64_t		ifindex;
+	bool		has_len;
+	int64_t		len;		/* drops: the packet's length */
+};
+
+/* Records that never reached this reader. */
+struct api_flow_lost {
+	int64_t		datapath;	/* flow records the ring buffer had no room for (all
+					 * CPUs, since podlane_pol_stat was created) */
+	struct api_count *datapath_cpus; /* the same per CPU: { "0": n, "1": n, ... } */
+	size_t		n_datapath_cpus;
+	int64_t		evicted;	/* records after `after` the flow log dropped before they
+					 * were asked for */
+	int64_t		stream;		/* follow: records this stream missed so far */
+};
+
+struct api_flow_list_reply {
+	struct api_flow	*flows;
+	size_t		n_flows;
+	int64_t		newest;		/* the newest record's seq (0: none yet) */
+	int64_t		until;		/* the page's bound: until given, else newest */
+	int64_t		kept;		/* records the flow log holds */
+	int64_t		capacity;	/* --flow-log-size */
+	bool		has_next_after;
+	int64_t		next_after;
+	struct api_flow_lost lost;
+};
+
 /* ---- the operations ---- */
 
 struct api_op {
@@ -1040,6 +1141,7 @@ API_OP_DECLARE(pod_ports)
 API_OP_DECLARE(pod_list)
 API_OP_DECLARE(namespace_label)
 API_OP_DECLARE(namespace_list)
+API_OP_DECLARE(flow_list)
 
 /* Every operation, for dispatch and tests; api_op_find() by name, NULL when unknown. */
 extern const struct api_op *const api_ops[];
@@ -1068,6 +1170,7 @@ size_t api_node_encoded_len(const struct api_node *n);
 size_t api_policy_encoded_len(const struct api_policy *p);
 size_t api_pod_encoded_len(const struct api_pod *p);
 size_t api_namespace_encoded_len(const struct api_namespace *ns);
+size_t api_flow_encoded_len(const struct api_flow *f);
 /*
  * api_op_call()'s reading of the reply r (what api_reply_parse() made of the message): 0 with
  * reply decoded and r's envelope taken out; -EREMOTEIO or -EBADMSG with e filled, as above.

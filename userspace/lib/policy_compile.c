@@ -133,7 +133,8 @@ static void uvec_sort_unique(struct uvec *u)
 
 	if (!u->n)
 		return;
-	qsort(u->v, u->n, sizeof(*u->v), u32_cmp);
+	if (u->n)
+		qsort(u->v, u->n, sizeof(*u->v), u32_cmp);
 	for (i = 0; i < u->n; i++)
 		if (!n || u->v[n - 1] != u->v[i])
 			u->v[n++] = u->v[i];
@@ -260,7 +261,8 @@ static int build_namespaces(struct compiler *c)
 		names[n++] = (struct ns_name){ pod_namespace(w->pods[k].meta), -1 };
 	for (k = 0; k < w->npolicies; k++)
 		names[n++] = (struct ns_name){ w->policies[k].spec->namespace, -1 };
-	qsort(names, n, sizeof(*names), ns_name_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), ns_name_cmp);
 
 	c->ns = calloc(n ? n : 1, sizeof(*c->ns));
 	c->implied = calloc(n ? n : 1, sizeof(*c->implied));
@@ -332,7 +334,8 @@ static int build_idents(struct compiler *c)
 	}
 	for (i = 0; i < n; i++)
 		refs[i] = (struct pod_ref){ w->pods[i].id, i };
-	qsort(refs, n, sizeof(*refs), pod_ref_cmp);
+	if (n)
+		qsort(refs, n, sizeof(*refs), pod_ref_cmp);
 	for (i = 0; i < n; i++)
 		c->by_ident[i] = refs[i].pod;
 	free(refs);
@@ -564,7 +567,8 @@ static int build_cidrs(struct compiler *c)
 
 	if (!c->ncidrs)
 		return 0;
-	qsort(c->cidrs, c->ncidrs, sizeof(*c->cidrs), cidr_cmp);
+	if (c->ncidrs)
+		qsort(c->cidrs, c->ncidrs, sizeof(*c->cidrs), cidr_cmp);
 	for (i = 0, n = 0; i < c->ncidrs; i++)
 		if (!n || cidr_cmp(&c->cidrs[n - 1], &c->cidrs[i]))
 			c->cidrs[n++] = c->cidrs[i];
@@ -853,7 +857,8 @@ static void normalize(struct evec *e)
 
 	if (!e->n)
 		return;
-	qsort(e->v, e->n, sizeof(*e->v), entry_merge_cmp);
+	if (e->n)
+		qsort(e->v, e->n, sizeof(*e->v), entry_merge_cmp);
 	for (i = 0; i < e->n; i++) {
 		struct pc_entry *last = n ? &e->v[n - 1] : NULL;
 		const struct pc_entry *x = &e->v[i];
@@ -868,7 +873,8 @@ static void normalize(struct evec *e)
 		e->v[n++] = *x;
 	}
 	e->n = n;
-	qsort(e->v, e->n, sizeof(*e->v), entry_qsort_cmp);
+	if (e->n)
+		qsort(e->v, e->n, sizeof(*e->v), entry_qsort_cmp);
 	for (i = 0, n = 0; i < e->n; i++)
 		if (!n || !same_key(&e->v[n - 1], &e->v[i]))
 			e->v[n++] = e->v[i];
@@ -927,7 +933,8 @@ static long long map_entries(const struct evec *e, size_t max_entries)
 			keys[n++] = (struct lpm_key){ .peer = x->peer, .proto = x->proto,
 						      .port = pfx[j].port, .bits = pfx[j].bits };
 	}
-	qsort(keys, n, sizeof(*keys), lpm_key_cmp);
+	if (n)
+		qsort(keys, n, sizeof(*keys), lpm_key_cmp);
 	for (i = 0, u = 0; i < n; i++)
 		u += !i || lpm_key_cmp(&keys[i - 1], &keys[i]);
 	free(keys);
@@ -1276,7 +1283,8 @@ char *policy_identity_key(const struct policy_pod *pod)
 		for (i = 0; i < pod->nports; i++)
 			if (pod->ports[i].name && pod->ports[i].name[0])
 				ports[n++] = &pod->ports[i];
-		qsort(ports, n, sizeof(*ports), pod_port_cmp);
+		if (n)
+			qsort(ports, n, sizeof(*ports), pod_port_cmp);
 	}
 	sb_field(&b, pod_namespace(pod));
 	sb_putc(&b, '\n');

@@ -16,6 +16,9 @@ int cmd_endpoint(struct ctl_opts *o, int argc, char **argv);
 int cmd_drops(struct ctl_opts *o, int argc, char **argv);
 int cmd_monitor(struct ctl_opts *o, int argc, char **argv);
 
+/* observe.c: the flow log (network policy verdicts and drops) */
+int cmd_observe(struct ctl_opts *o, int argc, char **argv);
+
 /* service.c */
 int cmd_service(struct ctl_opts *o, int argc, char **argv);
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -246,4 +248,79 @@ void table_free(struct table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
+}
+
+static long long ctl_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ctl_flow_stream(const struct ctl_opts *o, const struct api_flow_list_req *req,
+		    long timeout_s, volatile int *stop,
+		    int (*cb)(const struct api_flow_list_reply *r, void *data), void *data)
+{
+	long long deadline = timeout_s ? ctl_mono_ms() + timeout_s * 1000LL : 0;
+	struct json_object *o_req, *msg;
+	struct api_flow_list_reply r;
+	struct api_error e;
+	char why[256];
+	int fd, rc, first = 1, wait_ms;
+
+	o_req = api_flow_list_req_encode(req);
+	if (!o_req) {
+		fprintf(stderr, "podlanectl: out of memory\n");
+		return 1;
+	}
+	fd = api_stream_open(o->socket_path, o_req, why, sizeof(why));
+	json_object_put(o_req);
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
+		return CTL_NO_AGENT;
+	if (fd < 0) {
+		fprintf(stderr, "podlanectl: %s\n", why);
+		return 1;
+	}
+	for (rc = 0; !rc && !*stop;) {
+		wait_ms = -1;
+		if (deadline) {
+			long long left = deadline - ctl_mono_ms();
+
+			if (left <= 0)
+				break;
+			wait_ms = left > 500 ? 500 : (int)left;
+		} else {
+			wait_ms = 500;	/* look at *stop now and then */
+		}
+		rc = api_stream_next(fd, wait_ms, &msg);
+		if (rc == -ETIMEDOUT || rc == -EINTR) {
+			rc = 0;
+			continue;
+		}
+		if (rc) {
+			fprintf(stderr, "podlanectl: %s\n", rc == -ECONNRESET ?
+				"podlaned closed the flow stream" : rc == -EPROTO ?
+				"podlaned sent a message that is not JSON" : strerror(-rc));
+			rc = 1;
+			break;
+		}
+		rc = api_op_reply_decode(&api_op_flow_list, msg, &r, &e);
+		if (rc) {
+			json_object_put(msg);
+			/* An agent without the flow log: the caller may read the ring itself. */
+			if (first && rc == -EREMOTEIO && strstr(e.msg, "unknown op")) {
+				rc = CTL_NO_AGENT;
+				break;
+			}
+			rc = ctl_failed(o, api_op_flow_list.name, rc, &e);
+			break;
+		}
+		first = 0;
+		rc = cb(&r, data) ? -1 : 0;
+		api_flow_list_reply_free(&r);
+		json_object_put(msg);
+	}
+	close(fd);
+	return rc > 0 || rc == CTL_NO_AGENT ? rc : 0;
 }

@@ -82,6 +82,18 @@ int ctl_list_pages(const struct ctl_opts *o, const struct api_op *op, void *req,
 void *ctl_page(const struct api_op *op, const struct ctl_pages *p, size_t i);
 void ctl_pages_free(const struct api_op *op, struct ctl_pages *p);
 
+/*
+ * A flow stream (flow_list with follow): send req (a flow_list request with follow set) and
+ * call cb with each message, decoded, until cb returns non-zero, *stop is set (a signal), or
+ * timeout_s seconds passed (0: no limit). The first message is the reply that opens the
+ * stream. Returns 0, 1 after printing why it failed, or CTL_NO_AGENT (printing nothing) when
+ * no podlaned listens on the socket or it does not know flow_list (an older agent).
+ */
+#define CTL_NO_AGENT	(-2)
+int ctl_flow_stream(const struct ctl_opts *o, const struct api_flow_list_req *req,
+		    long timeout_s, volatile int *stop,
+		    int (*cb)(const struct api_flow_list_reply *r, void *data), void *data);
+
 /* JSON as podlanectl prints it: indented, spaced, slashes as they are. */
 void ctl_print_json(struct json_object *o);
 /* A string for a table cell: "-" for none or "". */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * podlanectl - the operator's view of a node's podlane dataplane: the global options and the
- * dispatch to a command (commands.h). Most commands ask podlaned over its local API; drops and
- * monitor read the pinned maps directly (pinned.c) so they still work when the agent is down.
+ * dispatch to a command (commands.h). Most commands ask podlaned over its local API; drops
+ * reads the pinned maps directly (pinned.c), and monitor does when the agent is down, so they
+ * still work then.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@ static const char main_usage[] =
 	"  status           agent version, pin root, uplink, kernel features, programs, endpoints\n"
 	"  endpoint list    pods on this node: addresses, interfaces, netns, counters, drops\n"
 	"  drops            node-wide drop counters by reason (pinned map, no agent needed)\n"
-	"  monitor          print each dropped packet as it happens (pinned ring buffer)\n"
+	"  monitor          print each dropped packet as it happens (through podlaned, or the\n"
+	"                   pinned ring buffer when it is down)\n"
+	"  observe          the flow log: policy verdicts naming pods, policy and rule; drops\n"
 	"  top              pods by CPU, run-queue delay, memory or traffic, refreshed in place\n"
 	"  hints            node and pod pressure scores (0 idle .. 100 saturated)\n"
 	"  service          add, delete and list services (ClusterIP, NodePort, external IPs)\n"
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
 		return cmd_drops(&o, argc, argv);
 	if (!strcmp(cmd, "monitor"))
 		return cmd_monitor(&o, argc, argv);
+	if (!strcmp(cmd, "observe"))
+		return cmd_observe(&o, argc, argv);
 	if (!strcmp(cmd, "top"))
 		return cmd_top(&o, argc, argv);
 	if (!strcmp(cmd, "hints"))

@@ -4,6 +4,11 @@
  * the agent: `drops` sums the per-CPU podlane_drops counters, `monitor` consumes
  * podlane_events. Both keep working when podlaned is down or wedged, which is when an
  * operator needs them most.
+ *
+ * A ring buffer has one consumer position, and podlaned is podlane_events' consumer while it
+ * runs (its flow log, userspace/podlaned/flows/): `monitor` asks the agent for the drop
+ * records then, as a stream, and reads the ring itself only when no agent answers on the
+ * socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,16 +35,22 @@ static const char drops_usage[] =
 	"podlaned. Every known reason is listed, also at zero.\n";
 
 static const char monitor_usage[] =
-	"Usage: podlanectl [--pin-root PATH] [--json] monitor [--count N] [--timeout S]\n"
+	"Usage: podlanectl [--socket PATH] [--pin-root PATH] [--json] monitor [--count N]\n"
+	"                  [--timeout S]\n"
 	"\n"
-	"Print one line per dropped packet from the pinned ring buffer <pin-root>/podlane_events:\n"
-	"time, hook, device, reason, source > destination, protocol, length.\n"
+	"Print one line per dropped packet as it happens: time, hook, device, reason,\n"
+	"source > destination, protocol, length.\n"
 	"\n"
 	"  -c, --count N     stop after N events (default: until interrupted)\n"
 	"  -t, --timeout S   stop after S seconds (default: until interrupted)\n"
 	"  -j, --json        one JSON object per line\n"
 	"\n"
-	"Events are consumed: two monitors running at once each see part of the stream.\n";
+	"While podlaned runs it is the one reader of the ring buffer podlane_events, and monitor\n"
+	"follows the drops through it (--socket; any number of monitors, each sees every drop).\n"
+	"When no agent answers on the socket, monitor reads the pinned ring buffer\n"
+	"<pin-root>/podlane_events itself: events are consumed then, so two monitors running\n"
+	"at once each see part of the stream, and a starting agent finds them gone.\n"
+	"`podlanectl observe` shows the same drops with network policy's verdicts.\n";
 
 static int open_pinned(const struct ctl_opts *o, const char *name, enum bpf_map_type type,
 		       __u32 value_size, struct bpf_map_info *info)
@@ -187,6 +198,7 @@ static const char *hook_name(int hook)
 	case PODLANE_HOOK_TO_POD:	return "to_pod";
 	case PODLANE_HOOK_FROM_UPLINK:	return "from_uplink";
 	case PODLANE_HOOK_XDP_UPLINK:	return "xdp_uplink";
+	case PODLANE_HOOK_FROM_TUNNEL:	return "from_tunnel";
 	}
 	return "unknown";
 }
@@ -212,35 +224,24 @@ static void proto_name(const struct drop_event *e, char *buf, size_t len)
 	}
 }
 
-static int on_event(void *data, void *sample, size_t size)
+/* One drop, printed the same whether it came from the ring or from the agent. */
+static void print_drop(const struct monitor_ctx *ctx, __s64 real, int hook, unsigned int ifindex,
+		       int code, const char *src, const char *dst, const char *proto,
+		       unsigned int len)
 {
-	struct monitor_ctx *ctx = data;
-	const struct drop_event *e = sample;
-	char when[32], dev[IF_NAMESIZE], src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN];
-	char proto[32], reason[24];
+	char when[32], dev[IF_NAMESIZE], reason[24];
 	const char *name;
-	__s64 real;
 	time_t sec;
 	struct tm tm;
 
-	if (size < sizeof(*e) || e->type != PODLANE_EVENT_DROP)
-		return 0;
-	if (ctx->count && ctx->seen >= ctx->count)
-		return 0;
-	ctx->seen++;
-
-	real = (__s64)e->ts_ns + ctx->mono_to_real_ns;
 	sec = real / 1000000000;
 	localtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	if (!if_indextoname(e->ifindex, dev))
-		snprintf(dev, sizeof(dev), "if%u", e->ifindex);
-	inet_ntop(AF_INET, &e->saddr, src, sizeof(src));
-	inet_ntop(AF_INET, &e->daddr, dst, sizeof(dst));
-	proto_name(e, proto, sizeof(proto));
-	name = podlane_drop_name(e->reason);
+	if (!if_indextoname(ifindex, dev))
+		snprintf(dev, sizeof(dev), "if%u", ifindex);
+	name = podlane_drop_name(code);
 	if (!name) {
-		snprintf(reason, sizeof(reason), "reason %d", e->reason);
+		snprintf(reason, sizeof(reason), "reason %d", code);
 		name = reason;
 	}
 
@@ -251,24 +252,72 @@ static int on_event(void *data, void *sample, size_t size)
 		snprintf(ts, sizeof(ts), "%s.%06lld", when,
 			 (long long)(real % 1000000000) / 1000);
 		json_object_object_add(o, "time", json_object_new_string(ts));
-		json_object_object_add(o, "hook", json_object_new_string(hook_name(e->hook)));
-		json_object_object_add(o, "ifindex", json_object_new_int(e->ifindex));
+		json_object_object_add(o, "hook", json_object_new_string(hook_name(hook)));
+		json_object_object_add(o, "ifindex", json_object_new_int(ifindex));
 		json_object_object_add(o, "device", json_object_new_string(dev));
 		json_object_object_add(o, "reason", json_object_new_string(name));
-		json_object_object_add(o, "code", json_object_new_int(e->reason));
+		json_object_object_add(o, "code", json_object_new_int(code));
 		json_object_object_add(o, "saddr", json_object_new_string(src));
 		json_object_object_add(o, "daddr", json_object_new_string(dst));
 		json_object_object_add(o, "proto", json_object_new_string(proto));
-		json_object_object_add(o, "len", json_object_new_int(e->len));
+		json_object_object_add(o, "len", json_object_new_int(len));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 	} else {
 		printf("%s.%06lld %-11s %-15s %-16s %s > %s %s len %u\n", when,
-		       (long long)(real % 1000000000) / 1000, hook_name(e->hook), dev, name, src,
-		       dst, proto, e->len);
+		       (long long)(real % 1000000000) / 1000, hook_name(hook), dev, name, src,
+		       dst, proto, len);
 	}
 	fflush(stdout);
+}
+
+static int on_event(void *data, void *sample, size_t size)
+{
+	struct monitor_ctx *ctx = data;
+	const struct drop_event *e = sample;
+	char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN], proto[32];
+
+	if (size < sizeof(*e) || e->type != PODLANE_EVENT_DROP)
+		return 0;
+	if (ctx->count && ctx->seen >= ctx->count)
+		return 0;
+	ctx->seen++;
+	inet_ntop(AF_INET, &e->saddr, src, sizeof(src));
+	inet_ntop(AF_INET, &e->daddr, dst, sizeof(dst));
+	proto_name(e, proto, sizeof(proto));
+	print_drop(ctx, (__s64)e->ts_ns + ctx->mono_to_real_ns, e->hook, e->ifindex, e->reason,
+		   src, dst, proto, e->len);
 	return 0;
+}
+
+/* A message of the agent's drop stream: the same lines as from the ring. */
+static int on_agent_drops(const struct api_flow_list_reply *r, void *data)
+{
+	struct monitor_ctx *ctx = data;
+	char proto[32];
+	size_t i, j;
+
+	for (i = 0; i < r->n_flows && (!ctx->count || ctx->seen < ctx->count); i++) {
+		const struct api_flow *f = &r->flows[i];
+		int hook = 0;
+
+		for (hook = PODLANE_HOOK_FROM_POD; hook <= PODLANE_HOOK_FROM_TUNNEL; hook++)
+			if (!strcmp(hook_name(hook), f->hook))
+				break;
+		if (!strncmp(f->protocol, "ethertype", 9) || !strcmp(f->protocol, "ICMP") ||
+		    !strcmp(f->protocol, "TCP") || !strcmp(f->protocol, "UDP")) {
+			for (j = 0; f->protocol[j] && j < sizeof(proto) - 1; j++)
+				proto[j] = f->protocol[j] >= 'A' && f->protocol[j] <= 'Z' ?
+					   f->protocol[j] - 'A' + 'a' : f->protocol[j];
+			proto[j] = '\0';
+		} else {
+			snprintf(proto, sizeof(proto), "ip proto %s", f->protocol);
+		}
+		ctx->seen++;
+		print_drop(ctx, f->time_ns, hook, f->ifindex, f->has_code ? f->code : 0, f->src_ip,
+			   f->dst_ip, proto, f->has_len ? f->len : 0);
+	}
+	return ctx->count && ctx->seen >= ctx->count;
 }
 
 int cmd_monitor(struct ctl_opts *o, int argc, char **argv)
@@ -284,10 +333,23 @@ int cmd_monitor(struct ctl_opts *o, int argc, char **argv)
 	rc = parse_command_opts(argc, argv, o, "monitor", monitor_usage, &m);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	ctx.count = m.count;
+	/* No SA_RESTART: Ctrl-C must wake the poll below. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	{
+		struct api_flow_list_req req = {
+			.has_drops = true, .drops = true, .has_follow = true, .follow = true,
+		};
+
+		rc = ctl_flow_stream(o, &req, m.timeout_s, &monitor_stop, on_agent_drops, &ctx);
+		if (rc != CTL_NO_AGENT)
+			return rc;
+	}
+	/* No agent: this process is the ring buffer's reader. */
 	fd = open_pinned(o, "podlane_events", BPF_MAP_TYPE_RINGBUF, 0, &info);
 	if (fd < 0)
 		return 1;
-	ctx.count = m.count;
 	ctx.mono_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	rb = ring_buffer__new(fd, on_event, &ctx, NULL);
 	if (!rb) {
@@ -296,9 +358,6 @@ int cmd_monitor(struct ctl_opts *o, int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	/* No SA_RESTART: Ctrl-C must wake the poll below. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	if (m.timeout_s)
 		deadline = clock_ns(CLOCK_MONOTONIC) + (__s64)m.timeout_s * 1000000000;
 

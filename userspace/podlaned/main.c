@@ -45,6 +45,7 @@
 #include "datapath/eps.h"
 #include "datapath/loader.h"
 #include "endpoint/endpoint.h"
+#include "flows/flows.h"
 #include "lb/lb.h"
 #include "log.h"
 #include "nodes/nodes.h"
@@ -64,7 +65,7 @@
 #define LISTEN_BACKLOG		1024
 
 /* What an epoll event is about: data.ptr points at one of these. */
-enum ev_kind { EV_SIGNAL, EV_LISTEN, EV_TICK, EV_METRICS, EV_SYNC, EV_CLIENT };
+enum ev_kind { EV_SIGNAL, EV_LISTEN, EV_TICK, EV_METRICS, EV_SYNC, EV_FLOWS, EV_CLIENT };
 
 struct ev_source {
 	enum ev_kind kind;
@@ -83,7 +84,8 @@ struct client {
 };
 
 static struct ev_source ev_signal = { EV_SIGNAL }, ev_listen = { EV_LISTEN },
-	ev_tick = { EV_TICK }, ev_metrics = { EV_METRICS }, ev_sync = { EV_SYNC };
+	ev_tick = { EV_TICK }, ev_metrics = { EV_METRICS }, ev_sync = { EV_SYNC },
+	ev_flows = { EV_FLOWS };
 static struct client *clients_head, *clients_tail, *clients_free;
 static size_t nclients, client_max = CLIENT_MAX;
 static int listen_fd = -1;
@@ -113,6 +115,9 @@ static void usage(FILE *out)
 		"                        on first start (default %d; a pinned map keeps its\n"
 		"                        size); a policy change that does not fit is refused\n"
 		"  --no-drop-events      do not emit per-drop ring buffer events\n"
+		"  --flow-log-size N     records the flow log keeps in memory (`podlanectl\n"
+		"                        observe`, `monitor`), %zu bytes each (default %d,\n"
+		"                        at most %u)\n"
 		"  --cgroup PATH         cgroup v2 directory whose sockets get the service LB\n"
 		"                        (default: the cgroup v2 root, i.e. every socket)\n"
 		"  --no-accounting       no per-cgroup accounting programs (CPU from cpu.stat,\n"
@@ -135,7 +140,8 @@ static void usage(FILE *out)
 		"  -v, --verbose         debug logs, including libbpf's\n"
 		"  -h, --help            this text\n",
 		PODLANE_PIN_ROOT, PODLANE_STATE_DIR, PODLANE_SOCKET, PODLANE_MAX_ENDPOINTS,
-		PODLANED_MAX_NODES_DEFAULT, PODLANE_MAX_POLICY);
+		PODLANED_MAX_NODES_DEFAULT, PODLANE_MAX_POLICY, sizeof(struct flow_view),
+		FLOWS_DEFAULT_SIZE, FLOWS_MAX_SIZE);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -249,10 +255,12 @@ static int lock_state_dir(const char *state_dir)
 	return fd;
 }
 
-static void client_close(int epfd, struct client *c)
+/* Forget the client; its connection is closed, or handed over when keep_fd. */
+static void client_drop(int epfd, struct client *c, bool keep_fd)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	if (!keep_fd)
+		close(c->fd);
 	c->fd = -1;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -272,6 +280,11 @@ static void client_close(int epfd, struct client *c)
 		if (!epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev))
 			accept_paused = false;
 	}
+}
+
+static void client_close(int epfd, struct client *c)
+{
+	client_drop(epfd, c, false);
 }
 
 /* Nothing to read: no request has arrived (or the peer is gone). */
@@ -428,6 +441,7 @@ static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
 	struct json_object *req, *reply;
 	enum json_tokener_error jerr;
 	struct api_error e = {};
+	bool stream = false;
 	ssize_t n;
 
 	n = recv(c->fd, buf, PODLANE_API_MAX_MSG + 1, MSG_TRUNC);
@@ -449,12 +463,20 @@ static void client_serve(struct agent *a, int epfd, struct client *c, char *buf)
 			snprintf(e.details, sizeof(e.details), "%s", json_tokener_error_desc(jerr));
 			reply = api_reply_error(&e);
 		} else {
-			reply = api_handle(a, req);
+			reply = api_handle(a, req, &stream);
 			json_object_put(req);
 		}
 	}
 	send_reply(c->fd, reply);
 	json_object_put(reply);
+	if (stream) {
+		/* A flow stream: the connection now belongs to api/ (flow_ops.c). */
+		int fd = c->fd;
+
+		client_drop(epfd, c, true);
+		api_stream_adopt(a, fd);
+		return;
+	}
 	client_close(epfd, c);
 }
 
@@ -524,6 +546,11 @@ static int serve(struct agent *a, int lfd)
 	ev.data.ptr = &ev_sync;
 	if (sync_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, sync_fd(a), &ev))
 		log_warn("failed to watch the etcd sync err=\"%s\"", strerror(errno));
+	ev.data.ptr = &ev_flows;
+	if (flows_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, flows_fd(a), &ev))
+		log_warn("failed to watch the flow log err=\"%s\"", strerror(errno));
+	/* Records that waited while no agent ran. */
+	flows_run(a);
 
 	for (;;) {
 		__u64 t0;
@@ -552,8 +579,14 @@ static int serve(struct agent *a, int lfd)
 			case EV_SYNC:
 				sync_run(a);
 				break;
+			case EV_FLOWS:
+				flows_run(a);
+				break;
 			case EV_TICK:
 			case EV_METRICS:
+				/* Also here: a missed wake-up of the ring buffer waits 1 s. */
+				if (src->kind == EV_TICK)
+					flows_run(a);
 				tick_event(a, tfd, src->kind);
 				break;
 			case EV_CLIENT:
@@ -572,10 +605,12 @@ static int serve(struct agent *a, int lfd)
 		service_tick(a);
 		policy_tick(a);
 		loop_time(a, LOOP_SERVICE, mono_ns() - t0);
+		api_streams_run(a);
 	}
 out:
 	while (clients_head)
 		client_close(epfd, clients_head);
+	api_streams_close(a);
 	while (clients_free) {
 		struct client *c = clients_free;
 
@@ -612,6 +647,7 @@ enum {
 	OPT_VXLAN_DEV,
 	OPT_XDP_NODEPORT,
 	OPT_NO_NODE_ROUTES,
+	OPT_FLOW_LOG_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -634,6 +670,7 @@ static const struct option long_opts[] = {
 	{ "vxlan-dev", required_argument, NULL, OPT_VXLAN_DEV },
 	{ "xdp-nodeport", required_argument, NULL, OPT_XDP_NODEPORT },
 	{ "no-node-routes", no_argument, NULL, OPT_NO_NODE_ROUTES },
+	{ "flow-log-size", required_argument, NULL, OPT_FLOW_LOG_SIZE },
 	{ "verbose", no_argument, NULL, 'v' },
 	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
 	{ "help", no_argument, NULL, 'h' },
@@ -659,6 +696,7 @@ int main(int argc, char **argv)
 		.max_policy = PODLANE_MAX_POLICY,
 		.drop_events = true,
 		.accounting = true,
+		.flow_log_size = FLOWS_DEFAULT_SIZE,
 	};
 	const char *log_file = NULL;
 	struct sync_opts sync_opts;
@@ -722,6 +760,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			a.max_policy = n;
+			break;
+		case OPT_FLOW_LOG_SIZE:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || !n || n > FLOWS_MAX_SIZE || optarg[0] == '-') {
+				fprintf(stderr, "podlaned: --flow-log-size wants a number from 1 "
+					"to %u, got '%s'\n", FLOWS_MAX_SIZE, optarg);
+				return 2;
+			}
+			a.flow_log_size = n;
 			break;
 		case OPT_LOG_FILE:
 			log_file = optarg;
@@ -830,7 +878,8 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	/* Bottom layer first; each open may use the ones before it. */
-	if (loop_open(&a) || datapath_open(&a) || eps_open(&a) || policy_open(&a))
+	if (loop_open(&a) || datapath_open(&a) || eps_open(&a) || policy_open(&a) ||
+	    flows_open(&a))
 		goto fail;
 	if (a.uplink && datapath_attach_uplink(&a))
 		goto fail;
@@ -875,6 +924,8 @@ out:
 	acct_close(&a);
 	nodes_close(&a);
 	endpoint_reaper_stop();
+	api_streams_close(&a);
+	flows_close(&a);
 	policy_close(&a);
 	eps_close(&a);
 	datapath_close(&a);

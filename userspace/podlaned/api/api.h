@@ -7,12 +7,27 @@
 #ifndef PODLANED_API_API_H
 #define PODLANED_API_API_H
 
+#include <stdbool.h>
 #include <json-c/json.h>
 
 struct agent;
 
-/* Serve one request object; returns the reply (the caller puts it). */
-struct json_object *api_handle(struct agent *a, struct json_object *req);
+/*
+ * Serve one request object; returns the reply (the caller puts it). *stream is set when the
+ * request asked for a stream (flow_list with follow) and the reply is its first message: the
+ * caller then sends the reply and hands the connection to api_stream_adopt() instead of
+ * closing it.
+ */
+struct json_object *api_handle(struct agent *a, struct json_object *req, bool *stream);
+
+/*
+ * api/flow_ops.c: the flow log's streams. api_stream_adopt() takes over fd (closing it on
+ * failure); api_streams_run(), from every turn of the event loop, sends each stream what it
+ * has not had and closes those whose client hung up; api_streams_close() at teardown.
+ */
+int api_stream_adopt(struct agent *a, int fd);
+void api_streams_run(struct agent *a);
+void api_streams_close(struct agent *a);
 
 /* api/metrics.c: GET /metrics on --metrics-addr, run from the agent's own event loop. */
 int metrics_valid_addr(const char *spec);

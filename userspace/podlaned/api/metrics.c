@@ -9,7 +9,8 @@
  *
  * Families: per-endpoint counters and drops (podlane_ep_stat), node drops (podlane_drops),
  * per-pod accounting (acct.c), node pressure, hint scores (hints.c), agent health, network
- * policy (its map against its size, rule sets, identities, podlane_pol_stat). Counters
+ * policy (its map against its size, rule sets, identities, podlane_pol_stat), the flow log
+ * (verdicts by policy, direction and verdict; records kept and lost per CPU). Counters
  * are read at scrape time; pod accounting, pressure and hints are those of the last
  * accounting tick (at most a second old) except the pod counters, refreshed at the scrape.
  */
@@ -30,6 +31,7 @@
 #include "core/agent.h"
 #include "datapath/datapath.h"
 #include "datapath/eps.h"
+#include "flows/flows.h"
 #include "log.h"
 #include "policy/policy.h"
 
@@ -453,6 +455,12 @@ static void render_policy(struct agent *a, struct text *t)
 	family(t, "podlane_policy_revision", "gauge",
 	       "podlane_pol_rev: bumped after every change of rule sets or identities.");
 	emit(t, "podlane_policy_revision %u\n", st.revision);
+	family(t, "podlane_policy_ipcache_entries", "gauge",
+	       "Addresses and prefixes in podlane_ipcache (pods, nodes, ipBlocks), against its "
+	       "size.");
+	emit(t, "podlane_policy_ipcache_entries %u\n", st.ipcache_entries);
+	family(t, "podlane_policy_ipcache_max_entries", "gauge", "Size of podlane_ipcache.");
+	emit(t, "podlane_policy_ipcache_max_entries %u\n", st.ipcache_max);
 	family(t, "podlane_policy_conntrack_entries", "gauge",
 	       "Connections network policy allowed (podlane_pol_ct) at the last collector pass.");
 	emit(t, "podlane_policy_conntrack_entries %llu\n", (unsigned long long)st.ct_live);
@@ -475,6 +483,72 @@ static void render_policy(struct agent *a, struct text *t)
 		else if (sum[i])
 			emit(t, "podlane_policy_datapath_total{counter=\"slot_%u\"} %llu\n", i,
 			     (unsigned long long)sum[i]);
+}
+
+/* ---- the flow log (flows/): policy verdicts, records kept and lost ---- */
+
+static void verdict_cb(const char *policy, __u32 id, __u8 dir, __u8 verdict, __u64 n,
+		       void *data)
+{
+	struct text *t = data;
+	char buf[512];
+
+	emit(t, "podlane_policy_verdicts_total{policy=\"%s\",direction=\"%s\","
+	     "verdict=\"%s\"} %llu\n", policy ? esc(policy, buf, sizeof(buf)) : "",
+	     dir == PODLANE_FLOW_INGRESS ? "ingress" : "egress",
+	     verdict == PODLANE_FLOW_ALLOWED ? "allowed" : "denied", (unsigned long long)n);
+	(void)id;
+}
+
+static void render_flows(struct agent *a, struct text *t)
+{
+	unsigned int n = a->ncpus > 0 ? a->ncpus : 1, cpu;
+	struct flows_stats st;
+	__u64 *lost;
+
+	flows_stats(a, &st);
+	family(t, "podlane_policy_verdicts_total", "counter",
+	       "Network policy verdicts the flow log read, by the policy behind them (empty: "
+	       "from this node, always allowed), direction and verdict. Allowed: new "
+	       "connections; denied: packets.");
+	flows_verdicts(a, verdict_cb, t);
+	family(t, "podlane_flow_records_total", "counter",
+	       "Records the flow log read from podlane_events, by kind.");
+	emit(t, "podlane_flow_records_total{kind=\"policy\"} %llu\n",
+	     (unsigned long long)st.read[FLOWS_POLICY]);
+	emit(t, "podlane_flow_records_total{kind=\"drop\"} %llu\n",
+	     (unsigned long long)st.read[FLOWS_DROP]);
+	emit(t, "podlane_flow_records_total{kind=\"unknown\"} %llu\n",
+	     (unsigned long long)st.read[0]);
+	family(t, "podlane_flow_log_records", "gauge",
+	       "Records the flow log holds, against its size (--flow-log-size).");
+	emit(t, "podlane_flow_log_records %u\n", st.kept);
+	family(t, "podlane_flow_log_capacity", "gauge", "The flow log's size (--flow-log-size).");
+	emit(t, "podlane_flow_log_capacity %u\n", st.capacity);
+	family(t, "podlane_flow_log_bytes", "gauge",
+	       "Memory of the flow log: its records and the names they hold.");
+	emit(t, "podlane_flow_log_bytes %zu\n", st.record_bytes + st.name_bytes);
+	family(t, "podlane_flow_log_evicted_total", "counter",
+	       "Records the full flow log dropped to make room (the oldest first).");
+	emit(t, "podlane_flow_log_evicted_total %llu\n", (unsigned long long)st.evicted);
+	family(t, "podlane_flow_stream_records_lost_total", "counter",
+	       "Records flow streams (podlanectl observe -f) missed: the flow log dropped them "
+	       "before a slow stream took them.");
+	emit(t, "podlane_flow_stream_records_lost_total %llu\n",
+	     (unsigned long long)api_streams_lost(a));
+	family(t, "podlane_flow_streams", "gauge", "Flow streams open.");
+	emit(t, "podlane_flow_streams %u\n", api_streams_count(a));
+	lost = calloc(n, sizeof(*lost));
+	if (!lost || flows_lost_percpu(a, lost, n)) {
+		free(lost);
+		return;
+	}
+	family(t, "podlane_flow_records_lost_total", "counter",
+	       "Flow records the datapath could not queue (podlane_events full), per CPU.");
+	for (cpu = 0; cpu < n; cpu++)
+		emit(t, "podlane_flow_records_lost_total{cpu=\"%u\"} %llu\n", cpu,
+		     (unsigned long long)lost[cpu]);
+	free(lost);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
@@ -522,6 +596,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	render_acct(a, &t);
 	render_agent(a, &t, endpoints);
 	render_policy(a, &t);
+	render_flows(a, &t);
 	sync_text = api_sync_metrics_text(a);	/* etcd sync families, NULL when standalone */
 	if (sync_text) {
 		emit(&t, "%s", sync_text);

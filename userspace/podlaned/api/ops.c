@@ -125,7 +125,7 @@ static const struct {
 	{ &api_op_namespace_list, api_namespace_list },
 };
 
-struct json_object *api_handle(struct agent *a, struct json_object *req)
+struct json_object *api_handle(struct agent *a, struct json_object *req, bool *stream)
 {
 	struct json_object *reply;
 	struct timespec t0, t1;
@@ -133,8 +133,12 @@ struct json_object *api_handle(struct agent *a, struct json_object *req)
 	const char *op;
 	size_t i;
 
+	*stream = false;
 	if (api_req_op(req, &op, &e))
 		return api_reply_error(&e);
+	/* The one operation that may keep its connection. */
+	if (!strcmp(op, api_op_flow_list.name))
+		return api_flow_list(a, req, stream);
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		if (strcmp(op, ops[i].op->name))
 			continue;

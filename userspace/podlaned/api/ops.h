@@ -89,6 +89,11 @@ struct json_object *api_namespace_list(struct agent *a, struct json_object *req)
 struct label_set;
 int api_labels_to_set(const struct api_label *l, size_t n, const char *where,
 		      struct label_set *set, struct api_error *e);
+/* api/flow_ops.c: *stream as api_handle() says */
+struct json_object *api_flow_list(struct agent *a, struct json_object *req, bool *stream);
+/* Records flow streams missed (the flow log dropped them before they were sent), streams open. */
+__u64 api_streams_lost(struct agent *a);
+unsigned int api_streams_count(struct agent *a);
 /* api/sync_ops.c */
 struct json_object *api_sync_status(struct agent *a, struct json_object *req);
 struct json_object *api_sync_deadletters(struct agent *a, struct json_object *req);

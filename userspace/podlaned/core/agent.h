@@ -6,8 +6,8 @@
  *
  * podlaned is layered; calls and includes only point down (userspace/podlaned/README.md):
  *
- *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/ -> lb/, ipam/, policy/ -> datapath/
- *	-> core/
+ *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/, flows/ -> lb/, ipam/, policy/
+ *	-> datapath/ -> core/
  *
  * and every layer may use userspace/lib/. Modules of one layer do not call each other. Each
  * module keeps its state behind an opaque pointer here; only its own files see inside.
@@ -68,6 +68,8 @@ struct lb_state;	/* lb/ */
 struct pol_state;	/* policy/ */
 struct node_table;	/* nodes/ */
 struct acct;		/* acct/ */
+struct flows;		/* flows/ */
+struct api_streams;	/* api/flow_ops.c: the clients following the flow log */
 struct sync;		/* sync/ */
 struct metrics;		/* api/metrics.c */
 struct loop_stats;	/* core/loop.c */
@@ -91,6 +93,7 @@ struct agent {
 	const char *vxlan_dev;		/* --vxlan-dev */
 	bool no_node_routes;		/* --no-node-routes */
 	int xdp_nodeport;		/* --xdp-nodeport: enum xdp_nodeport_mode */
+	unsigned int flow_log_size;	/* --flow-log-size: records the flow log keeps */
 
 	/* what start-up found */
 	struct features feat;
@@ -109,6 +112,8 @@ struct agent {
 	struct pol_state *policy;
 	struct node_table *nodes;
 	struct acct *acct;
+	struct flows *flows;
+	struct api_streams *streams;
 	struct sync *sync;
 	struct metrics *metrics;
 	struct loop_stats *loop;

@@ -401,7 +401,8 @@ static struct ipc_ent *ipcache_want(struct pol_state *s, const struct pc_result 
 		WANT(s->pods[i]->addr, 32, s->pods[i]->ident->id,
 		     cidr_of(res, cidr_ids, s->pods[i]->addr), s->pods[i]->local ? 4 : 3);
 #undef WANT
-	qsort(w, cnt, sizeof(*w), want_cmp);
+	if (cnt)
+		qsort(w, cnt, sizeof(*w), want_cmp);
 	out = calloc(cnt ? cnt : 1, sizeof(*out));
 	if (!out) {
 		free(w);

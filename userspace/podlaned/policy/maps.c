@@ -56,6 +56,7 @@ int maps_open(struct agent *a)
 	}
 	s->max_entries = map_max_entries(s->policy_fd);
 	s->ct_max = map_max_entries(s->ct_fd);
+	s->ipcache_max = map_max_entries(s->ipcache_fd);
 	if (bpf_map_lookup_elem(s->rev_fd, &zero, &s->revision))
 		s->revision = 0;
 	return 0;

@@ -645,11 +645,13 @@ int policy_delete(struct agent *a, const char *ns, const char *name, __u32 *id,
 		}
 	if (!p)
 		return api_fail(e, PODLANE_ERR_NOT_FOUND, "policy '%s/%s' not found", ns, name);
-	memmove(&s->policies[i], &s->policies[i + 1], (s->npolicies - i - 1) * sizeof(*p));
+	memmove(&s->policies[i], &s->policies[i + 1],
+		(s->npolicies - i - 1) * sizeof(*s->policies));
 	s->npolicies--;
 	snprintf(what, sizeof(what), "deleting policy %s/%s", ns, name);
 	if (pol_sync(a, what, true, e)) {
-		memmove(&s->policies[i + 1], &s->policies[i], (s->npolicies - i) * sizeof(*p));
+		memmove(&s->policies[i + 1], &s->policies[i],
+			(s->npolicies - i) * sizeof(*s->policies));
 		s->policies[i] = p;
 		s->npolicies++;
 		return -1;
@@ -1145,6 +1147,41 @@ int policy_pod_get(struct agent *a, const char *ns, const char *name, policy_pod
 	return n ? ret : -ENOENT;
 }
 
+int policy_name_of(struct agent *a, __u32 id, char *buf, size_t len)
+{
+	struct pol_state *s = a->policy;
+	unsigned int lo = 0, hi = s ? s->npolicies : 0, mid;
+
+	/* Kept by id. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->policies[mid]->id == id) {
+			snprintf(buf, len, "%s/%s", s->policies[mid]->spec.namespace,
+				 s->policies[mid]->spec.name);
+			return 0;
+		}
+		if (s->policies[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+int policy_pod_name_of(struct agent *a, __be32 addr, char *buf, size_t len)
+{
+	struct pol_state *s = a->policy;
+	unsigned int i;
+
+	for (i = 0; s && i < s->npods; i++)
+		if (s->pods[i]->addr == addr) {
+			snprintf(buf, len, "%s/%s", s->pods[i]->meta.namespace,
+				 s->pods[i]->meta.name);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 unsigned int policy_pod_count(struct agent *a)
 {
 	return a->policy->npods;
@@ -1170,7 +1207,8 @@ static const char **ns_names(struct pol_state *s, unsigned int *n)
 		v[cnt++] = s->pods[i]->meta.namespace;
 	for (i = 0; i < s->npolicies; i++)
 		v[cnt++] = s->policies[i]->spec.namespace;
-	qsort(v, cnt, sizeof(*v), name_cmp);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), name_cmp);
 	for (i = 0; i < cnt; i++)
 		if (!o || strcmp(v[o - 1], v[i]))
 			v[o++] = v[i];
@@ -1258,6 +1296,8 @@ void policy_stats(struct agent *a, struct policy_stats *st)
 	st->ct_live = s->ct_live;
 	st->ct_max = s->ct_max;
 	st->ct_expired = s->ct_expired;
+	st->ipcache_entries = s->nipc;
+	st->ipcache_max = s->ipcache_max;
 }
 
 int policy_datapath_stats(struct agent *a, __u64 sum[PODLANE_POL_STAT_SLOTS])
@@ -1315,7 +1355,8 @@ static bool host_addrs_refresh(struct agent *a)
 		free(l.v);
 		return false;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), addr_cmp);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), addr_cmp);
 	for (i = 0; i < l.n; i++)
 		if (!o || l.v[o - 1] != l.v[i])
 			l.v[o++] = l.v[i];

@@ -186,6 +186,16 @@ int policy_ns_walk(struct agent *a, unsigned long offset, unsigned long limit, p
 int policy_ns_get(struct agent *a, const char *ns, policy_ns_cb cb, void *data);
 unsigned int policy_ns_count(struct agent *a);
 
+/* ---- names, for the flow log (flows/) ---- */
+
+/*
+ * What flows/ names a record's sides and policy by, at the time it reads the record: the
+ * "namespace/name" of policy id, and of the pod (this node's or another's) holding addr.
+ * 0 with the name in buf, or -ENOENT. A linear look over the pods: a record costs O(pods).
+ */
+int policy_name_of(struct agent *a, __u32 id, char *buf, size_t len);
+int policy_pod_name_of(struct agent *a, __be32 addr, char *buf, size_t len);
+
 /* ---- figures (status, metrics) ---- */
 
 struct policy_stats {
@@ -205,6 +215,7 @@ struct policy_stats {
 	__u64 ct_live;			/* podlane_pol_ct at the last collector pass */
 	__u32 ct_max;
 	__u64 ct_expired;		/* connections the collector deleted */
+	__u32 ipcache_entries, ipcache_max;	/* podlane_ipcache as written, its size */
 };
 
 void policy_stats(struct agent *a, struct policy_stats *s);

@@ -122,6 +122,7 @@ struct pol_state {
 	/* maps.c */
 	int ipcache_fd, policy_fd, ep_fd, rev_fd, stat_fd;
 	__u32 max_entries;		/* podlane_policy's */
+	__u32 ipcache_max;		/* podlane_ipcache's */
 	/* ctgc.c */
 	int ct_fd;			/* podlane_pol_ct */
 	__u32 ct_max;

@@ -49,7 +49,8 @@ static unsigned int ents_normalize(struct set_ent *e, unsigned int n)
 {
 	unsigned int i, o = 0;
 
-	qsort(e, n, sizeof(*e), ent_cmp);
+	if (n)
+		qsort(e, n, sizeof(*e), ent_cmp);
 	for (i = 0; i < n; i++)
 		if (!o || ent_key_cmp(&e[o - 1], &e[i]))
 			e[o++] = e[i];
@@ -367,7 +368,8 @@ int set_adopt_map(struct agent *a)
 		free(ad.v);
 		return err ? err : -ENOMEM;
 	}
-	qsort(ad.v, ad.n, sizeof(*ad.v), adopt_cmp);
+	if (ad.n)
+		qsort(ad.v, ad.n, sizeof(*ad.v), adopt_cmp);
 	for (i = 0; i < ad.n; i = j) {
 		for (j = i; j < ad.n && ad.v[j].set == ad.v[i].set; j++)
 			;
@@ -414,6 +416,8 @@ void set_count_by_policy(struct pol_state *s, const __u32 *ids, unsigned long *c
 	const __u32 *hit;
 	unsigned int b, i;
 
+	if (!n)
+		return;
 	memset(counts, 0, n * sizeof(*counts));
 	for (b = 0; b < POL_SET_BUCKETS; b++)
 		for (set = s->sets[b]; set; set = set->next) {
