@@ -13,9 +13,11 @@
 #     podlanectl, libpodlane.a and the C tests with ASan, LeakSanitizer and UBSan. Every area
 #     but fuzz (its harnesses are built with ASan and UBSan already and ran in pass 1) and
 #     guest (it boots the 6.1 kernel in qemu with the plain build/, no sanitizer runtime in
-#     there): selftests/run.sh leaves both out. A sanitizer report, of a test program or of
-#     any podlaned, podlane-cni or podlanectl a test ran, fails the test during which it
-#     appeared, printed under it; the reports stay in build-san/san-reports/<run>/.
+#     there): selftests/run.sh leaves both out, and the three long traffic matrices it names
+#     in san_skip_tests (their agent code runs sanitized in the areas' other tests). A
+#     sanitizer report, of a test program or of any podlaned, podlane-cni or podlanectl a
+#     test ran, fails the test during which it appeared, printed under it; the reports stay
+#     in build-san/san-reports/<run>/.
 # PL_SANITIZED=0 runs the plain pass alone, PL_SANITIZED=only the sanitized one alone.
 set -eu
 cd "$(dirname "$0")/.."
