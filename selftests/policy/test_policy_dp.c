@@ -1311,8 +1311,11 @@ static int run_bench(int samples, const char *baseline)
 	if (err || timed(node.from_pod, R_A, &(struct pkt){ IP_A, IP_B, 0, 40000, 80, F_SYN },
 			 TC_ACT_REDIRECT) == 0)
 		return fprintf(stderr, "bench: set-up failed\n"), 1;
-	for (b = 0; b < B_MAX; b++)
+	for (b = 0; b < B_MAX; b++) {
 		ns[b] = calloc(samples, sizeof(__u32));
+		if (!ns[b])
+			return fprintf(stderr, "bench: out of memory\n"), 1;
+	}
 
 	/* Interleave the variants sample by sample so that drift hits all of them alike. */
 	for (i = 0; i < samples; i++) {
@@ -1352,6 +1355,8 @@ static int run_bench(int samples, const char *baseline)
 			continue;
 		printf("| %s | %.0f | %+.0f |\n", label[b], m, m - fl);
 	}
+	for (b = 0; b < B_MAX; b++)
+		free(ns[b]);
 	bpf_object__close(base_obj);
 	return 0;
 }
