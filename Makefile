@@ -229,16 +229,18 @@ kselftest-install: selftests
 
 # The long fuzzing run (README "Fuzzing"): every libFuzzer target for FUZZ_TIME seconds or
 # FUZZ_RUNS executions each, then the packet fuzzer (root) for FUZZ_PACKETS frames a program;
-# FUZZ_MERGE=1 merges the grown corpus back into selftests/fuzz/corpus/, minimized.
+# FUZZ_MERGE=1 merges the grown corpus back into selftests/fuzz/corpus/, minimized;
+# FUZZ_JOBS=N runs N processes per target on one shared corpus, splitting FUZZ_RUNS.
 FUZZ_TIME	?= 60
 FUZZ_RUNS	?=
 FUZZ_PACKETS	?= 200000
 FUZZ_MERGE	?= 0
+FUZZ_JOBS	?= 1
 
 fuzz: selftests-fuzz
 	$(Q)PL_BUILD=$(abspath $(OUTPUT)) FUZZ_TIME='$(FUZZ_TIME)' FUZZ_RUNS='$(FUZZ_RUNS)' \
 		FUZZ_PACKETS='$(FUZZ_PACKETS)' FUZZ_MERGE='$(FUZZ_MERGE)' \
-		FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' \
+		FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' FUZZ_JOBS='$(FUZZ_JOBS)' \
 		$(if $(FUZZ_TARGETS),FUZZ_TARGETS='$(FUZZ_TARGETS)') selftests/fuzz/run-fuzz.sh
 
 install: $(addprefix $(OUTPUT)/,$(BINS))

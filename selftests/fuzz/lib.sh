@@ -72,14 +72,24 @@ fuzz_run() {
 	[ -d "$FUZZ_SRC/regressions/$t" ] && dirs+=("$FUZZ_SRC/regressions/$t")
 	before=$(find "$work/corpus" -type f | wc -l)
 	start=$(date +%s%N)
-	# New inputs go to the first directory only: the copy, never the tree.
-	"$(fuzz_bin "$t")" "$@" "${dictopt[@]}" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$work/artifacts/" "${dirs[@]}" \
-		> "$work/log" 2>&1
-	rc=$?
+	# New inputs go to the first directory only: the copy, never the tree. With FUZZ_JOBS=N,
+	# N processes share that corpus (each reloads what the others add) and each runs the
+	# budget given (the caller divides -runs); logs are log, log.1, ...
+	local j pids=() log
+	for (( j = 0; j < ${FUZZ_JOBS:-1}; j++ )); do
+		log=$work/log; [ "$j" -gt 0 ] && log=$work/log.$j
+		"$(fuzz_bin "$t")" "$@" "${dictopt[@]}" -timeout="$FUZZ_TIMEOUT" \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
+			"${dirs[@]}" > "$log" 2>&1 &
+		pids+=($!)
+	done
+	rc=0
+	for j in "${pids[@]}"; do
+		wait "$j" || rc=$?
+	done
 	FUZZ_SECS=$(( ($(date +%s%N) - start) / 1000000000 ))
-	FUZZ_EXECS=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -n 1)
-	FUZZ_EXECS=${FUZZ_EXECS:-0}
+	FUZZ_EXECS=$(cat "$work"/log "$work"/log.* 2>/dev/null |
+		sed -n 's/^stat::number_of_executed_units: *//p' | awk '{ n += $1 } END { print n + 0 }')
 	FUZZ_NEW=$(( $(find "$work/corpus" -type f | wc -l) - before ))
 	return $rc
 }
@@ -88,7 +98,7 @@ fuzz_run() {
 fuzz_report() {
 	local work=$1 a
 	grep -aE "ERROR|SUMMARY|fuzz: |runtime error|Assertion|#[0-9]+ .* in .*(userspace|selftests)/" \
-		"$work/log" | head -n 30 | sed 's/^/# /'
+		"$work"/log "$work"/log.* 2>/dev/null | head -n 30 | sed 's/^/# /'
 	for a in "$work"/artifacts/*; do
 		[ -f "$a" ] || continue
 		diag "input $(basename "$a") ($(stat -c %s "$a") bytes), base64:"

@@ -10,6 +10,7 @@
 #   FUZZ_TIME=60 FUZZ_RUNS= FUZZ_TARGETS="service_spec ..." FUZZ_PACKETS=200000
 #   FUZZ_TIMEOUT=10  seconds one input may take before it counts as a hang (raise it for a
 #                  niced run beside busy work, where starvation alone can take 10 s)
+#   FUZZ_JOBS=1    processes per target on one shared corpus (FUZZ_RUNS split between them)
 #   FUZZ_MERGE=1   merge what the run grew into selftests/fuzz/corpus/<target>/, minimized
 #                  (libFuzzer -merge=1: only inputs that add coverage are added)
 set -u
@@ -25,8 +26,8 @@ failed=0
 rows=()
 
 if [ -n "$runs" ]; then
-	budget=(-runs="$runs")
-	echo "fuzzing each target for $runs executions"
+	budget=(-runs="$(( runs / ${FUZZ_JOBS:-1} ))")
+	echo "fuzzing each target for $runs executions (${FUZZ_JOBS:-1} processes)"
 else
 	budget=(-max_total_time="$time_budget")
 	echo "fuzzing each target for $time_budget s"
