@@ -252,6 +252,7 @@ static void render_hint(struct text *t, const char *labels, const struct hint *h
 static void render_hint_parts(struct text *t, const char *labels, const struct hint *h)
 {
 	emit(t, "podlane_hint_part{%s,part=\"cpu\"} %g\n", labels, h->cpu);
+	emit(t, "podlane_hint_part{%s,part=\"cpu_pressure\"} %g\n", labels, h->cpu_pressure);
 	emit(t, "podlane_hint_part{%s,part=\"runq\"} %g\n", labels, h->runq);
 	emit(t, "podlane_hint_part{%s,part=\"memory\"} %g\n", labels, h->memory);
 	emit(t, "podlane_hint_part{%s,part=\"traffic\"} %g\n", labels, h->traffic);
