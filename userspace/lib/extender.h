@@ -26,6 +26,11 @@
 #define EXTENDER_NAME_LEN	254	/* a DNS subdomain name, and its NUL */
 #define EXTENDER_MAX_NODES	65536
 #define EXTENDER_WHY_LEN	256
+/*
+ * Bodies podlaned takes by default (--extender-max-body): a NodeList of 5,000 full node
+ * objects (~3 KB each) fits; nodeCacheCapable requests are far smaller.
+ */
+#define EXTENDER_DEFAULT_MAX_BODY	(16 << 20)
 
 struct json_object;
 

@@ -603,6 +603,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		emit(&t, "%s", sync_text);
 		free(sync_text);
 	}
+	sync_text = api_extender_metrics_text(a);	/* api/extender.c: cluster view, extender */
+	if (sync_text) {
+		emit(&t, "%s", sync_text);
+		free(sync_text);
+	}
 	if (t.oom || !t.p) {
 		free(t.p);
 		return MHD_NO;
@@ -644,6 +649,11 @@ static int parse_addr(const char *spec, struct sockaddr_storage *ss, bool *v6)
 	*v6 = res->ai_family == AF_INET6;
 	freeaddrinfo(res);
 	return 0;
+}
+
+int api_http_addr(const char *spec, struct sockaddr_storage *ss, bool *v6)
+{
+	return parse_addr(spec, ss, v6);
 }
 
 int metrics_valid_addr(const char *spec)

@@ -119,11 +119,10 @@ void cluster_hint_del(struct sync *s, const char *node, size_t len)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static __u64 pod_hash(const char *node, size_t node_len, const char *ns, const char *name)
+static __u64 pod_hash(const char *ns, const char *name)
 {
-	char buf[PODLANE_NODE_NAME_LEN + 2 * 256 + 2];
-	int n = snprintf(buf, sizeof(buf), "%.*s/%s/%s", (int)node_len, node, ns, name);
-
+	char buf[2 * 256 + 2];
+	int n = snprintf(buf, sizeof(buf), "%s/%s", ns, name);
 	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(buf) ? sizeof(buf) - 1 : (size_t)n;
 
 	return keyidx_hash(buf, len);
@@ -133,17 +132,23 @@ void cluster_pod_seen(struct sync *s, const char *node, size_t node_len, const c
 		      const char *name)
 {
 	struct sync_cluster *c = &s->view;
-	__u64 h = pod_hash(node, node_len, ns, name), now = mono_ns();
+	__u64 h = pod_hash(ns, name), now = mono_ns();
 	unsigned int i;
 
+	if (node_len >= sizeof(c->seen[0].node))
+		return;
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < CLUSTER_SEEN_MAX; i++)
-		if (c->seen[i].hash == h)
+		if (c->seen[i].hash == h && !strncmp(c->seen[i].node, node, node_len) &&
+		    !c->seen[i].node[node_len])
 			break;
 	if (i == CLUSTER_SEEN_MAX) {
 		/* First sight only: a record put again (a label change) does not move it. */
-		c->seen[c->seen_next].hash = h;
-		c->seen[c->seen_next].mono_ns = now;
+		i = c->seen_next;
+		c->seen[i].hash = h;
+		c->seen[i].mono_ns = now;
+		memcpy(c->seen[i].node, node, node_len);
+		c->seen[i].node[node_len] = '\0';
 		c->seen_next = (c->seen_next + 1) % CLUSTER_SEEN_MAX;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -164,7 +169,8 @@ size_t sync_cluster_hints(struct agent *a, struct sync_node_hint *out, size_t ma
 	return n;
 }
 
-__u64 sync_cluster_pod_seen(struct agent *a, const char *node, const char *ns, const char *name)
+__u64 sync_cluster_pod_seen(struct agent *a, const char *ns, const char *name, char *node,
+			    size_t node_len)
 {
 	struct sync *s = a->sync;
 	__u64 h, seen = 0;
@@ -172,11 +178,14 @@ __u64 sync_cluster_pod_seen(struct agent *a, const char *node, const char *ns, c
 
 	if (!s)
 		return 0;
-	h = pod_hash(node, strlen(node), ns, name);
+	h = pod_hash(ns, name);
 	pthread_mutex_lock(&s->view.lock);
+	/* The latest sighting: a pod name placed again (deleted, recreated) moves on. */
 	for (i = 0; i < CLUSTER_SEEN_MAX; i++)
-		if (s->view.seen[i].hash == h)
+		if (s->view.seen[i].hash == h && s->view.seen[i].mono_ns > seen) {
 			seen = s->view.seen[i].mono_ns;
+			snprintf(node, node_len, "%s", s->view.seen[i].node);
+		}
 	pthread_mutex_unlock(&s->view.lock);
 	return seen;
 }

@@ -88,11 +88,11 @@ struct sync_node_hint {
 /* Copies up to max entries, sorted by node name, into out; returns how many there are. */
 size_t sync_cluster_hints(struct agent *a, struct sync_node_hint *out, size_t max);
 /*
- * CLOCK_MONOTONIC ns when an endpoint record of pod namespace/name on node was first
- * received (among the last few thousand), 0 = not seen.
+ * CLOCK_MONOTONIC ns when an endpoint record naming pod namespace/name was first received
+ * (among the last few thousand), with the node it is on in node; 0 = not seen.
  */
-__u64 sync_cluster_pod_seen(struct agent *a, const char *node, const char *ns,
-			    const char *name);
+__u64 sync_cluster_pod_seen(struct agent *a, const char *ns, const char *name, char *node,
+			    size_t node_len);
 /* Store one option; prints why and returns -1 when arg is not acceptable. */
 int sync_parse_opt(struct sync_opts *o, int which, const char *arg);
 

@@ -295,8 +295,9 @@ struct sync_cluster {
 	struct sync_node_hint *v;	/* sorted by node */
 	size_t		n, cap;
 	struct {
-		__u64	hash;
+		__u64	hash;		/* of "namespace/name" */
 		__u64	mono_ns;
+		char	node[64];
 	}		seen[CLUSTER_SEEN_MAX];
 	unsigned int	seen_next;
 };
