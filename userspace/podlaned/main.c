@@ -1005,6 +1005,9 @@ int main(int argc, char **argv)
 	/* After the signal mask: the sync's thread inherits it and leaves SIGTERM to signalfd. */
 	if (sync_open(&a, &sync_opts))
 		goto fail;
+	if (a.extender_addr && !a.sync)
+		log_warn("the scheduler extender has no cluster view without --etcd-endpoints: "
+			 "every node passes filter and scores 0");
 	err = serve(&a, lfd) ? 1 : 0;
 	goto out;
 fail:
