@@ -33,7 +33,7 @@ EXT=127.0.0.1:$((ETCD_BASE + 2))
 MET=127.0.0.1:$((ETCD_BASE + 3))
 URL=http://$EXT/podlane
 NODE=sx$((PL_ID % 1000))
-# shellcheck disable=SC2207 # etcd_agent_opts prints options, one word each
+# shellcheck disable=SC2046 # etcd_agent_opts prints options, one word each
 agent_start $(etcd_agent_opts) --node-name "$NODE" --node-ip 192.0.2.1 --no-node-routes \
 	--extender-addr "$EXT" --metrics-addr "$MET" --extender-saturated 80 \
 	--extender-stale-ms 20000 --extender-max-body 65536
