@@ -27,6 +27,7 @@ static const char main_usage[] =
 	"  observe          the flow log: policy verdicts naming pods, policy and rule; drops\n"
 	"  top              pods by CPU, run-queue delay, memory or traffic, refreshed in place\n"
 	"  hints            node and pod pressure scores (0 idle .. 100 saturated)\n"
+	"                   --cluster: every node as the scheduler extender scores it\n"
 	"  service          add, delete and list services (ClusterIP, NodePort, external IPs)\n"
 	"  node             add, delete and list the other nodes and their pod CIDRs\n"
 	"  policy           add, delete and list Kubernetes NetworkPolicies\n"
