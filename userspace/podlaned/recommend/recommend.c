@@ -167,8 +167,8 @@ static void checkpoint_write(struct recommend *r)
 	free(text);
 	if (err) {
 		if (!r->checkpoint_errors++)
-			log_warn("failed to write recommendation checkpoint '%s': %s", r->path,
-				 strerror(-err));
+			log_warn("failed to write recommendation checkpoint file=%s err=\"%s\"",
+				 r->path, strerror(-err));
 		return;
 	}
 	r->checkpoints++;
@@ -322,16 +322,16 @@ static void checkpoint_load(struct recommend *r)
 	free(text);
 	if (!err) {
 		r->loaded = true;
-		log_info("recommendation histories restored from '%s' pods=%zu", r->path,
+		log_info("recommendation histories restored file=%s pods=%zu", r->path,
 			 r->npods);
 		return;
 	}
 	snprintf(r->refused, sizeof(r->refused), "%s", why);
 	snprintf(aside, sizeof(aside), "%s.bad", r->path);
 	if (rename(r->path, aside))
-		aside[0] = '\0';
-	log_error("refusing recommendation checkpoint '%s': %s; %s%s, histories start empty",
-		  r->path, why, aside[0] ? "moved to " : "left in place", aside[0] ? aside : "");
+		snprintf(aside, sizeof(aside), "(not moved: %s)", strerror(errno));
+	log_error("refusing recommendation checkpoint, histories start empty file=%s "
+		  "moved_to=%s err=\"%s\"", r->path, aside, why);
 }
 
 /* ---- the tick ---- */
