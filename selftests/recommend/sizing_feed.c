@@ -7,7 +7,7 @@
  *	mem T_MS BYTES		a memory sample (sizing_add_memory)
  *	est SAMPLES_PER_DAY	print: cpu target lower upper (millicores), memory target lower
  *				upper (bytes), confidence, samples
- *	save			checkpoint the state to JSON text and load it back in its place
+ *	save			checkpoint the state to JSON text, load it back in its place
  */
 #include <stdio.h>
 #include <stdlib.h>

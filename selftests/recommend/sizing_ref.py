@@ -108,6 +108,7 @@ class Pod:
     def add_cpu(self, t, cores, request):
         if cores < 0 or (self.last is not None and t <= self.last):
             return
+        cores = amount(cores * 1000.0) / 1000.0     # a ResourceAmount: whole millicores
         self.cpu.add(cores, max(request, MIN_SAMPLE_WEIGHT), t)
         self.first = t if self.first is None else min(self.first, t)
         self.last = t if self.last is None else max(self.last, t)
@@ -116,6 +117,7 @@ class Pod:
     def add_mem(self, t, usage):
         if usage < 0 or (self.last_mem is not None and t < self.last_mem):
             return
+        usage = float(amount(usage))                # whole bytes
         self.last_mem = t
         if self.window_end is None:
             self.window_end = t

@@ -66,6 +66,12 @@ static void test_schemes(void)
 	   "memory: 176 buckets from 10 MB, the last starting at >= 1 TB");
 }
 
+/* The end of the bucket value falls in: what a percentile answers. */
+static double bucket_end(const struct sizing_hist *h, double value)
+{
+	return sizing_bucket_start(h, sizing_bucket_find(h, value) + 1);
+}
+
 static void test_decay(void)
 {
 	struct sizing_hist h;
@@ -77,15 +83,14 @@ static void test_decay(void)
 	ok(fabs(h.w[sizing_bucket_find(&h, 1.0)] / h.w[sizing_bucket_find(&h, 0.1)] - 2) < 1e-12,
 	   "a sample 24 h newer weighs twice as much (half-life 24 h)");
 	/* Weights 1 : 2, so p33 is the low sample's bucket and p34 the high one's. */
-	ok(sizing_hist_percentile(&h, 0.33) == sizing_bucket_start(&h, sizing_bucket_find(&h, 0.1) + 1)
-	   && sizing_hist_percentile(&h, 0.34) ==
-	   sizing_bucket_start(&h, sizing_bucket_find(&h, 1.0) + 1),
+	ok(sizing_hist_percentile(&h, 0.33) == bucket_end(&h, 0.1) &&
+	   sizing_hist_percentile(&h, 0.34) == bucket_end(&h, 1.0),
 	   "percentiles answer the end of the bucket where the running weight reaches p");
 	/* 150 days later the reference moves (past 100 half-lives): weights stay finite. */
 	sizing_hist_add(&h, 1.0, 1.0, T0 + 150 * DAY_MS);
 	ok(isfinite(h.total) && h.ref_ms % SIZING_HALF_LIFE_MS == 0 && h.ref_ms > T0 + 100 * DAY_MS,
 	   "past 100 half-lives the reference time moves forward, to a multiple of 24 h");
-	ok(sizing_hist_percentile(&h, 0.5) == sizing_bucket_start(&h, sizing_bucket_find(&h, 1.0) + 1),
+	ok(sizing_hist_percentile(&h, 0.5) == bucket_end(&h, 1.0),
 	   "and the 150-day-old samples no longer count");
 }
 

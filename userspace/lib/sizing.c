@@ -156,6 +156,16 @@ double sizing_hist_percentile(const struct sizing_hist *h, double p)
 	return sizing_bucket_start(h, b);
 }
 
+/* model.resourceAmountFromFloat: whole units, 0..1e14 (NaN: 0, see sizing.h). */
+static int64_t amount(double v)
+{
+	if (!(v >= 0))
+		return 0;
+	if (v > (double)SIZING_MAX_AMOUNT)
+		return SIZING_MAX_AMOUNT;
+	return (int64_t)v;
+}
+
 void sizing_state_init(struct sizing_state *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -167,6 +177,8 @@ bool sizing_add_cpu(struct sizing_state *s, int64_t t_ms, double cores, double r
 {
 	if (!(cores >= 0) || isinf(cores) || (s->samples && t_ms <= s->last_ms))
 		return false;
+	/* A usage sample is a ResourceAmount: whole millicores. */
+	cores = amount(cores * 1000.0) / 1000.0;
 	if (!(request_cores >= SIZING_MIN_SAMPLE_WEIGHT) || isinf(request_cores))
 		request_cores = SIZING_MIN_SAMPLE_WEIGHT;
 	sizing_hist_add(&s->cpu, cores, request_cores, t_ms);
@@ -184,6 +196,7 @@ bool sizing_add_memory(struct sizing_state *s, int64_t t_ms, double bytes)
 
 	if (!(bytes >= 0) || isinf(bytes) || (s->has_window && t_ms < s->last_mem_ms))
 		return false;
+	bytes = amount(bytes);	/* whole bytes */
 	s->last_mem_ms = t_ms;
 	if (!s->has_window) {
 		s->window_end_ms = t_ms;
@@ -217,16 +230,6 @@ double sizing_confidence(const struct sizing_state *s, double samples_per_day)
 	days = (double)(s->last_ms - s->first_ms) / (24.0 * 3600 * 1000);
 	amount = (double)s->samples / samples_per_day;
 	return days < amount ? days : amount;
-}
-
-/* model.resourceAmountFromFloat: whole units, 0..1e14 (NaN: 0, see sizing.h). */
-static int64_t amount(double v)
-{
-	if (!(v >= 0))
-		return 0;
-	if (v > (double)SIZING_MAX_AMOUNT)
-		return SIZING_MAX_AMOUNT;
-	return (int64_t)v;
 }
 
 static int64_t scale(int64_t a, double factor)
@@ -369,13 +372,15 @@ static int hist_from_json(struct json_object *o, const char *name, struct sizing
 		if (!json_object_is_type(pair, json_type_array) ||
 		    json_object_array_length(pair) != 2 ||
 		    !json_object_is_type((x = json_object_array_get_idx(pair, 0)), json_type_int))
-			return bad(err, len, "%s.buckets[%zu]: not an [index, weight] pair", name, i);
+			return bad(err, len, "%s.buckets[%zu]: not an [index, weight] pair", name,
+				   i);
 		y = json_object_array_get_idx(pair, 1);
 		idx = json_object_get_int64(x);
 		if (idx < 0 || idx >= h->nbuckets)
 			return bad(err, len, "%s.buckets[%zu]: bucket %lld outside 0..%d", name, i,
 				   (long long)idx, h->nbuckets - 1);
-		if (!json_object_is_type(y, json_type_double) && !json_object_is_type(y, json_type_int))
+		if (!json_object_is_type(y, json_type_double) &&
+		    !json_object_is_type(y, json_type_int))
 			return bad(err, len, "%s.buckets[%zu]: weight not a number", name, i);
 		w = json_object_get_double(y);
 		if (!isfinite(w) || w < 0)

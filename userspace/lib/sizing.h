@@ -38,8 +38,9 @@
  *   logic/estimator.go         confidence = min(lifespan in days, samples / (60 * 24)): the
  *                              latter assumes one sample a minute; here the caller gives
  *                              its samples per day, so a steady stream over N days gives N
- *   model/types.go             amounts are whole millicores and bytes, truncated after each
- *                              step (percentile, margin, confidence), at most 1e14
+ *   model/types.go             amounts are whole millicores and bytes, truncated on the way
+ *                              in (a usage sample) and after each step (percentile, margin,
+ *                              confidence), at most 1e14
  *
  * One pod is one VPA "container" (containersPerPod = 1, so the minimums apply whole). A NaN
  * amount (0 * infinity: an empty histogram with no history) counts as 0 before the minimum,
@@ -91,7 +92,7 @@ struct sizing_state {
 	int64_t	first_ms;	/* first and last CPU sample (valid when samples > 0) */
 	int64_t	last_ms;
 	bool	has_window;
-	int64_t	window_end_ms;	/* end of the current memory interval (not inclusive) */
+	int64_t	window_end_ms;	/* end of the current memory interval (excluded) */
 	int64_t	last_mem_ms;
 	double	mem_peak;	/* peak of the current interval, bytes */
 };

@@ -204,7 +204,8 @@ static int checkpoint_parse(struct recommend *r, const char *text, char *why, si
 		err = bad(why, len, "format: not \"%s\"", RECOMMEND_FORMAT);
 		goto out;
 	}
-	if (!json_object_object_get_ex(o, "version", &f) || !json_object_is_type(f, json_type_int) ||
+	if (!json_object_object_get_ex(o, "version", &f) ||
+	    !json_object_is_type(f, json_type_int) ||
 	    json_object_get_int64(f) != RECOMMEND_VERSION) {
 		err = bad(why, len, "version: %s, this podlaned reads version %d",
 			  f ? json_object_to_json_string(f) : "missing", RECOMMEND_VERSION);

@@ -18,7 +18,7 @@
 
 struct agent;
 
-#define RECOMMEND_INTERVAL_S_DEFAULT	60	/* one sample a minute, as VPA's recommender */
+#define RECOMMEND_INTERVAL_S_DEFAULT	60	/* one sample a minute, as VPA's */
 #define RECOMMEND_INTERVAL_S_MAX	3600U
 #define RECOMMEND_CHECKPOINT_S		60	/* and at shutdown */
 #define RECOMMEND_MAX_PODS		4096	/* histories kept, live or not */
