@@ -15,9 +15,9 @@
  * Confidence counts samples per day at this interval (86400 / interval), so a steady stream
  * over N days is N days at any interval.
  *
- * Histories survive restarts: every RECOMMEND_CHECKPOINT_S and at shutdown they are written
- * to <state-dir>/recommend.json (a versioned JSON document; temp file, fsync, rename, fsync
- * of the directory: a crash leaves the old or the new file). At start-up a file that is not
+ * Histories survive restarts: every RECOMMEND_CHECKPOINT_S (10 min) and at shutdown they are
+ * written to <state-dir>/recommend.json (a versioned JSON document; temp file, fsync, rename,
+ * fsync of the directory: a crash leaves the old or the new file). At start-up a file that is not
  * ours, of another version or with any bad history is refused whole: the log says which file
  * and why, it is moved aside to recommend.json.bad and the histories start empty.
  *

@@ -20,7 +20,11 @@ struct agent;
 
 #define RECOMMEND_INTERVAL_S_DEFAULT	60	/* one sample a minute, as VPA's */
 #define RECOMMEND_INTERVAL_S_MAX	3600U
-#define RECOMMEND_CHECKPOINT_S		60	/* and at shutdown */
+/*
+ * And at shutdown. Writing is on the main loop: 4,096 full histories encode to 6.4 MB of JSON
+ * in ~0.8 s here (2 loaded cores), a hundred pods in ~20 ms; a crash loses at most this much.
+ */
+#define RECOMMEND_CHECKPOINT_S		600
 #define RECOMMEND_MAX_PODS		4096	/* histories kept, live or not */
 /* A gone pod's history is kept as long as VPA keeps an aggregate: 8 memory intervals. */
 #define RECOMMEND_KEEP_MS		(8 * SIZING_MEM_INTERVAL_MS)
