@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """selftests/recommend/series.py CASE - prints a known usage series as a sizing_feed script
 (cpu/mem/est/save lines, times in ms from t0) for formula.t; `series.py --list` names the
-cases. Deterministic: the pseudo-random cases use a fixed seed."""
+cases; `series.py --write DIR` writes every case to DIR/CASE.in (one interpreter start for
+all). Deterministic: the pseudo-random cases use a fixed seed."""
 import random
 import sys
 
@@ -105,6 +106,13 @@ CASES = {f.__name__: f for f in (constant, ramp, bimodal, decay, long, requests,
 if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:
         print("\n".join(CASES))
+        sys.exit(0)
+    if sys.argv[1] == "--write":
+        for name, make in CASES.items():
+            lines = []
+            make(lines)
+            with open("%s/%s.in" % (sys.argv[2], name), "w") as f:
+                f.write("\n".join(lines) + "\n")
         sys.exit(0)
     lines = []
     CASES[sys.argv[1]](lines)

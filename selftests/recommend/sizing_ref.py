@@ -9,7 +9,8 @@ userspace/lib/sizing.c. formula.t feeds the same series to both and compares.
 
 Reads the commands of sizing_feed on stdin (cpu T CORES REQUEST | mem T BYTES | est PER_DAY |
 save) and prints one line per est: cpu target lower upper (millicores), memory target lower
-upper (bytes), confidence, samples.
+upper (bytes), confidence, samples. Given files X.in instead, writes each one's lines to X.ref
+(one interpreter start for all).
 """
 import math
 import sys
@@ -164,9 +165,9 @@ def estimate(pod, per_day):
     return out, conf
 
 
-def main():
+def run(src, out):
     pod = Pod()
-    for line in sys.stdin:
+    for line in src:
         f = line.split()
         if not f:
             continue
@@ -176,9 +177,18 @@ def main():
             pod.add_mem(int(f[1]), float(f[2]))
         elif f[0] == "est":
             vals, conf = estimate(pod, float(f[1]))
-            print(" ".join(str(v) for v in vals), "%.6f" % conf, pod.count)
+            out.write(" ".join(str(v) for v in vals) + " %.6f %d\n" % (conf, pod.count))
         elif f[0] == "save":
             pass
+
+
+def main():
+    if len(sys.argv) == 1:
+        run(sys.stdin, sys.stdout)
+        return 0
+    for path in sys.argv[1:]:
+        with open(path) as src, open(path[:-3] + ".ref", "w") as out:
+            run(src, out)
     return 0
 
 
