@@ -26,6 +26,7 @@ LAYERS = [
     ["main.c"],
     ["api"],
     ["sync"],
+    ["anomaly", "recommend"],
     ["acct"],
     ["endpoint", "nodes", "flows"],
     ["lb", "ipam", "policy"],

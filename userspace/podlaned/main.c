@@ -50,6 +50,7 @@
 #include "log.h"
 #include "nodes/nodes.h"
 #include "policy/policy.h"
+#include "recommend/recommend.h"
 #include "sync/sync.h"
 
 /*
@@ -124,6 +125,8 @@ static void usage(FILE *out)
 		"                        no run-queue or traffic figures)\n"
 		"  --metrics-addr H:P    serve Prometheus metrics at http://H:P/metrics\n"
 		"                        (default off; any address given, loopback is safest)\n"
+		"  --recommend-interval S  seconds per sizing sample (`podlanectl recommend`;\n"
+		"                        default 60, as VPA's recommender; at most 3600)\n"
 		SYNC_USAGE
 		"  --node-name NAME      this node's name among the cluster's nodes (default: host\n"
 		"                        name); a node_add for it is refused\n"
@@ -510,6 +513,7 @@ static void tick_event(struct agent *a, int tfd, enum ev_kind kind)
 		if (read(tfd, &expirations, sizeof(expirations)) < 0)
 			return;
 		acct_tick(a);
+		recommend_tick(a);
 		loop_time(a, LOOP_ACCT, mono_ns() - t0);
 		t0 = mono_ns();
 	}
@@ -648,6 +652,7 @@ enum {
 	OPT_XDP_NODEPORT,
 	OPT_NO_NODE_ROUTES,
 	OPT_FLOW_LOG_SIZE,
+	OPT_RECOMMEND_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -671,6 +676,7 @@ static const struct option long_opts[] = {
 	{ "xdp-nodeport", required_argument, NULL, OPT_XDP_NODEPORT },
 	{ "no-node-routes", no_argument, NULL, OPT_NO_NODE_ROUTES },
 	{ "flow-log-size", required_argument, NULL, OPT_FLOW_LOG_SIZE },
+	{ "recommend-interval", required_argument, NULL, OPT_RECOMMEND_INTERVAL },
 	{ "verbose", no_argument, NULL, 'v' },
 	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
 	{ "help", no_argument, NULL, 'h' },
@@ -770,6 +776,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			a.flow_log_size = n;
+			break;
+		case OPT_RECOMMEND_INTERVAL:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || !n || n > RECOMMEND_INTERVAL_S_MAX || optarg[0] == '-') {
+				fprintf(stderr, "podlaned: --recommend-interval wants seconds from 1 "
+					"to %u, got '%s'\n", RECOMMEND_INTERVAL_S_MAX, optarg);
+				return 2;
+			}
+			a.recommend_interval_s = n;
 			break;
 		case OPT_LOG_FILE:
 			log_file = optarg;
@@ -891,7 +907,7 @@ int main(int argc, char **argv)
 	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a, sync_opts.endpoints != NULL))
 		goto fail;
 	endpoint_xdp_rx_sync(&a);
-	if (acct_open(&a) || metrics_open(&a))
+	if (acct_open(&a) || recommend_open(&a) || metrics_open(&a))
 		goto fail;
 	log_info("ready version=%s socket=%s pin_root=%s state_dir=%s uplink=%s "
 		 "redirect_peer=%d", PODLANE_VERSION, a.socket_path, a.pin_root, a.state_dir,
@@ -921,6 +937,7 @@ out:
 	service_fini(&a);
 	lb_datapath_close(&a);
 	metrics_close(&a);
+	recommend_close(&a);
 	acct_close(&a);
 	nodes_close(&a);
 	endpoint_reaper_stop();
