@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * test_detector.c - the streaming anomaly detector (userspace/lib/anomaly.c) on synthetic
- * series, printed as TAP: steady noisy series (normal, heavy-tailed, periodic, flat at zero)
- * raise nothing over many samples; a step, a ramp (through its rate, as podlaned watches
- * memory growth) and a burst each fire within k + 2 samples; the scale's floor; one alert and
- * one resolution per episode; warm-up; bad configurations and non-finite samples. The
+ * test_detector.c - the streaming anomaly detector (userspace/lib/anomaly_detect.c) on
+ * synthetic series, printed as TAP: steady noisy series (normal, heavy-tailed, periodic,
+ * flat at zero) raise nothing over many samples; a step, a ramp (through its rate, as
+ * podlaned watches memory growth) and a burst each fire within k + 2 samples; the scale's
+ * floor; one alert and one resolution per episode; warm-up; bad configurations and non-finite samples. The
  * pseudo-random noise is seeded, so a run is repeatable. Pure userspace, no root.
  */
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "anomaly.h"
+#include "anomaly_detect.h"
 
 static int test_num, failures;
 

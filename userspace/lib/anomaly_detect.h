@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * anomaly.h - a streaming anomaly detector for one series of samples (one a second in
+ * anomaly_detect.h - a streaming anomaly detector for one series of samples (one a second in
  * podlaned: a pod's CPU, run-queue wait, memory, memory growth, drops, traffic). Pure: no I/O,
  * no allocation, no globals, so tests and fuzzers drive it with synthetic series. Each sample
  * costs O(1) time and the state is O(1) memory: a few doubles and a fixed 32-sample buffer used
@@ -46,8 +46,8 @@
  * Defaults (anomaly_config_default): alpha 0.1 (a level's memory is about 10 samples),
  * eta 0.02, zmax 5, k 3, warm-up 30 samples.
  */
-#ifndef PODLANE_ANOMALY_H
-#define PODLANE_ANOMALY_H
+#ifndef PODLANE_ANOMALY_DETECT_H
+#define PODLANE_ANOMALY_DETECT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -125,4 +125,4 @@ enum anomaly_event anomaly_update(struct anomaly *a, const struct anomaly_config
 double anomaly_scale(const struct anomaly *a, const struct anomaly_config *c);
 const char *anomaly_state_name(enum anomaly_state s);
 
-#endif /* PODLANE_ANOMALY_H */
+#endif /* PODLANE_ANOMALY_DETECT_H */

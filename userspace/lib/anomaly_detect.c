@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * anomaly.c - the streaming detector of anomaly.h: EWMA level, median and MAD of the residual
- * by stochastic approximation, a floor on the scale, k-in-a-row lifecycle. The maths is in
- * anomaly.h.
+ * anomaly_detect.c - the streaming detector of anomaly_detect.h: EWMA level, median and MAD
+ * of the residual by stochastic approximation, a floor on the scale, k-in-a-row lifecycle. The
+ * maths is in anomaly_detect.h.
  */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
-#include "anomaly.h"
+#include "anomaly_detect.h"
 
 void anomaly_config_default(struct anomaly_config *c, double floor)
 {
