@@ -26,6 +26,7 @@ LAYERS = [
     ["main.c"],
     ["api"],
     ["sync"],
+    ["anomaly"],
     ["acct"],
     ["endpoint", "nodes", "flows"],
     ["lb", "ipam", "policy"],

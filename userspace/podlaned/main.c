@@ -35,6 +35,7 @@
 #include <bpf/libbpf.h>
 
 #include "acct/acct.h"
+#include "anomaly/anomaly.h"
 #include "api.h"
 #include "api_ops.h"
 #include "api/api.h"
@@ -122,6 +123,7 @@ static void usage(FILE *out)
 		"                        (default: the cgroup v2 root, i.e. every socket)\n"
 		"  --no-accounting       no per-cgroup accounting programs (CPU from cpu.stat,\n"
 		"                        no run-queue or traffic figures)\n"
+		ANOMALY_USAGE
 		"  --metrics-addr H:P    serve Prometheus metrics at http://H:P/metrics\n"
 		"                        (default off; any address given, loopback is safest)\n"
 		SYNC_USAGE
@@ -510,6 +512,7 @@ static void tick_event(struct agent *a, int tfd, enum ev_kind kind)
 		if (read(tfd, &expirations, sizeof(expirations)) < 0)
 			return;
 		acct_tick(a);
+		anomaly_tick(a);
 		loop_time(a, LOOP_ACCT, mono_ns() - t0);
 		t0 = mono_ns();
 	}
@@ -638,6 +641,8 @@ enum {
 	OPT_NO_DROP_EVENTS,
 	OPT_CGROUP,
 	OPT_NO_ACCOUNTING,
+	OPT_ANOMALY_FIRST,
+	OPT_ANOMALY_LAST = OPT_ANOMALY_FIRST + ANOMALY_OPT_COUNT - 1,
 	OPT_METRICS_ADDR,
 	OPT_SYNC_FIRST,
 	OPT_SYNC_LAST = OPT_SYNC_FIRST + SYNC_OPT_COUNT - 1,
@@ -673,6 +678,7 @@ static const struct option long_opts[] = {
 	{ "flow-log-size", required_argument, NULL, OPT_FLOW_LOG_SIZE },
 	{ "verbose", no_argument, NULL, 'v' },
 	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
+	ANOMALY_LONG_OPTIONS(OPT_ANOMALY_FIRST),
 	{ "help", no_argument, NULL, 'h' },
 	{}
 };
@@ -700,12 +706,14 @@ int main(int argc, char **argv)
 	};
 	const char *log_file = NULL;
 	struct sync_opts sync_opts;
+	struct anomaly_opts anomaly_opts;
 	bool uninstall = false, verbose = false;
 	int opt, err, lfd, lock_fd;
 	char *end;
 	unsigned long n;
 
 	sync_opts_init(&sync_opts);
+	anomaly_opts_init(&anomaly_opts);
 	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PIN_ROOT:
@@ -819,6 +827,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_ANOMALY_FIRST ... OPT_ANOMALY_LAST:
+			if (anomaly_parse_opt(&anomaly_opts, opt - OPT_ANOMALY_FIRST, optarg))
+				return 2;
+			break;
 		case OPT_SYNC_FIRST ... OPT_SYNC_LAST:
 			if (sync_parse_opt(&sync_opts, opt - OPT_SYNC_FIRST, optarg))
 				return 2;
@@ -891,7 +903,7 @@ int main(int argc, char **argv)
 	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a, sync_opts.endpoints != NULL))
 		goto fail;
 	endpoint_xdp_rx_sync(&a);
-	if (acct_open(&a) || metrics_open(&a))
+	if (acct_open(&a) || anomaly_open(&a, &anomaly_opts) || metrics_open(&a))
 		goto fail;
 	log_info("ready version=%s socket=%s pin_root=%s state_dir=%s uplink=%s "
 		 "redirect_peer=%d", PODLANE_VERSION, a.socket_path, a.pin_root, a.state_dir,
@@ -921,6 +933,7 @@ out:
 	service_fini(&a);
 	lb_datapath_close(&a);
 	metrics_close(&a);
+	anomaly_close(&a);
 	acct_close(&a);
 	nodes_close(&a);
 	endpoint_reaper_stop();
