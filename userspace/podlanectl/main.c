@@ -27,6 +27,7 @@ static const char main_usage[] =
 	"  observe          the flow log: policy verdicts naming pods, policy and rule; drops\n"
 	"  top              pods by CPU, run-queue delay, memory or traffic, refreshed in place\n"
 	"  hints            node and pod pressure scores (0 idle .. 100 saturated)\n"
+	"  events           anomaly alerts on pods' CPU, run-queue, memory, drops, traffic\n"
 	"  service          add, delete and list services (ClusterIP, NodePort, external IPs)\n"
 	"  node             add, delete and list the other nodes and their pod CIDRs\n"
 	"  policy           add, delete and list Kubernetes NetworkPolicies\n"
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
 		return cmd_top(&o, argc, argv);
 	if (!strcmp(cmd, "hints"))
 		return cmd_hints(&o, argc, argv);
+	if (!strcmp(cmd, "events"))
+		return cmd_events(&o, argc, argv);
 	if (!strcmp(cmd, "service") || !strcmp(cmd, "services") || !strcmp(cmd, "svc"))
 		return cmd_service(&o, argc, argv);
 	if (!strcmp(cmd, "node") || !strcmp(cmd, "nodes"))
