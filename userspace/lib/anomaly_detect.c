@@ -160,7 +160,8 @@ enum anomaly_event anomaly_update(struct anomaly *a, const struct anomaly_config
 		}
 		break;
 	case ANOMALY_FIRING:
-		if (a->hit) {
+		if (a->z > c->zmax * ANOMALY_CLEAR_RATIO ||
+		    (c->two_sided && a->z < -c->zmax * ANOMALY_CLEAR_RATIO)) {
 			a->run = 0;
 			if (a->z > a->peak_z)
 				a->peak_z = a->z;

@@ -39,9 +39,11 @@
  *   its alert eventually resolves; otherwise L <- L + alpha * r.
  *
  *   Lifecycle: k consecutive hits make an alert FIRING (one event, "firing", whose since is
- *   the first of those hits); while firing, k consecutive samples that are not hits make it
- *   RESOLVED (one event, "resolved") and the series is back to normal. Fewer than k hits in a
- *   row is a blip: nothing is said. So one episode gives exactly one alert and one resolution.
+ *   the first of those hits); while firing, k consecutive samples with z <= zmax / 2 make it
+ *   RESOLVED (one event, "resolved") and the series is back to normal. The lower bar to clear
+ *   (hysteresis) keeps a fault whose size wavers around the threshold (a CPU hog sharing a
+ *   busy machine) one episode rather than several. Fewer than k hits in a row is a blip:
+ *   nothing is said. So one episode gives exactly one alert and one resolution.
  *
  * Defaults (anomaly_config_default): alpha 0.1 (a level's memory is about 10 samples),
  * eta 0.02, zmax 5, k 3, warm-up 30 samples.
@@ -54,6 +56,7 @@
 
 #define ANOMALY_INIT_SAMPLES	32
 #define ANOMALY_MAD_SIGMA	1.4826
+#define ANOMALY_CLEAR_RATIO	0.5	/* firing: z <= zmax * this is a quiet sample */
 
 #define ANOMALY_DEFAULT_ALPHA	0.1
 #define ANOMALY_DEFAULT_ETA	0.02

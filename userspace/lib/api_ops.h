@@ -1131,6 +1131,9 @@ struct api_anomaly_events_reply {
 	double		z_threshold;	/* --anomaly-z */
 	int64_t		warmup;		/* --anomaly-warmup, samples */
 	int64_t		pods;		/* pods watched */
+	int64_t		ticks;		/* samples taken so far (one a second) */
+	int64_t		series;		/* pod series with samples */
+	int64_t		warming;	/* of them, still learning (no alert yet) */
 	struct api_anomaly *events;
 	size_t		n_events;
 	struct api_anomaly *active;

@@ -26,7 +26,7 @@ static const struct {
 	const char	*unit;
 	double		floor;
 } series_info[AS_NR] = {
-	[AS_CPU]		= { "cpu",		"cores",	0.05 },
+	[AS_CPU]		= { "cpu",		"cores",	0.02 },
 	[AS_RUNQ]		= { "runq",		"s/s",		0.05 },
 	[AS_MEMORY]		= { "memory",		"bytes",	16.0 * 1024 * 1024 },
 	[AS_MEMORY_GROWTH]	= { "memory_growth",	"bytes/s",	512.0 * 1024 },
@@ -57,6 +57,7 @@ struct anomaly_mod {
 	__u64		tick_rt_ns;	/* CLOCK_REALTIME of the last tick */
 	struct anomaly_alert ring[ANOMALY_RING_SIZE];
 	__u64		newest;		/* seq of ring[(newest - 1) % size] */
+	__u64		ticks;
 	__u64		fired[AS_NR], resolved[AS_NR];
 };
 
@@ -314,6 +315,7 @@ void anomaly_tick(struct agent *a)
 		return;
 	dt = m->last_ns ? (now - m->last_ns) / 1e9 : 0;
 	m->last_ns = now;
+	m->ticks++;
 	m->tick_rt_ns = clock_ns(CLOCK_REALTIME);
 	for (i = 0; i < m->npods; i++)
 		m->pods[i].present = false;
@@ -350,9 +352,15 @@ void anomaly_stats_get(struct agent *a, struct anomaly_stats *st)
 	st->pods = m->npods;
 	memcpy(st->fired, m->fired, sizeof(st->fired));
 	memcpy(st->resolved, m->resolved, sizeof(st->resolved));
+	st->ticks = m->ticks;
 	for (i = 0; i < m->npods; i++)
-		for (s = 0; s < AS_NR; s++)
-			st->active[s] += m->pods[i].det[s].state == ANOMALY_FIRING;
+		for (s = 0; s < AS_NR; s++) {
+			const struct anomaly *d = &m->pods[i].det[s];
+
+			st->active[s] += d->state == ANOMALY_FIRING;
+			st->series += d->n > 0;
+			st->warming += d->n > 0 && d->state == ANOMALY_WARMUP;
+		}
 }
 
 int anomaly_events_walk(struct agent *a, uint64_t after,

@@ -9,7 +9,7 @@
  * Series per pod, and the floor of each one's scale (the smallest change worth an alert is
  * z x floor above the baseline):
  *
- *   cpu            CPU cores used (acct: podlane_cgacct or cpu.stat)          0.05 cores
+ *   cpu            CPU cores used (acct: podlane_cgacct or cpu.stat)          0.02 cores
  *   runq           run-queue wait, seconds per second (acct, BPF programs)    0.05 s/s
  *   memory         bytes in use (acct: memory.current)                        16 MiB
  *   memory_growth  its rate of change, bytes per second: a leak is a steady   512 KiB/s
@@ -112,6 +112,9 @@ struct anomaly_stats {
 	double		z;
 	uint64_t	newest;		/* the last event's seq, 0 none */
 	uint64_t	pods;		/* pods watched */
+	uint64_t	ticks;		/* samples taken (accounting ticks) */
+	uint64_t	series;		/* pod series with samples */
+	uint64_t	warming;	/* of them, still in their warm-up */
 	uint64_t	fired[AS_NR];	/* alerts fired, ever */
 	uint64_t	resolved[AS_NR];
 	uint64_t	active[AS_NR];	/* firing now */
