@@ -306,6 +306,13 @@ int main(void)
 		       isfinite(a.level) && a.level == 1,
 		       "NaN and inf samples are ignored (n %llu, level %g)",
 		       (unsigned long long)a.n, a.level);
+		c.warmup = 60;
+		anomaly_init(&a);
+		for (i = 0; i < 60; i++)
+			anomaly_update(&a, &c, i < 25 ? 5.0 : 0.3);
+		report(a.level == 0.3 && a.mad == 0,
+		       "a 60-sample warm-up starts from its last 32: a 25-sample start-up "
+		       "transient is left out (level %g)", a.level);
 		c.warmup = 5;
 		anomaly_init(&a);
 		for (i = 0; i < 5; i++)

@@ -91,7 +91,7 @@ static double sign(double v)
 
 enum anomaly_event anomaly_update(struct anomaly *a, const struct anomaly_config *c, double x)
 {
-	unsigned int ninit = c->warmup < ANOMALY_INIT_SAMPLES ? c->warmup : ANOMALY_INIT_SAMPLES;
+	unsigned int w = c->warmup < ANOMALY_INIT_SAMPLES ? c->warmup : ANOMALY_INIT_SAMPLES;
 	enum anomaly_event ev = ANOMALY_EV_NONE;
 	double r, s, lim, rc;
 
@@ -99,12 +99,14 @@ enum anomaly_event anomaly_update(struct anomaly *a, const struct anomaly_config
 		return ANOMALY_EV_NONE;
 	a->n++;
 	a->value = x;
-	if (a->ninit < ninit) {
-		a->init[a->ninit++] = x;
+	if (a->n <= c->warmup) {
+		a->init[(a->n - 1) % w] = x;
+		if (a->ninit < w)
+			a->ninit++;
 		a->baseline = x;
 		a->z = 0;
 		a->hit = false;
-		if (a->ninit == ninit)
+		if (a->n == c->warmup)
 			start(a);
 		return ANOMALY_EV_NONE;
 	}
@@ -127,10 +129,6 @@ enum anomaly_event anomaly_update(struct anomaly *a, const struct anomaly_config
 			a->mad = 0;
 	}
 
-	if (a->n <= c->warmup) {
-		a->state = ANOMALY_WARMUP;
-		return ANOMALY_EV_NONE;
-	}
 	if (a->state == ANOMALY_WARMUP)
 		a->state = ANOMALY_NORMAL;
 

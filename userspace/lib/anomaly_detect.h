@@ -8,10 +8,11 @@
  *
  * The maths, per sample x_t (t = 1, 2, ...):
  *
- *   Warm-up (t <= warmup; no alert). The first ANOMALY_INIT_SAMPLES samples (or warmup, if
- *   fewer) are kept; when the buffer is full the state starts from their exact robust
- *   figures: level L = median(x), residual median m = 0, MAD d = median |x_i - L|. Later
- *   warm-up samples update the state as below, without alerting.
+ *   Warm-up (t <= warmup; no alert). The last W = min(warmup, ANOMALY_INIT_SAMPLES) samples
+ *   are kept in a ring; at t = warmup the state starts from their exact robust figures:
+ *   level L = median(x), residual median m = 0, MAD d = median |x_i - L|. Keeping the last
+ *   ones rather than the first lets a warm-up longer than W leave a start-up transient (a
+ *   process starting on a busy machine) out of the baseline.
  *
  *   Baseline (a moving level, EWMA). The prediction of x_t is L_{t-1}; its residual is
  *   r_t = x_t - L_{t-1}.
@@ -110,7 +111,7 @@ struct anomaly {
 	bool		hit;
 	/* The episode's figures while firing (and after it resolved, until the next). */
 	double		onset_value, onset_baseline, onset_z, peak_z;
-	/* Warm-up buffer. */
+	/* Warm-up ring: the last min(warmup, ANOMALY_INIT_SAMPLES) samples. */
 	unsigned int	ninit;
 	double		init[ANOMALY_INIT_SAMPLES];
 };
