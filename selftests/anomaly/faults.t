@@ -86,13 +86,14 @@ agent_start --metrics-addr "127.0.0.1:$port" --anomaly-warmup "$WARMUP" "${agent
 	{ echo "Bail out! podlaned did not start"; exit 1; }
 
 # Pods ------------------------------------------------------------------------------------
-# in_pod <pod> <command...>: runs in the background in the pod's netns and cgroups.
+# in_pod <pod> <command...>: runs in the background in the pod's cgroups and netns, the
+# cgroups first (the agent ties a pod to the cgroups of the processes in its netns).
 in_pod() {
 	local p=$1 mem=""
 	shift
 	[ -n "$MEMBASE" ] && mem="echo \$\$ > $MEMBASE/$p/cgroup.procs && "
-	nsenter --net="/run/netns/$(netns_name "$p")" sh -c \
-		"echo \$\$ > $CGBASE/$p/cgroup.procs && $mem exec \"\$@\"" sh "$@" &
+	sh -c "echo \$\$ > $CGBASE/$p/cgroup.procs && $mem exec nsenter \
+		--net=/run/netns/$(netns_name "$p") -- \"\$@\"" sh "$@" &
 }
 
 # The steady workload sends to the address in its peer file, once the file is there.

@@ -116,13 +116,12 @@ enum anomaly_event anomaly_update(struct anomaly *a, const struct anomaly_config
 	a->baseline = a->level + a->med;
 	a->z = (r - a->med) / s;
 	a->hit = a->z > c->zmax || (c->two_sided && a->z < -c->zmax);
-	if (a->hit) {
-		lim = c->zmax * s;
-		rc = r - a->med;
-		rc = a->med + (rc > lim ? lim : rc < -lim ? -lim : rc);
+	lim = c->zmax * s;
+	rc = r - a->med;
+	rc = a->med + (rc > lim ? lim : rc < -lim ? -lim : rc);
+	if (a->state == ANOMALY_FIRING ? a->n - a->fired > ANOMALY_RELEARN : !a->hit)
 		a->level += c->alpha * rc;
-	} else {
-		a->level += c->alpha * r;
+	if (!a->hit) {
 		a->med += c->eta * s * sign(r - a->med);
 		a->mad += c->eta * s * sign(fabs(r - a->med) - a->mad);
 		if (a->mad < 0)
@@ -151,6 +150,7 @@ enum anomaly_event anomaly_update(struct anomaly *a, const struct anomaly_config
 			a->peak_z = a->z;
 		if (a->run >= c->k) {
 			a->state = ANOMALY_FIRING;
+			a->fired = a->n;
 			a->run = 0;
 			ev = ANOMALY_EV_FIRING;
 		} else {

@@ -33,11 +33,15 @@
  *   flat series never divides by zero. It is also the smallest change worth telling an
  *   operator about: z > zmax needs x > L + m + zmax * floor.
  *
- *   A hit is z_t > zmax (rises only; two_sided also takes z_t < -zmax). While a sample is a
- *   hit, m and d stay as they are (an anomaly must not widen the scale that measures it) and
- *   the level moves by a winsorized residual, L <- L + alpha * (m + clamp(r - m, +-zmax * s)),
- *   so a lasting change of level is learnt at a bounded pace (alpha * zmax * s a sample) and
- *   its alert eventually resolves; otherwise L <- L + alpha * r.
+ *   A hit is z_t > zmax (rises only; two_sided also takes z_t < -zmax). A hit moves neither
+ *   m and d (an anomaly must not widen the scale that measures it) nor the level (k hits in
+ *   a row must see the same baseline). Other samples move the level by a winsorized
+ *   residual, L <- L + alpha * (m + clamp(r - m, +-zmax * s)): an outlier the other way (a
+ *   garbage collection handing back memory) moves it no more than a sample zmax scales off
+ *   would. While an alert fires the level holds still for ANOMALY_RELEARN samples (a leak's
+ *   growth must not become its own baseline and resolve the alert while it goes on); after
+ *   that every sample moves it, winsorized, so a lasting change is learnt at a bounded pace
+ *   (alpha * zmax * s a sample) and becomes the new normal: the alert resolves.
  *
  *   Lifecycle: k consecutive hits make an alert FIRING (one event, "firing", whose since is
  *   the first of those hits); while firing, k consecutive samples with z <= zmax / 2 make it
@@ -58,6 +62,7 @@
 #define ANOMALY_INIT_SAMPLES	32
 #define ANOMALY_MAD_SIGMA	1.4826
 #define ANOMALY_CLEAR_RATIO	0.5	/* firing: z <= zmax * this is a quiet sample */
+#define ANOMALY_RELEARN		300	/* firing: samples before the level moves again */
 
 #define ANOMALY_DEFAULT_ALPHA	0.1
 #define ANOMALY_DEFAULT_ETA	0.02
@@ -104,6 +109,7 @@ struct anomaly {
 	double		mad;		/* d: their MAD */
 	unsigned int	run;		/* consecutive hits (normal/pending) or non-hits (firing) */
 	uint64_t	since;		/* firing or pending: the sample number of the first hit */
+	uint64_t	fired;		/* firing: the sample number it fired at */
 	/* The last sample's figures. */
 	double		value;
 	double		baseline;	/* L + m before the sample: what it was expected to be */

@@ -29,7 +29,7 @@ static const struct {
 	[AS_CPU]		= { "cpu",		"cores",	0.02 },
 	[AS_RUNQ]		= { "runq",		"s/s",		0.05 },
 	[AS_MEMORY]		= { "memory",		"bytes",	16.0 * 1024 * 1024 },
-	[AS_MEMORY_GROWTH]	= { "memory_growth",	"bytes/s",	512.0 * 1024 },
+	[AS_MEMORY_GROWTH]	= { "memory_growth",	"bytes/s",	256.0 * 1024 },
 	[AS_DROPS]		= { "drops",		"packets/s",	1.0 },
 	[AS_TRAFFIC]		= { "traffic",		"bytes/s",	64.0 * 1024 },
 };

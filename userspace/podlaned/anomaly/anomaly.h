@@ -12,7 +12,7 @@
  *   cpu            CPU cores used (acct: podlane_cgacct or cpu.stat)          0.02 cores
  *   runq           run-queue wait, seconds per second (acct, BPF programs)    0.05 s/s
  *   memory         bytes in use (acct: memory.current)                        16 MiB
- *   memory_growth  its rate of change, bytes per second: a leak is a steady   512 KiB/s
+ *   memory_growth  its rate of change, bytes per second: a leak is a steady   256 KiB/s
  *                  rise, which a moving level would learn; its rate stays up
  *   drops          packets the datapath dropped for the pod, per second, all  1 /s
  *                  reasons (podlane_ep_stat)
