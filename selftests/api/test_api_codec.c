@@ -73,6 +73,17 @@ static const struct {
 	  "\"169.254.1.1\",\"host_ifname\":\"pl08e56817cf62\",\"host_ifindex\":277,\"host_mac\":"
 	  "\"b2:07:24:33:8d:c6\",\"pod_mac\":\"22:cd:7d:85:4d:1d\",\"pod_ifindex\":2}" },
 	{ PODLANE_OP_DEL, "{\"ok\":true}" },
+	{ PODLANE_OP_ANOMALY_EVENTS, "{\"ok\":true,\"newest\":2,\"k\":3,\"z_threshold\":5.0,"
+	  "\"warmup\":30,\"pods\":2,\"ticks\":61,\"series\":12,\"warming\":0,\"events\":[{"
+	  "\"seq\":1,\"time_ns\":1796514564287832002,\"state\":\"firing\",\"pod\":"
+	  "\"c-hog-29366\",\"container_id\":\"c-hog-29366\",\"host_ifname\":\"pldf38da5dd10b\","
+	  "\"ip\":\"10.253.166.4\",\"series\":\"cpu\",\"unit\":\"cores\",\"value\":0.25,"
+	  "\"baseline\":0.0,\"z\":12.5,\"peak_z\":12.5,\"since_ns\":1796514562306970948},{"
+	  "\"seq\":2,\"time_ns\":1796514574287832002,\"state\":\"resolved\",\"pod\":"
+	  "\"c-hog-29366\",\"container_id\":\"c-hog-29366\",\"host_ifname\":\"pldf38da5dd10b\","
+	  "\"ip\":\"10.253.166.4\",\"series\":\"cpu\",\"unit\":\"cores\",\"value\":0.0,"
+	  "\"baseline\":0.0,\"z\":-0.5,\"peak_z\":16.75,\"since_ns\":1796514562306970948}],"
+	  "\"active\":[]}" },
 	{ PODLANE_OP_CHECK, "{\"ok\":true}" },
 	{ PODLANE_OP_GC, "{\"ok\":true,\"released\":0}" },
 	{ PODLANE_OP_STATUS, "{\"ok\":true,\"version\":\"0.1.0\",\"pin_root\":\"\\/sys\\/fs\\/bpf"
@@ -498,7 +509,7 @@ static void test_op_table(void)
 {
 	size_t i, j;
 
-	EXPECT(api_nops == 25, "%zu operations", api_nops);
+	EXPECT(api_nops == 26, "%zu operations", api_nops);
 	for (i = 0; i < api_nops; i++) {
 		EXPECT(api_op_find(api_ops[i]->name) == api_ops[i], "%s", api_ops[i]->name);
 		for (j = 0; j < i; j++)
