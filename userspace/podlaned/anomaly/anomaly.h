@@ -68,8 +68,8 @@ enum anomaly_opt {
 
 #define ANOMALY_USAGE								\
 	"  --anomaly-k N         anomaly alerts: samples in a row (one a second) above the\n" \
-	"                        threshold that fire an alert, and below it that resolve it\n" \
-	"                        (default 3)\n"						\
+	"                        threshold that fire an alert, and at or below half of it\n" \
+	"                        that resolve it (default 3)\n"				\
 	"  --anomaly-z Z         robust z-score threshold of a hit (default 5)\n"	\
 	"  --anomaly-warmup SEC  samples a pod's series learns before it may alert\n"	\
 	"                        (default 30)\n"						\
