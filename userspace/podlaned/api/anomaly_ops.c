@@ -41,6 +41,9 @@ static int collect_cb(const struct anomaly_alert *al, void *data)
 {
 	struct collect *c = data;
 
+	/* Both lists at most ANOMALY_RING_SIZE: a reply stays far below PODLANE_API_MAX_MSG. */
+	if (c->n == ANOMALY_RING_SIZE)
+		return 1;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 16;
 		struct anomaly_alert *n = realloc(c->al, cap * sizeof(*n));
@@ -83,8 +86,8 @@ struct json_object *api_anomaly_events(struct agent *a, struct json_object *req)
 		api_fail(&e, PODLANE_ERR_NOT_AVAILABLE, "anomaly alerts are off (--no-anomaly)");
 		return api_reply_error(&e);
 	}
-	if (anomaly_events_walk(a, rq.has_after ? rq.after : 0, collect_cb, &ev) ||
-	    anomaly_active_walk(a, collect_cb, &act) || collect_finish(&ev) ||
+	if (anomaly_events_walk(a, rq.has_after ? rq.after : 0, collect_cb, &ev) < 0 ||
+	    anomaly_active_walk(a, collect_cb, &act) < 0 || collect_finish(&ev) ||
 	    collect_finish(&act))
 		goto out;
 	r = (struct api_anomaly_events_reply){
