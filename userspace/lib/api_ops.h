@@ -1123,7 +1123,7 @@ struct api_anomaly {
 
 /*
  * "anomaly_events": the events kept (the last 256), oldest first, and the alerts firing now
- * (the first 256 of them, pods in the agent's order; podlane_anomaly_active_alerts counts all).
+ * (the first 128 of them, pods in the agent's order; podlane_anomaly_active_alerts counts all).
  * PODLANE_ERR_NOT_AVAILABLE when the agent runs with --no-anomaly.
  */
 struct api_anomaly_events_reply {

@@ -12,7 +12,7 @@
 
 struct collect {
 	struct api_anomaly *v;
-	size_t n, cap;
+	size_t n, cap, max;
 	/* The alerts' own copies: the API structs point into them. */
 	struct anomaly_alert *al;
 };
@@ -41,8 +41,9 @@ static int collect_cb(const struct anomaly_alert *al, void *data)
 {
 	struct collect *c = data;
 
-	/* Both lists at most ANOMALY_RING_SIZE: a reply stays far below PODLANE_API_MAX_MSG. */
-	if (c->n == ANOMALY_RING_SIZE)
+	/* Bounded lists (256 events, 128 active alerts): a reply stays below the message
+	 * limit (PODLANE_API_MAX_MSG) even with the longest pod names. */
+	if (c->n == c->max)
 		return 1;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 16;
@@ -72,7 +73,7 @@ static int collect_finish(struct collect *c)
 
 struct json_object *api_anomaly_events(struct agent *a, struct json_object *req)
 {
-	struct collect ev = {}, act = {};
+	struct collect ev = { .max = ANOMALY_RING_SIZE }, act = { .max = ANOMALY_RING_SIZE / 2 };
 	struct api_anomaly_events_reply r = {};
 	struct api_anomaly_events_req rq;
 	struct anomaly_stats st;
