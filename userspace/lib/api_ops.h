@@ -1122,8 +1122,9 @@ struct api_anomaly {
 };
 
 /*
- * "anomaly_events": the events kept (the last 256), oldest first, and the alerts firing now
- * (the first 128 of them, pods in the agent's order; podlane_anomaly_active_alerts counts all).
+ * "anomaly_events": the events after `after` the agent keeps (the last 256), oldest first, at
+ * most the newest 200 of them, and the alerts firing now (the first 100, pods in the agent's
+ * order; podlane_anomaly_active_alerts counts all): a reply stays below the message limit.
  * PODLANE_ERR_NOT_AVAILABLE when the agent runs with --no-anomaly.
  */
 struct api_anomaly_events_reply {

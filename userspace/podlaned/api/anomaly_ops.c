@@ -10,6 +10,9 @@
 #include "api/ops.h"
 #include "core/agent.h"
 
+#define EVENTS_MAX	200
+#define ACTIVE_MAX	100
+
 struct collect {
 	struct api_anomaly *v;
 	size_t n, cap, max;
@@ -41,8 +44,8 @@ static int collect_cb(const struct anomaly_alert *al, void *data)
 {
 	struct collect *c = data;
 
-	/* Bounded lists (256 events, 128 active alerts): a reply stays below the message
-	 * limit (PODLANE_API_MAX_MSG) even with the longest pod names. */
+	/* Bounded lists (EVENTS_MAX, ACTIVE_MAX): a reply stays below the message limit
+	 * (PODLANE_API_MAX_MSG) even with the longest pod names (~800 bytes an entry). */
 	if (c->n == c->max)
 		return 1;
 	if (c->n == c->cap) {
@@ -73,7 +76,8 @@ static int collect_finish(struct collect *c)
 
 struct json_object *api_anomaly_events(struct agent *a, struct json_object *req)
 {
-	struct collect ev = { .max = ANOMALY_RING_SIZE }, act = { .max = ANOMALY_RING_SIZE / 2 };
+	struct collect ev = { .max = EVENTS_MAX }, act = { .max = ACTIVE_MAX };
+	uint64_t after;
 	struct api_anomaly_events_reply r = {};
 	struct api_anomaly_events_req rq;
 	struct anomaly_stats st;
@@ -87,7 +91,11 @@ struct json_object *api_anomaly_events(struct agent *a, struct json_object *req)
 		api_fail(&e, PODLANE_ERR_NOT_AVAILABLE, "anomaly alerts are off (--no-anomaly)");
 		return api_reply_error(&e);
 	}
-	if (anomaly_events_walk(a, rq.has_after ? rq.after : 0, collect_cb, &ev) < 0 ||
+	/* The newest EVENTS_MAX after the one asked for. */
+	after = rq.has_after ? rq.after : 0;
+	if (st.newest > EVENTS_MAX && after < st.newest - EVENTS_MAX)
+		after = st.newest - EVENTS_MAX;
+	if (anomaly_events_walk(a, after, collect_cb, &ev) < 0 ||
 	    anomaly_active_walk(a, collect_cb, &act) < 0 || collect_finish(&ev) ||
 	    collect_finish(&act))
 		goto out;
