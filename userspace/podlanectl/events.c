@@ -20,7 +20,7 @@
 static const char events_usage[] =
 	"Usage: podlanectl [--socket PATH] events [--active] [-f [-t S]] [-o json]\n"
 	"\n"
-	"Anomaly alerts podlaned raised for its pods, oldest first (the last 256 events).\n"
+	"Anomaly alerts podlaned raised for its pods, oldest first (the newest 200 events).\n"
 	"Every second each pod's series go through a streaming detector: a moving baseline\n"
 	"and a robust z-score (median and MAD) of how far the sample is above it. k samples in\n"
 	"a row above the threshold fire an alert (one per episode); k in a row at or below\n"
