@@ -73,6 +73,17 @@ static const struct {
 	  "\"169.254.1.1\",\"host_ifname\":\"pl08e56817cf62\",\"host_ifindex\":277,\"host_mac\":"
 	  "\"b2:07:24:33:8d:c6\",\"pod_mac\":\"22:cd:7d:85:4d:1d\",\"pod_ifindex\":2}" },
 	{ PODLANE_OP_DEL, "{\"ok\":true}" },
+	{ PODLANE_OP_ANOMALY_EVENTS, "{\"ok\":true,\"newest\":2,\"k\":3,\"z_threshold\":5.0,"
+	  "\"warmup\":30,\"pods\":2,\"ticks\":61,\"series\":12,\"warming\":0,\"events\":[{"
+	  "\"seq\":1,\"time_ns\":1796514564287832002,\"state\":\"firing\",\"pod\":"
+	  "\"c-hog-29366\",\"container_id\":\"c-hog-29366\",\"host_ifname\":\"pldf38da5dd10b\","
+	  "\"ip\":\"10.253.166.4\",\"series\":\"cpu\",\"unit\":\"cores\",\"value\":0.25,"
+	  "\"baseline\":0.0,\"z\":12.5,\"peak_z\":12.5,\"since_ns\":1796514562306970948},{"
+	  "\"seq\":2,\"time_ns\":1796514574287832002,\"state\":\"resolved\",\"pod\":"
+	  "\"c-hog-29366\",\"container_id\":\"c-hog-29366\",\"host_ifname\":\"pldf38da5dd10b\","
+	  "\"ip\":\"10.253.166.4\",\"series\":\"cpu\",\"unit\":\"cores\",\"value\":0.0,"
+	  "\"baseline\":0.0,\"z\":-0.5,\"peak_z\":16.75,\"since_ns\":1796514562306970948}],"
+	  "\"active\":[]}" },
 	{ PODLANE_OP_CHECK, "{\"ok\":true}" },
 	{ PODLANE_OP_GC, "{\"ok\":true,\"released\":0}" },
 	{ PODLANE_OP_STATUS, "{\"ok\":true,\"version\":\"0.1.0\",\"pin_root\":\"\\/sys\\/fs\\/bpf"
@@ -146,7 +157,8 @@ static const struct {
 	  "\"tx_packets\":0,\"tx_bytes\":0,\"memory_bytes\":null,\"memory_max\":null,\"psi\":{},"
 	  "\"rates\":{\"cpu_cores\":0.0,\"runq_per_s\":0.0,\"runq_share\":0.0,\"rx_bps\":0.0,"
 	  "\"tx_bps\":0.0,\"rx_pps\":0.0,\"tx_pps\":0.0},\"hint\":{\"score\":0.0,\"dominant\":"
-	  "\"cpu\",\"cpu\":0.0,\"runq\":0.0,\"memory\":0.0,\"traffic\":0.0}}],\"node\":{\"cpus\":2,"
+	  "\"cpu\",\"cpu\":0.0,\"cpu_pressure\":0.0,\"runq\":0.0,\"memory\":0.0,\"traffic\":"
+	  "0.0}}],\"node\":{\"cpus\":2,"
 	  "\"cpu_busy\":0.66161616161616166,\"runq_per_cpu\":0.1997441226365633,\"rx_bps\":0.0,"
 	  "\"tx_bps\":0.0,\"psi\":{\"cpu\":{\"some_avg10\":10.52,\"some_avg60\":32.149999999999999,"
 	  "\"some_avg300\":24.030000000000001,\"some_total_us\":194388362,\"full_avg10\":0.0,"
@@ -164,15 +176,18 @@ static const struct {
 	  "\"some_avg10\":1.25,\"some_avg60\":0.5,\"some_avg300\":0.25,\"some_total_us\":10}},"
 	  "\"rates\":{\"cpu_cores\":0.25,\"runq_per_s\":0.0,\"runq_share\":0.0,\"rx_bps\":0.0,"
 	  "\"tx_bps\":0.0,\"rx_pps\":0.0,\"tx_pps\":0.0},\"hint\":{\"score\":25.0,\"dominant\":"
-	  "\"cpu\",\"cpu\":25.0,\"runq\":0.0,\"memory\":5.0,\"traffic\":0.0}}],\"node\":{"
+	  "\"cpu\",\"cpu\":25.0,\"cpu_pressure\":0.0,\"runq\":0.0,\"memory\":5.0,\"traffic\":"
+	  "0.0}}],\"node\":{"
 	  "\"cpus\":4,\"cpu_busy\":0.5,\"runq_per_cpu\":0.0,\"rx_bps\":0.0,\"tx_bps\":0.0,"
 	  "\"psi\":null}}" },
 	{ PODLANE_OP_HINTS, "{\"ok\":true,\"seq\":6,\"updated_ns\":1796436633360646962,"
 	  "\"interval_ms\":1000,\"node\":{\"score\":96.430000000000007,\"dominant\":\"cpu\","
-	  "\"cpu\":96.430000000000007,\"runq\":24.899999999999999,\"memory\":0.0,\"traffic\":0.0,"
+	  "\"cpu\":96.430000000000007,\"cpu_pressure\":42.079999999999998,\"runq\":"
+	  "24.899999999999999,\"memory\":0.0,\"traffic\":0.0,"
 	  "\"cpu_headroom\":3.5699999999999998},\"pods\":[{\"container_id\":\"cap-a\","
 	  "\"host_ifname\":\"pl08e56817cf62\",\"ip\":\"10.253.7.1\",\"cgroup\":null,\"score\":"
-	  "0.0,\"dominant\":\"cpu\",\"cpu\":0.0,\"runq\":0.0,\"memory\":0.0,\"traffic\":0.0}]}" },
+	  "0.0,\"dominant\":\"cpu\",\"cpu\":0.0,\"cpu_pressure\":0.0,\"runq\":0.0,\"memory\":"
+	  "0.0,\"traffic\":0.0}]}" },
 	{ PODLANE_OP_SERVICE_ADD, "{\"ok\":true,\"changed\":true,\"service\":{\"service\":{"
 	  "\"name\":\"web\",\"namespace\":\"cap\",\"clusterIP\":\"10.96.77.10\",\"ports\":[{"
 	  "\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\",\"targetPort\":8080,\"nodePort\":"
@@ -498,7 +513,7 @@ static void test_op_table(void)
 {
 	size_t i, j;
 
-	EXPECT(api_nops == 26, "%zu operations", api_nops);
+	EXPECT(api_nops == 28, "%zu operations", api_nops);
 	for (i = 0; i < api_nops; i++) {
 		EXPECT(api_op_find(api_ops[i]->name) == api_ops[i], "%s", api_ops[i]->name);
 		for (j = 0; j < i; j++)

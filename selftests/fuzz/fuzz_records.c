@@ -228,6 +228,36 @@ static void hint(const struct record_key *k, const char *val, size_t len)
 	free(text);
 }
 
+static void alerts(const struct record_key *k, const char *val, size_t len)
+{
+	static struct alerts_rec r, again;
+	char why[RECORD_WHY_LEN] = "", name[PODLANE_NODE_NAME_LEN], *text;
+	unsigned int i;
+
+	if (record_alerts_decode(tok, k->node, k->node_len, val, len, &r, why)) {
+		FUZZ_CHECK_MSG(why);
+		FUZZ_CHECK(r.n == 0, "a refused alerts record keeps %u alerts", r.n);
+		return;
+	}
+	FUZZ_CHECK(r.n <= RECORD_ALERTS_MAX, "%u alerts", r.n);
+	for (i = 0; i < r.n; i++)
+		FUZZ_CHECK(r.v[i].pod[0] && r.v[i].series[0] && isfinite(r.v[i].value) &&
+			   isfinite(r.v[i].baseline) && isfinite(r.v[i].z), "alert %u out of range",
+			   i);
+	snprintf(name, sizeof(name), "%.*s", (int)k->node_len, k->node);
+	text = record_alerts_encode(name, r.v, r.n);
+	FUZZ_CHECK(text, "encode failed");
+	FUZZ_CHECK(!record_alerts_decode(tok, name, strlen(name), text, strlen(text), &again, why),
+		   "this node's own alerts do not decode: %s (%s)", text, why);
+	FUZZ_CHECK(again.n == r.n, "alerts written back differ: %s", text);
+	for (i = 0; i < r.n; i++)
+		FUZZ_CHECK(!strcmp(again.v[i].pod, r.v[i].pod) &&
+			   !strcmp(again.v[i].series, r.v[i].series) &&
+			   again.v[i].since == r.v[i].since, "alert %u written back differs: %s", i,
+			   text);
+	free(text);
+}
+
 static void cidr(const struct record_key *k, const char *val, size_t len)
 {
 	char why[RECORD_WHY_LEN] = "", node[PODLANE_NODE_NAME_LEN], key[128];
@@ -337,6 +367,9 @@ static void record(const char *key, size_t size)
 			break;
 		case RECORD_CIDR:
 			cidr(&k, val, vlen);
+			break;
+		case RECORD_ALERTS:
+			alerts(&k, val, vlen);
 			break;
 		case RECORD_VERSION:
 			if (record_version_check(val, vlen, why))

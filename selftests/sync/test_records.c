@@ -111,6 +111,9 @@ static const struct {
 	{ RECORD_KEY_SERVICES "/web", 0, RECORD_SERVICE, SVC_WANT },
 	{ RECORD_KEY_SERVICES "a/b/c", 0, RECORD_SERVICE, SVC_WANT },
 	{ RECORD_KEY_HINTS "n2", 0, RECORD_HINT, NULL, "n2" },
+	{ RECORD_KEY_ALERTS "n2", 0, RECORD_ALERTS, NULL, "n2" },
+	{ RECORD_KEY_ALERTS "n2/x", 0, RECORD_ALERTS, "key: want " RECORD_KEY_ALERTS "<node>" },
+	{ RECORD_KEY_ALERTS "N2", 0, RECORD_ALERTS, "key: want " RECORD_KEY_ALERTS "<node>" },
 	{ RECORD_KEY_HINTS "n2/x", 0, RECORD_HINT, "key: want " RECORD_KEY_HINTS "<node>",
 	  "n2" },
 	{ RECORD_KEY_CIDRS "10.1.2.0/24", 0, RECORD_CIDR, NULL, NULL, "10.1.2.0/24" },
@@ -152,6 +155,7 @@ static const char *const kind_names[] = {
 	[RECORD_POLICY] = "a network policy",
 	[RECORD_POD] = "a pod's metadata",
 	[RECORD_NAMESPACE] = "a namespace's labels",
+	[RECORD_ALERTS] = "a node's anomaly alerts",
 };
 
 static bool key_detail_ok(const struct record_key *k, const char *detail)
@@ -528,6 +532,82 @@ static void test_hints(void)
 	       "hint value: %s", why);
 }
 
+static void test_alerts(void)
+{
+	static struct alerts_rec back;
+	struct alert_rec in[2] = {
+		{ .pod = "shop/cart-7", .series = "memory_growth", .since = 1700000000123456789ULL,
+		  .value = 20971520.456, .baseline = -1024.5, .z = 41.236 },
+		{ .pod = "c-1234abcd", .series = "drops", .since = 5, .value = 200, .baseline = 0,
+		  .z = 200 },
+	};
+	static const struct {
+		const char *val, *why;
+	} bad[] = {
+		{ "[]", "value: not a JSON object" },
+		{ "{\"node\":\"n9\",\"alerts\":[]}", "node: missing or differs from the key" },
+		{ "{\"node\":\"n2\"}", "alerts: missing or not an array" },
+		{ "{\"node\":\"n2\",\"alerts\":[1]}", "alerts[0]: not an object" },
+		{ "{\"node\":\"n2\",\"alerts\":[{\"pod\":\"a b\",\"series\":\"cpu\","
+		  "\"since\":1,\"value\":1,\"baseline\":1,\"z\":9}]}",
+		  "alerts[0].pod: not printable ASCII without spaces" },
+		{ "{\"node\":\"n2\",\"alerts\":[{\"pod\":\"p\",\"series\":\"disk\","
+		  "\"since\":1,\"value\":1,\"baseline\":1,\"z\":9}]}",
+		  "alerts[0].series: want cpu, runq, memory, memory_growth, drops or traffic" },
+		{ "{\"node\":\"n2\",\"alerts\":[{\"pod\":\"p\",\"series\":\"cpu\","
+		  "\"since\":-1,\"value\":1,\"baseline\":1,\"z\":9}]}",
+		  "alerts[0].since: missing or not a time in nanoseconds" },
+		{ "{\"node\":\"n2\",\"alerts\":[{\"pod\":\"p\",\"series\":\"cpu\","
+		  "\"since\":1,\"value\":1,\"baseline\":\"x\",\"z\":9}]}",
+		  "alerts[0].baseline: missing or not a number" },
+	};
+	char why[RECORD_WHY_LEN] = "", *enc, *stamped, *many;
+	struct alert_rec lots[RECORD_ALERTS_MAX + 1];
+	size_t len = 0, i;
+	int err;
+
+	enc = record_alerts_encode("n2", in, 2);
+	stamped = enc ? record_stamp(tok, enc, 99, &len) : NULL;
+	err = stamped ? record_alerts_decode(tok, "n2", 2, stamped, len, &back, why) : -ENOMEM;
+	report(!err && back.n == 2 && back.updated == 99 && !strcmp(back.v[0].pod, "shop/cart-7") &&
+	       !strcmp(back.v[0].series, "memory_growth") &&
+	       back.v[0].since == 1700000000123456789ULL && back.v[0].value == 20971520.46 &&
+	       back.v[0].baseline == -1024.5 && back.v[0].z == 41.24 &&
+	       !strcmp(back.v[1].series, "drops") && back.v[1].z == 200,
+	       "alerts encoded (figures to two decimals), stamped and decoded back: %s", str(enc));
+	free(enc);
+	free(stamped);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		err = record_alerts_decode(tok, "n2", 2, bad[i].val, strlen(bad[i].val), &back,
+					   why);
+		report(err == -EINVAL && !strcmp(why, bad[i].why) && back.n == 0,
+		       "alerts value: %s", why);
+	}
+	for (i = 0; i < ARRAY_SIZE(lots); i++)
+		lots[i] = in[1];
+	enc = record_alerts_encode("n2", lots, ARRAY_SIZE(lots));
+	err = enc ? record_alerts_decode(tok, "n2", 2, enc, strlen(enc), &back, why) : -ENOMEM;
+	report(!err && back.n == RECORD_ALERTS_MAX, "the encoder keeps at most %d alerts (%u)",
+	       RECORD_ALERTS_MAX, back.n);
+	free(enc);
+	/* 65 alerts written by someone else are refused. */
+	many = malloc(64 * 1024);
+	if (many) {
+		len = snprintf(many, 64 * 1024, "{\"node\":\"n2\",\"alerts\":[");
+		for (i = 0; i <= RECORD_ALERTS_MAX; i++)
+			len += snprintf(many + len, 64 * 1024 - len, "%s{\"pod\":\"p\","
+					"\"series\":\"cpu\",\"since\":1,\"value\":1,"
+					"\"baseline\":1,\"z\":9}", i ? "," : "");
+		len += snprintf(many + len, 64 * 1024 - len, "]}");
+		err = record_alerts_decode(tok, "n2", 2, many, len, &back, why);
+		report(err == -EINVAL && !strcmp(why, "alerts: 65 of them, at most 64"),
+		       "alerts value: %s", why);
+		free(many);
+	}
+	report(!record_alerts_key(why, sizeof(why), "n1") &&
+	       !strcmp(why, RECORD_KEY_ALERTS "n1"), "alerts key");
+}
+
 static void test_cidrs_and_version(void)
 {
 	struct subnet4 sn = { ip("10.1.3.0"), 24 };
@@ -626,6 +706,7 @@ int main(void)
 	test_nodes();
 	test_services();
 	test_hints();
+	test_alerts();
 	test_cidrs_and_version();
 	test_keys_out_and_stamps();
 	test_tokener_state();

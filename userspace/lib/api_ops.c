@@ -480,6 +480,48 @@ API_SCHEMA(recommend_reply_schema, T,
 );
 #undef T
 
+/* ---- anomaly alerts ---- */
+
+#define T struct api_anomaly_events_req
+API_SCHEMA(anomaly_events_req_schema, T,
+	API_INT_IF(T, after, has_after, 0, INT64_MAX, NO_ERR),
+);
+#undef T
+
+#define T struct api_anomaly
+API_SCHEMA(anomaly_schema, T,
+	API_I64(T, seq),
+	API_I64(T, time_ns),
+	API_STR(T, state),
+	API_STR(T, pod),
+	API_STR(T, container_id),
+	API_STR(T, host_ifname),
+	API_STR(T, ip),
+	API_STR(T, series),
+	API_STR(T, unit),
+	API_DBL(T, value),
+	API_DBL(T, baseline),
+	API_DBL(T, z),
+	API_DBL(T, peak_z),
+	API_I64(T, since_ns),
+);
+#undef T
+
+#define T struct api_anomaly_events_reply
+API_SCHEMA(anomaly_events_reply_schema, T,
+	API_I64(T, newest),
+	API_I64(T, k),
+	API_DBL(T, z_threshold),
+	API_I64(T, warmup),
+	API_I64(T, pods),
+	API_I64(T, ticks),
+	API_I64(T, series),
+	API_I64(T, warming),
+	API_ARRAY(T, events, anomaly_schema),
+	API_ARRAY(T, active, anomaly_schema),
+);
+#undef T
+
 /* ---- services ---- */
 
 #define T struct api_service_add_req
@@ -1232,6 +1274,7 @@ API_OP(namespace_label, PODLANE_OP_NS_LABEL)
 API_OP(namespace_list, PODLANE_OP_NS_LIST)
 API_OP(flow_list, PODLANE_OP_FLOW_LIST)
 API_OP(recommend, PODLANE_OP_RECOMMEND)
+API_OP(anomaly_events, PODLANE_OP_ANOMALY_EVENTS)
 
 const struct api_op *const api_ops[] = {
 	&api_op_add, &api_op_del, &api_op_check, &api_op_gc, &api_op_status,
@@ -1242,6 +1285,7 @@ const struct api_op *const api_ops[] = {
 	&api_op_pod_list, &api_op_namespace_label, &api_op_namespace_list, &api_op_flow_list,
 	&api_op_hints_cluster,
 	&api_op_recommend,
+	&api_op_anomaly_events,
 };
 const size_t api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

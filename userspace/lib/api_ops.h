@@ -1177,6 +1177,52 @@ struct api_flow_list_reply {
 	struct api_flow_lost lost;
 };
 
+/* ---- anomaly alerts (userspace/podlaned/anomaly/, the detector in anomaly_detect.h) ---- */
+
+struct api_anomaly_events_req {
+	bool		has_after;
+	int64_t		after;		/* optional: only events with seq > after */
+};
+
+/* An event (state "firing" or "resolved") or an alert firing now (state "firing", seq 0). */
+struct api_anomaly {
+	int64_t		seq;
+	int64_t		time_ns;	/* CLOCK_REALTIME of the event (active: of the last tick) */
+	const char	*state;		/* "firing" | "resolved" */
+	const char	*pod;		/* "namespace/name", else the container id (12) */
+	const char	*container_id;
+	const char	*host_ifname;
+	const char	*ip;
+	const char	*series;	/* cpu, runq, memory, memory_growth, drops, traffic */
+	const char	*unit;		/* cores, s/s, bytes, bytes/s, packets/s */
+	double		value;		/* the sample at the event (active: the last one) */
+	double		baseline;	/* what the detector expected */
+	double		z;		/* robust z-score of the sample */
+	double		peak_z;		/* the episode's highest so far */
+	int64_t		since_ns;	/* CLOCK_REALTIME of the episode's first hit */
+};
+
+/*
+ * "anomaly_events": the events after `after` the agent keeps (the last 256), oldest first, at
+ * most the newest 200 of them, and the alerts firing now (the first 100, pods in the agent's
+ * order; podlane_anomaly_active_alerts counts all): a reply stays below the message limit.
+ * PODLANE_ERR_NOT_AVAILABLE when the agent runs with --no-anomaly.
+ */
+struct api_anomaly_events_reply {
+	int64_t		newest;		/* the newest event's seq (0: none yet) */
+	int64_t		k;		/* --anomaly-k */
+	double		z_threshold;	/* --anomaly-z */
+	int64_t		warmup;		/* --anomaly-warmup, samples */
+	int64_t		pods;		/* pods watched */
+	int64_t		ticks;		/* samples taken so far (one a second) */
+	int64_t		series;		/* pod series with samples */
+	int64_t		warming;	/* of them, still learning (no alert yet) */
+	struct api_anomaly *events;
+	size_t		n_events;
+	struct api_anomaly *active;
+	size_t		n_active;
+};
+
 /* ---- the operations ---- */
 
 struct api_op {
@@ -1226,6 +1272,7 @@ API_OP_DECLARE(namespace_label)
 API_OP_DECLARE(namespace_list)
 API_OP_DECLARE(flow_list)
 API_OP_DECLARE(recommend)
+API_OP_DECLARE(anomaly_events)
 
 /* Every operation, for dispatch and tests; api_op_find() by name, NULL when unknown. */
 extern const struct api_op *const api_ops[];

@@ -34,6 +34,8 @@ int cmd_namespace(struct ctl_opts *o, int argc, char **argv);
 int cmd_top(struct ctl_opts *o, int argc, char **argv);
 int cmd_hints(struct ctl_opts *o, int argc, char **argv);
 int cmd_recommend(struct ctl_opts *o, int argc, char **argv);
+/* events.c: anomaly alerts */
+int cmd_events(struct ctl_opts *o, int argc, char **argv);
 
 /* store.c: the etcd sync */
 int cmd_sync(struct ctl_opts *o, int argc, char **argv);

@@ -29,6 +29,7 @@ static const char main_usage[] =
 	"  hints            node and pod pressure scores (0 idle .. 100 saturated)\n"
 	"                   --cluster: every node as the scheduler extender scores it\n"
 	"  recommend        CPU and memory request recommendations per pod (VPA's formula)\n"
+	"  events           anomaly alerts on pods' CPU, run-queue, memory, drops, traffic\n"
 	"  service          add, delete and list services (ClusterIP, NodePort, external IPs)\n"
 	"  node             add, delete and list the other nodes and their pod CIDRs\n"
 	"  policy           add, delete and list Kubernetes NetworkPolicies\n"
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
 		return cmd_hints(&o, argc, argv);
 	if (!strcmp(cmd, "recommend"))
 		return cmd_recommend(&o, argc, argv);
+	if (!strcmp(cmd, "events"))
+		return cmd_events(&o, argc, argv);
 	if (!strcmp(cmd, "service") || !strcmp(cmd, "services") || !strcmp(cmd, "svc"))
 		return cmd_service(&o, argc, argv);
 	if (!strcmp(cmd, "node") || !strcmp(cmd, "nodes"))

@@ -35,6 +35,7 @@
 #include <bpf/libbpf.h>
 
 #include "acct/acct.h"
+#include "anomaly/anomaly.h"
 #include "api.h"
 #include "api_ops.h"
 #include "api/api.h"
@@ -125,6 +126,7 @@ static void usage(FILE *out)
 		"                        (default: the cgroup v2 root, i.e. every socket)\n"
 		"  --no-accounting       no per-cgroup accounting programs (CPU from cpu.stat,\n"
 		"                        no run-queue or traffic figures)\n"
+		ANOMALY_USAGE
 		"  --metrics-addr H:P    serve Prometheus metrics at http://H:P/metrics\n"
 		"                        (default off; any address given, loopback is safest)\n"
 		"  --node-cgroup PATH    this node is a cgroup (kind, k3d, a VM slice): node CPU,\n"
@@ -534,6 +536,7 @@ static void tick_event(struct agent *a, int tfd, enum ev_kind kind)
 			return;
 		acct_tick(a);
 		recommend_tick(a);
+		anomaly_tick(a);
 		loop_time(a, LOOP_ACCT, mono_ns() - t0);
 		t0 = mono_ns();
 	}
@@ -663,6 +666,8 @@ enum {
 	OPT_NO_DROP_EVENTS,
 	OPT_CGROUP,
 	OPT_NO_ACCOUNTING,
+	OPT_ANOMALY_FIRST,
+	OPT_ANOMALY_LAST = OPT_ANOMALY_FIRST + ANOMALY_OPT_COUNT - 1,
 	OPT_METRICS_ADDR,
 	OPT_SYNC_FIRST,
 	OPT_SYNC_LAST = OPT_SYNC_FIRST + SYNC_OPT_COUNT - 1,
@@ -712,6 +717,7 @@ static const struct option long_opts[] = {
 	{ "recommend-interval", required_argument, NULL, OPT_RECOMMEND_INTERVAL },
 	{ "verbose", no_argument, NULL, 'v' },
 	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
+	ANOMALY_LONG_OPTIONS(OPT_ANOMALY_FIRST),
 	{ "help", no_argument, NULL, 'h' },
 	{}
 };
@@ -743,12 +749,14 @@ int main(int argc, char **argv)
 	};
 	const char *log_file = NULL;
 	struct sync_opts sync_opts;
+	struct anomaly_opts anomaly_opts;
 	bool uninstall = false, verbose = false;
 	int opt, err, lfd, lock_fd;
 	char *end;
 	unsigned long n;
 
 	sync_opts_init(&sync_opts);
+	anomaly_opts_init(&anomaly_opts);
 	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PIN_ROOT:
@@ -920,6 +928,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_ANOMALY_FIRST ... OPT_ANOMALY_LAST:
+			if (anomaly_parse_opt(&anomaly_opts, opt - OPT_ANOMALY_FIRST, optarg))
+				return 2;
+			break;
 		case OPT_SYNC_FIRST ... OPT_SYNC_LAST:
 			if (sync_parse_opt(&sync_opts, opt - OPT_SYNC_FIRST, optarg))
 				return 2;
@@ -992,7 +1004,8 @@ int main(int argc, char **argv)
 	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a, sync_opts.endpoints != NULL))
 		goto fail;
 	endpoint_xdp_rx_sync(&a);
-	if (acct_open(&a) || recommend_open(&a) || metrics_open(&a))
+	if (acct_open(&a) || recommend_open(&a) || anomaly_open(&a, &anomaly_opts) ||
+	    metrics_open(&a))
 		goto fail;
 	{
 		struct sched_opts so = {
@@ -1038,6 +1051,7 @@ out:
 	sched_close(&a);
 	metrics_close(&a);
 	recommend_close(&a);
+	anomaly_close(&a);
 	acct_close(&a);
 	nodes_close(&a);
 	endpoint_reaper_stop();

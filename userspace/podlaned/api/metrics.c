@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 
 #include "acct/acct.h"
+#include "anomaly/anomaly.h"
 #include "api/api.h"
 #include "api/ops.h"
 #include "core/agent.h"
@@ -552,6 +553,32 @@ static void render_flows(struct agent *a, struct text *t)
 	free(lost);
 }
 
+/* Anomaly alerts (anomaly/): labelled by series only, six values, so cardinality is fixed. */
+static void render_anomaly(struct agent *a, struct text *t)
+{
+	struct anomaly_stats st;
+	int s;
+
+	anomaly_stats_get(a, &st);
+	if (!st.on)
+		return;
+	family(t, "podlane_anomaly_alerts_total", "counter",
+	       "Anomaly alerts fired (an episode of k samples in a row above the threshold).");
+	for (s = 0; s < AS_NR; s++)
+		emit(t, "podlane_anomaly_alerts_total{series=\"%s\"} %llu\n",
+		     anomaly_series_name(s), (unsigned long long)st.fired[s]);
+	family(t, "podlane_anomaly_resolved_total", "counter", "Anomaly alerts resolved.");
+	for (s = 0; s < AS_NR; s++)
+		emit(t, "podlane_anomaly_resolved_total{series=\"%s\"} %llu\n",
+		     anomaly_series_name(s), (unsigned long long)st.resolved[s]);
+	family(t, "podlane_anomaly_active_alerts", "gauge", "Anomaly alerts firing now.");
+	for (s = 0; s < AS_NR; s++)
+		emit(t, "podlane_anomaly_active_alerts{series=\"%s\"} %llu\n",
+		     anomaly_series_name(s), (unsigned long long)st.active[s]);
+	family(t, "podlane_anomaly_pods", "gauge", "Pods whose series the detector watches.");
+	emit(t, "podlane_anomaly_pods %llu\n", (unsigned long long)st.pods);
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 			     const char *type, char *body, size_t len, bool owned)
 {
@@ -603,6 +630,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		emit(&t, "%s", sync_text);
 		free(sync_text);
 	}
+	render_anomaly(a, &t);
 	sync_text = api_sync_metrics_text(a);	/* etcd sync families, NULL when standalone */
 	if (sync_text) {
 		emit(&t, "%s", sync_text);

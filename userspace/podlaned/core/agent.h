@@ -6,8 +6,8 @@
  *
  * podlaned is layered; calls and includes only point down (userspace/podlaned/README.md):
  *
- *	main.c -> api/ -> sync/ -> acct/ -> endpoint/, nodes/, flows/ -> lb/, ipam/, policy/
- *	-> datapath/ -> core/
+ *	main.c -> api/ -> sync/ -> anomaly/ -> acct/ -> endpoint/, nodes/, flows/
+ *	-> lb/, ipam/, policy/ -> datapath/ -> core/
  *
  * and every layer may use userspace/lib/. Modules of one layer do not call each other. Each
  * module keeps its state behind an opaque pointer here; only its own files see inside.
@@ -68,6 +68,7 @@ struct lb_state;	/* lb/ */
 struct pol_state;	/* policy/ */
 struct node_table;	/* nodes/ */
 struct acct;		/* acct/ */
+struct anomaly_mod;	/* anomaly/ */
 struct flows;		/* flows/ */
 struct recommend;	/* recommend/ */
 struct api_streams;	/* api/flow_ops.c: the clients following the flow log */
@@ -122,6 +123,7 @@ struct agent {
 	struct pol_state *policy;
 	struct node_table *nodes;
 	struct acct *acct;
+	struct anomaly_mod *anomaly;
 	struct flows *flows;
 	struct recommend *recommend;
 	struct api_streams *streams;

@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 
 #include "acct/acct.h"
+#include "anomaly/anomaly.h"
 #include "core/agent.h"
 #include "core/loop.h"
 #include "datapath/eps.h"
@@ -460,6 +461,48 @@ static void snap_hints(struct snap_state *st)
 		 record_hint_encode(st->s->node_name, &r));
 }
 
+/*
+ * This node's anomaly alerts firing now, with each episode's first-hit figures: the record
+ * changes when an alert fires or resolves, not every second. None firing: no record.
+ */
+struct snap_alerts {
+	struct alert_rec *v;
+	size_t n;
+};
+
+static int snap_alert(const struct anomaly_alert *al, void *data)
+{
+	struct snap_alerts *sa = data;
+	struct alert_rec *r;
+
+	if (sa->n == RECORD_ALERTS_MAX)
+		return 1;
+	r = &sa->v[sa->n++];
+	snprintf(r->pod, sizeof(r->pod), "%s", al->pod[0] ? al->pod : "-");
+	snprintf(r->series, sizeof(r->series), "%s", anomaly_series_name(al->series));
+	r->since = al->since_ns;
+	r->value = al->onset_value;
+	r->baseline = al->onset_baseline;
+	r->z = al->onset_z;
+	return 0;
+}
+
+static void snap_alerts(struct snap_state *st)
+{
+	struct snap_alerts sa = { .v = calloc(RECORD_ALERTS_MAX, sizeof(*sa.v)) };
+	char key[256];
+
+	if (!sa.v) {
+		st->err = st->err ?: -ENOMEM;
+		return;
+	}
+	anomaly_active_walk(st->s->a, snap_alert, &sa);
+	if (sa.n)
+		snap_add(st, record_alerts_key(key, sizeof(key), st->s->node_name), key,
+			 record_alerts_encode(st->s->node_name, sa.v, sa.n));
+	free(sa.v);
+}
+
 void sync_snapshot(struct sync *s)
 {
 	struct sync_loop *l = &s->loop;
@@ -479,6 +522,8 @@ void sync_snapshot(struct sync *s)
 	err = eps_walk(s->a, snap_endpoint, &st);
 	if (s->a->acct)
 		snap_hints(&st);
+	if (s->a->anomaly)
+		snap_alerts(&st);
 	/*
 	 * Unchanged, or incomplete (out of memory: the next tick tries again). An incomplete
 	 * snapshot must never reach the publisher: it deletes what a snapshot lacks.

@@ -398,6 +398,14 @@ static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted, boo
 		if (is_own(s, k.node, k.node_len))
 			own_record(s, kv, deleted);
 		return err ? 0 : hint_in(s, kv, &k, deleted);
+	case RECORD_ALERTS:
+		/*
+		 * Anomaly alerts: other nodes' are for the cluster's readers, not this agent.
+		 * Ours are mirrored, so the publisher removes them once none fires.
+		 */
+		if (is_own(s, k.node, k.node_len))
+			own_record(s, kv, deleted);
+		return 0;
 	default:
 		/* CIDR claims (read by allocate_cidr), the version, the reserved kinds. */
 		return 0;

@@ -6,6 +6,7 @@
  * with core/addr.c and libpodlane (service_spec.c) alone.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,15 @@ int record_key_parse(const char *key, size_t len, struct record_key *k, char *wh
 				      RECORD_KEY_NAMESPACES);
 		k->object = key + plen;
 		k->object_len = len - plen;
+		return 0;
+	}
+	if (under(key, len, RECORD_KEY_ALERTS)) {
+		k->kind = RECORD_ALERTS;
+		plen = strlen(RECORD_KEY_ALERTS);
+		k->node = key + plen;
+		k->node_len = segment(k->node, len - plen);
+		if (k->node_len != len - plen || !record_node_name_ok(k->node, k->node_len))
+			return refuse(why, "key: want %s<node>", RECORD_KEY_ALERTS);
 		return 0;
 	}
 	if (len == strlen(RECORD_KEY_VERSION) && !memcmp(key, RECORD_KEY_VERSION, len))
@@ -746,5 +756,130 @@ char *record_unstamp(json_tokener *tok, const char *val, size_t len)
 	if (!o)
 		return strdup("");
 	json_object_object_del(o, "updated");
+	return finish(o);
+}
+
+/* ---- anomaly alerts ---- */
+
+static const char *const alert_series[] = {
+	"cpu", "runq", "memory", "memory_growth", "drops", "traffic",
+};
+
+static int alert_num(struct json_object *o, const char *name, unsigned int i, double *out,
+		     char *why)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, name, &v) ||
+	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+		return refuse(why, "alerts[%u].%s: missing or not a number", i, name);
+	*out = json_object_get_double(v);
+	if (!isfinite(*out))
+		return refuse(why, "alerts[%u].%s: not a finite number", i, name);
+	return 0;
+}
+
+static int alert_decode(struct json_object *o, unsigned int i, struct alert_rec *a, char *why)
+{
+	struct json_object *v;
+	const char *pod, *series;
+	size_t j, n;
+	int64_t since;
+
+	if (!json_object_is_type(o, json_type_object))
+		return refuse(why, "alerts[%u]: not an object", i);
+	pod = obj_str(o, "pod");
+	n = pod ? strlen(pod) : 0;
+	if (!n || n >= sizeof(a->pod))
+		return refuse(why, "alerts[%u].pod: missing, empty or longer than %zu", i,
+			      sizeof(a->pod) - 1);
+	for (j = 0; j < n; j++)
+		if ((unsigned char)pod[j] <= ' ' || (unsigned char)pod[j] >= 0x7f)
+			return refuse(why, "alerts[%u].pod: not printable ASCII without spaces",
+				      i);
+	series = obj_str(o, "series");
+	for (j = 0; series && j < sizeof(alert_series) / sizeof(alert_series[0]); j++)
+		if (!strcmp(series, alert_series[j]))
+			break;
+	if (!series || j == sizeof(alert_series) / sizeof(alert_series[0]))
+		return refuse(why, "alerts[%u].series: want cpu, runq, memory, memory_growth, "
+			      "drops or traffic", i);
+	if (!json_object_object_get_ex(o, "since", &v) || !json_object_is_type(v, json_type_int) ||
+	    (since = json_object_get_int64(v)) < 0)
+		return refuse(why, "alerts[%u].since: missing or not a time in nanoseconds", i);
+	snprintf(a->pod, sizeof(a->pod), "%s", pod);
+	snprintf(a->series, sizeof(a->series), "%s", series);
+	a->since = since;
+	return alert_num(o, "value", i, &a->value, why) ?:
+	       alert_num(o, "baseline", i, &a->baseline, why) ?:
+	       alert_num(o, "z", i, &a->z, why);
+}
+
+int record_alerts_decode(json_tokener *tok, const char *node, size_t node_len, const char *val,
+			 size_t len, struct alerts_rec *r, char *why)
+{
+	struct json_object *o = parse_object(tok, val, len), *arr;
+	const char *n;
+	size_t i, count;
+	int err = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!o)
+		return refuse(why, "value: not a JSON object");
+	n = obj_str(o, "node");
+	if (!n || !same(n, node, node_len)) {
+		err = refuse(why, "node: missing or differs from the key");
+	} else if (!json_object_object_get_ex(o, "alerts", &arr) ||
+		   !json_object_is_type(arr, json_type_array)) {
+		err = refuse(why, "alerts: missing or not an array");
+	} else if ((count = json_object_array_length(arr)) > RECORD_ALERTS_MAX) {
+		err = refuse(why, "alerts: %zu of them, at most %d", count, RECORD_ALERTS_MAX);
+	} else {
+		for (i = 0; !err && i < count; i++)
+			err = alert_decode(json_object_array_get_idx(arr, i), i, &r->v[i], why);
+		r->n = err ? 0 : count;
+		r->updated = err ? 0 : obj_updated(o);
+	}
+	if (err)
+		memset(r, 0, sizeof(*r));
+	json_object_put(o);
+	return err;
+}
+
+/* Two decimals; numbers too large to have any are left as they are. */
+static void add_figure(struct json_object *o, const char *name, double v)
+{
+	if (v > -1e15 && v < 1e15)
+		v = (long long)(v * 100 + (v < 0 ? -0.5 : 0.5)) / 100.0;
+	json_object_object_add(o, name, json_object_new_double(v));
+}
+
+int record_alerts_key(char *buf, size_t n, const char *node)
+{
+	return key_fits(snprintf(buf, n, "%s%s", RECORD_KEY_ALERTS, node), n);
+}
+
+char *record_alerts_encode(const char *node, const struct alert_rec *v, size_t n)
+{
+	struct json_object *o = json_object_new_object(), *arr, *a;
+	size_t i;
+
+	if (!o)
+		return NULL;
+	add_str(o, "node", node);
+	arr = json_object_new_array();
+	for (i = 0; arr && i < n && i < RECORD_ALERTS_MAX; i++) {
+		a = json_object_new_object();
+		if (!a)
+			break;
+		add_str(a, "pod", v[i].pod);
+		add_str(a, "series", v[i].series);
+		json_object_object_add(a, "since", json_object_new_int64(v[i].since));
+		add_figure(a, "value", v[i].value);
+		add_figure(a, "baseline", v[i].baseline);
+		add_figure(a, "z", v[i].z);
+		json_object_array_add(arr, a);
+	}
+	json_object_object_add(o, "alerts", arr);
 	return finish(o);
 }

@@ -19,6 +19,11 @@
  *                                                do not write them); seq counts the node's
  *                                                accounting ticks, so the record changes, and
  *                                                is put again, every second
+ *   /podlane/v1/alerts/<node>                    { node, alerts: [ { pod, series, since, value,
+ *                                                  baseline, z } ], updated }: the anomaly
+ *                                                alerts firing on the node, with the figures
+ *                                                of each episode's first hit; leased, there
+ *                                                only while one fires
  *   /podlane/v1/ipam/cidrs/<a.b.c.d>/<len>       { node }: a node's pod CIDR, created in a txn
  *                                                that requires create_revision == 0, so two
  *                                                nodes racing for one CIDR cannot both win.
@@ -71,6 +76,7 @@ struct policy_namespace;
 #define RECORD_KEY_POLICIES	RECORD_PREFIX "policies/"
 #define RECORD_KEY_PODS		RECORD_PREFIX "pods/"
 #define RECORD_KEY_NAMESPACES	RECORD_PREFIX "namespaces/"
+#define RECORD_KEY_ALERTS	RECORD_PREFIX "alerts/"
 #define RECORD_LAYOUT_VERSION	"1"
 
 /* A dead letter's reason, and so the size of every why buffer here. */
@@ -87,12 +93,13 @@ enum record_kind {
 	RECORD_POLICY,
 	RECORD_POD,
 	RECORD_NAMESPACE,
+	RECORD_ALERTS,
 };
 
 /* Where a key points. The strings point into the key and are not NUL-terminated. */
 struct record_key {
 	enum record_kind kind;
-	const char	*node;		/* NODE, ENDPOINT, HINT: the node's name */
+	const char	*node;		/* NODE, ENDPOINT, HINT, ALERTS: the node's name */
 	size_t		node_len;
 	const char	*container_id;	/* ENDPOINT */
 	size_t		container_id_len;
@@ -185,6 +192,32 @@ int record_namespace_decode(json_tokener *tok, const char *name, size_t name_len
 /* Who holds a claimed pod CIDR: node gets the name (PODLANE_NODE_NAME_LEN). */
 int record_cidr_decode(json_tokener *tok, const char *val, size_t len, char *node, char *why);
 
+/*
+ * A node's anomaly alerts (userspace/podlaned/anomaly/): at most RECORD_ALERTS_MAX, each with
+ * its pod ("namespace/name" or a container id: printable, no spaces), its series (cpu, runq,
+ * memory, memory_growth, drops, traffic), when the episode began (CLOCK_REALTIME ns) and the
+ * sample, baseline and z-score of its first hit (finite numbers).
+ */
+#define RECORD_ALERTS_MAX	64
+#define RECORD_ALERT_POD_LEN	256
+
+struct alert_rec {
+	char	pod[RECORD_ALERT_POD_LEN];
+	char	series[16];
+	__u64	since;
+	double	value, baseline, z;
+};
+
+struct alerts_rec {
+	struct alert_rec v[RECORD_ALERTS_MAX];
+	unsigned int	n;
+	__u64		updated;
+};
+
+/* node is the key's node, which "node" must repeat. */
+int record_alerts_decode(json_tokener *tok, const char *node, size_t node_len, const char *val,
+			 size_t len, struct alerts_rec *r, char *why);
+
 /* The layout version etcd holds: 0 when it is RECORD_LAYOUT_VERSION, else -EPROTONOSUPPORT. */
 int record_version_check(const char *val, size_t len, char *why);
 
@@ -198,6 +231,7 @@ int record_endpoint_key(char *buf, size_t n, const char *node, const char *conta
 			const char *ifname);
 int record_hint_key(char *buf, size_t n, const char *node);
 int record_cidr_key(char *buf, size_t n, const struct subnet4 *cidr);
+int record_alerts_key(char *buf, size_t n, const char *node);
 
 /* pod_cidr NULL or "": not allocated yet, left out. */
 char *record_node_encode(const char *name, __be32 node_ip, const char *pod_cidr);
@@ -210,6 +244,8 @@ char *record_pod_encode(const struct policy_pod *pod);
 /* Every part rounded to two decimals. */
 char *record_hint_encode(const char *node, const struct hint_rec *h);
 char *record_cidr_encode(const char *node);
+/* n <= RECORD_ALERTS_MAX (more are left out); figures rounded to two decimals. */
+char *record_alerts_encode(const char *node, const struct alert_rec *v, size_t n);
 
 /*
  * What goes to etcd: val (an encoder's output) with "updated": updated_ns as its last member
