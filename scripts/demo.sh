@@ -300,8 +300,9 @@ extender() {	# extender <verb>: POST the ExtenderArgs as kube-scheduler does, pr
 		--data-binary "@$TMP/args.json" "http://$EXT_ADDR/podlane/$1" | jq -c .
 }
 say "args.json: $(cat "$TMP/args.json")"
-extender prioritize || die "the extender did not answer"
+# kube-scheduler's order: filter, then prioritize (it would send only the nodes filter passed)
 extender filter || die "the extender did not answer"
+extender prioritize || die "the extender did not answer"
 run "$BUILD/podlanectl" hints --cluster
 
 bold "A NetworkPolicy and its flow log"
