@@ -5,8 +5,10 @@
 # paths, wire three pods through podlane-cni exactly as a container runtime would, send ICMP,
 # TCP and UDP between them and to the node, show what an operator sees (podlanectl, bpftool),
 # reach a pod through a ClusterIP service (no kube-proxy), load one pod and watch `top` and
-# the pressure hints, isolate a pod with a NetworkPolicy and show its flow log naming the
-# policy, then take everything down again (also on failure or Ctrl-C).
+# the pressure hints, ask podlaned's kube-scheduler extender (--extender-addr) to score and
+# filter this node and an unknown one exactly as kube-scheduler would, isolate a pod with a
+# NetworkPolicy and show its flow log naming the policy, then take everything down again (also
+# on failure or Ctrl-C).
 #
 # Usage: sudo scripts/demo.sh [--no-deps] [--keep]
 #   --no-deps  skip scripts/install-deps.sh and make (use what is built)
@@ -39,6 +41,8 @@ EXT_IP=10.250.100.2
 NS_PREFIX=pldemo-
 PODS=(web db cache)
 CLUSTER_IP=10.96.100.10
+# The scheduler extender's address: a fixed, unusual port (the README's example uses 10260).
+EXT_ADDR=127.0.0.1:31260
 # Each pod's processes live in a cgroup of their own, as a runtime would put them; the agent
 # ties an endpoint to the cgroup of the processes in its network namespace.
 # On a hybrid host (v1 controllers, v2 at unified/) the memory figures come from v1's memory
@@ -66,6 +70,8 @@ if [ -S "$SOCK" ] && [ -x "$BUILD/podlanectl" ] && "$BUILD/podlanectl" status >/
 	why="a podlaned answers on $SOCK"
 elif [ -e "$PIN_ROOT" ]; then
 	why="$PIN_ROOT exists (a loaded podlane datapath)"
+elif ss -Htln "sport = :${EXT_ADDR##*:}" | grep -q .; then
+	why="something listens on port ${EXT_ADDR##*:} (the demo's scheduler extender address)"
 elif ip link show "$UPLINK" >/dev/null 2>&1 || ip netns list | grep -q "^$NS_PREFIX" ||
      [ -e "$CG" ]; then
 	why="link $UPLINK, a netns $NS_PREFIX* or the cgroup $CG exists (an earlier demo?)"
@@ -175,7 +181,7 @@ ip -n "${NS_PREFIX}ext" link set lo up
 bold "Starting podlaned (pins $PIN_ROOT, state $STATE_DIR, socket $SOCK)"
 [ -d "$STATE_DIR" ] || CREATED_STATE=1
 [ -d "$RUN_DIR" ] || CREATED_RUN=1
-"$BUILD/podlaned" --uplink "$UPLINK" --log-file "$TMP/podlaned.log" &
+"$BUILD/podlaned" --uplink "$UPLINK" --extender-addr "$EXT_ADDR" --log-file "$TMP/podlaned.log" &
 AGENT_PID=$!
 if ! poll 20 "$BUILD/podlanectl" status; then
 	tail -n 20 "$TMP/podlaned.log" >&2
@@ -279,6 +285,25 @@ BG_PIDS+=($!)
 sleep 3
 run "$BUILD/podlanectl" top --once --sort cpu
 run "$BUILD/podlanectl" hints
+
+bold "Scheduling hints: the kube-scheduler extender"
+NODE=$(hostname)
+say "podlaned --extender-addr $EXT_ADDR answers kube-scheduler's extender calls; without etcd it"
+say "knows this node ($NODE) from its own accounting, and node-2 not at all"
+jq -cn --arg me "$NODE" '{Pod: {metadata: {name: "api-1", namespace: "demo"}, spec: {containers:
+	[{name: "api", image: "demo/api:1", resources: {requests: {cpu: "250m"}}}]}},
+	Nodes: null, NodeNames: [$me, "node-2"]}' > "$TMP/args.json"
+extender() {	# extender <verb>: POST the ExtenderArgs as kube-scheduler does, print the reply
+	printf '\033[36m$ curl -s -X POST -d @args.json http://%s/podlane/%s | jq -c\033[0m\n' \
+		"$EXT_ADDR" "$1"
+	curl -s --max-time 5 -X POST -H 'Content-Type: application/json' \
+		--data-binary "@$TMP/args.json" "http://$EXT_ADDR/podlane/$1" | jq -c .
+}
+say "args.json: $(cat "$TMP/args.json")"
+# kube-scheduler's order: filter, then prioritize (it would send only the nodes filter passed)
+extender filter || die "the extender did not answer"
+extender prioritize || die "the extender did not answer"
+run "$BUILD/podlanectl" hints --cluster
 
 bold "A NetworkPolicy and its flow log"
 for p in "${PODS[@]}"; do

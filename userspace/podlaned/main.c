@@ -1035,8 +1035,9 @@ int main(int argc, char **argv)
 	if (sync_open(&a, &sync_opts))
 		goto fail;
 	if (a.extender_addr && !a.sync)
-		log_warn("the scheduler extender has no cluster view without --etcd-endpoints: "
-			 "every node passes filter and scores 0");
+		log_warn("the scheduler extender knows only this node (%s, from its own "
+			 "accounting) without --etcd-endpoints: other nodes pass filter and "
+			 "score 0", a.node_name);
 	err = serve(&a, lfd) ? 1 : 0;
 	goto out;
 fail:

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * api/sched_ops.c - the hints_cluster op (`podlanectl hints --cluster`): every node of the
- * cluster view as the scheduler extender scores it now (sched/).
+ * cluster view as the scheduler extender scores it now (sched/); without etcd, this node alone.
  */
 #include <stdlib.h>
 
@@ -27,9 +27,9 @@ struct json_object *api_hints_cluster(struct agent *a, struct json_object *req)
 
 	if (api_hints_cluster_req_decode(req, &rq, &e))
 		return api_reply_error(&e);
-	if (!a->sync || !so) {
-		api_fail(&e, PODLANE_ERR_NOT_AVAILABLE,
-			 "no cluster view: podlaned runs without --etcd-endpoints");
+	/* Without etcd the view is this node alone, from its own accounting (sched/). */
+	if (!so) {
+		api_fail(&e, PODLANE_ERR_NOT_AVAILABLE, "no cluster view: the extender is not open");
 		return api_reply_error(&e);
 	}
 	if (sched_view(a, &nodes, &n))

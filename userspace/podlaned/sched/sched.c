@@ -3,7 +3,11 @@
  * sched/sched.c - filter and score nodes by pressure for the scheduler extender.
  *
  * Inputs: the cluster view (sync/cluster.c), every node's latest hint record as etcd delivered
- * it, copied out at each call: a call never waits on etcd.
+ * it, copied out at each call: a call never waits on etcd. This node's own entry comes from
+ * its accounting (acct/, the tick of at most a second ago) instead, with or without etcd: it is
+ * fresher than its own record's round trip through etcd, and without etcd it is the one node
+ * the extender knows. Its name is --node-name, or the host name (nodes/ sets it before the
+ * sync starts, so it is the name the publisher writes and kube-scheduler sends).
  *
  * Pressure of a node: the largest of three parts, each 0..100 (acct/hints.c):
  *   cpu_pressure  4 x CPU PSI some avg10 (25% of the time a runnable task waited = 100)
@@ -39,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acct/acct.h"
 #include "core/agent.h"
 #include "core/loop.h"
 #include "extender.h"
@@ -129,6 +134,67 @@ void sched_count_call(struct agent *a, enum sched_verb v, enum sched_outcome o, 
 	hist_add(&s->st.req_seconds[v], sched_req_bounds, SCHED_REQ_BUCKETS, seconds);
 }
 
+/*
+ * This node's entry from its own accounting: replaces what etcd delivered for it (the same
+ * figures, a round trip older) or is added (no etcd, or its record not back yet). The fields
+ * are those the sync publishes (sync/apply.c snap_hints). 0, or -ENOMEM.
+ */
+static int view_local(struct sched *s, struct agent *a)
+{
+	const struct acct *ac = a->acct;
+	struct sync_node_hint *e;
+	size_t lo = 0, hi = s->nview;
+	int d = 1;
+
+	if (!ac || !ac->seq || !a->node_name || !a->node_name[0])
+		return 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		d = strcmp(s->view[mid].node, a->node_name);
+		if (!d) {
+			lo = mid;
+			break;
+		}
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (d) {
+		if (s->nview == s->viewcap) {
+			size_t cap = s->viewcap + 64;
+			struct sync_node_hint *v = realloc(s->view, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			s->view = v;
+			s->viewcap = cap;
+		}
+		memmove(&s->view[lo + 1], &s->view[lo], (s->nview - lo) * sizeof(*s->view));
+		s->nview++;
+		memset(&s->view[lo], 0, sizeof(s->view[lo]));
+		snprintf(s->view[lo].node, sizeof(s->view[lo].node), "%s", a->node_name);
+	}
+	e = &s->view[lo];
+	e->score = ac->node.hint.score;
+	e->cpu = ac->node.hint.cpu;
+	e->cpu_pressure = ac->node.hint.cpu_pressure;
+	e->has_pressure = true;
+	e->runq = ac->node.hint.runq;
+	e->memory = ac->node.hint.memory;
+	e->traffic = ac->node.hint.traffic;
+	e->cpus = ac->node.cpus;
+	e->seq = ac->seq;
+	snprintf(e->dominant, sizeof(e->dominant), "%s",
+		 ac->node.hint.dominant ? ac->node.hint.dominant : "cpu");
+	/* "Received" when the tick computed it: the age is the tick's. */
+	e->updated = ac->updated_ns;
+	e->recv_ns = ac->updated_ns;
+	e->recv_mono_ns = ac->last_tick_ns;
+	return 0;
+}
+
 /* The cluster view, copied into s->view (sorted by node). */
 static int view_load(struct sched *s, struct agent *a)
 {
@@ -147,7 +213,7 @@ static int view_load(struct sched *s, struct agent *a)
 		}
 	}
 	s->nview = n;
-	return 0;
+	return view_local(s, a);
 }
 
 static const struct sync_node_hint *view_find(const struct sched *s, const char *node)
