@@ -6,9 +6,10 @@
 # The three-node fabric of selftests/multinode/lib.sh (node namespaces on one bridge, one
 # podlaned each, synced through an etcd member in the fabric namespace), and for each node a
 # cgroup of its own: /sys/fs/cgroup/cpu/podlane-bench-<pid>/node<n> capped at NODE_CPU CPUs
-# with cpu.cfs_quota_us (the cpu controller is on cgroup v1 here) and its twin under
-# /sys/fs/cgroup/unified (cgroup v2, where CPU pressure is measured). Each agent runs with
-# --node-cgroup for its node's v2 cgroup; node1's agent also serves the scheduler extender.
+# with cpu.cfs_quota_us (the cpu controller is on cgroup v1 here), its twins under
+# /sys/fs/cgroup/cpuacct (usage) and /sys/fs/cgroup/unified (cgroup v2, where CPU pressure is
+# measured). Each agent runs with --node-cgroup podlane-bench-<pid>/node<n> (the path in every
+# hierarchy); node1's agent also serves the scheduler extender.
 #
 # A pod is a network namespace wired by podlane-cni on its node, and one process living in
 # the pod's cgroups under its node's (both hierarchies): a duty-cycle loop burning a share of
@@ -91,9 +92,11 @@ for b in podlaned podlane-cni podlanectl; do
 done
 CG1_ROOT=/sys/fs/cgroup/cpu
 CG2_ROOT=/sys/fs/cgroup/unified
+CGA_ROOT=/sys/fs/cgroup/cpuacct
 [ -e "$CG1_ROOT/cpu.cfs_quota_us" ] ||
 	die "no cgroup v1 cpu controller at $CG1_ROOT (a cgroup v2 cpu.max host is not handled yet)"
 [ -e "$CG2_ROOT/cgroup.procs" ] || die "no cgroup v2 hierarchy at $CG2_ROOT"
+[ -e "$CGA_ROOT/cpuacct.usage" ] || CGA_ROOT=""
 HAVE_EXT=0
 "$PL_BUILD/podlaned" --help 2>&1 | grep -q -- '--extender-addr' && HAVE_EXT=1
 HAVE_NODECG=0
@@ -102,6 +105,9 @@ HAVE_NODECG=0
 mn_setup
 CG1=$CG1_ROOT/podlane-bench-$PL_ID
 CG2=$CG2_ROOT/podlane-bench-$PL_ID
+CGA=${CGA_ROOT:+$CGA_ROOT/podlane-bench-$PL_ID}
+# a node's cgroup, relative to every hierarchy's root, as --node-cgroup takes it
+node_cg() { echo "podlane-bench-$PL_ID/node$1"; }
 declare -A PROC NODE_OF KIND DUTY END
 SC_PID=""
 SAMPLER=""
@@ -112,7 +118,7 @@ bench_cleanup() {
 	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
 	[ -n "$SC_PID" ] && kill "$SC_PID" 2>/dev/null
 	for p in "${PROC[@]}"; do kill "$p" 2>/dev/null; done
-	for d in "$CG1" "$CG2"; do
+	for d in "$CG1" "$CG2" $CGA; do
 		[ -d "$d" ] || continue
 		# procs left in a pod cgroup (a pod process that outlived its kill)
 		for p in $(cat "$d"/node*/*/cgroup.procs 2>/dev/null); do kill -KILL "$p"; done
@@ -134,7 +140,8 @@ gcc -O2 -Wall -o "$TOOLS/sched_client" "$(dirname "$0")/sched_client.c" -lcurl -
 # ---- nodes ---------------------------------------------------------------------------------
 quota=$(awk -v c="$NODE_CPU" 'BEGIN { printf "%d", c * 100000 }')
 for n in "${NODES[@]}"; do
-	mkdir -p "$CG1/node$n" "$CG2/node$n" || die "cannot create the node cgroups"
+	mkdir -p "$CG1/node$n" "$CG2/node$n" ${CGA:+"$CGA/node$n"} ||
+		die "cannot create the node cgroups"
 	echo 100000 > "$CG1/node$n/cpu.cfs_period_us" &&
 		echo "$quota" > "$CG1/node$n/cpu.cfs_quota_us" || die "cannot cap node$n's cgroup"
 done
@@ -158,7 +165,7 @@ synced() {
 }
 for n in "${NODES[@]}"; do
 	opts=(--uplink up0 --routing direct --cluster-cidr 10.203.0.0/16 --lease-ttl 4)
-	[ $HAVE_NODECG = 1 ] && opts+=(--node-cgroup "$CG2/node$n")
+	[ $HAVE_NODECG = 1 ] && opts+=(--node-cgroup "$(node_cg "$n")")
 	[ $HAVE_EXT = 1 ] && [ "$n" = 1 ] && opts+=(--extender-addr "${NODE_IP[1]}:$EXT_PORT")
 	# shellcheck disable=SC2046 # etcd_agent_opts prints options, one word each
 	agent_up "$n" "${opts[@]}" $(etcd_agent_opts) || die "podlaned did not start on node$n"
@@ -190,14 +197,15 @@ pod_start() {
 	local name=$1 n=$2 kind=$3 duty=$4 life=$5 out=$6 ns
 	pod_add "$name" "$n" >/dev/null || return 1
 	ns=${POD_NS[$name]}
-	mkdir -p "$CG1/node$n/$name" "$CG2/node$n/$name" || return 1
+	mkdir -p "$CG1/node$n/$name" "$CG2/node$n/$name" ${CGA:+"$CGA/node$n/$name"} || return 1
 	local cmd=("$TOOLS/sched_load" spin "$duty" "$life")
 	[ "$kind" = probe ] && cmd=("$TOOLS/sched_load" probe 10000 "$life" "$out")
 	# into the cgroups first, then the pod's netns (ip netns exec would hide the cgroup mounts
 	# behind a fresh /sys)
-	sh -c 'echo $$ > "$1/cgroup.procs" && echo $$ > "$2/cgroup.procs" && ns=$3 && shift 3 &&
+	sh -c 'echo $$ > "$1/cgroup.procs" && echo $$ > "$2/cgroup.procs" &&
+		{ [ -z "$3" ] || echo $$ > "$3/cgroup.procs"; } && ns=$4 && shift 4 &&
 		exec nsenter --net="/run/netns/$ns" -- "$@"' sh "$CG1/node$n/$name" "$CG2/node$n/$name" \
-		"$ns" "${cmd[@]}" &
+		"${CGA:+$CGA/node$n/$name}" "$ns" "${cmd[@]}" &
 	PROC[$name]=$!
 	NODE_OF[$name]=$n
 }
@@ -212,7 +220,7 @@ pod_stop() {
 		CNI_IFNAME=eth0 CNI_PATH="$PL_BUILD" "$PL_BUILD/podlane-cni" \
 		< "$(node_dir "$n")/net.conf" >/dev/null 2>&1
 	ip netns del "$ns" 2>/dev/null
-	rmdir "$CG1/node$n/$name" "$CG2/node$n/$name" 2>/dev/null
+	rmdir "$CG1/node$n/$name" "$CG2/node$n/$name" ${CGA:+"$CGA/node$n/$name"} 2>/dev/null
 }
 
 # hint_age_ms: the oldest node's hint age as node1's extender sees it, or nothing.
