@@ -57,8 +57,10 @@ DUTIES="0.04 0.08 0.15 0.30"
 PROBE_EVERY=4
 POLICIES="extender,spread,random"
 EXT_PORT=10266
+SETTLE=3
+TAIL_MS=3000
 if [ -n "${SCHED_QUICK:-}" ]; then
-	RUNS=1 PODS=8 GAP=1 LIFE_MIN=4 LIFE_MAX=8 PROBE_EVERY=3
+	RUNS=1 PODS=8 GAP=1 LIFE_MIN=4 LIFE_MAX=8 PROBE_EVERY=3 SETTLE=1 TAIL_MS=2000
 fi
 while getopts "r:p:s:P:h" opt; do
 	case $opt in
@@ -81,7 +83,7 @@ die() {
 	echo "bench-sched: $*" >&2
 	exit 1
 }
-log() { echo "bench-sched: $*" >&2; }
+log() { echo "bench-sched: [${SECONDS}s] $*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root"
 for c in gcc jq ip nsenter etcd etcdctl openssl ss awk; do
@@ -195,7 +197,10 @@ now_ms() { NOW_MS=$(( ${EPOCHREALTIME/./} / 1000 )); }
 # pod_start <name> <node> <kind> <duty> <life_s> <out>: bind: wire it, start its process.
 pod_start() {
 	local name=$1 n=$2 kind=$3 duty=$4 life=$5 out=$6 ns
-	pod_add "$name" "$n" >/dev/null || return 1
+	# as a CRI runtime calls the plugin: the endpoint record then names the pod (bench/<name>),
+	# which is how the extender can tell that a pod it saw placed has arrived on its node
+	CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$name;K8S_POD_UID=00000000-0000-4000-8000-$name" \
+		pod_add "$name" "$n" >/dev/null || return 1
 	ns=${POD_NS[$name]}
 	mkdir -p "$CG1/node$n/$name" "$CG2/node$n/$name" ${CGA:+"$CGA/node$n/$name"} || return 1
 	local cmd=("$TOOLS/sched_load" spin "$duty" "$life")
@@ -285,7 +290,7 @@ run_policy() {
 		# the window ends at the last arrival: pods still running then are stopped after a
 		# short tail, so that the next policy starts from idle nodes
 		if [ $next -gt "$PODS" ] && [ ${#pending[@]} = 0 ] &&
-			[ "$NOW_MS" -gt $((t0 + LAST_ARRIVAL_MS + 3000)) ]; then
+			[ "$NOW_MS" -gt $((t0 + LAST_ARRIVAL_MS + TAIL_MS)) ]; then
 			for name in "${!PROC[@]}"; do
 				pod_stop "$name"
 				echo "gone $name" >&"${SC[1]}"
@@ -356,7 +361,7 @@ for run in $(seq 1 "$RUNS"); do
 		f=$(figures "$pol" "$run")
 		log "run $run $pol: spread mean_pressure probe_p50 probe_p99 call_p50 call_p99 age_p99 pods = $f"
 		echo "$pol $run $f" >> "$RESULTS"
-		sleep 3	# the nodes' pressure settles before the next policy
+		sleep "$SETTLE"	# the nodes' pressure settles before the next policy
 	done
 done
 
