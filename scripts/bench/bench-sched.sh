@@ -415,3 +415,9 @@ if grep -q '^extender ' "$RESULTS"; then
 		"$(awk -v v="$a99" 'BEGIN { if (v == "-") print "n/a"; else print (v <= 1000) ? "met" : "**not met**" }')"
 	printf '| calls that failed (placed as spread) | %s | 0 | |\n' "$fails"
 fi
+echo
+echo "### Every run (the policy order rotates from run to run)"
+echo
+echo "| run | policy | σ (pp) | mean pressure (%) | probe p50 (ms) | probe p99 (ms) | call p50 (ms) | call p99 (ms) | hint age p99 (ms) | pods per node |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $2, $1, $3, $4, $5, $6, $7, $8, $9, $10 }' "$RESULTS"
