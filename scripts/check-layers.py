@@ -25,6 +25,7 @@ import sys
 LAYERS = [
     ["main.c"],
     ["api"],
+    ["sched"],
     ["sync"],
     ["acct"],
     ["endpoint", "nodes", "flows"],

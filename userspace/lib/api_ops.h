@@ -388,8 +388,9 @@ struct api_acct_rates {
  */
 struct api_hint {
 	double		score;
-	const char	*dominant;	/* "cpu" | "runq" | "memory" | "traffic" */
+	const char	*dominant;	/* "cpu" | "cpu_pressure" | "runq" | "memory" | "traffic" */
 	double		cpu;
+	double		cpu_pressure;
 	double		runq;
 	double		memory;
 	double		traffic;

@@ -13,8 +13,9 @@ static const char hints_usage[] =
 	"Usage: podlanectl [--socket PATH] [--json] hints\n"
 	"\n"
 	"Pressure hints of the node and of each pod, 0 (idle) to 100 (saturated), recomputed by\n"
-	"podlaned every second. A score is the largest of four parts, each 0-100:\n"
+	"podlaned every second. A score is the largest of five parts, each 0-100:\n"
 	"  cpu      node: CPU busy %; pod: CPU used / its cpu.max limit (or the node's CPUs)\n"
+	"  cpu_pressure  4 x CPU PSI some avg10 (25%% of the time a task waited = 100)\n"
 	"  runq     node: run-queue wait per CPU (100 = one task always waiting per CPU);\n"
 	"           pod: share of its runnable time spent waiting for a CPU\n"
 	"  memory   4 x memory PSI some avg10 (25%% stalled = 100); pod: or memory / limit\n"
@@ -62,9 +63,9 @@ int cmd_hints(struct ctl_opts *o, int argc, char **argv)
 		goto out;
 	}
 	h = &r.node.hint;
-	printf("node  score %.0f (%s)  cpu %.0f  runq %.0f  memory %.0f  traffic %.0f  "
-	       "cpu headroom %.0f%%\n\n", h->score, ctl_text(h->dominant), h->cpu, h->runq,
-	       h->memory, h->traffic, r.node.cpu_headroom);
+	printf("node  score %.0f (%s)  cpu %.0f  cpu_pressure %.0f  runq %.0f  memory %.0f  "
+	       "traffic %.0f  cpu headroom %.0f%%\n\n", h->score, ctl_text(h->dominant), h->cpu,
+	       h->cpu_pressure, h->runq, h->memory, h->traffic, r.node.cpu_headroom);
 	table_init(&t, 9, head);
 	for (i = 0; i < r.n_pods; i++) {
 		const struct api_hints_pod *p = &r.pods[i];

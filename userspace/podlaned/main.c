@@ -45,11 +45,13 @@
 #include "datapath/eps.h"
 #include "datapath/loader.h"
 #include "endpoint/endpoint.h"
+#include "extender.h"
 #include "flows/flows.h"
 #include "lb/lb.h"
 #include "log.h"
 #include "nodes/nodes.h"
 #include "policy/policy.h"
+#include "sched/sched.h"
 #include "sync/sync.h"
 
 /*
@@ -124,6 +126,20 @@ static void usage(FILE *out)
 		"                        no run-queue or traffic figures)\n"
 		"  --metrics-addr H:P    serve Prometheus metrics at http://H:P/metrics\n"
 		"                        (default off; any address given, loopback is safest)\n"
+		"  --node-cgroup PATH    this node is a cgroup (kind, k3d, a VM slice): node CPU,\n"
+		"                        run-queue and pressure figures come from cgroup PATH,\n"
+		"                        relative to each hierarchy's root: cgroup v2 (PSI,\n"
+		"                        cpu.stat, cpu.max, run-queue wait of its subtree) and\n"
+		"                        the v1 cpu/cpuacct ones when mounted (cfs quota, usage)\n"
+		"  --extender-addr H:P   serve a kube-scheduler extender (POST <prefix>/filter,\n"
+		"                        <prefix>/prioritize) from the cluster's hints in etcd\n"
+		"  --extender-saturated N  filter out nodes whose pressure is >= N, 1..100\n"
+		"                        (default %d)\n"
+		"  --extender-stale-ms MS  hints older than MS are stale: the node passes filter\n"
+		"                        and scores 0 (default %d)\n"
+		"  --extender-pending-ttl-ms MS  longest a placement counts against its node\n"
+		"                        before its hints show it (default %d)\n"
+		"  --extender-max-body BYTES  larger requests get 413 (default %d)\n"
 		SYNC_USAGE
 		"  --node-name NAME      this node's name among the cluster's nodes (default: host\n"
 		"                        name); a node_add for it is refused\n"
@@ -141,7 +157,8 @@ static void usage(FILE *out)
 		"  -h, --help            this text\n",
 		PODLANE_PIN_ROOT, PODLANE_STATE_DIR, PODLANE_SOCKET, PODLANE_MAX_ENDPOINTS,
 		PODLANED_MAX_NODES_DEFAULT, PODLANE_MAX_POLICY, sizeof(struct flow_view),
-		FLOWS_DEFAULT_SIZE, FLOWS_MAX_SIZE);
+		FLOWS_DEFAULT_SIZE, FLOWS_MAX_SIZE, SCHED_DEFAULT_SATURATED, SCHED_DEFAULT_STALE_MS,
+		SCHED_DEFAULT_PENDING_TTL_MS, EXTENDER_DEFAULT_MAX_BODY);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -497,6 +514,9 @@ static int tick_timer_add(struct agent *a, int epfd)
 	ev.data.ptr = &ev_metrics;
 	if (metrics_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, metrics_fd(a), &ev))
 		log_warn("failed to watch the metrics server err=\"%s\"", strerror(errno));
+	/* The extender's server runs with the metrics' (tick_event runs both). */
+	if (extender_fd(a) >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, extender_fd(a), &ev))
+		log_warn("failed to watch the extender server err=\"%s\"", strerror(errno));
 	acct_tick(a);
 	return fd;
 }
@@ -515,6 +535,7 @@ static void tick_event(struct agent *a, int tfd, enum ev_kind kind)
 	}
 	/* Also on the tick: MHD times idle connections out only when it runs. */
 	metrics_run(a);
+	extender_run(a);
 	loop_time(a, LOOP_METRICS, mono_ns() - t0);
 }
 
@@ -648,6 +669,12 @@ enum {
 	OPT_XDP_NODEPORT,
 	OPT_NO_NODE_ROUTES,
 	OPT_FLOW_LOG_SIZE,
+	OPT_NODE_CGROUP,
+	OPT_EXTENDER_ADDR,
+	OPT_EXTENDER_SATURATED,
+	OPT_EXTENDER_STALE_MS,
+	OPT_EXTENDER_PENDING_TTL_MS,
+	OPT_EXTENDER_MAX_BODY,
 };
 
 static const struct option long_opts[] = {
@@ -671,6 +698,12 @@ static const struct option long_opts[] = {
 	{ "xdp-nodeport", required_argument, NULL, OPT_XDP_NODEPORT },
 	{ "no-node-routes", no_argument, NULL, OPT_NO_NODE_ROUTES },
 	{ "flow-log-size", required_argument, NULL, OPT_FLOW_LOG_SIZE },
+	{ "node-cgroup", required_argument, NULL, OPT_NODE_CGROUP },
+	{ "extender-addr", required_argument, NULL, OPT_EXTENDER_ADDR },
+	{ "extender-saturated", required_argument, NULL, OPT_EXTENDER_SATURATED },
+	{ "extender-stale-ms", required_argument, NULL, OPT_EXTENDER_STALE_MS },
+	{ "extender-pending-ttl-ms", required_argument, NULL, OPT_EXTENDER_PENDING_TTL_MS },
+	{ "extender-max-body", required_argument, NULL, OPT_EXTENDER_MAX_BODY },
 	{ "verbose", no_argument, NULL, 'v' },
 	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
 	{ "help", no_argument, NULL, 'h' },
@@ -697,6 +730,10 @@ int main(int argc, char **argv)
 		.drop_events = true,
 		.accounting = true,
 		.flow_log_size = FLOWS_DEFAULT_SIZE,
+		.extender_saturated = SCHED_DEFAULT_SATURATED,
+		.extender_stale_ms = SCHED_DEFAULT_STALE_MS,
+		.extender_pending_ttl_ms = SCHED_DEFAULT_PENDING_TTL_MS,
+		.extender_max_body = EXTENDER_DEFAULT_MAX_BODY,
 	};
 	const char *log_file = NULL;
 	struct sync_opts sync_opts;
@@ -799,6 +836,54 @@ int main(int argc, char **argv)
 			}
 			a.metrics_addr = optarg;
 			break;
+		case OPT_NODE_CGROUP:
+			if (!optarg[0] || strlen(optarg) >= 200 || strstr(optarg, "..")) {
+				fprintf(stderr, "podlaned: --node-cgroup wants a cgroup path "
+					"(e.g. /kind-worker), got '%s'\n", optarg);
+				return 2;
+			}
+			a.node_cgroup = optarg;
+			break;
+		case OPT_EXTENDER_ADDR:
+			if (metrics_valid_addr(optarg)) {
+				fprintf(stderr, "podlaned: --extender-addr wants HOST:PORT or "
+					"[V6]:PORT, got '%s'\n", optarg);
+				return 2;
+			}
+			a.extender_addr = optarg;
+			break;
+		case OPT_EXTENDER_SATURATED:
+		case OPT_EXTENDER_STALE_MS:
+		case OPT_EXTENDER_PENDING_TTL_MS:
+		case OPT_EXTENDER_MAX_BODY: {
+			static const struct {
+				const char *name;
+				unsigned long lo, hi;
+			} lim[] = {
+				{ "extender-saturated", 1, 100 },
+				{ "extender-stale-ms", 100, 3600000 },
+				{ "extender-pending-ttl-ms", 100, 3600000 },
+				{ "extender-max-body", 1024, 1UL << 30 },
+			};
+			int w = opt - OPT_EXTENDER_SATURATED;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] == '-' || n < lim[w].lo || n > lim[w].hi) {
+				fprintf(stderr, "podlaned: --%s wants a number from %lu to %lu, "
+					"got '%s'\n", lim[w].name, lim[w].lo, lim[w].hi, optarg);
+				return 2;
+			}
+			if (opt == OPT_EXTENDER_SATURATED)
+				a.extender_saturated = n;
+			else if (opt == OPT_EXTENDER_STALE_MS)
+				a.extender_stale_ms = n;
+			else if (opt == OPT_EXTENDER_PENDING_TTL_MS)
+				a.extender_pending_ttl_ms = n;
+			else
+				a.extender_max_body = n;
+			break;
+		}
 		case OPT_NODE_NAME:
 		case OPT_NODE_IP:
 		case OPT_ROUTING:
@@ -893,6 +978,16 @@ int main(int argc, char **argv)
 	endpoint_xdp_rx_sync(&a);
 	if (acct_open(&a) || metrics_open(&a))
 		goto fail;
+	{
+		struct sched_opts so = {
+			.saturated = a.extender_saturated,
+			.stale_ms = a.extender_stale_ms,
+			.pending_ttl_ms = a.extender_pending_ttl_ms,
+		};
+
+		if (sched_open(&a, &so) || extender_open(&a))
+			goto fail;
+	}
 	log_info("ready version=%s socket=%s pin_root=%s state_dir=%s uplink=%s "
 		 "redirect_peer=%d", PODLANE_VERSION, a.socket_path, a.pin_root, a.state_dir,
 		 a.uplink ? a.uplink : "none", a.feat.redirect_peer);
@@ -920,6 +1015,8 @@ out:
 	unlink(a.socket_path);
 	service_fini(&a);
 	lb_datapath_close(&a);
+	extender_close(&a);
+	sched_close(&a);
 	metrics_close(&a);
 	acct_close(&a);
 	nodes_close(&a);

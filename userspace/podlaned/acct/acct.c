@@ -72,7 +72,8 @@ const char *acct_psi_source(const struct acct *ac)
 /* ---- discovery ---- */
 
 /* Mount point of the v1 hierarchy that has the memory controller. */
-static bool find_memcg_v1(char *buf, size_t len)
+/* The mount point of the cgroup v1 hierarchy that holds controller ctrl. */
+static bool find_v1_mount(const char *ctrl, char *buf, size_t len)
 {
 	char line[1024], dev[256], dir[PATH_MAX], type[64], opts[512];
 	FILE *f = fopen("/proc/self/mounts", "re");
@@ -87,7 +88,7 @@ static bool find_memcg_v1(char *buf, size_t len)
 		    strcmp(type, "cgroup"))
 			continue;
 		for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			if (!strcmp(tok, "memory")) {
+			if (!strcmp(tok, ctrl)) {
 				snprintf(buf, len, "%s", dir);
 				found = true;
 			}
@@ -127,6 +128,240 @@ static void module_lost(struct acct *ac, int err)
 	memset(&ac->modver, 0, sizeof(ac->modver));
 }
 
+/*
+ * --node-cgroup PATH: the node is a cgroup (a kind or k3d node, a VM slice, a test's node).
+ * PATH is one cgroup path, relative to the root of every hierarchy ("/kind-worker" or
+ * "kind-worker"), looked up in each: the v2 hierarchy (cg2_mount) gives the PSI files, the
+ * subtree whose podlane_cgacct entries make the run-queue wait, and, on a pure v2 host,
+ * cpu.stat's usage_usec and cpu.max; the v1 cpu and cpuacct hierarchies (hybrid hosts) give
+ * cfs_quota_us/cfs_period_us and cpuacct.usage, which win when present. A hierarchy that lacks
+ * PATH gives nothing; one that has it is enough.
+ */
+static int node_cgroup_open(struct acct *ac, const char *path)
+{
+	char mnt[PATH_MAX];
+	struct stat st;
+	const char *rel = path;
+
+	while (*rel == '/')
+		rel++;
+	snprintf(ac->node_cg, sizeof(ac->node_cg), "/%s", rel);
+	if (ac->cg2) {
+		snprintf(ac->node_cg_v2, sizeof(ac->node_cg_v2), "%s%s", ac->cg2_mount,
+			 ac->node_cg);
+		if (stat(ac->node_cg_v2, &st) || !S_ISDIR(st.st_mode))
+			ac->node_cg_v2[0] = '\0';
+	}
+	if (find_v1_mount("cpu", mnt, sizeof(mnt))) {
+		snprintf(ac->node_cg_cpu_v1, sizeof(ac->node_cg_cpu_v1), "%s%s", mnt, ac->node_cg);
+		if (stat(ac->node_cg_cpu_v1, &st) || !S_ISDIR(st.st_mode))
+			ac->node_cg_cpu_v1[0] = '\0';
+	}
+	if (find_v1_mount("cpuacct", mnt, sizeof(mnt))) {
+		snprintf(ac->node_cg_cpuacct_v1, sizeof(ac->node_cg_cpuacct_v1), "%s%s", mnt,
+			 ac->node_cg);
+		if (stat(ac->node_cg_cpuacct_v1, &st) || !S_ISDIR(st.st_mode))
+			ac->node_cg_cpuacct_v1[0] = '\0';
+	}
+	if (!ac->node_cg_v2[0] && !ac->node_cg_cpu_v1[0] && !ac->node_cg_cpuacct_v1[0]) {
+		log_error("failed to find node cgroup '%s': in neither the cgroup v2 hierarchy "
+			  "(%s) nor the v1 cpu and cpuacct ones", ac->node_cg,
+			  ac->cg2 ? ac->cg2_mount : "not mounted");
+		return -ENOENT;
+	}
+	log_info("node cgroup %s v2=%s cpu_v1=%s cpuacct_v1=%s", ac->node_cg,
+		 ac->node_cg_v2[0] ? ac->node_cg_v2 : "none",
+		 ac->node_cg_cpu_v1[0] ? ac->node_cg_cpu_v1 : "none",
+		 ac->node_cg_cpuacct_v1[0] ? ac->node_cg_cpuacct_v1 : "none");
+	return 0;
+}
+
+static bool read_i64_at(const char *dir, const char *file, long long *v)
+{
+	char path[PATH_MAX + ACCT_PATH_LEN + 64], buf[64];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%lld", v) == 1;
+	fclose(f);
+	return ok;
+}
+
+/* The node cgroup's CPU limit in CPUs: the v1 CFS quota, else cpu.max; online CPUs if none. */
+static double node_cgroup_cpus(struct acct *ac)
+{
+	long long quota, period;
+	double cpus = 0;
+
+	if (ac->node_cg_cpu_v1[0] && read_i64_at(ac->node_cg_cpu_v1, "cpu.cfs_quota_us", &quota) &&
+	    read_i64_at(ac->node_cg_cpu_v1, "cpu.cfs_period_us", &period) && quota > 0 &&
+	    period > 0)
+		cpus = (double)quota / period;
+	if (!cpus && ac->node_cg_v2[0]) {
+		char path[PATH_MAX + ACCT_PATH_LEN + 16], buf[64];
+		double q, p;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cpu.max", ac->node_cg_v2);
+		f = fopen(path, "re");
+		if (f) {
+			if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%lf %lf", &q, &p) == 2 &&
+			    p > 0)
+				cpus = q / p;
+			fclose(f);
+		}
+	}
+	if (cpus <= 0 || cpus > ac->online_cpus)
+		cpus = ac->online_cpus;
+	return cpus;
+}
+
+/* CPU time the node cgroup used, in ns: cpuacct.usage (v1), else cpu.stat usage_usec (v2). */
+static bool node_cgroup_usage(struct acct *ac, uint64_t *ns)
+{
+	long long v;
+
+	if (ac->node_cg_cpuacct_v1[0] && read_i64_at(ac->node_cg_cpuacct_v1, "cpuacct.usage", &v)) {
+		*ns = v;
+		return true;
+	}
+	if (ac->node_cg_v2[0]) {
+		char path[PATH_MAX + ACCT_PATH_LEN + 16], line[128];
+		unsigned long long us;
+		bool ok = false;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cpu.stat", ac->node_cg_v2);
+		f = fopen(path, "re");
+		if (!f)
+			return false;
+		while (!ok && fgets(line, sizeof(line), f))
+			ok = sscanf(line, "usage_usec %llu", &us) == 1;
+		fclose(f);
+		if (ok)
+			*ns = us * 1000;
+		return ok;
+	}
+	return false;
+}
+
+static int id_cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The cgroup v2 ids (kernfs inode numbers) of the node cgroup's subtree, at most 4096 deep. */
+static void node_cgroup_ids(struct acct *ac)
+{
+	char (*stack)[PATH_MAX] = NULL;
+	size_t depth = 0, cap = 0;
+	uint64_t *ids = NULL;
+	size_t n = 0, idcap = 0;
+
+	free(ac->node.cg_ids);
+	ac->node.cg_ids = NULL;
+	ac->node.cg_nids = 0;
+	if (!ac->node_cg_v2[0])
+		return;
+	/* An explicit stack of directories still to read: no recursion, no fd per level. */
+	cap = 64;
+	stack = malloc(cap * sizeof(*stack));
+	if (!stack)
+		return;
+	if (strlen(ac->node_cg_v2) >= PATH_MAX) {
+		free(stack);
+		return;
+	}
+	memcpy(stack[depth++], ac->node_cg_v2, strlen(ac->node_cg_v2) + 1);
+	while (depth && n < 65536) {
+		char dir[PATH_MAX];
+		struct dirent *de;
+		struct stat st;
+		DIR *d;
+
+		memcpy(dir, stack[--depth], PATH_MAX);
+		if (stat(dir, &st))
+			continue;
+		if (n == idcap) {
+			uint64_t *p = realloc(ids, (idcap = idcap ? idcap * 2 : 64) * sizeof(*ids));
+
+			if (!p)
+				break;
+			ids = p;
+		}
+		ids[n++] = st.st_ino;
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			if (depth == cap) {
+				char (*p)[PATH_MAX] = cap < 4096 ?
+					realloc(stack, (cap *= 2) * sizeof(*stack)) : NULL;
+
+				if (!p)
+					break;
+				stack = p;
+			}
+			if (snprintf(stack[depth], PATH_MAX, "%s/%s", dir, de->d_name) < PATH_MAX)
+				depth++;
+		}
+		closedir(d);
+	}
+	free(stack);
+	if (n)
+		qsort(ids, n, sizeof(*ids), id_cmp);
+	ac->node.cg_ids = ids;
+	ac->node.cg_nids = n;
+}
+
+static bool node_cgroup_has(const struct acct *ac, uint64_t id)
+{
+	return ac->node.cg_nids &&
+	       bsearch(&id, ac->node.cg_ids, ac->node.cg_nids, sizeof(id), id_cmp);
+}
+
+/* The node's figures from its cgroup (node_read for --node-cgroup). */
+static void node_cgroup_read(struct acct *ac)
+{
+	uint64_t usage, now = mono_ns();
+	char path[PATH_MAX + ACCT_PATH_LEN + 32];
+	int err = 0, i;
+
+	ac->node.cpus = node_cgroup_cpus(ac);
+	if (node_cgroup_usage(ac, &usage)) {
+		if (ac->node.cg_usage_valid && now > ac->node.cg_usage_at_ns &&
+		    usage >= ac->node.cg_usage_ns)
+			ac->node.busy = (double)(usage - ac->node.cg_usage_ns) /
+					(now - ac->node.cg_usage_at_ns) / ac->node.cpus;
+		if (ac->node.busy > 1)
+			ac->node.busy = 1;	/* a quota is enforced per period: a tick may overshoot */
+		ac->node.cg_usage_ns = usage;
+		ac->node.cg_usage_at_ns = now;
+		ac->node.cg_usage_valid = true;
+	}
+	memset(ac->node.psi, 0, sizeof(ac->node.psi));
+	if (ac->node_cg_v2[0]) {
+		static const char *const res[PL_PSI_NR] = { "cpu", "memory", "io" };
+
+		for (i = 0; i < PL_PSI_NR; i++) {
+			snprintf(path, sizeof(path), "%s/%s.pressure", ac->node_cg_v2, res[i]);
+			err = pl_psi_read_file(path, &ac->node.psi[i]) ?: err;
+		}
+	} else {
+		err = -ENOENT;
+	}
+	ac->node.has_psi = !err;
+	node_cgroup_ids(ac);
+}
+
 int acct_open(struct agent *a)
 {
 	struct acct *ac = calloc(1, sizeof(*ac));
@@ -161,7 +396,10 @@ int acct_open(struct agent *a)
 		snprintf(path, sizeof(path), "%s/cpu.pressure", ac->cg2_mount);
 		ac->psi_cgroup = access(path, R_OK) == 0;
 	}
-	ac->memcg_v1 = find_memcg_v1(ac->memcg_v1_mount, sizeof(ac->memcg_v1_mount));
+	ac->memcg_v1 = find_v1_mount("memory", ac->memcg_v1_mount, sizeof(ac->memcg_v1_mount));
+	ac->node.cpus = ac->online_cpus;
+	if (a->node_cgroup && node_cgroup_open(ac, a->node_cgroup))
+		return -ENOENT;
 	ac->psi_node = access("/proc/pressure/cpu", R_OK) == 0;
 	module_probe(ac);
 
@@ -198,6 +436,7 @@ void acct_close(struct agent *a)
 	for (i = 0; i < ac->npods; i++)
 		free(ac->pods[i].members);
 	free(ac->pods);
+	free(ac->node.cg_ids);
 	free(ac);
 	a->acct = NULL;
 }
@@ -576,6 +815,10 @@ static void node_read(struct acct *ac)
 	FILE *f;
 	int err = -ENOENT;
 
+	if (ac->node_cg[0]) {
+		node_cgroup_read(ac);
+		return;
+	}
 	if (ac->module) {
 		err = pl_genl_node_pressure(&ac->genl, ac->node.psi);
 		if (err)
@@ -643,11 +886,13 @@ static void map_walk(struct acct *ac, bool gc)
 		if (!cgacct_read(ac, key, &c))
 			continue;
 		if (gc && !cgroup_exists(ac, key) && !bpf_map_delete_elem(ac->cgacct_fd, &key)) {
-			node_retired_runq += c.runq_wait_ns;
+			if (!ac->node_cg[0])
+				node_retired_runq += c.runq_wait_ns;
 			ac->gc_deleted++;
 			continue;
 		}
-		runq += c.runq_wait_ns;
+		if (!ac->node_cg[0] || node_cgroup_has(ac, key))
+			runq += c.runq_wait_ns;
 		n++;
 	}
 	ac->map_entries = n;
@@ -747,7 +992,7 @@ void acct_tick(struct agent *a)
 	}
 	if (dt > 0 && ac->bpf && ac->node.runq_total_ns >= prev_runq && prev_runq)
 		ac->node.runq_per_cpu = (ac->node.runq_total_ns - prev_runq) / 1e9 / dt /
-					ac->online_cpus;
+					ac->node.cpus;
 	hints_compute(ac, dt);
 	ac->last_tick_ns = now;
 	ac->seq++;

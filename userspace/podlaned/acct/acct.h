@@ -39,6 +39,7 @@ struct acct_counters {
 /* A pressure score 0..100 and its parts (see hints.c for the formula). */
 struct hint {
 	double cpu;
+	double cpu_pressure;
 	double runq;
 	double memory;
 	double traffic;
@@ -107,6 +108,13 @@ struct acct_node {
 	double rx_bps, tx_bps;		/* sum over pods */
 	bool has_psi;
 	struct pl_psi psi[PL_PSI_NR];
+	double cpus;			/* CPUs the node may use: its cgroup's quota or online */
+	/* --node-cgroup: the node is that cgroup, not the machine (acct.c node_cgroup_read) */
+	uint64_t cg_usage_ns;		/* cpuacct.usage (v1) or cpu.stat usage_usec (v2) */
+	uint64_t cg_usage_at_ns;	/* CLOCK_MONOTONIC of that reading */
+	bool cg_usage_valid;
+	uint64_t *cg_ids;		/* cgroup v2 ids of its subtree, sorted */
+	size_t cg_nids;
 	struct hint hint;
 };
 
@@ -126,6 +134,15 @@ struct acct {
 	int handle_type;		/* file handle type of cgroup2 ids */
 	char memcg_v1_mount[PATH_MAX];
 	bool memcg_v1;
+	/*
+	 * --node-cgroup PATH, relative to each hierarchy's root: v2 at cg2_mount (PSI, cpu.stat,
+	 * cpu.max, the subtree's run-queue wait), v1 cpu and cpuacct under their own mounts
+	 * (quota, usage). "" = the whole machine.
+	 */
+	char node_cg[ACCT_PATH_LEN];
+	char node_cg_v2[PATH_MAX + ACCT_PATH_LEN];		/* "" when the v2 hierarchy lacks it */
+	char node_cg_cpu_v1[PATH_MAX + ACCT_PATH_LEN];		/* v1 cpu controller's directory, or "" */
+	char node_cg_cpuacct_v1[PATH_MAX + ACCT_PATH_LEN];	/* v1 cpuacct's directory, or "" */
 	bool psi_node;
 	bool psi_cgroup;
 
@@ -154,7 +171,10 @@ const char *acct_source(const struct acct *ac);
 const char *acct_memory_source(const struct acct *ac);
 const char *acct_psi_source(const struct acct *ac);
 
-/* Never fatal: without the programs or the module, less is known and status says so. */
+/*
+ * Never fatal: without the programs or the module, less is known and status says so. The one
+ * refusal: a --node-cgroup that exists in no hierarchy (-ENOENT, said why).
+ */
 int acct_open(struct agent *a);
 void acct_close(struct agent *a);
 /* Once a second (ACCT_TICK_MS): counters, kernel figures, rates, hints. */

@@ -5,22 +5,28 @@
  * tick. A scheduler or an operator reads "100" as "this is full, place nothing more here"
  * (node) or "this pod is starved of something" (pod).
  *
- * Each score is the largest of four parts, so that one exhausted resource is never averaged
+ * Each score is the largest of five parts, so that one exhausted resource is never averaged
  * away by three idle ones; `dominant` names the part that set it. All parts are clamped to
  * 0..100.
  *
  * Node:
  *   cpu      100 * busy, busy = share of all CPUs' time not idle or iowait over the last
- *            tick (/proc/stat). 100 - cpu is the CPU headroom in percent.
+ *            tick (/proc/stat). 100 - cpu is the CPU headroom in percent. Utilization: a
+ *            node can be 100% busy with nobody waiting.
+ *   cpu_pressure  4 * CPU PSI "some" avg10 (percent of time some runnable task waited for
+ *            a CPU): 25% stalled or more gives 100.
  *   runq     100 * run-queue wait seconds per second per CPU, summed over every cgroup
  *            (podlane_cgacct): 100 means on average one task waited for each CPU all the time.
  *   memory   4 * memory PSI "some" avg10 (percent of time some task stalled on memory):
  *            25% stalled or more gives 100.
  *   traffic  100 * bytes per second the pods sent and received / PODLANE_HINT_LINK_BPS
  *            (10 Gbit/s).
+ * With --node-cgroup the node is that cgroup: cpu is its usage / its quota (or the online
+ * CPUs), runq sums the cgroups under it, the PSI parts are its own (acct.c node_read).
  * Pod:
  *   cpu      100 * CPU cores the pod used / its limit: cpu.max quota/period when the pod
  *            cgroup has one, else the node's CPUs.
+ *   cpu_pressure  4 * the pod cgroup's CPU PSI some avg10.
  *   runq     100 * wait / (wait + run) over the last tick: the share of the pod's runnable
  *            time spent waiting for a CPU (0 = never waited).
  *   memory   the larger of 4 * the pod cgroup's memory PSI some avg10 and 100 * memory in
@@ -46,11 +52,16 @@ static double clamp100(double v)
 static void hint_finish(struct hint *h)
 {
 	h->cpu = clamp100(h->cpu);
+	h->cpu_pressure = clamp100(h->cpu_pressure);
 	h->runq = clamp100(h->runq);
 	h->memory = clamp100(h->memory);
 	h->traffic = clamp100(h->traffic);
 	h->score = h->cpu;
 	h->dominant = "cpu";
+	if (h->cpu_pressure > h->score) {
+		h->score = h->cpu_pressure;
+		h->dominant = "cpu_pressure";
+	}
 	if (h->runq > h->score) {
 		h->score = h->runq;
 		h->dominant = "runq";
@@ -93,8 +104,10 @@ void hints_compute(struct acct *ac, double dt)
 	memset(n, 0, sizeof(*n));
 	n->cpu = 100 * ac->node.busy;
 	n->runq = 100 * ac->node.runq_per_cpu;
-	if (ac->node.has_psi)
+	if (ac->node.has_psi) {
+		n->cpu_pressure = PSI_SCALE * ac->node.psi[PL_PSI_CPU].some_avg[0];
 		n->memory = PSI_SCALE * ac->node.psi[PL_PSI_MEMORY].some_avg[0];
+	}
 	n->traffic = 100 * (ac->node.rx_bps + ac->node.tx_bps) / PODLANE_HINT_LINK_BPS;
 	hint_finish(n);
 
@@ -110,6 +123,8 @@ void hints_compute(struct acct *ac, double dt)
 				limit = ac->online_cpus;
 			h->cpu = 100 * p->rate.cpu_cores / limit;
 			h->runq = 100 * p->rate.runq_share;
+			if (p->psi[PL_PSI_CPU].valid)
+				h->cpu_pressure = PSI_SCALE * p->psi[PL_PSI_CPU].some_avg[0];
 			if (p->psi[PL_PSI_MEMORY].valid)
 				h->memory = PSI_SCALE * p->psi[PL_PSI_MEMORY].some_avg[0];
 			if (p->has_memory && p->has_memory_max && p->memory_max &&

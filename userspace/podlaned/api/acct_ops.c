@@ -22,6 +22,7 @@ static struct api_hint hint_api(const struct hint *h)
 		.score = round2(h->score),
 		.dominant = h->dominant ? h->dominant : "cpu",
 		.cpu = round2(h->cpu),
+		.cpu_pressure = round2(h->cpu_pressure),
 		.runq = round2(h->runq),
 		.memory = round2(h->memory),
 		.traffic = round2(h->traffic),

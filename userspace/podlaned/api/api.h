@@ -29,6 +29,21 @@ int api_stream_adopt(struct agent *a, int fd);
 void api_streams_run(struct agent *a);
 void api_streams_close(struct agent *a);
 
+/* "HOST:PORT" or "[V6]:PORT" into a socket address (metrics.c): 0 or -EINVAL. */
+struct sockaddr_storage;
+int api_http_addr(const char *spec, struct sockaddr_storage *ss, bool *v6);
+
+/*
+ * api/extender.c: the scheduler extender on --extender-addr (POST <prefix>/filter and
+ * <prefix>/prioritize), run from the agent's own event loop like the metrics; its metrics
+ * text (NULL when sched/ is not open).
+ */
+int extender_open(struct agent *a);
+int extender_fd(struct agent *a);	/* -1 when off */
+void extender_run(struct agent *a);
+void extender_close(struct agent *a);
+char *api_extender_metrics_text(struct agent *a);
+
 /* api/metrics.c: GET /metrics on --metrics-addr, run from the agent's own event loop. */
 int metrics_valid_addr(const char *spec);
 int metrics_open(struct agent *a);

@@ -252,6 +252,7 @@ static void render_hint(struct text *t, const char *labels, const struct hint *h
 static void render_hint_parts(struct text *t, const char *labels, const struct hint *h)
 {
 	emit(t, "podlane_hint_part{%s,part=\"cpu\"} %g\n", labels, h->cpu);
+	emit(t, "podlane_hint_part{%s,part=\"cpu_pressure\"} %g\n", labels, h->cpu_pressure);
 	emit(t, "podlane_hint_part{%s,part=\"runq\"} %g\n", labels, h->runq);
 	emit(t, "podlane_hint_part{%s,part=\"memory\"} %g\n", labels, h->memory);
 	emit(t, "podlane_hint_part{%s,part=\"traffic\"} %g\n", labels, h->traffic);
@@ -602,6 +603,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		emit(&t, "%s", sync_text);
 		free(sync_text);
 	}
+	sync_text = api_extender_metrics_text(a);	/* api/extender.c: cluster view, extender */
+	if (sync_text) {
+		emit(&t, "%s", sync_text);
+		free(sync_text);
+	}
 	if (t.oom || !t.p) {
 		free(t.p);
 		return MHD_NO;
@@ -643,6 +649,11 @@ static int parse_addr(const char *spec, struct sockaddr_storage *ss, bool *v6)
 	*v6 = res->ai_family == AF_INET6;
 	freeaddrinfo(res);
 	return 0;
+}
+
+int api_http_addr(const char *spec, struct sockaddr_storage *ss, bool *v6)
+{
+	return parse_addr(spec, ss, v6);
 }
 
 int metrics_valid_addr(const char *spec)

@@ -72,6 +72,8 @@ struct flows;		/* flows/ */
 struct api_streams;	/* api/flow_ops.c: the clients following the flow log */
 struct sync;		/* sync/ */
 struct metrics;		/* api/metrics.c */
+struct extender;	/* api/extender.c: the HTTP side of the scheduler extender */
+struct sched;		/* sched/: scores and pending placements */
 struct loop_stats;	/* core/loop.c */
 
 struct agent {
@@ -87,6 +89,12 @@ struct agent {
 	const char *cgroup_path;	/* --cgroup for the socket LB, NULL = cgroup v2 root */
 	bool accounting;		/* false: --no-accounting */
 	const char *metrics_addr;	/* --metrics-addr HOST:PORT, NULL = off */
+	const char *node_cgroup;	/* --node-cgroup PATH, NULL = the whole machine */
+	const char *extender_addr;	/* --extender-addr HOST:PORT, NULL = off */
+	double extender_saturated;	/* --extender-saturated: filter threshold, 0..100 */
+	unsigned int extender_stale_ms;	/* --extender-stale-ms */
+	unsigned int extender_pending_ttl_ms;	/* --extender-pending-ttl-ms */
+	size_t extender_max_body;	/* --extender-max-body */
 	const char *node_name;		/* --node-name; the host name when not given */
 	in_addr_t node_ip;		/* --node-ip, network order, 0 = not given */
 	int routing;			/* --routing: enum node_routing */
@@ -116,6 +124,8 @@ struct agent {
 	struct api_streams *streams;
 	struct sync *sync;
 	struct metrics *metrics;
+	struct extender *extender;
+	struct sched *sched;
 	struct loop_stats *loop;
 };
 

@@ -430,7 +430,11 @@ static int snap_endpoint(__u32 ifindex, const struct endpoint_meta *m, void *dat
 	return st->err;
 }
 
-/* This node's pressure hint, as `podlanectl hints` shows it, once accounting has one. */
+/*
+ * This node's pressure hint, as `podlanectl hints` shows it, once accounting has one. Its seq
+ * (the tick) changes every second, so the record is put every second even on an idle node:
+ * readers (the scheduler extender) tell a live node from a dead one by its "updated".
+ */
 static void snap_hints(struct snap_state *st)
 {
 	const struct acct *ac = st->s->a->acct;
@@ -442,6 +446,10 @@ static void snap_hints(struct snap_state *st)
 		.memory = h->memory,
 		.traffic = h->traffic,
 		.cpu_headroom = 100 * (1 - ac->node.busy),
+		.cpu_pressure = h->cpu_pressure,
+		.has_pressure = true,
+		.cpus = ac->node.cpus,
+		.seq = ac->seq,
 	};
 	char key[256];
 

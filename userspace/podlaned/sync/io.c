@@ -178,6 +178,8 @@ static int endpoint_in(struct sync *s, const struct etcd_kv *kv, const struct re
 			return err;
 		}
 	}
+	if (r.pod)
+		cluster_pod_seen(s, k->node, k->node_len, r.pod->namespace, r.pod->name);
 	/* Its pod (namespace, labels, named ports) for network policy, or none any more. */
 	err = r.pod ? rpod_put(s, h, &r) : rpod_del(s, h, r.ip, r.node_ip);
 	record_endpoint_free(&r);
@@ -317,6 +319,39 @@ static int policy_record_in(struct sync *s, const struct etcd_kv *kv, const stru
 	return queue_push(s, &it);
 }
 
+/* A node's hint into the cluster view; a record that does not decode is a dead letter. */
+static int hint_in(struct sync *s, const struct etcd_kv *kv, const struct record_key *k,
+		   bool deleted)
+{
+	char why[RECORD_WHY_LEN];
+	struct hint_rec h;
+
+	if (deleted) {
+		deadletter_clear(s, kv->key, kv->key_len);
+		cluster_hint_del(s, k->node, k->node_len);
+		return 0;
+	}
+	if (record_hint_decode(s->io.tok, k->node, k->node_len, kv->value, kv->value_len, &h,
+			       why)) {
+		deadletter_add(s, kv->key, kv->key_len, kv->mod_revision, "%s", why);
+		return 0;
+	}
+	deadletter_clear(s, kv->key, kv->key_len);
+	cluster_hint_put(s, k->node, k->node_len, &h);
+	return 0;
+}
+
+/* This node's endpoint record: the pod it names counts as seen (pending placements). */
+static void own_pod_seen(struct sync *s, const struct etcd_kv *kv, const struct record_key *k)
+{
+	char why[RECORD_WHY_LEN];
+	struct endpoint_rec r;
+
+	if (!record_endpoint_decode(s->io.tok, kv->value, kv->value_len, &r, why) && r.pod)
+		cluster_pod_seen(s, k->node, k->node_len, r.pod->namespace, r.pod->name);
+	record_endpoint_free(&r);
+}
+
 static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted, bool live)
 {
 	char why[RECORD_WHY_LEN];
@@ -335,6 +370,8 @@ static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted, boo
 		}
 		if (k.kind != RECORD_SERVICE && is_own(s, k.node, k.node_len)) {
 			own_record(s, kv, deleted);
+			if (k.kind == RECORD_ENDPOINT && !deleted)
+				own_pod_seen(s, kv, &k);
 			return 0;
 		}
 		if (k.kind == RECORD_ENDPOINT)
@@ -354,12 +391,13 @@ static int record_in(struct sync *s, const struct etcd_kv *kv, bool deleted, boo
 		return policy_record_in(s, kv, &k, deleted);
 	case RECORD_HINT:
 		/*
-		 * Other nodes' hints: nothing reads them yet. Ours are mirrored, under a
-		 * malformed key too: the publisher removes what this node does not want.
+		 * Every node's hint (ours too) goes to the cluster view (cluster.c) for the
+		 * scheduler extender. Ours are also mirrored, under a malformed key too: the
+		 * publisher removes what this node does not want.
 		 */
 		if (is_own(s, k.node, k.node_len))
 			own_record(s, kv, deleted);
-		return 0;
+		return err ? 0 : hint_in(s, kv, &k, deleted);
 	default:
 		/* CIDR claims (read by allocate_cidr), the version, the reserved kinds. */
 		return 0;

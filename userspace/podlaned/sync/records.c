@@ -501,7 +501,9 @@ static int hint_part(struct json_object *o, const char *name, double *out, char 
 int record_hint_decode(json_tokener *tok, const char *node, size_t node_len, const char *val,
 		       size_t len, struct hint_rec *h, char *why)
 {
-	static const char *const dominant[] = { "cpu", "runq", "memory", "traffic" };
+	static const char *const dominant[] = { "cpu", "runq", "memory", "traffic",
+						"cpu_pressure" };
+	struct json_object *v;
 	struct json_object *o = parse_object(tok, val, len);
 	const char *n, *d;
 	unsigned int i;
@@ -518,7 +520,7 @@ int record_hint_decode(json_tokener *tok, const char *node, size_t node_len, con
 	if (!n || !same(n, node, node_len))
 		err = refuse(why, "node: missing or differs from the key");
 	else if (!d || i == sizeof(dominant) / sizeof(dominant[0]))
-		err = refuse(why, "dominant: want cpu, runq, memory or traffic");
+		err = refuse(why, "dominant: want cpu, cpu_pressure, runq, memory or traffic");
 	else
 		err = hint_part(o, "score", &h->score, why) ?:
 		      hint_part(o, "cpu", &h->cpu, why) ?:
@@ -526,6 +528,24 @@ int record_hint_decode(json_tokener *tok, const char *node, size_t node_len, con
 		      hint_part(o, "memory", &h->memory, why) ?:
 		      hint_part(o, "traffic", &h->traffic, why) ?:
 		      hint_part(o, "cpu_headroom", &h->cpu_headroom, why);
+	/* Newer fields: optional, so that an older agent's record still parses. */
+	if (!err && json_object_object_get_ex(o, "cpu_pressure", &v)) {
+		err = hint_part(o, "cpu_pressure", &h->cpu_pressure, why);
+		h->has_pressure = !err;
+	}
+	if (!err && json_object_object_get_ex(o, "cpus", &v)) {
+		if (!(json_object_is_type(v, json_type_double) ||
+		      json_object_is_type(v, json_type_int)))
+			err = refuse(why, "cpus: not a number");
+		else if (!((h->cpus = json_object_get_double(v)) >= 0 && h->cpus <= 1e6))
+			err = refuse(why, "cpus: %g is not from 0 to 1000000", h->cpus);
+	}
+	if (!err && json_object_object_get_ex(o, "seq", &v)) {
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+			err = refuse(why, "seq: not a count");
+		else
+			h->seq = json_object_get_int64(v);
+	}
 	if (!err) {
 		snprintf(h->dominant, sizeof(h->dominant), "%s", d);
 		h->updated = obj_updated(o);
@@ -686,6 +706,12 @@ char *record_hint_encode(const char *node, const struct hint_rec *h)
 		add_part(o, "memory", h->memory);
 		add_part(o, "traffic", h->traffic);
 		add_part(o, "cpu_headroom", h->cpu_headroom);
+		if (h->has_pressure)
+			add_part(o, "cpu_pressure", h->cpu_pressure);
+		if (h->cpus > 0)
+			add_part(o, "cpus", h->cpus);
+		if (h->seq)
+			json_object_object_add(o, "seq", json_object_new_int64(h->seq));
 	}
 	return finish(o);
 }

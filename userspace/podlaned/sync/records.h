@@ -13,7 +13,12 @@
  *                                                  network, updated }                 leased
  *   /podlane/v1/services/<namespace>/<name>      a service spec (service_spec.h)
  *   /podlane/v1/hints/<node>                     { node, score, dominant, cpu, runq, memory,
- *                                                  traffic, cpu_headroom, updated }   leased
+ *                                                  traffic, cpu_headroom, updated,
+ *                                                  cpu_pressure, cpus, seq }   leased;
+ *                                                the last three are optional (older agents
+ *                                                do not write them); seq counts the node's
+ *                                                accounting ticks, so the record changes, and
+ *                                                is put again, every second
  *   /podlane/v1/ipam/cidrs/<a.b.c.d>/<len>       { node }: a node's pod CIDR, created in a txn
  *                                                that requires create_revision == 0, so two
  *                                                nodes racing for one CIDR cannot both win.
@@ -147,9 +152,13 @@ int record_service_decode(json_tokener *tok, const char *id, size_t id_len, cons
 /* A node's pressure hint, as `podlanectl hints` shows it (acct/hints.c): parts 0..100. */
 struct hint_rec {
 	double	score;
-	char	dominant[16];	/* "cpu", "runq", "memory" or "traffic" */
+	char	dominant[16];	/* "cpu", "cpu_pressure", "runq", "memory" or "traffic" */
 	double	cpu, runq, memory, traffic;
 	double	cpu_headroom;
+	double	cpu_pressure;	/* optional: 0 when the writer did not say */
+	double	cpus;		/* optional: CPUs the node may use, 0 = unknown */
+	__u64	seq;		/* optional: the writer's accounting tick, 0 = unknown */
+	bool	has_pressure;	/* cpu_pressure was given */
 	__u64	updated;
 };
 

@@ -177,6 +177,7 @@ static int sync_alloc(struct agent *a, const struct sync_opts *o)
 	s->efd = s->remote_fd = s->loop.tfd = s->loop.epfd = -1;
 	pthread_mutex_init(&s->sh.lock, NULL);
 	pthread_mutex_init(&s->mirror.lock, NULL);
+	cluster_open(s);
 	pthread_cond_init(&s->sh.not_full, NULL);
 	pthread_cond_init(&s->sh.io_wake, NULL);
 	pthread_cond_init(&s->sh.pub_wake, NULL);
@@ -297,6 +298,7 @@ void sync_close(struct agent *a)
 	pthread_cond_destroy(&s->sh.pub_wake);
 	pthread_mutex_destroy(&s->mirror.lock);
 	pthread_mutex_destroy(&s->sh.lock);
+	cluster_close(s);
 	free(s);
 	a->sync = NULL;
 }

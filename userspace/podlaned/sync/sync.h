@@ -67,6 +67,32 @@ enum sync_opt {
 	"  --max-remote-endpoints N  podlane_remote map size (default 262144)\n"
 
 void sync_opts_init(struct sync_opts *o);
+
+/*
+ * ---- the cluster view: every node's latest hint record (this node's too), as etcd last
+ * delivered it (cluster.c). Any thread; a copy under a short lock, never a wait on etcd. ----
+ */
+struct sync_node_hint {
+	char	node[64];
+	char	dominant[16];
+	double	score, cpu, cpu_pressure, runq, memory, traffic;	/* 0..100 */
+	bool	has_pressure;	/* the writer sent cpu_pressure (older agents do not) */
+	double	cpus;		/* CPUs the node may use, 0 = unknown */
+	__u64	seq;		/* the writer's accounting tick, 0 = unknown */
+	__u64	updated;	/* the writer's CLOCK_REALTIME ns at its put, 0 = unknown */
+	__u64	recv_ns;	/* CLOCK_REALTIME ns when this agent received it */
+	__u64	recv_mono_ns;	/* the same, CLOCK_MONOTONIC */
+	__u64	puts;		/* records received for this node */
+};
+
+/* Copies up to max entries, sorted by node name, into out; returns how many there are. */
+size_t sync_cluster_hints(struct agent *a, struct sync_node_hint *out, size_t max);
+/*
+ * CLOCK_MONOTONIC ns when an endpoint record naming pod namespace/name was first received
+ * (among the last few thousand), with the node it is on in node; 0 = not seen.
+ */
+__u64 sync_cluster_pod_seen(struct agent *a, const char *ns, const char *name, char *node,
+			    size_t node_len);
 /* Store one option; prints why and returns -1 when arg is not acceptable. */
 int sync_parse_opt(struct sync_opts *o, int which, const char *arg);
 

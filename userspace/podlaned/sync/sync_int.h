@@ -288,6 +288,20 @@ struct sync_io {
 	char		pod_cidr[24];	/* this node's, once claimed */
 };
 
+/* The cluster view (cluster.c): the I/O thread writes, any thread reads, under lock. */
+#define CLUSTER_SEEN_MAX	4096
+struct sync_cluster {
+	pthread_mutex_t	lock;
+	struct sync_node_hint *v;	/* sorted by node */
+	size_t		n, cap;
+	struct {
+		__u64	hash;		/* of "namespace/name" */
+		__u64	mono_ns;
+		char	node[64];
+	}		seen[CLUSTER_SEEN_MAX];
+	unsigned int	seen_next;
+};
+
 /* The publisher thread only. */
 struct sync_pub {
 	struct etcd_client *ec;
@@ -312,6 +326,7 @@ struct sync {
 	struct sync_shared sh;
 	struct sync_stats stats;
 	struct sync_mirror mirror;
+	struct sync_cluster view;
 	struct sync_loop loop;
 	struct sync_io	io;
 	struct sync_pub	pub;
@@ -350,6 +365,14 @@ __u64 remote_count(struct sync *s);
 /* What remote.c keeps per thread (batch, trace, walk pages): before the threads, after them. */
 int remote_state_open(struct sync *s);
 void remote_state_close(struct sync *s);
+
+/* cluster.c: open and close around the threads; the rest from the I/O thread */
+int cluster_open(struct sync *s);
+void cluster_close(struct sync *s);
+void cluster_hint_put(struct sync *s, const char *node, size_t len, const struct hint_rec *h);
+void cluster_hint_del(struct sync *s, const char *node, size_t len);
+void cluster_pod_seen(struct sync *s, const char *node, size_t node_len, const char *ns,
+		      const char *name);
 
 /* io.c: the I/O thread */
 void *io_thread(void *arg);
