@@ -73,6 +73,7 @@ while getopts "r:p:s:P:h" opt; do
 done
 
 # etcd's single member on an address of the fabric namespace (set before etcd_cluster.sh reads it)
+# shellcheck disable=SC2034 # read by etcd_cluster.sh
 ETCD_HOSTS=(192.168.77.251 192.168.77.251 192.168.77.251)
 # shellcheck source=../../selftests/multinode/lib.sh
 . "$(dirname "$0")/../../selftests/multinode/lib.sh"
@@ -110,7 +111,7 @@ CG2=$CG2_ROOT/podlane-bench-$PL_ID
 CGA=${CGA_ROOT:+$CGA_ROOT/podlane-bench-$PL_ID}
 # a node's cgroup, relative to every hierarchy's root, as --node-cgroup takes it
 node_cg() { echo "podlane-bench-$PL_ID/node$1"; }
-declare -A PROC NODE_OF KIND DUTY END
+declare -A PROC NODE_OF END
 SC_PID=""
 SAMPLER=""
 
@@ -249,7 +250,7 @@ hist_snap() { node1_metrics | grep '^podlane_extender_hint_age_seconds_bucket' >
 # ---- one policy ----------------------------------------------------------------------------
 # run_policy <policy> <run>: the whole stream under one policy; leaves its files in $PL_TMP/<policy>-<run>.*
 run_policy() {
-	local pol=$1 run=$2 out=$PL_TMP/$1-$2 t0 i name arr life kind duty ans node fus pus note
+	local pol=$1 run=$2 out=$PL_TMP/$1-$2 t0 i name arr life kind duty node fus pus note
 	local next=1 deadline pending=() p tries=() secs
 	rm -f "$out".*
 	: > "$out.calls"; : > "$out.ages"; : > "$out.placed"
@@ -297,7 +298,7 @@ run_policy() {
 			[ "${END[$name]}" -le "$NOW_MS" ] || continue
 			pod_stop "$name"
 			echo "gone $name" >&"${SC[1]}"
-			read -r -t 10 ans <&"${SC[0]}"
+			read -r -t 10 _ <&"${SC[0]}"
 		done
 		[ $next -gt "$PODS" ] && [ ${#pending[@]} = 0 ] && [ ${#PROC[@]} = 0 ] && break
 		# the window ends at the last arrival: pods still running then are stopped after a
@@ -307,7 +308,7 @@ run_policy() {
 			for name in "${!PROC[@]}"; do
 				pod_stop "$name"
 				echo "gone $name" >&"${SC[1]}"
-				read -r -t 10 ans <&"${SC[0]}"
+				read -r -t 10 _ <&"${SC[0]}"
 			done
 			break
 		fi
