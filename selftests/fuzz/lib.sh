@@ -13,7 +13,7 @@ FUZZ_SRC=$PL_ROOT/selftests/fuzz
 FUZZ_BIN=${FUZZ_BIN:-$PL_BUILD/fuzz}
 # Every libFuzzer target, in the order they run (FUZZ_TARGETS="a b" picks some); fuzz_packets
 # (the BPF programs) is not one of them.
-FUZZ_ALL="service_spec records etcd api genl cni policy policy_compile"
+FUZZ_ALL="service_spec records etcd api genl cni policy policy_compile extender"
 read -ra FUZZ_TARGETS <<< "${FUZZ_TARGETS:-$FUZZ_ALL}"
 
 # A sanitizer report ends the process with an error, leaks included; UBSan stops at the first.

@@ -39,6 +39,7 @@
 #define PODLANE_OP_ENDPOINTS	"endpoint_list"
 #define PODLANE_OP_ACCT		"acct"
 #define PODLANE_OP_HINTS	"hints"
+#define PODLANE_OP_HINTS_CLUSTER "hints_cluster"
 #define PODLANE_OP_SERVICE_ADD	"service_add"
 #define PODLANE_OP_SERVICE_DEL	"service_del"
 #define PODLANE_OP_SERVICE_LIST	"service_list"

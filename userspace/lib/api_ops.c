@@ -393,6 +393,43 @@ API_SCHEMA(hints_reply_schema, T,
 );
 #undef T
 
+/* ---- hints_cluster ---- */
+
+API_SCHEMA_EMPTY(hints_cluster_req_schema, struct api_hints_cluster_req);
+
+#define T struct api_cluster_node
+API_SCHEMA(cluster_node_schema, T,
+	API_STR(T, node),
+	API_I64(T, score),
+	API_BOOL(T, known),
+	API_BOOL(T, stale),
+	API_BOOL(T, saturated),
+	API_DBL(T, age_s),
+	API_DBL(T, pressure),
+	API_STR(T, dominant),
+	API_DBL(T, cpu_pressure),
+	API_DBL(T, runq),
+	API_DBL(T, memory),
+	API_DBL(T, cpu),
+	API_DBL(T, traffic),
+	API_DBL(T, cpus),
+	API_DBL(T, pending_cpu),
+	API_I64(T, pending_pods),
+	API_DBL(T, pending_part),
+	API_DBL(T, effective),
+);
+#undef T
+
+#define T struct api_hints_cluster_reply
+API_SCHEMA(hints_cluster_reply_schema, T,
+	API_BOOL(T, extender),
+	API_DBL(T, saturated),
+	API_I64(T, stale_ms),
+	API_I64(T, pending_ttl_ms),
+	API_ARRAY(T, nodes, cluster_node_schema),
+);
+#undef T
+
 /* ---- services ---- */
 
 #define T struct api_service_add_req
@@ -1126,6 +1163,7 @@ API_OP(status, PODLANE_OP_STATUS)
 API_OP(endpoint_list, PODLANE_OP_ENDPOINTS)
 API_OP(acct, PODLANE_OP_ACCT)
 API_OP(hints, PODLANE_OP_HINTS)
+API_OP(hints_cluster, PODLANE_OP_HINTS_CLUSTER)
 API_OP(service_add, PODLANE_OP_SERVICE_ADD)
 API_OP(service_del, PODLANE_OP_SERVICE_DEL)
 API_OP(service_list, PODLANE_OP_SERVICE_LIST)
@@ -1151,6 +1189,7 @@ const struct api_op *const api_ops[] = {
 	&api_op_node_list, &api_op_sync_status, &api_op_sync_deadletters, &api_op_policy_add,
 	&api_op_policy_del, &api_op_policy_list, &api_op_pod_label, &api_op_pod_ports,
 	&api_op_pod_list, &api_op_namespace_label, &api_op_namespace_list, &api_op_flow_list,
+	&api_op_hints_cluster,
 };
 const size_t api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

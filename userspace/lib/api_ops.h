@@ -484,6 +484,39 @@ struct api_hints_reply {
 	size_t		n_pods;
 };
 
+/* ---- hints_cluster: every node as the scheduler extender sees it (sched/sched.h) ---- */
+
+struct api_hints_cluster_req {
+};
+
+struct api_cluster_node {
+	const char	*node;
+	int64_t		score;		/* 0..10, what prioritize would answer (0 when stale) */
+	bool		known;		/* the cluster view has hints for it */
+	bool		stale;		/* none, or older than stale_ms */
+	bool		saturated;	/* filter turns it down */
+	double		age_s;		/* age of its hints, -1 none */
+	double		pressure;	/* max of the scored parts */
+	const char	*dominant;
+	double		cpu_pressure, runq, memory;	/* scored */
+	double		cpu, traffic;	/* shown, not scored */
+	double		cpus;		/* 0 unknown */
+	double		pending_cpu;	/* cores placed, not in its hints yet */
+	int64_t		pending_pods;
+	double		pending_part;
+	double		effective;	/* min(100, pressure + pending_part) */
+};
+
+/* "hints_cluster": PODLANE_ERR_NOT_AVAILABLE without etcd sync. */
+struct api_hints_cluster_reply {
+	bool		extender;	/* --extender-addr serves */
+	double		saturated;
+	int64_t		stale_ms;
+	int64_t		pending_ttl_ms;
+	struct api_cluster_node *nodes;
+	size_t		n_nodes;
+};
+
 /* ---- services (spec format and validation in service_spec.h; same rules for every client) */
 
 /*
@@ -1127,6 +1160,7 @@ API_OP_DECLARE(status)
 API_OP_DECLARE(endpoint_list)
 API_OP_DECLARE(acct)
 API_OP_DECLARE(hints)
+API_OP_DECLARE(hints_cluster)
 API_OP_DECLARE(service_add)
 API_OP_DECLARE(service_del)
 API_OP_DECLARE(service_list)

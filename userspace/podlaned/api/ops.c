@@ -107,6 +107,7 @@ static const struct {
 	{ &api_op_endpoint_list, api_endpoint_list },
 	{ &api_op_acct, api_acct },
 	{ &api_op_hints, api_hints },
+	{ &api_op_hints_cluster, api_hints_cluster },
 	{ &api_op_service_add, api_service_add },
 	{ &api_op_service_del, api_service_del },
 	{ &api_op_service_list, api_service_list },

@@ -60,6 +60,8 @@ struct json_object *api_status(struct agent *a, struct json_object *req);
 /* api/acct_ops.c */
 struct json_object *api_acct(struct agent *a, struct json_object *req);
 struct json_object *api_hints(struct agent *a, struct json_object *req);
+/* sched_ops.c */
+struct json_object *api_hints_cluster(struct agent *a, struct json_object *req);
 /* The accounting of status, and of one endpoint_list entry (strings borrowed from acct/). */
 void api_acct_status(struct agent *a, struct api_acct_status *s);
 void api_acct_endpoint(struct agent *a, unsigned int ifindex, struct api_endpoint *ep);
