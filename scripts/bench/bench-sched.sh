@@ -90,7 +90,11 @@ ETCD_HOSTS=(192.168.77.251 192.168.77.251 192.168.77.251)
 . "$(dirname "$0")/../../selftests/etcd/etcd_cluster.sh"
 
 die() {
+	local f
 	echo "bench-sched: $*" >&2
+	for f in "${PL_TMP:-/nonexistent}"/*.client-err; do
+		[ -s "$f" ] && echo "bench-sched: $(basename "$f"): $(tail -n 5 "$f")" >&2
+	done
 	exit 1
 }
 log() { echo "bench-sched: [${SECONDS}s] $*" >&2; }
@@ -237,7 +241,15 @@ pod_stop() {
 		CNI_IFNAME=eth0 CNI_PATH="$PL_BUILD" "$PL_BUILD/podlane-cni" \
 		< "$(node_dir "$n")/net.conf" >/dev/null 2>&1
 	ip netns del "$ns" 2>/dev/null
-	rmdir "$CG1/node$n/$name" "$CG2/node$n/$name" ${CGA:+"$CGA/node$n/$name"} 2>/dev/null
+	[ -n "${SCHED_RMDIR_EARLY:-}" ] &&
+		rmdir "$CG1/node$n/$name" "$CG2/node$n/$name" ${CGA:+"$CGA/node$n/$name"} 2>/dev/null
+	# otherwise the empty pod cgroups go at the end of the policy's run (pod_cgroups_rm)
+}
+pod_cgroups_rm() {
+	local d
+	for d in "$CG1" "$CG2" $CGA; do
+		find "$d" -mindepth 2 -maxdepth 2 -type d -exec rmdir {} \; 2>/dev/null
+	done
 }
 
 # node1's metrics (its agent serves the extender), from inside node1's namespace.
@@ -256,6 +268,14 @@ hist_p99() {
 			if (le[i] == "+Inf") print "inf"; else printf "%.0f\n", le[i] * 1000; exit } }'
 }
 hist_snap() { node1_metrics | grep '^podlane_extender_hint_age_seconds_bucket' > "$1"; }
+
+# sc_ask <command>: one line to the scheduler loop, its answer in REPLY.
+sc_ask() {
+	{ [ -n "${SC[1]:-}" ] && kill -0 "$SC_PID" 2>/dev/null; } ||
+		die "the scheduler loop (sched_client) is gone"
+	{ echo "$1" >&"${SC[1]}" && read -r -t 10 REPLY <&"${SC[0]}"; } ||
+		die "the scheduler loop did not answer '$1'"
+}
 
 # ---- one policy ----------------------------------------------------------------------------
 # run_policy <policy> <run>: the whole stream under one policy; leaves its files in $PL_TMP/<policy>-<run>.*
@@ -287,10 +307,13 @@ run_policy() {
 		for p in "${pending[@]}"; do
 			read -r i arr life kind duty <<< "${ARRIVALS[$((p - 1))]}"
 			name=b$run-$pol-$i
-			echo "place $name" >&"${SC[1]}"
-			read -r -t 10 node fus pus note <&"${SC[0]}" || die "$pol: the scheduler loop stopped"
+			sc_ask "place $name"
+			read -r node fus pus note <<< "$REPLY"
 			[ "$pol" = extender ] && echo "$fus $pus" >> "$out.calls"
 			[ "$pol" = extender ] && [ "$node" != - ] && hint_age_ms >> "$out.ages"
+			# what the extender saw, for SCHED_KEEP's readers
+			[ "$pol" = extender ] && [ -n "${SCHED_KEEP:-}" ] &&
+				{ echo "== $name -> $node $note"; ctl_n 1 hints --cluster; } >> "$out.cluster" 2>&1
 			if [ "$node" = - ]; then
 				tries[$p]=$(( ${tries[$p]:-0} + 1 ))
 				echo "$name pending ${tries[$p]} $note" >> "$out.placed"
@@ -307,8 +330,7 @@ run_policy() {
 		for name in "${!PROC[@]}"; do
 			[ "${END[$name]}" -le "$NOW_MS" ] || continue
 			pod_stop "$name"
-			echo "gone $name" >&"${SC[1]}"
-			read -r -t 10 _ <&"${SC[0]}"
+			sc_ask "gone $name"
 		done
 		[ $next -gt "$PODS" ] && [ ${#pending[@]} = 0 ] && [ ${#PROC[@]} = 0 ] && break
 		# the window ends at the last arrival: pods still running then are stopped after a
@@ -317,8 +339,7 @@ run_policy() {
 			[ "$NOW_MS" -gt $((t0 + LAST_ARRIVAL_MS + TAIL_MS)) ]; then
 			for name in "${!PROC[@]}"; do
 				pod_stop "$name"
-				echo "gone $name" >&"${SC[1]}"
-				read -r -t 10 _ <&"${SC[0]}"
+				sc_ask "gone $name"
 			done
 			break
 		fi
@@ -328,7 +349,8 @@ run_policy() {
 	echo "$(( (NOW_MS - t0) ))" > "$out.elapsed"
 	[ "$pol" = extender ] && hist_snap "$out.hist1"
 	for name in "${!PROC[@]}"; do pod_stop "$name"; done
-	eval "exec ${SC[1]}>&-"
+	pod_cgroups_rm
+	[ -n "${SC[1]:-}" ] && eval "exec ${SC[1]}>&-"
 	wait "$SC_PID" 2>/dev/null
 	SC_PID=""
 	kill "$SAMPLER" 2>/dev/null
