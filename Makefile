@@ -32,6 +32,7 @@ CFLAGS		+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initia
 		   -std=gnu11 -D_GNU_SOURCE
 CPPFLAGS	+= -I$(OUTPUT) -Ibpf -Iuserspace/lib -Ikmod/uapi
 LDLIBS		+= -lbpf -lelf -lz -lmnl -ljson-c -lyaml
+LDLIBS		+= -lm	# userspace/lib/sizing.c
 BPF_CFLAGS	:= -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
 		   -I$(OUTPUT) -Ibpf
 

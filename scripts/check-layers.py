@@ -27,6 +27,7 @@ LAYERS = [
     ["api"],
     ["sched"],
     ["sync"],
+    ["anomaly", "recommend"],
     ["acct"],
     ["endpoint", "nodes", "flows"],
     ["lb", "ipam", "policy"],

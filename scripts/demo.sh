@@ -4,8 +4,9 @@
 # the node an uplink (a veth into a namespace the demo owns), start podlaned on its real default
 # paths, wire three pods through podlane-cni exactly as a container runtime would, send ICMP,
 # TCP and UDP between them and to the node, show what an operator sees (podlanectl, bpftool),
-# isolate a pod with a NetworkPolicy and show its flow log naming the policy, then take
-# everything down again (also on failure or Ctrl-C).
+# reach a pod through a ClusterIP service (no kube-proxy), load one pod and watch `top` and
+# the pressure hints, isolate a pod with a NetworkPolicy and show its flow log naming the
+# policy, then take everything down again (also on failure or Ctrl-C).
 #
 # Usage: sudo scripts/demo.sh [--no-deps] [--keep]
 #   --no-deps  skip scripts/install-deps.sh and make (use what is built)
@@ -37,6 +38,19 @@ UPLINK_IP=10.250.100.1
 EXT_IP=10.250.100.2
 NS_PREFIX=pldemo-
 PODS=(web db cache)
+CLUSTER_IP=10.96.100.10
+# Each pod's processes live in a cgroup of their own, as a runtime would put them; the agent
+# ties an endpoint to the cgroup of the processes in its network namespace.
+# On a hybrid host (v1 controllers, v2 at unified/) the memory figures come from v1's memory
+# controller, so the pods get a cgroup there too.
+CGS=()
+if [ -d /sys/fs/cgroup/unified ]; then
+	CG=/sys/fs/cgroup/unified/podlane-demo
+	[ -d /sys/fs/cgroup/memory ] && CGS+=(/sys/fs/cgroup/memory/podlane-demo)
+else
+	CG=/sys/fs/cgroup/podlane-demo
+fi
+CGS+=("$CG")
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
@@ -52,8 +66,9 @@ if [ -S "$SOCK" ] && [ -x "$BUILD/podlanectl" ] && "$BUILD/podlanectl" status >/
 	why="a podlaned answers on $SOCK"
 elif [ -e "$PIN_ROOT" ]; then
 	why="$PIN_ROOT exists (a loaded podlane datapath)"
-elif ip link show "$UPLINK" >/dev/null 2>&1 || ip netns list | grep -q "^$NS_PREFIX"; then
-	why="link $UPLINK or a netns $NS_PREFIX* exists (an earlier demo?)"
+elif ip link show "$UPLINK" >/dev/null 2>&1 || ip netns list | grep -q "^$NS_PREFIX" ||
+     [ -e "$CG" ]; then
+	why="link $UPLINK, a netns $NS_PREFIX* or the cgroup $CG exists (an earlier demo?)"
 fi
 [ -z "$why" ] || die "refusing to run: $why. The demo uses podlane's real default paths and
       shares them with no one: stop that agent (podlaned --uninstall removes its pins and tc
@@ -96,6 +111,9 @@ teardown() {
 	for p in "${BG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
+	for p in "${BG_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
 	if [ -n "$AGENT_PID" ]; then
 		for p in "${PODS[@]}"; do
 			[ -e "/run/netns/$NS_PREFIX$p" ] && cni DEL "$p" >/dev/null 2>&1 && say "CNI DEL $p"
@@ -111,7 +129,19 @@ teardown() {
 	for p in "${PODS[@]}" ext; do
 		ip netns del "$NS_PREFIX$p" 2>/dev/null
 	done
-	say "namespaces and uplink removed"
+	# Whatever still runs in a pod (a wrapper may have forked what BG_PIDS does not name).
+	for c in "${CGS[@]}"; do
+		for p in "${PODS[@]}"; do
+			[ -d "$c/$p" ] || continue
+			xargs -r kill -9 < "$c/$p/cgroup.procs" 2>/dev/null
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				rmdir "$c/$p" 2>/dev/null && break
+				sleep 0.2
+			done
+		done
+		rmdir "$c" 2>/dev/null
+	done
+	say "namespaces, cgroups and uplink removed"
 	[ $CREATED_STATE -eq 1 ] && rm -rf "$STATE_DIR"
 	[ $CREATED_RUN -eq 1 ] && rm -rf "$RUN_DIR"
 	rm -rf "$TMP"
@@ -161,6 +191,9 @@ say "network config: $(tr -s ' \n' ' ' < "$TMP/net.conf")"
 declare -A IP
 for p in "${PODS[@]}"; do
 	ip netns add "$NS_PREFIX$p" || die "failed to create netns '$NS_PREFIX$p'"
+	for c in "${CGS[@]}"; do
+		mkdir -p "$c/$p" || die "failed to create cgroup $c/$p"
+	done
 	ip -n "$NS_PREFIX$p" link set lo up
 	res=$(cni ADD "$p") || die "CNI ADD for pod '$p' failed: $res"
 	IP[$p]=$(jq -r '.ips[0].address' <<< "$res" | cut -d/ -f1)
@@ -175,20 +208,27 @@ serve() {	# serve <pod|host> <tcp|udp> <port> [bind]
 	if [ "$1" = host ]; then
 		python3 "$ROOT/scripts/nettool.py" serve "$2" "$3" --bind "${4:-0.0.0.0}" --timeout 60 --ready "$ready" &
 	else
-		ip netns exec "$NS_PREFIX$1" python3 "$ROOT/scripts/nettool.py" serve "$2" "$3" \
-			--timeout 60 --ready "$ready" &
+		in_pod "$1" python3 "$ROOT/scripts/nettool.py" serve "$2" "$3" --timeout 60 \
+			--ready "$ready" &
 	fi
 	BG_PIDS+=($!)
 	poll 10 test -e "$ready"
 }
+in_pod() {	# in_pod <pod> <command...>: run it in the pod's netns and cgroup
+	local p=$1
+	shift
+	# Into the cgroup first: ip netns exec mounts a sysfs of the namespace over /sys.
+	sh -c 'for c in $0; do echo $$ > "$c/cgroup.procs" || exit 1; done; exec "$@"' \
+		"${CGS[*]/%//$p}" ip netns exec "$NS_PREFIX$p" "$@"
+}
 probe() {	# probe <pod> <tcp|udp> <address> <port>
-	ip netns exec "$NS_PREFIX$1" python3 "$ROOT/scripts/nettool.py" probe "$2" "$3" "$4"
+	in_pod "$1" python3 "$ROOT/scripts/nettool.py" probe "$2" "$3" "$4"
 }
 pod_ping() {	# pod_ping <pod|host> <address>
 	if [ "$1" = host ]; then
 		ping -q -c 3 -i 0.2 -W 2 "$2" >/dev/null
 	else
-		ip netns exec "$NS_PREFIX$1" ping -q -c 3 -i 0.2 -W 2 "$2" >/dev/null
+		in_pod "$1" ping -q -c 3 -i 0.2 -W 2 "$2" >/dev/null
 	fi
 }
 result() { if "$@"; then say "ok"; else say "FAILED"; FAILED=$((FAILED + 1)); fi; }
@@ -224,6 +264,21 @@ run "$BUILD/podlanectl" drops
 run bpftool map dump pinned "$PIN_ROOT/podlane_eps"
 run bpftool prog show name tc_from_pod
 run tc filter show dev "$(jq -r '[.interfaces[] | select(.sandbox == null or .sandbox == "") | .name][0]' <<< "$res")" ingress
+
+bold "A ClusterIP service, without kube-proxy"
+run "$BUILD/podlanectl" service add db --namespace demo --cluster-ip "$CLUSTER_IP" \
+	--port postgres=80:5432/TCP --backend "${IP[db]}" >/dev/null || die "failed to add the service"
+say "TCP web -> $CLUSTER_IP:80 (translated to ${IP[db]}:5432 at connect(), once per connection)"
+result probe web tcp "$CLUSTER_IP" 80
+run "$BUILD/podlanectl" service list
+
+bold "Top and pressure hints"
+say "a busy loop in pod cache for 20 s"
+in_pod cache timeout 20 sh -c 'while :; do :; done' &
+BG_PIDS+=($!)
+sleep 3
+run "$BUILD/podlanectl" top --once --sort cpu
+run "$BUILD/podlanectl" hints
 
 bold "A NetworkPolicy and its flow log"
 for p in "${PODS[@]}"; do

@@ -498,7 +498,7 @@ static void test_op_table(void)
 {
 	size_t i, j;
 
-	EXPECT(api_nops == 25, "%zu operations", api_nops);
+	EXPECT(api_nops == 26, "%zu operations", api_nops);
 	for (i = 0; i < api_nops; i++) {
 		EXPECT(api_op_find(api_ops[i]->name) == api_ops[i], "%s", api_ops[i]->name);
 		for (j = 0; j < i; j++)
@@ -506,6 +506,7 @@ static void test_op_table(void)
 			       api_ops[i]->name);
 	}
 	EXPECT(api_op_find(PODLANE_OP_DEADLETTERS) == &api_op_sync_deadletters, "deadletters");
+	EXPECT(api_op_find(PODLANE_OP_RECOMMEND) == &api_op_recommend, "recommend");
 	EXPECT(api_op_find("frobnicate") == NULL, "unknown op");
 }
 

@@ -7,7 +7,8 @@
 # <prefix>/prioritize: a saturated node is filtered with a reason; scores order by pressure;
 # a node busy but not pressured (utilization only) keeps a full score; a stale node and one
 # without hints pass filter and score 0; a burst of prioritize calls spreads over equal nodes
-# (pending placements); malformed JSON, a wrong method, an unknown path, a missing Pod get 400
+# (pending placements), a charge follows its pod to the node whose endpoint record names it and
+# lapses after the TTL; malformed JSON, a wrong method, an unknown path, a missing Pod get 400
 # with Error, an oversized body 413 with Error; metrics and `podlanectl hints --cluster` show
 # it all; the agent is alive at the end.
 #
@@ -33,10 +34,10 @@ EXT=127.0.0.1:$((ETCD_BASE + 2))
 MET=127.0.0.1:$((ETCD_BASE + 3))
 URL=http://$EXT/podlane
 NODE=sx$((PL_ID % 1000))
-# shellcheck disable=SC2207 # etcd_agent_opts prints options, one word each
+# shellcheck disable=SC2046 # etcd_agent_opts prints options, one word each
 agent_start $(etcd_agent_opts) --node-name "$NODE" --node-ip 192.0.2.1 --no-node-routes \
 	--extender-addr "$EXT" --metrics-addr "$MET" --extender-saturated 80 \
-	--extender-stale-ms 20000 --extender-max-body 65536
+	--extender-stale-ms 20000 --extender-max-body 65536 --extender-pending-ttl-ms 10000
 ok $? "podlaned with --extender-addr $EXT"
 
 now_ns() { date +%s%N; }
@@ -162,6 +163,20 @@ post prioritize "$PL_TMP/burst.json" >/dev/null
 [ "$(cluster | jq '[.nodes[] | select(.node | startswith("b")) | .pending_pods] | add')" = 6 ]
 ok $? "a retried pod moves its charge, it is not counted twice"
 
+# The scheduler bound burst-0 elsewhere: b3's endpoint record names it, the charge follows.
+ectl put "/podlane/v1/endpoints/b3/c-burst-0/eth0" '{"node":"b3","nodeIP":"192.0.2.13",
+	"ip":"10.254.3.10","containerID":"c-burst-0","ifname":"eth0","network":"pods",
+	"namespace":"shop","pod":"burst-0"}' >/dev/null
+moved() { [ "$(pend b1)" = 1 ] && [ "$(pend b3)" = 3 ]; }
+poll 10 moved
+ok $? "burst-0 showed up on b3: its charge moved there (pending b1 $(pend b1), b3 $(pend b3))"
+
+out=$(ctl hints --cluster)
+grep -q '^n-sat .*saturated' <<< "$out" && grep -q '^n-stale .*stale' <<< "$out" &&
+	grep -q '^b2 .*2 (1.20 cpu)' <<< "$out"
+ok $? "podlanectl hints --cluster shows state and pending per node"
+diag "$out"
+
 # ---- bad requests: 400 with Error, never a crash ----
 bad() {	# bad <expected-code> <description> <curl args...>
 	local want=$1 desc=$2 code
@@ -201,11 +216,14 @@ grep -q '^podlane_extender_request_seconds_bucket{verb="prioritize",le="+Inf"}' 
 	[ "$(m 'podlane_cluster_node_stale{node="n-stale"}')" = 1 ] &&
 	[ "$(m 'podlane_cluster_node_part{node="n-press",part="cpu_pressure"}')" = 60 ]
 ok $? "metrics: request time and hint age histograms, per-node score, parts, stale"
-out=$(ctl hints --cluster)
-grep -q '^n-sat .*saturated' <<< "$out" && grep -q '^n-stale .*stale' <<< "$out" &&
-	grep -q '^b1 .*2 (1.20 cpu)' <<< "$out"
-ok $? "podlanectl hints --cluster shows state and pending per node"
-diag "$out"
+# --extender-pending-ttl-ms 10000: the burst's charges lapse (b hints never show the pods)
+none_pending() {
+	[ "$(cluster | jq '[.nodes[] | select(.node | startswith("b")) | .pending_pods] |
+		add')" = 0 ]
+}
+poll 15 none_pending
+ok $? "after the TTL no charge is left (pending_total: $(curl -s "http://$MET/metrics" |
+	grep -o 'event="\(released_ttl\|moved\)"} [0-9]*' | tr '\n' ' '))"
 
 kill -0 "$PL_AGENT_PID" && agent_ready
 ok $? "podlaned is alive after every request"

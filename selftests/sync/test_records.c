@@ -493,8 +493,33 @@ static void test_hints(void)
 	free(enc);
 	free(stamped);
 	err = record_hint_decode(tok, "n2", 2, bad_dom, strlen(bad_dom), &back, why);
-	report(err == -EINVAL && !strcmp(why, "dominant: want cpu, runq, memory or traffic"),
+	report(err == -EINVAL &&
+	       !strcmp(why, "dominant: want cpu, cpu_pressure, runq, memory or traffic"),
 	       "hint value: %s", why);
+	/* The newer fields: written when known, optional when read (an older agent's record). */
+	h.cpu_pressure = 61.5;
+	h.has_pressure = true;
+	h.cpus = 0.5;
+	h.seq = 9;
+	enc = record_hint_encode("n2", &h);
+	err = enc ? record_hint_decode(tok, "n2", 2, enc, strlen(enc), &back, why) : -ENOMEM;
+	report(!err && back.has_pressure && back.cpu_pressure == 61.5 && back.cpus == 0.5 &&
+	       back.seq == 9, "cpu_pressure, cpus and seq round-trip: %s", str(enc));
+	free(enc);
+	{
+		const char *old = "{\"node\":\"n2\",\"score\":1,\"dominant\":\"cpu\",\"cpu\":1,"
+				  "\"runq\":1,\"memory\":1,\"traffic\":1,\"cpu_headroom\":1}";
+		const char *neg = "{\"node\":\"n2\",\"score\":1,\"dominant\":\"cpu\",\"cpu\":1,"
+				  "\"runq\":1,\"memory\":1,\"traffic\":1,\"cpu_headroom\":1,"
+				  "\"cpus\":-2}";
+
+		err = record_hint_decode(tok, "n2", 2, old, strlen(old), &back, why);
+		report(!err && !back.has_pressure && back.cpus == 0 && back.seq == 0,
+		       "an older agent's hint (no cpu_pressure, cpus, seq) still decodes");
+		err = record_hint_decode(tok, "n2", 2, neg, strlen(neg), &back, why);
+		report(err == -EINVAL && !strcmp(why, "cpus: -2 is not from 0 to 1000000"),
+		       "hint value: %s", why);
+	}
 	err = record_hint_decode(tok, "n2", 2, bad_score, strlen(bad_score), &back, why);
 	report(err == -EINVAL && !strcmp(why, "score: 101 is not from 0 to 100"),
 	       "hint value: %s", why);

@@ -57,6 +57,7 @@
 #define PODLANE_OP_NS_LABEL	"namespace_label"
 #define PODLANE_OP_NS_LIST	"namespace_list"
 #define PODLANE_OP_FLOW_LIST	"flow_list"
+#define PODLANE_OP_RECOMMEND	"recommend"
 
 /* CNI error codes (spec section "Error") and podlane's own, >= 100. */
 enum podlane_err {

@@ -430,6 +430,56 @@ API_SCHEMA(hints_cluster_reply_schema, T,
 );
 #undef T
 
+/* ---- recommend ---- */
+
+API_SCHEMA_EMPTY(recommend_req_schema, struct api_recommend_req);
+
+#define T struct api_recommend_cpu
+API_SCHEMA(recommend_cpu_schema, T,
+	API_DBL(T, target),
+	API_DBL(T, lower),
+	API_DBL(T, upper),
+);
+#undef T
+
+#define T struct api_recommend_memory
+API_SCHEMA(recommend_memory_schema, T,
+	API_I64(T, target),
+	API_I64(T, lower),
+	API_I64(T, upper),
+);
+#undef T
+
+#define T struct api_recommend_pod
+API_SCHEMA(recommend_pod_schema, T,
+	API_STR(T, container_id),
+	API_BOOL(T, live),
+	API_STR_NULL(T, host_ifname),
+	API_STR_NULL(T, ip),
+	API_OBJ(T, cpu, recommend_cpu_schema),
+	API_OBJ(T, memory, recommend_memory_schema),
+	API_DBL(T, confidence),
+	API_I64(T, samples),
+	API_I64(T, first_sample_ms),
+	API_I64(T, last_sample_ms),
+);
+#undef T
+
+#define T struct api_recommend_reply
+API_SCHEMA(recommend_reply_schema, T,
+	API_I64(T, interval_s),
+	API_DBL(T, samples_per_day),
+	API_I64(T, half_life_s),
+	API_I64(T, samples),
+	API_STR(T, checkpoint),
+	API_I64(T, checkpoint_ms),
+	API_I64(T, checkpoint_errors),
+	API_BOOL(T, restored),
+	API_STR_NULL(T, refused),
+	API_ARRAY(T, pods, recommend_pod_schema),
+);
+#undef T
+
 /* ---- services ---- */
 
 #define T struct api_service_add_req
@@ -1181,6 +1231,7 @@ API_OP(pod_list, PODLANE_OP_POD_LIST)
 API_OP(namespace_label, PODLANE_OP_NS_LABEL)
 API_OP(namespace_list, PODLANE_OP_NS_LIST)
 API_OP(flow_list, PODLANE_OP_FLOW_LIST)
+API_OP(recommend, PODLANE_OP_RECOMMEND)
 
 const struct api_op *const api_ops[] = {
 	&api_op_add, &api_op_del, &api_op_check, &api_op_gc, &api_op_status,
@@ -1190,6 +1241,7 @@ const struct api_op *const api_ops[] = {
 	&api_op_policy_del, &api_op_policy_list, &api_op_pod_label, &api_op_pod_ports,
 	&api_op_pod_list, &api_op_namespace_label, &api_op_namespace_list, &api_op_flow_list,
 	&api_op_hints_cluster,
+	&api_op_recommend,
 };
 const size_t api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

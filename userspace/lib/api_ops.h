@@ -517,6 +517,53 @@ struct api_hints_cluster_reply {
 	size_t		n_nodes;
 };
 
+/* ---- recommend: sizing recommendations (userspace/lib/sizing.h has the formula) ---- */
+
+struct api_recommend_req {
+};
+
+/* CPU in cores (whole millicores), memory in bytes; an upper bound is 1e14 units (VPA's
+ * most) until the history has some length. */
+struct api_recommend_cpu {
+	double		target;
+	double		lower;
+	double		upper;
+};
+
+struct api_recommend_memory {
+	int64_t		target;
+	int64_t		lower;
+	int64_t		upper;
+};
+
+struct api_recommend_pod {
+	const char	*container_id;
+	bool		live;		/* accounting knows it now; else a kept history */
+	const char	*host_ifname;	/* null when not live */
+	const char	*ip;		/* null when not live */
+	struct api_recommend_cpu cpu;
+	struct api_recommend_memory memory;
+	double		confidence;	/* days of history, as VPA counts them */
+	int64_t		samples;	/* CPU samples */
+	int64_t		first_sample_ms;	/* CLOCK_REALTIME, 0 without samples */
+	int64_t		last_sample_ms;
+};
+
+/* "recommend": PODLANE_ERR_NOT_AVAILABLE when the module is not running. */
+struct api_recommend_reply {
+	int64_t		interval_s;	/* seconds per sample */
+	double		samples_per_day;
+	int64_t		half_life_s;
+	int64_t		samples;	/* CPU samples added since start-up */
+	const char	*checkpoint;	/* its path */
+	int64_t		checkpoint_ms;	/* the last write, 0 = none yet */
+	int64_t		checkpoint_errors;
+	bool		restored;	/* histories were read from the checkpoint at start-up */
+	const char	*refused;	/* why the checkpoint at start-up was refused, else null */
+	struct api_recommend_pod *pods;
+	size_t		n_pods;
+};
+
 /* ---- services (spec format and validation in service_spec.h; same rules for every client) */
 
 /*
@@ -1178,6 +1225,7 @@ API_OP_DECLARE(pod_list)
 API_OP_DECLARE(namespace_label)
 API_OP_DECLARE(namespace_list)
 API_OP_DECLARE(flow_list)
+API_OP_DECLARE(recommend)
 
 /* Every operation, for dispatch and tests; api_op_find() by name, NULL when unknown. */
 extern const struct api_op *const api_ops[];

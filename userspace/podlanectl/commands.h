@@ -33,6 +33,7 @@ int cmd_namespace(struct ctl_opts *o, int argc, char **argv);
 /* top.c, hints.c: accounting and pressure hints */
 int cmd_top(struct ctl_opts *o, int argc, char **argv);
 int cmd_hints(struct ctl_opts *o, int argc, char **argv);
+int cmd_recommend(struct ctl_opts *o, int argc, char **argv);
 
 /* store.c: the etcd sync */
 int cmd_sync(struct ctl_opts *o, int argc, char **argv);

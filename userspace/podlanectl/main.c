@@ -27,6 +27,8 @@ static const char main_usage[] =
 	"  observe          the flow log: policy verdicts naming pods, policy and rule; drops\n"
 	"  top              pods by CPU, run-queue delay, memory or traffic, refreshed in place\n"
 	"  hints            node and pod pressure scores (0 idle .. 100 saturated)\n"
+	"                   --cluster: every node as the scheduler extender scores it\n"
+	"  recommend        CPU and memory request recommendations per pod (VPA's formula)\n"
 	"  service          add, delete and list services (ClusterIP, NodePort, external IPs)\n"
 	"  node             add, delete and list the other nodes and their pod CIDRs\n"
 	"  policy           add, delete and list Kubernetes NetworkPolicies\n"
@@ -92,6 +94,8 @@ int main(int argc, char **argv)
 		return cmd_top(&o, argc, argv);
 	if (!strcmp(cmd, "hints"))
 		return cmd_hints(&o, argc, argv);
+	if (!strcmp(cmd, "recommend"))
+		return cmd_recommend(&o, argc, argv);
 	if (!strcmp(cmd, "service") || !strcmp(cmd, "services") || !strcmp(cmd, "svc"))
 		return cmd_service(&o, argc, argv);
 	if (!strcmp(cmd, "node") || !strcmp(cmd, "nodes"))

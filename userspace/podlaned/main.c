@@ -52,6 +52,7 @@
 #include "nodes/nodes.h"
 #include "policy/policy.h"
 #include "sched/sched.h"
+#include "recommend/recommend.h"
 #include "sync/sync.h"
 
 /*
@@ -140,6 +141,8 @@ static void usage(FILE *out)
 		"  --extender-pending-ttl-ms MS  longest a placement counts against its node\n"
 		"                        before its hints show it (default %d)\n"
 		"  --extender-max-body BYTES  larger requests get 413 (default %d)\n"
+		"  --recommend-interval S  seconds per sizing sample (`podlanectl recommend`;\n"
+		"                        default 60, as VPA's recommender; at most 3600)\n"
 		SYNC_USAGE
 		"  --node-name NAME      this node's name among the cluster's nodes (default: host\n"
 		"                        name); a node_add for it is refused\n"
@@ -530,6 +533,7 @@ static void tick_event(struct agent *a, int tfd, enum ev_kind kind)
 		if (read(tfd, &expirations, sizeof(expirations)) < 0)
 			return;
 		acct_tick(a);
+		recommend_tick(a);
 		loop_time(a, LOOP_ACCT, mono_ns() - t0);
 		t0 = mono_ns();
 	}
@@ -675,6 +679,7 @@ enum {
 	OPT_EXTENDER_STALE_MS,
 	OPT_EXTENDER_PENDING_TTL_MS,
 	OPT_EXTENDER_MAX_BODY,
+	OPT_RECOMMEND_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -704,6 +709,7 @@ static const struct option long_opts[] = {
 	{ "extender-stale-ms", required_argument, NULL, OPT_EXTENDER_STALE_MS },
 	{ "extender-pending-ttl-ms", required_argument, NULL, OPT_EXTENDER_PENDING_TTL_MS },
 	{ "extender-max-body", required_argument, NULL, OPT_EXTENDER_MAX_BODY },
+	{ "recommend-interval", required_argument, NULL, OPT_RECOMMEND_INTERVAL },
 	{ "verbose", no_argument, NULL, 'v' },
 	SYNC_LONG_OPTIONS(OPT_SYNC_FIRST),
 	{ "help", no_argument, NULL, 'h' },
@@ -807,6 +813,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			a.flow_log_size = n;
+			break;
+		case OPT_RECOMMEND_INTERVAL:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || !n || n > RECOMMEND_INTERVAL_S_MAX || optarg[0] == '-') {
+				fprintf(stderr, "podlaned: --recommend-interval wants seconds from 1 "
+					"to %u, got '%s'\n", RECOMMEND_INTERVAL_S_MAX, optarg);
+				return 2;
+			}
+			a.recommend_interval_s = n;
 			break;
 		case OPT_LOG_FILE:
 			log_file = optarg;
@@ -976,7 +992,7 @@ int main(int argc, char **argv)
 	if (lb_datapath_open(&a, a.cgroup_path) || service_init(&a, sync_opts.endpoints != NULL))
 		goto fail;
 	endpoint_xdp_rx_sync(&a);
-	if (acct_open(&a) || metrics_open(&a))
+	if (acct_open(&a) || recommend_open(&a) || metrics_open(&a))
 		goto fail;
 	{
 		struct sched_opts so = {
@@ -1005,6 +1021,9 @@ int main(int argc, char **argv)
 	/* After the signal mask: the sync's thread inherits it and leaves SIGTERM to signalfd. */
 	if (sync_open(&a, &sync_opts))
 		goto fail;
+	if (a.extender_addr && !a.sync)
+		log_warn("the scheduler extender has no cluster view without --etcd-endpoints: "
+			 "every node passes filter and scores 0");
 	err = serve(&a, lfd) ? 1 : 0;
 	goto out;
 fail:
@@ -1018,6 +1037,7 @@ out:
 	extender_close(&a);
 	sched_close(&a);
 	metrics_close(&a);
+	recommend_close(&a);
 	acct_close(&a);
 	nodes_close(&a);
 	endpoint_reaper_stop();

@@ -119,8 +119,8 @@ void hints_compute(struct acct *ac, double dt)
 		memset(h, 0, sizeof(*h));
 		if (p->tied && dt > 0) {
 			limit = cpu_limit(ac, p);
-			if (limit <= 0)
-				limit = ac->online_cpus;
+			if (limit <= 0)	/* the node's CPUs: its cgroup's quota with --node-cgroup */
+				limit = ac->node.cpus > 0 ? ac->node.cpus : ac->online_cpus;
 			h->cpu = 100 * p->rate.cpu_cores / limit;
 			h->runq = 100 * p->rate.runq_share;
 			if (p->psi[PL_PSI_CPU].valid)

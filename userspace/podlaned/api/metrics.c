@@ -598,6 +598,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	render_agent(a, &t, endpoints);
 	render_policy(a, &t);
 	render_flows(a, &t);
+	sync_text = api_recommend_metrics_text(a);	/* sizing recommendations */
+	if (sync_text) {
+		emit(&t, "%s", sync_text);
+		free(sync_text);
+	}
 	sync_text = api_sync_metrics_text(a);	/* etcd sync families, NULL when standalone */
 	if (sync_text) {
 		emit(&t, "%s", sync_text);

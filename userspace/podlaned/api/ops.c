@@ -124,6 +124,7 @@ static const struct {
 	{ &api_op_pod_list, api_pod_list },
 	{ &api_op_namespace_label, api_namespace_label },
 	{ &api_op_namespace_list, api_namespace_list },
+	{ &api_op_recommend, api_recommend },
 };
 
 struct json_object *api_handle(struct agent *a, struct json_object *req, bool *stream)

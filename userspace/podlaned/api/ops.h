@@ -101,5 +101,8 @@ struct json_object *api_sync_status(struct agent *a, struct json_object *req);
 struct json_object *api_sync_deadletters(struct agent *a, struct json_object *req);
 /* The sync's Prometheus families (malloc'ed), NULL when the sync is off. */
 char *api_sync_metrics_text(struct agent *a);
+/* api/recommend_ops.c: the recommend op and its metrics families (NULL when not running). */
+struct json_object *api_recommend(struct agent *a, struct json_object *req);
+char *api_recommend_metrics_text(struct agent *a);
 
 #endif /* PODLANED_API_OPS_H */

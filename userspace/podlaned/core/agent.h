@@ -69,6 +69,7 @@ struct pol_state;	/* policy/ */
 struct node_table;	/* nodes/ */
 struct acct;		/* acct/ */
 struct flows;		/* flows/ */
+struct recommend;	/* recommend/ */
 struct api_streams;	/* api/flow_ops.c: the clients following the flow log */
 struct sync;		/* sync/ */
 struct metrics;		/* api/metrics.c */
@@ -102,6 +103,7 @@ struct agent {
 	bool no_node_routes;		/* --no-node-routes */
 	int xdp_nodeport;		/* --xdp-nodeport: enum xdp_nodeport_mode */
 	unsigned int flow_log_size;	/* --flow-log-size: records the flow log keeps */
+	unsigned int recommend_interval_s; /* --recommend-interval, 0 = the default */
 
 	/* what start-up found */
 	struct features feat;
@@ -121,6 +123,7 @@ struct agent {
 	struct node_table *nodes;
 	struct acct *acct;
 	struct flows *flows;
+	struct recommend *recommend;
 	struct api_streams *streams;
 	struct sync *sync;
 	struct metrics *metrics;

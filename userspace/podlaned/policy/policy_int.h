@@ -3,8 +3,12 @@
  * policy/policy_int.h - what the files of policy/ share and nothing outside sees: struct
  * pol_state (agent.policy) and each file's functions for the others.
  *
- *   policy.c   the state: policies, namespaces, pods, identities; the operations of
- *              policy.h that change them, and start-up
+ *   policy.c   policies (apply, delete), this node's addresses, start-up and teardown
+ *   pods.c     pods (this node's by host veth, other nodes' by address), the identities
+ *              they share, other nodes' addresses
+ *   labels.c   pods' labels and named ports, namespaces' labels
+ *   views.c    what the API and metrics read: pages of policies, pods, namespaces; names;
+ *              counters
  *   apply.c    a change from state to maps: compile, plan the rule sets of every endpoint,
  *              check the room, write in the order that never shows a half-applied change
  *   sets.c     rule sets: expanded to podlane_policy entries, shared by content, adopted
@@ -62,7 +66,7 @@ struct pol_set {
 	struct pol_set *next;		/* hash chain */
 };
 
-/* ---- pods, namespaces, policies (policy.c) ---- */
+/* ---- pods, namespaces, policies (policy.c, pods.c, labels.c) ---- */
 
 struct pol_pod {
 	struct policy_pod meta;
@@ -156,7 +160,7 @@ struct pol_state {
 	struct ipc_ent *ipc;		/* podlane_ipcache as written */
 	size_t nipc;
 
-	/* policy.c */
+	/* policy.c, pods.c, labels.c */
 	struct pol_policy **policies;	/* by id */
 	unsigned int npolicies;
 	__u32 next_policy_id;
@@ -208,7 +212,7 @@ struct pol_state {
 	__u64 writes_ipcache, writes_policy, writes_ep;
 };
 
-/* ---- policy.c ---- */
+/* ---- policy.c, pods.c, labels.c ---- */
 /* The namespace's own record, NULL when it has no labels of its own. */
 struct pol_ns *pol_ns_find(struct pol_state *s, const char *name);
 struct pol_policy *pol_policy_find(struct pol_state *s, const char *ns, const char *name);
@@ -233,11 +237,24 @@ void pol_ns_free(struct pol_ns *ns);
 void pol_policy_free(struct pol_policy *p);
 bool pol_meta_equal(const struct policy_pod *a, const struct policy_pod *b);
 
+/* ---- the pod table (pods.c) ---- */
+/* This node's pod on host veth ifindex (its index in s->pods in *idx when not NULL), or NULL. */
+struct pol_pod *pol_pod_by_ifindex(struct pol_state *s, __u32 ifindex, unsigned int *idx);
+bool pol_pod_is(const struct pol_pod *p, const char *ns, const char *name);
+/* Free a pod out of the table, with its identity reference and metadata. */
+void pol_pod_free(struct pol_state *s, struct pol_pod *p);
+/* meta = {ns, name, labels, ports}, copied; -ENOMEM (meta freed). */
+int pol_meta_init(struct policy_pod *meta, const char *ns, const char *name,
+		  const struct label_set *labels, const struct policy_pod_port *ports,
+		  unsigned int nports);
+/* "pod ns/name<part>", what a refusal names. */
+void pol_what_pod(char *out, size_t len, const char *ns, const char *name, const char *part);
+
 /* ---- store.c ---- */
 struct pol_podrec *pol_podrec_find(struct pol_state *s, const char *ns, const char *name);
 void pol_podrecs_free(struct pol_state *s);
 
-/* ---- identities (policy.c) ---- */
+/* ---- identities (pods.c) ---- */
 /* The identity of pod's metadata, created on first use; NULL on ENOMEM. A reference. */
 struct pol_ident *pol_ident_get(struct agent *a, const struct policy_pod *meta, __be32 addr);
 void pol_ident_put(struct pol_state *s, struct pol_ident *id);

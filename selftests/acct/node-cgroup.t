@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# selftests/acct/node-cgroup.t - podlaned --node-cgroup PATH: the node is a cgroup (as a kind
+# node or a VM slice is), made here in every hierarchy that has one (cgroup v2, and on a hybrid
+# host the v1 cpu and cpuacct ones) with a CPU quota of half a CPU. A busy loop inside it moves
+# the node's hints (cpu against the quota, cpu_pressure from its own cpu.pressure while the
+# quota throttles it); a busy loop outside it does not; a PATH found in no hierarchy is refused
+# at start with the reason.
+. "$(dirname "$0")/../lib.sh"
+
+require_root
+require_cmd jq
+require_build podlaned podlanectl
+[ -d /sys/fs/bpf ] || skip_all "bpffs is not mounted at /sys/fs/bpf"
+v1_mount() { awk -v c="$1" '$3 == "cgroup" && ("," $4 ",") ~ ("," c ",") { print $2; exit }' \
+	/proc/self/mounts; }
+V2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+CPU1=$(v1_mount cpu)
+ACCT1=$(v1_mount cpuacct)
+[ -n "$V2" ] || skip_all "no cgroup v2 hierarchy mounted"
+pl_setup
+
+CG=podlane-node-$PL_ID
+DIRS=("$V2/$CG")
+[ -n "$CPU1" ] && DIRS+=("$CPU1/$CG")
+[ -n "$ACCT1" ] && [ "$ACCT1" != "$CPU1" ] && DIRS+=("$ACCT1/$CG")
+LOOPS=()
+cg_cleanup() {
+	local p d
+	for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for d in "${DIRS[@]}"; do rmdir "$d" 2>/dev/null; done
+}
+on_cleanup agent_kill
+on_cleanup cg_cleanup
+mkdir -p "${DIRS[@]}" || skip_all "cannot create cgroups"
+if [ -n "$CPU1" ]; then
+	echo 50000 > "$CPU1/$CG/cpu.cfs_quota_us" && echo 100000 > "$CPU1/$CG/cpu.cfs_period_us"
+elif [ -f "$V2/$CG/cpu.max" ]; then
+	echo "50000 100000" > "$V2/$CG/cpu.max"
+else
+	skip_all "no cpu controller in either hierarchy"
+fi
+ok $? "node cgroup $CG (${DIRS[*]}) with a quota of 0.5 CPU"
+
+out=$("$PL_BUILD/podlaned" --pin-root "$PL_PIN-x" --state-dir "$PL_TMP/x" --socket \
+	"$PL_TMP/x.sock" --node-cgroup "/no-such-$PL_ID" 2>&1)
+rc=$?
+[ $rc -ne 0 ] && [[ $out == *"failed to find node cgroup '/no-such-$PL_ID'"* ]]
+ok $? "--node-cgroup of a cgroup in no hierarchy refused: $(tail -n1 <<< "$out")"
+rm -rf "$PL_TMP/x"
+
+agent_start --node-cgroup "/$CG"
+ok $? "podlaned --node-cgroup /$CG"
+
+node() { ctl --json hints | jq -r ".node.$1"; }
+ticked() { [ "$(ctl --json hints | jq -r .seq)" -ge "$1" ]; }
+# busy <in|out> <seconds>: a bounded busy loop, in the node cgroup or outside it
+busy() {
+	local where=$1 secs=$2
+	(
+		if [ "$where" = in ]; then
+			for d in "${DIRS[@]}"; do echo $BASHPID > "$d/cgroup.procs"; done
+		fi
+		exec timeout "$secs" sh -c 'while :; do :; done'
+	) &
+	LOOPS+=($!)
+}
+stop_loops() {
+	local p
+	for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	LOOPS=()
+}
+# above <part> <min>: the node's hint part is at least min
+above() { awk -v v="$(node "$1")" -v m="$2" 'BEGIN { exit !(v ~ /^[0-9.]+$/ && v >= m) }'; }
+below() { awk -v v="$(node "$1")" -v m="$2" 'BEGIN { exit !(v ~ /^[0-9.]+$/ && v < m) }'; }
+
+poll 10 ticked 3
+below cpu 20
+ok $? "idle node cgroup: cpu $(node cpu)"
+
+busy in 20
+poll 8 above cpu 40
+ok $? "busy loop inside: node cpu $(node cpu) (usage / 0.5 CPU quota; at least 40 on a shared machine)"
+poll 8 above cpu_pressure 5
+ok $? "throttled by the quota: node cpu_pressure $(node cpu_pressure) (its cpu.pressure)"
+diag "node hint: $(ctl --json hints | jq -c .node)"
+stop_loops
+
+# Outside: the whole machine may be busy; the node cgroup is not.
+busy out 20
+poll 10 below cpu 10
+s=$(ctl --json hints | jq -r .seq)
+poll 10 ticked $((s + 3))
+below cpu 10
+ok $? "busy loop outside: node cpu stays $(node cpu) over 3 more ticks"
+stop_loops
+
+kill -0 "$PL_AGENT_PID"
+ok $? "podlaned still running"
+done_testing
