@@ -281,7 +281,7 @@ sc_ask() {
 # run_policy <policy> <run>: the whole stream under one policy; leaves its files in $PL_TMP/<policy>-<run>.*
 run_policy() {
 	local pol=$1 run=$2 out=$PL_TMP/$1-$2 t0 i name arr life kind duty node fus pus note
-	local next=1 deadline pending=() p tries=() secs
+	local next=1 deadline pending=() p tries=() retry_at=() first=() secs waited
 	rm -f "$out".*
 	: > "$out.calls"; : > "$out.ages"; : > "$out.placed"
 	secs=$(( LAST_ARRIVAL_MS / 1000 + 10 ))
@@ -305,6 +305,11 @@ run_policy() {
 		done
 		local still=()
 		for p in "${pending[@]}"; do
+			# a pod the filter turned away is asked about again a second later
+			if [ "${retry_at[$p]:-0}" -gt "$NOW_MS" ]; then
+				still+=("$p")
+				continue
+			fi
 			read -r i arr life kind duty <<< "${ARRIVALS[$((p - 1))]}"
 			name=b$run-$pol-$i
 			sc_ask "place $name"
@@ -316,11 +321,14 @@ run_policy() {
 				{ echo "== $name -> $node $note"; ctl_n 1 hints --cluster; } >> "$out.cluster" 2>&1
 			if [ "$node" = - ]; then
 				tries[$p]=$(( ${tries[$p]:-0} + 1 ))
+				retry_at[$p]=$(( NOW_MS + 1000 ))
+				first[$p]=${first[$p]:-$NOW_MS}
 				echo "$name pending ${tries[$p]} $note" >> "$out.placed"
 				still+=("$p")
 				continue
 			fi
-			echo "$name ${node#node} $kind $duty $note" >> "$out.placed"
+			waited=$(( NOW_MS - ${first[$p]:-$NOW_MS} ))
+			echo "$name ${node#node} $kind $duty $waited $note" >> "$out.placed"
 			END[$name]=$(( NOW_MS + ${life%.*} * 1000 ))
 			pod_start "$name" "${node#node}" "$kind" "$duty" "$life" "$out.probe.$name" ||
 				die "$pol: cannot start pod $name on $node"
@@ -368,9 +376,9 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # figures <policy> <run>: "spread mean_pressure probe_p50_ms probe_p99_ms call_p50_ms call_p99_ms
-# age_p99_ms pods_per_node age_hist_p99_ms pods_that_waited"
+# age_p99_ms pods_per_node age_hist_p99_ms pods_that_waited pod_seconds_waited"
 figures() {
-	local out=$PL_TMP/$1-$2 end spread meanp p50 p99 c50="-" c99="-" a99="-" h99="-" per waited
+	local out=$PL_TMP/$1-$2 end spread meanp p50 p99 c50="-" c99="-" a99="-" h99="-" per waited wait_s
 	end=$(awk -v l="$LAST_ARRIVAL_MS" 'BEGIN { printf "%.1f", l / 1000 + 1 }')
 	read -r spread meanp < <(awk -v end="$end" '$1 <= end && $2 != "nan" {
 		m = ($2 + $3 + $4) / 3; v = (($2 - m) ^ 2 + ($3 - m) ^ 2 + ($4 - m) ^ 2) / 3
@@ -390,7 +398,10 @@ figures() {
 	fi
 	per=$(awk '$2 ~ /^[0-9]+$/ { c[$2]++ } END { printf "%d/%d/%d", c[1], c[2], c[3] }' "$out.placed")
 	waited=$(awk '$2 == "pending" { w[$1] = 1 } END { print length(w) }' "$out.placed")
-	echo "$spread $meanp $p50 $p99 $c50 $c99 ${a99:--} $per ${h99:--} $waited"
+	# pod-seconds held back, summed over the pods placed after waiting (one never placed counts
+	# in "pods that waited" only)
+	wait_s=$(awk '$2 ~ /^[0-9]+$/ { s += $5 } END { printf "%.0f", s / 1000 }' "$out.placed")
+	echo "$spread $meanp $p50 $p99 $c50 $c99 ${a99:--} $per ${h99:--} $waited $wait_s"
 }
 
 # ---- runs ----------------------------------------------------------------------------------
@@ -428,13 +439,13 @@ echo "### Scheduling on pressure hints: $PODS pods, 3 nodes x $NODE_CPU CPU, med
 echo
 echo "Load average at the end: $load. Seed $SEED; mean gap ${GAP} s, lifetimes ${LIFE_MIN}-${LIFE_MAX} s, duties {$DUTIES} of a CPU, every ${PROBE_EVERY}th pod a probe."
 echo
-echo "| policy | node CPU pressure spread, σ (pp) | mean node CPU pressure (%) | probe wake-up p50 (ms) | probe wake-up p99 (ms) | pods that waited (filter) | pods per node (last run) |"
-echo "|---|---|---|---|---|---|---|"
+echo "| policy | node CPU pressure spread, σ (pp) | mean node CPU pressure (%) | probe wake-up p50 (ms) | probe wake-up p99 (ms) | pods that waited (filter) | pod-seconds waited | pods per node (last run) |"
+echo "|---|---|---|---|---|---|---|---|"
 for pol in extender spread random; do
 	grep -q "^$pol " "$RESULTS" || continue
 	per=$(awk -v p="$pol" '$1 == p { v = $10 } END { print v }' "$RESULTS")
-	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$pol" "$(val "$pol" 3)" "$(val "$pol" 4)" \
-		"$(val "$pol" 5)" "$(val "$pol" 6)" "$(val "$pol" 12)" "$per"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$pol" "$(val "$pol" 3)" "$(val "$pol" 4)" \
+		"$(val "$pol" 5)" "$(val "$pol" 6)" "$(val "$pol" 12)" "$(val "$pol" 13)" "$per"
 done
 if grep -q '^extender ' "$RESULTS"; then
 	echo
