@@ -33,6 +33,9 @@ san_skip_areas=" fuzz guest "
 # capacity.t, cni.t, traffic.t, observe.t and etcd.t run under the sanitizers. Named alone,
 # they run sanitized too.
 san_skip_tests=" policy/truth.t multinode/06-policy-truth.t policy/bench.t "
+# ... and the scheduling benchmark's smoke run (~45 s), whose extender code sched/extender.t
+# runs sanitized.
+san_skip_tests+=" multinode/07-sched-bench.t "
 if [ -n "$sanitize" ]; then
 	PL_SAN_REPORTS=$build/san-reports/$(date +%Y%m%d-%H%M%S)-$$
 	mkdir -p "$PL_SAN_REPORTS" || exit 1
