@@ -261,12 +261,9 @@ static void node_cgroup_ids(struct acct *ac)
 {
 	char (*stack)[PATH_MAX] = NULL;
 	size_t depth = 0, cap = 0;
-	uint64_t *ids = NULL;
-	size_t n = 0, idcap = 0;
+	uint64_t *ids = NULL, *runq, *old_ids = ac->node.cg_ids, *old_runq = ac->node.cg_runq;
+	size_t n = 0, idcap = 0, old_n = ac->node.cg_nids, i, j;
 
-	free(ac->node.cg_ids);
-	ac->node.cg_ids = NULL;
-	ac->node.cg_nids = 0;
 	if (!ac->node_cg_v2[0])
 		return;
 	/* An explicit stack of directories still to read: no recursion, no fd per level. */
@@ -318,14 +315,40 @@ static void node_cgroup_ids(struct acct *ac)
 	free(stack);
 	if (n)
 		qsort(ids, n, sizeof(*ids), id_cmp);
+	runq = calloc(n ? n : 1, sizeof(*runq));
+	if (!runq) {
+		free(ids);
+		ids = NULL;
+		n = 0;
+	}
+	/*
+	 * Both lists are sorted: carry each cgroup's last wait over, and retire the wait of those
+	 * that left the subtree (removed pods), so the node's total never goes back.
+	 */
+	for (i = j = 0; i < old_n; i++) {
+		while (j < n && ids[j] < old_ids[i])
+			j++;
+		if (j < n && ids[j] == old_ids[i])
+			runq[j] = old_runq[i];
+		else
+			ac->node.runq_retired_ns += old_runq[i];
+	}
+	free(old_ids);
+	free(old_runq);
 	ac->node.cg_ids = ids;
+	ac->node.cg_runq = runq;
 	ac->node.cg_nids = n;
 }
 
-static bool node_cgroup_has(const struct acct *ac, uint64_t id)
+/* Where id is in the node cgroup's subtree (cg_ids, cg_runq), or NULL when it is not. */
+static uint64_t *node_cgroup_runq(const struct acct *ac, uint64_t id)
 {
-	return ac->node.cg_nids &&
-	       bsearch(&id, ac->node.cg_ids, ac->node.cg_nids, sizeof(id), id_cmp);
+	uint64_t *at;
+
+	if (!ac->node.cg_nids)
+		return NULL;
+	at = bsearch(&id, ac->node.cg_ids, ac->node.cg_nids, sizeof(id), id_cmp);
+	return at ? &ac->node.cg_runq[at - ac->node.cg_ids] : NULL;
 }
 
 /* The node's figures from its cgroup (node_read for --node-cgroup). */
@@ -437,6 +460,7 @@ void acct_close(struct agent *a)
 		free(ac->pods[i].members);
 	free(ac->pods);
 	free(ac->node.cg_ids);
+	free(ac->node.cg_runq);
 	free(ac);
 	a->acct = NULL;
 }
@@ -870,14 +894,16 @@ static bool cgroup_exists(struct acct *ac, uint64_t id)
 
 /*
  * Walk podlane_cgacct: count entries, add up the node's run-queue wait, and (gc) delete the
- * entries of cgroups that no longer exist, keeping their wait in the node total.
+ * entries of cgroups that no longer exist. The node's total never goes back: a deleted entry's
+ * wait is retired into it; with --node-cgroup each cgroup of the subtree keeps its last wait
+ * in cg_runq, retired when it leaves the subtree (node_cgroup_ids).
  */
 static void map_walk(struct acct *ac, bool gc)
 {
-	static uint64_t node_retired_runq;
-	uint64_t key, next, *prev = NULL, n = 0, runq = 0;
+	uint64_t key, next, *prev = NULL, n = 0, runq = 0, *mine;
 	struct acct_counters c;
 	__u32 zero = 0;
+	size_t i;
 	int cpu;
 
 	while (!bpf_map_get_next_key(ac->cgacct_fd, prev, &next)) {
@@ -885,18 +911,23 @@ static void map_walk(struct acct *ac, bool gc)
 		prev = &key;
 		if (!cgacct_read(ac, key, &c))
 			continue;
+		mine = ac->node_cg[0] ? node_cgroup_runq(ac, key) : NULL;
+		if (mine && c.runq_wait_ns > *mine)
+			*mine = c.runq_wait_ns;
 		if (gc && !cgroup_exists(ac, key) && !bpf_map_delete_elem(ac->cgacct_fd, &key)) {
 			if (!ac->node_cg[0])
-				node_retired_runq += c.runq_wait_ns;
+				ac->node.runq_retired_ns += c.runq_wait_ns;
 			ac->gc_deleted++;
 			continue;
 		}
-		if (!ac->node_cg[0] || node_cgroup_has(ac, key))
+		if (!ac->node_cg[0])
 			runq += c.runq_wait_ns;
 		n++;
 	}
+	for (i = 0; ac->node_cg[0] && i < ac->node.cg_nids; i++)
+		runq += ac->node.cg_runq[i];
 	ac->map_entries = n;
-	ac->node.runq_total_ns = runq + node_retired_runq;
+	ac->node.runq_total_ns = runq + ac->node.runq_retired_ns;
 	ac->node.runq_valid = true;
 
 	memset(&ac->errs, 0, sizeof(ac->errs));
@@ -936,6 +967,7 @@ void acct_tick(struct agent *a)
 {
 	struct acct *ac = a->acct;
 	uint64_t now, t0 = mono_ns(), prev_runq;
+	bool prev_runq_valid;
 	double dt;
 	size_t i;
 
@@ -958,6 +990,7 @@ void acct_tick(struct agent *a)
 		pod_read_kernel(ac, &ac->pods[i]);
 	node_read(ac);
 	prev_runq = ac->node.runq_total_ns;
+	prev_runq_valid = ac->node.runq_valid;
 	if (ac->bpf) {
 		bool gc = now - ac->last_gc_ns >= ACCT_GC_MS * 1000000ULL;
 
@@ -990,7 +1023,9 @@ void acct_tick(struct agent *a)
 		ac->node.rx_bps += p->rate.rx_bps;
 		ac->node.tx_bps += p->rate.tx_bps;
 	}
-	if (dt > 0 && ac->bpf && ac->node.runq_total_ns >= prev_runq && prev_runq)
+	/* The total never goes back (map_walk); were it to, the tick says 0, not the last value. */
+	ac->node.runq_per_cpu = 0;
+	if (dt > 0 && ac->bpf && prev_runq_valid && ac->node.runq_total_ns >= prev_runq)
 		ac->node.runq_per_cpu = (ac->node.runq_total_ns - prev_runq) / 1e9 / dt /
 					ac->node.cpus;
 	hints_compute(ac, dt);

@@ -103,7 +103,8 @@ struct acct_node {
 	bool stat_valid;
 	double busy;			/* fraction of all CPUs busy over the last tick */
 	double runq_per_cpu;		/* run-queue wait seconds per second per CPU */
-	uint64_t runq_total_ns;		/* /proc/schedstat, all CPUs */
+	uint64_t runq_total_ns;		/* podlane_cgacct wait summed; never goes back */
+	uint64_t runq_retired_ns;	/* wait of cgroups gone (removed, or left the node's) */
 	bool runq_valid;
 	double rx_bps, tx_bps;		/* sum over pods */
 	bool has_psi;
@@ -114,6 +115,7 @@ struct acct_node {
 	uint64_t cg_usage_at_ns;	/* CLOCK_MONOTONIC of that reading */
 	bool cg_usage_valid;
 	uint64_t *cg_ids;		/* cgroup v2 ids of its subtree, sorted */
+	uint64_t *cg_runq;		/* run-queue wait of each cg_ids[i] when last read */
 	size_t cg_nids;
 	struct hint hint;
 };
