@@ -646,6 +646,8 @@ static void tie_refresh(struct acct *ac)
 			log_info("endpoint tied to cgroup host_ifname=%s container_id=%.12s "
 				 "cgroup=%s cgroup_id=%llu", p->meta.host_ifname,
 				 p->meta.container_id, p->scan_v2, (unsigned long long)st.st_ino);
+		if (p->cgroup_id != st.st_ino)	/* another cgroup's counters: start over */
+			memset(&p->psi_rate, 0, sizeof(p->psi_rate));
 		p->tied = true;
 		p->cgroup_id = st.st_ino;
 		snprintf(p->cgroup, sizeof(p->cgroup), "%s", p->scan_v2);
@@ -958,6 +960,30 @@ void acct_refresh_counters(struct agent *a)
 		acct_refresh(a->acct);
 }
 
+/* The share of time since the last reading that some task stalled, from the total= counters. */
+static void psi_rate_update(struct psi_rate *r, const struct pl_psi psi[PL_PSI_NR], bool have)
+{
+	uint64_t now = mono_ns();
+	int i;
+
+	for (i = 0; i < PL_PSI_NR; i++) {
+		r->some_share[i] = -1;
+		if (!have || !psi[i].valid) {
+			r->valid[i] = false;
+			continue;
+		}
+		if (r->valid[i] && now > r->at_ns && psi[i].some_total_us >= r->total_us[i]) {
+			r->some_share[i] = (psi[i].some_total_us - r->total_us[i]) * 1e3 /
+					   (now - r->at_ns);
+			if (r->some_share[i] > 1)
+				r->some_share[i] = 1;	/* read a little late after a slow read */
+		}
+		r->total_us[i] = psi[i].some_total_us;
+		r->valid[i] = true;
+	}
+	r->at_ns = now;
+}
+
 static double rate(uint64_t now, uint64_t before, double dt)
 {
 	return now >= before ? (now - before) / dt : 0;
@@ -986,9 +1012,12 @@ void acct_tick(struct agent *a)
 		ac->module_retry_ns = now + 30000000000ULL;
 	}
 	acct_refresh(ac);
-	for (i = 0; i < ac->npods; i++)
+	for (i = 0; i < ac->npods; i++) {
 		pod_read_kernel(ac, &ac->pods[i]);
+		psi_rate_update(&ac->pods[i].psi_rate, ac->pods[i].psi, ac->pods[i].tied);
+	}
 	node_read(ac);
+	psi_rate_update(&ac->node.psi_rate, ac->node.psi, ac->node.has_psi);
 	prev_runq = ac->node.runq_total_ns;
 	prev_runq_valid = ac->node.runq_valid;
 	if (ac->bpf) {
