@@ -261,12 +261,9 @@ static void node_cgroup_ids(struct acct *ac)
 {
 	char (*stack)[PATH_MAX] = NULL;
 	size_t depth = 0, cap = 0;
-	uint64_t *ids = NULL;
-	size_t n = 0, idcap = 0;
+	uint64_t *ids = NULL, *runq, *old_ids = ac->node.cg_ids, *old_runq = ac->node.cg_runq;
+	size_t n = 0, idcap = 0, old_n = ac->node.cg_nids, i, j;
 
-	free(ac->node.cg_ids);
-	ac->node.cg_ids = NULL;
-	ac->node.cg_nids = 0;
 	if (!ac->node_cg_v2[0])
 		return;
 	/* An explicit stack of directories still to read: no recursion, no fd per level. */
@@ -318,14 +315,40 @@ static void node_cgroup_ids(struct acct *ac)
 	free(stack);
 	if (n)
 		qsort(ids, n, sizeof(*ids), id_cmp);
+	runq = calloc(n ? n : 1, sizeof(*runq));
+	if (!runq) {
+		free(ids);
+		ids = NULL;
+		n = 0;
+	}
+	/*
+	 * Both lists are sorted: carry each cgroup's last wait over, and retire the wait of those
+	 * that left the subtree (removed pods), so the node's total never goes back.
+	 */
+	for (i = j = 0; i < old_n; i++) {
+		while (j < n && ids[j] < old_ids[i])
+			j++;
+		if (j < n && ids[j] == old_ids[i])
+			runq[j] = old_runq[i];
+		else
+			ac->node.runq_retired_ns += old_runq[i];
+	}
+	free(old_ids);
+	free(old_runq);
 	ac->node.cg_ids = ids;
+	ac->node.cg_runq = runq;
 	ac->node.cg_nids = n;
 }
 
-static bool node_cgroup_has(const struct acct *ac, uint64_t id)
+/* Where id is in the node cgroup's subtree (cg_ids, cg_runq), or NULL when it is not. */
+static uint64_t *node_cgroup_runq(const struct acct *ac, uint64_t id)
 {
-	return ac->node.cg_nids &&
-	       bsearch(&id, ac->node.cg_ids, ac->node.cg_nids, sizeof(id), id_cmp);
+	uint64_t *at;
+
+	if (!ac->node.cg_nids)
+		return NULL;
+	at = bsearch(&id, ac->node.cg_ids, ac->node.cg_nids, sizeof(id), id_cmp);
+	return at ? &ac->node.cg_runq[at - ac->node.cg_ids] : NULL;
 }
 
 /* The node's figures from its cgroup (node_read for --node-cgroup). */
@@ -437,6 +460,7 @@ void acct_close(struct agent *a)
 		free(ac->pods[i].members);
 	free(ac->pods);
 	free(ac->node.cg_ids);
+	free(ac->node.cg_runq);
 	free(ac);
 	a->acct = NULL;
 }
@@ -622,6 +646,8 @@ static void tie_refresh(struct acct *ac)
 			log_info("endpoint tied to cgroup host_ifname=%s container_id=%.12s "
 				 "cgroup=%s cgroup_id=%llu", p->meta.host_ifname,
 				 p->meta.container_id, p->scan_v2, (unsigned long long)st.st_ino);
+		if (p->cgroup_id != st.st_ino)	/* another cgroup's counters: start over */
+			memset(&p->psi_rate, 0, sizeof(p->psi_rate));
 		p->tied = true;
 		p->cgroup_id = st.st_ino;
 		snprintf(p->cgroup, sizeof(p->cgroup), "%s", p->scan_v2);
@@ -870,14 +896,16 @@ static bool cgroup_exists(struct acct *ac, uint64_t id)
 
 /*
  * Walk podlane_cgacct: count entries, add up the node's run-queue wait, and (gc) delete the
- * entries of cgroups that no longer exist, keeping their wait in the node total.
+ * entries of cgroups that no longer exist. The node's total never goes back: a deleted entry's
+ * wait is retired into it; with --node-cgroup each cgroup of the subtree keeps its last wait
+ * in cg_runq, retired when it leaves the subtree (node_cgroup_ids).
  */
 static void map_walk(struct acct *ac, bool gc)
 {
-	static uint64_t node_retired_runq;
-	uint64_t key, next, *prev = NULL, n = 0, runq = 0;
+	uint64_t key, next, *prev = NULL, n = 0, runq = 0, *mine;
 	struct acct_counters c;
 	__u32 zero = 0;
+	size_t i;
 	int cpu;
 
 	while (!bpf_map_get_next_key(ac->cgacct_fd, prev, &next)) {
@@ -885,18 +913,23 @@ static void map_walk(struct acct *ac, bool gc)
 		prev = &key;
 		if (!cgacct_read(ac, key, &c))
 			continue;
+		mine = ac->node_cg[0] ? node_cgroup_runq(ac, key) : NULL;
+		if (mine && c.runq_wait_ns > *mine)
+			*mine = c.runq_wait_ns;
 		if (gc && !cgroup_exists(ac, key) && !bpf_map_delete_elem(ac->cgacct_fd, &key)) {
 			if (!ac->node_cg[0])
-				node_retired_runq += c.runq_wait_ns;
+				ac->node.runq_retired_ns += c.runq_wait_ns;
 			ac->gc_deleted++;
 			continue;
 		}
-		if (!ac->node_cg[0] || node_cgroup_has(ac, key))
+		if (!ac->node_cg[0])
 			runq += c.runq_wait_ns;
 		n++;
 	}
+	for (i = 0; ac->node_cg[0] && i < ac->node.cg_nids; i++)
+		runq += ac->node.cg_runq[i];
 	ac->map_entries = n;
-	ac->node.runq_total_ns = runq + node_retired_runq;
+	ac->node.runq_total_ns = runq + ac->node.runq_retired_ns;
 	ac->node.runq_valid = true;
 
 	memset(&ac->errs, 0, sizeof(ac->errs));
@@ -927,6 +960,30 @@ void acct_refresh_counters(struct agent *a)
 		acct_refresh(a->acct);
 }
 
+/* The share of time since the last reading that some task stalled, from the total= counters. */
+static void psi_rate_update(struct psi_rate *r, const struct pl_psi psi[PL_PSI_NR], bool have)
+{
+	uint64_t now = mono_ns();
+	int i;
+
+	for (i = 0; i < PL_PSI_NR; i++) {
+		r->some_share[i] = -1;
+		if (!have || !psi[i].valid) {
+			r->valid[i] = false;
+			continue;
+		}
+		if (r->valid[i] && now > r->at_ns && psi[i].some_total_us >= r->total_us[i]) {
+			r->some_share[i] = (psi[i].some_total_us - r->total_us[i]) * 1e3 /
+					   (now - r->at_ns);
+			if (r->some_share[i] > 1)
+				r->some_share[i] = 1;	/* read a little late after a slow read */
+		}
+		r->total_us[i] = psi[i].some_total_us;
+		r->valid[i] = true;
+	}
+	r->at_ns = now;
+}
+
 static double rate(uint64_t now, uint64_t before, double dt)
 {
 	return now >= before ? (now - before) / dt : 0;
@@ -936,6 +993,7 @@ void acct_tick(struct agent *a)
 {
 	struct acct *ac = a->acct;
 	uint64_t now, t0 = mono_ns(), prev_runq;
+	bool prev_runq_valid;
 	double dt;
 	size_t i;
 
@@ -954,10 +1012,14 @@ void acct_tick(struct agent *a)
 		ac->module_retry_ns = now + 30000000000ULL;
 	}
 	acct_refresh(ac);
-	for (i = 0; i < ac->npods; i++)
+	for (i = 0; i < ac->npods; i++) {
 		pod_read_kernel(ac, &ac->pods[i]);
+		psi_rate_update(&ac->pods[i].psi_rate, ac->pods[i].psi, ac->pods[i].tied);
+	}
 	node_read(ac);
+	psi_rate_update(&ac->node.psi_rate, ac->node.psi, ac->node.has_psi);
 	prev_runq = ac->node.runq_total_ns;
+	prev_runq_valid = ac->node.runq_valid;
 	if (ac->bpf) {
 		bool gc = now - ac->last_gc_ns >= ACCT_GC_MS * 1000000ULL;
 
@@ -990,7 +1052,9 @@ void acct_tick(struct agent *a)
 		ac->node.rx_bps += p->rate.rx_bps;
 		ac->node.tx_bps += p->rate.tx_bps;
 	}
-	if (dt > 0 && ac->bpf && ac->node.runq_total_ns >= prev_runq && prev_runq)
+	/* The total never goes back (map_walk); were it to, the tick says 0, not the last value. */
+	ac->node.runq_per_cpu = 0;
+	if (dt > 0 && ac->bpf && prev_runq_valid && ac->node.runq_total_ns >= prev_runq)
 		ac->node.runq_per_cpu = (ac->node.runq_total_ns - prev_runq) / 1e9 / dt /
 					ac->node.cpus;
 	hints_compute(ac, dt);

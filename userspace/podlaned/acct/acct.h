@@ -57,6 +57,17 @@ struct acct_rates {
 	double tx_pps;
 };
 
+/*
+ * PSI "some" stalled share over the last tick, from the growth of the total= counter (exact
+ * for that tick; avg10 is a 10 s average, refreshed every 2 s, and lags a load that changes).
+ */
+struct psi_rate {
+	uint64_t total_us[PL_PSI_NR];	/* some total= at the last reading */
+	bool valid[PL_PSI_NR];
+	uint64_t at_ns;			/* CLOCK_MONOTONIC of that reading */
+	double some_share[PL_PSI_NR];	/* 0..1 of the last tick; < 0 when not known yet */
+};
+
 struct acct_member {
 	uint64_t id;
 	struct acct_counters last;
@@ -90,6 +101,7 @@ struct acct_pod {
 	uint64_t memory_bytes;
 	uint64_t memory_max;
 	struct pl_psi psi[PL_PSI_NR];
+	struct psi_rate psi_rate;
 
 	struct acct_counters tick_prev;
 	uint64_t tick_prev_ns;
@@ -103,17 +115,20 @@ struct acct_node {
 	bool stat_valid;
 	double busy;			/* fraction of all CPUs busy over the last tick */
 	double runq_per_cpu;		/* run-queue wait seconds per second per CPU */
-	uint64_t runq_total_ns;		/* /proc/schedstat, all CPUs */
+	uint64_t runq_total_ns;		/* podlane_cgacct wait summed; never goes back */
+	uint64_t runq_retired_ns;	/* wait of cgroups gone (removed, or left the node's) */
 	bool runq_valid;
 	double rx_bps, tx_bps;		/* sum over pods */
 	bool has_psi;
 	struct pl_psi psi[PL_PSI_NR];
+	struct psi_rate psi_rate;
 	double cpus;			/* CPUs the node may use: its cgroup's quota or online */
 	/* --node-cgroup: the node is that cgroup, not the machine (acct.c node_cgroup_read) */
 	uint64_t cg_usage_ns;		/* cpuacct.usage (v1) or cpu.stat usage_usec (v2) */
 	uint64_t cg_usage_at_ns;	/* CLOCK_MONOTONIC of that reading */
 	bool cg_usage_valid;
 	uint64_t *cg_ids;		/* cgroup v2 ids of its subtree, sorted */
+	uint64_t *cg_runq;		/* run-queue wait of each cg_ids[i] when last read */
 	size_t cg_nids;
 	struct hint hint;
 };

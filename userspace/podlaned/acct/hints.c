@@ -13,12 +13,13 @@
  *   cpu      100 * busy, busy = share of all CPUs' time not idle or iowait over the last
  *            tick (/proc/stat). 100 - cpu is the CPU headroom in percent. Utilization: a
  *            node can be 100% busy with nobody waiting.
- *   cpu_pressure  4 * CPU PSI "some" avg10 (percent of time some runnable task waited for
- *            a CPU): 25% stalled or more gives 100.
+ *   cpu_pressure  4 * the percent of the last tick some runnable task waited for a CPU (CPU
+ *            PSI "some", from the growth of its total= microseconds, so exact for that tick;
+ *            avg10, a 10 s average, only on the first tick): 25% stalled or more gives 100.
  *   runq     100 * run-queue wait seconds per second per CPU, summed over every cgroup
  *            (podlane_cgacct): 100 means on average one task waited for each CPU all the time.
- *   memory   4 * memory PSI "some" avg10 (percent of time some task stalled on memory):
- *            25% stalled or more gives 100.
+ *   memory   4 * the percent of the last tick some task stalled on memory (memory PSI
+ *            "some", as for cpu_pressure): 25% stalled or more gives 100.
  *   traffic  100 * bytes per second the pods sent and received / PODLANE_HINT_LINK_BPS
  *            (10 Gbit/s).
  * With --node-cgroup the node is that cgroup: cpu is its usage / its quota (or the online
@@ -26,10 +27,10 @@
  * Pod:
  *   cpu      100 * CPU cores the pod used / its limit: cpu.max quota/period when the pod
  *            cgroup has one, else the node's CPUs.
- *   cpu_pressure  4 * the pod cgroup's CPU PSI some avg10.
+ *   cpu_pressure  4 * the percent of the last tick the pod cgroup's CPU PSI "some" grew by.
  *   runq     100 * wait / (wait + run) over the last tick: the share of the pod's runnable
  *            time spent waiting for a CPU (0 = never waited).
- *   memory   the larger of 4 * the pod cgroup's memory PSI some avg10 and 100 * memory in
+ *   memory   the larger of 4 * its memory PSI "some" share of the last tick and 100 * memory in
  *            use / memory limit (when it has a limit).
  *   traffic  100 * the pod's bytes per second (rx + tx) / PODLANE_HINT_LINK_BPS.
  * Parts the node cannot measure (no PSI, no accounting programs) are 0.
@@ -43,6 +44,17 @@
 
 #define PODLANE_HINT_LINK_BPS	1.25e9	/* 10 Gbit/s in bytes */
 #define PSI_SCALE		4.0	/* 25% of the time stalled -> 100 */
+
+/*
+ * A PSI part: PSI_SCALE * percent of the last tick some task stalled (the total= counter's
+ * growth); on the first tick, before there is a previous reading, avg10.
+ */
+static double psi_part(const struct psi_rate *r, const struct pl_psi psi[PL_PSI_NR], int res)
+{
+	if (r->some_share[res] >= 0)
+		return PSI_SCALE * 100 * r->some_share[res];
+	return psi[res].valid ? PSI_SCALE * psi[res].some_avg[0] : 0;
+}
 
 static double clamp100(double v)
 {
@@ -105,8 +117,8 @@ void hints_compute(struct acct *ac, double dt)
 	n->cpu = 100 * ac->node.busy;
 	n->runq = 100 * ac->node.runq_per_cpu;
 	if (ac->node.has_psi) {
-		n->cpu_pressure = PSI_SCALE * ac->node.psi[PL_PSI_CPU].some_avg[0];
-		n->memory = PSI_SCALE * ac->node.psi[PL_PSI_MEMORY].some_avg[0];
+		n->cpu_pressure = psi_part(&ac->node.psi_rate, ac->node.psi, PL_PSI_CPU);
+		n->memory = psi_part(&ac->node.psi_rate, ac->node.psi, PL_PSI_MEMORY);
 	}
 	n->traffic = 100 * (ac->node.rx_bps + ac->node.tx_bps) / PODLANE_HINT_LINK_BPS;
 	hint_finish(n);
@@ -123,10 +135,8 @@ void hints_compute(struct acct *ac, double dt)
 				limit = ac->node.cpus > 0 ? ac->node.cpus : ac->online_cpus;
 			h->cpu = 100 * p->rate.cpu_cores / limit;
 			h->runq = 100 * p->rate.runq_share;
-			if (p->psi[PL_PSI_CPU].valid)
-				h->cpu_pressure = PSI_SCALE * p->psi[PL_PSI_CPU].some_avg[0];
-			if (p->psi[PL_PSI_MEMORY].valid)
-				h->memory = PSI_SCALE * p->psi[PL_PSI_MEMORY].some_avg[0];
+			h->cpu_pressure = psi_part(&p->psi_rate, p->psi, PL_PSI_CPU);
+			h->memory = psi_part(&p->psi_rate, p->psi, PL_PSI_MEMORY);
 			if (p->has_memory && p->has_memory_max && p->memory_max &&
 			    100.0 * p->memory_bytes / p->memory_max > h->memory)
 				h->memory = 100.0 * p->memory_bytes / p->memory_max;

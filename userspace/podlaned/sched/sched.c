@@ -10,9 +10,10 @@
  * sync starts, so it is the name the publisher writes and kube-scheduler sends).
  *
  * Pressure of a node: the largest of three parts, each 0..100 (acct/hints.c):
- *   cpu_pressure  4 x CPU PSI some avg10 (25% of the time a runnable task waited = 100)
+ *   cpu_pressure  4 x CPU PSI some share of the last tick (25% of it a runnable task waited
+ *                 = 100), from the growth of total=
  *   runq          run-queue wait seconds per second per CPU, x 100
- *   memory        4 x memory PSI some avg10
+ *   memory        4 x memory PSI some share of the last tick
  * Utilization (the `cpu` part, busy share) and traffic are never scored: a node that is 100%
  * busy with nobody waiting can take more work; one where tasks wait cannot.
  *
